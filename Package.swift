@@ -1,0 +1,93 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One set of settings for every target: Swift 6 language mode (strict concurrency) everywhere.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "dlsweep",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dlsweep", targets: ["dlsweep"]),
+        .library(name: "TrainingCore", targets: ["TrainingCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+
+        // MARK: Numerics (knows nothing of networking)
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "NumPyFiles", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
+        .target(name: "TrainingCore", dependencies: ["LinearAlgebra", "NumPyFiles"], swiftSettings: swiftSettings),
+
+        // MARK: Distribution
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
+        .target(name: "SweepConfig", dependencies: ["TrainingCore", "Yams"], swiftSettings: swiftSettings),
+        .target(name: "SweepProtocol", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "ResultsStore",
+            dependencies: ["SweepConfig", "TrainingCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        .target(name: "SweepTable", dependencies: ["ResultsStore", "SweepConfig"], swiftSettings: swiftSettings),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "ZeroMQ", "SweepProtocol", "SweepConfig", "ResultsStore", "SweepTable",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "ZeroMQ", "SweepProtocol", "TrainingCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: The command line (only wires things together)
+        .executableTarget(
+            name: "dlsweep",
+            dependencies: [
+                "TrainingCore", "NumPyFiles", "LinearAlgebra", "SweepConfig", "ResultsStore", "SweepTable",
+                "Coordinator", "Worker", "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: Tests
+        .testTarget(
+            name: "LinearAlgebraTests",
+            dependencies: ["LinearAlgebra", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "NumPyFilesTests", dependencies: ["NumPyFiles", "LinearAlgebra"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrainingCoreTests",
+            dependencies: ["TrainingCore", "LinearAlgebra", "NumPyFiles", .product(name: "Numerics", package: "swift-numerics")],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
+        .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dlsweep", "ResultsStore", "SweepTable"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,126 @@
+/// Everything that determines one training run: the problem, the network, the training
+/// schedule and the two seeds. A run is a pure function of its `RunSpec`, which is what
+/// lets a sweep give the same table whatever worker runs which task.
+public struct RunSpec: Codable, Sendable, Hashable {
+    public var problem: ProblemSpec
+    public var model: ModelSpec
+    public var training: TrainingSpec
+    public var seeds: RunSeeds
+
+    public init(problem: ProblemSpec = .init(), model: ModelSpec = .init(),
+                training: TrainingSpec = .init(), seeds: RunSeeds = .init()) {
+        self.problem = problem
+        self.model = model
+        self.training = training
+        self.seeds = seeds
+    }
+}
+
+/// The two independent random streams of a run (MODEL.md §1, sweep common random numbers).
+public struct RunSeeds: Codable, Sendable, Hashable {
+    /// Draws the latent basis R, the operator A, the signals X and the test set.
+    /// A sweep gives all cells of one trial the same problem seed.
+    public var problem: UInt64
+    /// Draws the training noise E and the initial weights.
+    public var training: UInt64
+
+    public init(problem: UInt64 = 1, training: UInt64 = 2) {
+        self.problem = problem
+        self.training = training
+    }
+}
+
+/// The synthetic inverse problem of MODEL.md §1.
+public struct ProblemSpec: Codable, Sendable, Hashable {
+    /// `d`, the signal dimension.
+    public var signalDim: Int = 200
+    /// `m < d`, the number of linear measurements.
+    public var measurements: Int = 100
+    /// `r`, the dimension of the unknown subspace.
+    public var latentDim: Int = 5
+    /// `n`, the number of training signals.
+    public var samples: Int = 50
+    /// `kappa`, the condition number of X (1 = rows of Z unscaled).
+    public var condition: Double = 1
+    /// The measurement operator A.
+    public var measurementOperator: MeasurementOperator = .gaussian
+    /// Fresh test signals used for `test_error`.
+    public var testSamples: Int = 200
+
+    public init() {}
+}
+
+public enum MeasurementOperator: String, Codable, Sendable, Hashable, CaseIterable {
+    case gaussian
+}
+
+/// The deep linear network of MODEL.md §2.
+public struct ModelSpec: Codable, Sendable, Hashable {
+    /// `L >= 1`; 1 is plain linear regression.
+    public var depth: Int = 5
+    /// `d_w`, the hidden width.
+    public var width: Int = 400
+    public var initScheme: InitScheme = .kaiming
+    /// `alpha`, multiplies every initial weight (small-initialization regime when < 1).
+    public var initScale: Double = 1
+
+    public init() {}
+}
+
+public enum InitScheme: String, Codable, Sendable, Hashable, CaseIterable {
+    /// i.i.d. N(0, 1/fan_in).
+    case kaiming
+    /// Scaled (semi-)orthogonal matrices.
+    case orthogonal
+    /// `W_{l+1}^T W_{l+1} = W_l W_l^T` at t = 0.
+    case balanced
+    /// Kaiming, with the last layer zero.
+    case zeroLast = "zero-last"
+}
+
+/// Optimizers of MODEL.md §2; only gradient descent so far.
+public enum OptimizerKind: String, Codable, Sendable, Hashable, CaseIterable {
+    case gd
+}
+
+/// How a step is computed; both give the same iterates in exact arithmetic.
+public enum GradientPath: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The column-space reduction of MODEL.md §2: O(L d_w^2 rank(Y)) per step.
+    case reduced
+    /// The full gradient on W_1 (the reference path of the tests).
+    case plain
+}
+
+/// The training schedule, the stopping rule and what to measure.
+public struct TrainingSpec: Codable, Sendable, Hashable {
+    /// Weight decay `lambda >= 0`.
+    public var lambda: Double = 0
+    /// `sigma_train`, the training measurement noise.
+    public var noise: Double = 0
+    /// `T`, the maximum number of steps.
+    public var steps: Int = 10_000
+    /// A fixed step size; when nil, `eta = etaScale / (L * sigma_max(Y)^2)`.
+    public var eta: Double? = nil
+    public var etaScale: Double = 0.5
+    public var optimizer: OptimizerKind = .gd
+    public var path: GradientPath = .reduced
+    /// Stop at the first step where the success test holds (sweeps: yes).
+    public var stopOnSuccess: Bool = false
+    /// Record the metrics every `logEvery` steps (nil: no trajectory).
+    public var logEvery: Int? = nil
+    /// Success thresholds; nil means the MODEL.md §4 defaults.
+    public var tolRec: Double? = nil
+    public var tolOff: Double? = nil
+    /// Test noise levels for `test_error[sigma]` and `oracle_test_error[sigma]`.
+    public var testNoise: [Double] = [0]
+    /// Divide the data term by n (MODEL.md §2 option).
+    public var meanDataTerm: Bool = false
+    /// Scale the per-layer weight decay by 1/L (MODEL.md §2 option).
+    public var lambdaPerLayer: Bool = false
+    /// Singular values above `rankTolerance * sigma_1` count towards `effective_rank`.
+    public var rankTolerance: Double = 1e-3
+    /// How often (in steps) the success test is evaluated when `stopOnSuccess`.
+    public var checkEvery: Int = 10
+
+    public init() {}
+}

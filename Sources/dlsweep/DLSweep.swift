@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `dlsweep` command: each subcommand lives in its own file and only wires modules together.
+@main
+struct DLSweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlsweep",
+        abstract: "Hyperparameter sweeps of deep linear networks on linear inverse problems.",
+        subcommands: [
+        ])
+}
