@@ -1,1 +1,231 @@
-// Worker
+import Foundation
+public import Logging
+import LinearAlgebra
+import SweepProtocol
+import TrainingCore
+import ZeroMQ
+
+/// Runs sweep tasks for a coordinator: a socket thread (the caller of `run()`) talks to the
+/// coordinator; a compute thread trains. They meet through `TaskInbox` and an inproc pipe,
+/// so heartbeats keep flowing while a long run is under way.
+public final class Worker {
+    public let options: WorkerOptions
+    public let workerID: String
+    /// Request a clean stop from any thread (e.g. on SIGTERM).
+    public let stop = StopSignal()
+
+    private let logger: Logger
+    private let context: Context
+    private let compute: @Sendable (RunSpec) throws -> RunReport
+
+    public init(options: WorkerOptions, logger: Logger,
+                compute: @escaping @Sendable (RunSpec) throws -> RunReport = runExperiment) throws {
+        self.options = options
+        self.logger = logger
+        self.compute = compute
+        let host = ProcessInfo.processInfo.hostName
+        workerID = "\(options.name ?? host)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+        context = try Context()
+    }
+
+    /// Blocks until the coordinator ends the sweep, refuses us, stays away too long, or a
+    /// stop is requested.
+    public func run() throws -> WorkerExit {
+        try BLAS.setThreads(options.blasThreads)
+        let pipeEndpoint = "inproc://results-\(workerID)"
+        let results = try Socket(context, type: .pair)
+        try results.bind(pipeEndpoint)
+
+        let dealer = try Socket(context, type: .dealer)
+        try dealer.setLinger(milliseconds: 2000)
+        try dealer.setImmediate(true)
+        try dealer.setMaxMessageSize(Int64(maxFrameBytes))
+        try dealer.setReconnectInterval(milliseconds: 200)
+        try dealer.setReconnectIntervalMax(milliseconds: 2000)
+        if let curve = options.curve {
+            try dealer.setCurveServerKey(curve.serverPublicKey)
+            try dealer.setCurvePublicKey(curve.publicKey)
+            try dealer.setCurveSecretKey(curve.secretKey)
+        }
+        try dealer.connect(options.connect)
+
+        let inbox = TaskInbox()
+        let computeThread = startComputeThread(inbox: inbox, pipe: pipeEndpoint)
+        defer { _ = inbox.close(); computeThread.cancel() }
+
+        var session = Session(options: options, now: Self.now())
+        var outbox: [[UInt8]] = []
+        logger.info("worker \(workerID) connecting to \(options.connect)")
+
+        while true {
+            if stop.isRequested {
+                let held = inbox.close()
+                flush(&outbox, on: dealer)
+                send(.bye(Bye(reason: "stopped by signal", taskIDs: held)), on: dealer)
+                logger.info("stopping: handed back \(held.count) task(s)")
+                return .stopped
+            }
+            let readable = try poll([dealer, results], timeout: 100)
+            let now = Self.now()
+            if readable[1] {
+                while let frames = try results.receive(timeout: 0) {
+                    outbox.append(contentsOf: frames)
+                }
+            }
+            flush(&outbox, on: dealer)
+            if readable[0] {
+                while let frames = try dealer.receive(timeout: 0) {
+                    session.lastHeard = now
+                    guard frames.count == 1 else {
+                        logger.warning("dropped a message of \(frames.count) frames from the coordinator")
+                        continue
+                    }
+                    let message: Message
+                    do {
+                        message = try Message.decode(frames[0])
+                    } catch {
+                        logger.warning("dropped a malformed frame from the coordinator: \(error)")
+                        continue
+                    }
+                    switch message {
+                    case .welcome(let welcome):
+                        if !session.registered {
+                            logger.info("registered with coordinator of sweep '\(welcome.sweep)' at \(options.connect)")
+                        }
+                        session.registered = true
+                        session.coordinatorTimeout = welcome.workerTimeout
+                    case .task(let task):
+                        inbox.push(task)
+                    case .heartbeat:
+                        break
+                    case .shutdown(let shutdown):
+                        let held = inbox.close()
+                        if !held.isEmpty { send(.bye(Bye(reason: shutdown.reason, taskIDs: held)), on: dealer) }
+                        logger.info("coordinator says: \(shutdown.reason)")
+                        return .finished(reason: shutdown.reason)
+                    case .reject(let reject):
+                        logger.error("coordinator refused this worker: \(reject.reason)")
+                        return .rejected(reason: reject.reason)
+                    case .hello, .result, .taskFailed, .bye:
+                        logger.warning("dropped a worker-only message from the coordinator")
+                    }
+                }
+            }
+            if let exit = keepAlive(&session, dealer: dealer, now: now) { return exit }
+        }
+    }
+
+    // MARK: Liveness
+
+    private struct Session {
+        var registered = false
+        var lastHeard: Double
+        var lastSent = 0.0
+        var lastNotice: Double
+        var coordinatorTimeout: Double
+        let started: Double
+
+        init(options: WorkerOptions, now: Double) {
+            lastHeard = now
+            lastNotice = now
+            started = now
+            coordinatorTimeout = max(5 * options.heartbeatInterval, 3)
+        }
+    }
+
+    private func keepAlive(_ session: inout Session, dealer: Socket, now: Double) -> WorkerExit? {
+        if session.registered && now - session.lastHeard > session.coordinatorTimeout {
+            session.registered = false
+            logger.warning("coordinator at \(options.connect) silent for \(Int(now - session.lastHeard)) s; trying to register again")
+        }
+        if !session.registered {
+            let silent = now - session.lastHeard
+            if silent > options.reconnectTimeout {
+                logger.error("no coordinator at \(options.connect) for \(Int(silent)) s; giving up")
+                return .coordinatorLost(seconds: silent)
+            }
+            if now - session.lastNotice >= 10 {
+                session.lastNotice = now
+                logger.notice("no answer from a coordinator at \(options.connect) for \(Int(silent)) s; still retrying (giving up after \(Int(options.reconnectTimeout)) s)")
+            }
+        }
+        if now - session.lastSent >= options.heartbeatInterval {
+            session.lastSent = now
+            if session.registered {
+                send(.heartbeat(Heartbeat(sentAt: now)), on: dealer)
+            } else {
+                send(.hello(hello()), on: dealer)
+            }
+        }
+        return nil
+    }
+
+    private func hello() -> Hello {
+        Hello(
+            protocolVersion: Int(protocolVersion), workerID: workerID, host: ProcessInfo.processInfo.hostName,
+            pid: Int(getpid()), cores: ProcessInfo.processInfo.activeProcessorCount,
+            blasThreads: options.blasThreads, capabilities: ["gd", "reduced", "plain"], prefetch: options.prefetch)
+    }
+
+    // MARK: Sending
+
+    /// Sends what the compute thread finished; keeps what cannot go yet (no connection).
+    private func flush(_ outbox: inout [[UInt8]], on dealer: Socket) {
+        while let frame = outbox.first {
+            do {
+                try dealer.send([frame], dontWait: true)
+                outbox.removeFirst()
+            } catch {
+                return
+            }
+        }
+    }
+
+    private func send(_ message: Message, on dealer: Socket) {
+        do {
+            try dealer.send([try message.encoded()], dontWait: true)
+        } catch {
+            logger.debug("could not send to the coordinator: \(error)")
+        }
+    }
+
+    // MARK: Compute
+
+    private func startComputeThread(inbox: TaskInbox, pipe: String) -> Thread {
+        let context = self.context
+        let compute = self.compute
+        let logger = self.logger
+        let thread = Thread {
+            do {
+                // Sockets are not thread-safe: this one is made and used on this thread only.
+                let out = try Socket(context, type: .pair)
+                try out.connect(pipe)
+                while let task = inbox.take() {
+                    let started = Self.now()
+                    let message: Message
+                    do {
+                        let report = try compute(task.spec)
+                        message = .result(TaskResult(
+                            taskID: task.taskID, attempt: task.attempt, report: report,
+                            startedAt: started, finishedAt: Self.now()))
+                    } catch {
+                        message = .taskFailed(TaskFailure(
+                            taskID: task.taskID, attempt: task.attempt, reason: "\(error)"))
+                    }
+                    inbox.finished()
+                    try out.send([try message.encoded()])
+                }
+            } catch ZMQError.terminated {
+                return
+            } catch {
+                logger.error("compute thread stopped: \(error)")
+            }
+        }
+        thread.name = "dlsweep-compute"
+        thread.stackSize = 16 << 20
+        thread.start()
+        return thread
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+}

@@ -1,0 +1,45 @@
+/// How a coordinator listens, paces liveness and treats failures.
+public struct CoordinatorOptions: Sendable {
+    /// ZeroMQ endpoint to bind, e.g. `tcp://0.0.0.0:5555` or `tcp://127.0.0.1:*` (any free port).
+    public var bind: String
+    /// Folder of the results database and the table files.
+    public var outDirectory: String
+    /// Seconds between heartbeats to each worker.
+    public var heartbeatInterval: Double = 1
+    /// A worker silent for longer is dropped and its tasks go back to the queue.
+    public var workerTimeout: Double = 10
+    /// A task that outlived this many workers is recorded as failed instead of retried.
+    public var maxAttempts: Int = 3
+    /// CURVE server key and the public keys allowed in; nil means plain text.
+    public var curve: CurveServerSettings?
+    /// How progress is shown on stderr.
+    public var progress: ProgressStyle = .automatic
+    /// Seconds without any worker before saying so (and again every such period).
+    public var idleNoticeInterval: Double = 10
+
+    public init(bind: String, outDirectory: String) {
+        self.bind = bind
+        self.outDirectory = outDirectory
+    }
+}
+
+/// CURVE server settings: only workers whose public key is listed get in.
+public struct CurveServerSettings: Sendable {
+    /// Z85 secret key of the coordinator.
+    public var secretKey: String
+    /// Z85 public keys of the authorized workers.
+    public var authorizedKeys: Set<String>
+
+    public init(secretKey: String, authorizedKeys: Set<String>) {
+        self.secretKey = secretKey
+        self.authorizedKeys = authorizedKeys
+    }
+}
+
+public enum ProgressStyle: String, Sendable, CaseIterable {
+    /// A redrawn bar on a terminal, plain lines otherwise.
+    case automatic = "auto"
+    case bar
+    case lines
+    case none
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import SweepConfig
+import SweepTable
+
+/// Options shared by `coordinator` and `run`.
+struct SweepServiceOptions: ParsableArguments {
+    @Option(help: "Seconds between heartbeats to each worker.")
+    var heartbeat: Double = 1
+
+    @Option(help: "Seconds of silence after which a worker is dropped and its tasks re-queued.")
+    var workerTimeout: Double = 10
+
+    @Option(help: "A task that outlives this many workers is recorded as failed.")
+    var maxAttempts: Int = 3
+
+    @Option(help: "Progress on stderr: auto (a bar on a terminal, lines otherwise), bar, lines or none.")
+    var progress: ProgressStyle = .automatic
+
+    func validate() throws {
+        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
+        guard workerTimeout > heartbeat else {
+            throw ValidationError("--worker-timeout must be longer than --heartbeat")
+        }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+    }
+
+    func apply(to options: inout CoordinatorOptions) {
+        options.heartbeatInterval = heartbeat
+        options.workerTimeout = workerTimeout
+        options.maxAttempts = maxAttempts
+        options.progress = progress
+    }
+}
+
+extension ProgressStyle: ExpressibleByArgument {}
+
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Serve a sweep's tasks to workers over ZeroMQ and write its table.",
+        discussion: """
+            Starting again with the same config and --out resumes: finished tasks are not run again.
+            """)
+
+    @Argument(help: "The sweep config (YAML), e.g. configs/quick.yaml.")
+    var config: String
+
+    @Option(help: "ZeroMQ endpoint to bind, e.g. tcp://*:5555 or tcp://10.0.0.1:5555.")
+    var bind = "tcp://*:5555"
+
+    @Option(help: "Folder for results.sqlite and the table files (default: runs/<sweep name>).")
+    var out: String?
+
+    @OptionGroup var service: SweepServiceOptions
+
+    @Option(help: "The coordinator's CURVE secret key file (NAME.key from `dlsweep keys generate`).")
+    var curveKey: String?
+
+    @Option(help: "Folder of the *.pub keys of the workers allowed to join (with --curve-key).")
+    var authorizedKeys: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if (curveKey == nil) != (authorizedKeys == nil) {
+            throw ValidationError("--curve-key and --authorized-keys go together")
+        }
+    }
+
+    func run() throws {
+        let logger = logging.makeLogger("dlsweep.coordinator")
+        let configuration = try SweepConfiguration.load(path: config)
+        var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
+        service.apply(to: &options)
+        if let curveKey, let authorizedKeys {
+            options.curve = CurveServerSettings(
+                secretKey: try KeyFiles.readPair(curveKey).secretKey,
+                authorizedKeys: try KeyFiles.readAuthorizedKeys(authorizedKeys))
+        }
+        let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
+        let stop = coordinator.stop
+        let signals = onTermination { stop.request() }
+        let outcome = try coordinator.run()
+        withExtendedLifetime(signals) {}
+        try report(outcome, outDirectory: options.outDirectory)
+    }
+}
+
+/// Prints the table and the sweep's summary; a sweep stopped early exits non-zero.
+func report(_ outcome: SweepOutcome, outDirectory: String) throws {
+    print(renderText(outcome.summaries), terminator: "")
+    for host in outcome.hosts {
+        let rate = host.busySeconds > 0 ? Double(host.tasks) / host.busySeconds : 0
+        printError("host \(host.host): \(host.tasks) tasks, \(String(format: "%.1f", host.busySeconds)) s busy (\(String(format: "%.2f", rate)) tasks per busy second)")
+    }
+    let c = outcome.counters
+    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), version mismatches \(c.versionMismatches)")
+    guard outcome.complete else {
+        throw CleanExit.message("stopped before the end; run the same command again to resume (results so far are in \(outDirectory))")
+    }
+    printError("table written to \(outDirectory)/table.{csv,json,md} and success.svg")
+}
