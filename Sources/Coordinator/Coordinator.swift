@@ -94,6 +94,9 @@ public final class Coordinator {
         }
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()
+        // Where launch scripts and `dlsweep worker` users find the port that was bound.
+        try? Data((endpoint + "\n").utf8).write(
+            to: URL(fileURLWithPath: options.outDirectory).appendingPathComponent("coordinator.address"))
         lastWorkerSeen = Self.now()
         if options.curve == nil && !Self.isLoopback(endpoint) {
             logger.warning("listening on \(endpoint) in plain text: anyone who reaches this port can join; use --curve-key and --authorized-keys across networks")

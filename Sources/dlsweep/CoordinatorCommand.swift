@@ -18,6 +18,9 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Progress on stderr: auto (a bar on a terminal, lines otherwise), bar, lines or none.")
     var progress: ProgressStyle = .automatic
 
+    @Option(help: "Seconds without any worker before the coordinator says it is waiting (and again after as long).")
+    var idleNotice: Double = 10
+
     func validate() throws {
         guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
         guard workerTimeout > heartbeat else {
@@ -31,6 +34,7 @@ struct SweepServiceOptions: ParsableArguments {
         options.workerTimeout = workerTimeout
         options.maxAttempts = maxAttempts
         options.progress = progress
+        options.idleNoticeInterval = idleNotice
     }
 }
 

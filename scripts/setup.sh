@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what dlsweep needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
+# OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config; shellcheck and iproute2 for the cluster
+# scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark.
+set -euo pipefail
+
+packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import numpy' 2>/dev/null; then
+    echo "setup: installing numpy" >&2
+    python3 -m pip install --quiet numpy 2>/dev/null \
+        || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy >/dev/null; } \
+        || { echo "setup: could not install numpy (pip install numpy)" >&2; exit 1; }
+fi
+echo "setup: system packages ready" >&2
