@@ -118,3 +118,73 @@ func deterministicTable(_ directory: URL) throws -> [[String: String]] {
         return out
     }
 }
+
+/// Results committed so far, read with the sqlite3 command-line tool (a separate reader,
+/// as a user would).
+func recordedCount(_ outDirectory: URL) -> Int {
+    let database = outDirectory.appendingPathComponent("results.sqlite").path
+    guard FileManager.default.fileExists(atPath: database) else { return 0 }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sqlite3", "-readonly", database, "select count(*) from results"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return 0 }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+}
+
+/// A TCP port that was free a moment ago (for a coordinator that must come back on it).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    try #require(bound == 0)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A sweep whose tasks last long enough (tens of ms) to be interrupted mid-task.
+let slowSweepYAML = """
+    name: slow
+    seed: 11
+    problem: {signal_dim: 30, measurements: 15, latent_dim: 3, samples: 20}
+    grid:
+      depth: [2, 4]
+      width: [24]
+      lambda: [0.0, 0.01]
+      noise: [0.0, 0.05]
+    trials: 6
+    training: {steps: 20000, eta_scale: 0.5, stop_on_success: false}
+    test_noise: [0.0, 0.1]
+    """
+
+/// The reference table of a sweep: one worker, nothing disturbed. Computed once per config.
+actor ReferenceTables {
+    static let shared = ReferenceTables()
+    private var tables: [String: [[String: String]]] = [:]
+
+    func table(for yaml: String) throws -> [[String: String]] {
+        if let table = tables[yaml] { return table }
+        let directory = try makeTemporaryDirectory("reference")
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let run = try DLSweepProcess(["run", config, "--workers", "1", "--out", "ref", "--progress", "none"],
+                                     in: directory, label: "reference")
+        try #require(run.wait(seconds: 300) == 0, "reference run failed: \(run.stderr.suffix(2000))")
+        let table = try deterministicTable(directory.appendingPathComponent("ref"))
+        tables[yaml] = table
+        return table
+    }
+}

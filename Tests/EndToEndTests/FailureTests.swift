@@ -1,0 +1,192 @@
+import Foundation
+import SweepProtocol
+import Testing
+import ZeroMQ
+
+/// Sweeps that finish with every result, exactly once, whatever happens to their processes.
+/// Each test compares its final table cell by cell with an undisturbed run.
+@Suite(.serialized)
+struct FailureTests {
+    let liveness = ["--heartbeat", "0.25", "--worker-timeout", "2"]
+
+    private func start(_ directory: URL, bind: String = "tcp://127.0.0.1:*", extra: [String] = [],
+                       label: String = "coordinator") throws -> (DLSweepProcess, String) {
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        if !FileManager.default.fileExists(atPath: config) {
+            try slowSweepYAML.write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        let coordinator = try DLSweepProcess(
+            ["coordinator", config, "--bind", bind, "--out", "out", "--progress", "lines"] + liveness + extra,
+            in: directory, label: label)
+        let addressFile = directory.appendingPathComponent("out/coordinator.address")
+        try #require(DLSweepProcess.eventually(seconds: 20) {
+            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
+        }, "coordinator did not start: \(coordinator.stderr)")
+        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (coordinator, endpoint)
+    }
+
+    private func worker(_ endpoint: String, in directory: URL, label: String, extra: [String] = []) throws -> DLSweepProcess {
+        try DLSweepProcess(["worker", "--connect", endpoint, "--heartbeat", "0.25", "--reconnect-timeout", "60"] + extra,
+                           in: directory, label: label)
+    }
+
+    private func expectReferenceTable(_ directory: URL, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let reference = try await ReferenceTables.shared.table(for: slowSweepYAML)
+        let table = try deterministicTable(directory.appendingPathComponent("out"))
+        #expect(table == reference, "final table differs from an undisturbed run", sourceLocation: sourceLocation)
+    }
+
+    @Test("a worker killed with SIGKILL mid-task: its tasks go to the other worker")
+    func workerKilled() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let victim = try worker(endpoint, in: directory, label: "victim")
+        let survivor = try worker(endpoint, in: directory, label: "survivor")
+        let out = directory.appendingPathComponent("out")
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(out) >= 6 })
+        victim.signal(SIGKILL)
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
+        #expect(survivor.wait(seconds: 20) == 0)
+        #expect(coordinator.stderr.contains("silent for more than"), "loss detected: \(coordinator.stderr.suffix(2000))")
+        try await expectReferenceTable(directory)
+    }
+
+    @Test("a worker stopped with SIGSTOP times out; its late results are ignored")
+    func workerHung() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let hung = try worker(endpoint, in: directory, label: "hung")
+        let healthy = try worker(endpoint, in: directory, label: "healthy")
+        let out = directory.appendingPathComponent("out")
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(out) >= 4 })
+        hung.signal(SIGSTOP)
+        #expect(DLSweepProcess.eventually(seconds: 30) { coordinator.stderr.contains("silent for more than") })
+        hung.signal(SIGCONT)
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
+        #expect(healthy.wait(seconds: 20) == 0)
+        hung.wait(seconds: 30)
+        try await expectReferenceTable(directory)
+    }
+
+    @Test("the coordinator killed with SIGKILL mid-sweep and restarted carries on; workers re-register")
+    func coordinatorKilledAndRestarted() async throws {
+        let directory = try makeTemporaryDirectory()
+        let port = try freeLoopbackPort()
+        let bind = "tcp://127.0.0.1:\(port)"
+        let (first, endpoint) = try start(directory, bind: bind, label: "first")
+        let workers = try (0..<2).map { try worker(endpoint, in: directory, label: "w\($0)") }
+        let out = directory.appendingPathComponent("out")
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(out) >= 8 })
+        first.signal(SIGKILL)
+        first.wait(seconds: 10)
+        let before = recordedCount(out)
+        let (second, _) = try start(directory, bind: bind, label: "second")
+        #expect(second.wait(seconds: 180) == 0, "\(second.stderr.suffix(3000))")
+        #expect(second.stderr.contains("resuming"), "\(second.stderr.suffix(2000))")
+        #expect(second.stderr.contains("registered again") || second.stderr.contains("joined"))
+        for w in workers { #expect(w.wait(seconds: 30) == 0, "\(w.stderr.suffix(2000))") }
+        #expect(before >= 8 && before < 48)
+        try await expectReferenceTable(directory)
+    }
+
+    @Test("garbage bytes, malformed and oversized frames and a wrong-version peer do not disturb the sweep")
+    func garbageAtThePort() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let honest = try worker(endpoint, in: directory, label: "honest")
+        let out = directory.appendingPathComponent("out")
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(out) >= 2 })
+
+        // Raw TCP garbage, not even a ZeroMQ greeting.
+        let port = Int(endpoint.split(separator: ":").last ?? "") ?? 0
+        try sendRawGarbage(port: port)
+
+        let context = try Context()
+        let intruder = try Socket(context, type: .dealer)
+        try intruder.setLinger(milliseconds: 0)
+        try intruder.connect(endpoint)
+        var generator = SystemRandomNumberGenerator()
+        for size in [0, 1, 5, 6, 64, 4096] {
+            try intruder.send([(0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }])
+        }
+        try intruder.send([Array("DLSW".utf8) + [protocolVersion, 200] + Array("{}".utf8)])  // unknown kind
+        try intruder.send([Array("DLSW".utf8) + [protocolVersion, 1] + Array("{not json".utf8)])
+        try intruder.send([[1, 2, 3], [4, 5, 6]])  // two frames
+        // A wrong-version peer is told both version numbers.
+        try intruder.send([Array("DLSW".utf8) + [protocolVersion &+ 41, 1] + Array("{}".utf8)])
+        var reply: [[UInt8]]?
+        for _ in 0..<50 where reply == nil { reply = try intruder.receive(timeout: 100) }
+        let frame = try #require(reply?.first, "no answer to a wrong-version hello")
+        let text = String(decoding: frame, as: UTF8.self)
+        #expect(text.contains("\(protocolVersion &+ 41)") && text.contains("\(protocolVersion)"), "\(text)")
+
+        // An oversized frame: the coordinator drops that connection, not itself.
+        let big = try Socket(context, type: .dealer)
+        try big.setLinger(milliseconds: 0)
+        try big.connect(endpoint)
+        try big.send([[UInt8](repeating: 7, count: maxFrameBytes + 1024)])
+
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
+        #expect(honest.wait(seconds: 20) == 0)
+        #expect(coordinator.stderr.contains("malformed"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("version mismatches 1"), "\(coordinator.stderr.suffix(2000))")
+        try await expectReferenceTable(directory)
+    }
+
+    @Test("CURVE: an unauthorized key and a plain-text worker get no task; an authorized worker finishes")
+    func curveAuthentication() async throws {
+        let directory = try makeTemporaryDirectory()
+        let keys = directory.appendingPathComponent("keys")
+        let allowed = directory.appendingPathComponent("allowed")
+        try FileManager.default.createDirectory(at: keys, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: allowed, withIntermediateDirectories: true)
+        for name in ["coordinator", "good", "bad"] {
+            let generate = try DLSweepProcess(["keys", "generate", "keys/\(name)"], in: directory, label: "keys-\(name)")
+            #expect(generate.wait(seconds: 20) == 0, "\(generate.stderr)")
+        }
+        try FileManager.default.copyItem(at: keys.appendingPathComponent("good.pub"),
+                                         to: allowed.appendingPathComponent("good.pub"))
+        let secret = try FileManager.default.attributesOfItem(atPath: keys.appendingPathComponent("good.key").path)
+        #expect((secret[.posixPermissions] as? Int) == 0o600)
+
+        let (coordinator, endpoint) = try start(
+            directory, extra: ["--curve-key", "keys/coordinator.key", "--authorized-keys", "allowed"])
+        let intruder = try worker(endpoint, in: directory, label: "intruder",
+                                  extra: ["--curve-key", "keys/bad.key", "--server-key", "keys/coordinator.pub",
+                                          "--name", "intruder", "--reconnect-timeout", "6"])
+        let plain = try worker(endpoint, in: directory, label: "plain",
+                               extra: ["--name", "plaintext", "--reconnect-timeout", "6"])
+        let intruderStatus = intruder.wait(seconds: 40)
+        let plainStatus = plain.wait(seconds: 40)
+        #expect(intruderStatus != nil && intruderStatus != 0)
+        #expect(plainStatus != nil && plainStatus != 0)
+        #expect(recordedCount(directory.appendingPathComponent("out")) == 0)
+
+        let good = try worker(endpoint, in: directory, label: "good",
+                              extra: ["--curve-key", "keys/good.key", "--server-key", "keys/coordinator.pub", "--name", "good"])
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
+        #expect(good.wait(seconds: 20) == 0)
+        #expect(!coordinator.stderr.contains("intruder") || coordinator.stderr.contains("not authorized"))
+        #expect(!coordinator.stderr.contains("joined from") || !coordinator.stderr.contains("plaintext-"))
+        try await expectReferenceTable(directory)
+    }
+
+    private func sendRawGarbage(port: Int) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(connected == 0)
+        let garbage = [UInt8]("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + (0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        _ = garbage.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        usleep(100_000)
+    }
+}
