@@ -1,0 +1,165 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Logging
+import SweepConfig
+import SweepProtocol
+import TrainingCore
+import ZeroMQ
+
+/// `dlsweep bench coordinator`: how many tasks per second one coordinator dispatches and
+/// records, and its memory, with hundreds of lightweight in-process workers that answer each
+/// task at once with a canned result (no training), over real tcp loopback sockets.
+struct BenchCoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Coordinator throughput and memory with many lightweight workers.")
+
+    @Option(help: "Worker connections (DEALER sockets).")
+    var workers = 300
+
+    @Option(help: "Tasks in the synthetic grid (rounded to a multiple of 1000 cells).")
+    var tasks = 1_000_000
+
+    @Option(help: "Threads that drive the lightweight workers.")
+    var threads = 2
+
+    @Option(help: "Folder for the benchmark's results database (default: a temporary folder, removed after).")
+    var out: String?
+
+    func run() throws {
+        let cells = 1000
+        let trials = max(1, tasks / cells)
+        let yaml = """
+            name: bench-coordinator
+            seed: 1
+            problem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 10}
+            grid:
+              depth: [1, 2, 3, 4, 5]
+              width: [\((1...10).map { String($0 * 8) }.joined(separator: ", "))]
+              lambda: [\((0..<10).map { String(Double($0) * 0.001) }.joined(separator: ", "))]
+              noise: [0.0, 0.1]
+            trials: \(trials)
+            training: {steps: 100}
+            test_noise: [0.0]
+            """
+        let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "bench-coordinator.yaml")
+        let directory = out ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("dlsweep-bench-\(getpid())").path
+        defer { if out == nil { try? FileManager.default.removeItem(atPath: directory) } }
+
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let rssBefore = MemoryUsage.residentBytes()
+        var options = CoordinatorOptions(bind: "tcp://127.0.0.1:*", outDirectory: directory)
+        options.progress = .none
+        options.heartbeatInterval = 2
+        options.workerTimeout = 60
+        let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
+        let rssPlanned = MemoryUsage.residentBytes()
+        print("grid: \(coordinator.plan.cells.count) cells × \(trials) trials = \(coordinator.plan.taskCount) tasks; \(workers) worker connections on \(threads) threads")
+
+        let endpoint = coordinator.endpoint
+        let drivers = (0..<threads).map { index in
+            LightweightWorkers(
+                endpoint: endpoint, count: workers / threads + (index < workers % threads ? 1 : 0), label: index)
+        }
+        for driver in drivers { driver.start() }
+        let started = Date()
+        let outcome = try coordinator.run()
+        let seconds = Date().timeIntervalSince(started)
+        for driver in drivers { driver.stopAndJoin() }
+        let peak = MemoryUsage.peakResidentBytes()
+
+        let rate = Double(outcome.recordedNow) / seconds
+        print(String(format: "recorded %d results in %.1f s: %.0f tasks/s (each committed to SQLite before it counts)", outcome.recordedNow, seconds, rate))
+        print(String(format: "workers seen: %d; complete: %@", outcome.hosts.reduce(0) { $0 + $1.tasks } > 0 ? workers : 0, outcome.complete ? "yes" : "no"))
+        print("memory (RSS): \(MemoryUsage.megabytes(rssBefore)) before, \(MemoryUsage.megabytes(rssPlanned)) with the plan and store open, peak \(MemoryUsage.megabytes(peak)) (the whole process, lightweight workers included)")
+        print(String(format: "per task: %.1f µs of coordinator time, %.0f bytes of peak memory", 1e6 / rate, Double(peak) / Double(coordinator.plan.taskCount)))
+    }
+}
+
+/// Many DEALER sockets driven by one thread, each answering a task at once with a canned result.
+final class LightweightWorkers: @unchecked Sendable {
+    // @unchecked Sendable: `thread` is set before start and only joined after; the sockets
+    // live on the driver thread alone.
+    private let endpoint: String
+    private let count: Int
+    private let label: Int
+    private let stop = StopSignal()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(endpoint: String, count: Int, label: Int) {
+        self.endpoint = endpoint
+        self.count = count
+        self.label = label
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            do { try drive() } catch { FileHandle.standardError.write(Data("bench driver: \(error)\n".utf8)) }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    func stopAndJoin() {
+        stop.request()
+        done.wait()
+    }
+
+    private func drive() throws {
+        let context = try Context()
+        let sockets = try (0..<count).map { index -> Socket in
+            let socket = try Socket(context, type: .dealer)
+            try socket.setLinger(milliseconds: 0)
+            try socket.connect(endpoint)
+            let hello = Hello(
+                protocolVersion: Int(protocolVersion), workerID: "bench-\(label)-\(index)", host: "bench-host-\(index % 8)",
+                pid: Int(getpid()), cores: 1, blasThreads: 1, capabilities: ["gd"], prefetch: 2)
+            try socket.send([try Message.hello(hello).encoded()])
+            return socket
+        }
+        let report = RunReport(
+            trainResidual: 0, reconstructionError: 0, offSubspaceError: 0, oracleDistance: 0,
+            testError: [0], oracleTestError: [0], balancedness: 0, effectiveRank: 2, iterations: 1,
+            convergedAt: 1, diverged: false, success: true, trainSeconds: 0)
+        while !stop.isRequested {
+            let readable = try poll(sockets, timeout: 100)
+            for (socket, ready) in zip(sockets, readable) where ready {
+                while let frames = try socket.receive(timeout: 0) {
+                    guard let frame = frames.first, let message = try? Message.decode(frame) else { continue }
+                    switch message {
+                    case .task(let task):
+                        let now = Date().timeIntervalSince1970
+                        try socket.send([try Message.result(TaskResult(
+                            taskID: task.taskID, attempt: task.attempt, report: report,
+                            startedAt: now, finishedAt: now)).encoded()])
+                    case .heartbeat:
+                        try socket.send([try Message.heartbeat(Heartbeat(sentAt: Date().timeIntervalSince1970)).encoded()])
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Resident memory of this process, from /proc/self/status.
+enum MemoryUsage {
+    static func residentBytes() -> Int { field("VmRSS:") }
+    static func peakResidentBytes() -> Int { field("VmHWM:") }
+
+    static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    private static func field(_ name: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let kilobytes = line.dropFirst(name.count).split(separator: " ").first.flatMap { Int($0) } ?? 0
+            return kilobytes * 1024
+        }
+        return 0
+    }
+}
