@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Static checks for every shell script under cluster/: `bash -n` (syntax) and
+# shellcheck (all severities, plus a few optional checks). Exits non-zero on
+# any finding, so CI can run it as is.
+#
+# Usage: check-scripts.sh            (from anywhere; checks the folder it lives in)
+# Installs Debian's shellcheck package with apt-get when it is missing and we
+# are root; otherwise says how to install it and fails.
+set -Eeuo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if ! command -v shellcheck >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "check-scripts: shellcheck missing; installing Debian's shellcheck package" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >&2
+    else
+        echo "check-scripts: shellcheck is not installed (Debian/Ubuntu: sudo apt-get install shellcheck)" >&2
+        exit 1
+    fi
+fi
+
+mapfile -d '' scripts < <(find "$here" -type f \( -name '*.sh' -o -name '*.sbatch' \) -print0 | sort -z)
+if ((${#scripts[@]} == 0)); then
+    echo "check-scripts: no scripts found under $here" >&2
+    exit 1
+fi
+
+failed=0
+for script in "${scripts[@]}"; do
+    rel=${script#"$here"/}
+    if ! bash -n "$script"; then
+        echo "FAIL bash -n  $rel"
+        failed=$((failed + 1))
+        continue
+    fi
+    # sbatch files are bash scripts whatever their first line says.
+    if ! shellcheck --shell=bash --severity=style --external-sources \
+        --enable=avoid-nullary-conditions,deprecate-which,check-unassigned-uppercase \
+        "$script"; then
+        echo "FAIL shellcheck $rel"
+        failed=$((failed + 1))
+        continue
+    fi
+    echo "ok   $rel"
+done
+
+echo "check-scripts: ${#scripts[@]} scripts, $failed with findings ($(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}'))"
+((failed == 0))
