@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static checks for every shell script under cluster/: `bash -n` (syntax) and
-# shellcheck (all severities, plus a few optional checks). Exits non-zero on
+# Static checks for every shell script under cluster/: `bash -n` (syntax) and the
+# ShellCheck linter (all severities, plus a few optional checks). Exits non-zero on
 # any finding, so CI can run it as is.
 #
 # Usage: check-scripts.sh            (from anywhere; checks the folder it lives in)
