@@ -171,12 +171,34 @@ def main():
     c.add_argument("--heartbeat", type=float, default=1.0)
     c.add_argument("--worker-timeout", type=float, default=10.0)
     c.add_argument("--max-attempts", type=int, default=3)
+    c.add_argument("--curve-key")
+    c.add_argument("--authorized-keys")
     w = sub.add_parser("worker")
     w.add_argument("--connect", required=True)
     w.add_argument("--threads", type=int, default=1)
     w.add_argument("--heartbeat", type=float, default=1.0)
     w.add_argument("--reconnect-timeout", type=float, default=600.0)
+    w.add_argument("--curve-key")
+    w.add_argument("--server-key")
+    k = sub.add_parser("keys")
+    k.add_argument("action", choices=["generate"])
+    k.add_argument("name")
+    t = sub.add_parser("table")
+    t.add_argument("dir")
+    t.add_argument("--format", default="text")
     args = parser.parse_args()
+    if args.command == "keys":
+        for suffix in ("key", "pub"):
+            with open(f"{args.name}.{suffix}", "w") as f:
+                f.write(os.urandom(20).hex() + "\n")
+        return 0
+    if args.command == "table":
+        db = sqlite3.connect(os.path.join(args.dir, "results.sqlite"))
+        n = db.execute("select count(*) from results").fetchone()[0]
+        print(f"tasks done,{n}" if args.format == "csv" else f"| done |\n| --- |\n| {n} |")
+        return 0
+    if args.curve_key:
+        open(args.curve_key).read()  # the key must be readable where the process runs
     return coordinator(args) if args.command == "coordinator" else worker(args)
 
 
