@@ -23,10 +23,11 @@ import time
 
 
 def parse_endpoint(text):
-    m = re.fullmatch(r"tcp://([^:]+):(\d+)", text)
+    m = re.fullmatch(r"tcp://([^:]+):(\d+|\*)", text)
     if not m:
         sys.exit(f"fake-dlsweep: bad endpoint {text!r}")
-    return m.group(1), int(m.group(2))
+    host = "0.0.0.0" if m.group(1) == "*" else m.group(1)
+    return host, 0 if m.group(2) == "*" else int(m.group(2))
 
 
 def coordinator(args):
@@ -91,6 +92,9 @@ def coordinator(args):
     host, port = parse_endpoint(args.bind)
     server = socket.create_server((host, port), reuse_port=False)
     server.settimeout(0.5)
+    bound = server.getsockname()
+    with open(os.path.join(args.out, "coordinator.address"), "w") as f:
+        f.write(f"tcp://{bound[0]}:{bound[1]}\n")
     print(f"coordinator listening on {args.bind}, {count} tasks", file=sys.stderr, flush=True)
     finished_at = None
     while True:

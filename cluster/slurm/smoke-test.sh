@@ -73,8 +73,8 @@ job=$!
 pids+=("$job")
 
 out=$work/dlsweep-runs/4242
-for _ in $(seq 1 100); do [[ -s $out/coordinator.address ]] && break; sleep 0.1; done
-check "coordinator.address written while the coordinator runs" test -s "$out/coordinator.address"
+for _ in $(seq 1 100); do [[ -s $out/connect.address ]] && break; sleep 0.1; done
+check "connect.address written while the coordinator runs" test -s "$out/connect.address"
 check "CURVE keys made for the run" test -f "$out/keys/worker.key" -a -f "$out/keys/coordinator.pub" -a -f "$out/keys/authorized/worker.pub"
 
 # Two more workers, as an add-workers job would add them.
@@ -92,7 +92,7 @@ wait "$add"
 check "add-workers job exits 0" test $? -eq 0
 check "table copied next to slurm-4242.out" test -s "$work/dlsweep-4242.table.md" -a -s "$work/dlsweep-4242.table.csv"
 check "table printed into slurm-4242.out" grep -q '^| ' "$work/slurm-4242.out"
-check "coordinator.address removed at the end" test ! -e "$out/coordinator.address"
+check "connect.address removed at the end" test ! -e "$out/connect.address"
 check "coordinator.finished says status=0" grep -qx 'status=0' "$out/coordinator.finished"
 # shellcheck disable=SC2016 # $1... expand in the inner bash
 check "added workers ran tasks" bash -c 'grep -l "sweep done" "$1"/logs/add-4243-*.log | grep -q .' _ "$out"
