@@ -97,10 +97,26 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-results_count() {
-    local n
-    n=$(sqlite3 -cmd '.timeout 2000' "$out/results.sqlite" "$progress_query" 2>/dev/null | tail -n 1) || n=
-    [[ $n =~ ^[0-9]+$ ]] && printf '%s' "$n" || printf '0'
+# Sets results_n to the results stored so far (0 while the database or its
+# table does not exist). Not for $(...): it may update progress_query.
+# If the query fails on an existing database, the first table whose name
+# contains "result" is counted instead, and the script says so once.
+results_n=0
+count_results() {
+    local n='' table
+    if [[ -f $out/results.sqlite ]]; then
+        n=$(sqlite3 -cmd '.timeout 2000' "$out/results.sqlite" "$progress_query" 2>/dev/null | tail -n 1) || n=''
+        if [[ ! $n =~ ^[0-9]+$ ]]; then
+            table=$(sqlite3 -cmd '.timeout 2000' "$out/results.sqlite" \
+                "select name from sqlite_master where type = 'table' and name like '%result%' order by length(name) limit 1" 2>/dev/null) || table=''
+            if [[ $table =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+                progress_query="select count(*) from $table"
+                log "counting results with: $progress_query"
+                n=$(sqlite3 -cmd '.timeout 2000' "$out/results.sqlite" "$progress_query" 2>/dev/null | tail -n 1) || n=''
+            fi
+        fi
+    fi
+    if [[ $n =~ ^[0-9]+$ ]]; then results_n=$n; else results_n=0; fi
 }
 
 # --- test bed and processes ---------------------------------------------------
@@ -143,12 +159,14 @@ status=
 while kill -0 "$coordinator_pid" 2>/dev/null; do
     if ((SECONDS - start > timeout_s)); then
         log "timeout: the coordinator did not finish within ${timeout_s}s"
+        count_results
         printf 'coordinator_status=timeout\ncut=%s\nresults_at_cut=%s\nresults_final=%s\n' \
-            "$cut" "$results_at_cut" "$(results_count)" >"$summary"
+            "$cut" "$results_at_cut" "$results_n" >"$summary"
         exit 124
     fi
     if [[ $cut == no ]]; then
-        n=$(results_count)
+        count_results
+        n=$results_n
         if ((n >= cut_after)); then
             "$testbed" cut 2
             cut=yes
@@ -165,7 +183,8 @@ while kill -0 "$coordinator_pid" 2>/dev/null; do
 done
 wait "$coordinator_pid" && status=0 || status=$?
 coordinator_pid=
-final=$(results_count)
+count_results
+final=$results_n
 log "coordinator exited with status $status ($final results)"
 
 # Workers that can still hear the coordinator were told the sweep is done;
