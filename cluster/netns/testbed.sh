@@ -48,9 +48,10 @@ fi
 prefix=dlsw-${testbed_id:+$testbed_id-}
 bridge_ns=${prefix}br
 
-host_ns() { printf '%sh%d' "$prefix" "$1"; }
+host_ns() { printf '%sh%s' "$prefix" "$1"; }
 host_addr() { printf '%s.%d' "$SUBNET" "$(($1 + 1))"; }
-port_name() { printf 'vh%d' "$1"; }
+port_name() { printf 'vh%s' "$1"; }
+index=
 
 # Host indices of this id's test bed, ascending.
 host_indices() {
@@ -64,11 +65,12 @@ host_indices() {
 
 ns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF -- "$1"; }
 
+# Checks a host index and sets `index` (not for $(...): it must be able to exit).
 parse_index() {
-    local index=${1:-}
-    [[ $index =~ ^[0-9]+$ ]] || usage_error "host index must be a number, got '${index}'"
+    index=${1:-}
+    [[ $index =~ ^[0-9]{1,3}$ ]] || usage_error "host index must be a number, got '${index}'"
+    index=$((10#$index))
     ns_exists "$(host_ns "$index")" || die "no host $index in test bed '${prefix%-}' (run: $PROG up N)"
-    printf '%d' "$index"
 }
 
 # --- environment checks -----------------------------------------------------
@@ -308,8 +310,8 @@ cmd_selftest() {
     fi
 }
 
-cmd_cut() { set_link "$(parse_index "${1:-}")" down; }
-cmd_restore() { set_link "$(parse_index "${1:-}")" up; }
+cmd_cut() { parse_index "${1:-}"; set_link "$index" down; }
+cmd_restore() { parse_index "${1:-}"; set_link "$index" up; }
 
 # --- main -------------------------------------------------------------------
 
@@ -320,8 +322,8 @@ main() {
     case $command in
         -h | --help | help) usage; return 0 ;;
         addr)
-            [[ ${1:-} =~ ^[0-9]+$ ]] || usage_error "addr needs a host index"
-            host_addr "$1"; printf '\n'; return 0 ;;
+            [[ ${1:-} =~ ^[0-9]{1,3}$ ]] || usage_error "addr needs a host index"
+            host_addr "$((10#$1))"; printf '\n'; return 0 ;;
     esac
     require_root
     case $command in
@@ -329,9 +331,10 @@ main() {
         down) [[ $# -le 1 ]] || usage_error "down takes at most --all"; cmd_down "${1:-}" ;;
         exec)
             [[ $# -ge 2 ]] || usage_error "exec needs a host index and a command"
-            local ns
-            ns=$(host_ns "$(parse_index "$1")")
+            parse_index "$1"
             shift
+            local ns
+            ns=$(host_ns "$index")
             exec ip netns exec "$ns" "$@" ;;
         cut) [[ $# -eq 1 ]] || usage_error "cut needs a host index"; cmd_cut "$1" ;;
         restore) [[ $# -eq 1 ]] || usage_error "restore needs a host index"; cmd_restore "$1" ;;
