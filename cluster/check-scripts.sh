@@ -3,12 +3,21 @@
 # ShellCheck linter (all severities, plus a few optional checks). Exits non-zero on
 # any finding, so CI can run it as is.
 #
-# Usage: check-scripts.sh            (from anywhere; checks the folder it lives in)
+# Usage: check-scripts.sh [--selftests]   (from anywhere; checks the folder it lives in)
+#   --selftests  then also run the scripts' self-tests, which need no dlsweep build:
+#                slurm/smoke-test.sh always; netns/testbed.sh selftest and
+#                netns/ssh-selftest.sh when root (they build network namespaces)
 # Installs Debian's shellcheck package with apt-get when it is missing and we
 # are root; otherwise says how to install it and fails.
 set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+selftests=no
+case ${1:-} in
+    '') ;;
+    --selftests) selftests=yes ;;
+    *) echo "usage: check-scripts.sh [--selftests]" >&2; exit 2 ;;
+esac
 
 if ! command -v shellcheck >/dev/null 2>&1; then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -47,4 +56,21 @@ for script in "${scripts[@]}"; do
 done
 
 echo "check-scripts: ${#scripts[@]} scripts, $failed with findings ($(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}'))"
+
+if [[ $selftests == yes ]]; then
+    tests=("$here/slurm/smoke-test.sh")
+    if [[ $(id -u) -eq 0 ]]; then
+        tests+=("$here/netns/testbed.sh selftest" "$here/netns/ssh-selftest.sh")
+    else
+        echo "check-scripts: not root: skipping the network-namespace self-tests"
+    fi
+    for test in "${tests[@]}"; do
+        read -r -a command <<<"$test"
+        echo "check-scripts: ${test#"$here"/}"
+        if ! bash "${command[@]}"; then
+            echo "FAIL ${test#"$here"/}"
+            failed=$((failed + 1))
+        fi
+    done
+fi
 ((failed == 0))
