@@ -187,6 +187,7 @@ def main():
     k = sub.add_parser("keys")
     k.add_argument("action", choices=["generate"])
     k.add_argument("name")
+    k.add_argument("--force", action="store_true")
     t = sub.add_parser("table")
     t.add_argument("dir")
     t.add_argument("--format", default="text")
