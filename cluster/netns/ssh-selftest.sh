@@ -39,7 +39,13 @@ printf 'fake_tasks: 100000\nfake_task_seconds: 1\n' >"$work/sweep.yaml"
 coordinator_pid=$!
 printf '10.231.0.2 workers=2 dlsweep=%s\nh2 dlsweep=%s   # auto\n' "$dlsweep" "$dlsweep" >"$work/hosts"
 
-"$ssh_dir/start-workers.sh" "$work/hosts" tcp://10.231.0.1:5555 auto -- --heartbeat 1 >"$work/start1" 2>&1
+# A key in each host's own home, named with a quoted ~/ (the fake worker reads it).
+for h in h1 h2; do
+    mkdir -p "$work/$DLSW_TESTBED_ID/$h/.dlsweep" && echo "key of $h" >"$work/$DLSW_TESTBED_ID/$h/.dlsweep/worker.key"
+done
+# shellcheck disable=SC2088 # the ~ is for the remote side
+"$ssh_dir/start-workers.sh" "$work/hosts" tcp://10.231.0.1:5555 auto -- --heartbeat 1 \
+    --curve-key '~/.dlsweep/worker.key' --server-key '~/.dlsweep/worker.key' >"$work/start1" 2>&1
 check "start-workers.sh exits 0" test $? -eq 0
 "$ssh_dir/list-workers.sh" "$work/hosts" >"$work/list1" 2>&1
 check "list-workers.sh exits 0" test $? -eq 0

@@ -48,8 +48,8 @@ parse_hosts() {
 # pid file per worker slot; a pid counts as a live worker only if that process
 # is still a `dlsweep ... worker` (pid files outlive reboots and pids are reused).
 # shellcheck disable=SC2016 # expanded on the remote host
+# No `set -u` there: bash before 4.4 (still on some hosts) calls an empty "${a[@]}" unbound.
 REMOTE_SCRIPT='
-set -u
 state=${DLSWEEP_STATE_DIR:-.dlsweep}
 case $state in /*) ;; *) state=$HOME/$state ;; esac
 run=$state/run
@@ -89,6 +89,13 @@ start)
     coordinator=$1 count=$2 dlsweep=$3
     shift 3
     [[ $count == auto ]] && count=$(cores)
+    # A quoted "~/..." in the worker arguments means the home folder here.
+    args=()
+    for arg in "$@"; do
+        case $arg in "~/"*) arg=$HOME/${arg#"~/"} ;; esac
+        args+=("$arg")
+    done
+    set -- "${args[@]}"
     if ! command -v "$dlsweep" >/dev/null 2>&1; then
         echo "dlsweep binary \"$dlsweep\" not found or not executable"
         exit 1
