@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Static checks for every shell script under cluster/: `bash -n` (syntax) and the
+# ShellCheck linter (all severities, plus a few optional checks). Exits non-zero on
+# any finding, so CI can run it as is.
+#
+# Usage: check-scripts.sh [--selftests]   (from anywhere; checks the folder it lives in)
+#   --selftests  then also run the scripts' self-tests, which need no dlsweep build:
+#                slurm/smoke-test.sh always; netns/testbed.sh selftest and
+#                netns/ssh-selftest.sh when root (they build network namespaces)
+# Installs Debian's shellcheck package with apt-get when it is missing and we
+# are root; otherwise says how to install it and fails.
+set -Eeuo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+selftests=no
+case ${1:-} in
+    '') ;;
+    --selftests) selftests=yes ;;
+    *) echo "usage: check-scripts.sh [--selftests]" >&2; exit 2 ;;
+esac
+
+if ! command -v shellcheck >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "check-scripts: shellcheck missing; installing Debian's shellcheck package" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >&2
+    else
+        echo "check-scripts: shellcheck is not installed (Debian/Ubuntu: sudo apt-get install shellcheck)" >&2
+        exit 1
+    fi
+fi
+
+mapfile -d '' scripts < <(find "$here" -type f \( -name '*.sh' -o -name '*.sbatch' \) -print0 | sort -z)
+if ((${#scripts[@]} == 0)); then
+    echo "check-scripts: no scripts found under $here" >&2
+    exit 1
+fi
+
+failed=0
+for script in "${scripts[@]}"; do
+    rel=${script#"$here"/}
+    if ! bash -n "$script"; then
+        echo "FAIL bash -n  $rel"
+        failed=$((failed + 1))
+        continue
+    fi
+    # sbatch files are bash scripts whatever their first line says.
+    if ! shellcheck --shell=bash --severity=style --external-sources \
+        --enable=avoid-nullary-conditions,deprecate-which,check-unassigned-uppercase \
+        "$script"; then
+        echo "FAIL shellcheck $rel"
+        failed=$((failed + 1))
+        continue
+    fi
+    echo "ok   $rel"
+done
+
+echo "check-scripts: ${#scripts[@]} scripts, $failed with findings ($(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}'))"
+
+if [[ $selftests == yes ]]; then
+    tests=("$here/slurm/smoke-test.sh")
+    if [[ $(id -u) -eq 0 ]]; then
+        tests+=("$here/netns/testbed.sh selftest" "$here/netns/ssh-selftest.sh")
+    else
+        echo "check-scripts: not root: skipping the network-namespace self-tests"
+    fi
+    for test in "${tests[@]}"; do
+        read -r -a command <<<"$test"
+        echo "check-scripts: ${test#"$here"/}"
+        if ! bash "${command[@]}"; then
+            echo "FAIL ${test#"$here"/}"
+            failed=$((failed + 1))
+        fi
+    done
+fi
+((failed == 0))
