@@ -1,0 +1,136 @@
+public import TrainingCore
+import Foundation
+
+/// The four axes a sweep grid may vary. Every cell has a value on each; an axis the
+/// grid does not list has exactly one value (fixed under `training`, or the TrainingCore default).
+public enum SweepAxis: String, Codable, Sendable, Hashable, CaseIterable {
+    case depth, width, lambda, noise
+}
+
+/// The values of the four grid axes, in the order the config file lists them.
+public struct SweepAxes: Codable, Sendable, Hashable {
+    public var depth: [Int]
+    public var width: [Int]
+    public var lambda: [Double]
+    /// Training measurement noise `sigma_train`.
+    public var noise: [Double]
+
+    public init(depth: [Int], width: [Int], lambda: [Double], noise: [Double]) {
+        self.depth = depth
+        self.width = width
+        self.lambda = lambda
+        self.noise = noise
+    }
+
+    /// Number of cells, or nil when the product overflows `Int`.
+    public var cellCount: Int? {
+        var total = 1
+        for n in [depth.count, width.count, lambda.count, noise.count] {
+            let (product, overflow) = total.multipliedReportingOverflow(by: n)
+            if overflow { return nil }
+            total = product
+        }
+        return total
+    }
+}
+
+/// A parsed and validated sweep config file (see configs/README.md for every key).
+///
+/// The base specs hold everything a run shares; a cell overrides depth, width, lambda and
+/// noise from `axes`, and a trial sets the seeds (see `SweepSeeds`).
+public struct SweepConfiguration: Sendable, Hashable {
+    /// A label for humans; not part of the fingerprint.
+    public var name: String
+    /// The master seed of the sweep.
+    public var seed: UInt64
+    /// Runs per cell.
+    public var trials: Int
+    /// The problem every run shares (a trial's problem seed fixes its draws).
+    public var problem: ProblemSpec
+    /// The model with `depth` and `width` as their first axis values.
+    public var model: ModelSpec
+    /// The training spec, including `testNoise`, `tolRec` and `tolOff`;
+    /// `lambda` and `noise` hold their first axis values.
+    public var training: TrainingSpec
+    /// The grid; axes absent from `grid` have one value.
+    public var axes: SweepAxes
+    /// The axes listed under `grid` in the file (the others are fixed).
+    public var gridAxes: [SweepAxis]
+    /// The text the configuration was parsed from (the results database keeps it).
+    public var yamlText: String
+    /// Where the text came from, for error messages.
+    public var fileName: String
+
+    /// The base spec of a run before a cell and trial are applied.
+    public var baseSpec: RunSpec {
+        RunSpec(problem: problem, model: model, training: training, seeds: RunSeeds())
+    }
+
+    /// Test noise levels of every run (`test_noise`).
+    public var testNoise: [Double] { training.testNoise }
+
+    /// Reads and parses a config file.
+    public static func load(path: String) throws -> SweepConfiguration {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "is a directory, expected a YAML file")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read: \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "not UTF-8 text")
+        }
+        return try parse(yaml: text, fileName: path)
+    }
+
+    /// Parses config text; `fileName` only labels errors.
+    public static func parse(yaml: String, fileName: String) throws -> SweepConfiguration {
+        try ConfigParser(text: yaml, fileName: fileName).parse()
+    }
+
+    /// The hex fingerprint of everything that affects results (see `SweepPlan.fingerprint`).
+    public var fingerprint: String {
+        Fingerprint.of(self)
+    }
+}
+
+/// A config file problem, located by file, line and key path.
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Hashable {
+    public var file: String
+    /// 1-based line, when known.
+    public var line: Int?
+    /// e.g. `grid.width[2]`; empty for the whole file.
+    public var keyPath: String
+    public var message: String
+
+    public init(file: String, line: Int?, keyPath: String, message: String) {
+        self.file = file
+        self.line = line
+        self.keyPath = keyPath
+        self.message = message
+    }
+
+    public var description: String {
+        var text = file
+        if let line { text += ":\(line)" }
+        text += ": "
+        if !keyPath.isEmpty { text += "\(keyPath): " }
+        return text + message
+    }
+}
+
+/// The text of a decimal value as the tables and the database key it: the shortest text that
+/// round-trips, without a trailing `.0` (`0`, `0.1`, `1e-05`).
+public func decimalLabel(_ value: Double) -> String {
+    var text = "\(value)"
+    if text.hasSuffix(".0") { text.removeLast(2) }
+    return text
+}

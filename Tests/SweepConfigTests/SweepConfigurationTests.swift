@@ -1,0 +1,159 @@
+import Foundation
+import SweepConfig
+import Testing
+import TrainingCore
+
+/// The repository's configs/ folder, found from this file.
+let configsDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("configs")
+
+let minimalYAML = """
+    name: t
+    seed: 7
+    problem: {signal_dim: 60, measurements: 30, latent_dim: 4, samples: 40}
+    grid:
+      depth: [2, 3]
+      width: [40, 80, 160]
+      lambda: [0.0, 0.01]
+      noise: [0.0]
+    trials: 3
+    training: {steps: 500, eta_scale: 0.25, stop_on_success: true, init: zero-last, path: plain}
+    success: {tol_rec: 0.05, tol_off: 0.02}
+    test_noise: [0.0, 0.1]
+    """
+
+@Suite struct ParsingTests {
+    @Test func quickConfigParses() throws {
+        let path = configsDirectory.appendingPathComponent("quick.yaml").path
+        let config = try SweepConfiguration.load(path: path)
+        #expect(config.name == "quick")
+        #expect(config.seed == 1)
+        #expect(config.problem.signalDim == 60)
+        #expect(config.problem.measurements == 30)
+        #expect(config.axes.depth == [2, 3, 5])
+        #expect(config.training.stopOnSuccess)
+        let plan = SweepPlan(config)
+        #expect(plan.taskCount >= 100 && plan.taskCount <= 300)
+        #expect(config.yamlText.contains("name: quick"))
+    }
+
+    @Test func figure1ConfigParses() throws {
+        let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("figure1.yaml").path)
+        #expect(config.problem.signalDim == 200)
+        #expect(config.problem.measurements == 100)
+        #expect(config.problem.latentDim == 5)
+        #expect(config.problem.samples == 50)
+    }
+
+    @Test func keysReachTheSpecs() throws {
+        let config = try SweepConfiguration.parse(yaml: minimalYAML, fileName: "t.yaml")
+        #expect(config.seed == 7)
+        #expect(config.trials == 3)
+        #expect(config.axes == SweepAxes(depth: [2, 3], width: [40, 80, 160], lambda: [0, 0.01], noise: [0]))
+        #expect(config.gridAxes == [.depth, .width, .lambda, .noise])
+        #expect(config.training.steps == 500)
+        #expect(config.training.etaScale == 0.25)
+        #expect(config.training.tolRec == 0.05)
+        #expect(config.training.tolOff == 0.02)
+        #expect(config.training.testNoise == [0, 0.1])
+        #expect(config.training.path == .plain)
+        #expect(config.model.initScheme == .zeroLast)
+    }
+
+    @Test func fixedAxesUnderTraining() throws {
+        let yaml = """
+            grid: {depth: [2, 4]}
+            training: {width: 33, lambda: 0.5, noise: 0.25}
+            """
+        let config = try SweepConfiguration.parse(yaml: yaml, fileName: "f.yaml")
+        #expect(config.name == "f")
+        #expect(config.axes == SweepAxes(depth: [2, 4], width: [33], lambda: [0.5], noise: [0.25]))
+        let plan = SweepPlan(config)
+        #expect(plan.cells.count == 2)
+        #expect(plan.task(1).spec.model.width == 33)
+        #expect(plan.task(1).spec.training.lambda == 0.5)
+        #expect(plan.task(1).spec.training.noise == 0.25)
+    }
+
+    @Test func absentAxesTakeTheDefaults() throws {
+        let config = try SweepConfiguration.parse(yaml: "trials: 2\n", fileName: "d.yaml")
+        let defaults = RunSpec()
+        #expect(config.axes.depth == [defaults.model.depth])
+        #expect(config.axes.width == [defaults.model.width])
+        #expect(config.axes.lambda == [defaults.training.lambda])
+        #expect(config.axes.noise == [defaults.training.noise])
+        #expect(SweepPlan(config).taskCount == 2)
+    }
+
+    @Test func missingFile() {
+        #expect {
+            try SweepConfiguration.load(path: "/nonexistent/sweep.yaml")
+        } throws: { error in
+            "\(error)" == "/nonexistent/sweep.yaml: no such file"
+        }
+    }
+}
+
+@Suite struct ErrorTests {
+    /// Parses `yaml` as `x.yaml` and returns the error's description.
+    func failure(_ yaml: String) -> String? {
+        do {
+            _ = try SweepConfiguration.parse(yaml: yaml, fileName: "configs/x.yaml")
+            return nil
+        } catch let error as ConfigError {
+            return error.description
+        } catch {
+            return "unexpected error type: \(error)"
+        }
+    }
+
+    static let cases: [(yaml: String, expected: String)] = [
+        ("name: a\ngrid:\n  width: [40, 80, abc]\n",
+         "configs/x.yaml:3: grid.width[2]: expected a list of positive integers, got \"abc\""),
+        ("name: a\nbogus: 1\n",
+         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise"),
+        ("training:\n  steps: 10\n  stepz: 3\n",
+         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
+        ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
+        ("grid:\n  depth: 3\n", "configs/x.yaml:2: grid.depth: expected a list of positive integers, got \"3\""),
+        ("trials: 0\n", "configs/x.yaml:1: trials: expected a positive integer, got \"0\""),
+        ("trials: \"4\"\n", "configs/x.yaml:1: trials: expected a positive integer, got \"4\""),
+        ("training: {steps: -5}\n", "configs/x.yaml:1: training.steps: expected a positive integer, got \"-5\""),
+        ("problem:\n  signal_dim: 0\n", "configs/x.yaml:2: problem.signal_dim: expected a positive integer, got \"0\""),
+        ("grid:\n  lambda: [0.1,\n    -0.01]\n",
+         "configs/x.yaml:3: grid.lambda[1]: expected a list of non-negative numbers, got -0.01"),
+        ("training:\n  noise: -1\n", "configs/x.yaml:2: training.noise: expected a non-negative number, got -1"),
+        ("problem:\n  signal_dim: 50\n  measurements: 50\n",
+         "configs/x.yaml:3: problem.measurements: must be less than signal_dim (50) for an underdetermined problem, got 50"),
+        ("problem:\n  signal_dim: 50\n  measurements: 10\n  latent_dim: 11\n",
+         "configs/x.yaml:4: problem.latent_dim: must not exceed measurements (10), got 11"),
+        ("grid:\n  width: [40, 80, 40]\n", "configs/x.yaml:2: grid.width[2]: duplicate value 40 (also at [0])"),
+        ("grid:\n  depth: [2]\ntraining:\n  depth: 3\n",
+         "configs/x.yaml:4: training.depth: also listed under grid (line 2); give an axis in one place"),
+        ("training: {init: xavier}\n",
+         "configs/x.yaml:1: training.init: expected one of kaiming|orthogonal|balanced|zero-last, got \"xavier\""),
+        ("training: {stop_on_success: maybe}\n",
+         "configs/x.yaml:1: training.stop_on_success: expected true or false, got \"maybe\""),
+        ("seed: -1\n", "configs/x.yaml:1: seed: expected an integer in 0...18446744073709551615, got \"-1\""),
+        ("test_noise: [0.1, .nan]\n", "configs/x.yaml:1: test_noise[1]: expected a list of non-negative numbers, got \".nan\""),
+        ("problem: [1, 2]\n", "configs/x.yaml:1: problem: expected a mapping, got a list"),
+        ("grid: {depth: [1, 2}\n", "configs/x.yaml:1: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence)"),
+        ("trials: 2\ntrials: 3\n", "configs/x.yaml:1: duplicate key 'trials'"),
+        ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
+    ]
+
+    @Test(arguments: cases)
+    func errorNamesFileKeyAndLine(_ example: (yaml: String, expected: String)) {
+        #expect(failure(example.yaml) == example.expected)
+    }
+
+    @Test func emptyFile() {
+        #expect(failure("") == "configs/x.yaml: empty file, expected a mapping of sweep keys")
+    }
+
+    @Test func hugeSeedParses() throws {
+        let config = try SweepConfiguration.parse(yaml: "seed: 18446744073709551615\n", fileName: "s.yaml")
+        #expect(config.seed == UInt64.max)
+    }
+}
