@@ -69,7 +69,7 @@ public final class Coordinator {
         self.configuration = configuration
         self.options = options
         self.logger = logger
-        let plan = try SweepPlan(configuration)
+        let plan = SweepPlan(configuration)
         self.plan = plan
         store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
         dispatcher = Dispatcher(
@@ -109,9 +109,9 @@ public final class Coordinator {
         var progress = ProgressReporter(
             style: options.progress, total: plan.taskCount, alreadyDone: dispatcher.doneCount, now: started)
         if dispatcher.doneCount > 0 {
-            logger.info("resuming sweep '\(plan.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
+            logger.info("resuming sweep '\(configuration.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
         }
-        logger.info("coordinator for sweep '\(plan.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
+        logger.info("coordinator for sweep '\(configuration.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
 
         let tick = Int32(max(10, min(250, options.heartbeatInterval * 500)))
         loop: while !dispatcher.isComplete {
@@ -223,7 +223,7 @@ public final class Coordinator {
             logger.info("worker \(hello.workerID) on \(hello.host) registered again")
         }
         send(.welcome(Welcome(
-            sweep: plan.name, heartbeatInterval: options.heartbeatInterval, workerTimeout: options.workerTimeout)),
+            sweep: configuration.name, heartbeatInterval: options.heartbeatInterval, workerTimeout: options.workerTimeout)),
              to: peer)
         if dispatcher.isComplete {
             send(.shutdown(Shutdown(reason: "sweep complete")), to: peer)
