@@ -97,7 +97,7 @@ func renderHeatmapSVG(_ summaries: [CellSummary], title: String, value: (CellSum
     let cellW = 58.0, cellH = 30.0
     let panelLeft = 52.0, panelTop = 44.0, gap = 24.0
     let panelW = panelLeft + Double(widths.count) * cellW
-    let panelH = panelTop + Double(depths.count) * cellH + 20
+    let panelH = panelTop + Double(depths.count) * cellH + 4
     let top = 40.0, left = 12.0
     let totalW = max(left * 2 + Double(noises.count) * (panelW + gap), 320)
     let totalH = top + Double(lambdas.count) * (panelH + gap) + 50

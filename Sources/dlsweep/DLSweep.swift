@@ -7,5 +7,6 @@ struct DLSweep: ParsableCommand {
         commandName: "dlsweep",
         abstract: "Hyperparameter sweeps of deep linear networks on linear inverse problems.",
         subcommands: [
+            TableCommand.self,
         ])
 }

@@ -109,6 +109,30 @@ func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: TaskResu
         #expect(rows[0].report?.iterations == 101)
     }
 
+    @Test func batchRecordInsertsOnce() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (configuration, plan) = try makePlan()
+        let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        #expect(try store.record(outcome(plan, 4, result: .report(report(seed: 4)))))
+        let inserted = try store.record([
+            outcome(plan, 1, result: .report(report(seed: 1))),
+            outcome(plan, 4, result: .report(report(seed: 5))),
+            outcome(plan, 1, result: .failed(reason: "again")),
+            outcome(plan, 2, result: .failed(reason: "no")),
+        ])
+        #expect(inserted == [true, false, false, true])
+        #expect(try store.count() == 3)
+        #expect(try store.rows().map(\.status) == [.ok, .failed, .ok])
+        // A bad outcome anywhere in a batch writes nothing.
+        var bad = outcome(plan, 6, result: .report(report(seed: 6)))
+        bad.task.trial += 1
+        #expect(throws: ResultsStoreError.self) {
+            try store.record([outcome(plan, 7, result: .report(report(seed: 7))), bad])
+        }
+        #expect(try store.count() == 3)
+    }
+
     @Test func failureRow() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
