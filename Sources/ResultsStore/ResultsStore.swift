@@ -1,1 +1,384 @@
-// ResultsStore
+import Foundation
+public import SweepConfig
+import GRDB
+import TrainingCore
+
+/// The results of one sweep in `DIR/results.sqlite` (SQLite in WAL mode, via GRDB).
+///
+/// Every task has at most one row: `record` inserts once and ignores repeats, so a result
+/// that arrives twice (a worker presumed lost that was only slow) cannot be counted twice,
+/// and a restarted coordinator resumes from `completedTaskIDs()`.
+///
+/// Storage conventions (for anyone reading the file with `sqlite3`):
+/// - `problem_seed`, `training_seed`: the UInt64 as decimal TEXT (exact; SQLite has no UInt64).
+/// - `started_at`, `finished_at`, `sweep_meta.created_at`: UTC TEXT `YYYY-MM-DD HH:MM:SS.SSS`.
+/// - metric columns are REAL; a NaN metric is stored as NULL (SQLite turns NaN into NULL anyway),
+///   infinities as REAL infinities. Failed rows have NULL metrics and a `failure_reason`.
+/// - `test_error`, `oracle_test_error`: JSON objects from the decimal label of each test noise
+///   level (`decimalLabel`, e.g. "0", "0.1") to the error; non-finite values as "inf"/"-inf"/"nan".
+public final class ResultsStore: Sendable {
+    /// The file name inside a results directory.
+    public static let fileName = "results.sqlite"
+    /// Written to `sweep_meta.tool_version`.
+    public static let toolVersion = "dlsweep 0.1.0"
+
+    public let directory: String
+    /// `directory/results.sqlite`.
+    public let path: String
+    public let plan: SweepPlan
+    public let meta: SweepMeta
+    private let pool: DatabasePool
+
+    private init(directory: String, path: String, plan: SweepPlan, meta: SweepMeta, pool: DatabasePool) {
+        self.directory = directory
+        self.path = path
+        self.plan = plan
+        self.meta = meta
+        self.pool = pool
+    }
+
+    // MARK: Opening
+
+    /// Creates `directory` and its database for `plan`, or reopens them and checks that they
+    /// hold the same sweep (same fingerprint).
+    public static func open(directory: String, plan: SweepPlan, configuration: SweepConfiguration,
+                            toolVersion: String = ResultsStore.toolVersion) throws -> ResultsStore {
+        try createDirectory(directory)
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        return try wrap(path) {
+            let pool = try DatabasePool(path: path, configuration: databaseConfiguration(readonly: false))
+            try migrator.migrate(pool)
+            let meta = try pool.write { db -> SweepMeta in
+                if let stored = try fetchMeta(db) { return stored }
+                let meta = SweepMeta(name: configuration.name, fingerprint: plan.fingerprint,
+                                     configYAML: configuration.yamlText, taskCount: plan.taskCount,
+                                     createdAt: Date(), toolVersion: toolVersion)
+                try db.execute(
+                    sql: """
+                        INSERT INTO sweep_meta (id, name, fingerprint, config_yaml, task_count, created_at, tool_version)
+                        VALUES (1, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [meta.name, meta.fingerprint, meta.configYAML, meta.taskCount, meta.createdAt,
+                                meta.toolVersion])
+                return meta
+            }
+            guard meta.fingerprint == plan.fingerprint, meta.taskCount == plan.taskCount else {
+                throw ResultsStoreError.differentSweep(directory: directory, storedName: meta.name,
+                                                       storedFingerprint: meta.fingerprint, expected: plan.fingerprint)
+            }
+            return ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool)
+        }
+    }
+
+    /// Opens the results of a finished or running sweep read-only, with the configuration
+    /// stored in it (for `dlsweep table DIR`).
+    public static func openExisting(directory: String) throws -> (ResultsStore, SweepConfiguration) {
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ResultsStoreError.noDatabase(directory: directory)
+        }
+        return try wrap(path) {
+            let pool = try DatabasePool(path: path, configuration: databaseConfiguration(readonly: true))
+            let meta = try pool.read { db -> SweepMeta? in
+                guard try db.tableExists("sweep_meta") else { return nil }
+                return try fetchMeta(db)
+            }
+            guard let meta else { throw ResultsStoreError.missingMeta(path: path) }
+            let configuration: SweepConfiguration
+            do {
+                configuration = try SweepConfiguration.parse(yaml: meta.configYAML, fileName: "\(path) (sweep_meta.config_yaml)")
+            } catch {
+                throw ResultsStoreError.storedConfigInvalid(path: path, reason: "\(error)")
+            }
+            let plan = SweepPlan(configuration)
+            return (ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool), configuration)
+        }
+    }
+
+    private static func createDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ResultsStoreError.cannotCreateDirectory(directory: directory, reason: "a file of that name exists")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ResultsStoreError.cannotCreateDirectory(directory: directory, reason: error.localizedDescription)
+        }
+    }
+
+    private static func databaseConfiguration(readonly: Bool) -> Configuration {
+        var configuration = Configuration()
+        configuration.readonly = readonly
+        // A reader (`dlsweep table`) and the coordinator may meet; wait rather than fail.
+        configuration.busyMode = .timeout(10)
+        configuration.label = "ResultsStore"
+        return configuration
+    }
+
+    /// Turns GRDB errors into `ResultsStoreError.database` naming the file.
+    private static func wrap<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ResultsStoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw ResultsStoreError.database(path: path, message: error.message ?? error.description)
+        } catch {
+            throw ResultsStoreError.database(path: path, message: "\(error)")
+        }
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        try Self.wrap(path, body)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE sweep_meta (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    name TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    config_yaml TEXT NOT NULL,
+                    task_count INTEGER NOT NULL,
+                    created_at TEXT NOT NULL,
+                    tool_version TEXT NOT NULL
+                );
+                CREATE TABLE results (
+                    task_id INTEGER PRIMARY KEY,
+                    cell_index INTEGER NOT NULL,
+                    depth INTEGER NOT NULL,
+                    width INTEGER NOT NULL,
+                    lambda REAL NOT NULL,
+                    noise REAL NOT NULL,
+                    trial INTEGER NOT NULL,
+                    problem_seed TEXT NOT NULL,
+                    training_seed TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+                    attempt INTEGER NOT NULL,
+                    worker_id TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    started_at TEXT NOT NULL,
+                    finished_at TEXT NOT NULL,
+                    train_seconds REAL,
+                    train_residual REAL,
+                    reconstruction_error REAL,
+                    off_subspace_error REAL,
+                    oracle_distance REAL,
+                    balancedness REAL,
+                    effective_rank INTEGER,
+                    iterations INTEGER,
+                    converged_at INTEGER,
+                    diverged INTEGER,
+                    success INTEGER,
+                    test_error TEXT,
+                    oracle_test_error TEXT,
+                    failure_reason TEXT
+                );
+                CREATE INDEX results_cell ON results (cell_index);
+                CREATE INDEX results_host ON results (host);
+                """)
+        }
+        return migrator
+    }
+
+    private static func fetchMeta(_ db: Database) throws -> SweepMeta? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sweep_meta WHERE id = 1") else { return nil }
+        guard let name: String = row["name"], let fingerprint: String = row["fingerprint"],
+              let yaml: String = row["config_yaml"], let taskCount: Int = row["task_count"],
+              let createdAt: Date = row["created_at"], let toolVersion: String = row["tool_version"]
+        else { return nil }
+        return SweepMeta(name: name, fingerprint: fingerprint, configYAML: yaml, taskCount: taskCount,
+                         createdAt: createdAt, toolVersion: toolVersion)
+    }
+
+    // MARK: Writing
+
+    /// Stores a finished task unless it already has a row; returns whether it inserted.
+    /// The row is committed when this returns.
+    @discardableResult
+    public func record(_ outcome: TaskOutcome) throws -> Bool {
+        try record([outcome])[0]
+    }
+
+    /// Stores several finished tasks in one transaction (cheaper per row when results arrive in
+    /// bursts); `result[i]` tells whether `outcomes[i]` inserted. Validates all before writing any.
+    @discardableResult
+    public func record(_ outcomes: [TaskOutcome]) throws -> [Bool] {
+        let arguments = try outcomes.map(insertArguments)
+        return try wrap {
+            try pool.write { db in
+                let statement = try db.cachedStatement(sql: Self.insertSQL)
+                return try arguments.map { arguments in
+                    try statement.execute(arguments: arguments)
+                    return db.changesCount == 1
+                }
+            }
+        }
+    }
+
+    private static let insertSQL = """
+        INSERT OR IGNORE INTO results (
+            task_id, cell_index, depth, width, lambda, noise, trial, problem_seed, training_seed,
+            status, attempt, worker_id, host, started_at, finished_at,
+            train_seconds, train_residual, reconstruction_error, off_subspace_error, oracle_distance,
+            balancedness, effective_rank, iterations, converged_at, diverged, success,
+            test_error, oracle_test_error, failure_reason)
+        VALUES (\(Array(repeating: "?", count: 29).joined(separator: ", ")))
+        """
+
+    private func insertArguments(_ outcome: TaskOutcome) throws -> StatementArguments {
+        let task = outcome.task
+        guard plan.contains(taskID: task.id) else {
+            throw ResultsStoreError.taskOutOfRange(taskID: task.id, taskCount: plan.taskCount)
+        }
+        guard task.cell == plan.cells[task.id / plan.trials], task.trial == task.id % plan.trials else {
+            throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
+        }
+        let testNoise = plan.configuration.testNoise
+        var metrics: [(any DatabaseValueConvertible)?] = Array(repeating: nil, count: 13)
+        var failureReason: String?
+        switch outcome.result {
+        case let .report(report):
+            guard report.testError.count == testNoise.count, report.oracleTestError.count == testNoise.count else {
+                throw ResultsStoreError.malformedOutcome(
+                    taskID: task.id,
+                    reason: "\(report.testError.count) test errors and \(report.oracleTestError.count) oracle test errors for \(testNoise.count) test noise levels")
+            }
+            metrics = [
+                report.trainSeconds.storable, report.trainResidual.storable, report.reconstructionError.storable,
+                report.offSubspaceError.storable, report.oracleDistance.storable, report.balancedness.storable,
+                report.effectiveRank, report.iterations, report.convergedAt, report.diverged, report.success,
+                try Self.encodeByNoise(report.testError, testNoise),
+                try Self.encodeByNoise(report.oracleTestError, testNoise),
+            ]
+        case let .failed(reason):
+            failureReason = reason
+        }
+        let status: TaskStatus = failureReason == nil ? .ok : .failed
+        var values: [(any DatabaseValueConvertible)?] = [
+            task.id, task.cell.index, task.cell.depth, task.cell.width, task.cell.lambda, task.cell.noise, task.trial,
+            String(task.spec.seeds.problem), String(task.spec.seeds.training), status.rawValue, outcome.attempt,
+            outcome.workerID, outcome.host, outcome.startedAt, outcome.finishedAt,
+        ]
+        values += metrics
+        values.append(failureReason)
+        return StatementArguments(values)
+    }
+
+    // MARK: Reading
+
+    /// `result[id]` is true when task `id` has a row (ok or failed: both are final).
+    public func completedTaskIDs() throws -> [Bool] {
+        let ids = try wrap { try pool.read { db in try Int.fetchAll(db, sql: "SELECT task_id FROM results") } }
+        var done = Array(repeating: false, count: plan.taskCount)
+        for id in ids where id >= 0 && id < done.count { done[id] = true }
+        return done
+    }
+
+    /// The number of rows.
+    public func count() throws -> Int {
+        try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results") ?? 0 } }
+    }
+
+    /// Every row in task order.
+    public func rows() throws -> [ResultRow] {
+        let testNoise = plan.configuration.testNoise
+        let rows = try wrap { try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM results ORDER BY task_id") } }
+        return try rows.map { try decode($0, testNoise: testNoise) }
+    }
+
+    /// Rows, failures and seconds per host, sorted by host.
+    public func countByHost() throws -> [HostSummary] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT host, COUNT(*) AS tasks, SUM(status = 'failed') AS failed,
+                           TOTAL(train_seconds) AS seconds,
+                           TOTAL((julianday(finished_at) - julianday(started_at)) * 86400.0) AS wall
+                    FROM results GROUP BY host ORDER BY host
+                    """)
+                .map { row in
+                    HostSummary(host: row["host"] ?? "", tasks: row["tasks"] ?? 0, failed: row["failed"] ?? 0,
+                                seconds: row["seconds"] ?? 0, wallSeconds: row["wall"] ?? 0)
+                }
+            }
+        }
+    }
+
+    /// SQLite's journal mode of the store's connections ("wal").
+    public func journalMode() throws -> String {
+        try wrap { try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" } }
+    }
+
+    // MARK: Encoding
+
+    private static func encodeByNoise(_ values: [Double], _ noise: [Double]) throws -> String {
+        var object: [String: Double] = [:]
+        for (sigma, value) in zip(noise, values) { object[decimalLabel(sigma)] = value }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(object), as: UTF8.self)
+    }
+
+    private func decodeByNoise(_ text: String?, _ noise: [Double], taskID: Int, column: String) throws -> [Double] {
+        guard let text else { return noise.map { _ in .nan } }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let object: [String: Double]
+        do {
+            object = try decoder.decode([String: Double].self, from: Data(text.utf8))
+        } catch {
+            throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "\(column) is not a JSON object of numbers")
+        }
+        return noise.map { object[decimalLabel($0)] ?? .nan }
+    }
+
+    private func decode(_ row: Row, testNoise: [Double]) throws -> ResultRow {
+        let taskID: Int = row["task_id"]
+        func corrupt(_ reason: String) -> ResultsStoreError {
+            .corruptRow(path: path, taskID: taskID, reason: reason)
+        }
+        guard let problemSeed = UInt64(row["problem_seed"] as String? ?? ""),
+              let trainingSeed = UInt64(row["training_seed"] as String? ?? "")
+        else { throw corrupt("seeds are not decimal UInt64 text") }
+        guard let status = TaskStatus(rawValue: row["status"] as String? ?? "") else { throw corrupt("unknown status") }
+        guard let startedAt: Date = row["started_at"], let finishedAt: Date = row["finished_at"] else {
+            throw corrupt("unreadable timestamps")
+        }
+        let trainSeconds: Double? = row["train_seconds"]
+        var report: RunReport?
+        if status == .ok {
+            func real(_ column: String) -> Double { row[column] as Double? ?? .nan }
+            guard let effectiveRank: Int = row["effective_rank"], let iterations: Int = row["iterations"],
+                  let diverged: Bool = row["diverged"], let success: Bool = row["success"]
+            else { throw corrupt("an ok row without integer metrics") }
+            report = RunReport(
+                trainResidual: real("train_residual"), reconstructionError: real("reconstruction_error"),
+                offSubspaceError: real("off_subspace_error"), oracleDistance: real("oracle_distance"),
+                testError: try decodeByNoise(row["test_error"], testNoise, taskID: taskID, column: "test_error"),
+                oracleTestError: try decodeByNoise(row["oracle_test_error"], testNoise, taskID: taskID,
+                                                   column: "oracle_test_error"),
+                balancedness: real("balancedness"), effectiveRank: effectiveRank, iterations: iterations,
+                convergedAt: row["converged_at"], diverged: diverged, success: success,
+                trainSeconds: real("train_seconds"))
+        }
+        return ResultRow(
+            taskID: taskID, cellIndex: row["cell_index"], depth: row["depth"], width: row["width"],
+            lambda: row["lambda"], noise: row["noise"], trial: row["trial"], problemSeed: problemSeed,
+            trainingSeed: trainingSeed, status: status, attempt: row["attempt"], workerID: row["worker_id"],
+            host: row["host"], startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
+            report: report, failureReason: row["failure_reason"])
+    }
+}
+
+extension Double {
+    /// NaN as NULL (what SQLite would do anyway), said explicitly.
+    fileprivate var storable: Double? { isNaN ? nil : self }
+}

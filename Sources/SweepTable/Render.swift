@@ -1,0 +1,161 @@
+import Foundation
+public import ResultsStore
+import SweepConfig
+
+// MARK: Number formats
+
+/// Three significant digits, "inf"/"nan" spelled out, "-" for no value.
+func short(_ value: Double?) -> String {
+    guard let value else { return "-" }
+    if value.isNaN { return "nan" }
+    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    if value == 0 { return "0" }
+    if value == value.rounded(), abs(value) < 1e6 { return String(Int(value)) }
+    return String(format: "%.3g", value)
+}
+
+/// Full precision for machine-readable output; empty for no value.
+func exact(_ value: Double?) -> String {
+    guard let value else { return "" }
+    if value.isNaN { return "nan" }
+    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    return decimalLabel(value)
+}
+
+func rateWithInterval(_ s: CellSummary) -> String {
+    guard let rate = s.successRate else { return "-" }
+    return String(format: "%.2f [%.2f,%.2f]", rate, s.ciLow, s.ciHigh)
+}
+
+/// The test noise labels appearing in any summary, by increasing noise.
+func noiseLabels(_ summaries: [CellSummary]) -> [String] {
+    Set(summaries.flatMap(\.testNoiseLabels))
+        .sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
+}
+
+// MARK: Human tables
+
+/// The columns shared by the text and Markdown tables.
+private func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
+    let labels = noiseLabels(summaries)
+    let header = ["depth", "width", "lambda", "noise", "success", "rate [95% CI]", "div", "fail",
+                  "med iter", "med rec", "med off"] + labels.map { "test@\($0)" }
+    let rows = summaries.map { s in
+        [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
+         "\(s.successes)/\(s.trials)", rateWithInterval(s), String(s.diverged), String(s.failed),
+         short(s.medianIterations), short(s.medianReconstructionError), short(s.medianOffSubspaceError)]
+            + labels.map { short(s.medianTestError[$0] ?? nil) }
+    }
+    return (header, rows)
+}
+
+/// An aligned terminal table (about 100-130 columns with three test noise levels); numbers
+/// right-aligned, medians to three significant digits.
+public func renderText(_ summaries: [CellSummary]) -> String {
+    let (header, rows) = humanColumns(summaries)
+    let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.indices.map { i in
+            String(repeating: " ", count: widths[i] - cells[i].count) + cells[i]
+        }.joined(separator: "  ")
+    }
+    var lines = [line(header), String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))]
+    lines += rows.map(line)
+    return lines.joined(separator: "\n") + "\n"
+}
+
+/// A GitHub-flavoured Markdown table with the columns of `renderText`.
+public func renderMarkdown(_ summaries: [CellSummary]) -> String {
+    let (header, rows) = humanColumns(summaries)
+    var lines = ["| " + header.joined(separator: " | ") + " |",
+                 "|" + header.map { _ in " ---: |" }.joined()]
+    lines += rows.map { "| " + $0.joined(separator: " | ") + " |" }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+/// Per-host work, for the end of a sweep.
+public func renderHosts(_ hosts: [HostSummary]) -> String {
+    let header = ["host", "tasks", "failed", "train s", "wall s", "s/task"]
+    let rows = hosts.map { h in
+        [h.host, String(h.tasks), String(h.failed), String(format: "%.1f", h.seconds),
+         String(format: "%.1f", h.wallSeconds), h.tasks > 0 ? String(format: "%.3f", h.wallSeconds / Double(h.tasks)) : "-"]
+    }
+    let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.indices.map { i in
+            let pad = String(repeating: " ", count: widths[i] - cells[i].count)
+            return i == 0 ? cells[i] + pad : pad + cells[i]
+        }.joined(separator: "  ")
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+}
+
+// MARK: Machine-readable tables
+
+/// The CSV header of `renderCSV` for the given test noise labels.
+public func csvHeader(testNoiseLabels labels: [String]) -> [String] {
+    let scalarKeys = CellSummary.CodingKeys.allCases
+        .filter { $0 != .medianTestError && $0 != .medianOracleTestError }
+        .map(\.rawValue)
+    return scalarKeys
+        + labels.map { "median_test_error@\($0)" }
+        + labels.map { "median_oracle_test_error@\($0)" }
+}
+
+/// A header and one row per cell; full-precision numbers, empty for no value, `inf`/`nan` spelled out.
+public func renderCSV(_ summaries: [CellSummary]) -> String {
+    let labels = noiseLabels(summaries)
+    var lines = [csvHeader(testNoiseLabels: labels).joined(separator: ",")]
+    for s in summaries {
+        let fields: [String] = [
+            String(s.depth), String(s.width), exact(s.lambda), exact(s.noise), String(s.trials), String(s.successes),
+            exact(s.successRate), exact(s.ciLow), exact(s.ciHigh), String(s.diverged), String(s.failed),
+            exact(s.medianIterations), exact(s.medianConvergedAt), exact(s.medianReconstructionError),
+            exact(s.medianOffSubspaceError), exact(s.medianOracleDistance), exact(s.medianTrainResidual),
+            exact(s.medianBalancedness), exact(s.medianEffectiveRank), exact(s.medianTrainSeconds),
+        ] + labels.map { exact(s.medianTestError[$0] ?? nil) } + labels.map { exact(s.medianOracleTestError[$0] ?? nil) }
+        lines.append(fields.joined(separator: ","))
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+/// A JSON list of cell objects with the snake_case keys of `CellSummary.CodingKeys`.
+public func renderJSON(_ summaries: [CellSummary]) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try encoder.encode(summaries), as: UTF8.self) + "\n"
+}
+
+// MARK: Files
+
+/// A problem writing the table files.
+public struct TableWriteError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): cannot write: \(reason)" }
+}
+
+/// Writes table.csv, table.json, table.md, success.svg and iterations.svg into `directory`;
+/// returns the paths written.
+@discardableResult
+public func writeTableFiles(directory: String, summaries: [CellSummary], title: String = "") throws -> [String] {
+    let heading = title.isEmpty ? "" : "# \(title)\n\n"
+    let files: [(String, String)] = [
+        ("table.csv", renderCSV(summaries)),
+        ("table.json", try renderJSON(summaries)),
+        ("table.md", heading + renderMarkdown(summaries)),
+        ("success.svg", renderSuccessPlotSVG(summaries, title: title)),
+        ("iterations.svg", renderIterationsPlotSVG(summaries, title: title)),
+    ]
+    var written: [String] = []
+    for (name, text) in files {
+        let path = (directory as NSString).appendingPathComponent(name)
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw TableWriteError(path: path, reason: error.localizedDescription)
+        }
+        written.append(path)
+    }
+    return written
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import ResultsStore
+import SweepConfig
+import SweepTable
+
+/// `dlsweep table DIR`: rebuilds the aggregated table from a results directory, during or after a sweep.
+struct TableCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "table",
+        abstract: "Print the success-rate table of a sweep from DIR/results.sqlite.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, csv, json, markdown
+    }
+
+    @Argument(help: "The results directory of a sweep (the --out of `dlsweep sweep`).")
+    var directory: String
+
+    @Option(help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: "|")).")
+    var format: Format = .text
+
+    @Flag(help: "Also rewrite DIR/table.csv, table.json, table.md, success.svg and iterations.svg.")
+    var write = false
+
+    func run() throws {
+        let (store, configuration) = try ResultsStore.openExisting(directory: directory)
+        let summaries = summarize(plan: store.plan, rows: try store.rows())
+        switch format {
+        case .text:
+            let done = try store.count()
+            print("sweep '\(configuration.name)' (fingerprint \(store.meta.fingerprint)): \(done) of \(store.plan.taskCount) tasks recorded")
+            print(renderText(summaries), terminator: "")
+            let hosts = try store.countByHost()
+            if !hosts.isEmpty {
+                print("")
+                print(renderHosts(hosts), terminator: "")
+            }
+        case .csv:
+            print(renderCSV(summaries), terminator: "")
+        case .json:
+            print(try renderJSON(summaries), terminator: "")
+        case .markdown:
+            print(renderMarkdown(summaries), terminator: "")
+        }
+        if write {
+            let paths = try writeTableFiles(directory: directory, summaries: summaries, title: configuration.name)
+            FileHandle.standardError.write(Data("wrote \(paths.joined(separator: ", "))\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import ResultsStore
+import SweepConfig
+import SweepTable
+import Testing
+import TrainingCore
+
+let tableYAML = """
+    name: table-test
+    problem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 8}
+    grid:
+      depth: [2, 3]
+      width: [8, 16]
+      lambda: [0.0, 0.01]
+    trials: 4
+    test_noise: [0.0, 0.1]
+    """
+
+func tablePlan() throws -> SweepPlan {
+    SweepPlan(try SweepConfiguration.parse(yaml: tableYAML, fileName: "table.yaml"))
+}
+
+/// A report whose metrics are chosen by the test.
+func makeReport(iterations: Int, rec: Double, off: Double, success: Bool, diverged: Bool = false,
+                test: [Double] = [0.1, 0.2], seconds: Double = 0.5) -> RunReport {
+    RunReport(trainResidual: rec / 10, reconstructionError: rec, offSubspaceError: off, oracleDistance: rec * 2,
+              testError: test, oracleTestError: test.map { $0 / 2 }, balancedness: 1e-6, effectiveRank: 2,
+              iterations: iterations, convergedAt: success ? iterations : nil, diverged: diverged,
+              success: success, trainSeconds: seconds)
+}
+
+func row(_ plan: SweepPlan, cell: Int, trial: Int, _ result: RecordedResult) -> ResultRow {
+    let id = plan.taskID(cell: cell, trial: trial)
+    return ResultRow(TaskOutcome(task: plan.task(id), attempt: 1, workerID: "w", host: "h",
+                                 startedAt: Date(timeIntervalSince1970: 0), finishedAt: Date(timeIntervalSince1970: 1),
+                                 result: result))
+}
+
+func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
+    guard let a else { return false }
+    return abs(a - b) <= tolerance
+}
+
+@Suite struct StatisticsTests {
+    static let wilsonCases: [(k: Int, n: Int, low: Double, high: Double)] = [
+        (8, 10, 0.4902, 0.9433),
+        (5, 10, 0.2366, 0.7634),
+        (0, 10, 0, 0.2775),
+        (10, 10, 0.7225, 1),
+        (1, 1, 0.2065, 1),
+    ]
+
+    @Test(arguments: wilsonCases)
+    func wilsonKnownValues(_ c: (k: Int, n: Int, low: Double, high: Double)) {
+        let interval = wilsonInterval(successes: c.k, trials: c.n)
+        #expect(close(interval.low, c.low, 1e-4))
+        #expect(close(interval.high, c.high, 1e-4))
+    }
+
+    @Test func wilsonEdges() {
+        #expect(wilsonInterval(successes: 0, trials: 0) == (0, 1))
+        #expect(wilsonInterval(successes: 0, trials: 7).low == 0)
+        #expect(wilsonInterval(successes: 7, trials: 7).high == 1)
+        // Symmetry: k of n and n-k of n mirror each other.
+        let a = wilsonInterval(successes: 3, trials: 11), b = wilsonInterval(successes: 8, trials: 11)
+        #expect(close(a.low, 1 - b.high) && close(a.high, 1 - b.low))
+    }
+
+    @Test func medians() {
+        #expect(median([]) == nil)
+        #expect(median([3]) == 3)
+        #expect(median([5, 1, 3]) == 3)
+        #expect(median([4, 1, 3, 2]) == 2.5)
+        #expect(median([1, .nan, 2]) == 2)
+        #expect(median([1, .nan]) == .infinity)
+    }
+}
+
+@Suite struct SummaryTests {
+    @Test func aggregatesHandBuiltRows() throws {
+        let plan = try tablePlan()
+        let rows = [
+            row(plan, cell: 0, trial: 0, .report(makeReport(iterations: 100, rec: 0.01, off: 0.001, success: true,
+                                                            test: [0.1, 0.3], seconds: 1))),
+            row(plan, cell: 0, trial: 1, .report(makeReport(iterations: 300, rec: 0.5, off: 0.2, success: false,
+                                                            test: [0.4, 0.6], seconds: 2))),
+            row(plan, cell: 0, trial: 2, .report(makeReport(iterations: 200, rec: 0.03, off: 0.004, success: true,
+                                                            test: [0.2, 0.5], seconds: 4))),
+            row(plan, cell: 0, trial: 3, .failed(reason: "boom")),
+            row(plan, cell: 5, trial: 1, .report(makeReport(iterations: 50, rec: .nan, off: .infinity, success: false,
+                                                            diverged: true))),
+        ]
+        let summaries = summarize(plan: plan, rows: rows)
+        #expect(summaries.count == plan.cells.count)
+        #expect(summaries.map(\.depth) == plan.cells.map(\.depth))
+        #expect(summaries.map(\.lambda) == plan.cells.map(\.lambda))
+
+        let first = summaries[0]
+        #expect(first.trials == 3)
+        #expect(first.successes == 2)
+        #expect(first.failed == 1)
+        #expect(first.diverged == 0)
+        #expect(close(first.successRate, 2.0 / 3.0))
+        let interval = wilsonInterval(successes: 2, trials: 3)
+        #expect(first.ciLow == interval.low && first.ciHigh == interval.high)
+        #expect(first.medianIterations == 200)
+        #expect(first.medianConvergedAt == 150)
+        #expect(first.medianReconstructionError == 0.03)
+        #expect(first.medianOffSubspaceError == 0.004)
+        #expect(first.medianOracleDistance == 0.06)
+        #expect(first.medianTrainSeconds == 2)
+        #expect(first.medianTestError == ["0": 0.2, "0.1": 0.5])
+        #expect(first.medianOracleTestError == ["0": 0.1, "0.1": 0.25])
+
+        let diverged = summaries[5]
+        #expect(diverged.trials == 1 && diverged.diverged == 1 && diverged.successes == 0)
+        #expect(diverged.medianReconstructionError == .infinity)
+        #expect(diverged.medianConvergedAt == nil)
+
+        let empty = summaries[1]
+        #expect(empty.trials == 0 && empty.successRate == nil)
+        #expect(empty.ciLow == 0 && empty.ciHigh == 1)
+        #expect(empty.medianIterations == nil)
+        let noValue: [String: Double?] = ["0": nil, "0.1": nil]
+        #expect(empty.medianTestError == noValue)
+    }
+
+    func sampleSummaries() throws -> [CellSummary] {
+        let plan = try tablePlan()
+        var rows: [ResultRow] = []
+        for cell in plan.cells where cell.index % 3 != 2 {
+            for trial in 0..<plan.trials where (trial + cell.index) % 4 != 0 {
+                let ok = (trial + cell.depth) % 2 == 0
+                rows.append(row(plan, cell: cell.index, trial: trial, .report(makeReport(
+                    iterations: 100 * (trial + 1), rec: 0.01 * Double(trial + 1), off: 0.002, success: ok,
+                    diverged: trial == 3 && cell.index == 4))))
+            }
+        }
+        rows.append(row(plan, cell: 3, trial: 0, .failed(reason: "x")))
+        return summarize(plan: plan, rows: rows)
+    }
+
+    @Test func jsonHasExactlyTheKeys() throws {
+        let json = try renderJSON(try sampleSummaries())
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(list.count == 8)
+        let expected: Set<String> = [
+            "depth", "width", "lambda", "noise", "trials", "successes", "success_rate", "ci_low", "ci_high",
+            "diverged", "failed", "median_iterations", "median_converged_at", "median_reconstruction_error",
+            "median_off_subspace_error", "median_oracle_distance", "median_train_residual", "median_balancedness",
+            "median_effective_rank", "median_train_seconds", "median_test_error", "median_oracle_test_error",
+        ]
+        for object in list {
+            #expect(Set(object.keys) == expected)
+            let perNoise = try #require(object["median_test_error"] as? [String: Any])
+            #expect(Set(perNoise.keys) == ["0", "0.1"])
+        }
+        // Decodes back to the same summaries where every value is finite.
+        let decoded = try JSONDecoder().decode([CellSummary].self, from: Data(json.utf8))
+        #expect(decoded == (try sampleSummaries()))
+    }
+
+    @Test func csvHasConstantColumns() throws {
+        let summaries = try sampleSummaries()
+        let csv = renderCSV(summaries)
+        let lines = csv.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == summaries.count + 1)
+        let header = lines[lines.startIndex].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(header == csvHeader(testNoiseLabels: ["0", "0.1"]))
+        #expect(header.contains("median_test_error@0.1"))
+        #expect(header.contains("median_oracle_test_error@0"))
+        for line in lines {
+            #expect(line.split(separator: ",", omittingEmptySubsequences: false).count == header.count)
+        }
+        // First data row: depth, width, lambda, noise of cell 0.
+        #expect(lines[lines.startIndex + 1].hasPrefix("2,8,0,0,"))
+    }
+
+    @Test func textAndMarkdownTables() throws {
+        let summaries = try sampleSummaries()
+        let text = renderText(summaries)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == summaries.count + 2)
+        #expect(Set(lines.map(\.count)).count == 1)  // aligned
+        #expect(lines[0].count <= 140)
+        #expect(lines[0].contains("test@0.1"))
+        let markdown = renderMarkdown(summaries)
+        let mdLines = markdown.split(separator: "\n")
+        #expect(mdLines.count == summaries.count + 2)
+        let pipes = Set(mdLines.map { $0.filter { $0 == "|" }.count })
+        #expect(pipes.count == 1)
+    }
+
+    @Test func svgIsWellFormed() throws {
+        let summaries = try sampleSummaries()
+        for svg in [renderSuccessPlotSVG(summaries, title: "a <b> & c"), renderIterationsPlotSVG(summaries)] {
+            let parser = XMLParser(data: Data(svg.utf8))
+            let counter = ElementCounter()
+            parser.delegate = counter
+            #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+            #expect(counter.names.first == "svg")
+            // One rectangle per cell, plus background and legend.
+            #expect(counter.names.filter { $0 == "rect" }.count >= summaries.count + 1)
+        }
+        let success = renderSuccessPlotSVG(summaries)
+        #expect(success.contains(">\(summaries[0].successes)/\(summaries[0].trials)<"))
+    }
+
+    @Test func writesTheFiles() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dlsweep-table-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let written = try writeTableFiles(directory: directory, summaries: try sampleSummaries(), title: "t")
+        #expect(written.map { ($0 as NSString).lastPathComponent }
+            == ["table.csv", "table.json", "table.md", "success.svg", "iterations.svg"])
+        for path in written {
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            #expect(size > 100)
+        }
+        #expect(throws: TableWriteError.self) {
+            try writeTableFiles(directory: directory + "/missing/dir", summaries: [])
+        }
+    }
+}
+
+final class ElementCounter: NSObject, XMLParserDelegate {
+    var names: [String] = []
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        names.append(elementName)
+    }
+}
