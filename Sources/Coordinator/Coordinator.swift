@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import SweepConfig
 public import SweepTable
-import ResultsStore
+public import ResultsStore
 import SweepProtocol
 import TrainingCore
 import ZeroMQ
@@ -21,19 +21,13 @@ public struct WireCounters: Sendable, Equatable {
     public init() {}
 }
 
-/// Tasks and throughput of one host.
-public struct HostSummary: Sendable, Equatable {
-    public var host: String
-    public var tasks: Int
-    public var busySeconds: Double
-}
-
 /// What a coordinator's run ended with.
 public struct SweepOutcome: Sendable {
     /// True when every task has a result (or a recorded failure).
     public var complete: Bool
     public var summaries: [CellSummary]
     public var counters: WireCounters
+    /// Tasks and busy seconds per worker host, from the results store.
     public var hosts: [HostSummary]
     /// Results recorded by this process (a resumed sweep counts only its own).
     public var recordedNow: Int
@@ -148,9 +142,9 @@ public final class Coordinator {
         let rows = try store.rows()
         let summaries = summarize(plan: plan, rows: rows)
         if complete {
-            try writeTableFiles(directory: options.outDirectory, plan: plan, summaries: summaries)
+            _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name)
         }
-        let hosts = try store.countByHost().map { HostSummary(host: $0.host, tasks: $0.tasks, busySeconds: $0.seconds) }
+        let hosts = try store.countByHost()
         return SweepOutcome(
             complete: complete, summaries: summaries, counters: counters, hosts: hosts,
             recordedNow: recordedNow, wallSeconds: Self.now() - started)
@@ -198,7 +192,7 @@ public final class Coordinator {
                    outcome: .report(result.report), startedAt: result.startedAt, finishedAt: result.finishedAt)
         case .taskFailed(let failure):
             accept(taskID: failure.taskID, attempt: failure.attempt, from: worker, peer: peer,
-                   outcome: .failed(failure.reason), startedAt: now, finishedAt: now)
+                   outcome: .failed(reason: failure.reason), startedAt: now, finishedAt: now)
         case .heartbeat:
             break
         case .bye(let bye):
@@ -233,7 +227,7 @@ public final class Coordinator {
     }
 
     private func accept(taskID: Int, attempt: Int, from worker: String?, peer: [UInt8],
-                        outcome: TaskOutcome.Kind, startedAt: Double, finishedAt: Double) {
+                        outcome: RecordedResult, startedAt: Double, finishedAt: Double) {
         guard taskID >= 0 && taskID < plan.taskCount else {
             counters.unknownTasks += 1
             logger.warning("ignored a result for unknown task \(taskID) from \(describe(peer))")
@@ -255,7 +249,8 @@ public final class Coordinator {
         let host = worker.flatMap { dispatcher.workers[$0]?.host } ?? "unknown"
         let record = TaskOutcome(
             task: task, attempt: attempt, workerID: worker ?? "unregistered", host: host,
-            startedAt: startedAt, finishedAt: finishedAt, kind: outcome)
+            startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: Date(timeIntervalSince1970: finishedAt),
+            result: outcome)
         do {
             guard try store.record(record) else {
                 counters.duplicateResults += 1
@@ -323,7 +318,7 @@ public final class Coordinator {
                     counters.tasksRequeued += 1
                 case .exhausted(let taskID, let attempts):
                     accept(taskID: taskID, attempt: attempts, from: nil, peer: [],
-                           outcome: .failed("lost \(attempts) workers while running it (last on \(host))"),
+                           outcome: .failed(reason: "lost \(attempts) workers while running it (last on \(host))"),
                            startedAt: now, finishedAt: now)
                 }
             }

@@ -95,10 +95,7 @@ struct CoordinatorCommand: ParsableCommand {
 /// Prints the table and the sweep's summary; a sweep stopped early exits non-zero.
 func report(_ outcome: SweepOutcome, outDirectory: String) throws {
     print(renderText(outcome.summaries), terminator: "")
-    for host in outcome.hosts {
-        let rate = host.busySeconds > 0 ? Double(host.tasks) / host.busySeconds : 0
-        printError("host \(host.host): \(host.tasks) tasks, \(String(format: "%.1f", host.busySeconds)) s busy (\(String(format: "%.2f", rate)) tasks per busy second)")
-    }
+    printError(renderHosts(outcome.hosts), terminator: "")
     let c = outcome.counters
     printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), version mismatches \(c.versionMismatches)")
     guard outcome.complete else {

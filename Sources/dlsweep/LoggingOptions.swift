@@ -33,6 +33,6 @@ func onTermination(_ action: @escaping @Sendable () -> Void) -> [any DispatchSou
 }
 
 /// Writes one line to stderr.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+func printError(_ text: String, terminator: String = "\n") {
+    FileHandle.standardError.write(Data((text + terminator).utf8))
 }
