@@ -11,7 +11,7 @@ public enum TaskStatus: String, Codable, Sendable, Hashable {
 }
 
 /// What a worker produced for a task.
-public enum TaskResult: Sendable, Hashable {
+public enum RecordedResult: Sendable, Hashable {
     case report(RunReport)
     case failed(reason: String)
 }
@@ -25,10 +25,10 @@ public struct TaskOutcome: Sendable, Hashable {
     public var host: String
     public var startedAt: Date
     public var finishedAt: Date
-    public var result: TaskResult
+    public var result: RecordedResult
 
     public init(task: SweepTask, attempt: Int, workerID: String, host: String,
-                startedAt: Date, finishedAt: Date, result: TaskResult) {
+                startedAt: Date, finishedAt: Date, result: RecordedResult) {
         self.task = task
         self.attempt = attempt
         self.workerID = workerID

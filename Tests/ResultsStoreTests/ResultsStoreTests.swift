@@ -37,7 +37,7 @@ func report(seed: Int, success: Bool = true) -> RunReport {
                                                   offSubspaceError: 1, balancedness: 0)])
 }
 
-func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: TaskResult) -> TaskOutcome {
+func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: RecordedResult) -> TaskOutcome {
     let start = Date(timeIntervalSince1970: 1_800_000_000 + Double(id))
     return TaskOutcome(task: plan.task(id), attempt: 1, workerID: "\(host)-w0", host: host,
                        startedAt: start, finishedAt: start.addingTimeInterval(0.5), result: result)

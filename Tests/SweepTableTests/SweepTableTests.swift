@@ -32,7 +32,7 @@ func makeReport(iterations: Int, rec: Double, off: Double, success: Bool, diverg
               success: success, trainSeconds: seconds)
 }
 
-func row(_ plan: SweepPlan, cell: Int, trial: Int, _ result: TaskResult) -> ResultRow {
+func row(_ plan: SweepPlan, cell: Int, trial: Int, _ result: RecordedResult) -> ResultRow {
     let id = plan.taskID(cell: cell, trial: trial)
     return ResultRow(TaskOutcome(task: plan.task(id), attempt: 1, workerID: "w", host: "h",
                                  startedAt: Date(timeIntervalSince1970: 0), finishedAt: Date(timeIntervalSince1970: 1),
