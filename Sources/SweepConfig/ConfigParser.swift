@@ -232,7 +232,8 @@ struct ConfigParser {
         switch node {
         case let .scalar(scalar):
             if scalar.style == .plain, tagName(node) == .null { return "null" }
-            return "\"\(scalar.string)\""
+            // A quoted "4" is a string to YAML; say so, or the message would read as nonsense.
+            return scalar.style == .plain ? "\"\(scalar.string)\"" : "the string \"\(scalar.string)\""
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"

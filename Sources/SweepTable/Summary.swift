@@ -196,3 +196,8 @@ public func summarize(plan: SweepPlan, rows: [ResultRow]) -> [CellSummary] {
             medianOracleTestError: perNoise(\.oracleTestError))
     }
 }
+
+/// The summaries of everything `store` holds so far.
+public func summarize(store: ResultsStore) throws -> [CellSummary] {
+    summarize(plan: store.plan, rows: try store.rows())
+}

@@ -25,12 +25,20 @@ struct TableCommand: ParsableCommand {
 
     func run() throws {
         let (store, configuration) = try ResultsStore.openExisting(directory: directory)
-        let summaries = summarize(plan: store.plan, rows: try store.rows())
+        let rows = try store.rows()
+        let summaries = summarize(plan: store.plan, rows: rows)
         switch format {
         case .text:
-            let done = try store.count()
-            print("sweep '\(configuration.name)' (fingerprint \(store.meta.fingerprint)): \(done) of \(store.plan.taskCount) tasks recorded")
+            print("sweep '\(configuration.name)' (fingerprint \(store.meta.fingerprint)): \(rows.count) of \(store.plan.taskCount) tasks recorded")
             print(renderText(summaries), terminator: "")
+            let failures = rows.filter { $0.status == .failed }
+            if !failures.isEmpty {
+                print("\n\(failures.count) failed task(s); first reasons:")
+                var seen = Set<String>()
+                for row in failures where seen.insert(row.failureReason ?? "").inserted && seen.count <= 5 {
+                    print("  task \(row.taskID) (depth \(row.depth), width \(row.width)): \(row.failureReason ?? "no reason given")")
+                }
+            }
             let hosts = try store.countByHost()
             if !hosts.isEmpty {
                 print("")

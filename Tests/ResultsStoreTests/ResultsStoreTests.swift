@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ResultsStore
 import SweepConfig
 import Testing
@@ -131,6 +132,29 @@ func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: Recorded
             try store.record([outcome(plan, 7, result: .report(report(seed: 7))), bad])
         }
         #expect(try store.count() == 3)
+    }
+
+    @Test func concurrentRecordsInsertExactlyOnce() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (configuration, plan) = try makePlan()
+        let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        // Four threads each record every task; each task must be inserted by exactly one of them.
+        let outcomes = (0..<plan.taskCount).map { outcome(plan, $0, result: .report(report(seed: $0))) }
+        let results = Mutex(Array(repeating: 0, count: plan.taskCount))
+        let errors = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            for o in (thread % 2 == 0 ? outcomes : outcomes.reversed()) {
+                do {
+                    if try store.record(o) { results.withLock { $0[o.task.id] += 1 } }
+                } catch {
+                    errors.withLock { $0 += 1 }
+                }
+            }
+        }
+        #expect(errors.withLock { $0 } == 0)
+        #expect(results.withLock { $0 } == Array(repeating: 1, count: plan.taskCount))
+        #expect(try store.count() == plan.taskCount)
     }
 
     @Test func failureRow() throws {

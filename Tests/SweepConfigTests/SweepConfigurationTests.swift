@@ -118,7 +118,7 @@ let minimalYAML = """
         ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
         ("grid:\n  depth: 3\n", "configs/x.yaml:2: grid.depth: expected a list of positive integers, got \"3\""),
         ("trials: 0\n", "configs/x.yaml:1: trials: expected a positive integer, got \"0\""),
-        ("trials: \"4\"\n", "configs/x.yaml:1: trials: expected a positive integer, got \"4\""),
+        ("trials: \"4\"\n", "configs/x.yaml:1: trials: expected a positive integer, got the string \"4\""),
         ("training: {steps: -5}\n", "configs/x.yaml:1: training.steps: expected a positive integer, got \"-5\""),
         ("problem:\n  signal_dim: 0\n", "configs/x.yaml:2: problem.signal_dim: expected a positive integer, got \"0\""),
         ("grid:\n  lambda: [0.1,\n    -0.01]\n",

@@ -109,4 +109,17 @@ import TrainingCore
         let changed = minimalYAML.replacingOccurrences(of: change.0, with: change.1)
         #expect(try SweepConfiguration.parse(yaml: changed, fileName: "t.yaml").fingerprint != plan.fingerprint)
     }
+
+    @Test func millionTaskPlanIsComputedOnDemand() throws {
+        let values = (1...100).map(String.init).joined(separator: ", ")
+        let yaml = "grid: {depth: [\(values)], width: [\(values)]}\ntrials: 100\n"
+        let big = SweepPlan(try SweepConfiguration.parse(yaml: yaml, fileName: "big.yaml"))
+        #expect(big.cells.count == 10_000)
+        #expect(big.taskCount == 1_000_000)
+        let last = big.task(999_999)
+        #expect(last.cell.depth == 100 && last.cell.width == 100 && last.trial == 99)
+        let middle = big.task(123_456)
+        #expect(middle.cell.index == 1234 && middle.trial == 56)
+        #expect(middle.cell.depth == 13 && middle.cell.width == 35)
+    }
 }
