@@ -40,7 +40,7 @@ let package = Package(
         // MARK: Distribution
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
         .target(name: "SweepConfig", dependencies: ["TrainingCore", "Yams"], swiftSettings: swiftSettings),
-        .target(name: "SweepProtocol", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .target(name: "SweepProtocol", dependencies: ["TrainingCore"], swiftSettings: swiftSettings),
         .target(
             name: "ResultsStore",
             dependencies: ["SweepConfig", "TrainingCore", .product(name: "GRDB", package: "GRDB.swift")],
@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "ZeroMQ", "SweepProtocol", "TrainingCore",
+                "ZeroMQ", "SweepProtocol", "TrainingCore", "LinearAlgebra",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -66,7 +66,7 @@ let package = Package(
             name: "dlsweep",
             dependencies: [
                 "TrainingCore", "NumPyFiles", "LinearAlgebra", "SweepConfig", "ResultsStore", "SweepTable",
-                "Coordinator", "Worker", "ZeroMQ",
+                "Coordinator", "Worker", "ZeroMQ", "SweepProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,7 +3,7 @@ public import Logging
 public import SweepConfig
 public import SweepTable
 public import ResultsStore
-import SweepProtocol
+public import SweepProtocol
 import TrainingCore
 import ZeroMQ
 
@@ -120,10 +120,10 @@ public final class Coordinator {
                         drained += 1
                     }
                 }
-            } catch ZMQError.terminated {
-                break loop
-            } catch ZMQError.interrupted {
-                continue
+            } catch {
+                // The context was shut down under us: stop as if asked to.
+                if error.code == ZMQError.terminated.code { break loop }
+                throw error
             }
             let now = Self.now()
             periodic(now: now)
@@ -162,7 +162,7 @@ public final class Coordinator {
         let message: Message
         do {
             message = try Message.decode(frames[1])
-        } catch let error as ProtocolError {
+        } catch {
             if case .versionMismatch(let peerVersion) = error {
                 counters.versionMismatches += 1
                 logger.warning("refused \(describe(peer)): it speaks protocol version \(peerVersion), this coordinator speaks \(protocolVersion)")
@@ -173,10 +173,6 @@ public final class Coordinator {
                 counters.malformedFrames += 1
                 logger.warning("dropped a malformed frame from \(describe(peer)): \(error)")
             }
-            return
-        } catch {
-            counters.malformedFrames += 1
-            logger.warning("dropped a malformed frame from \(describe(peer)): \(error)")
             return
         }
 

@@ -1,2 +1,10 @@
 import CBLAS
-func _probe() { openblas_set_num_threads(1); var info: Int32 = 0; _ = info; info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 65, 0, 0, nil, 1, nil, nil, 1, nil, 1) }
+
+/// Process-wide OpenBLAS settings.
+public enum BLAS {
+    /// OpenBLAS threads for the calls that follow; one per worker process is the fast
+    /// layout for sweeps (many small independent problems).
+    public static func setThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+}

@@ -1,8 +1,8 @@
 import Foundation
 public import Logging
 import LinearAlgebra
-import SweepProtocol
-import TrainingCore
+public import SweepProtocol
+public import TrainingCore
 import ZeroMQ
 
 /// Runs sweep tasks for a coordinator: a socket thread (the caller of `run()`) talks to the
@@ -31,7 +31,7 @@ public final class Worker {
     /// Blocks until the coordinator ends the sweep, refuses us, stays away too long, or a
     /// stop is requested.
     public func run() throws -> WorkerExit {
-        try BLAS.setThreads(options.blasThreads)
+        BLAS.setThreads(options.blasThreads)
         let pipeEndpoint = "inproc://results-\(workerID)"
         let results = try Socket(context, type: .pair)
         try results.bind(pipeEndpoint)

@@ -1,5 +1,5 @@
-import ArgumentParser
-import Coordinator
+public import ArgumentParser
+public import Coordinator
 import Foundation
 import SweepConfig
 import SweepTable

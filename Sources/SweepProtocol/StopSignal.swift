@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A thread-safe request to stop, set from a signal handler or another thread and polled by
+/// Shared by both ends of the protocol: a thread-safe request to stop, set from a signal handler or another thread and polled by
 /// the loops that own the (non-thread-safe) sockets.
 public final class StopSignal: Sendable {
     private let flag = Atomic<Bool>(false)
