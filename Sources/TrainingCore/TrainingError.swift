@@ -1,0 +1,48 @@
+/// An invalid run: a one-line message naming the culprit (key, file or shape).
+public struct TrainingError: Error, CustomStringConvertible, Sendable, Hashable {
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}
+
+extension RunSpec {
+    /// Checks every field before anything is allocated or drawn.
+    public func validate() throws(TrainingError) {
+        let p = problem, m = model, t = training
+        guard m.depth >= 1 else { throw TrainingError("depth must be at least 1, got \(m.depth)") }
+        guard m.width >= 1 else { throw TrainingError("width must be at least 1, got \(m.width)") }
+        guard m.initScale.isFinite else { throw TrainingError("init_scale must be finite, got \(m.initScale)") }
+        guard t.lambda.isFinite, t.lambda >= 0 else { throw TrainingError("lambda must be a finite number >= 0, got \(t.lambda)") }
+        guard t.noise.isFinite, t.noise >= 0 else { throw TrainingError("noise must be a finite number >= 0, got \(t.noise)") }
+        guard t.steps >= 0 else { throw TrainingError("steps must be >= 0, got \(t.steps)") }
+        if let eta = t.eta { guard eta.isFinite, eta > 0 else { throw TrainingError("eta must be a positive number, got \(eta)") } }
+        guard t.etaScale.isFinite, t.etaScale > 0 else { throw TrainingError("eta_scale must be a positive number, got \(t.etaScale)") }
+        guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
+        if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
+        guard t.rankTolerance.isFinite, t.rankTolerance > 0, t.rankTolerance < 1 else {
+            throw TrainingError("rank_tolerance must be in (0, 1), got \(t.rankTolerance)")
+        }
+        for s in t.testNoise { guard s.isFinite, s >= 0 else { throw TrainingError("test_noise values must be finite and >= 0, got \(s)") } }
+        if let tol = t.tolRec { guard tol.isFinite, tol > 0 else { throw TrainingError("tol_rec must be positive, got \(tol)") } }
+        if let tol = t.tolOff { guard tol.isFinite, tol > 0 else { throw TrainingError("tol_off must be positive, got \(tol)") } }
+        try p.validate()
+    }
+}
+
+extension ProblemSpec {
+    public func validate() throws(TrainingError) {
+        guard signalDim >= 1 else { throw TrainingError("signal_dim must be at least 1, got \(signalDim)") }
+        guard measurements >= 1 else { throw TrainingError("measurements must be at least 1, got \(measurements)") }
+        guard measurements < signalDim else {
+            throw TrainingError("measurements (\(measurements)) must be smaller than signal_dim (\(signalDim)): the problem is underdetermined")
+        }
+        guard latentDim >= 1, latentDim <= measurements else {
+            throw TrainingError("latent_dim must be between 1 and measurements (\(measurements)), got \(latentDim)")
+        }
+        guard samples >= 1 else { throw TrainingError("samples must be at least 1, got \(samples)") }
+        guard testSamples >= 1 else { throw TrainingError("test_samples must be at least 1, got \(testSamples)") }
+        guard condition.isFinite, condition >= 1 else { throw TrainingError("condition must be >= 1, got \(condition)") }
+    }
+}

@@ -1,0 +1,170 @@
+public import ArgumentParser
+import Foundation
+import LinearAlgebra
+import NumPyFiles
+import SweepConfig
+public import TrainingCore
+
+extension InitScheme: ExpressibleByArgument {}
+extension GradientPath: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train one deep linear network on one inverse problem and report its metrics (MODEL.md §3).")
+
+    @Option(help: "d, the signal dimension.") var signalDim = 200
+    @Option(help: "m < d, the number of measurements.") var measurements = 100
+    @Option(help: "r, the dimension of the signal subspace.") var latentDim = 5
+    @Option(help: "n, the number of training signals.") var samples = 50
+    @Option(help: "L >= 1, the number of layers.") var depth = 5
+    @Option(help: "d_w, the hidden width.") var width = 400
+    @Option(help: "Weight decay lambda >= 0.") var lambda = 0.0
+    @Option(help: "Training measurement noise sigma_train.") var noise = 0.0
+    @Option(help: "Seed of the problem; the training seed derives from it.") var seed: UInt64 = 1
+    @Option(help: "T, the maximum number of steps.") var steps = 10_000
+    @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
+    @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = 0.5
+    @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = .kaiming
+    @Option(help: "alpha, multiplies every initial weight.") var initScale = 1.0
+    @Flag(help: "Stop at the first step where the success test holds.") var stopOnSuccess = false
+    @Option(help: "Record the metrics every K steps (the trajectory).") var logEvery: Int?
+    @Option(help: "Test noise levels, comma-separated (e.g. 0,0.1,0.5).") var testNoise = "0"
+    @Option(help: "Success threshold on the reconstruction error (default: 10 lambda sqrt(r), at least 1e-6).") var tolRec: Double?
+    @Option(help: "Success threshold on the off-subspace error (default: 0.01).") var tolOff: Double?
+    @Option(help: "Folder with A.npy, X.npy and optionally R.npy (replaces the generated problem).") var problem: String?
+    @Option(help: "Folder with W1.npy ... WL.npy, the initial weights.") var initWeights: String?
+    @Option(help: "Folder to write the final W1.npy ... WL.npy to.") var saveWeights: String?
+    @Option(help: "reduced (column-space reduction, fast) or plain (full gradient, the reference).") var path: GradientPath = .reduced
+    @Option(help: "OpenBLAS threads.") var threads = 1
+    @Flag(help: "Print one JSON object with the metrics.") var json = false
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        let levels = try testNoise.split(separator: ",").map { text -> Double in
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--test-noise: '\(text)' is not a number")
+            }
+            return value
+        }
+        var spec = RunSpec()
+        spec.problem.signalDim = signalDim
+        spec.problem.measurements = measurements
+        spec.problem.latentDim = latentDim
+        spec.problem.samples = samples
+        spec.model.depth = depth
+        spec.model.width = width
+        spec.model.initScheme = `init`
+        spec.model.initScale = initScale
+        spec.training.lambda = lambda
+        spec.training.noise = noise
+        spec.training.steps = steps
+        spec.training.eta = eta
+        spec.training.etaScale = etaScale
+        spec.training.stopOnSuccess = stopOnSuccess
+        spec.training.logEvery = logEvery
+        spec.training.testNoise = levels
+        spec.training.tolRec = tolRec
+        spec.training.tolOff = tolOff
+        spec.training.path = path
+        spec.seeds = RunSeeds(problem: seed, training: SweepSeeds.chain(seed, [0x7472_6169_6E69_6E67]))
+
+        let outcome: TrainingOutcome
+        do {
+            let theProblem: Problem
+            if let problem {
+                let dir = URL(fileURLWithPath: problem)
+                let a = try NPYFile.read(dir.appendingPathComponent("A.npy").path)
+                let x = try NPYFile.read(dir.appendingPathComponent("X.npy").path)
+                let rPath = dir.appendingPathComponent("R.npy").path
+                let r = FileManager.default.fileExists(atPath: rPath) ? try NPYFile.read(rPath) : nil
+                theProblem = try Problem(a: a, x: x, basis: r, testSamples: spec.problem.testSamples, seed: seed)
+            } else {
+                try spec.validate()
+                theProblem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
+            }
+            var weights: [Matrix]?
+            if let initWeights {
+                weights = try Self.readWeights(initWeights)
+            }
+            outcome = try train(problem: theProblem, model: spec.model, training: spec.training,
+                                trainingSeed: spec.seeds.training, initialWeights: weights)
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        } catch let error as NPYError {
+            throw ValidationError(error.description)
+        }
+        if let saveWeights {
+            try FileManager.default.createDirectory(atPath: saveWeights, withIntermediateDirectories: true)
+            for (l, w) in outcome.weights.enumerated() {
+                try NPYFile.write(w, to: URL(fileURLWithPath: saveWeights).appendingPathComponent("W\(l + 1).npy").path)
+            }
+        }
+        let report = outcome.report
+        if json {
+            print(try Self.json(report, testNoise: levels))
+        } else {
+            print(Self.summary(report, testNoise: levels))
+        }
+    }
+
+    /// W1.npy, W2.npy, … until the first missing index.
+    static func readWeights(_ directory: String) throws -> [Matrix] {
+        var weights: [Matrix] = []
+        let dir = URL(fileURLWithPath: directory)
+        while true {
+            let path = dir.appendingPathComponent("W\(weights.count + 1).npy").path
+            guard FileManager.default.fileExists(atPath: path) else { break }
+            weights.append(try NPYFile.read(path))
+        }
+        guard !weights.isEmpty else { throw ValidationError("\(directory): no W1.npy (initial weights W1.npy ... WL.npy)") }
+        return weights
+    }
+
+    static func json(_ r: RunReport, testNoise: [Double]) throws -> String {
+        func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+        func byNoise(_ values: [Double]) -> [String: Any] {
+            Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))
+        }
+        var object: [String: Any] = [
+            "train_residual": number(r.trainResidual),
+            "reconstruction_error": number(r.reconstructionError),
+            "off_subspace_error": number(r.offSubspaceError),
+            "oracle_distance": number(r.oracleDistance),
+            "test_error": byNoise(r.testError),
+            "oracle_test_error": byNoise(r.oracleTestError),
+            "balancedness": number(r.balancedness),
+            "effective_rank": r.effectiveRank,
+            "iterations": r.iterations,
+            "converged_at": r.convergedAt.map { $0 as Any } ?? NSNull(),
+            "diverged": r.diverged,
+            "success": r.success,
+            "train_seconds": r.trainSeconds,
+        ]
+        if !r.trajectory.isEmpty {
+            object["trajectory"] = r.trajectory.map { p -> [String: Any] in
+                ["step": p.step, "loss": number(p.loss), "train_residual": number(p.trainResidual),
+                 "reconstruction_error": number(p.reconstructionError),
+                 "off_subspace_error": number(p.offSubspaceError), "balancedness": number(p.balancedness)]
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func summary(_ r: RunReport, testNoise: [Double]) -> String {
+        func f(_ x: Double) -> String { String(format: "%.3e", x) }
+        var lines = [
+            "\(r.success ? "success" : (r.diverged ? "diverged" : "no success")) after \(r.iterations) steps"
+                + (r.convergedAt.map { " (success test first held at step \($0))" } ?? "")
+                + String(format: " in %.2f s", r.trainSeconds),
+            "reconstruction error \(f(r.reconstructionError))   off-subspace error \(f(r.offSubspaceError))",
+            "train residual \(f(r.trainResidual))   oracle distance \(f(r.oracleDistance))",
+            "balancedness \(f(r.balancedness))   effective rank \(r.effectiveRank)",
+        ]
+        for (i, sigma) in testNoise.enumerated() {
+            lines.append("test error at noise \(decimalLabel(sigma)): \(f(r.testError[i]))   (oracle \(f(r.oracleTestError[i])))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
