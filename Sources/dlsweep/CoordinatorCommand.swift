@@ -95,7 +95,7 @@ struct CoordinatorCommand: ParsableCommand {
 /// Prints the table and the sweep's summary; a sweep stopped early exits non-zero.
 func report(_ outcome: SweepOutcome, outDirectory: String) throws {
     print(renderText(outcome.summaries), terminator: "")
-    fflush(stdout)  // the table before the summary lines on stderr
+    fflush(nil)  // the table before the summary lines on stderr
     printError(renderHosts(outcome.hosts), terminator: "")
     let c = outcome.counters
     printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), version mismatches \(c.versionMismatches)")
