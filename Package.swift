@@ -81,7 +81,6 @@ let package = Package(
         .testTarget(
             name: "TrainingCoreTests",
             dependencies: ["TrainingCore", "LinearAlgebra", "NumPyFiles", .product(name: "Numerics", package: "swift-numerics")],
-            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
