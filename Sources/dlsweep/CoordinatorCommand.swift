@@ -100,7 +100,8 @@ func report(_ outcome: SweepOutcome, outDirectory: String) throws {
     let c = outcome.counters
     printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), version mismatches \(c.versionMismatches)")
     guard outcome.complete else {
-        throw CleanExit.message("stopped before the end; run the same command again to resume (results so far are in \(outDirectory))")
+        printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory))")
+        throw ExitCode(2)
     }
     printError("table written to \(outDirectory)/table.{csv,json,md} and success.svg")
 }
