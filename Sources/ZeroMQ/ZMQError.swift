@@ -26,6 +26,9 @@ public struct ZMQError: Error, CustomStringConvertible, Equatable, Sendable {
     public static let invalid = ZMQError(code: EINVAL)
     public static let addressInUse = ZMQError(code: EADDRINUSE)
 
+    /// Two errors are the same error when their errno is, whatever call reported it.
+    public static func == (lhs: ZMQError, rhs: ZMQError) -> Bool { lhs.code == rhs.code }
+
     /// Lets `catch ZMQError.again` match whatever function failed.
     public static func ~= (pattern: ZMQError, value: any Error) -> Bool {
         (value as? ZMQError)?.code == pattern.code
