@@ -58,6 +58,9 @@ public final class Coordinator {
     private var lastWorkerSeen: Double
     private var lastIdleNotice = 0.0
     private var recordedNow = 0
+    /// Results validated but not yet committed (see `commitStaged`).
+    private var staged: [(outcome: TaskOutcome, worker: String?, seconds: Double)] = []
+    private var stagedIDs = Set<Int>()
 
     public init(configuration: SweepConfiguration, options: CoordinatorOptions, logger: Logger) throws {
         self.configuration = configuration
@@ -119,6 +122,7 @@ public final class Coordinator {
                         handle(more)
                         drained += 1
                     }
+                    commitStaged()
                 }
             } catch {
                 // The context was shut down under us: stop as if asked to.
@@ -127,6 +131,7 @@ public final class Coordinator {
             }
             let now = Self.now()
             periodic(now: now)
+            commitStaged()
             progress.update(
                 done: dispatcher.doneCount, workers: dispatcher.workers.count,
                 hosts: Set(dispatcher.workers.values.map(\.host)).count, now: now)
@@ -139,8 +144,7 @@ public final class Coordinator {
         let complete = dispatcher.isComplete
         farewell(reason: complete ? "sweep complete" : "coordinator stopping")
 
-        let rows = try store.rows()
-        let summaries = summarize(plan: plan, rows: rows)
+        let summaries = try summarize(store: store)
         if complete {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name)
         }
@@ -242,29 +246,53 @@ public final class Coordinator {
             if let worker { dispatcher.returnTask(taskID, from: worker); assign(worker) }
             return
         }
+        guard !stagedIDs.contains(taskID) else {
+            counters.duplicateResults += 1
+            return
+        }
         let host = worker.flatMap { dispatcher.workers[$0]?.host } ?? "unknown"
         let record = TaskOutcome(
             task: task, attempt: attempt, workerID: worker ?? "unregistered", host: host,
             startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: Date(timeIntervalSince1970: finishedAt),
             result: outcome)
+        staged.append((record, worker, max(0, finishedAt - startedAt)))
+        stagedIDs.insert(taskID)
+    }
+
+    /// Commits the results received since the last call in one transaction; only then do
+    /// they count (done, credit returned, next tasks sent).
+    private func commitStaged() {
+        guard !staged.isEmpty else { return }
+        let batch = staged
+        staged.removeAll(keepingCapacity: true)
+        stagedIDs.removeAll(keepingCapacity: true)
+        let inserted: [Bool]
         do {
-            guard try store.record(record) else {
-                counters.duplicateResults += 1
-                _ = dispatcher.complete(taskID)
-                return
-            }
+            inserted = try store.record(batch.map(\.outcome))
         } catch {
-            // Not committed, so not counted: the task stays in flight and is retried if its worker goes.
-            logger.error("could not record task \(taskID): \(error)")
+            // Not committed, so not counted: the tasks go back to the queue.
+            logger.error("could not record \(batch.count) result(s): \(error)")
+            for item in batch {
+                if let worker = item.worker { dispatcher.returnTask(item.outcome.task.id, from: worker) }
+            }
             return
         }
-        recordedNow += 1
-        if case .failed(let reason) = outcome {
-            counters.tasksFailed += 1
-            logger.warning("task \(taskID) failed on \(host): \(reason)")
+        var workers = Set<String>()
+        for (item, isNew) in zip(batch, inserted) {
+            let taskID = item.outcome.task.id
+            if isNew {
+                recordedNow += 1
+                if case .failed(let reason) = item.outcome.result {
+                    counters.tasksFailed += 1
+                    logger.warning("task \(taskID) failed on \(item.outcome.host): \(reason)")
+                }
+            } else {
+                counters.duplicateResults += 1
+            }
+            dispatcher.complete(taskID, seconds: item.seconds)
+            if let worker = item.worker { workers.insert(worker) }
         }
-        dispatcher.complete(taskID, seconds: max(0, finishedAt - startedAt))
-        if let worker { assign(worker) }
+        for worker in workers.sorted() { assign(worker) }
     }
 
     /// A result whose shape does not match its task cannot be a run of it.
@@ -342,6 +370,7 @@ public final class Coordinator {
             case .result, .taskFailed:
                 // Still recorded: a result that arrives while stopping is not lost.
                 handle(frames)
+                commitStaged()
                 send(.shutdown(Shutdown(reason: reason)), to: frames[0])
             case .hello, .heartbeat:
                 send(.shutdown(Shutdown(reason: reason)), to: frames[0])

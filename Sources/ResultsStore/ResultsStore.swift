@@ -293,6 +293,18 @@ public final class ResultsStore: Sendable {
         return try rows.map { try decode($0, testNoise: testNoise) }
     }
 
+    /// The rows of one cell in task order (uses the cell index, so a large store is read a
+    /// cell at a time).
+    public func rows(cellIndex: Int) throws -> [ResultRow] {
+        let testNoise = plan.configuration.testNoise
+        let rows = try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM results WHERE cell_index = ? ORDER BY task_id", arguments: [cellIndex])
+            }
+        }
+        return try rows.map { try decode($0, testNoise: testNoise) }
+    }
+
     /// Rows, failures and seconds per host, sorted by host.
     public func countByHost() throws -> [HostSummary] {
         try wrap {

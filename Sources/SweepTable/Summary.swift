@@ -161,8 +161,11 @@ public func summarize(plan: SweepPlan, rows: [ResultRow]) -> [CellSummary] {
         byCell[row.cellIndex].append(row)
     }
     let labels = plan.configuration.testNoise.map(decimalLabel)
-    return plan.cells.map { cell in
-        let cellRows = byCell[cell.index]
+    return plan.cells.map { cell in summarize(cell: cell, rows: byCell[cell.index], labels: labels) }
+}
+
+/// The summary of one cell from its rows.
+func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) -> CellSummary {
         let reports = cellRows.compactMap(\.report)
         let successes = reports.filter(\.success).count
         let (low, high) = wilsonInterval(successes: successes, trials: reports.count)
@@ -194,10 +197,14 @@ public func summarize(plan: SweepPlan, rows: [ResultRow]) -> [CellSummary] {
             medianTrainSeconds: median(reports.map(\.trainSeconds)),
             medianTestError: perNoise(\.testError),
             medianOracleTestError: perNoise(\.oracleTestError))
-    }
 }
 
-/// The summaries of everything `store` holds so far.
+/// The summaries of everything `store` holds so far, read one cell at a time so that the
+/// memory needed does not grow with the number of tasks.
 public func summarize(store: ResultsStore) throws -> [CellSummary] {
-    summarize(plan: store.plan, rows: try store.rows())
+    let plan = store.plan
+    let labels = plan.configuration.testNoise.map(decimalLabel)
+    return try plan.cells.map { cell in
+        summarize(cell: cell, rows: try store.rows(cellIndex: cell.index), labels: labels)
+    }
 }

@@ -73,7 +73,7 @@ struct BenchCoordinatorCommand: ParsableCommand {
 
         let rate = Double(outcome.recordedNow) / seconds
         print(String(format: "recorded %d results in %.1f s: %.0f tasks/s (each committed to SQLite before it counts)", outcome.recordedNow, seconds, rate))
-        print(String(format: "workers seen: %d; complete: %@", outcome.hosts.reduce(0) { $0 + $1.tasks } > 0 ? workers : 0, outcome.complete ? "yes" : "no"))
+        print("complete: \(outcome.complete ? "yes" : "no"); tasks per host: " + outcome.hosts.map { "\($0.host) \($0.tasks)" }.joined(separator: ", "))
         print("memory (RSS): \(MemoryUsage.megabytes(rssBefore)) before, \(MemoryUsage.megabytes(rssPlanned)) with the plan and store open, peak \(MemoryUsage.megabytes(peak)) (the whole process, lightweight workers included)")
         print(String(format: "per task: %.1f µs of coordinator time, %.0f bytes of peak memory", 1e6 / rate, Double(peak) / Double(coordinator.plan.taskCount)))
     }
@@ -157,7 +157,7 @@ enum MemoryUsage {
     private static func field(_ name: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
-            let kilobytes = line.dropFirst(name.count).split(separator: " ").first.flatMap { Int($0) } ?? 0
+            let kilobytes = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
             return kilobytes * 1024
         }
         return 0

@@ -63,6 +63,15 @@ struct SweepEndToEndTests {
         #expect(run.stdout.contains("depth"))
         let (store, _) = try ResultsStore.openExisting(directory: directory.appendingPathComponent("embedded").path)
         #expect(try store.rows().count == 24)
+
+        // `dlsweep table DIR` rebuilds the same table from the database alone.
+        let table = try DLSweepProcess(["table", "embedded", "--format", "csv"], in: directory, label: "table")
+        #expect(table.wait(seconds: 30) == 0, "\(table.stderr)")
+        let written = try String(contentsOf: directory.appendingPathComponent("embedded/table.csv"), encoding: .utf8)
+        #expect(table.stdout == written)
+        let missing = try DLSweepProcess(["table", "nowhere"], in: directory, label: "table-missing")
+        #expect(missing.wait(seconds: 30) != 0)
+        #expect(missing.stderr.contains("nowhere"), "\(missing.stderr)")
     }
 
     @Test("a config error names the file, the key and the line, and exits non-zero")
