@@ -134,7 +134,7 @@ public final class Coordinator {
             commitStaged()
             progress.update(
                 done: dispatcher.doneCount, workers: dispatcher.workers.count,
-                hosts: Set(dispatcher.workers.values.map(\.host)).count, now: now)
+                hosts: Set(dispatcher.workers.values.map(\.host)).count, perHost: tasksPerHost(), now: now)
         }
         progress.update(
             done: dispatcher.doneCount, workers: dispatcher.workers.count,
@@ -152,6 +152,13 @@ public final class Coordinator {
         return SweepOutcome(
             complete: complete, summaries: summaries, counters: counters, hosts: hosts,
             recordedNow: recordedNow, wallSeconds: Self.now() - started)
+    }
+
+    /// Tasks finished by the connected workers of each host, this session.
+    private func tasksPerHost() -> [(host: String, tasks: Int)] {
+        var counts: [String: Int] = [:]
+        for slot in dispatcher.workers.values { counts[slot.host, default: 0] += slot.tasksDone }
+        return counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     // MARK: Messages

@@ -23,7 +23,9 @@ struct ProgressReporter {
         self.interval = self.style == .bar ? 0.2 : 5
     }
 
-    mutating func update(done: Int, workers: Int, hosts: Int, now: Double, force: Bool = false) {
+    /// - Parameter perHost: tasks finished this session per host, for the line output.
+    mutating func update(done: Int, workers: Int, hosts: Int, perHost: [(host: String, tasks: Int)] = [],
+                         now: Double, force: Bool = false) {
         guard style != .none, force || now - lastDraw >= interval else { return }
         lastDraw = now
         let elapsed = max(now - start, 1e-9)
@@ -39,7 +41,10 @@ struct ProgressReporter {
             FileHandle.standardError.write(Data("\r\u{1B}[2K[\(bar)] \(stats)".utf8))
             drewBar = true
         } else {
-            FileHandle.standardError.write(Data("progress: \(stats)\n".utf8))
+            let hostText = perHost.isEmpty ? "" : "  [" + perHost.map { host in
+                "\(host.host): \(host.tasks) (\(String(format: "%.1f", Double(host.tasks) / elapsed))/s)"
+            }.joined(separator: ", ") + "]"
+            FileHandle.standardError.write(Data("progress: \(stats)\(hostText)\n".utf8))
         }
     }
 
