@@ -100,6 +100,9 @@ struct GradientDescent {
     var backward: [Matrix]
     /// d × k: W U on the plain path.
     var scratch: Matrix
+    /// The forward products of the next step, and the first layer before the update.
+    var nextForward: [Matrix]
+    var previousFirst: Matrix
 
     init(problem: Problem, y: Matrix, weights: [Matrix], training: TrainingSpec) throws {
         self.problem = problem
@@ -152,22 +155,28 @@ struct GradientDescent {
         let columns = reduced ? k : problem.measurements
         forward = ([w1.rows] + upper.map(\.rows)).map { Matrix(rows: $0, columns: columns) }
         backward = forward
+        nextForward = forward
         scratch = Matrix(rows: problem.signalDim, columns: k)
+        previousFirst = first
+        // The forward products of the initial weights.
+        for l in stride(from: 1, to: depth, by: 1) {
+            let input = l == 1 ? first : forward[l - 1]
+            BLAS.gemm(upper[l - 1], input, into: &forward[l])
+        }
     }
 
     // MARK: The step
 
-    /// One gradient step on every layer. Allocates nothing: `forward`, `backward` and
-    /// `scratch` are reused, and `first` is never aliased by a buffer (no copy-on-write).
+    /// One gradient step on every layer. Allocates nothing: every buffer is reused and
+    /// `first` is never aliased (no copy-on-write).
+    ///
+    /// `forward[l] = W_{l+1} … W_2 · first` is kept valid across steps. A step computes the
+    /// data gradient from it, passes the gradient down (one read of each W), then climbs
+    /// back up, updating each W and forming the next step's forward product in the same pass
+    /// over it (`BLAS.stepAndForward`): each weight matrix is read twice per step, not three
+    /// times, which is what bounds this memory-bound, rank-k update.
     mutating func step() {
         let last = depth - 1
-        // Forward: forward[l] = W_{l+1} … W_2 · first, for l ≥ 1.
-        if depth > 1 {
-            BLAS.gemm(upper[0], first, into: &forward[1])
-            for l in stride(from: 2, through: last, by: 1) {
-                BLAS.gemm(upper[l - 1], forward[l - 1], into: &forward[l])
-            }
-        }
         // Data gradient of the end-to-end map, restricted to range(U): D = γ (W U S² − X Yᵀ U).
         if reduced {
             if depth > 1 {
@@ -186,20 +195,23 @@ struct GradientDescent {
             gradient(ofProduct: pu, into: &scratch)
             BLAS.gemm(scratch, u, transB: .transpose, into: &backward[last])
         }
-        // Backward, updating each layer right after its gradient has been passed down.
-        if depth > 1 {
-            for l in stride(from: last, through: 1, by: -1) {
-                BLAS.gemm(upper[l - 1], backward[l], transA: .transpose, into: &backward[l - 1])
-                if l == 1 {
-                    BLAS.gemm(backward[1], first, transB: .transpose, alpha: -eta, beta: decay, into: &upper[0])
-                } else {
-                    BLAS.gemm(backward[l], forward[l - 1], transB: .transpose, alpha: -eta, beta: decay, into: &upper[l - 1])
-                }
-            }
+        // Down: the gradient with respect to each layer's output, with the old weights.
+        for l in stride(from: last, through: 1, by: -1) {
+            BLAS.gemm(upper[l - 1], backward[l], transA: .transpose, into: &backward[l - 1])
         }
+        // The first layer (weight decay folded in), keeping its old value for W_2's update.
+        if depth > 1 { BLAS.copy(first, into: &previousFirst) }
         if decay != 1 { BLAS.scale(decay, &first) }
         BLAS.axpy(-eta, backward[0], &first)
         if reduced { outsideFactor *= decay }
+        // Up: update W_{l+1} and form the next forward product in one pass over it.
+        for l in stride(from: 1, through: last, by: 1) {
+            let oldInput = l == 1 ? previousFirst : forward[l - 1]
+            let newInput = l == 1 ? first : nextForward[l - 1]
+            BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                decay: decay, eta: eta, output: &nextForward[l])
+        }
+        swap(&forward, &nextForward)
     }
 
     /// `out = γ (p S² − B)` column by column (p: d × k).
