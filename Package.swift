@@ -87,6 +87,6 @@ let package = Package(
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["dlsweep", "ResultsStore", "SweepTable", "ZeroMQ", "SweepProtocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dlsweep", "ResultsStore", "SweepTable", "ZeroMQ", "SweepProtocol", "TrainingCore"], swiftSettings: swiftSettings),
     ]
 )

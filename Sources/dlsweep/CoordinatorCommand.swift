@@ -98,7 +98,7 @@ func report(_ outcome: SweepOutcome, outDirectory: String) throws {
     fflush(nil)  // the table before the summary lines on stderr
     printError(renderHosts(outcome.hosts), terminator: "")
     let c = outcome.counters
-    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), version mismatches \(c.versionMismatches)")
+    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches)")
     guard outcome.complete else {
         printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory))")
         throw ExitCode(2)

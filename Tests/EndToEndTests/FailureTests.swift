@@ -1,5 +1,6 @@
 import Foundation
 import SweepProtocol
+import TrainingCore
 import Testing
 import ZeroMQ
 
@@ -113,6 +114,13 @@ struct FailureTests {
         try intruder.send([Array("DLSW".utf8) + [protocolVersion, 200] + Array("{}".utf8)])  // unknown kind
         try intruder.send([Array("DLSW".utf8) + [protocolVersion, 1] + Array("{not json".utf8)])
         try intruder.send([[1, 2, 3], [4, 5, 6]])  // two frames
+        // A result for a task that does not exist, and one whose shape does not fit its task.
+        let report = RunReport(
+            trainResidual: 0, reconstructionError: 0, offSubspaceError: 0, oracleDistance: 0, testError: [0],
+            oracleTestError: [0], balancedness: 0, effectiveRank: 1, iterations: 1, convergedAt: nil,
+            diverged: false, success: false, trainSeconds: 0)
+        try intruder.send([try Message.result(TaskResult(taskID: 999_999, attempt: 1, report: report, startedAt: 0, finishedAt: 0)).encoded()])
+        try intruder.send([try Message.result(TaskResult(taskID: 47, attempt: 1, report: report, startedAt: 0, finishedAt: 0)).encoded()])
         // A wrong-version peer is told both version numbers.
         try intruder.send([Array("DLSW".utf8) + [protocolVersion &+ 41, 1] + Array("{}".utf8)])
         var reply: [[UInt8]]?
@@ -131,7 +139,43 @@ struct FailureTests {
         #expect(honest.wait(seconds: 20) == 0)
         #expect(coordinator.stderr.contains("malformed"), "\(coordinator.stderr.suffix(2000))")
         #expect(coordinator.stderr.contains("version mismatches 1"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("unknown tasks 1"), "\(coordinator.stderr.suffix(2000))")
         try await expectReferenceTable(directory)
+    }
+
+    @Test("a worker stopped with SIGTERM hands its tasks back and exits 0; another worker finishes")
+    func workerTerminated() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let leaving = try worker(endpoint, in: directory, label: "leaving")
+        let out = directory.appendingPathComponent("out")
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(out) >= 3 })
+        leaving.signal(SIGTERM)
+        #expect(leaving.wait(seconds: 10) == 0, "\(leaving.stderr.suffix(2000))")
+        #expect(leaving.stderr.contains("handed back"), "\(leaving.stderr.suffix(2000))")
+        #expect(DLSweepProcess.eventually(seconds: 10) { coordinator.stderr.contains("left (stopped by signal)") },
+                "\(coordinator.stderr.suffix(2000))")
+        let replacement = try worker(endpoint, in: directory, label: "replacement")
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
+        #expect(replacement.wait(seconds: 20) == 0)
+        #expect(coordinator.stderr.contains("workers lost 0"), "a clean leave is not a loss")
+        try await expectReferenceTable(directory)
+    }
+
+    @Test("an --out folder holding another sweep is refused and left untouched")
+    func differentSweepRefused() throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, _) = try start(directory, extra: ["--idle-notice", "100"])
+        coordinator.signal(SIGTERM)
+        coordinator.wait(seconds: 20)
+        let other = slowSweepYAML.replacingOccurrences(of: "trials: 6", with: "trials: 5")
+        try other.write(to: directory.appendingPathComponent("other.yaml"), atomically: true, encoding: .utf8)
+        let refused = try DLSweepProcess(["coordinator", "other.yaml", "--bind", "tcp://127.0.0.1:*", "--out", "out"],
+                                         in: directory, label: "refused")
+        #expect(refused.wait(seconds: 20) != 0)
+        #expect(refused.stderr.contains("holds sweep 'slow'") && refused.stderr.contains("use another --out"),
+                "\(refused.stderr)")
+        #expect(recordedCount(directory.appendingPathComponent("out")) == 0)
     }
 
     @Test("CURVE: an unauthorized key and a plain-text worker get no task; an authorized worker finishes")
