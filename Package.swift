@@ -32,15 +32,19 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
 
+        /// Thin-operand kernels of the reduced step (AVX2+FMA when the CPU has it), always optimized:
+        /// the test suite runs them in debug builds too.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // MARK: Numerics (knows nothing of networking)
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "NumPyFiles", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
         .target(name: "TrainingCore", dependencies: ["LinearAlgebra", "NumPyFiles"], swiftSettings: swiftSettings),
 
         // MARK: Distribution
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
         .target(name: "SweepConfig", dependencies: ["TrainingCore", "Yams"], swiftSettings: swiftSettings),
-        .target(name: "SweepProtocol", dependencies: ["TrainingCore"], swiftSettings: swiftSettings),
+        .target(name: "SweepProtocol", dependencies: ["TrainingCore"], exclude: ["PROTOCOL.md"], swiftSettings: swiftSettings),
         .target(
             name: "ResultsStore",
             dependencies: ["SweepConfig", "TrainingCore", .product(name: "GRDB", package: "GRDB.swift")],

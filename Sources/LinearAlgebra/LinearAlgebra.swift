@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 /// Thin wrappers over the CBLAS calls the training core needs.
 public enum BLAS {
@@ -129,6 +130,60 @@ extension BLAS {
         x.storage.withUnsafeBufferPointer { px in
             y.storage.withUnsafeMutableBufferPointer { py in
                 if !px.isEmpty { cblas_dcopy(Int32(px.count), px.baseAddress, 1, py.baseAddress, 1) }
+            }
+        }
+    }
+}
+
+/// Kernels for products with thin (k-column) operands, where BLAS gemm is inefficient.
+public enum ThinKernels {
+    /// Whether the AVX2+FMA versions run on this CPU.
+    public static var usesAVX2: Bool { dlsweep_kernels_use_avx2() == 1 }
+
+    /// `W x` for a thin x (at most 8 columns use the specialized loops).
+    public static func product(_ w: Matrix, _ x: Matrix) -> Matrix {
+        precondition(x.rows == w.columns, "thin product shape mismatch: \(w.shape) times \(x.shape)")
+        var out = Matrix(rows: w.rows, columns: x.columns)
+        w.storage.withUnsafeBufferPointer { pw in
+            x.storage.withUnsafeBufferPointer { px in
+                out.storage.withUnsafeMutableBufferPointer { po in
+                    dlsweep_thin_product(w.rows, w.columns, x.columns, pw.baseAddress, px.baseAddress, po.baseAddress)
+                }
+            }
+        }
+        return out
+    }
+
+    /// `back = Wᵀ Δ` for thin Δ.
+    public static func transposedProduct(_ w: Matrix, _ delta: Matrix, into back: inout Matrix) {
+        precondition(delta.rows == w.rows && back.rows == w.columns && back.columns == delta.columns,
+                     "transposedProduct shape mismatch")
+        w.storage.withUnsafeBufferPointer { pw in
+            delta.storage.withUnsafeBufferPointer { pd in
+                back.storage.withUnsafeMutableBufferPointer { pb in
+                    dlsweep_transposed_product(w.rows, w.columns, delta.columns, pw.baseAddress, pd.baseAddress, pb.baseAddress)
+                }
+            }
+        }
+    }
+
+    /// The same as `BLAS.stepAndForward`, column by column through L1.
+    public static func stepAndForward(_ w: inout Matrix, delta: Matrix, oldInput: Matrix, newInput: Matrix,
+                                      decay: Double, eta: Double, output: inout Matrix) {
+        let nOut = w.rows, nIn = w.columns, k = delta.columns
+        precondition(delta.rows == nOut && oldInput.rows == nIn && newInput.rows == nIn
+                     && oldInput.columns == k && newInput.columns == k
+                     && output.rows == nOut && output.columns == k, "stepAndForward shape mismatch")
+        w.storage.withUnsafeMutableBufferPointer { pw in
+            delta.storage.withUnsafeBufferPointer { pd in
+                oldInput.storage.withUnsafeBufferPointer { po in
+                    newInput.storage.withUnsafeBufferPointer { pn in
+                        output.storage.withUnsafeMutableBufferPointer { pout in
+                            dlsweep_step_and_forward(nOut, nIn, k, pw.baseAddress, pd.baseAddress, po.baseAddress,
+                                                     pn.baseAddress, decay, eta, pout.baseAddress)
+                        }
+                    }
+                }
             }
         }
     }

@@ -94,6 +94,8 @@ struct GradientDescent {
     let firstOutsideAR: Matrix   // firstOutside · A R, n_1 × r
     let utAR: Matrix             // Uᵀ A R, k × r
     let reduced: Bool
+    /// Thin operands (the reduced path's k columns): the L1-streaming kernels beat gemm.
+    let thin: Bool
 
     // Work buffers of the hot loop.
     var forward: [Matrix]
@@ -153,6 +155,7 @@ struct GradientDescent {
         utAR = u.transposed * ar
 
         let columns = reduced ? k : problem.measurements
+        thin = columns <= 16
         forward = ([w1.rows] + upper.map(\.rows)).map { Matrix(rows: $0, columns: columns) }
         backward = forward
         nextForward = forward
@@ -197,7 +200,11 @@ struct GradientDescent {
         }
         // Down: the gradient with respect to each layer's output, with the old weights.
         for l in stride(from: last, through: 1, by: -1) {
-            BLAS.gemm(upper[l - 1], backward[l], transA: .transpose, into: &backward[l - 1])
+            if thin {
+                ThinKernels.transposedProduct(upper[l - 1], backward[l], into: &backward[l - 1])
+            } else {
+                BLAS.gemm(upper[l - 1], backward[l], transA: .transpose, into: &backward[l - 1])
+            }
         }
         // The first layer (weight decay folded in), keeping its old value for W_2's update.
         if depth > 1 { BLAS.copy(first, into: &previousFirst) }
@@ -208,8 +215,13 @@ struct GradientDescent {
         for l in stride(from: 1, through: last, by: 1) {
             let oldInput = l == 1 ? previousFirst : forward[l - 1]
             let newInput = l == 1 ? first : nextForward[l - 1]
-            BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
-                                decay: decay, eta: eta, output: &nextForward[l])
+            if thin {
+                ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                           decay: decay, eta: eta, output: &nextForward[l])
+            } else {
+                BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                    decay: decay, eta: eta, output: &nextForward[l])
+            }
         }
         swap(&forward, &nextForward)
     }
@@ -245,7 +257,7 @@ struct GradientDescent {
     /// `W_{L:2} M` for an n_1 × c matrix M.
     func throughUpper(_ m: Matrix) -> Matrix {
         var current = m
-        for w in upper { current = w * current }
+        for w in upper { current = m.columns <= 8 ? ThinKernels.product(w, current) : w * current }
         return current
     }
 
@@ -254,12 +266,9 @@ struct GradientDescent {
 
     /// The objective F: data term from the reduced quantities, plus weight decay.
     func loss() -> Double {
-        var p: Matrix
-        if reduced {
-            p = throughUpper(first)
-        } else {
-            p = throughUpper(first * u)
-        }
+        // forward[last] is W_{L:2} · first for the current weights (kept by `step`).
+        let top = depth > 1 ? forward[depth - 1] : first
+        var p = reduced ? top : top * u
         for j in 0..<s.count { for i in 0..<p.rows { p[i, j] = p[i, j] * s[j] - xv[i, j] } }
         let data = 0.5 * gamma * (BLAS.squaredNorm(p) + outsideResidual)
         var regularization = upper.reduce(0) { $0 + BLAS.squaredNorm($1) } + BLAS.squaredNorm(first)
