@@ -27,7 +27,7 @@ struct MultiHostTests {
         environment["DLSW_TIMEOUT"] = "300"
         process.environment = environment
         let log = directory.appendingPathComponent("multihost.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()

@@ -22,8 +22,8 @@ final class DLSweepProcess: @unchecked Sendable {
     init(_ arguments: [String], in directory: URL, label: String, environment: [String: String] = [:]) throws {
         stdoutURL = directory.appendingPathComponent("\(label).out")
         stderrURL = directory.appendingPathComponent("\(label).err")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
