@@ -91,6 +91,6 @@ let package = Package(
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["dlsweep", "ResultsStore", "SweepTable", "ZeroMQ", "SweepProtocol", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dlsweep", "ResultsStore", "SweepTable", "ZeroMQ", "SweepProtocol", "TrainingCore", "NumPyFiles", "LinearAlgebra"], swiftSettings: swiftSettings),
     ]
 )

@@ -43,7 +43,7 @@ struct TrainCommand: ParsableCommand {
         BLAS.setThreads(threads)
         let levels = try testNoise.split(separator: ",").map { text -> Double in
             guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--test-noise: '\(text)' is not a number")
+                throw TrainingError("--test-noise: '\(text)' is not a number")
             }
             return value
         }
@@ -89,10 +89,6 @@ struct TrainCommand: ParsableCommand {
             }
             outcome = try train(problem: theProblem, model: spec.model, training: spec.training,
                                 trainingSeed: spec.seeds.training, initialWeights: weights)
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        } catch let error as NPYError {
-            throw ValidationError(error.description)
         }
         if let saveWeights {
             try FileManager.default.createDirectory(atPath: saveWeights, withIntermediateDirectories: true)
@@ -117,7 +113,7 @@ struct TrainCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: path) else { break }
             weights.append(try NPYFile.read(path))
         }
-        guard !weights.isEmpty else { throw ValidationError("\(directory): no W1.npy (initial weights W1.npy ... WL.npy)") }
+        guard !weights.isEmpty else { throw TrainingError("\(directory): no W1.npy (initial weights W1.npy ... WL.npy)") }
         return weights
     }
 

@@ -1,0 +1,90 @@
+import Foundation
+import LinearAlgebra
+import NumPyFiles
+import Testing
+
+/// `dlsweep train` as a user runs it.
+@Suite struct TrainCommandTests {
+    let small = ["--signal-dim", "20", "--measurements", "10", "--latent-dim", "2", "--samples", "12",
+                 "--depth", "3", "--width", "8"]
+
+    @Test("--json prints one object with the metric names of MODEL.md as keys")
+    func json() throws {
+        let directory = try makeTemporaryDirectory()
+        let run = try DLSweepProcess(["train"] + small + ["--lambda", "0.5", "--steps", "3000", "--stop-on-success",
+                                                          "--test-noise", "0,0.1", "--json"],
+                                     in: directory, label: "json")
+        #expect(run.wait(seconds: 60) == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == [
+            "train_residual", "reconstruction_error", "off_subspace_error", "oracle_distance", "test_error",
+            "oracle_test_error", "balancedness", "effective_rank", "iterations", "converged_at", "diverged",
+            "success", "train_seconds",
+        ])
+        let testError = try #require(object["test_error"] as? [String: Double])
+        #expect(Set(testError.keys) == ["0", "0.1"])
+        let oracle = try #require(object["oracle_test_error"] as? [String: Double])
+        #expect(try #require(oracle["0"]) < 1e-10)
+        #expect(object["success"] as? Bool == true)
+        #expect(object["iterations"] as? Int == object["converged_at"] as? Int)
+    }
+
+    @Test("--problem, --init-weights and --save-weights: saved weights replay bit for bit")
+    func weightsRoundTrip() throws {
+        let directory = try makeTemporaryDirectory()
+        var rng = NormalGenerator(seed: 4)
+        let basis = try LAPACK.orthonormalColumns(rng.normalMatrix(rows: 20, columns: 2))
+        let x = basis * rng.normalMatrix(rows: 2, columns: 12)
+        let a = rng.normalMatrix(rows: 10, columns: 20, standardDeviation: 1 / 10.0.squareRoot())
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try NPYFile.write(a, to: directory.appendingPathComponent("data/A.npy").path)
+        try NPYFile.write(x, to: directory.appendingPathComponent("data/X.npy").path)
+
+        let first = try DLSweepProcess(["train", "--problem", "data", "--depth", "3", "--width", "8", "--steps", "200",
+                                        "--eta", "0.01", "--save-weights", "after200", "--json"], in: directory, label: "first")
+        #expect(first.wait(seconds: 60) == 0, "\(first.stderr)")
+        // 200 more steps from the saved weights equal 400 steps from the start.
+        let resumed = try DLSweepProcess(["train", "--problem", "data", "--init-weights", "after200", "--steps", "200",
+                                          "--eta", "0.01", "--save-weights", "resumed"], in: directory, label: "resumed")
+        #expect(resumed.wait(seconds: 60) == 0, "\(resumed.stderr)")
+        let straight = try DLSweepProcess(["train", "--problem", "data", "--depth", "3", "--width", "8", "--steps", "400",
+                                           "--eta", "0.01", "--save-weights", "straight"], in: directory, label: "straight")
+        #expect(straight.wait(seconds: 60) == 0, "\(straight.stderr)")
+        for l in 1...3 {
+            let r = try NPYFile.read(directory.appendingPathComponent("resumed/W\(l).npy").path)
+            let s = try NPYFile.read(directory.appendingPathComponent("straight/W\(l).npy").path)
+            #expect(r.rows == s.rows && r.columns == s.columns)
+            #expect((r - s).frobeniusNorm <= 1e-12 * s.frobeniusNorm, "W\(l)")
+        }
+    }
+
+    @Test("bad input is a one-line error naming the culprit, with a non-zero exit", arguments: [
+        (["--depth", "0"], "depth"),
+        (["--width", "0"], "width"),
+        (["--lambda=-1"], "lambda"),
+        (["--measurements", "300"], "measurements"),
+        (["--problem", "missing"], "missing/A.npy"),
+        (["--problem", "badshape"], "X has"),
+        (["--problem", "nonfinite"], "A has non-finite"),
+        (["--init-weights", "empty"], "W1.npy"),
+        (["--test-noise", "0,abc"], "abc"),
+    ])
+    func badInput(arguments: [String], culprit: String) throws {
+        let directory = try makeTemporaryDirectory()
+        for name in ["badshape", "nonfinite", "empty"] {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
+        }
+        var a = Matrix(rows: 10, columns: 20, repeating: 0.1)
+        try NPYFile.write(a, to: directory.appendingPathComponent("badshape/A.npy").path)
+        try NPYFile.write(Matrix(rows: 19, columns: 5, repeating: 1), to: directory.appendingPathComponent("badshape/X.npy").path)
+        a[3, 4] = .nan
+        try NPYFile.write(a, to: directory.appendingPathComponent("nonfinite/A.npy").path)
+        try NPYFile.write(Matrix(rows: 20, columns: 5, repeating: 1), to: directory.appendingPathComponent("nonfinite/X.npy").path)
+        let run = try DLSweepProcess(["train", "--steps", "10"] + arguments, in: directory, label: "bad")
+        let status = run.wait(seconds: 60)
+        #expect(status != nil && status != 0)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(run.stderr)")
+        #expect(run.stderr.contains(culprit), "\(run.stderr)")
+    }
+}
