@@ -305,6 +305,19 @@ public final class ResultsStore: Sendable {
         return try rows.map { try decode($0, testNoise: testNoise) }
     }
 
+    /// Up to `limit` failed rows in task order, and how many failed in all.
+    public func failures(limit: Int) throws -> (rows: [ResultRow], total: Int) {
+        let testNoise = plan.configuration.testNoise
+        let (found, total) = try wrap {
+            try pool.read { db in
+                (try Row.fetchAll(db, sql: "SELECT * FROM results WHERE status = 'failed' ORDER BY task_id LIMIT ?",
+                                  arguments: [limit]),
+                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results WHERE status = 'failed'") ?? 0)
+            }
+        }
+        return (try found.map { try decode($0, testNoise: testNoise) }, total)
+    }
+
     /// Rows, failures and seconds per host, sorted by host.
     public func countByHost() throws -> [HostSummary] {
         try wrap {

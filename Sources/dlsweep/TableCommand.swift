@@ -25,15 +25,15 @@ struct TableCommand: ParsableCommand {
 
     func run() throws {
         let (store, configuration) = try ResultsStore.openExisting(directory: directory)
-        let rows = try store.rows()
-        let summaries = summarize(plan: store.plan, rows: rows)
+        // A cell at a time: a million-task store is not loaded whole.
+        let summaries = try summarize(store: store)
         switch format {
         case .text:
-            print("sweep '\(configuration.name)' (fingerprint \(store.meta.fingerprint)): \(rows.count) of \(store.plan.taskCount) tasks recorded")
+            print("sweep '\(configuration.name)' (fingerprint \(store.meta.fingerprint)): \(try store.count()) of \(store.plan.taskCount) tasks recorded")
             print(renderText(summaries), terminator: "")
-            let failures = rows.filter { $0.status == .failed }
-            if !failures.isEmpty {
-                print("\n\(failures.count) failed task(s); first reasons:")
+            let (failures, failedCount) = try store.failures(limit: 1000)
+            if failedCount > 0 {
+                print("\n\(failedCount) failed task(s); first reasons:")
                 var seen = Set<String>()
                 for row in failures where seen.insert(row.failureReason ?? "").inserted && seen.count <= 5 {
                     print("  task \(row.taskID) (depth \(row.depth), width \(row.width)): \(row.failureReason ?? "no reason given")")

@@ -157,6 +157,24 @@ func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: Recorded
         #expect(try store.count() == plan.taskCount)
     }
 
+    @Test("failures(limit:) and rows(cellIndex:) read only what they are asked for")
+    func partialReads() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (configuration, plan) = try makePlan()
+        let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        for id in 0..<plan.taskCount {
+            let result: RecordedResult = id % 3 == 0 ? .failed(reason: "reason \(id)") : .report(report(seed: id + 1))
+            try store.record(outcome(plan, id, result: result))
+        }
+        let (failed, total) = try store.failures(limit: 2)
+        #expect(total == (0..<plan.taskCount).filter { $0 % 3 == 0 }.count)
+        #expect(failed.map(\.taskID) == [0, 3])
+        #expect(failed.first?.failureReason == "reason 0")
+        let cell1 = try store.rows(cellIndex: 1)
+        #expect(cell1.map(\.taskID) == (0..<plan.trials).map { plan.taskID(cell: 1, trial: $0) })
+    }
+
     @Test func failureRow() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
