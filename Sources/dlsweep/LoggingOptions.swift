@@ -10,7 +10,7 @@ struct LoggingOptions: ParsableArguments {
     func makeLogger(_ label: String) -> Logger {
         let level = logLevel
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = TerminalLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -35,4 +35,29 @@ func onTermination(_ action: @escaping @Sendable () -> Void) -> [any DispatchSou
 /// Writes one line to stderr.
 func printError(_ text: String, terminator: String = "\n") {
     FileHandle.standardError.write(Data((text + terminator).utf8))
+}
+
+/// Log lines on stderr. On a terminal each line first clears the current one, so a redrawn
+/// progress bar never runs into a log message (the bar is drawn again on its next update).
+struct TerminalLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    private static let isTerminal = isatty(STDERR_FILENO) == 1
+
+    init(label: String) { self.label = label }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
+             source: String, file: String, function: String, line: UInt) {
+        let merged = metadata.merging(extra ?? [:]) { $1 }
+        let details = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let clear = Self.isTerminal ? "\r\u{1B}[2K" : ""
+        FileHandle.standardError.write(Data("\(clear)\(stamp) \(level) \(label):\(details) \(message)\n".utf8))
+    }
 }
