@@ -353,7 +353,7 @@ struct GradientDescent {
             return false
         }
 
-        if let every = training.logEvery { trajectory.append(trajectoryPoint(step: 0)) ; _ = every }
+        if training.logEvery != nil { trajectory.append(trajectoryPoint(step: 0)) }
         if !diverged && checkSuccess(at: 0) { convergedAt = 0 }
 
         if !(training.stopOnSuccess && convergedAt != nil) && !diverged {

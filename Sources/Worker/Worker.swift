@@ -50,8 +50,9 @@ public final class Worker {
         try dealer.connect(options.connect)
 
         let inbox = TaskInbox()
-        let computeThread = startComputeThread(inbox: inbox, pipe: pipeEndpoint)
-        defer { _ = inbox.close(); computeThread.cancel() }
+        startComputeThread(inbox: inbox, pipe: pipeEndpoint)
+        // The compute thread ends when the inbox closes (after its current run, if any).
+        defer { _ = inbox.close() }
 
         var session = Session(options: options, now: Self.now())
         var outbox: [[UInt8]] = []
@@ -123,12 +124,10 @@ public final class Worker {
         var lastSent = 0.0
         var lastNotice: Double
         var coordinatorTimeout: Double
-        let started: Double
 
         init(options: WorkerOptions, now: Double) {
             lastHeard = now
             lastNotice = now
-            started = now
             coordinatorTimeout = max(5 * options.heartbeatInterval, 3)
         }
     }
@@ -191,7 +190,7 @@ public final class Worker {
 
     // MARK: Compute
 
-    private func startComputeThread(inbox: TaskInbox, pipe: String) -> Thread {
+    private func startComputeThread(inbox: TaskInbox, pipe: String) {
         let context = self.context
         let compute = self.compute
         let logger = self.logger
@@ -224,7 +223,6 @@ public final class Worker {
         thread.name = "dlsweep-compute"
         thread.stackSize = 16 << 20
         thread.start()
-        return thread
     }
 
     static func now() -> Double { Date().timeIntervalSince1970 }
