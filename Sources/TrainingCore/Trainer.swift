@@ -100,8 +100,10 @@ struct GradientDescent {
     // Work buffers of the hot loop.
     var forward: [Matrix]
     var backward: [Matrix]
-    /// d × k: W U on the plain path.
+    /// d × k: W U and its data gradient on the plain path (two buffers, so neither is
+    /// copied on write).
     var scratch: Matrix
+    var scratchGradient: Matrix
     /// The forward products of the next step, and the first layer before the update.
     var nextForward: [Matrix]
     var previousFirst: Matrix
@@ -160,6 +162,7 @@ struct GradientDescent {
         backward = forward
         nextForward = forward
         scratch = Matrix(rows: problem.signalDim, columns: k)
+        scratchGradient = scratch
         previousFirst = first
         // The forward products of the initial weights.
         for l in stride(from: 1, to: depth, by: 1) {
@@ -194,9 +197,8 @@ struct GradientDescent {
             } else {
                 BLAS.gemm(first, u, into: &scratch)
             }
-            let pu = scratch
-            gradient(ofProduct: pu, into: &scratch)
-            BLAS.gemm(scratch, u, transB: .transpose, into: &backward[last])
+            gradient(ofProduct: scratch, into: &scratchGradient)
+            BLAS.gemm(scratchGradient, u, transB: .transpose, into: &backward[last])
         }
         // Down: the gradient with respect to each layer's output, with the old weights.
         for l in stride(from: last, through: 1, by: -1) {
