@@ -62,7 +62,13 @@ struct WorkerCommand: ParsableCommand {
         let signals = onTermination { stop.request() }
         let exit = try worker.run()
         withExtendedLifetime(signals) {}
-        // Leave at once: the compute thread may still be inside a run it no longer owns.
-        Foundation.exit(exit.exitCode)
+        // The compute thread may still be inside a run it no longer owns, so leave with _exit:
+        // exit() would run library destructors (OpenBLAS frees its buffers) under that thread
+        // and can crash. A short pause first lets ZeroMQ's I/O thread deliver the last
+        // message (a `bye` handing tasks back); if it is lost, the coordinator's worker
+        // timeout re-queues those tasks anyway.
+        fflush(nil)
+        usleep(250_000)
+        _exit(exit.exitCode)
     }
 }
