@@ -40,7 +40,7 @@ public enum NPYFile {
         default:
             throw fail("unsupported .npy format version \(major).\(bytes[7])")
         }
-        guard bytes.count >= headerStart + headerLength else { throw fail("truncated header") }
+        guard headerLength <= bytes.count - headerStart else { throw fail("truncated header") }
         let headerBytes = bytes[headerStart..<(headerStart + headerLength)]
         guard let header = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw fail("header is not text")
@@ -60,10 +60,16 @@ public enum NPYFile {
         case 2: (rows, columns) = (fields.shape[0], fields.shape[1])
         default: throw fail("\(fields.shape.count)-dimensional array; expected 1 or 2 dimensions")
         }
-        let count = rows * columns
+        // The shape comes from the file: checked arithmetic, and compared with the bytes there
+        // before anything is allocated.
         let dataStart = headerStart + headerLength
-        guard bytes.count - dataStart == count * 8 else {
-            throw fail("expected \(count * 8) bytes of data for shape \(fields.shape), found \(bytes.count - dataStart) (truncated or corrupt)")
+        let (count, countOverflow) = rows.multipliedReportingOverflow(by: columns)
+        let (byteCount, bytesOverflow) = count.multipliedReportingOverflow(by: 8)
+        guard !countOverflow, !bytesOverflow else {
+            throw fail("shape \(fields.shape) is too large (more than \(Int.max) bytes of data); corrupt header")
+        }
+        guard bytes.count - dataStart == byteCount else {
+            throw fail("expected \(byteCount) bytes of data for shape \(fields.shape), found \(bytes.count - dataStart) (truncated or corrupt)")
         }
         var values = [Double](repeating: 0, count: count)
         for i in 0..<count {
@@ -131,10 +137,15 @@ public enum NPYFile {
             let bits = value.bitPattern
             for b in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: bits >> (8 * b))) }
         }
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw NPYError(path: path, reason: "cannot write: \(error.localizedDescription)")
+        // POSIX calls, so a failure reads "No such file or directory", not "NSCocoaErrorDomain error 4".
+        guard let file = fopen(path, "wb") else {
+            throw NPYError(path: path, reason: "cannot write: \(String(cString: strerror(errno)))")
+        }
+        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        let writeError = written == bytes.count ? 0 : errno
+        let closeFailed = fclose(file) != 0
+        guard writeError == 0, !closeFailed else {
+            throw NPYError(path: path, reason: "cannot write: \(String(cString: strerror(writeError != 0 ? writeError : errno)))")
         }
     }
 }

@@ -28,22 +28,33 @@ public final class ResultsStore: Sendable {
     public let plan: SweepPlan
     public let meta: SweepMeta
     private let pool: DatabasePool
+    /// Held by a writer for its life: one coordinator per folder. nil for readers.
+    public let lock: FolderLock?
+    /// Device and inode of the file when opened: a file deleted or replaced under a running
+    /// sweep would otherwise swallow every later result without a word.
+    private let identity: FileIdentity?
 
-    private init(directory: String, path: String, plan: SweepPlan, meta: SweepMeta, pool: DatabasePool) {
+    private init(directory: String, path: String, plan: SweepPlan, meta: SweepMeta, pool: DatabasePool,
+                 lock: FolderLock?) {
         self.directory = directory
         self.path = path
         self.plan = plan
         self.meta = meta
         self.pool = pool
+        self.lock = lock
+        identity = FileIdentity(path: path)
     }
 
     // MARK: Opening
 
     /// Creates `directory` and its database for `plan`, or reopens them and checks that they
-    /// hold the same sweep (same fingerprint).
+    /// hold the same sweep (same fingerprint). Takes the folder's lock first (see `FolderLock`):
+    /// a folder another coordinator owns is refused, naming it.
     public static func open(directory: String, plan: SweepPlan, configuration: SweepConfiguration,
                             toolVersion: String = ResultsStore.toolVersion) throws -> ResultsStore {
+        try FolderLock.checkFree(directory: directory)
         try createDirectory(directory)
+        let lock = try FolderLock.acquire(directory: directory)
         let path = (directory as NSString).appendingPathComponent(fileName)
         return try wrap(path) {
             let pool = try DatabasePool(path: path, configuration: databaseConfiguration(readonly: false))
@@ -66,7 +77,7 @@ public final class ResultsStore: Sendable {
                 throw ResultsStoreError.differentSweep(directory: directory, storedName: meta.name,
                                                        storedFingerprint: meta.fingerprint, expected: plan.fingerprint)
             }
-            return ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool)
+            return ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool, lock: lock)
         }
     }
 
@@ -91,22 +102,31 @@ public final class ResultsStore: Sendable {
                 throw ResultsStoreError.storedConfigInvalid(path: path, reason: "\(error)")
             }
             let plan = SweepPlan(configuration)
-            return (ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool), configuration)
+            return (ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool, lock: nil),
+                    configuration)
         }
     }
 
-    private static func createDirectory(_ directory: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
-                throw ResultsStoreError.cannotCreateDirectory(directory: directory, reason: "a file of that name exists")
+    /// Creates `directory` and its missing parents, saying in plain words which part is in
+    /// the way (Foundation would say "NSCocoaErrorDomain error 512").
+    public static func createDirectory(_ directory: String) throws {
+        var prefix = directory.hasPrefix("/") ? "/" : ""
+        for part in directory.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            var info = stat()
+            if stat(prefix, &info) == 0 {
+                guard info.st_mode & S_IFMT == S_IFDIR else {
+                    let reason = prefix == directory || prefix + "/" == directory
+                        ? "a file of that name exists"
+                        : "\(prefix) is a file, not a folder"
+                    throw ResultsStoreError.cannotCreateDirectory(directory: directory, reason: reason)
+                }
+                continue
             }
-            return
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ResultsStoreError.cannotCreateDirectory(directory: directory, reason: error.localizedDescription)
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw ResultsStoreError.cannotCreateDirectory(
+                    directory: directory, reason: "cannot create \(prefix): \(String(cString: strerror(errno)))")
+            }
         }
     }
 
@@ -124,6 +144,8 @@ public final class ResultsStore: Sendable {
         do {
             return try body()
         } catch let error as ResultsStoreError {
+            throw error
+        } catch let error as CancellationError {
             throw error
         } catch let error as DatabaseError {
             throw ResultsStoreError.database(path: path, message: error.message ?? error.description)
@@ -211,16 +233,28 @@ public final class ResultsStore: Sendable {
     @discardableResult
     public func record(_ outcomes: [TaskOutcome]) throws -> [Bool] {
         let arguments = try outcomes.map(insertArguments)
-        return try wrap {
-            try pool.write { db in
+        try checkFile()
+        do {
+            return try pool.write { db in
                 let statement = try db.cachedStatement(sql: Self.insertSQL)
                 return try arguments.map { arguments in
                     try statement.execute(arguments: arguments)
                     return db.changesCount == 1
                 }
             }
+        } catch let error as DatabaseError {
+            // Nothing of the transaction was kept; the caller still holds every outcome.
+            throw ResultsStoreError.writeFailed(
+                path: path, message: error.message ?? error.description,
+                retryable: Self.retryableCodes.contains(error.resultCode.primaryResultCode.rawValue))
         }
     }
+
+    /// Failures that may pass: a full disk, an I/O error, a lock held by another process.
+    private static let retryableCodes: Set<CInt> = Set([
+        ResultCode.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_NOMEM,
+        .SQLITE_READONLY, .SQLITE_PROTOCOL,
+    ].map(\.rawValue))
 
     private static let insertSQL = """
         INSERT OR IGNORE INTO results (
@@ -271,14 +305,51 @@ public final class ResultsStore: Sendable {
         return StatementArguments(values)
     }
 
+    /// Throws `fileDeleted` or `fileReplaced` when `results.sqlite` is no longer the file this
+    /// store opened (SQLite would go on writing to the unlinked inode and lose every row).
+    public func checkFile() throws {
+        guard let identity else { return }
+        guard let now = FileIdentity(path: path) else { throw ResultsStoreError.fileDeleted(path: path) }
+        guard now == identity else { throw ResultsStoreError.fileReplaced(path: path) }
+    }
+
     // MARK: Reading
 
     /// `result[id]` is true when task `id` has a row (ok or failed: both are final).
     public func completedTaskIDs() throws -> [Bool] {
-        let ids = try wrap { try pool.read { db in try Int.fetchAll(db, sql: "SELECT task_id FROM results") } }
-        var done = Array(repeating: false, count: plan.taskCount)
-        for id in ids where id >= 0 && id < done.count { done[id] = true }
+        let done = try completedTasks()
+        return (0..<plan.taskCount).map { done[$0] }
+    }
+
+    /// The tasks that have a row, read with a cursor (memory: one bit per task).
+    /// - Parameter isCancelled: polled every 64k rows; when it returns true, reading stops
+    ///   and `CancellationError` is thrown (a SIGTERM during the load of a huge store).
+    public func completedTasks(isCancelled: () -> Bool = { false }) throws -> TaskBitmap {
+        var done = TaskBitmap(count: plan.taskCount)
+        try wrap {
+            try pool.read { db in
+                let ids = try Int.fetchCursor(db, sql: "SELECT task_id FROM results")
+                var seen = 0
+                while let id = try ids.next() {
+                    done[id] = true
+                    seen += 1
+                    if seen & 0xFFFF == 0, isCancelled() { throw CancellationError() }
+                }
+            }
+        }
         return done
+    }
+
+    /// Calls `body` with every row in cell order (then task order), one at a time: a single
+    /// pass over the `results_cell` index that holds one row in memory.
+    public func forEachRowByCell(_ body: (ResultRow) throws -> Void) throws {
+        let testNoise = plan.configuration.testNoise
+        try wrap {
+            try pool.read { db in
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM results ORDER BY cell_index, task_id")
+                while let row = try rows.next() { try body(try decode(row, testNoise: testNoise)) }
+            }
+        }
     }
 
     /// The number of rows.
@@ -400,6 +471,20 @@ public final class ResultsStore: Sendable {
             trainingSeed: trainingSeed, status: status, attempt: row["attempt"], workerID: row["worker_id"],
             host: row["host"], startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
             report: report, failureReason: row["failure_reason"])
+    }
+}
+
+/// Which file a path names (device and inode).
+struct FileIdentity: Sendable, Hashable {
+    var device: UInt64
+    var inode: UInt64
+
+    /// nil when the path names nothing.
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }
 

@@ -157,6 +157,23 @@ public enum ResultsStoreError: Error, CustomStringConvertible, Sendable, Hashabl
     case malformedOutcome(taskID: Int, reason: String)
     /// SQLite failed.
     case database(path: String, message: String)
+    /// A commit failed; nothing of it was stored. `retryable`: the cause may pass (disk full,
+    /// I/O error, lock held elsewhere), so the caller keeps the results and tries again.
+    case writeFailed(path: String, message: String, retryable: Bool)
+    /// Another process holds the folder's lock (`FolderLock`).
+    case folderInUse(directory: String, holder: FolderLock.Holder)
+    /// The lock file cannot be opened or locked.
+    case cannotLock(path: String, reason: String)
+    /// `results.sqlite` was deleted while the store had it open.
+    case fileDeleted(path: String)
+    /// `results.sqlite` is now another file than the one the store opened.
+    case fileReplaced(path: String)
+
+    /// Whether trying the same write again later may succeed.
+    public var isRetryable: Bool {
+        if case let .writeFailed(_, _, retryable) = self { return retryable }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -178,6 +195,16 @@ public enum ResultsStoreError: Error, CustomStringConvertible, Sendable, Hashabl
             "task \(taskID): \(reason)"
         case let .database(path, message):
             "\(path): \(message)"
+        case let .writeFailed(path, message, _):
+            "\(path): cannot commit results: \(message)"
+        case let .folderInUse(directory, holder):
+            "\(directory) is in use by another coordinator (\(holder)); stop it first, or use another --out"
+        case let .cannotLock(path, reason):
+            "\(path): cannot lock the results folder: \(reason)"
+        case let .fileDeleted(path):
+            "\(path) was deleted while the sweep was writing to it; the results committed so far are lost with it. Stop here; restarting with the same --out begins again"
+        case let .fileReplaced(path):
+            "\(path) was replaced by another file while the sweep was writing to it; stopping so that no result goes to the wrong file. Restart with the same --out to resume from the file now there"
         }
     }
 }

@@ -316,12 +316,14 @@ struct ConfigParser {
     private func intList(_ entry: Entry) throws -> [Int] {
         let what = "positive integers"
         var values: [Int] = []
+        var positions: [Int: Int] = [:]  // a hash lookup per value: linear in the list's length
         for (i, node) in try elements(entry, what: what).enumerated() {
             let path = "\(entry.path)[\(i)]"
             let value = try positiveInt(node, path: path, what: "a list of \(what)")
-            if let j = values.firstIndex(of: value) {
+            if let j = positions[value] {
                 throw error(path, node, "duplicate value \(value) (also at [\(j)])")
             }
+            positions[value] = i
             values.append(value)
         }
         return values
@@ -329,15 +331,17 @@ struct ConfigParser {
 
     private func doubleList(_ entry: Entry, what: String, minimum: Double) throws -> [Double] {
         var values: [Double] = []
+        var positions: [Double: Int] = [:]
         for (i, node) in try elements(entry, what: what).enumerated() {
             let path = "\(entry.path)[\(i)]"
             let value = try double(node, path: path, what: "a list of \(what)")
             guard value >= minimum else {
                 throw error(path, node, "expected a list of \(what), got \(decimalLabel(value))")
             }
-            if let j = values.firstIndex(of: value) {
+            if let j = positions[value] {
                 throw error(path, node, "duplicate value \(decimalLabel(value)) (also at [\(j)])")
             }
+            positions[value] = i
             values.append(value)
         }
         return values

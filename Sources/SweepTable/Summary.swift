@@ -199,12 +199,29 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
             medianOracleTestError: perNoise(\.oracleTestError))
 }
 
-/// The summaries of everything `store` holds so far, read one cell at a time so that the
-/// memory needed does not grow with the number of tasks.
+/// The summaries of everything `store` holds so far, in one streaming pass over the rows in
+/// cell order: memory holds one cell's rows, and the time is one index scan whatever the
+/// number of cells (a query per cell took 17 s for 105k cells).
 public func summarize(store: ResultsStore) throws -> [CellSummary] {
     let plan = store.plan
     let labels = plan.configuration.testNoise.map(decimalLabel)
-    return try plan.cells.map { cell in
-        summarize(cell: cell, rows: try store.rows(cellIndex: cell.index), labels: labels)
+    var summaries: [CellSummary] = []
+    summaries.reserveCapacity(plan.cells.count)
+    var current: [ResultRow] = []
+    var currentCell = 0
+    /// Summarizes every cell before `cell` (the current one with its rows, the rest empty).
+    func flush(upTo cell: Int) {
+        while currentCell < min(cell, plan.cells.count) {
+            summaries.append(summarize(cell: plan.cells[currentCell], rows: current, labels: labels))
+            current.removeAll(keepingCapacity: true)
+            currentCell += 1
+        }
     }
+    try store.forEachRowByCell { row in
+        guard row.cellIndex >= 0 && row.cellIndex < plan.cells.count else { return }
+        if row.cellIndex != currentCell { flush(upTo: row.cellIndex) }
+        current.append(row)
+    }
+    flush(upTo: plan.cells.count)
+    return summaries
 }

@@ -56,7 +56,15 @@ public struct Problem: Sendable {
                 throw TrainingError("R is \(basis.shape); expected \(a.columns) rows")
             }
             guard basis.isFinite else { throw TrainingError("R has non-finite values") }
+            guard basis.columns <= a.rows else {
+                throw TrainingError("R is \(basis.shape): its \(basis.columns) columns (the latent dimension) must not exceed the \(a.rows) measurements (rows of A)")
+            }
             r = try LAPACK.orthonormalColumns(basis)
+            // X must lie in span(R), or every subspace metric would measure the wrong subspace.
+            let outside = x - r * (r.transposed * x)
+            guard outside.frobeniusNorm <= 1e-8 * max(x.frobeniusNorm, .leastNormalMagnitude) else {
+                throw TrainingError("R is \(basis.shape) but X does not lie in the span of its columns (relative residual \(outside.frobeniusNorm / x.frobeniusNorm)): R.npy does not belong to X.npy")
+            }
         } else {
             let svd = try LAPACK.svd(x)
             let rank = svd.rank(relativeTolerance: 1e-10)

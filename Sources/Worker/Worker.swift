@@ -203,6 +203,7 @@ public final class Worker {
                     let started = Self.now()
                     let message: Message
                     do {
+                        try task.spec.checkFitsInMemory()
                         let report = try compute(task.spec)
                         message = .result(TaskResult(
                             taskID: task.taskID, attempt: task.attempt, report: report,

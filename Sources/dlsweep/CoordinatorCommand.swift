@@ -1,6 +1,7 @@
 public import ArgumentParser
 public import Coordinator
 import Foundation
+import ResultsStore
 import SweepConfig
 import SweepTable
 
@@ -21,12 +22,30 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Seconds without any worker before the coordinator says it is waiting (and again after as long).")
     var idleNotice: Double = 10
 
+    @Option(help: "Refuse sweeps of more tasks (cells × trials) than this.")
+    var maxTasks = SweepLimits.defaultMaxTasks
+
+    @Option(help: "Refuse sweeps whose largest run needs more memory than this many GiB (an estimate).")
+    var maxCellMemory = SweepLimits.defaultMaxCellGiB
+
     func validate() throws {
-        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
-        guard workerTimeout > heartbeat else {
-            throw ValidationError("--worker-timeout must be longer than --heartbeat")
+        guard heartbeat.isFinite, heartbeat > 0 else { throw ValidationError("--heartbeat must be a positive number of seconds") }
+        guard workerTimeout.isFinite, workerTimeout > heartbeat else {
+            throw ValidationError("--worker-timeout must be a number of seconds longer than --heartbeat")
         }
+        guard idleNotice.isFinite, idleNotice > 0 else { throw ValidationError("--idle-notice must be a positive number of seconds") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard maxTasks >= 1 else { throw ValidationError("--max-tasks must be at least 1") }
+        guard maxCellMemory.isFinite, maxCellMemory > 0 else { throw ValidationError("--max-cell-memory must be a positive number of GiB") }
+    }
+
+    var limits: SweepLimits { SweepLimits(maxTasks: maxTasks, maxCellGiB: maxCellMemory) }
+
+    /// Everything that can be checked before the results folder is touched: the limits, and
+    /// that no other coordinator owns the folder.
+    func preflight(_ configuration: SweepConfiguration, outDirectory: String) throws {
+        try limits.check(configuration)
+        try FolderLock.checkFree(directory: outDirectory)
     }
 
     func apply(to options: inout CoordinatorOptions) {
@@ -78,6 +97,7 @@ struct CoordinatorCommand: ParsableCommand {
         let configuration = try SweepConfiguration.load(path: config)
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
+        try service.preflight(configuration, outDirectory: options.outDirectory)
         if let curveKey, let authorizedKeys {
             options.curve = CurveServerSettings(
                 secretKey: try KeyFiles.readPair(curveKey).secretKey,

@@ -35,14 +35,34 @@ enum KeyFiles {
         return text
     }
 
-    /// Reads a secret key file and derives its public key.
-    static func readPair(_ secretPath: String) throws -> CurveKeyPair {
+    /// Reads a secret key file and derives its public key. Like ssh, refuses a key that group
+    /// or others may read, and a `.pub` file given where the secret key belongs (its text is
+    /// a valid key too, so it would otherwise be used and every handshake would fail).
+    static func readPair(_ secretPath: String, option: String = "--curve-key") throws -> CurveKeyPair {
+        if secretPath.hasSuffix(".pub") {
+            throw KeyFileError(description: "\(secretPath) is a public key file; \(option) takes the secret key (NAME.key from `dlsweep keys generate`)")
+        }
+        var info = stat()
+        if stat(secretPath, &info) == 0 {
+            let mode = info.st_mode & 0o777
+            if mode & 0o077 != 0 {
+                throw KeyFileError(description: "\(secretPath): permissions \(String(mode, radix: 8)) are too open: others can read this secret key; run chmod 600 \(secretPath)")
+            }
+        }
         let secret = try readKey(secretPath)
         do {
             return try CurveKeyPair(secretKey: secret)
         } catch {
             throw KeyFileError(description: "\(secretPath): \(error)")
         }
+    }
+
+    /// Reads a public key file (the coordinator's, for a worker's `--server-key`).
+    static func readPublicKey(_ path: String, option: String = "--server-key") throws -> String {
+        if path.hasSuffix(".key") {
+            throw KeyFileError(description: "\(path) is a secret key file; \(option) takes a public key (NAME.pub); never copy a secret key to other hosts")
+        }
+        return try readKey(path)
     }
 
     /// Every `*.pub` key in a folder: the workers allowed in.

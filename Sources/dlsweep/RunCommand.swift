@@ -33,6 +33,7 @@ struct RunCommand: ParsableCommand {
         let configuration = try SweepConfiguration.load(path: config)
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
+        try service.preflight(configuration, outDirectory: options.outDirectory)
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
 
         let count = workers ?? ProcessInfo.processInfo.activeProcessorCount

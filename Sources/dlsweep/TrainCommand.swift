@@ -2,6 +2,7 @@ public import ArgumentParser
 import Foundation
 import LinearAlgebra
 import NumPyFiles
+import ResultsStore
 import SweepConfig
 public import TrainingCore
 
@@ -17,7 +18,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "m < d, the number of measurements.") var measurements = 100
     @Option(help: "r, the dimension of the signal subspace.") var latentDim = 5
     @Option(help: "n, the number of training signals.") var samples = 50
-    @Option(help: "L >= 1, the number of layers.") var depth = 5
+    @Option(help: "L >= 1, the number of layers (default 5, or as many as --init-weights holds).") var depth: Int?
     @Option(help: "d_w, the hidden width.") var width = 400
     @Option(help: "Weight decay lambda >= 0.") var lambda = 0.0
     @Option(help: "Training measurement noise sigma_train.") var noise = 0.0
@@ -52,7 +53,7 @@ struct TrainCommand: ParsableCommand {
         spec.problem.measurements = measurements
         spec.problem.latentDim = latentDim
         spec.problem.samples = samples
-        spec.model.depth = depth
+        spec.model.depth = depth ?? 5
         spec.model.width = width
         spec.model.initScheme = `init`
         spec.model.initScale = initScale
@@ -81,17 +82,26 @@ struct TrainCommand: ParsableCommand {
                 theProblem = try Problem(a: a, x: x, basis: r, testSamples: spec.problem.testSamples, seed: seed)
             } else {
                 try spec.validate()
+                try spec.checkFitsInMemory()
                 theProblem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
             }
             var weights: [Matrix]?
             if let initWeights {
-                weights = try Self.readWeights(initWeights)
+                let read = try Self.readWeights(initWeights)
+                if let depth, depth != read.count {
+                    throw TrainingError("--depth \(depth) but --init-weights \(initWeights) holds W1.npy ... W\(read.count).npy (\(read.count) layers)")
+                }
+                weights = read
             }
             outcome = try train(problem: theProblem, model: spec.model, training: spec.training,
                                 trainingSeed: spec.seeds.training, initialWeights: weights)
         }
         if let saveWeights {
-            try FileManager.default.createDirectory(atPath: saveWeights, withIntermediateDirectories: true)
+            do {
+                try ResultsStore.createDirectory(saveWeights)
+            } catch ResultsStoreError.cannotCreateDirectory(_, let reason) {
+                throw TrainingError("--save-weights \(saveWeights): cannot create the folder: \(reason)")
+            }
             for (l, w) in outcome.weights.enumerated() {
                 try NPYFile.write(w, to: URL(fileURLWithPath: saveWeights).appendingPathComponent("W\(l + 1).npy").path)
             }
@@ -104,17 +114,28 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// W1.npy, W2.npy, … until the first missing index.
+    /// W1.npy ... WL.npy: every `W<k>.npy` of the folder, which must be numbered 1...L with
+    /// none missing (a gap would otherwise silently give a shallower network).
     static func readWeights(_ directory: String) throws -> [Matrix] {
-        var weights: [Matrix] = []
-        let dir = URL(fileURLWithPath: directory)
-        while true {
-            let path = dir.appendingPathComponent("W\(weights.count + 1).npy").path
-            guard FileManager.default.fileExists(atPath: path) else { break }
-            weights.append(try NPYFile.read(path))
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw TrainingError("--init-weights \(directory): no such folder (expected W1.npy ... WL.npy in it)")
         }
-        guard !weights.isEmpty else { throw TrainingError("\(directory): no W1.npy (initial weights W1.npy ... WL.npy)") }
-        return weights
+        let indices = names.compactMap { name -> Int? in
+            guard name.hasPrefix("W"), name.hasSuffix(".npy") else { return nil }
+            return Int(name.dropFirst().dropLast(4)).flatMap { $0 >= 1 ? $0 : nil }
+        }.sorted()
+        guard let depth = indices.last else {
+            throw TrainingError("\(directory): no W1.npy (initial weights W1.npy ... WL.npy)")
+        }
+        let present = Set(indices)
+        if let missing = (1...depth).first(where: { !present.contains($0) }) {
+            throw TrainingError("\(directory): W\(missing).npy is missing; W\(depth).npy is there, so the network has \(depth) layers and needs W1.npy ... W\(depth).npy")
+        }
+        let dir = URL(fileURLWithPath: directory)
+        return try (1...depth).map { try NPYFile.read(dir.appendingPathComponent("W\($0).npy").path) }
     }
 
     static func json(_ r: RunReport, testNoise: [Double]) throws -> String {

@@ -37,8 +37,10 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard prefetch >= 1 else { throw ValidationError("--prefetch must be at least 1") }
-        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
-        guard reconnectTimeout > 0 else { throw ValidationError("--reconnect-timeout must be positive") }
+        guard heartbeat.isFinite, heartbeat > 0 else { throw ValidationError("--heartbeat must be a positive number of seconds") }
+        guard reconnectTimeout.isFinite, reconnectTimeout > 0 else {
+            throw ValidationError("--reconnect-timeout must be a positive number of seconds")
+        }
         if (curveKey == nil) != (serverKey == nil) {
             throw ValidationError("--curve-key and --server-key go together")
         }
@@ -55,7 +57,7 @@ struct WorkerCommand: ParsableCommand {
         if let curveKey, let serverKey {
             let pair = try KeyFiles.readPair(curveKey)
             options.curve = CurveClientSettings(
-                publicKey: pair.publicKey, secretKey: pair.secretKey, serverPublicKey: try KeyFiles.readKey(serverKey))
+                publicKey: pair.publicKey, secretKey: pair.secretKey, serverPublicKey: try KeyFiles.readPublicKey(serverKey))
         }
         let worker = try Worker(options: options, logger: logger)
         let stop = worker.stop

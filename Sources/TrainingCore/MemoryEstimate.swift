@@ -1,0 +1,61 @@
+import Foundation
+
+extension RunSpec {
+    /// About how many bytes a run of this spec allocates at its peak: the problem (A, X, R,
+    /// the test set), Y and its SVD, the weights with the trainer's copies and work buffers.
+    /// Computed in `Double`, so absurd sizes give a large number instead of an overflow; a
+    /// sweep refuses cells above its limit and a worker fails a task that cannot fit its host
+    /// with "needs N GiB" rather than being killed by the allocator.
+    public var estimatedBytes: Double {
+        let d = Double(problem.signalDim), m = Double(problem.measurements), r = Double(problem.latentDim)
+        let n = Double(problem.samples), nt = Double(problem.testSamples)
+        let k = min(m, n)
+        let shapes = layerShapes(depth: model.depth, width: model.width,
+                                 measurements: problem.measurements, signalDim: problem.signalDim)
+        let weights = shapes.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) }
+        let widest = shapes.reduce(0.0) { max($0, Double($1.rows)) }
+        let columns = training.path == .reduced ? k : m
+        let problemArrays = 2 * m * d + 3 * d * n + 2 * d * r + (d + m) * nt
+        let data = 3 * m * n + m * k + k * n
+        // Weights, the first layer's reduced and outside parts, the previous first layer, and
+        // the forward, backward and next-forward products of each layer.
+        let training = 3 * weights + 3 * Double(shapes.count) * widest * columns + 2 * d * k
+        // The end-to-end product and the balancedness gaps measured at the end.
+        let metrics = d * m + Double(model.width) * Double(model.width) * 2
+        return 8 * (problemArrays + data + training + metrics)
+    }
+}
+
+/// Bytes as GiB for messages ("needs 12.5 GiB").
+public func gibibytes(_ bytes: Double) -> String {
+    let value = bytes / 1_073_741_824
+    if value >= 100 { return "\(Int(value.rounded())) GiB" }
+    let tenths = (value * 10).rounded() / 10
+    return "\(tenths) GiB"
+}
+
+extension RunSpec {
+    /// Throws "needs N GiB" when the run would not fit in `available` bytes (default: what the
+    /// kernel says is available now), before anything is allocated: a worker records the task
+    /// as failed instead of the allocator killing it, and the next worker, in turn.
+    public func checkFitsInMemory(available: Double? = availableMemoryBytes()) throws(TrainingError) {
+        let needed = estimatedBytes
+        guard let available, needed > available else { return }
+        throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) available")
+    }
+}
+
+/// `MemAvailable` of /proc/meminfo in bytes; nil when unknown (then nothing is refused).
+public func availableMemoryBytes() -> Double? {
+    guard let file = fopen("/proc/meminfo", "r") else { return nil }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard text.hasPrefix("MemAvailable:") else { continue }
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count >= 2, let kilobytes = Double(fields[1]) else { return nil }
+        return kilobytes * 1024
+    }
+    return nil
+}
