@@ -34,6 +34,12 @@ public final class Coordinator {
     /// Results validated but not yet committed (see `commitStaged`).
     var staged: [(outcome: TaskOutcome, worker: String?, seconds: Double)] = []
     var stagedIDs = Set<Int>()
+    /// `staged[..<parkedCount]` no longer hold their worker's credit (the store is failing).
+    var parkedCount = 0
+    /// Set while the store refuses commits that may yet succeed.
+    var storeFault: StoreFault?
+    /// Set when the store cannot take results any more: the run stops with this error.
+    var storeFailure: StoreFailure?
 
     public init(configuration: SweepConfiguration, options: CoordinatorOptions, logger: Logger) throws {
         self.configuration = configuration
@@ -41,10 +47,10 @@ public final class Coordinator {
         self.logger = logger
         let plan = SweepPlan(configuration)
         self.plan = plan
-        store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
-        dispatcher = Dispatcher(
-            taskCount: plan.taskCount, done: try store.completedTaskIDs(), maxAttempts: options.maxAttempts)
+        // The finished tasks are read in `run()`, where a stop request can interrupt the load.
+        dispatcher = Dispatcher(taskCount: 0, done: TaskBitmap(count: 0), maxAttempts: options.maxAttempts)
 
+        // The socket first: a bad address or a port in use fails before --out is touched.
         context = try Context()
         socket = try Socket(context, type: .router)
         try socket.setLinger(milliseconds: 2000)
@@ -64,9 +70,14 @@ public final class Coordinator {
         }
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()
+        store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
+        store.lock?.note(address: endpoint)
         // Where launch scripts and `dlsweep worker` users find the port that was bound.
         try? Data((endpoint + "\n").utf8).write(
             to: URL(fileURLWithPath: options.outDirectory).appendingPathComponent("coordinator.address"))
+        if case .network(let type) = FileSystemKind.of(options.outDirectory) {
+            logger.warning("results folder \(options.outDirectory) is on \(type): the folder lock excludes coordinators on other hosts only if the mount has locking (not nolock); read it with `dlsweep table` from this host while the sweep runs (SQLite's WAL needs one host)")
+        }
         lastWorkerSeen = Self.now()
         if options.curve == nil && !Self.isLoopback(endpoint) {
             logger.warning("listening on \(endpoint) in plain text: anyone who reaches this port can join; use --curve-key and --authorized-keys across networks")
@@ -76,6 +87,14 @@ public final class Coordinator {
     /// Runs until every task is done or a stop is requested.
     public func run() throws -> SweepOutcome {
         let started = Self.now()
+        let done: TaskBitmap
+        do {
+            done = try store.completedTasks(isCancelled: { stop.isRequested })
+        } catch is CancellationError {
+            return SweepOutcome(complete: false, summaries: [], counters: counters, hosts: [],
+                                recordedNow: 0, wallSeconds: Self.now() - started)
+        }
+        dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts)
         var progress = ProgressReporter(
             style: options.progress, total: plan.taskCount, alreadyDone: dispatcher.doneCount, now: started)
         if dispatcher.doneCount > 0 {
@@ -85,7 +104,7 @@ public final class Coordinator {
 
         let tick = Int32(max(10, min(250, options.heartbeatInterval * 500)))
         loop: while !dispatcher.isComplete {
-            if stop.isRequested { break loop }
+            if stop.isRequested || storeFailure != nil { break loop }
             do {
                 if let frames = try socket.receive(timeout: tick) {
                     handle(frames)
@@ -107,21 +126,30 @@ public final class Coordinator {
             commitStaged()
             progress.update(
                 done: dispatcher.doneCount, workers: dispatcher.workers.count,
-                hosts: Set(dispatcher.workers.values.map(\.host)).count, perHost: tasksPerHost(), now: now)
+                hosts: Set(dispatcher.workers.values.map(\.host)).count, perHost: tasksPerHost(), alert: storeAlert,
+                now: now)
         }
         progress.update(
             done: dispatcher.doneCount, workers: dispatcher.workers.count,
             hosts: Set(dispatcher.workers.values.map(\.host)).count, now: Self.now(), force: true)
         progress.finish()
 
-        let complete = dispatcher.isComplete
+        var complete = dispatcher.isComplete
         farewell(reason: complete ? "sweep complete" : "coordinator stopping")
+        if storeFailure == nil, complete {
+            // Finished, but into the file we opened? (A deleted one would take the table with it.)
+            do { try store.checkFile() } catch { storeFailure = StoreFailure(description: "\(error)") }
+        }
+        if let storeFailure { throw storeFailure }
+        complete = dispatcher.isComplete
 
-        let summaries = try summarize(store: store)
+        // A stopped sweep leaves its table to `dlsweep table`: summarizing a huge store here
+        // would hold up a SIGTERM for as long as the scan takes.
+        let summaries = complete ? try summarize(store: store) : []
         if complete {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name)
         }
-        let hosts = try store.countByHost()
+        let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(
             complete: complete, summaries: summaries, counters: counters, hosts: hosts,
             recordedNow: recordedNow, wallSeconds: Self.now() - started)

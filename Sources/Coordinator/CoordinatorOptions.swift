@@ -16,6 +16,12 @@ public struct CoordinatorOptions: Sendable {
     public var progress: ProgressStyle = .automatic
     /// Seconds without any worker before saying so (and again every such period).
     public var idleNoticeInterval: Double = 10
+    /// Results held in memory while the store refuses commits (a full disk); past this, no
+    /// new tasks go out until it recovers.
+    public var resultBufferLimit: Int = 100_000
+    /// Seconds the store may keep failing before the coordinator gives up and exits non-zero
+    /// (a resume then redoes only what was not committed).
+    public var storeRetryLimit: Double = 600
 
     public init(bind: String, outDirectory: String) {
         self.bind = bind

@@ -1,3 +1,5 @@
+public import ResultsStore
+
 /// The coordinator's bookkeeping, free of I/O: which tasks are waiting, which worker holds
 /// which task, how many workers each task has outlived, and who has credit for more.
 ///
@@ -32,7 +34,7 @@ public struct Dispatcher: Sendable {
     public private(set) var doneCount: Int
     public private(set) var workers: [String: WorkerSlot] = [:]
 
-    private var done: [Bool]
+    private var done: TaskBitmap
     private var freshCursor = 0
     private var retry: [Int] = []
     private var holder: [Int: String] = [:]
@@ -40,19 +42,26 @@ public struct Dispatcher: Sendable {
     private var peerToWorker: [[UInt8]: String] = [:]
 
     /// - Parameter done: tasks already finished (recorded in the results store).
-    public init(taskCount: Int, done: [Bool], maxAttempts: Int) {
+    public init(taskCount: Int, done: TaskBitmap, maxAttempts: Int) {
         precondition(done.count == taskCount, "done bitmap must cover every task")
         self.taskCount = taskCount
         self.maxAttempts = max(1, maxAttempts)
         self.done = done
-        self.doneCount = done.lazy.filter { $0 }.count
+        self.doneCount = done.setCount
+    }
+
+    /// `done[id]` true for the tasks already finished (small grids and tests).
+    public init(taskCount: Int, done: [Bool], maxAttempts: Int) {
+        var bitmap = TaskBitmap(count: done.count)
+        for (id, isDone) in done.enumerated() where isDone { bitmap[id] = true }
+        self.init(taskCount: taskCount, done: bitmap, maxAttempts: maxAttempts)
     }
 
     public var isComplete: Bool { doneCount == taskCount }
     public var inFlightCount: Int { holder.count }
     public var pendingCount: Int { taskCount - doneCount - holder.count }
 
-    public func isDone(_ taskID: Int) -> Bool { done.indices.contains(taskID) && done[taskID] }
+    public func isDone(_ taskID: Int) -> Bool { done[taskID] }
     public func workerID(forPeer peer: [UInt8]) -> String? { peerToWorker[peer] }
     public func holder(of taskID: Int) -> String? { holder[taskID] }
 
@@ -99,11 +108,13 @@ public struct Dispatcher: Sendable {
         while let task = retry.popLast() {
             if !done[task] && holder[task] == nil { return task }
         }
-        while freshCursor < taskCount {
-            let task = freshCursor
-            freshCursor += 1
-            if !done[task] && holder[task] == nil { return task }
+        // Skips finished tasks a word at a time: a resumed, nearly done 10⁹-task grid is not
+        // walked bit by bit.
+        while let task = done.firstClear(from: freshCursor) {
+            freshCursor = task + 1
+            if holder[task] == nil { return task }
         }
+        freshCursor = taskCount
         return nil
     }
 
@@ -111,7 +122,7 @@ public struct Dispatcher: Sendable {
     /// - Returns: false when it was already done (a late or duplicate result).
     @discardableResult
     public mutating func complete(_ taskID: Int, seconds: Double = 0) -> Bool {
-        guard done.indices.contains(taskID), !done[taskID] else { return false }
+        guard done.contains(taskID), !done[taskID] else { return false }
         done[taskID] = true
         doneCount += 1
         if let owner = holder.removeValue(forKey: taskID) {
@@ -121,6 +132,16 @@ public struct Dispatcher: Sendable {
         }
         kills[taskID] = nil
         return true
+    }
+
+    /// Frees a worker's credit for a task whose result is held, validated, until the store
+    /// takes it: the task is neither handed out again nor done until `complete`.
+    public mutating func park(_ taskID: Int, from workerID: String, seconds: Double = 0) {
+        guard holder[taskID] == workerID else { return }
+        holder[taskID] = nil
+        workers[workerID]?.inFlight[taskID] = nil
+        workers[workerID]?.tasksDone += 1
+        workers[workerID]?.busySeconds += seconds
     }
 
     /// Frees a worker's credit for a task it will not deliver (it handed it back).

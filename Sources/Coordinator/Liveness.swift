@@ -5,7 +5,7 @@ import SweepProtocol
 /// Dispatch and liveness: credit-based assignment, heartbeats, silent workers, farewell.
 extension Coordinator {
     func assign(_ worker: String) {
-        guard let slot = dispatcher.workers[worker] else { return }
+        guard let slot = dispatcher.workers[worker], !resultBufferFull else { return }
         for (taskID, attempt) in dispatcher.assign(to: worker) {
             let spec = plan.task(taskID).spec
             if !send(.task(TaskAssignment(taskID: taskID, attempt: attempt, spec: spec)), to: slot.peer) {
@@ -56,7 +56,8 @@ extension Coordinator {
     /// Tells every worker the sweep is over, and answers stragglers for a moment.
     func farewell(reason: String) {
         for slot in dispatcher.workers.values { send(.shutdown(Shutdown(reason: reason)), to: slot.peer) }
-        let deadline = Self.now() + min(1.0, options.heartbeatInterval)
+        // Stopping on a signal answers for less time: Slurm's warning signal leaves little.
+        let deadline = Self.now() + min(dispatcher.isComplete ? 1.0 : 0.3, options.heartbeatInterval)
         while Self.now() < deadline {
             guard let frames = try? socket.receive(timeout: 50) else { continue }
             guard frames.count == 2 else { continue }

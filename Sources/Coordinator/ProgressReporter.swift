@@ -24,8 +24,9 @@ struct ProgressReporter {
     }
 
     /// - Parameter perHost: tasks finished this session per host, for the line output.
+    /// - Parameter alert: a fault the operator must see (the store refusing commits).
     mutating func update(done: Int, workers: Int, hosts: Int, perHost: [(host: String, tasks: Int)] = [],
-                         now: Double, force: Bool = false) {
+                         alert: String? = nil, now: Double, force: Bool = false) {
         guard style != .none, force || now - lastDraw >= interval else { return }
         lastDraw = now
         let elapsed = max(now - start, 1e-9)
@@ -33,7 +34,8 @@ struct ProgressReporter {
         let remaining = total - done
         let eta = rate > 0 ? Self.duration(Double(remaining) / rate) : "--"
         let percent = total == 0 ? 100 : Double(done) * 100 / Double(total)
-        let stats = "\(done)/\(total) (\(String(format: "%.1f", percent))%)  \(String(format: "%.1f", rate)) tasks/s  ETA \(eta)  workers \(workers) on \(hosts) host\(hosts == 1 ? "" : "s")"
+        let alertText = alert.map { "  [\($0)]" } ?? ""
+        let stats = "\(done)/\(total) (\(String(format: "%.1f", percent))%)  \(String(format: "%.1f", rate)) tasks/s  ETA \(eta)  workers \(workers) on \(hosts) host\(hosts == 1 ? "" : "s")\(alertText)"
         if style == .bar {
             let width = 30
             let filled = total == 0 ? width : min(width, done * width / max(total, 1))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Logging
+import Synchronization
 import SweepConfig
 import SweepProtocol
 import TrainingCore
@@ -26,6 +27,9 @@ struct BenchCoordinatorCommand: ParsableCommand {
 
     @Option(help: "Folder for the benchmark's results database (default: a temporary folder, removed after).")
     var out: String?
+
+    @Flag(help: "Start the coordinator on the grid without workers: report its memory and how long a SIGTERM takes to stop it.")
+    var dryRun = false
 
     func run() throws {
         let cells = 1000
@@ -57,6 +61,10 @@ struct BenchCoordinatorCommand: ParsableCommand {
         options.workerTimeout = 60
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let rssPlanned = MemoryUsage.residentBytes()
+        if dryRun {
+            try measureIdle(coordinator, rssBefore: rssBefore)
+            return
+        }
         print("grid: \(coordinator.plan.cells.count) cells × \(trials) trials = \(coordinator.plan.taskCount) tasks; \(workers) worker connections on \(threads) threads")
 
         let endpoint = coordinator.endpoint
@@ -76,6 +84,34 @@ struct BenchCoordinatorCommand: ParsableCommand {
         print("complete: \(outcome.complete ? "yes" : "no"); tasks per host: " + outcome.hosts.map { "\($0.host) \($0.tasks)" }.joined(separator: ", "))
         print("memory (RSS): \(MemoryUsage.megabytes(rssBefore)) before, \(MemoryUsage.megabytes(rssPlanned)) with the plan and store open, peak \(MemoryUsage.megabytes(peak)) (the whole process, lightweight workers included)")
         print(String(format: "per task: %.1f µs of coordinator time, %.0f bytes of peak memory", 1e6 / rate, Double(peak) / Double(coordinator.plan.taskCount)))
+    }
+}
+
+extension BenchCoordinatorCommand {
+    /// Runs the coordinator with no workers for a moment, then sends this process SIGTERM
+    /// (through the same handler `dlsweep coordinator` installs) and times the stop.
+    private func measureIdle(_ coordinator: Coordinator, rssBefore: Int) throws {
+        print("grid: \(coordinator.plan.cells.count) cells × \(coordinator.plan.trials) trials = \(coordinator.plan.taskCount) tasks; no workers (dry run)")
+        let stop = coordinator.stop
+        let signalled = Mutex<Date?>(nil)
+        let signals = onTermination {
+            signalled.withLock { $0 = $0 ?? Date() }
+            stop.request()
+        }
+        let idle = Mutex<Int>(0)
+        let sampler = Thread {
+            // Long enough for the done bitmap to be loaded and the loop to idle.
+            Thread.sleep(forTimeInterval: 2)
+            idle.withLock { $0 = MemoryUsage.residentBytes() }
+            kill(getpid(), SIGTERM)
+        }
+        sampler.start()
+        let outcome = try coordinator.run()
+        let returned = Date()
+        withExtendedLifetime(signals) {}
+        let latency = signalled.withLock { $0 }.map { returned.timeIntervalSince($0) } ?? .nan
+        print("memory (RSS): \(MemoryUsage.megabytes(rssBefore)) before, \(MemoryUsage.megabytes(idle.withLock { $0 })) while serving the grid, peak \(MemoryUsage.megabytes(MemoryUsage.peakResidentBytes())) (the whole process)")
+        print(String(format: "SIGTERM to run() returning: %.0f ms (complete: %@)", latency * 1000, outcome.complete ? "yes" : "no"))
     }
 }
 

@@ -114,13 +114,15 @@ struct CoordinatorCommand: ParsableCommand {
 
 /// Prints the table and the sweep's summary; a sweep stopped early exits non-zero.
 func report(_ outcome: SweepOutcome, outDirectory: String) throws {
-    print(renderText(outcome.summaries), terminator: "")
-    fflush(nil)  // the table before the summary lines on stderr
-    printError(renderHosts(outcome.hosts), terminator: "")
+    if outcome.complete {
+        print(renderText(outcome.summaries), terminator: "")
+        fflush(nil)  // the table before the summary lines on stderr
+        printError(renderHosts(outcome.hosts), terminator: "")
+    }
     let c = outcome.counters
     printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches)")
     guard outcome.complete else {
-        printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory))")
+        printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory); `dlsweep table \(outDirectory)` shows them)")
         throw ExitCode(2)
     }
     printError("table written to \(outDirectory)/table.{csv,json,md} and success.svg")
