@@ -129,7 +129,7 @@ public enum FileSystemKind: Sendable, Equatable {
     }
 
     /// `path` (absolute, resolved) against the text of a mounts table.
-    static func of(_ path: String, mounts: String) -> FileSystemKind {
+    public static func of(_ path: String, mounts: String) -> FileSystemKind {
         var best = (length: -1, type: "")
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")

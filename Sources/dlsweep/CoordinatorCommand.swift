@@ -28,7 +28,17 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Refuse sweeps whose largest run needs more memory than this many GiB (an estimate).")
     var maxCellMemory = SweepLimits.defaultMaxCellGiB
 
+    @Option(help: "Seconds the results store may refuse commits (a full disk) before the coordinator gives up and exits; results are held in memory meanwhile.")
+    var storeRetryLimit: Double = 600
+
+    @Option(help: "Results held in memory while the store refuses commits; past this, no new tasks go out.")
+    var resultBuffer = 100_000
+
     func validate() throws {
+        guard storeRetryLimit.isFinite, storeRetryLimit >= 0 else {
+            throw ValidationError("--store-retry-limit must be a number of seconds >= 0")
+        }
+        guard resultBuffer >= 1 else { throw ValidationError("--result-buffer must be at least 1") }
         guard heartbeat.isFinite, heartbeat > 0 else { throw ValidationError("--heartbeat must be a positive number of seconds") }
         guard workerTimeout.isFinite, workerTimeout > heartbeat else {
             throw ValidationError("--worker-timeout must be a number of seconds longer than --heartbeat")
@@ -54,6 +64,8 @@ struct SweepServiceOptions: ParsableArguments {
         options.maxAttempts = maxAttempts
         options.progress = progress
         options.idleNoticeInterval = idleNotice
+        options.storeRetryLimit = storeRetryLimit
+        options.resultBufferLimit = resultBuffer
     }
 }
 

@@ -1,0 +1,75 @@
+import Foundation
+import SweepConfig
+import Testing
+import TrainingCore
+
+/// Limits checked before anything is written or allocated (issue 11, items 4 and 5).
+@Suite struct SweepLimitsTests {
+    let base = """
+        name: limits
+        problem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 12}
+        grid:
+          depth: [1, 3]
+          width: [8, 16]
+        trials: 3
+        """
+
+    func config(_ yaml: String) throws -> SweepConfiguration {
+        try SweepConfiguration.parse(yaml: yaml, fileName: "limits.yaml")
+    }
+
+    @Test("a trillion trials is refused by the task cap, naming trials and the override")
+    func tooManyTasks() throws {
+        let configuration = try config(base.replacingOccurrences(of: "trials: 3", with: "trials: 1000000000000"))
+        #expect {
+            try SweepLimits().check(configuration)
+        } throws: { error in
+            let error = error as? ConfigError
+            return error?.keyPath == "trials"
+                && error?.message == "4000000000000 tasks (4 cells × 1000000000000 trials) exceed the limit of 1000000000; use fewer trials or grid values, or raise the limit with --max-tasks"
+        }
+    }
+
+    @Test("the task cap can be raised")
+    func capOverride() throws {
+        let configuration = try config(base.replacingOccurrences(of: "trials: 3", with: "trials: 500000000"))
+        #expect(throws: ConfigError.self) { try SweepLimits().check(configuration) }
+        try SweepLimits(maxTasks: 2_000_000_000).check(configuration)
+    }
+
+    @Test("signal_dim 100000000 is refused: one run would need hundreds of GiB")
+    func hugeProblem() throws {
+        let configuration = try config(base.replacingOccurrences(of: "signal_dim: 20", with: "signal_dim: 100000000"))
+        #expect {
+            try SweepLimits().check(configuration)
+        } throws: { error in
+            let error = error as? ConfigError
+            return error?.keyPath == "problem" && error?.message.contains("needs about 319 GiB") == true
+                && error?.message.contains("--max-cell-memory") == true
+        }
+    }
+
+    @Test("a grid whose widest, deepest cell is too big is refused under grid")
+    func hugeCell() throws {
+        let configuration = try config(base.replacingOccurrences(of: "width: [8, 16]", with: "width: [8, 100000]"))
+        #expect {
+            try SweepLimits().check(configuration)
+        } throws: { error in
+            (error as? ConfigError)?.keyPath == "grid" && "\(error)".contains("depth 3, width 100000")
+        }
+        try SweepLimits().check(try config(base))
+    }
+
+    @Test("validation is linear in the list length: 400k test noise levels parse", .timeLimit(.minutes(1)))
+    func longListsParse() throws {
+        let values = (0..<400_000).map { "\($0)e-6" }.joined(separator: ", ")
+        let configuration = try config(base + "\ntest_noise: [\(values)]\n")
+        #expect(configuration.testNoise.count == 400_000)
+        let duplicate = base + "\ntest_noise: [\(values), 5e-6]\n"
+        #expect {
+            try config(duplicate)
+        } throws: { error in
+            "\(error)".contains("duplicate value 5e-06 (also at [5])")
+        }
+    }
+}
