@@ -4,9 +4,10 @@
 # any finding, so CI can run it as is.
 #
 # Usage: check-scripts.sh [--selftests]   (from anywhere; checks the folder it lives in)
-#   --selftests  then also run the scripts' self-tests, which need no dlsweep build:
-#                slurm/smoke-test.sh always; netns/testbed.sh selftest and
-#                netns/ssh-selftest.sh when root (they build network namespaces)
+#   --selftests  then also run the scripts' self-tests, which need no dlsweep build and
+#                root: netns/testbed.sh selftest and netns/ssh-selftest.sh (they build
+#                network namespaces), slurm/testbed.sh selftest (a real two-node Slurm;
+#                installs slurm-wlm and munge when missing)
 # Installs Debian's shellcheck package with apt-get when it is missing and we
 # are root; otherwise says how to install it and fails.
 set -Eeuo pipefail
@@ -58,11 +59,11 @@ done
 echo "check-scripts: ${#scripts[@]} scripts, $failed with findings ($(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}'))"
 
 if [[ $selftests == yes ]]; then
-    tests=("$here/slurm/smoke-test.sh")
+    tests=()
     if [[ $(id -u) -eq 0 ]]; then
-        tests+=("$here/netns/testbed.sh selftest" "$here/netns/ssh-selftest.sh")
+        tests+=("$here/netns/testbed.sh selftest" "$here/netns/ssh-selftest.sh" "$here/slurm/testbed.sh selftest")
     else
-        echo "check-scripts: not root: skipping the network-namespace self-tests"
+        echo "check-scripts: not root: skipping the self-tests (network namespaces, Slurm daemons)"
     fi
     for test in "${tests[@]}"; do
         read -r -a command <<<"$test"

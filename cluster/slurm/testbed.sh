@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# A real Slurm on one Linux machine: Debian's slurm-wlm and munge, one slurmctld
+# and two slurmd (`-N n1`, `-N n2`) on this host, each with its own port, so that
+# sbatch, srun, scancel, job arrays and dependencies behave as on a cluster of
+# two nodes. Everything lives in one folder (config, munge key and socket, state,
+# spool, logs, pid files); nothing under /etc is touched and no system service
+# is started. Daemons listen on 127.0.0.1 only and are stopped by pid.
+#
+# Usage: testbed.sh install | up DIR | down DIR | run DIR CMD... | selftest
+#   install    apt-get install slurm-wlm munge when missing (root)
+#   up DIR     install if needed, write DIR/slurm.conf, start munged, slurmctld and
+#              two slurmd; wait until both nodes are idle; print the SLURM_CONF line
+#   down DIR   stop the daemons started in DIR by their pid files; idempotent
+#   run DIR CMD...  up, run CMD with SLURM_CONF set, down (also on failure or signal);
+#              exit status: CMD's
+#   selftest   run a two-node job that runs `srun hostname` in a fresh folder; PASS/FAIL
+# Environment:
+#   TESTBED_CPUS   CPUs per node (default 2; SlurmdParameters=config_overrides lets it
+#                  exceed the real count)
+# Commands then need SLURM_CONF=DIR/slurm.conf (set by `run`; `up` prints it).
+# Exit status: 0 ok, 1 failure, 2 usage, 3 not root or no apt-get.
+set -Eeuo pipefail
+
+readonly PROG=${0##*/}
+readonly NODES=(n1 n2)
+
+die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
+usage_error() { printf '%s: %s\n' "$PROG" "$*" >&2; usage >&2; exit 2; }
+note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+usage() {
+    cat <<EOF
+usage: $PROG install         apt-get install slurm-wlm munge when missing
+       $PROG up DIR          start munged, slurmctld and slurmd n1, n2 with config in DIR
+       $PROG down DIR        stop them (by the pid files in DIR); idempotent
+       $PROG run DIR CMD...  up, CMD with SLURM_CONF=DIR/slurm.conf, down
+       $PROG selftest        a two-node srun job on a fresh test bed; PASS/FAIL
+environment: TESTBED_CPUS=<n> CPUs per node (default 2)
+EOF
+}
+
+require_root() {
+    [[ $(id -u) -eq 0 ]] || { note "must run as root (slurmd starts jobs as their users); try: sudo $0 $*"; exit 3; }
+}
+
+# --- install -----------------------------------------------------------------
+
+cmd_install() {
+    local missing=() p
+    for p in slurmctld slurmd slurm-client munge; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    command -v apt-get >/dev/null 2>&1 || { note "no apt-get: install Slurm (slurmctld, slurmd, srun) and munge by hand"; exit 3; }
+    note "installing slurm-wlm and munge (missing: ${missing[*]})"
+    # The packages would start system-wide daemons; this test bed runs its own. A
+    # policy-rc.d that denies starts is put in place for the install only.
+    local policy=/usr/sbin/policy-rc.d added_policy=no
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && added_policy=yes
+    fi
+    local status=0
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || status=$?
+    if ((status == 0)); then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >&2 || status=$?
+    fi
+    [[ $added_policy == yes ]] && rm -f -- "$policy"
+    ((status == 0)) || die "apt-get install slurm-wlm munge failed (status $status)"
+}
+
+# --- configuration -----------------------------------------------------------
+
+# Three TCP ports free on 127.0.0.1 a moment ago (held together so they differ).
+free_ports() {
+    python3 - <<'EOF'
+import socket
+held = []
+for _ in range(3):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+EOF
+}
+
+write_config() {
+    local dir=$1 cpus=$2 ctld_port=$3 port1=$4 port2=$5 host
+    host=$(hostname -s)
+    mkdir -p -- "$dir"/{state,log,run,munge} "$dir"/spool/{n1,n2}
+    chmod 700 -- "$dir/munge"
+    cat >"$dir/slurm.conf" <<EOF
+# Written by cluster/slurm/testbed.sh: one slurmctld and two slurmd on $host.
+ClusterName=dlsweeptest
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$dir/munge/munge.socket
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool/%n
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd-%n.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
+SlurmctldDebug=info
+SlurmdDebug=info
+# No cgroups: processes are tracked by their parent chain, tasks are not bound.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SwitchType=switch/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+# Nodes as configured below, whatever this machine has.
+SlurmdParameters=config_overrides
+ReturnToService=2
+SlurmdTimeout=60
+InactiveLimit=0
+KillWait=30
+MinJobAge=300
+NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$port1 CPUs=$cpus State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$port2 CPUs=$cpus State=UNKNOWN
+PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+# --- daemons -------------------------------------------------------------------
+
+# Starts `name` in the foreground flavour of its daemon, in the background, and
+# records its pid in DIR/run/NAME.bg.pid (the file `down` reads).
+start_daemon() {
+    local dir=$1 name=$2
+    shift 2
+    "$@" >>"$dir/log/$name.stderr" 2>&1 </dev/null &
+    printf '%s\n' "$!" >"$dir/run/$name.bg.pid"
+}
+
+daemon_alive() {
+    local file=$1/run/$2.bg.pid pid
+    [[ -f $file ]] || return 1
+    pid=$(<"$file")
+    kill -0 "$pid" 2>/dev/null
+}
+
+wait_until() {
+    local seconds=$1 i
+    shift
+    for ((i = 0; i < seconds * 10; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+
+nodes_idle() {
+    local states
+    states=$(SLURM_CONF=$1/slurm.conf sinfo -h -N -o '%N %t' 2>/dev/null) || return 1
+    [[ $(grep -cE '^n[12] idle$' <<<"$states") -eq 2 ]]
+}
+
+cmd_up() {
+    local dir=$1 cpus=${TESTBED_CPUS:-2} ports
+    [[ $cpus =~ ^[1-9][0-9]?$ ]] || usage_error "TESTBED_CPUS must be a number from 1 to 99, got '$cpus'"
+    cmd_install
+    mkdir -p -- "$dir"
+    dir=$(realpath -- "$dir")
+    cmd_down "$dir" 2>/dev/null || true
+    # A failure half-way stops what was started.
+    trap 'trap - ERR INT TERM; cmd_down "$dir" || true; die "up failed; see $dir/log/"' ERR INT TERM
+
+    read -r -a ports <<<"$(free_ports)"
+    write_config "$dir" "$cpus" "${ports[@]}"
+    export SLURM_CONF=$dir/slurm.conf
+
+    (umask 077 && dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none)
+    start_daemon "$dir" munged munged --foreground --force \
+        --socket="$dir/munge/munge.socket" --key-file="$dir/munge/munge.key" \
+        --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed"
+    wait_until 10 test -S "$dir/munge/munge.socket" || { tail -n 5 -- "$dir/log/munged.stderr" >&2; false; }
+
+    start_daemon "$dir" slurmctld slurmctld -D -i -f "$SLURM_CONF"
+    local node
+    for node in "${NODES[@]}"; do
+        start_daemon "$dir" "slurmd-$node" slurmd -D -N "$node" -f "$SLURM_CONF"
+    done
+    if ! wait_until 60 nodes_idle "$dir"; then
+        note "nodes not idle after 60 s:"
+        sinfo -N >&2 || true
+        tail -n 5 -- "$dir"/log/*.log >&2 || true
+        false
+    fi
+    trap - ERR INT TERM
+    note "Slurm test bed up in $dir: nodes n1 n2 ($cpus CPUs each), slurmctld on 127.0.0.1:${ports[0]}"
+    printf 'export SLURM_CONF=%s\n' "$SLURM_CONF"
+}
+
+cmd_down() {
+    local dir=$1 name pid file i
+    [[ -d $dir ]] || return 0
+    export SLURM_CONF=$dir/slurm.conf
+    # Jobs first, while the controller runs: slurmd leaves running steps behind when it stops.
+    if daemon_alive "$dir" slurmctld; then
+        local jobs
+        jobs=$(squeue -h -o %A 2>/dev/null | sort -u | tr '\n' ' ') || jobs=
+        if [[ -n ${jobs// /} ]]; then
+            note "cancelling jobs still in the queue: $jobs"
+            # shellcheck disable=SC2086 # a list of job ids
+            scancel $jobs 2>/dev/null || true
+            wait_until 45 queue_empty || note "jobs still in the queue after 45 s: $(squeue -h -o %A | tr '\n' ' ')"
+        fi
+    fi
+    # slurmd, then the controller, then munge.
+    for name in slurmd-n1 slurmd-n2 slurmctld munged; do
+        file=$dir/run/$name.bg.pid
+        [[ -f $file ]] || continue
+        pid=$(<"$file")
+        if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for ((i = 0; i < 100; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -0 "$pid" 2>/dev/null && { note "$name (pid $pid) ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
+        fi
+        rm -f -- "$file"
+    done
+    # Job processes that outlived it all (slurmstepd and the tasks it started) carry this
+    # test bed's config in their environment: end them by pid.
+    local left=() environment
+    for file in /proc/[0-9]*/environ; do
+        pid=${file#/proc/}
+        pid=${pid%/environ}
+        environment=$({ tr '\0' '\n' <"$file"; } 2>/dev/null) || continue
+        grep -qxF "SLURM_CONF=$dir/slurm.conf" <<<"$environment" || continue
+        if grep -q '^SLURM_JOB_ID=' <<<"$environment" || [[ $(cat "/proc/$pid/comm" 2>/dev/null) == slurmstepd ]]; then
+            left+=("$pid")
+        fi
+    done
+    if ((${#left[@]})); then
+        note "ending ${#left[@]} leftover job process(es): ${left[*]}"
+        kill -KILL "${left[@]}" 2>/dev/null || true
+    fi
+}
+
+queue_empty() { [[ -z $(squeue -h -o %A 2>/dev/null) ]]; }
+
+run_dir=
+cmd_run() {
+    local status=0
+    mkdir -p -- "$1"
+    run_dir=$(realpath -- "$1")
+    shift
+    trap 'cmd_down "$run_dir"' EXIT
+    trap 'exit 130' INT TERM
+    cmd_up "$run_dir" >/dev/null
+    SLURM_CONF=$run_dir/slurm.conf "$@" || status=$?
+    return "$status"
+}
+
+# --- selftest -------------------------------------------------------------------
+
+# Daemons of this machine whose command line names the test bed in $1.
+daemons_of() {
+    local pid
+    for pid in $(pgrep -x slurmctld; pgrep -x slurmd; pgrep -x munged); do
+        { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$1/" && printf '%s\n' "$pid"
+    done
+    return 0
+}
+
+selftest_dir=
+cmd_selftest() {
+    local dir failures=0
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/dlsweep-slurm-testbed.XXXXXX")
+    selftest_dir=$dir
+    check() {
+        local what=$1
+        shift
+        if "$@"; then printf '  ok    %s\n' "$what"; else printf '  FAIL  %s\n' "$what"; failures=$((failures + 1)); fi
+    }
+    trap 'cmd_down "$selftest_dir"; rm -rf -- "$selftest_dir"' EXIT
+    trap 'exit 130' INT TERM
+    printf 'selftest: Slurm test bed in %s\n' "$dir"
+    cmd_up "$dir" >/dev/null
+    export SLURM_CONF=$dir/slurm.conf
+    check "two idle nodes" nodes_idle "$dir"
+    local job
+    job=$(sbatch --parsable --nodes=2 --ntasks-per-node=1 --output="$dir/job-%j.out" --chdir="$dir" \
+        --wrap 'srun --label hostname; srun --nodes=1 --ntasks=1 printenv SLURMD_NODENAME') || job=
+    check "sbatch accepted a two-node job" test -n "$job"
+    job_done() { [[ -z $(squeue -h -j "$job" -o %T 2>/dev/null) ]] && [[ -s $dir/job-$job.out ]]; }
+    check "the job ran within 60 s" wait_until 60 job_done
+    check "srun ran a task on each node" test "$(grep -cE '^[01]: ' "$dir/job-$job.out" 2>/dev/null)" -eq 2
+    check "daemons running before down" test -n "$(daemons_of "$dir")"
+    cmd_down "$dir"
+    check "down stopped every daemon" test -z "$(daemons_of "$dir")"
+    if ((failures == 0)); then printf 'PASS\n'; else printf 'FAIL (%d checks)\n' "$failures"; return 1; fi
+}
+
+# --- main -------------------------------------------------------------------------
+
+main() {
+    local command=${1:-}
+    [[ -n $command ]] || usage_error "missing command"
+    shift
+    case $command in
+        -h | --help | help) usage; return 0 ;;
+    esac
+    require_root "$command"
+    case $command in
+        install) [[ $# -eq 0 ]] || usage_error "install takes no argument"; cmd_install ;;
+        up) [[ $# -eq 1 ]] || usage_error "up needs a folder"; cmd_up "$1" ;;
+        down) [[ $# -eq 1 ]] || usage_error "down needs a folder"; cmd_down "$(realpath -- "$1")" ;;
+        run) [[ $# -ge 2 ]] || usage_error "run needs a folder and a command"; cmd_run "$@" ;;
+        selftest) [[ $# -eq 0 ]] || usage_error "selftest takes no argument"; cmd_selftest ;;
+        *) usage_error "unknown command '$command'" ;;
+    esac
+}
+
+main "$@"
