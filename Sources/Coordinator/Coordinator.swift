@@ -25,6 +25,8 @@ public final class Coordinator {
     let context: Context
     let socket: Socket
     let authenticator: ZAPAuthenticator?
+    /// Logs every refused CURVE handshake with its reason (a wrong server key is otherwise silent).
+    let handshakeMonitor: HandshakeMonitor?
     var dispatcher: Dispatcher
     var counters = WireCounters()
     var lastHeartbeat = 0.0
@@ -65,8 +67,15 @@ public final class Coordinator {
             try socket.setCurveServer(true)
             try socket.setCurveSecretKey(curve.secretKey)
             try socket.setZAPDomain("dlsweep")
+            handshakeMonitor = try HandshakeMonitor(socket) { event, _ in
+                switch event {
+                case .succeeded, .refusedByAuthentication: break  // the ZAP handler logs refusals with the key
+                default: log.warning("refused a worker's handshake: \(event.reason)")
+                }
+            }
         } else {
             authenticator = nil
+            handshakeMonitor = nil
         }
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()

@@ -3,6 +3,7 @@ public import Logging
 import LinearAlgebra
 public import SweepProtocol
 public import TrainingCore
+import Synchronization
 import ZeroMQ
 
 /// Runs sweep tasks for a coordinator: a socket thread (the caller of `run()`) talks to the
@@ -16,6 +17,9 @@ public final class Worker {
 
     private let logger: Logger
     private let context: Context
+    /// The last CURVE handshake failure since the last success (set by the monitor thread).
+    private let refusal = LastRefusal()
+    static let refusedText = "handshake refused (wrong server key or unauthorized client key)"
     private let compute: @Sendable (RunSpec) throws -> RunReport
 
     public init(options: WorkerOptions, logger: Logger,
@@ -47,6 +51,17 @@ public final class Worker {
             try dealer.setCurvePublicKey(curve.publicKey)
             try dealer.setCurveSecretKey(curve.secretKey)
         }
+        // CURVE failures are silent on the wire: watch the handshakes to say what went wrong.
+        let monitor = try options.curve.map { _ in
+            try HandshakeMonitor(dealer) { [refusal, logger, connect = options.connect] event, _ in
+                let first = refusal.event.withLock { last -> Bool in
+                    defer { last = event == .succeeded ? nil : event }
+                    return last == nil && event != .succeeded
+                }
+                if first { logger.error("\(Self.refusedText) by the coordinator at \(connect): \(event.reason)") }
+            }
+        }
+        defer { monitor?.stop() }
         try dealer.connect(options.connect)
 
         let inbox = TaskInbox()
@@ -140,12 +155,17 @@ public final class Worker {
         if !session.registered {
             let silent = now - session.lastHeard
             if silent > options.reconnectTimeout {
+                if refusal.event.withLock({ $0 }) != nil {
+                    logger.error("\(Self.refusedText) by the coordinator at \(options.connect) for \(Int(silent)) s; giving up")
+                    return .rejected(reason: Self.refusedText)
+                }
                 logger.error("no coordinator at \(options.connect) for \(Int(silent)) s; giving up")
                 return .coordinatorLost(seconds: silent)
             }
             if now - session.lastNotice >= 10 {
                 session.lastNotice = now
-                logger.notice("no answer from a coordinator at \(options.connect) for \(Int(silent)) s; still retrying (giving up after \(Int(options.reconnectTimeout)) s)")
+                let what = refusal.event.withLock({ $0 }) != nil ? Self.refusedText : "no answer from a coordinator"
+                logger.notice("\(what) at \(options.connect) for \(Int(silent)) s; still retrying (giving up after \(Int(options.reconnectTimeout)) s)")
             }
         }
         if now - session.lastSent >= options.heartbeatInterval {
@@ -227,4 +247,9 @@ public final class Worker {
     }
 
     static func now() -> Double { Date().timeIntervalSince1970 }
+}
+
+/// Shared between the socket thread and the handshake monitor's thread.
+private final class LastRefusal: Sendable {
+    let event = Mutex<HandshakeEvent?>(nil)
 }

@@ -268,6 +268,37 @@ struct StoreAndLimitsTests {
         #expect(worker.stderr.contains("keys/coordinator.key is a secret key file; --server-key takes a public key"), "\(worker.stderr)")
     }
 
+    @Test("6. CURVE: a wrong server key or an unauthorized key is named on both sides, not 'no coordinator'")
+    func refusedHandshakes() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = try writeConfig(in: directory)
+        let keys = directory.appendingPathComponent("keys"), allowed = directory.appendingPathComponent("allowed")
+        try FileManager.default.createDirectory(at: keys, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: allowed, withIntermediateDirectories: true)
+        for name in ["coordinator", "other", "member", "stranger"] {
+            let generate = try DLSweepProcess(["keys", "generate", "keys/\(name)"], in: directory, label: "keys-\(name)")
+            #expect(generate.wait(seconds: 20) == 0)
+        }
+        try FileManager.default.copyItem(at: keys.appendingPathComponent("member.pub"), to: allowed.appendingPathComponent("member.pub"))
+        let (coordinator, endpoint) = try startCoordinator(
+            config, out: "out", in: directory, extra: ["--curve-key", "keys/coordinator.key", "--authorized-keys", "allowed"])
+        let cases = [
+            ("wrong-server", ["--curve-key", "keys/member.key", "--server-key", "keys/other.pub"]),
+            ("stranger", ["--curve-key", "keys/stranger.key", "--server-key", "keys/coordinator.pub"]),
+        ]
+        for (label, keyArguments) in cases {
+            let worker = try DLSweepProcess(["worker", "--connect", endpoint, "--reconnect-timeout", "3"] + keyArguments,
+                                            in: directory, label: label)
+            #expect(worker.wait(seconds: 30) == 4, "\(worker.stderr)")
+            #expect(worker.stderr.contains("handshake refused (wrong server key or unauthorized client key)"), "\(worker.stderr)")
+            #expect(!worker.stderr.contains("no coordinator"), "\(worker.stderr)")
+        }
+        #expect(coordinator.stderr.contains("refused a worker's handshake: cryptographic error"), "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("is not authorized"), "\(coordinator.stderr)")
+        coordinator.signal(SIGTERM)
+        coordinator.wait(seconds: 10)
+    }
+
     @Test("6. bad paths, options and files: one line naming the culprit, non-zero, nothing left behind", arguments: [
         (["coordinator", "sweep.yaml", "--out", "afile/sub"], "afile/sub: cannot create the results directory: afile is a file, not a folder"),
         (["coordinator", "sweep.yaml", "--out", "out", "--bind", "tcp://256.1.1.1:5555"], "256.1.1.1"),
