@@ -36,14 +36,43 @@ public struct SweepTask: Codable, Sendable, Hashable {
     }
 }
 
-/// The cells and tasks of a configuration. Tasks are computed on demand from their id, so a
-/// plan of a million tasks costs only its cells.
+/// Every combination of the grid axes, computed from its index on demand: a grid of 10⁹
+/// cells costs its four axis lists, not 10⁹ cells in memory.
+public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
+    public let axes: SweepAxes
+    public let count: Int
+
+    init(_ axes: SweepAxes) {
+        self.axes = axes
+        // The parser refuses grids whose cell count overflows.
+        count = axes.cellCount ?? 0
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    /// Depth outermost, then width, lambda, noise (innermost).
+    public subscript(index: Int) -> SweepCell {
+        precondition(index >= 0 && index < count, "cell index \(index) outside 0..<\(count)")
+        var rest = index
+        let noise = axes.noise[rest % axes.noise.count]
+        rest /= axes.noise.count
+        let lambda = axes.lambda[rest % axes.lambda.count]
+        rest /= axes.lambda.count
+        let width = axes.width[rest % axes.width.count]
+        rest /= axes.width.count
+        return SweepCell(index: index, depth: axes.depth[rest], width: width, lambda: lambda, noise: noise)
+    }
+}
+
+/// The cells and tasks of a configuration. Cells and tasks are computed on demand from their
+/// index, so a plan costs the same whatever the size of its grid.
 public struct SweepPlan: Sendable {
     public typealias Cell = SweepCell
 
     public let configuration: SweepConfiguration
     /// Every combination of the axes: depth outermost, then width, lambda, noise.
-    public let cells: [SweepCell]
+    public let cells: SweepCells
     /// Runs per cell.
     public var trials: Int { configuration.trials }
     /// `cells.count * trials`; task ids are `0..<taskCount`.
@@ -53,18 +82,7 @@ public struct SweepPlan: Sendable {
 
     public init(_ configuration: SweepConfiguration) {
         self.configuration = configuration
-        let axes = configuration.axes
-        var cells: [SweepCell] = []
-        cells.reserveCapacity(axes.cellCount ?? 0)
-        for depth in axes.depth {
-            for width in axes.width {
-                for lambda in axes.lambda {
-                    for noise in axes.noise {
-                        cells.append(SweepCell(index: cells.count, depth: depth, width: width, lambda: lambda, noise: noise))
-                    }
-                }
-            }
-        }
+        let cells = SweepCells(configuration.axes)
         self.cells = cells
         // The parser refuses grids whose task count overflows.
         self.taskCount = cells.count * configuration.trials
