@@ -131,13 +131,17 @@ struct StoreAndLimitsTests {
         defer { unmount() }
         let config = try writeConfig(in: directory)
         let (first, endpoint) = try startCoordinator(config, out: "disk/out", in: directory,
-                                                     extra: ["--store-retry-limit", "2"], label: "first")
+                                                     extra: ["--store-retry-limit", "2", "--result-buffer", "5"],
+                                                     label: "first")
         fill(disk)
         let w = try worker(endpoint, in: directory, label: "w1")
         let status = first.wait(seconds: 60)
         #expect(status != nil && status != 0)
         #expect(first.stderr.contains("the results store kept failing"), "\(first.stderr.suffix(2000))")
         #expect(first.stderr.contains("run the same command again to resume"))
+        // The memory budget held: no more than the buffer plus what the worker already had.
+        let held = first.stderr.firstMatch(of: /(\d+) result\(s\) were not committed/).flatMap { Int($0.1) }
+        #expect(held.map { (5...7).contains($0) } == true, "\(first.stderr.suffix(2000))")
         w.wait(seconds: 30)
 
         try FileManager.default.removeItem(at: disk.appendingPathComponent("filler"))
