@@ -113,6 +113,21 @@ import TrainingCore
         #expect(TaskBitmap(count: 0).firstClear(from: 0) == nil)
     }
 
+    @Test("loading the finished tasks of a large store stops when asked (a SIGTERM during startup)")
+    func cancellableLoad() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let yaml = sweepYAML.replacingOccurrences(of: "trials: 2", with: "trials: 20000")
+        let (configuration, plan) = try makePlan(yaml)
+        let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        let failed = RecordedResult.failed(reason: "x")
+        for start in stride(from: 0, to: 70_000, by: 10_000) {
+            try store.record((start..<(start + 10_000)).map { outcome(plan, $0, result: failed) })
+        }
+        #expect(throws: CancellationError.self) { try store.completedTasks(isCancelled: { true }) }
+        #expect(try store.completedTasks(isCancelled: { false }).setCount == 70_000)
+    }
+
     @Test("completed tasks come back as a bitmap; the table is summarized in one pass with empty cells in place")
     func bitmapAndOnePassSummary() throws {
         let directory = temporaryDirectory()
