@@ -35,24 +35,25 @@ public func gibibytes(_ bytes: Double) -> String {
 }
 
 extension RunSpec {
-    /// Throws "needs N GiB" when the run would not fit in `available` bytes (default: what the
-    /// kernel says is available now), before anything is allocated: a worker records the task
-    /// as failed instead of the allocator killing it, and the next worker, in turn.
-    public func checkFitsInMemory(available: Double? = availableMemoryBytes()) throws(TrainingError) {
+    /// Throws "needs N GiB" when the run could never fit in `available` bytes (default: the
+    /// host's physical memory, not what is free at the moment, so that a busy host does not
+    /// fail a task for good), before anything is allocated: a worker records the task as
+    /// failed instead of the allocator killing it, and the next worker, in turn.
+    public func checkFitsInMemory(available: Double? = physicalMemoryBytes()) throws(TrainingError) {
         let needed = estimatedBytes
         guard let available, needed > available else { return }
-        throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) available")
+        throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) in all")
     }
 }
 
-/// `MemAvailable` of /proc/meminfo in bytes; nil when unknown (then nothing is refused).
-public func availableMemoryBytes() -> Double? {
+/// `MemTotal` of /proc/meminfo in bytes; nil when unknown (then nothing is refused).
+public func physicalMemoryBytes() -> Double? {
     guard let file = fopen("/proc/meminfo", "r") else { return nil }
     defer { fclose(file) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, Int32(line.count), file) != nil {
         let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard text.hasPrefix("MemAvailable:") else { continue }
+        guard text.hasPrefix("MemTotal:") else { continue }
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count >= 2, let kilobytes = Double(fields[1]) else { return nil }
         return kilobytes * 1024

@@ -36,7 +36,7 @@ import TrainingCore
         #expect {
             try spec.checkFitsInMemory(available: 16 * 1_073_741_824)
         } throws: { error in
-            "\(error)".hasPrefix("needs ") && "\(error)".contains("this host has 16.0 GiB available")
+            "\(error)".hasPrefix("needs ") && "\(error)".contains("this host has 16.0 GiB in all")
         }
         try RunSpec().checkFitsInMemory(available: 16 * 1_073_741_824)
         try spec.checkFitsInMemory(available: nil)  // unknown: nothing refused
