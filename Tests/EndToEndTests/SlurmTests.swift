@@ -11,7 +11,8 @@ struct SlurmTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test("sbatch, add-workers, scancel and resume, USR1 and resume: each completed sweep has the local run's table",
-          .enabled(if: isRoot, "needs root to run slurmctld and slurmd (and to apt-get install slurm-wlm munge); run the suite as root"))
+          .enabled(if: isRoot, "needs root to run slurmctld and slurmd (and to apt-get install slurm-wlm munge); run the suite as root"),
+          .timeLimit(.minutes(15)))
     func walkThrough() async throws {
         let directory = try makeTemporaryDirectory()
         let config = directory.appendingPathComponent("sweep.yaml").path

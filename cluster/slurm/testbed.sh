@@ -201,7 +201,7 @@ cmd_up() {
 }
 
 cmd_down() {
-    local dir=$1 name pid file i
+    local dir=$1 pid file
     [[ -d $dir ]] || return 0
     export SLURM_CONF=$dir/slurm.conf
     # Jobs first, while the controller runs: slurmd leaves running steps behind when it stops.
@@ -215,37 +215,47 @@ cmd_down() {
             wait_until 45 queue_empty || note "jobs still in the queue after 45 s: $(squeue -h -o %A | tr '\n' ' ')"
         fi
     fi
-    # slurmd, then the controller, then munge.
-    for name in slurmd-n1 slurmd-n2 slurmctld munged; do
-        file=$dir/run/$name.bg.pid
-        [[ -f $file ]] || continue
-        pid=$(<"$file")
-        if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for ((i = 0; i < 100; i++)); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-            kill -0 "$pid" 2>/dev/null && { note "$name (pid $pid) ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
-        fi
-        rm -f -- "$file"
-    done
+    # Both slurmd, then the controller, then munge.
+    stop_daemons "$dir" slurmd-n1 slurmd-n2
+    stop_daemons "$dir" slurmctld
+    stop_daemons "$dir" munged
     # Job processes that outlived it all (slurmstepd and the tasks it started) carry this
     # test bed's config in their environment: end them by pid.
-    local left=() environment
-    for file in /proc/[0-9]*/environ; do
+    local left=()
+    while read -r file; do
         pid=${file#/proc/}
         pid=${pid%/environ}
-        environment=$({ tr '\0' '\n' <"$file"; } 2>/dev/null) || continue
-        grep -qxF "SLURM_CONF=$dir/slurm.conf" <<<"$environment" || continue
-        if grep -q '^SLURM_JOB_ID=' <<<"$environment" || [[ $(cat "/proc/$pid/comm" 2>/dev/null) == slurmstepd ]]; then
+        if grep -qz '^SLURM_JOB_ID=' "$file" 2>/dev/null || [[ $(cat "/proc/$pid/comm" 2>/dev/null) == slurmstepd ]]; then
             left+=("$pid")
         fi
-    done
+    done < <(grep -lzxF -- "SLURM_CONF=$dir/slurm.conf" /proc/[0-9]*/environ 2>/dev/null)
     if ((${#left[@]})); then
         note "ending ${#left[@]} leftover job process(es): ${left[*]}"
         kill -KILL "${left[@]}" 2>/dev/null || true
     fi
+}
+
+# SIGTERM to the daemons named (by the pid files `up` wrote), then up to 10 s for them
+# to exit, then SIGKILL.
+stop_daemons() {
+    local dir=$1 name file pid i pids=()
+    shift
+    for name in "$@"; do
+        file=$dir/run/$name.bg.pid
+        [[ -f $file ]] || continue
+        pid=$(<"$file")
+        rm -f -- "$file"
+        [[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    done
+    ((${#pids[@]})) || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "${pids[@]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null && { note "pid $pid ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
+    done
+    return 0
 }
 
 queue_empty() { [[ -z $(squeue -h -o %A 2>/dev/null) ]]; }

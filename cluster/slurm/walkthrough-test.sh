@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's Slurm walk-through on a real Slurm (run it inside testbed.sh):
-#   1. sbatch sweep.sbatch; add-workers.sbatch as a single job and as an array while it
-#      runs (the array's second element waits for cores and starts after the end), one
-#      more with --dependency=afterany (starts after the end), and one on a results
-#      folder whose address a lost sweep job left behind: the sweep completes and every
-#      add-workers job ends promptly with status 0;
+#   1. sbatch sweep.sbatch; add-workers.sbatch as a single job (its time limit's USR1
+#      comes mid-sweep: its workers hand their tasks back) and as an array while it
+#      runs (the array's second element waits for cores), one more with
+#      --dependency=afterany (starts after the end), and one on a results folder whose
+#      address a lost sweep job left behind: the sweep completes and every add-workers
+#      job ends promptly with status 0;
 #   2. scancel mid-sweep, an add-workers job that outlives it, resubmission with
 #      DLSWEEP_OUT: the workers hand their tasks back, the partial table says how much
 #      it covers, slurm-<id>.out says how to resume, the add-workers job joins the
@@ -94,6 +95,16 @@ wait_recorded() {
     done
     return 1
 }
+# Waits (up to 180 s) until a worker log starting with $1 says it registered and $2
+# holds at least $3 results.
+wait_joined_and_recorded() {
+    local i
+    for ((i = 0; i < 360; i++)); do
+        cat -- "$1"*.log 2>/dev/null | grep -q 'registered with coordinator' && (($(recorded "$2") >= $3)) && return 0
+        sleep 0.5
+    done
+    return 1
+}
 handed_back() { grep -hE 'handed back [1-9][0-9]* task' "$@" 2>/dev/null | grep -q .; }
 # Every worker log given left by the worker's own way out (not a SIGKILL): it handed its
 # tasks back on SIGTERM, or the coordinator, signalled at the same moment, told it first.
@@ -121,6 +132,14 @@ a1=$(submit --nodes=1 --ntasks-per-node=1 "$add" "dlsweep-runs/$j1")
 arr=$(submit --array=0-1 --nodes=1 --ntasks-per-node=1 "$add" "dlsweep-runs/$j1")
 late=$(submit --dependency=afterany:"$j1" --nodes=1 --ntasks-per-node=1 "$add" "dlsweep-runs/$j1")
 check "sweep, add-workers and array jobs accepted" test -n "$j1" -a -n "$a1" -a -n "$arr" -a -n "$late"
+# The add-workers job's time limit comes near (what its --signal=B:USR1@60 sends) while
+# the sweep runs: its workers hand their tasks back and the sweep goes on without them.
+check "add-workers job $a1 joins and the sweep records 8 results" wait_joined_and_recorded "$out1/logs/add-$a1-" "$out1" 8
+scancel --batch --signal=USR1 "$a1"
+check "add-workers job $a1 ends within 60 s of USR1" wait_gone 60 "$a1"
+check "... with status 0" completed_ok "$a1"
+check "... its workers handed their tasks back" handed_back "$out1/logs/add-$a1-"*.log
+check "... and the coordinator put them back in the queue" grep -qE 'task\(s\) back in the queue' "$out1/logs/coordinator.log"
 check "all of them end within 300 s" wait_gone 300 "$j1" "$a1" "$arr" "$late"
 check "sweep job $j1 completed with status 0" completed_ok "$j1"
 check "table copied next to slurm-$j1.out" test -s "dlsweep-$j1.table.md" -a -s "dlsweep-$j1.table.csv"
@@ -128,8 +147,6 @@ check "table printed into slurm-$j1.out" grep -q '^| ' "slurm-$j1.out"
 check "no 'sweep is not done' message on success" lacks "not done" "slurm-$j1.out"
 check "coordinator.finished says status=0" grep -qx 'status=0' "$out1/coordinator.finished"
 check "connect.address removed at the end" test ! -e "$out1/connect.address"
-check "add-workers job $a1 completed with status 0" completed_ok "$a1"
-check "its workers joined the sweep" grep -q 'registered with coordinator' "$out1/logs/add-$a1-"*.log
 check "both array elements of $arr completed with status 0" completed_ok "$arr"
 check "array elements' logs are named after their slurm-<id>.out" array_outputs_match "$arr"
 check "add-workers job $late (after the end) completed with status 0" completed_ok "$late"
@@ -187,8 +204,9 @@ check "resumed sweep job $j3b ends within 300 s" wait_gone 300 "$j3b"
 check "resumed sweep job $j3b completed with status 0" completed_ok "$j3b"
 [[ -f $out3/table.json ]] && printf '%s\n' "$out3" >>"$work/complete.txt"
 
-say "worker lines showing tasks handed back:"
-grep -H 'handed back' "$out2"/logs/worker-*.log "$out3"/logs/worker-*.log | sed "s|^$work/||" || true
+say "worker and coordinator lines showing tasks handed back:"
+grep -H -e 'handed back' -e 'back in the queue' "$out1"/logs/add-*.log "$out1/logs/coordinator.log" \
+    "$out2"/logs/worker-*.log "$out3"/logs/worker-*.log | sed "s|^$work/||" || true
 
 if ((failures == 0)); then
     echo PASS
