@@ -43,7 +43,7 @@ let package = Package(
 
         // MARK: Distribution
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
-        .target(name: "SweepConfig", dependencies: ["TrainingCore", "Yams"], swiftSettings: swiftSettings),
+        .target(name: "SweepConfig", dependencies: ["TrainingCore", "SweepProtocol", "Yams"], swiftSettings: swiftSettings),
         .target(name: "SweepProtocol", dependencies: ["TrainingCore"], exclude: ["PROTOCOL.md"], swiftSettings: swiftSettings),
         .target(
             name: "ResultsStore",
@@ -88,6 +88,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),

@@ -34,7 +34,7 @@ public final class Coordinator {
     var lastIdleNotice = 0.0
     var recordedNow = 0
     /// Results validated but not yet committed (see `commitStaged`).
-    var staged: [(outcome: TaskOutcome, worker: String?, seconds: Double)] = []
+    var staged: [StagedResult] = []
     var stagedIDs = Set<Int>()
     /// `staged[..<parkedCount]` no longer hold their worker's credit (the store is failing).
     var parkedCount = 0
@@ -42,6 +42,11 @@ public final class Coordinator {
     var storeFault: StoreFault?
     /// Set when the store cannot take results any more: the run stops with this error.
     var storeFailure: StoreFailure?
+    var durations = TaskDurations()
+    var lastLoop: Double
+    var hadWorkers = false
+    /// Why the coordinator stopped on its own (no workers, a dead authentication handler).
+    var stopReason: String?
 
     public init(configuration: SweepConfiguration, options: CoordinatorOptions, logger: Logger) throws {
         self.configuration = configuration
@@ -50,7 +55,8 @@ public final class Coordinator {
         let plan = SweepPlan(configuration)
         self.plan = plan
         // The finished tasks are read in `run()`, where a stop request can interrupt the load.
-        dispatcher = Dispatcher(taskCount: 0, done: TaskBitmap(count: 0), maxAttempts: options.maxAttempts)
+        dispatcher = Dispatcher(taskCount: 0, done: TaskBitmap(count: 0), maxAttempts: options.maxAttempts,
+                                maxPrefetch: options.maxPrefetch)
 
         // The socket first: a bad address or a port in use fails before --out is touched.
         context = try Context()
@@ -67,6 +73,8 @@ public final class Coordinator {
             try socket.setCurveServer(true)
             try socket.setCurveSecretKey(curve.secretKey)
             try socket.setZAPDomain("dlsweep")
+            // Without it libzmq lets every client in when no handler answers (fails open).
+            try socket.setZAPEnforceDomain(true)
             handshakeMonitor = try HandshakeMonitor(socket) { event, _ in
                 switch event {
                 case .succeeded, .refusedByAuthentication: break  // the ZAP handler logs refusals with the key
@@ -88,6 +96,7 @@ public final class Coordinator {
             logger.warning("results folder \(options.outDirectory) is on \(type): the folder lock excludes coordinators on other hosts only if the mount has locking (not nolock); read it with `dlsweep table` from this host while the sweep runs (SQLite's WAL needs one host)")
         }
         lastWorkerSeen = Self.now()
+        lastLoop = lastWorkerSeen
         if options.curve == nil && !Self.isLoopback(endpoint) {
             logger.warning("listening on \(endpoint) in plain text: anyone who reaches this port can join; use --curve-key and --authorized-keys across networks")
         }
@@ -103,7 +112,8 @@ public final class Coordinator {
             return SweepOutcome(complete: false, summaries: [], counters: counters, hosts: [],
                                 recordedNow: 0, wallSeconds: Self.now() - started)
         }
-        dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts)
+        dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
+                                maxPrefetch: options.maxPrefetch)
         var progress = ProgressReporter(
             style: options.progress, total: plan.taskCount, alreadyDone: dispatcher.doneCount, now: started)
         if dispatcher.doneCount > 0 {
@@ -161,7 +171,7 @@ public final class Coordinator {
         let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(
             complete: complete, summaries: summaries, counters: counters, hosts: hosts,
-            recordedNow: recordedNow, wallSeconds: Self.now() - started)
+            recordedNow: recordedNow, wallSeconds: Self.now() - started, stopReason: stopReason)
     }
 
     /// Tasks finished by the connected workers of each host, this session.

@@ -8,8 +8,16 @@ public struct CoordinatorOptions: Sendable {
     public var heartbeatInterval: Double = 1
     /// A worker silent for longer is dropped and its tasks go back to the queue.
     public var workerTimeout: Double = 10
-    /// A task that outlived this many workers is recorded as failed instead of retried.
+    /// A task that failed this many times by its own doing (it threw, its result was invalid)
+    /// is recorded as failed. Lost workers and overrun leases never count.
     public var maxAttempts: Int = 3
+    /// Seconds a worker may run one task before it is dropped and the task re-queued; nil: ten
+    /// times the cell's measured mean (at least 60 s), doubled for each overrun of the task.
+    public var taskTimeout: Double?
+    /// The most tasks one worker may hold, whatever its hello asks for.
+    public var maxPrefetch: Int = 16
+    /// Stop (incomplete, with the reason) after this many seconds without any worker; nil: wait.
+    public var stopWithoutWorkers: Double?
     /// CURVE server key and the public keys allowed in; nil means plain text.
     public var curve: CurveServerSettings?
     /// How progress is shown on stderr.

@@ -1,36 +1,75 @@
 public import ResultsStore
 
 /// The coordinator's bookkeeping, free of I/O: which tasks are waiting, which worker holds
-/// which task, how many workers each task has outlived, and who has credit for more.
+/// which task under which lease, how often each task failed by its own doing, and who has
+/// credit for more.
 ///
 /// Memory stays small for million-task grids: fresh tasks are handed out by a cursor over
-/// the `done` bitmap instead of a materialized queue; only re-queued tasks are listed.
+/// the `done` bitmap instead of a materialized queue; only re-queued tasks are listed, and
+/// per-task counters exist only for tasks that were dispatched and are not done.
 public struct Dispatcher: Sendable {
+    /// A task sent to a worker: only that worker, answering with that attempt, may settle it.
+    public struct Lease: Sendable, Equatable {
+        /// The coordinator's count of dispatches of the task (1 on the first).
+        public var attempt: Int
+        /// When the task was sent.
+        public var since: Double
+        /// Dispatch order (the worker runs its tasks in this order).
+        var order: Int
+    }
+
     /// A registered worker as the dispatcher sees it.
     public struct WorkerSlot: Sendable {
         public var id: String
         /// ZeroMQ routing identity of the current connection.
         public var peer: [UInt8]
         public var host: String
+        /// Granted credit (the worker's wish, capped).
         public var prefetch: Int
-        /// Task id → attempt number it was sent with.
-        public var inFlight: [Int: Int] = [:]
+        public var inFlight: [Int: Lease] = [:]
         public var lastSeen: Double
+        /// When the worker last settled a task (its next task started then, at the latest).
+        public var lastDelivery: Double
         public var tasksDone = 0
         public var busySeconds = 0.0
 
         public var freeCredit: Int { max(0, prefetch - inFlight.count) }
+
+        /// The task the worker is running now: its oldest, running since the later of its
+        /// dispatch and the worker's last delivery.
+        public var running: (taskID: Int, since: Double)? {
+            guard let (task, lease) = inFlight.min(by: { $0.value.order < $1.value.order }) else { return nil }
+            return (task, max(lease.since, lastDelivery))
+        }
     }
 
-    /// What became of a task whose holder was lost.
-    public enum Reclaimed: Sendable, Equatable {
-        case requeued(taskID: Int)
-        /// The task has now outlived `maxAttempts` workers: record it as failed.
-        case exhausted(taskID: Int, attempts: Int)
+    public enum Registration: Sendable, Equatable {
+        case new
+        /// A known worker on a new connection (or saying hello again); it keeps its tasks.
+        case again
+        /// Another live connection already uses this worker id.
+        case refused
+    }
+
+    /// Whether a result for a task may be recorded.
+    public enum LeaseCheck: Sendable, Equatable {
+        case held
+        case unknownTask
+        case alreadyDone
+        /// Not leased to this worker with this attempt (another worker's task, a lapsed lease).
+        case notHolder
+    }
+
+    /// What became of a task that failed by its own doing.
+    public enum Failure: Sendable, Equatable {
+        case requeued(failures: Int)
+        /// `maxAttempts` failures: record it as failed (the lease stays until then).
+        case exhausted(failures: Int)
     }
 
     public let taskCount: Int
     public let maxAttempts: Int
+    public let maxPrefetch: Int
     public private(set) var doneCount: Int
     public private(set) var workers: [String: WorkerSlot] = [:]
 
@@ -38,65 +77,87 @@ public struct Dispatcher: Sendable {
     private var freshCursor = 0
     private var retry: [Int] = []
     private var holder: [Int: String] = [:]
-    private var kills: [Int: Int] = [:]
+    private var dispatches: [Int: Int] = [:]
+    private var failures: [Int: Int] = [:]
     private var peerToWorker: [[UInt8]: String] = [:]
+    private var order = 0
 
     /// - Parameter done: tasks already finished (recorded in the results store).
-    public init(taskCount: Int, done: TaskBitmap, maxAttempts: Int) {
+    public init(taskCount: Int, done: TaskBitmap, maxAttempts: Int, maxPrefetch: Int = 16) {
         precondition(done.count == taskCount, "done bitmap must cover every task")
         self.taskCount = taskCount
         self.maxAttempts = max(1, maxAttempts)
+        self.maxPrefetch = max(1, maxPrefetch)
         self.done = done
         self.doneCount = done.setCount
     }
 
     /// `done[id]` true for the tasks already finished (small grids and tests).
-    public init(taskCount: Int, done: [Bool], maxAttempts: Int) {
+    public init(taskCount: Int, done: [Bool], maxAttempts: Int, maxPrefetch: Int = 16) {
         var bitmap = TaskBitmap(count: done.count)
         for (id, isDone) in done.enumerated() where isDone { bitmap[id] = true }
-        self.init(taskCount: taskCount, done: bitmap, maxAttempts: maxAttempts)
+        self.init(taskCount: taskCount, done: bitmap, maxAttempts: maxAttempts, maxPrefetch: maxPrefetch)
     }
 
     public var isComplete: Bool { doneCount == taskCount }
     public var inFlightCount: Int { holder.count }
     public var pendingCount: Int { taskCount - doneCount - holder.count }
 
-    public func isDone(_ taskID: Int) -> Bool { done[taskID] }
+    public func isDone(_ taskID: Int) -> Bool { done.contains(taskID) && done[taskID] }
     public func workerID(forPeer peer: [UInt8]) -> String? { peerToWorker[peer] }
     public func holder(of taskID: Int) -> String? { holder[taskID] }
+    public func failures(of taskID: Int) -> Int { failures[taskID] ?? 0 }
 
-    /// Registers a worker or, for a known id, its new connection. A reconnecting worker
-    /// keeps the tasks it holds: it may still deliver them.
-    /// - Returns: true for a worker not seen before.
-    @discardableResult
-    public mutating func register(id: String, peer: [UInt8], host: String, prefetch: Int, now: Double) -> Bool {
+    /// The lease under which `taskID` is out, if any.
+    public func lease(of taskID: Int) -> (worker: String, lease: Lease)? {
+        guard let worker = holder[taskID], let lease = workers[worker]?.inFlight[taskID] else { return nil }
+        return (worker, lease)
+    }
+
+    /// Registers a worker or, for a known id, its new connection. A worker id that is live on
+    /// another connection (heard from within `liveWithin` seconds) is refused: a second peer
+    /// cannot take over a slot and the provenance of its results.
+    public mutating func register(id: String, peer: [UInt8], host: String, prefetch: Int, now: Double,
+                                  liveWithin: Double) -> Registration {
+        let granted = min(max(1, prefetch), maxPrefetch)
         if var slot = workers[id] {
+            if slot.peer != peer && now - slot.lastSeen <= liveWithin { return .refused }
+            if let other = peerToWorker[peer], other != id { return .refused }
             peerToWorker[slot.peer] = nil
             slot.peer = peer
             slot.host = host
-            slot.prefetch = max(1, prefetch)
+            slot.prefetch = granted
             slot.lastSeen = now
             workers[id] = slot
             peerToWorker[peer] = id
-            return false
+            return .again
         }
-        workers[id] = WorkerSlot(id: id, peer: peer, host: host, prefetch: max(1, prefetch), lastSeen: now)
+        // One connection, one worker: a peer cannot register a second id.
+        if peerToWorker[peer] != nil { return .refused }
+        workers[id] = WorkerSlot(id: id, peer: peer, host: host, prefetch: granted, lastSeen: now, lastDelivery: now)
         peerToWorker[peer] = id
-        return true
+        return .new
     }
 
     public mutating func touch(_ workerID: String, now: Double) {
         workers[workerID]?.lastSeen = now
     }
 
+    /// After the coordinator itself was blocked: nobody was heard because nobody listened.
+    public mutating func touchAll(now: Double) {
+        for id in workers.keys { workers[id]?.lastSeen = now }
+    }
+
     /// Hands `workerID` as many tasks as its credit allows.
     /// - Returns: (task id, attempt number) pairs to send.
-    public mutating func assign(to workerID: String) -> [(taskID: Int, attempt: Int)] {
+    public mutating func assign(to workerID: String, now: Double = 0) -> [(taskID: Int, attempt: Int)] {
         guard var slot = workers[workerID] else { return [] }
         var out: [(taskID: Int, attempt: Int)] = []
         while slot.freeCredit > 0, let task = nextPending() {
-            let attempt = (kills[task] ?? 0) + 1
-            slot.inFlight[task] = attempt
+            let attempt = (dispatches[task] ?? 0) + 1
+            dispatches[task] = attempt
+            order += 1
+            slot.inFlight[task] = Lease(attempt: attempt, since: now, order: order)
             holder[task] = workerID
             out.append((task, attempt))
         }
@@ -118,10 +179,20 @@ public struct Dispatcher: Sendable {
         return nil
     }
 
+    /// Whether `workerID` may settle `taskID` with `attempt`.
+    public func check(_ taskID: Int, attempt: Int, from workerID: String) -> LeaseCheck {
+        guard taskID >= 0 && taskID < taskCount else { return .unknownTask }
+        if done[taskID] { return .alreadyDone }
+        guard holder[taskID] == workerID, workers[workerID]?.inFlight[taskID]?.attempt == attempt else {
+            return .notHolder
+        }
+        return .held
+    }
+
     /// Marks a task finished once its result is committed.
     /// - Returns: false when it was already done (a late or duplicate result).
     @discardableResult
-    public mutating func complete(_ taskID: Int, seconds: Double = 0) -> Bool {
+    public mutating func complete(_ taskID: Int, seconds: Double = 0, now: Double = 0) -> Bool {
         guard done.contains(taskID), !done[taskID] else { return false }
         done[taskID] = true
         doneCount += 1
@@ -129,8 +200,10 @@ public struct Dispatcher: Sendable {
             workers[owner]?.inFlight[taskID] = nil
             workers[owner]?.tasksDone += 1
             workers[owner]?.busySeconds += seconds
+            if let last = workers[owner]?.lastDelivery { workers[owner]?.lastDelivery = max(last, now) }
         }
-        kills[taskID] = nil
+        dispatches[taskID] = nil
+        failures[taskID] = nil
         return true
     }
 
@@ -144,7 +217,20 @@ public struct Dispatcher: Sendable {
         workers[workerID]?.busySeconds += seconds
     }
 
-    /// Frees a worker's credit for a task it will not deliver (it handed it back).
+    /// Counts a failure the task caused itself (it threw; its result was invalid). Below
+    /// `maxAttempts` the task goes back to the queue; at it, the lease stays until the
+    /// failure is recorded (`complete`).
+    public mutating func fail(_ taskID: Int, from workerID: String, now: Double = 0) -> Failure {
+        let count = (failures[taskID] ?? 0) + 1
+        failures[taskID] = count
+        if let last = workers[workerID]?.lastDelivery { workers[workerID]?.lastDelivery = max(last, now) }
+        if count >= maxAttempts { return .exhausted(failures: count) }
+        returnTask(taskID, from: workerID)
+        return .requeued(failures: count)
+    }
+
+    /// Frees a worker's credit for a task it will not deliver; the task goes back to the queue
+    /// without counting a failure.
     public mutating func returnTask(_ taskID: Int, from workerID: String) {
         guard holder[taskID] == workerID else { return }
         holder[taskID] = nil
@@ -152,24 +238,19 @@ public struct Dispatcher: Sendable {
         if !done[taskID] { retry.append(taskID) }
     }
 
-    /// Drops a worker that left or went silent; each task it held counts one attempt.
-    public mutating func dropWorker(_ workerID: String, countAttempts: Bool) -> [Reclaimed] {
+    /// Drops a worker that left, went silent or overran a lease; its tasks go back to the
+    /// queue. Never counts a failure: losing a worker says nothing certain about a task.
+    /// - Returns: the re-queued task ids.
+    @discardableResult
+    public mutating func dropWorker(_ workerID: String) -> [Int] {
         guard let slot = workers.removeValue(forKey: workerID) else { return [] }
         peerToWorker[slot.peer] = nil
-        var out: [Reclaimed] = []
+        var out: [Int] = []
         for task in slot.inFlight.keys.sorted() where holder[task] == workerID {
             holder[task] = nil
             guard !done[task] else { continue }
-            if countAttempts {
-                let k = (kills[task] ?? 0) + 1
-                kills[task] = k
-                if k >= maxAttempts {
-                    out.append(.exhausted(taskID: task, attempts: k))
-                    continue
-                }
-            }
             retry.append(task)
-            out.append(.requeued(taskID: task))
+            out.append(task)
         }
         return out
     }
@@ -177,5 +258,15 @@ public struct Dispatcher: Sendable {
     /// Workers silent for longer than `timeout` seconds.
     public func silentWorkers(now: Double, timeout: Double) -> [String] {
         workers.values.filter { now - $0.lastSeen > timeout }.map(\.id).sorted()
+    }
+
+    /// Workers whose running task has run longer than its limit (nil: no limit yet).
+    public func overrunLeases(now: Double, limit: (Int) -> Double?) -> [(worker: String, taskID: Int, seconds: Double)] {
+        var out: [(worker: String, taskID: Int, seconds: Double)] = []
+        for slot in workers.values {
+            guard let (task, since) = slot.running, let limit = limit(task), now - since > limit else { continue }
+            out.append((slot.id, task, now - since))
+        }
+        return out.sorted { $0.worker < $1.worker }
     }
 }

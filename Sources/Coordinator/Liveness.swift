@@ -2,13 +2,15 @@ import Foundation
 import ResultsStore
 import SweepProtocol
 
-/// Dispatch and liveness: credit-based assignment, heartbeats, silent workers, farewell.
+/// Dispatch and liveness: credit-based assignment, heartbeats, silent workers, overrun
+/// leases, a coordinator left without workers, farewell.
 extension Coordinator {
     func assign(_ worker: String) {
         guard let slot = dispatcher.workers[worker], !resultBufferFull else { return }
-        for (taskID, attempt) in dispatcher.assign(to: worker) {
-            let spec = plan.task(taskID).spec
-            if !send(.task(TaskAssignment(taskID: taskID, attempt: attempt, spec: spec)), to: slot.peer) {
+        for (taskID, attempt) in dispatcher.assign(to: worker, now: Self.now()) {
+            let spec = WireSpec(plan.task(taskID).spec)
+            let task = TaskAssignment(sweep: plan.fingerprint, taskID: taskID, attempt: attempt, spec: spec)
+            if !send(.task(task), to: slot.peer) {
                 dispatcher.returnTask(taskID, from: worker)
                 break
             }
@@ -20,6 +22,10 @@ extension Coordinator {
     }
 
     func periodic(now: Double) {
+        // A loop that stood still (a long SQLite lock, a stopped process) heard nobody because
+        // it did not listen: that is no reason to drop anyone.
+        if now - lastLoop > options.workerTimeout / 2 { dispatcher.touchAll(now: now) }
+        lastLoop = now
         if now - lastHeartbeat >= options.heartbeatInterval {
             lastHeartbeat = now
             for slot in dispatcher.workers.values {
@@ -27,29 +33,37 @@ extension Coordinator {
             }
         }
         for worker in dispatcher.silentWorkers(now: now, timeout: options.workerTimeout) {
-            let host = dispatcher.workers[worker]?.host ?? "?"
-            counters.workersLost += 1
-            let reclaimed = dispatcher.dropWorker(worker, countAttempts: true)
-            logger.warning("worker \(worker) on \(host) silent for more than \(options.workerTimeout) s: dropped, \(reclaimed.count) task(s) reclaimed")
-            for item in reclaimed {
-                switch item {
-                case .requeued:
-                    counters.tasksRequeued += 1
-                case .exhausted(let taskID, let attempts):
-                    accept(taskID: taskID, attempt: attempts, from: nil, peer: [],
-                           outcome: .failed(reason: "lost \(attempts) workers while running it (last on \(host))"),
-                           startedAt: now, finishedAt: now)
-                }
-            }
-            assignAll()
+            lose(worker, reason: "silent for more than \(options.workerTimeout) s")
+        }
+        let overrun = dispatcher.overrunLeases(now: now) { taskID in
+            options.taskTimeout ?? durations.limit(cell: plan.task(taskID).cell.index, task: taskID)
+        }
+        for (worker, taskID, seconds) in overrun {
+            counters.leasesExpired += 1
+            durations.overran(task: taskID)
+            lose(worker, reason: "task \(taskID) ran \(Int(seconds)) s, beyond its lease")
         }
         if dispatcher.workers.isEmpty {
+            if hadWorkers && !dispatcher.isComplete {
+                hadWorkers = false
+                logger.error("all workers are gone with \(plan.taskCount - dispatcher.doneCount) task(s) left; waiting for workers at \(endpoint)")
+            }
             if now - lastWorkerSeen >= options.idleNoticeInterval && now - lastIdleNotice >= options.idleNoticeInterval {
                 lastIdleNotice = now
                 logger.notice("waiting for workers: none connected to \(endpoint) (start one with: dlsweep worker --connect \(endpoint))")
             }
+            if let limit = options.stopWithoutWorkers, now - lastWorkerSeen >= limit {
+                stopReason = "no worker for \(Int(limit)) s"
+                stop.request()
+            }
         } else {
+            hadWorkers = true
             lastWorkerSeen = now
+        }
+        if let failure = authenticator?.failure {
+            stopReason = "the CURVE authentication handler stopped: \(failure)"
+            logger.critical("\(stopReason ?? "")")
+            stop.request()
         }
     }
 
@@ -74,5 +88,49 @@ extension Coordinator {
                 break
             }
         }
+    }
+}
+
+/// Measured seconds per cell: the default lease of a task is a multiple of its cell's
+/// expected time, doubled each time that task overran (so a slow but honest task finishes).
+public struct TaskDurations: Sendable {
+    public var factor: Double
+    /// No lease is shorter.
+    public var floor: Double
+    private var sums: [Int: (seconds: Double, count: Int)] = [:]
+    private var overruns: [Int: Int] = [:]
+    private var longestMean = 0.0
+
+    public init(factor: Double = 10, floor: Double = 60) {
+        self.factor = factor
+        self.floor = floor
+    }
+
+    public mutating func record(cell: Int, seconds: Double) {
+        guard seconds.isFinite, seconds >= 0 else { return }
+        var entry = sums[cell] ?? (0, 0)
+        entry.seconds += seconds
+        entry.count += 1
+        sums[cell] = entry
+        longestMean = max(longestMean, entry.seconds / Double(entry.count))
+    }
+
+    public mutating func overran(task: Int) {
+        overruns[task, default: 0] += 1
+    }
+
+    /// nil until something was measured: the first tasks of a sweep have no expected time.
+    public func limit(cell: Int, task: Int) -> Double? {
+        let expected: Double
+        if let entry = sums[cell] {
+            expected = entry.seconds / Double(entry.count)
+        } else if longestMean > 0 {
+            // A cell not yet measured may be larger than any measured one.
+            expected = 4 * longestMean
+        } else {
+            return nil
+        }
+        let doublings = Double(min(overruns[task] ?? 0, 20))
+        return max(floor, factor * expected) * pow(2, doublings)
     }
 }

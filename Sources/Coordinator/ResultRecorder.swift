@@ -1,5 +1,6 @@
 import Foundation
 import ResultsStore
+import SweepProtocol
 
 /// A store that refuses commits: since when, how often, and when to try again.
 struct StoreFault {
@@ -50,6 +51,7 @@ extension Coordinator {
         stagedIDs.removeAll(keepingCapacity: true)
         parkedCount = 0
         var workers = Set<String>()
+        var acks: [[UInt8]: [Int]] = [:]
         for (item, isNew) in zip(batch, inserted) {
             let taskID = item.outcome.task.id
             if isNew {
@@ -61,9 +63,13 @@ extension Coordinator {
             } else {
                 counters.duplicateResults += 1
             }
-            dispatcher.complete(taskID, seconds: item.seconds)
+            if dispatcher.complete(taskID, seconds: item.seconds, now: now), case .report = item.outcome.result {
+                durations.record(cell: item.outcome.task.cell.index, seconds: item.seconds)
+            }
             if let worker = item.worker { workers.insert(worker) }
+            if let peer = item.peer { acks[peer, default: []].append(taskID) }
         }
+        for (peer, taskIDs) in acks { send(.ack(Ack(taskIDs: taskIDs)), to: peer) }
         if recovered {
             assignAll()  // the buffer may have been full: every worker may be waiting
         } else {

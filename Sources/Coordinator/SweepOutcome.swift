@@ -11,6 +11,18 @@ public struct WireCounters: Sendable, Equatable {
     public var workersLost = 0
     public var tasksRequeued = 0
     public var tasksFailed = 0
+    /// Results or failures from a connection that never said hello (or was dropped).
+    public var unregistered = 0
+    /// Results carrying another sweep's fingerprint.
+    public var otherSweep = 0
+    /// Results for a task the sender does not hold under that attempt.
+    public var noLease = 0
+    /// Results whose values are not a consistent run of their task.
+    public var invalidResults = 0
+    /// Workers dropped because their running task overran its lease.
+    public var leasesExpired = 0
+    /// Hellos refused because the worker id was live on another connection.
+    public var duplicateWorkers = 0
 
     public init() {}
 }
@@ -26,4 +38,15 @@ public struct SweepOutcome: Sendable {
     /// Results recorded by this process (a resumed sweep counts only its own).
     public var recordedNow: Int
     public var wallSeconds: Double
+    /// Why the coordinator stopped before the end on its own, if it did.
+    public var stopReason: String?
+}
+
+/// A checked result waiting for the next commit.
+struct StagedResult {
+    var outcome: TaskOutcome
+    var worker: String?
+    /// Where to send the acknowledgement once committed.
+    var peer: [UInt8]?
+    var seconds: Double
 }

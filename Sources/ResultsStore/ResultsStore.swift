@@ -211,9 +211,9 @@ public final class ResultsStore: Sendable {
 
     private static func fetchMeta(_ db: Database) throws -> SweepMeta? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sweep_meta WHERE id = 1") else { return nil }
-        guard let name: String = row["name"], let fingerprint: String = row["fingerprint"],
-              let yaml: String = row["config_yaml"], let taskCount: Int = row["task_count"],
-              let createdAt: Date = row["created_at"], let toolVersion: String = row["tool_version"]
+        guard let name: String = row.checked("name"), let fingerprint: String = row.checked("fingerprint"),
+              let yaml: String = row.checked("config_yaml"), let taskCount: Int = row.checked("task_count"),
+              let createdAt: Date = row.checked("created_at"), let toolVersion: String = row.checked("tool_version")
         else { return nil }
         return SweepMeta(name: name, fingerprint: fingerprint, configYAML: yaml, taskCount: taskCount,
                          createdAt: createdAt, toolVersion: toolVersion)
@@ -400,8 +400,9 @@ public final class ResultsStore: Sendable {
                     FROM results GROUP BY host ORDER BY host
                     """)
                 .map { row in
-                    HostSummary(host: row["host"] ?? "", tasks: row["tasks"] ?? 0, failed: row["failed"] ?? 0,
-                                seconds: row["seconds"] ?? 0, wallSeconds: row["wall"] ?? 0)
+                    HostSummary(host: row.checked("host") ?? "", tasks: row.checked("tasks") ?? 0,
+                                failed: row.checked("failed") ?? 0, seconds: row.checked("seconds") ?? 0,
+                                wallSeconds: row.checked("wall") ?? 0)
                 }
             }
         }
@@ -437,40 +438,56 @@ public final class ResultsStore: Sendable {
     }
 
     private func decode(_ row: Row, testNoise: [Double]) throws -> ResultRow {
-        let taskID: Int = row["task_id"]
+        guard let taskID: Int = row.checked("task_id") else {
+            throw ResultsStoreError.corruptRow(path: path, taskID: -1, reason: "task_id is not an integer")
+        }
         func corrupt(_ reason: String) -> ResultsStoreError {
             .corruptRow(path: path, taskID: taskID, reason: reason)
         }
-        guard let problemSeed = UInt64(row["problem_seed"] as String? ?? ""),
-              let trainingSeed = UInt64(row["training_seed"] as String? ?? "")
+        guard let problemSeed = UInt64(row.checked("problem_seed") as String? ?? ""),
+              let trainingSeed = UInt64(row.checked("training_seed") as String? ?? "")
         else { throw corrupt("seeds are not decimal UInt64 text") }
-        guard let status = TaskStatus(rawValue: row["status"] as String? ?? "") else { throw corrupt("unknown status") }
-        guard let startedAt: Date = row["started_at"], let finishedAt: Date = row["finished_at"] else {
+        guard let status = TaskStatus(rawValue: row.checked("status") as String? ?? "") else { throw corrupt("unknown status") }
+        guard let startedAt: Date = row.checked("started_at"), let finishedAt: Date = row.checked("finished_at") else {
             throw corrupt("unreadable timestamps")
         }
-        let trainSeconds: Double? = row["train_seconds"]
+        guard let cellIndex: Int = row.checked("cell_index"), let depth: Int = row.checked("depth"),
+              let width: Int = row.checked("width"), let lambda: Double = row.checked("lambda"),
+              let noise: Double = row.checked("noise"), let trial: Int = row.checked("trial"),
+              let attempt: Int = row.checked("attempt"), let workerID: String = row.checked("worker_id"),
+              let host: String = row.checked("host")
+        else { throw corrupt("a cell, trial, attempt or worker column is missing or of the wrong type") }
+        let trainSeconds: Double? = row.checked("train_seconds")
         var report: RunReport?
         if status == .ok {
-            func real(_ column: String) -> Double { row[column] as Double? ?? .nan }
-            guard let effectiveRank: Int = row["effective_rank"], let iterations: Int = row["iterations"],
-                  let diverged: Bool = row["diverged"], let success: Bool = row["success"]
+            func real(_ column: String) -> Double { row.checked(column) ?? .nan }
+            guard let effectiveRank: Int = row.checked("effective_rank"), let iterations: Int = row.checked("iterations"),
+                  let diverged: Bool = row.checked("diverged"), let success: Bool = row.checked("success")
             else { throw corrupt("an ok row without integer metrics") }
             report = RunReport(
                 trainResidual: real("train_residual"), reconstructionError: real("reconstruction_error"),
                 offSubspaceError: real("off_subspace_error"), oracleDistance: real("oracle_distance"),
-                testError: try decodeByNoise(row["test_error"], testNoise, taskID: taskID, column: "test_error"),
-                oracleTestError: try decodeByNoise(row["oracle_test_error"], testNoise, taskID: taskID,
+                testError: try decodeByNoise(row.checked("test_error"), testNoise, taskID: taskID, column: "test_error"),
+                oracleTestError: try decodeByNoise(row.checked("oracle_test_error"), testNoise, taskID: taskID,
                                                    column: "oracle_test_error"),
                 balancedness: real("balancedness"), effectiveRank: effectiveRank, iterations: iterations,
-                convergedAt: row["converged_at"], diverged: diverged, success: success,
+                convergedAt: row.checked("converged_at"), diverged: diverged, success: success,
                 trainSeconds: real("train_seconds"))
         }
         return ResultRow(
-            taskID: taskID, cellIndex: row["cell_index"], depth: row["depth"], width: row["width"],
-            lambda: row["lambda"], noise: row["noise"], trial: row["trial"], problemSeed: problemSeed,
-            trainingSeed: trainingSeed, status: status, attempt: row["attempt"], workerID: row["worker_id"],
-            host: row["host"], startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
-            report: report, failureReason: row["failure_reason"])
+            taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,
+            trial: trial, problemSeed: problemSeed, trainingSeed: trainingSeed, status: status, attempt: attempt,
+            workerID: workerID, host: host, startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
+            report: report, failureReason: row.checked("failure_reason"))
+    }
+}
+
+extension Row {
+    /// `column` as `T`, or nil when it is NULL, absent or not convertible: GRDB's typed
+    /// subscripts trap on a value they cannot convert, and a file may hold anything.
+    fileprivate func checked<T: DatabaseValueConvertible>(_ column: String) -> T? {
+        guard hasColumn(column) else { return nil }
+        return T.fromDatabaseValue(self[column] as DatabaseValue)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SweepProtocol
 public import TrainingCore
 
 /// One combination of the grid axes.
@@ -169,15 +170,26 @@ public enum SweepSeeds {
 }
 
 /// FNV-1a (64-bit) of the canonical JSON of everything that affects results.
+///
+/// The canonical form is built from the wire's own structs (fixed keys), not from the core's
+/// `Codable` output, so a field added to a core spec changes the fingerprint only when the
+/// wire format (and its version) changes too. Pinned by a golden test.
 enum Fingerprint {
-    /// What the fingerprint covers: the base specs with the axis fields zeroed (the axes carry
+    /// What the fingerprint covers: the base spec with the axis fields zeroed (the axes carry
     /// them), the axes, trials, the master seed and (inside `training`) the test noise levels.
     private struct Canonical: Encodable {
-        var version = 1
+        var version = 2
         var seed: String
         var trials: Int
-        var axes: SweepAxes
-        var spec: RunSpec
+        var axes: Axes
+        var spec: WireSpec
+    }
+
+    private struct Axes: Encodable {
+        var depth: [Int]
+        var width: [Int]
+        var lambda: [Double]
+        var noise: [Double]
     }
 
     static func of(_ configuration: SweepConfiguration) -> String {
@@ -187,8 +199,11 @@ enum Fingerprint {
         spec.training.lambda = 0
         spec.training.noise = 0
         spec.seeds = RunSeeds(problem: 0, training: 0)
-        let canonical = Canonical(seed: String(configuration.seed), trials: configuration.trials,
-                                  axes: configuration.axes, spec: spec)
+        let axes = configuration.axes
+        let canonical = Canonical(
+            seed: String(configuration.seed), trials: configuration.trials,
+            axes: Axes(depth: axes.depth, width: axes.width, lambda: axes.lambda, noise: axes.noise),
+            spec: WireSpec(spec))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every value is finite (the parser refuses the rest), so encoding cannot fail; fall back

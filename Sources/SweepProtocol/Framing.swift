@@ -30,7 +30,7 @@ extension Message {
     static let headerBytes = 6
 
     enum Kind: UInt8, CaseIterable {
-        case hello = 1, welcome, reject, task, result, taskFailed, heartbeat, shutdown, bye
+        case hello = 1, welcome, reject, task, result, taskFailed, heartbeat, shutdown, bye, ack, register
     }
 
     var kind: Kind {
@@ -44,6 +44,8 @@ extension Message {
         case .heartbeat: .heartbeat
         case .shutdown: .shutdown
         case .bye: .bye
+        case .ack: .ack
+        case .register: .register
         }
     }
 
@@ -77,6 +79,8 @@ extension Message {
             case .heartbeat(let m): body = try encoder.encode(m)
             case .shutdown(let m): body = try encoder.encode(m)
             case .bye(let m): body = try encoder.encode(m)
+            case .ack(let m): body = try encoder.encode(m)
+            case .register(let m): body = try encoder.encode(m)
             }
         } catch {
             throw .unencodable("\(error)")
@@ -110,10 +114,20 @@ extension Message {
             case .heartbeat: return .heartbeat(try decoder.decode(Heartbeat.self, from: body))
             case .shutdown: return .shutdown(try decoder.decode(Shutdown.self, from: body))
             case .bye: return .bye(try decoder.decode(Bye.self, from: body))
+            case .ack: return .ack(try decoder.decode(Ack.self, from: body))
+            case .register: return .register(try decoder.decode(Register.self, from: body))
             }
         } catch {
             throw .badBody(kind: "\(kind)", detail: Self.summary(of: error))
         }
+    }
+
+    /// The kind a frame's header names, if the header is valid: says what could not be decoded.
+    public static func headerKind(_ frame: [UInt8]) -> String? {
+        guard frame.count >= headerBytes, Array(frame[0..<4]) == magic, let kind = Kind(rawValue: frame[5]) else {
+            return nil
+        }
+        return "\(kind)"
     }
 
     private static func summary(of error: any Error) -> String {

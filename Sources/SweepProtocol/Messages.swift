@@ -1,7 +1,5 @@
-public import TrainingCore
-
 /// The protocol version this build speaks. Bump it on any change to a message's fields.
-public let protocolVersion: UInt8 = 1
+public let protocolVersion: UInt8 = 2
 
 /// The largest frame either side accepts (the coordinator also sets it as ZMQ_MAXMSGSIZE,
 /// so a larger frame closes that peer's connection before it is buffered).
@@ -35,14 +33,21 @@ public struct Hello: Codable, Sendable, Hashable {
 
 /// Coordinator → worker: registered; the liveness settings to follow.
 public struct Welcome: Codable, Sendable, Hashable {
+    /// The sweep's name (for logs).
     public var sweep: String
+    /// The sweep's identity: every task carries it, and every result must.
+    public var fingerprint: String
     public var heartbeatInterval: Double
     public var workerTimeout: Double
+    /// The credit granted: the hello's `prefetch`, capped by the coordinator.
+    public var prefetch: Int
 
-    public init(sweep: String, heartbeatInterval: Double, workerTimeout: Double) {
+    public init(sweep: String, fingerprint: String, heartbeatInterval: Double, workerTimeout: Double, prefetch: Int) {
         self.sweep = sweep
+        self.fingerprint = fingerprint
         self.heartbeatInterval = heartbeatInterval
         self.workerTimeout = workerTimeout
+        self.prefetch = prefetch
     }
 }
 
@@ -61,12 +66,15 @@ public struct Reject: Codable, Sendable, Hashable {
 
 /// Coordinator → worker: run this.
 public struct TaskAssignment: Codable, Sendable, Hashable {
+    /// The sweep's fingerprint.
+    public var sweep: String
     public var taskID: Int
-    /// 1 on first dispatch; higher after the task outlived a worker.
+    /// The coordinator's count of dispatches of this task (1 on the first); echoed in the answer.
     public var attempt: Int
-    public var spec: RunSpec
+    public var spec: WireSpec
 
-    public init(taskID: Int, attempt: Int, spec: RunSpec) {
+    public init(sweep: String, taskID: Int, attempt: Int, spec: WireSpec) {
+        self.sweep = sweep
         self.taskID = taskID
         self.attempt = attempt
         self.spec = spec
@@ -75,14 +83,17 @@ public struct TaskAssignment: Codable, Sendable, Hashable {
 
 /// Worker → coordinator: a finished run.
 public struct TaskResult: Codable, Sendable, Hashable {
+    /// The fingerprint of the task's sweep.
+    public var sweep: String
     public var taskID: Int
     public var attempt: Int
-    public var report: RunReport
+    public var report: WireReport
     /// Unix seconds.
     public var startedAt: Double
     public var finishedAt: Double
 
-    public init(taskID: Int, attempt: Int, report: RunReport, startedAt: Double, finishedAt: Double) {
+    public init(sweep: String, taskID: Int, attempt: Int, report: WireReport, startedAt: Double, finishedAt: Double) {
+        self.sweep = sweep
         self.taskID = taskID
         self.attempt = attempt
         self.report = report
@@ -91,13 +102,16 @@ public struct TaskResult: Codable, Sendable, Hashable {
     }
 }
 
-/// Worker → coordinator: the run threw (a deterministic failure; not retried).
+/// Worker → coordinator: the run threw; counts one attempt against `--max-attempts`.
 public struct TaskFailure: Codable, Sendable, Hashable {
+    /// The fingerprint of the task's sweep.
+    public var sweep: String
     public var taskID: Int
     public var attempt: Int
     public var reason: String
 
-    public init(taskID: Int, attempt: Int, reason: String) {
+    public init(sweep: String, taskID: Int, attempt: Int, reason: String) {
+        self.sweep = sweep
         self.taskID = taskID
         self.attempt = attempt
         self.reason = reason
@@ -129,6 +143,22 @@ public struct Bye: Codable, Sendable, Hashable {
     }
 }
 
+/// Coordinator → worker: these results are settled (recorded, or refused for good); the
+/// worker stops keeping them for a resend.
+public struct Ack: Codable, Sendable, Hashable {
+    public var taskIDs: [Int]
+
+    public init(taskIDs: [Int]) { self.taskIDs = taskIDs }
+}
+
+/// Coordinator → peer: a message came from a connection it does not know (a restarted
+/// coordinator, a dropped worker); say `hello` now, then send the unsettled results again.
+public struct Register: Codable, Sendable, Hashable {
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
+}
+
 /// Every message of the protocol.
 public enum Message: Sendable, Hashable {
     case hello(Hello)
@@ -140,4 +170,6 @@ public enum Message: Sendable, Hashable {
     case heartbeat(Heartbeat)
     case shutdown(Shutdown)
     case bye(Bye)
+    case ack(Ack)
+    case register(Register)
 }

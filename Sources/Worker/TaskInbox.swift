@@ -9,6 +9,7 @@ final class TaskInbox: @unchecked Sendable {
     private var queue: [TaskAssignment] = []
     private var running: Int?
     private var closed = false
+    private var failed: String?
 
     func push(_ task: TaskAssignment) {
         condition.lock()
@@ -33,6 +34,19 @@ final class TaskInbox: @unchecked Sendable {
         condition.lock()
         running = nil
         condition.unlock()
+    }
+
+    /// The compute thread stopped on an error: the socket thread must say so and leave.
+    func fail(_ reason: String) {
+        condition.lock()
+        failed = reason
+        condition.unlock()
+    }
+
+    var failure: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failed
     }
 
     /// Closes the inbox and returns the ids of every task held, queued or running.

@@ -37,8 +37,8 @@ public final class Worker {
     public func run() throws -> WorkerExit {
         BLAS.setThreads(options.blasThreads)
         let pipeEndpoint = "inproc://results-\(workerID)"
-        let results = try Socket(context, type: .pair)
-        try results.bind(pipeEndpoint)
+        let pipe = try Socket(context, type: .pair)
+        try pipe.bind(pipeEndpoint)
 
         let dealer = try Socket(context, type: .dealer)
         try dealer.setLinger(milliseconds: 2000)
@@ -70,25 +70,35 @@ public final class Worker {
         defer { _ = inbox.close() }
 
         var session = Session(options: options, now: Self.now())
-        var outbox: [[UInt8]] = []
+        var results = Unsettled()
         logger.info("worker \(workerID) connecting to \(options.connect)")
 
         while true {
             if stop.isRequested {
                 let held = inbox.close()
-                flush(&outbox, on: dealer)
+                if session.registered { results.send(on: dealer) }
                 send(.bye(Bye(reason: "stopped by signal", taskIDs: held)), on: dealer)
                 logger.info("stopping: handed back \(held.count) task(s)")
                 return .stopped
             }
-            let readable = try poll([dealer, results], timeout: 100)
+            if let failure = inbox.failure {
+                let held = inbox.close()
+                if session.registered { results.send(on: dealer) }
+                send(.bye(Bye(reason: "compute thread failed: \(failure)", taskIDs: held)), on: dealer)
+                logger.error("compute thread failed: \(failure); handed back \(held.count) task(s)")
+                return .computeFailed(reason: failure)
+            }
+            let readable = try poll([dealer, pipe], timeout: 100)
             let now = Self.now()
             if readable[1] {
-                while let frames = try results.receive(timeout: 0) {
-                    outbox.append(contentsOf: frames)
+                while let frames = try pipe.receive(timeout: 0) {
+                    guard frames.count == 3, let taskID = Int(String(decoding: frames[0], as: UTF8.self)) else { continue }
+                    results.add(taskID: taskID, sweep: String(decoding: frames[1], as: UTF8.self), frame: frames[2])
                 }
             }
-            flush(&outbox, on: dealer)
+            // Results go only to a coordinator that welcomed this worker, so they are recorded
+            // with their provenance; until it acknowledges them they are kept for a resend.
+            if session.registered { results.send(on: dealer) }
             if readable[0] {
                 while let frames = try dealer.receive(timeout: 0) {
                     session.lastHeard = now
@@ -100,18 +110,41 @@ public final class Worker {
                     do {
                         message = try Message.decode(frames[0])
                     } catch {
+                        if Message.headerKind(frames[0]) == "task" {
+                            // A task this worker cannot read would sit here while it heartbeats.
+                            let held = inbox.close()
+                            send(.bye(Bye(reason: "cannot decode a task: \(error)", taskIDs: held)), on: dealer)
+                            logger.error("cannot decode a task from the coordinator: \(error)")
+                            return .protocolError(reason: "\(error)")
+                        }
                         logger.warning("dropped a malformed frame from the coordinator: \(error)")
                         continue
                     }
                     switch message {
                     case .welcome(let welcome):
                         if !session.registered {
-                            logger.info("registered with coordinator of sweep '\(welcome.sweep)' at \(options.connect)")
+                            logger.info("registered with coordinator of sweep '\(welcome.sweep)' (\(welcome.fingerprint)) at \(options.connect)")
                         }
                         session.registered = true
+                        session.fingerprint = welcome.fingerprint
                         session.coordinatorTimeout = welcome.workerTimeout
+                        let dropped = results.welcomed(by: welcome.fingerprint)
+                        if dropped > 0 {
+                            logger.warning("dropped \(dropped) result(s) of another sweep: this coordinator runs \(welcome.fingerprint)")
+                        }
+                        results.send(on: dealer)
                     case .task(let task):
+                        guard task.sweep == session.fingerprint else {
+                            logger.warning("dropped task \(task.taskID) of sweep \(task.sweep.prefix(32)): registered with \(session.fingerprint ?? "none")")
+                            continue
+                        }
                         inbox.push(task)
+                    case .ack(let ack):
+                        results.settle(ack.taskIDs)
+                    case .register(let register):
+                        logger.info("coordinator asks this worker to register: \(register.reason)")
+                        session.registered = false
+                        session.lastSent = 0  // say hello at once
                     case .heartbeat:
                         break
                     case .shutdown(let shutdown):
@@ -135,6 +168,8 @@ public final class Worker {
 
     private struct Session {
         var registered = false
+        /// The sweep of the coordinator that welcomed this worker.
+        var fingerprint: String?
         var lastHeard: Double
         var lastSent = 0.0
         var lastNotice: Double
@@ -168,7 +203,7 @@ public final class Worker {
                 logger.notice("\(what) at \(options.connect) for \(Int(silent)) s; still retrying (giving up after \(Int(options.reconnectTimeout)) s)")
             }
         }
-        if now - session.lastSent >= options.heartbeatInterval {
+        if now - session.lastSent >= options.heartbeatInterval || (!session.registered && session.lastSent == 0) {
             session.lastSent = now
             if session.registered {
                 send(.heartbeat(Heartbeat(sentAt: now)), on: dealer)
@@ -188,18 +223,6 @@ public final class Worker {
 
     // MARK: Sending
 
-    /// Sends what the compute thread finished; keeps what cannot go yet (no connection).
-    private func flush(_ outbox: inout [[UInt8]], on dealer: Socket) {
-        while let frame = outbox.first {
-            do {
-                try dealer.send([frame], dontWait: true)
-                outbox.removeFirst()
-            } catch {
-                return
-            }
-        }
-    }
-
     private func send(_ message: Message, on dealer: Socket) {
         do {
             try dealer.send([try message.encoded()], dontWait: true)
@@ -213,7 +236,6 @@ public final class Worker {
     private func startComputeThread(inbox: TaskInbox, pipe: String) {
         let context = self.context
         let compute = self.compute
-        let logger = self.logger
         let thread = Thread {
             do {
                 // Sockets are not thread-safe: this one is made and used on this thread only.
@@ -223,22 +245,32 @@ public final class Worker {
                     let started = Self.now()
                     let message: Message
                     do {
-                        try task.spec.checkFitsInMemory()
-                        let report = try compute(task.spec)
+                        let spec = try task.spec.runSpec()
+                        try spec.checkFitsInMemory()
+                        let report = try compute(spec)
                         message = .result(TaskResult(
-                            taskID: task.taskID, attempt: task.attempt, report: report,
+                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: WireReport(report),
                             startedAt: started, finishedAt: Self.now()))
                     } catch {
                         message = .taskFailed(TaskFailure(
-                            taskID: task.taskID, attempt: task.attempt, reason: "\(error)"))
+                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, reason: "\(error)"))
+                    }
+                    let frame: [UInt8]
+                    do {
+                        frame = try message.encoded()
+                    } catch {
+                        // Too large (a long trajectory): the task's own failure, said as such.
+                        frame = try Message.taskFailed(TaskFailure(
+                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
+                            reason: "its result cannot be sent: \(error)")).encoded()
                     }
                     inbox.finished()
-                    try out.send([try message.encoded()])
+                    try out.send([Array(String(task.taskID).utf8), Array(task.sweep.utf8), frame])
                 }
             } catch ZMQError.terminated {
                 return
             } catch {
-                logger.error("compute thread stopped: \(error)")
+                inbox.fail("\(error)")
             }
         }
         thread.name = "dlsweep-compute"
@@ -252,4 +284,49 @@ public final class Worker {
 /// Shared between the socket thread and the handshake monitor's thread.
 private final class LastRefusal: Sendable {
     let event = Mutex<HandshakeEvent?>(nil)
+}
+
+/// Finished results not yet acknowledged by the coordinator, in the order they finished.
+/// Sent once per registration; sent again after the next `welcome` until acknowledged.
+private struct Unsettled {
+    private var entries: [(taskID: Int, sweep: String, frame: [UInt8])] = []
+    private var sentCount = 0
+
+    mutating func add(taskID: Int, sweep: String, frame: [UInt8]) {
+        entries.append((taskID, sweep, frame))
+    }
+
+    /// A (new) coordinator welcomed us: everything goes again, except another sweep's results.
+    /// - Returns: how many were dropped as another sweep's.
+    mutating func welcomed(by fingerprint: String) -> Int {
+        let before = entries.count
+        entries.removeAll { $0.sweep != fingerprint }
+        sentCount = 0
+        return before - entries.count
+    }
+
+    mutating func settle(_ taskIDs: [Int]) {
+        let settled = Set(taskIDs)
+        var kept: [(taskID: Int, sweep: String, frame: [UInt8])] = []
+        var sent = 0
+        for (index, entry) in entries.enumerated() where !settled.contains(entry.taskID) {
+            kept.append(entry)
+            if index < sentCount { sent += 1 }
+        }
+        entries = kept
+        sentCount = sent
+    }
+
+    /// Sends what has not gone out since the last registration; stops at the first refusal
+    /// (no connection yet: ZMQ_IMMEDIATE).
+    mutating func send(on dealer: Socket) {
+        while sentCount < entries.count {
+            do {
+                try dealer.send([entries[sentCount].frame], dontWait: true)
+                sentCount += 1
+            } catch {
+                return
+            }
+        }
+    }
 }

@@ -43,6 +43,10 @@ public enum WorkerExit: Sendable, Equatable {
     case rejected(reason: String)
     /// A stop was requested (SIGTERM); held tasks were handed back.
     case stopped
+    /// The compute thread stopped on an error; held tasks were handed back.
+    case computeFailed(reason: String)
+    /// A task from the coordinator could not be decoded; held tasks were handed back.
+    case protocolError(reason: String)
 
     /// The process exit status that goes with it.
     public var exitCode: Int32 {
@@ -50,6 +54,8 @@ public enum WorkerExit: Sendable, Equatable {
         case .finished, .stopped: 0
         case .coordinatorLost: 3
         case .rejected: 4
+        case .computeFailed: 5
+        case .protocolError: 6
         }
     }
 }

@@ -160,6 +160,9 @@ public final class Socket {
     public func setCurveServerKey(_ z85: String) throws(ZMQError) { try setOption(ZMQ_CURVE_SERVERKEY, Array(z85.utf8)) }
     /// Makes a NULL-mechanism socket consult the ZAP handler too.
     public func setZAPDomain(_ domain: String) throws(ZMQError) { try setOption(ZMQ_ZAP_DOMAIN, Array(domain.utf8)) }
+    /// ZMQ_ZAP_ENFORCE_DOMAIN (93, a draft option zmq.h hides): refuse a handshake when no ZAP
+    /// handler answers, instead of letting it through.
+    public func setZAPEnforceDomain(_ on: Bool) throws(ZMQError) { try setOption(93, on ? Int32(1) : Int32(0)) }
 
     /// The endpoint last bound or connected, with a `*` port resolved to the real one.
     public func lastEndpoint() throws(ZMQError) -> String {

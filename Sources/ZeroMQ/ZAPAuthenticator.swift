@@ -13,6 +13,8 @@ public final class ZAPAuthenticator: Sendable {
     private final class State: Sendable {
         let stop = Atomic<Bool>(false)
         let finished = DispatchSemaphore(value: 0)
+        /// Why the handler thread ended before `stop()`, if it did.
+        let failure = Mutex<String?>(nil)
     }
 
     private let state = State()
@@ -40,7 +42,11 @@ public final class ZAPAuthenticator: Sendable {
                     guard let request = try socket.receive(timeout: 100) else { continue }
                     try socket.send(Self.reply(to: request, allowed: allowedPublicKeys, onDecision: onDecision))
                 } catch {
-                    return  // context terminated
+                    // With ZMQ_ZAP_ENFORCE_DOMAIN no client gets in any more; the owner must know.
+                    if !state.stop.load(ordering: .relaxed) {
+                        state.failure.withLock { $0 = "\(error)" }
+                    }
+                    return
                 }
             }
         }
@@ -69,6 +75,10 @@ public final class ZAPAuthenticator: Sendable {
         return [Array("1.0".utf8), request[1], Array((accepted ? "200" : "400").utf8),
                 Array((accepted ? "OK" : "key not authorized").utf8), Array(key.utf8), []]
     }
+
+    /// Why the handler stopped answering on its own (nil while it runs): the server it guards
+    /// lets nobody in from then on, so it should stop too.
+    public var failure: String? { state.failure.withLock { $0 } }
 
     /// Stops the handler thread and waits for it.
     public func stop() {

@@ -157,10 +157,10 @@ final class LightweightWorkers: @unchecked Sendable {
             try socket.send([try Message.hello(hello).encoded()])
             return socket
         }
-        let report = RunReport(
+        let report = WireReport(RunReport(
             trainResidual: 0, reconstructionError: 0, offSubspaceError: 0, oracleDistance: 0,
             testError: [0], oracleTestError: [0], balancedness: 0, effectiveRank: 2, iterations: 1,
-            convergedAt: 1, diverged: false, success: true, trainSeconds: 0)
+            convergedAt: 1, diverged: false, success: true, trainSeconds: 0))
         while !stop.isRequested {
             let readable = try poll(sockets, timeout: 100)
             for (socket, ready) in zip(sockets, readable) where ready {
@@ -170,7 +170,7 @@ final class LightweightWorkers: @unchecked Sendable {
                     case .task(let task):
                         let now = Date().timeIntervalSince1970
                         try socket.send([try Message.result(TaskResult(
-                            taskID: task.taskID, attempt: task.attempt, report: report,
+                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
                             startedAt: now, finishedAt: now)).encoded()])
                     case .heartbeat:
                         try socket.send([try Message.heartbeat(Heartbeat(sentAt: Date().timeIntervalSince1970)).encoded()])

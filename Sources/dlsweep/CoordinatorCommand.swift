@@ -13,8 +13,14 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Seconds of silence after which a worker is dropped and its tasks re-queued.")
     var workerTimeout: Double = 10
 
-    @Option(help: "A task that outlives this many workers is recorded as failed.")
+    @Option(help: "A task that fails this many times by its own doing (it threw, its result was invalid) is recorded as failed; lost workers never count.")
     var maxAttempts: Int = 3
+
+    @Option(help: "Seconds one task may run before its worker is dropped and the task re-queued (default: 10 times the cell's measured mean, at least 60 s).")
+    var taskTimeout: Double?
+
+    @Option(help: "The most tasks one worker may hold at once, whatever it asks for.")
+    var maxPrefetch: Int = 16
 
     @Option(help: "Progress on stderr: auto (a bar on a terminal, lines otherwise), bar, lines or none.")
     var progress: ProgressStyle = .automatic
@@ -47,6 +53,10 @@ struct SweepServiceOptions: ParsableArguments {
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard maxTasks >= 1 else { throw ValidationError("--max-tasks must be at least 1") }
         guard maxCellMemory.isFinite, maxCellMemory > 0 else { throw ValidationError("--max-cell-memory must be a positive number of GiB") }
+        if let taskTimeout, !(taskTimeout.isFinite && taskTimeout > 0) {
+            throw ValidationError("--task-timeout must be a positive number of seconds")
+        }
+        guard maxPrefetch >= 1 else { throw ValidationError("--max-prefetch must be at least 1") }
     }
 
     var limits: SweepLimits { SweepLimits(maxTasks: maxTasks, maxCellGiB: maxCellMemory) }
@@ -62,6 +72,8 @@ struct SweepServiceOptions: ParsableArguments {
         options.heartbeatInterval = heartbeat
         options.workerTimeout = workerTimeout
         options.maxAttempts = maxAttempts
+        options.taskTimeout = taskTimeout
+        options.maxPrefetch = maxPrefetch
         options.progress = progress
         options.idleNoticeInterval = idleNotice
         options.storeRetryLimit = storeRetryLimit
@@ -132,8 +144,9 @@ func report(_ outcome: SweepOutcome, outDirectory: String) throws {
         printError(renderHosts(outcome.hosts), terminator: "")
     }
     let c = outcome.counters
-    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches)")
+    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers); leases expired \(c.leasesExpired)")
     guard outcome.complete else {
+        if let reason = outcome.stopReason { printError("stopped: \(reason)") }
         printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory); `dlsweep table \(outDirectory)` shows them)")
         throw ExitCode(2)
     }

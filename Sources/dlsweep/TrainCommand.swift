@@ -39,9 +39,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "reduced (column-space reduction, fast) or plain (full gradient, the reference).") var path: GradientPath = .reduced
     @Option(help: "OpenBLAS threads.") var threads = 1
     @Flag(help: "Print one JSON object with the metrics.") var json = false
+    @Option(help: "Replay a task of the sweep whose results are in this folder (with --task); only --log-every, --save-weights, --threads and --json apply.") var from: String?
+    @Option(help: "The task id to replay (with --from): the `task_id` of results.sqlite.") var task: Int?
 
     func run() throws {
         BLAS.setThreads(threads)
+        if from != nil || task != nil {
+            try replay()
+            return
+        }
         let levels = try testNoise.split(separator: ",").map { text -> Double in
             guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
                 throw TrainingError("--test-noise: '\(text)' is not a number")
@@ -111,6 +117,42 @@ struct TrainCommand: ParsableCommand {
             print(try Self.json(report, testNoise: levels))
         } else {
             print(Self.summary(report, testNoise: levels))
+        }
+    }
+
+    /// `--from DIR --task N`: the task's spec exactly as the sweep's workers got it.
+    private func replay() throws {
+        guard let from, let task else { throw TrainingError("--from and --task go together") }
+        guard problem == nil, initWeights == nil else {
+            throw TrainingError("--from replays a sweep's task: it takes neither --problem nor --init-weights")
+        }
+        let (store, configuration) = try ResultsStore.openExisting(directory: from)
+        let plan = store.plan
+        guard plan.contains(taskID: task) else {
+            throw TrainingError("--task \(task): the sweep '\(configuration.name)' in \(from) has tasks 0..<\(plan.taskCount)")
+        }
+        let sweepTask = plan.task(task)
+        var spec = sweepTask.spec
+        // Logging measures without changing the iterates, so the replay stays exact.
+        if let logEvery { spec.training.logEvery = logEvery }
+        try spec.validate()
+        try spec.checkFitsInMemory()
+        let problem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
+        let outcome = try train(problem: problem, model: spec.model, training: spec.training,
+                                trainingSeed: spec.seeds.training)
+        if let saveWeights {
+            try ResultsStore.createDirectory(saveWeights)
+            for (l, w) in outcome.weights.enumerated() {
+                try NPYFile.write(w, to: URL(fileURLWithPath: saveWeights).appendingPathComponent("W\(l + 1).npy").path)
+            }
+        }
+        let levels = spec.training.testNoise
+        if json {
+            print(try Self.json(outcome.report, testNoise: levels))
+        } else {
+            let cell = sweepTask.cell
+            print("task \(task) of sweep '\(configuration.name)': depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
+            print(Self.summary(outcome.report, testNoise: levels))
         }
     }
 

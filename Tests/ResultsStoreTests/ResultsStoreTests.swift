@@ -271,6 +271,25 @@ func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: Recorded
         #expect(try store.count() == 0)
     }
 
+    @Test("a row poisoned behind the store's back is a corruptRow error, never a trap (issue 10, item 1)",
+          arguments: ["started_at = 'nan'", "started_at = 1e300", "depth = 'deep'", "attempt = 'two'",
+                      "effective_rank = 'x'", "finished_at = 'yesterday'"])
+    func poisonedRowsAreErrors(_ poison: String) throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (configuration, plan) = try makePlan()
+        let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        try store.record(outcome(plan, 0, result: .report(report(seed: 1))))
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = ["sqlite3", (directory as NSString).appendingPathComponent(ResultsStore.fileName),
+                            "PRAGMA ignore_check_constraints = 1; UPDATE results SET \(poison)"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        try #require(sqlite.terminationStatus == 0)
+        #expect(throws: ResultsStoreError.self) { try store.rows() }
+    }
+
     @Test func fileInTheWay() throws {
         let path = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -92,6 +92,12 @@ import TrainingCore
         #expect(try SweepConfiguration.parse(yaml: cosmetic, fileName: "t.yaml").fingerprint == plan.fingerprint)
     }
 
+    /// Pinned: another value makes every stored sweep "another sweep" to a new coordinator and
+    /// its workers. It changes only with the wire format (WireSpec) and its version.
+    @Test func fingerprintGolden() {
+        #expect(plan.fingerprint == "a95286577ec8697e")
+    }
+
     static let resultChanges: [(String, String)] = [
         ("seed: 7", "seed: 8"),
         ("trials: 3", "trials: 4"),

@@ -11,16 +11,20 @@ import TrainingCore
                                      offSubspaceError: 0.3, balancedness: 0.1)])
 
     static let messages: [Message] = [
-        .hello(Hello(protocolVersion: 1, workerID: "node1-42-ab", host: "node1", pid: 42, cores: 8, blasThreads: 1,
+        .hello(Hello(protocolVersion: 2, workerID: "node1-42-ab", host: "node1", pid: 42, cores: 8, blasThreads: 1,
                      capabilities: ["gd", "reduced"], prefetch: 2)),
-        .welcome(Welcome(sweep: "quick", heartbeatInterval: 1, workerTimeout: 10)),
+        .welcome(Welcome(sweep: "quick", fingerprint: "0123456789abcdef", heartbeatInterval: 1, workerTimeout: 10,
+                         prefetch: 2)),
         .reject(Reject(reason: "no", coordinatorVersion: 1, peerVersion: 7)),
-        .task(TaskAssignment(taskID: 17, attempt: 2, spec: RunSpec())),
-        .result(TaskResult(taskID: 17, attempt: 2, report: report, startedAt: 1.5, finishedAt: 2.5)),
-        .taskFailed(TaskFailure(taskID: 3, attempt: 1, reason: "depth must be at least 1")),
+        .task(TaskAssignment(sweep: "0123456789abcdef", taskID: 17, attempt: 2, spec: WireSpec(RunSpec()))),
+        .result(TaskResult(sweep: "0123456789abcdef", taskID: 17, attempt: 2, report: WireReport(report),
+                           startedAt: 1.5, finishedAt: 2.5)),
+        .taskFailed(TaskFailure(sweep: "0123456789abcdef", taskID: 3, attempt: 1, reason: "depth must be at least 1")),
         .heartbeat(Heartbeat(sentAt: 123.25)),
         .shutdown(Shutdown(reason: "sweep complete")),
         .bye(Bye(reason: "SIGTERM", taskIDs: [4, 5])),
+        .ack(Ack(taskIDs: [17, 3])),
+        .register(Register(reason: "unknown connection")),
     ]
 
     @Test("every message survives encoding and decoding", arguments: 0..<messages.count)
@@ -30,8 +34,9 @@ import TrainingCore
         if case .result(let r) = decoded, case .result(let original) = message {
             // NaN != NaN: compare the rest field by field.
             #expect(r.report.offSubspaceError.isNaN && r.report.oracleDistance == .infinity)
-            #expect(r.report.testError == original.report.testError && r.report.trajectory == original.report.trajectory)
-            #expect(r.taskID == original.taskID && r.startedAt == original.startedAt)
+            #expect(r.report.testError == original.report.testError)
+            #expect(r.report.trajectory == original.report.trajectory)
+            #expect(r.taskID == original.taskID && r.startedAt == original.startedAt && r.sweep == original.sweep)
         } else {
             #expect(decoded == message)
         }
@@ -69,5 +74,92 @@ import TrainingCore
         var reject = try Message.reject(Reject(reason: "old", coordinatorVersion: 9, peerVersion: 1)).encoded()
         reject[4] = 9
         #expect(try Message.decode(reject) == .reject(Reject(reason: "old", coordinatorVersion: 9, peerVersion: 1)))
+    }
+
+    /// The bytes of each message, pinned: a change here is a change of the wire format and
+    /// needs a new `protocolVersion` and PROTOCOL.md.
+    static let golden: [(Message, String)] = [
+        (.hello(Hello(protocolVersion: 2, workerID: "n1-42-ab", host: "n1", pid: 42, cores: 8, blasThreads: 1,
+                      capabilities: ["gd"], prefetch: 2)),
+         #"{"blasThreads":1,"capabilities":["gd"],"cores":8,"host":"n1","pid":42,"prefetch":2,"protocolVersion":2,"workerID":"n1-42-ab"}"#),
+        (.welcome(Welcome(sweep: "quick", fingerprint: "0123456789abcdef", heartbeatInterval: 1, workerTimeout: 10,
+                          prefetch: 2)),
+         #"{"fingerprint":"0123456789abcdef","heartbeatInterval":1,"prefetch":2,"sweep":"quick","workerTimeout":10}"#),
+        (.reject(Reject(reason: "no", coordinatorVersion: 2, peerVersion: 7)),
+         #"{"coordinatorVersion":2,"peerVersion":7,"reason":"no"}"#),
+        (.task(TaskAssignment(sweep: "0123456789abcdef", taskID: 17, attempt: 1, spec: goldenSpec)),
+         #"{"attempt":1,"spec":{"model":{"depth":3,"initScale":0.5,"initScheme":"orthogonal","width":8},"#
+            + #""problem":{"condition":2,"latentDim":2,"measurementOperator":"gaussian","measurements":5,"samples":7,"signalDim":6,"testSamples":9},"#
+            + #""seeds":{"problem":"18446744073709551615","training":"9007199254740993"},"#
+            + #""training":{"checkEvery":10,"eta":0.01,"etaScale":0.5,"lambda":0.001,"lambdaPerLayer":false,"logEvery":5,"meanDataTerm":false,"noise":0.1,"optimizer":"gd","path":"plain","rankTolerance":0.001,"steps":100,"stopOnSuccess":true,"testNoise":[0,0.1]}},"#
+            + #""sweep":"0123456789abcdef","taskID":17}"#),
+        (.result(TaskResult(sweep: "0123456789abcdef", taskID: 17, attempt: 1, report: WireReport(goldenReport),
+                            startedAt: 1_700_000_000.5, finishedAt: 1_700_000_001.25)),
+         #"{"attempt":1,"finishedAt":1700000001.25,"report":{"balancedness":0.5,"convergedAt":40,"diverged":false,"#
+            + #""effectiveRank":2,"iterations":40,"offSubspaceError":0.001,"oracleDistance":"inf","oracleTestError":[0,0.05],"#
+            + #""reconstructionError":0.002,"success":true,"testError":[0.125,"nan"],"trainResidual":0.0001,"trainSeconds":0.25},"#
+            + #""startedAt":1700000000.5,"sweep":"0123456789abcdef","taskID":17}"#),
+        (.taskFailed(TaskFailure(sweep: "0123456789abcdef", taskID: 3, attempt: 2, reason: "boom")),
+         #"{"attempt":2,"reason":"boom","sweep":"0123456789abcdef","taskID":3}"#),
+        (.heartbeat(Heartbeat(sentAt: 123.25)), #"{"sentAt":123.25}"#),
+        (.shutdown(Shutdown(reason: "sweep complete")), #"{"reason":"sweep complete"}"#),
+        (.bye(Bye(reason: "SIGTERM", taskIDs: [4, 5])), #"{"reason":"SIGTERM","taskIDs":[4,5]}"#),
+        (.ack(Ack(taskIDs: [17])), #"{"taskIDs":[17]}"#),
+        (.register(Register(reason: "say hello")), #"{"reason":"say hello"}"#),
+    ]
+
+    static var goldenSpec: WireSpec {
+        var spec = RunSpec()
+        spec.problem.signalDim = 6
+        spec.problem.measurements = 5
+        spec.problem.latentDim = 2
+        spec.problem.samples = 7
+        spec.problem.condition = 2
+        spec.problem.testSamples = 9
+        spec.model.depth = 3
+        spec.model.width = 8
+        spec.model.initScheme = .orthogonal
+        spec.model.initScale = 0.5
+        spec.training.lambda = 0.001
+        spec.training.noise = 0.1
+        spec.training.steps = 100
+        spec.training.eta = 0.01
+        spec.training.path = .plain
+        spec.training.stopOnSuccess = true
+        spec.training.logEvery = 5
+        spec.training.testNoise = [0, 0.1]
+        spec.seeds = RunSeeds(problem: .max, training: (1 << 53) + 1)
+        return WireSpec(spec)
+    }
+
+    static let goldenReport = RunReport(
+        trainResidual: 1e-4, reconstructionError: 0.002, offSubspaceError: 0.001, oracleDistance: .infinity,
+        testError: [0.125, .nan], oracleTestError: [0, 0.05], balancedness: 0.5, effectiveRank: 2, iterations: 40,
+        convergedAt: 40, diverged: false, success: true, trainSeconds: 0.25)
+
+    @Test("golden frames: header bytes and exact JSON body of every kind", arguments: 0..<golden.count)
+    func goldenFrame(index: Int) throws {
+        let (message, body) = Self.golden[index]
+        let frame = try message.encoded()
+        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [2])
+        #expect(Int(frame[5]) == index + 1, "kind byte")
+        #expect(String(decoding: frame.dropFirst(6), as: UTF8.self) == body)
+        // And the same bytes decode (a peer in another language writes exactly these).
+        let decoded = try Message.decode(Array("DLSW".utf8) + [2, frame[5]] + Array(body.utf8))
+        #expect(try decoded.encoded() == frame)
+    }
+
+    @Test("seeds travel as decimal strings and come back exact above 2^53")
+    func seedsExact() throws {
+        let spec = try Self.goldenSpec.runSpec()
+        #expect(spec.seeds.problem == .max)
+        #expect(spec.seeds.training == (1 << 53) + 1)
+        var bad = Self.goldenSpec
+        bad.seeds.problem = "1.8e19"
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = Self.goldenSpec
+        bad.model.initScheme = "glorot"
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        #expect(WireSpec(try Self.goldenSpec.runSpec()) == Self.goldenSpec)
     }
 }

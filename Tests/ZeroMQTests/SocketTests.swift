@@ -129,6 +129,38 @@ import ZeroMQ
         #expect(decisions.values.contains("bad:false"))
         zap.stop()
     }
+
+    @Test("CURVE fails closed: with ZMQ_ZAP_ENFORCE_DOMAIN and no ZAP handler, a client with the server key gets nothing through")
+    func curveFailsClosed() throws {
+        let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        let context = try Context()
+        let router = try Socket(context, type: .router)
+        try router.setLinger(milliseconds: 0)
+        try router.setCurveServer(true)
+        try router.setCurveSecretKey(server.secretKey)
+        try router.setZAPDomain("dlsweep")
+        try router.setZAPEnforceDomain(true)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try Socket(context, type: .dealer)
+        try dealer.setLinger(milliseconds: 0)
+        try dealer.setCurveServerKey(server.publicKey)
+        try dealer.setCurvePublicKey(client.publicKey)
+        try dealer.setCurveSecretKey(client.secretKey)
+        try dealer.connect(try router.lastEndpoint())
+        try dealer.send([Array("anyone".utf8)], dontWait: true)
+        #expect(try router.receive(timeout: 1500) == nil)
+    }
+
+    @Test("a ZAP handler that dies says why (the coordinator stops on it)")
+    func zapHandlerFailureIsVisible() throws {
+        let context = try Context()
+        let zap = try ZAPAuthenticator(context: context, allowedPublicKeys: []) { _, _, _ in }
+        #expect(zap.failure == nil)
+        context.shutdown()
+        let deadline = Date().addingTimeInterval(10)
+        while zap.failure == nil && Date() < deadline { usleep(20_000) }
+        #expect(zap.failure != nil)
+    }
 }
 
 /// A small lock-protected box for values written on other threads.

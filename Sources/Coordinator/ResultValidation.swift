@@ -1,0 +1,84 @@
+import Foundation
+import SweepConfig
+public import SweepProtocol
+public import TrainingCore
+
+/// Checks every value of a result from the wire before it can be stored: a result that is not
+/// a plausible run of its task is refused with a one-line reason, never recorded.
+public enum ResultValidation {
+    /// Worker clocks may drift from ours, but not by days; and SQLite's date text must parse.
+    public static let clockSlack: Double = 86_400
+
+    /// The report of `result` if it is a consistent run of `spec`, else why not.
+    public static func check(_ result: TaskResult, spec: RunSpec, now: Double) -> Result<RunReport, Invalid> {
+        if let problem = timesProblem(startedAt: result.startedAt, finishedAt: result.finishedAt, now: now) {
+            return .failure(Invalid(problem))
+        }
+        let report = result.report.runReport
+        if let problem = reportProblem(report, spec: spec) { return .failure(Invalid(problem)) }
+        return .success(report)
+    }
+
+    public struct Invalid: Error, Sendable, Equatable, CustomStringConvertible {
+        public var reason: String
+        init(_ reason: String) { self.reason = reason }
+        public var description: String { reason }
+    }
+
+    static func timesProblem(startedAt: Double, finishedAt: Double, now: Double) -> String? {
+        guard startedAt.isFinite, finishedAt.isFinite else { return "startedAt/finishedAt not finite" }
+        guard finishedAt >= startedAt else { return "finishedAt before startedAt" }
+        guard abs(startedAt - now) <= clockSlack, abs(finishedAt - now) <= clockSlack else {
+            return "startedAt/finishedAt more than a day from the coordinator's clock"
+        }
+        return nil
+    }
+
+    /// Shapes, ranges, finiteness and the outcome booleans against the metrics and the spec's
+    /// tolerances (the rule of `Trainer.finish`, MODEL.md §4).
+    static func reportProblem(_ r: RunReport, spec: RunSpec) -> String? {
+        let t = spec.training
+        let levels = t.testNoise.count
+        guard r.testError.count == levels, r.oracleTestError.count == levels else {
+            return "\(r.testError.count) test errors and \(r.oracleTestError.count) oracle test errors for \(levels) test-noise levels"
+        }
+        guard r.iterations >= 0, r.iterations <= t.steps else { return "iterations \(r.iterations) outside 0...\(t.steps)" }
+        if let at = r.convergedAt, at < 0 || at > r.iterations {
+            return "convergedAt \(at) outside 0...\(r.iterations)"
+        }
+        let rankLimit = max(spec.problem.signalDim, spec.problem.measurements)
+        guard r.effectiveRank >= 0, r.effectiveRank <= rankLimit else {
+            return "effectiveRank \(r.effectiveRank) outside 0...\(rankLimit)"
+        }
+        guard r.trainSeconds.isFinite, r.trainSeconds >= 0, r.trainSeconds < 1e8 else {
+            return "trainSeconds \(r.trainSeconds) not a duration"
+        }
+        let metrics: [(String, Double)] = [
+            ("trainResidual", r.trainResidual), ("reconstructionError", r.reconstructionError),
+            ("offSubspaceError", r.offSubspaceError), ("oracleDistance", r.oracleDistance),
+            ("balancedness", r.balancedness),
+        ] + r.testError.map { ("testError", $0) } + r.oracleTestError.map { ("oracleTestError", $0) }
+        for (name, value) in metrics {
+            // Norms: never negative; non-finite only when the run diverged.
+            if value < 0 { return "\(name) \(value) is negative" }
+            if !value.isFinite && !r.diverged { return "\(name) is \(value) but the run did not diverge" }
+        }
+        if r.diverged && r.success { return "success with a diverged run" }
+        let tolRec = t.tolRec ?? max(10 * t.lambda * Double(spec.problem.latentDim).squareRoot(), 1e-6)
+        let tolOff = t.tolOff ?? 1e-2
+        let passes = !r.diverged && r.reconstructionError <= tolRec && r.offSubspaceError <= tolOff
+        if r.success && !passes {
+            return "success with reconstructionError \(r.reconstructionError) (tolerance \(tolRec)) and offSubspaceError \(r.offSubspaceError) (tolerance \(tolOff))"
+        }
+        if !r.success && passes && r.reconstructionError < tolRec * (1 - 1e-9) && r.offSubspaceError < tolOff * (1 - 1e-9) {
+            return "no success although the metrics pass the tolerances"
+        }
+        if !r.trajectory.isEmpty {
+            guard let every = t.logEvery, every > 0 else { return "a trajectory without logEvery" }
+            guard r.trajectory.count <= r.iterations / every + 2 else {
+                return "\(r.trajectory.count) trajectory points for \(r.iterations) steps"
+            }
+        }
+        return nil
+    }
+}

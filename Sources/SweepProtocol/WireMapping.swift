@@ -1,0 +1,110 @@
+public import TrainingCore
+
+/// The one place where the training core's types meet the wire's. When a core type gains a
+/// field, this file, `WireTypes.swift`, PROTOCOL.md and `protocolVersion` change together.
+
+/// A wire value that does not fit the core type (an unknown enum name, a seed that is not a
+/// decimal UInt64).
+public struct WireValueError: Error, CustomStringConvertible, Sendable, Hashable {
+    public var field: String
+    public var detail: String
+
+    public var description: String { "\(field): \(detail)" }
+}
+
+extension WireSpec {
+    public init(_ spec: RunSpec) {
+        let p = spec.problem, m = spec.model, t = spec.training
+        self.init(
+            problem: WireProblem(
+                signalDim: p.signalDim, measurements: p.measurements, latentDim: p.latentDim, samples: p.samples,
+                condition: p.condition, measurementOperator: p.measurementOperator.rawValue,
+                testSamples: p.testSamples),
+            model: WireModel(depth: m.depth, width: m.width, initScheme: m.initScheme.rawValue, initScale: m.initScale),
+            training: WireTraining(
+                lambda: t.lambda, noise: t.noise, steps: t.steps, eta: t.eta, etaScale: t.etaScale,
+                optimizer: t.optimizer.rawValue, path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
+                logEvery: t.logEvery, tolRec: t.tolRec, tolOff: t.tolOff, testNoise: t.testNoise,
+                meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
+                checkEvery: t.checkEvery),
+            seeds: WireSeeds(problem: String(spec.seeds.problem), training: String(spec.seeds.training)))
+    }
+
+    /// The core spec; ranges are checked by the trainer, names and seeds here.
+    public func runSpec() throws(WireValueError) -> RunSpec {
+        var spec = RunSpec()
+        spec.problem.signalDim = problem.signalDim
+        spec.problem.measurements = problem.measurements
+        spec.problem.latentDim = problem.latentDim
+        spec.problem.samples = problem.samples
+        spec.problem.condition = problem.condition
+        spec.problem.measurementOperator = try Self.named(problem.measurementOperator, "problem.measurementOperator")
+        spec.problem.testSamples = problem.testSamples
+        spec.model.depth = model.depth
+        spec.model.width = model.width
+        spec.model.initScheme = try Self.named(model.initScheme, "model.initScheme")
+        spec.model.initScale = model.initScale
+        spec.training.lambda = training.lambda
+        spec.training.noise = training.noise
+        spec.training.steps = training.steps
+        spec.training.eta = training.eta
+        spec.training.etaScale = training.etaScale
+        spec.training.optimizer = try Self.named(training.optimizer, "training.optimizer")
+        spec.training.path = try Self.named(training.path, "training.path")
+        spec.training.stopOnSuccess = training.stopOnSuccess
+        spec.training.logEvery = training.logEvery
+        spec.training.tolRec = training.tolRec
+        spec.training.tolOff = training.tolOff
+        spec.training.testNoise = training.testNoise
+        spec.training.meanDataTerm = training.meanDataTerm
+        spec.training.lambdaPerLayer = training.lambdaPerLayer
+        spec.training.rankTolerance = training.rankTolerance
+        spec.training.checkEvery = training.checkEvery
+        guard let problemSeed = UInt64(seeds.problem) else {
+            throw WireValueError(field: "seeds.problem", detail: "'\(seeds.problem.prefix(40))' is not a decimal UInt64")
+        }
+        guard let trainingSeed = UInt64(seeds.training) else {
+            throw WireValueError(field: "seeds.training", detail: "'\(seeds.training.prefix(40))' is not a decimal UInt64")
+        }
+        spec.seeds = RunSeeds(problem: problemSeed, training: trainingSeed)
+        return spec
+    }
+
+    private static func named<T: RawRepresentable>(_ name: String, _ field: String) throws(WireValueError) -> T
+    where T.RawValue == String {
+        guard let value = T(rawValue: name) else {
+            throw WireValueError(field: field, detail: "unknown value '\(name.prefix(40))'")
+        }
+        return value
+    }
+}
+
+extension WireReport {
+    public init(_ report: RunReport) {
+        self.init(
+            trainResidual: report.trainResidual, reconstructionError: report.reconstructionError,
+            offSubspaceError: report.offSubspaceError, oracleDistance: report.oracleDistance,
+            testError: report.testError, oracleTestError: report.oracleTestError, balancedness: report.balancedness,
+            effectiveRank: report.effectiveRank, iterations: report.iterations, convergedAt: report.convergedAt,
+            diverged: report.diverged, success: report.success, trainSeconds: report.trainSeconds,
+            trajectory: report.trajectory.isEmpty ? nil : report.trajectory.map {
+                WireTrajectoryPoint(step: $0.step, loss: $0.loss, trainResidual: $0.trainResidual,
+                                    reconstructionError: $0.reconstructionError,
+                                    offSubspaceError: $0.offSubspaceError, balancedness: $0.balancedness)
+            })
+    }
+
+    /// The core report (values unchecked: see the coordinator's result validation).
+    public var runReport: RunReport {
+        RunReport(
+            trainResidual: trainResidual, reconstructionError: reconstructionError, offSubspaceError: offSubspaceError,
+            oracleDistance: oracleDistance, testError: testError, oracleTestError: oracleTestError,
+            balancedness: balancedness, effectiveRank: effectiveRank, iterations: iterations,
+            convergedAt: convergedAt, diverged: diverged, success: success, trainSeconds: trainSeconds,
+            trajectory: (trajectory ?? []).map {
+                TrajectoryPoint(step: $0.step, loss: $0.loss, trainResidual: $0.trainResidual,
+                                reconstructionError: $0.reconstructionError, offSubspaceError: $0.offSubspaceError,
+                                balancedness: $0.balancedness)
+            })
+    }
+}

@@ -1,0 +1,107 @@
+import Coordinator
+import SweepProtocol
+import Testing
+import TrainingCore
+
+/// Every value of a result is checked before it may be stored.
+@Suite struct ResultValidationTests {
+    static let now = 1_800_000_000.0
+
+    static var spec: RunSpec {
+        var spec = RunSpec()
+        spec.training.steps = 100
+        spec.training.testNoise = [0, 0.1]
+        spec.training.tolRec = 0.01
+        spec.training.tolOff = 0.01
+        return spec
+    }
+
+    static var good: RunReport {
+        RunReport(trainResidual: 1e-3, reconstructionError: 1e-3, offSubspaceError: 1e-3, oracleDistance: 0.5,
+                  testError: [0.1, 0.2], oracleTestError: [0.05, 0.1], balancedness: 0.01, effectiveRank: 5,
+                  iterations: 80, convergedAt: 80, diverged: false, success: true, trainSeconds: 0.5)
+    }
+
+    func check(_ report: RunReport, startedAt: Double = now - 2, finishedAt: Double = now - 1) -> String? {
+        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+                                startedAt: startedAt, finishedAt: finishedAt)
+        switch ResultValidation.check(result, spec: Self.spec, now: Self.now) {
+        case .success: return nil
+        case .failure(let invalid): return invalid.reason
+        }
+    }
+
+    @Test("a consistent report passes, diverged runs may carry non-finite metrics")
+    func consistentPasses() {
+        #expect(check(Self.good) == nil)
+        var diverged = Self.good
+        diverged.diverged = true
+        diverged.success = false
+        diverged.convergedAt = nil
+        diverged.reconstructionError = .nan
+        diverged.trainResidual = .infinity
+        diverged.testError = [.nan, .nan]
+        #expect(check(diverged) == nil)
+    }
+
+    @Test("times that are not finite, far from now or reversed are refused (item 1)",
+          arguments: [Double.nan, .infinity, -.infinity, 1e300, -1e12])
+    func badTimes(startedAt: Double) {
+        #expect(check(Self.good, startedAt: startedAt) != nil)
+        #expect(check(Self.good, finishedAt: startedAt) != nil)
+    }
+
+    @Test("finishedAt before startedAt is refused")
+    func reversedTimes() {
+        #expect(check(Self.good, startedAt: Self.now - 1, finishedAt: Self.now - 2) != nil)
+    }
+
+    @Test("a test-error count that does not fit the task is refused (item 3)")
+    func shapes() {
+        var r = Self.good
+        r.testError = [0.1]
+        #expect(check(r)?.contains("test-noise levels") == true)
+        r = Self.good
+        r.oracleTestError = [0.1, 0.2, 0.3]
+        #expect(check(r) != nil)
+    }
+
+    @Test("an all-NaN report claiming success is refused (item 5)")
+    func allNaNSuccess() {
+        let nan = Double.nan
+        let r = RunReport(trainResidual: nan, reconstructionError: nan, offSubspaceError: nan, oracleDistance: nan,
+                          testError: [nan, nan], oracleTestError: [nan, nan], balancedness: nan, effectiveRank: 0,
+                          iterations: 10, convergedAt: nil, diverged: false, success: true, trainSeconds: 0.1)
+        #expect(check(r) != nil)
+        var claimed = r
+        claimed.diverged = true
+        #expect(check(claimed)?.contains("diverged") == true)
+    }
+
+    @Test("success must agree with the metrics and the spec's tolerances")
+    func successConsistency() {
+        var r = Self.good
+        r.reconstructionError = 0.5
+        #expect(check(r)?.contains("success with") == true)
+        r = Self.good
+        r.success = false
+        r.convergedAt = nil
+        #expect(check(r)?.contains("no success") == true)
+    }
+
+    @Test("ranges: iterations, convergedAt, rank, seconds, negative norms")
+    func ranges() {
+        let edits: [(inout RunReport) -> Void] = [
+            { $0.iterations = 101 }, { $0.iterations = -1 }, { $0.convergedAt = 81 }, { $0.convergedAt = -1 },
+            { $0.effectiveRank = -1 }, { $0.effectiveRank = 10_000 }, { $0.trainSeconds = .nan },
+            { $0.trainSeconds = -1 }, { $0.balancedness = -0.5 }, { $0.oracleDistance = .infinity },
+            { $0.trajectory = [TrajectoryPoint(step: 1, loss: 0, trainResidual: 0, reconstructionError: 0,
+                                               offSubspaceError: 0, balancedness: 0)] },
+        ]
+        for (index, edit) in edits.enumerated() {
+            var r = Self.good
+            edit(&r)
+            #expect(check(r) != nil, "edit \(index) passed")
+        }
+    }
+}

@@ -1,0 +1,312 @@
+import Foundation
+import SweepProtocol
+import Testing
+import TrainingCore
+import ZeroMQ
+
+/// Peers that lie, stall, impersonate or babble, against a real coordinator process (one
+/// test per item of issue 10). Each sweep ends with every task recorded exactly once and, where
+/// nothing legitimately failed, the table of an undisturbed run.
+@Suite(.serialized)
+struct HostilePeerTests {
+    let liveness = ["--heartbeat", "0.25", "--worker-timeout", "2"]
+
+    private func start(_ directory: URL, extra: [String] = []) throws -> (DLSweepProcess, String) {
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try tinySweepYAML.write(toFile: config, atomically: true, encoding: .utf8)
+        let coordinator = try DLSweepProcess(
+            ["coordinator", config, "--bind", "tcp://127.0.0.1:*", "--out", "out", "--progress", "lines"] + liveness + extra,
+            in: directory, label: "coordinator")
+        let addressFile = directory.appendingPathComponent("out/coordinator.address")
+        try #require(DLSweepProcess.eventually(seconds: 20) {
+            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
+        }, "coordinator did not start: \(coordinator.stderr)")
+        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (coordinator, endpoint)
+    }
+
+    private func honestWorker(_ endpoint: String, in directory: URL, label: String = "honest") throws -> DLSweepProcess {
+        try DLSweepProcess(["worker", "--connect", endpoint, "--heartbeat", "0.25", "--reconnect-timeout", "60"],
+                           in: directory, label: label)
+    }
+
+    /// Lets the honest worker finish and checks the end state.
+    private func finish(_ coordinator: DLSweepProcess, _ worker: DLSweepProcess, _ directory: URL,
+                        compareTable: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        #expect(coordinator.wait(seconds: 120) == 0, "\(coordinator.stderr.suffix(3000))", sourceLocation: sourceLocation)
+        #expect(worker.wait(seconds: 20) == 0, "\(worker.stderr.suffix(2000))", sourceLocation: sourceLocation)
+        let out = directory.appendingPathComponent("out")
+        #expect(recordedCount(out) == 16, sourceLocation: sourceLocation)
+        #expect(sqlite(out, "select count(*) from results where worker_id = 'unregistered' or host = 'unknown'") == "0",
+                sourceLocation: sourceLocation)
+        if compareTable {
+            let reference = try await ReferenceTables.shared.table(for: tinySweepYAML)
+            #expect(try deterministicTable(out) == reference, "table differs from an undisturbed run",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    static func report(testLevels: Int = 2, success: Bool = false) -> WireReport {
+        WireReport(RunReport(
+            trainResidual: 0.5, reconstructionError: 0.5, offSubspaceError: 0.5, oracleDistance: 0.5,
+            testError: Array(repeating: 0.5, count: testLevels), oracleTestError: Array(repeating: 0.5, count: testLevels),
+            balancedness: 0.5, effectiveRank: 2, iterations: 300, convergedAt: nil, diverged: false, success: success,
+            trainSeconds: 0.01))
+    }
+
+    static var now: Double { Date().timeIntervalSince1970 }
+
+    @Test("item 0: a result carrying another sweep's fingerprint is refused, counted and acknowledged")
+    func anotherSweep() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let peer = try ScriptedPeer(endpoint)
+        let welcome = try #require(try peer.register("stranger-1"))
+        #expect(welcome.fingerprint.count == 16)
+        let task = try #require(try peer.nextTask())
+        #expect(task.sweep == welcome.fingerprint)
+        try peer.send(.result(TaskResult(sweep: "feedfacefeedface", taskID: task.taskID, attempt: task.attempt,
+                                         report: Self.report(), startedAt: Self.now, finishedAt: Self.now)))
+        let ack = try peer.receive(seconds: 10) { if case .ack(let a) = $0 { a.taskIDs == [task.taskID] } else { false } }
+        #expect(ack != nil, "the refused result was not acknowledged")
+        try peer.send(.bye(Bye(reason: "done", taskIDs: [])))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("another sweep"))
+        #expect(coordinator.stderr.contains("other sweep 1"), "\(coordinator.stderr.suffix(2000))")
+    }
+
+    @Test("item 1: start/finish times that are NaN, infinite, 1e300 or negative are refused; the store stays readable")
+    func badTimes() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10"])
+        let peer = try ScriptedPeer(endpoint)
+        _ = try #require(try peer.register("clock-1", prefetch: 1))
+        for bad in [Double.nan, .infinity, -.infinity, 1e300, -1e12] {
+            let task = try #require(try peer.nextTask())
+            try peer.send(.result(TaskResult(sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
+                                             report: Self.report(), startedAt: bad, finishedAt: Self.now)))
+        }
+        try peer.receive(seconds: 5) { _ in false }
+        try peer.send(.bye(Bye(reason: "done", taskIDs: [])))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("invalid 5"), "\(coordinator.stderr.suffix(2000))")
+        let table = try DLSweepProcess(["table", "out"], in: directory, label: "table")
+        #expect(table.wait(seconds: 60) == 0, "\(table.stderr)")
+    }
+
+    @Test("item 2: an undecodable result frame from a registered worker costs it its tasks, and the sweep ends")
+    func undecodableResult() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let peer = try ScriptedPeer(endpoint)
+        _ = try #require(try peer.register("garbled-1", prefetch: 4))
+        _ = try #require(try peer.nextTask())
+        // Heartbeats keep it live; only the bad frame can free its tasks.
+        try peer.sendRaw(Array("DLSW".utf8) + [protocolVersion, 5] + Array("{\"taskID\": 0, \"report\": ".utf8))
+        let worker = try honestWorker(endpoint, in: directory)
+        let deadline = Date().addingTimeInterval(60)
+        while coordinator.isRunning && Date() < deadline {
+            try peer.send(.heartbeat(Heartbeat(sentAt: Self.now)))
+            try peer.receive(seconds: 0.2) { _ in false }
+        }
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("it sent a malformed frame"), "\(coordinator.stderr.suffix(2000))")
+    }
+
+    @Test("item 3: a result that does not fit its task fails its attempt, and the task is failed at --max-attempts, not re-queued forever")
+    func misfitResult() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "3"])
+        let peer = try ScriptedPeer(endpoint)
+        _ = try #require(try peer.register("misfit-1", prefetch: 1))
+        var sent: [Int: Int] = [:]
+        for _ in 0..<3 {
+            let task = try #require(try peer.nextTask())
+            sent[task.taskID, default: 0] += 1
+            try peer.send(.result(TaskResult(sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
+                                             report: Self.report(testLevels: 1), startedAt: Self.now, finishedAt: Self.now)))
+        }
+        // The coordinator hands the re-queued task back with the next attempt number.
+        #expect(sent.values.max() == 3, "\(sent)")
+        try peer.receive(seconds: 2) { _ in false }
+        try peer.send(.bye(Bye(reason: "done", taskIDs: [])))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory, compareTable: false)
+        let failedID = try #require(sent.first { $0.value == 3 }?.key)
+        let reason = sqlite(directory.appendingPathComponent("out"),
+                            "select failure_reason from results where task_id = \(failedID)")
+        #expect(reason.contains("failed 3 time(s)") && reason.contains("test-noise levels"), "\(reason)")
+        #expect(coordinator.stderr.contains("failed 1,"), "\(coordinator.stderr.suffix(2000))")
+    }
+
+    @Test("item 4: a peer that heartbeats but never computes loses its tasks after --task-timeout")
+    func stalledPeer() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory, extra: ["--task-timeout", "2"])
+        let peer = try ScriptedPeer(endpoint)
+        _ = try #require(try peer.register("stalled-1", prefetch: 4))
+        let worker = try honestWorker(endpoint, in: directory)
+        let deadline = Date().addingTimeInterval(60)
+        while coordinator.isRunning && Date() < deadline {
+            try peer.send(.heartbeat(Heartbeat(sentAt: Self.now)))
+            try peer.receive(seconds: 0.2) { _ in false }
+        }
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("beyond its lease"), "\(coordinator.stderr.suffix(2000))")
+    }
+
+    @Test("item 5: no task_failed from a stranger, no answer to another worker's task, no attempt but the coordinator's")
+    func forgery() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let stranger = try ScriptedPeer(endpoint)
+        try stranger.send(.taskFailed(TaskFailure(sweep: "", taskID: 0, attempt: 1, reason: "forged")))
+        let asked = try stranger.receive(seconds: 10) { if case .register = $0 { true } else { false } }
+        #expect(asked != nil, "an unregistered peer is asked to say hello")
+
+        let holder = try ScriptedPeer(endpoint)
+        _ = try #require(try holder.register("holder-1", prefetch: 2))
+        let held = try #require(try holder.nextTask())
+        let forger = try ScriptedPeer(endpoint)
+        _ = try #require(try forger.register("forger-1", prefetch: 1))
+        var forged = Self.report(success: true)
+        forged.reconstructionError = 0
+        forged.offSubspaceError = 0
+        try forger.send(.result(TaskResult(sweep: held.sweep, taskID: held.taskID, attempt: held.attempt,
+                                           report: forged, startedAt: Self.now, finishedAt: Self.now)))
+        for attempt in [0, -7, 1 << 62] {
+            try holder.send(.result(TaskResult(sweep: held.sweep, taskID: held.taskID, attempt: attempt,
+                                               report: forged, startedAt: Self.now, finishedAt: Self.now)))
+        }
+        let nan = Double.nan
+        let allNaN = WireReport(RunReport(
+            trainResidual: nan, reconstructionError: nan, offSubspaceError: nan, oracleDistance: nan,
+            testError: [nan, nan], oracleTestError: [nan, nan], balancedness: nan, effectiveRank: 0,
+            iterations: 300, convergedAt: nil, diverged: false, success: true, trainSeconds: 0))
+        try holder.send(.result(TaskResult(sweep: held.sweep, taskID: held.taskID, attempt: held.attempt,
+                                           report: allNaN, startedAt: Self.now, finishedAt: Self.now)))
+        try holder.receive(seconds: 2) { _ in false }
+        try holder.send(.bye(Bye(reason: "done", taskIDs: [])))
+        try forger.send(.bye(Bye(reason: "done", taskIDs: [])))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("unregistered 1"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("no lease 4"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("invalid 1"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("failed 0,"))
+        let out = directory.appendingPathComponent("out")
+        #expect(sqlite(out, "select count(*) from results where attempt < 1 or attempt > 3") == "0",
+                "attempts are the coordinator's dispatch counts")
+    }
+
+    @Test("item 6: prefetch is capped, and peers that say hello and vanish fail no task")
+    func greedyAndVanishing() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-prefetch", "3", "--max-attempts", "1"])
+        let greedy = try ScriptedPeer(endpoint)
+        let welcome = try #require(try greedy.register("greedy-1", prefetch: 1_000_000_000))
+        #expect(welcome.prefetch == 3)
+        try greedy.receive(seconds: 1) { _ in false }
+        #expect(greedy.tasks.count == 3)
+        // Twenty peers take tasks and vanish (never heard from again).
+        var vanished: [ScriptedPeer] = []
+        for index in 0..<20 {
+            let peer = try ScriptedPeer(endpoint)
+            _ = try peer.register("vanishing-\(index)", prefetch: 3)
+            vanished.append(peer)
+        }
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("failed 0,"), "\(coordinator.stderr.suffix(2000))")
+        withExtendedLifetime(vanished) {}
+    }
+
+    @Test("item 7: a second hello with a live worker's id is refused; the original keeps its slot")
+    func duplicateWorkerID() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let original = try ScriptedPeer(endpoint)
+        _ = try #require(try original.register("same-id", prefetch: 1))
+        let impostor = try ScriptedPeer(endpoint)
+        #expect(try impostor.register("same-id") == nil)
+        let rejected = impostor.received.contains { if case .reject(let r) = $0 { r.reason.contains("already connected") } else { false } }
+        #expect(rejected)
+        // The original still holds its lease and may deliver under its own name.
+        let task = try #require(try original.nextTask())
+        #expect(task.attempt == 1)
+        try original.send(.bye(Bye(reason: "done", taskIDs: [task.taskID])))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("duplicate worker ids 1"), "\(coordinator.stderr.suffix(2000))")
+    }
+
+    @Test("fuzz: thousands of random and mutated frames from registered and unregistered peers change nothing")
+    func fuzz() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        var worker: DLSweepProcess?
+        let registered = try ScriptedPeer(endpoint)
+        let stranger = try ScriptedPeer(endpoint)
+        let welcome = try #require(try registered.register("fuzzer-1", prefetch: 1))
+        var rng = SystemRandomNumberGenerator()
+        // Templates whose answers can never be valid runs: random edits of them are refused.
+        let templates: [Message] = [
+            .result(TaskResult(sweep: welcome.fingerprint, taskID: 3, attempt: 7_777_777, report: Self.report(testLevels: 3),
+                               startedAt: Self.now, finishedAt: Self.now)),
+            .taskFailed(TaskFailure(sweep: "0000000000000000", taskID: 2, attempt: 1, reason: "fuzz")),
+            .hello(ScriptedPeer.hello("fuzzer-1")), .heartbeat(Heartbeat(sentAt: 1)), .bye(Bye(reason: "x", taskIDs: [1, 2])),
+            .welcome(welcome), .ack(Ack(taskIDs: [1])), .register(Register(reason: "x")),
+        ]
+        let encoded = try templates.map { try $0.encoded() }
+        let jsonBodies = ["{}", "[]", "null", "{\"taskID\":1e300}", "{\"attempt\":\"1\"}", "{\"sweep\":5}",
+                          "{\"workerID\":\"\",\"prefetch\":-1}", "{\"taskIDs\":[-1,99999999999]}", "\"\u{0}\""]
+        var sent = 0
+        while sent < 4000 {
+            let peer = Bool.random(using: &rng) ? registered : stranger
+            var frame: [UInt8]
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0:
+                frame = encoded.randomElement(using: &rng)!
+                for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                    frame[Int.random(in: 6..<frame.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+            case 1:
+                frame = Array("DLSW".utf8) + [protocolVersion, UInt8.random(in: 0...12, using: &rng)]
+                    + Array(jsonBodies.randomElement(using: &rng)!.utf8)
+            case 2:
+                frame = (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            default:
+                frame = encoded[Int.random(in: 0..<2, using: &rng)]
+            }
+            try peer.sendRaw(frame)
+            sent += 1
+            if sent == 3000 { worker = try honestWorker(endpoint, in: directory) }
+            if sent % 200 == 0 {
+                // Register again after being dropped for a malformed frame; drain replies.
+                try registered.send(.hello(ScriptedPeer.hello("fuzzer-1", prefetch: 1)))
+                try registered.receive(seconds: 0.05) { _ in false }
+                try stranger.receive(seconds: 0.01) { _ in false }
+            }
+        }
+        try registered.send(.bye(Bye(reason: "done", taskIDs: [])))
+        try await finish(coordinator, try #require(worker), directory)
+        let malformed = coordinator.stderr.firstMatch(of: /malformed frames (\d+)/).flatMap { Int($0.1) } ?? 0
+        #expect(malformed >= 500, "\(coordinator.stderr.suffix(2000))")
+    }
+}
+
+/// One value from the results database, read with the sqlite3 tool.
+func sqlite(_ outDirectory: URL, _ query: String) -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sqlite3", "-readonly", outDirectory.appendingPathComponent("results.sqlite").path, query]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return "" }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}

@@ -1,0 +1,44 @@
+import Foundation
+import ResultsStore
+import Testing
+
+/// `dlsweep train --from DIR --task N`: one task of a finished sweep, replayed exactly.
+@Suite struct ReplayTests {
+    @Test("item 11: a replayed task gives the stored metrics to 1e-12, with a trajectory on request")
+    func replayTask() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try tinySweepYAML.write(toFile: config, atomically: true, encoding: .utf8)
+        let sweep = try DLSweepProcess(["run", config, "--workers", "1", "--out", "out", "--progress", "none"],
+                                       in: directory, label: "sweep")
+        #expect(sweep.wait(seconds: 120) == 0, "\(sweep.stderr.suffix(2000))")
+        let (store, _) = try ResultsStore.openExisting(directory: directory.appendingPathComponent("out").path)
+        let rows = try store.rows()
+        for task in [0, 13] {
+            let stored = try #require(rows.first { $0.taskID == task }?.report)
+            let replay = try DLSweepProcess(["train", "--from", "out", "--task", "\(task)", "--log-every", "50", "--json"],
+                                            in: directory, label: "replay\(task)")
+            #expect(replay.wait(seconds: 60) == 0, "\(replay.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+            let columns: [(String, Double)] = [
+                ("reconstruction_error", stored.reconstructionError), ("off_subspace_error", stored.offSubspaceError),
+                ("train_residual", stored.trainResidual), ("oracle_distance", stored.oracleDistance),
+                ("balancedness", stored.balancedness),
+            ]
+            // The same spec, seeds and code path; BLAS kernels may sum in another order depending on
+            // buffer alignment, so the last bits may differ.
+            for (column, value) in columns {
+                let replayed = try #require((object[column] as? NSNumber)?.doubleValue)
+                #expect(abs(replayed - value) <= 1e-12 * max(abs(value), 1e-12), "\(column): \(replayed) vs stored \(value)")
+            }
+            #expect(object["iterations"] as? Int == stored.iterations)
+            #expect((object["trajectory"] as? [Any])?.count == 300 / 50 + 1)
+        }
+        let text = try DLSweepProcess(["train", "--from", "out", "--task", "5"], in: directory, label: "text")
+        #expect(text.wait(seconds: 60) == 0)
+        #expect(text.stdout.contains("task 5 of sweep 'tiny'"), "\(text.stdout)")
+        let outside = try DLSweepProcess(["train", "--from", "out", "--task", "16"], in: directory, label: "outside")
+        #expect(outside.wait(seconds: 30) != 0)
+        #expect(outside.stderr.contains("0..<16"), "\(outside.stderr)")
+    }
+}
