@@ -89,9 +89,11 @@ public final class Coordinator {
         endpoint = try socket.lastEndpoint()
         store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
         store.lock?.note(address: endpoint)
-        // Where launch scripts and `dlsweep worker` users find the port that was bound.
+        // Where launch scripts and `dlsweep worker` users find the port that was bound; atomic,
+        // so a reader never sees the file empty.
         try? Data((endpoint + "\n").utf8).write(
-            to: URL(fileURLWithPath: options.outDirectory).appendingPathComponent("coordinator.address"))
+            to: URL(fileURLWithPath: options.outDirectory).appendingPathComponent("coordinator.address"),
+            options: .atomic)
         if case .network(let type) = FileSystemKind.of(options.outDirectory) {
             logger.warning("results folder \(options.outDirectory) is on \(type): the folder lock excludes coordinators on other hosts only if the mount has locking (not nolock); read it with `dlsweep table` from this host while the sweep runs (SQLite's WAL needs one host)")
         }
