@@ -6,7 +6,8 @@
 #      --dependency=afterany (starts after the end), and one on a results folder whose
 #      address a lost sweep job left behind: the sweep completes and every add-workers
 #      job ends promptly with status 0;
-#   2. scancel mid-sweep, an add-workers job that outlives it, resubmission with
+#   2. a second sweep job on the same folder (refused at once), scancel mid-sweep, an
+#      add-workers job that outlives it, resubmission with
 #      DLSWEEP_OUT: the workers hand their tasks back, the partial table says how much
 #      it covers, slurm-<id>.out says how to resume, the add-workers job joins the
 #      resumed sweep, logs are appended, the resumed sweep completes;
@@ -38,6 +39,12 @@ sweep=$here/sweep.sbatch
 add=$here/add-workers.sbatch
 # Short enough for a test: how long add-workers jobs wait for a coordinator.
 export DLSWEEP_ADDRESS_WAIT=120
+# Workers are given the batch host's name; a machine that cannot resolve its own name
+# gives them the loopback address instead.
+if ! getent hosts "$(hostname)" >/dev/null 2>&1; then
+    echo "walkthrough-test.sh: $(hostname) does not resolve: DLSWEEP_COORD_HOST=127.0.0.1"
+    export DLSWEEP_COORD_HOST=127.0.0.1
+fi
 
 failures=0
 check() {
@@ -170,6 +177,11 @@ j2=$(submit --nodes=2 --ntasks-per-node=1 "$sweep" sweep.yaml)
 out2=$work/dlsweep-runs/$j2
 a2=$(submit --nodes=1 --ntasks-per-node=1 "$add" "dlsweep-runs/$j2")
 check "sweep job $j2 records 8 results" wait_recorded "$out2" 8
+# A second job on the same folder while the first runs: refused, the first left alone.
+j2x=$(DLSWEEP_OUT=$out2 submit --nodes=1 --ntasks-per-node=1 "$sweep" sweep.yaml)
+check "a second sweep job on the folder in use ends within 60 s" wait_gone 60 "$j2x"
+check "... saying the folder is in use" grep -q 'in use by another coordinator' "slurm-$j2x.out"
+check "... and leaves the running sweep's address alone" grep -q "^job=$j2\$" "$out2/connect.address"
 scancel "$j2"
 check "cancelled job $j2 ends within 60 s" wait_gone 60 "$j2"
 check "coordinator.finished says interrupted" grep -q '^status=interrupted' "$out2/coordinator.finished"
