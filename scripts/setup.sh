@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what dlsweep needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
 # OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config; shellcheck and iproute2 for the cluster
-# scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark.
+# scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark;
+# pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py).
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3)
+packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,5 +23,11 @@ if ! python3 -c 'import numpy' 2>/dev/null; then
     python3 -m pip install --quiet numpy 2>/dev/null \
         || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy >/dev/null; } \
         || { echo "setup: could not install numpy (pip install numpy)" >&2; exit 1; }
+fi
+if ! python3 -c 'import zmq' 2>/dev/null; then
+    # A python3 other than the system's (pyenv, a venv) does not see python3-zmq.
+    echo "setup: installing pyzmq" >&2
+    python3 -m pip install --quiet pyzmq 2>/dev/null \
+        || { echo "setup: could not install pyzmq (pip install pyzmq)" >&2; exit 1; }
 fi
 echo "setup: system packages ready" >&2

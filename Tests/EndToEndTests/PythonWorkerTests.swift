@@ -1,0 +1,86 @@
+import Foundation
+import ResultsStore
+import Testing
+
+/// A worker written in Python from PROTOCOL.md alone (scripts/protocol_worker.py: pyzmq and
+/// NumPy, plain gradient descent) finishes a sweep with the Swift worker's results.
+@Suite struct PythonWorkerTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/protocol_worker.py").path
+
+    /// Small enough for NumPy; orthogonal init, a condition number, noise, weight decay, depth 1
+    /// and 3, early stopping, a master seed above 2^53.
+    static let yaml = """
+        name: pyworker
+        seed: 18446744073709551557
+        problem: {signal_dim: 10, measurements: 6, latent_dim: 2, samples: 7, test_samples: 15, condition: 3}
+        grid:
+          depth: [1, 3]
+          width: [6]
+          lambda: [0.0, 0.02]
+          noise: [0.0, 0.1]
+        trials: 2
+        training: {steps: 400, eta_scale: 0.5, init: orthogonal, init_scale: 0.9, stop_on_success: true, check_every: 5}
+        success: {tol_off: 1.4}
+        test_noise: [0.0, 0.2]
+        """
+
+    @Test("item 10: the Python worker's results equal the Swift worker's to 1e-9")
+    func pythonWorker() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try Self.yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let swift = try DLSweepProcess(["run", config, "--workers", "1", "--out", "swift", "--progress", "none"],
+                                       in: directory, label: "swift")
+        #expect(swift.wait(seconds: 120) == 0, "\(swift.stderr.suffix(2000))")
+
+        let coordinator = try DLSweepProcess(
+            ["coordinator", config, "--bind", "tcp://127.0.0.1:*", "--out", "python", "--progress", "none",
+             "--heartbeat", "0.25", "--worker-timeout", "5"], in: directory, label: "coordinator")
+        let addressFile = directory.appendingPathComponent("python/coordinator.address")
+        try #require(DLSweepProcess.eventually(seconds: 20) {
+            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
+        }, "coordinator did not start: \(coordinator.stderr)")
+        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", Self.script, endpoint, "--heartbeat", "0.25", "--give-up", "60"]
+        let errors = directory.appendingPathComponent("python.err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        python.standardError = try FileHandle(forWritingTo: errors)
+        python.standardOutput = FileHandle.nullDevice
+        try python.run()
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(2000))")
+        python.waitUntilExit()
+        let pythonErrors = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        try #require(python.terminationStatus == 0,
+                     "python3 with numpy and pyzmq is needed (bash scripts/setup.sh installs them): \(pythonErrors)")
+        #expect(coordinator.stderr.contains("joined from"))
+
+        let ours = try ResultsStore.openExisting(directory: directory.appendingPathComponent("swift").path).0.rows()
+        let theirs = try ResultsStore.openExisting(directory: directory.appendingPathComponent("python").path).0.rows()
+        #expect(ours.count == 16 && theirs.count == 16)
+        func close(_ a: Double, _ b: Double) -> Bool {
+            a == b || abs(a - b) <= 1e-9 * max(abs(a), abs(b)) + 1e-12
+        }
+        var successes = 0
+        for (a, b) in zip(ours, theirs) {
+            let ra = try #require(a.report, "task \(a.taskID) has no Swift report")
+            let rb = try #require(b.report, "task \(b.taskID) has no Python report: \(b.failureReason ?? "")")
+            #expect(a.taskID == b.taskID)
+            #expect(ra.iterations == rb.iterations && ra.convergedAt == rb.convergedAt, "task \(a.taskID)")
+            #expect(ra.success == rb.success && ra.diverged == rb.diverged && ra.effectiveRank == rb.effectiveRank,
+                    "task \(a.taskID)")
+            let pairs = [(ra.trainResidual, rb.trainResidual), (ra.reconstructionError, rb.reconstructionError),
+                         (ra.offSubspaceError, rb.offSubspaceError), (ra.oracleDistance, rb.oracleDistance),
+                         (ra.balancedness, rb.balancedness)]
+                + zip(ra.testError, rb.testError).map { ($0, $1) }
+                + zip(ra.oracleTestError, rb.oracleTestError).map { ($0, $1) }
+            for (index, (x, y)) in pairs.enumerated() {
+                #expect(close(x, y), "task \(a.taskID), value \(index): Swift \(x), Python \(y)")
+            }
+            if ra.success { successes += 1 }
+        }
+        #expect(successes > 0 && successes < 16, "the sweep tells successes from failures")
+    }
+}
