@@ -113,6 +113,9 @@ public final class Coordinator {
         } catch is CancellationError {
             return SweepOutcome(complete: false, summaries: [], counters: counters, hosts: [],
                                 recordedNow: 0, wallSeconds: Self.now() - started)
+        } catch {
+            try store.checkFile()  // a file deleted since `init` says so, not "unable to open"
+            throw error
         }
         dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
                                 maxPrefetch: options.maxPrefetch)
