@@ -189,7 +189,10 @@ check "workers left cleanly on scancel (not killed)" all_left_cleanly "$out2"/lo
 check "partial table says how many tasks it covers" grep -qE '^Partial table of Slurm job [0-9]+ .*: [0-9]+ of [0-9]+ tasks recorded' "dlsweep-$j2.partial-table.md"
 check "slurm-$j2.out says how to resume" grep -q "to resume it: cd .* && DLSWEEP_OUT=$out2 sbatch" "slurm-$j2.out"
 check "add-workers job $a2 still waits for a resume" queue_has "$a2"
-j2b=$(DLSWEEP_OUT=$out2 submit --nodes=1 --ntasks-per-node=1 "$sweep" sweep.yaml)
+# Resumed with the very command slurm-<id>.out printed.
+resume=$(sed -n 's/.*to resume it: //p' "slurm-$j2.out" | tail -n 1)
+j2b=$( (eval "$resume") | sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p')
+check "the printed resume command submitted a job" test -n "$j2b"
 check "resumed sweep job $j2b and add-workers $a2 end within 300 s" wait_gone 300 "$j2b" "$a2"
 check "resumed sweep job $j2b completed with status 0" completed_ok "$j2b"
 check "slurm-$j2b.out says it resumes" grep -q 'resuming the sweep' "slurm-$j2b.out"
