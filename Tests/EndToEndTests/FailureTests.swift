@@ -240,4 +240,74 @@ struct FailureTests {
         _ = garbage.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         usleep(100_000)
     }
+
+    @Test("item 4: dlsweep run restarts local workers that die, then exits non-zero with the reason")
+    func localWorkersKeepDying() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try slowSweepYAML.replacingOccurrences(of: "steps: 20000", with: "steps: 2000000")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let run = try DLSweepProcess(["run", config, "--workers", "1", "--out", "out", "--progress", "none"] + liveness,
+                                     in: directory, label: "run")
+        // Every local worker dies soon after it starts, as one would on a task it cannot survive.
+        let deadline = Date().addingTimeInterval(90)
+        while run.isRunning && Date() < deadline {
+            for child in childProcesses(of: run.pid) { kill(child, SIGKILL) }
+            usleep(300_000)
+        }
+        #expect(run.wait(seconds: 30) != 0)
+        #expect(run.stderr.contains("restarted"), "\(run.stderr.suffix(2000))")
+        #expect(run.stderr.contains("restart budget is spent"), "\(run.stderr.suffix(2000))")
+    }
+
+    @Test("item 4: a result too large for a frame is the task's failure, not a stuck task")
+    func resultTooLarge() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try """
+            name: huge-trajectory
+            problem: {signal_dim: 8, measurements: 4, latent_dim: 2, samples: 5, test_samples: 5}
+            grid: {depth: [2], width: [4]}
+            training: {steps: 25000, log_every: 1}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "1"])
+        let w = try worker(endpoint, in: directory, label: "w")
+        #expect(coordinator.wait(seconds: 120) == 0, "\(coordinator.stderr.suffix(2000))")
+        #expect(w.wait(seconds: 20) == 0)
+        let reason = sqlite(directory.appendingPathComponent("out"), "select failure_reason from results")
+        #expect(reason.contains("cannot be sent"), "\(reason)")
+    }
+
+    @Test("item 0: workers of a killed coordinator deliver nothing of its sweep to the next one on the same port")
+    func anotherSweepOnTheSamePort() async throws {
+        let directory = try makeTemporaryDirectory()
+        let port = try freeLoopbackPort()
+        let bind = "tcp://127.0.0.1:\(port)"
+        let (first, endpoint) = try start(directory, bind: bind, label: "first")
+        let workers = try (0..<2).map { try worker(endpoint, in: directory, label: "w\($0)") }
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(directory.appendingPathComponent("out")) >= 6 })
+        first.signal(SIGKILL)
+        first.wait(seconds: 10)
+        // Same grid, another seed: another sweep, in its own folder, on the same address.
+        let other = slowSweepYAML.replacingOccurrences(of: "seed: 11", with: "seed: 12")
+        try other.write(to: directory.appendingPathComponent("other.yaml"), atomically: true, encoding: .utf8)
+        let second = try DLSweepProcess(
+            ["coordinator", "other.yaml", "--bind", bind, "--out", "other", "--progress", "lines"] + liveness,
+            in: directory, label: "second")
+        #expect(second.wait(seconds: 180) == 0, "\(second.stderr.suffix(3000))")
+        for w in workers { #expect(w.wait(seconds: 30) == 0, "\(w.stderr.suffix(2000))") }
+        let reference = try await ReferenceTables.shared.table(for: other)
+        #expect(try deterministicTable(directory.appendingPathComponent("other")) == reference,
+                "the second sweep's table holds results of the first")
+    }
+}
+
+/// The pids of a process's children (the PPid field of /proc/*/status; a children file lists
+/// only those of one thread).
+func childProcesses(of pid: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { candidate in
+        guard let status = try? String(contentsOfFile: "/proc/\(candidate)/status", encoding: .utf8) else { return false }
+        return status.split(separator: "\n").contains { $0.hasPrefix("PPid:") && $0.dropFirst(5).trimmingCharacters(in: .whitespaces) == "\(pid)" }
+    }
 }
