@@ -241,6 +241,23 @@ struct FailureTests {
         usleep(100_000)
     }
 
+    @Test("item 8: a coordinator that stood still (SIGSTOP, like a long SQLite lock) drops nobody for its own silence")
+    func coordinatorStoodStill() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let workers = try (0..<2).map { try worker(endpoint, in: directory, label: "w\($0)") }
+        let out = directory.appendingPathComponent("out")
+        #expect(DLSweepProcess.eventually(seconds: 60) { recordedCount(out) >= 4 })
+        coordinator.signal(SIGSTOP)
+        usleep(5_000_000)  // longer than --worker-timeout 2
+        coordinator.signal(SIGCONT)
+        #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
+        for w in workers { #expect(w.wait(seconds: 30) == 0) }
+        #expect(coordinator.stderr.contains("workers lost 0"), "\(coordinator.stderr.suffix(2000))")
+        #expect(sqlite(out, "select count(*) from results where worker_id = 'unregistered' or host = 'unknown'") == "0")
+        try await expectReferenceTable(directory)
+    }
+
     @Test("item 4: dlsweep run restarts local workers that die, then exits non-zero with the reason")
     func localWorkersKeepDying() throws {
         let directory = try makeTemporaryDirectory()
