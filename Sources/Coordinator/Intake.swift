@@ -125,10 +125,13 @@ extension Coordinator {
         switch dispatcher.register(id: hello.workerID, peer: peer, host: hello.host, prefetch: hello.prefetch,
                                    now: now, liveWithin: options.workerTimeout) {
         case .refused:
+            // Not answered: the worker itself, reconnected on a new connection, says hello again
+            // every heartbeat and gets in once its old connection has fallen silent; an impostor
+            // never does while the worker lives.
             counters.duplicateWorkers += 1
-            logger.warning("refused a hello from \(describe(peer)) as worker \(hello.workerID): that id is live on another connection")
-            send(.reject(Reject(reason: "worker id \(hello.workerID) is already connected",
-                                coordinatorVersion: Int(protocolVersion), peerVersion: Int(protocolVersion))), to: peer)
+            if counters.duplicateWorkers & (counters.duplicateWorkers - 1) == 0 {
+                logger.warning("ignored a hello from \(describe(peer)) as worker \(hello.workerID): that id is live on another connection (\(counters.duplicateWorkers) such hello(s) so far)")
+            }
             return
         case .new:
             logger.info("worker \(hello.workerID) joined from \(hello.host) (pid \(hello.pid), \(hello.cores) cores, \(hello.blasThreads) BLAS thread(s))")
