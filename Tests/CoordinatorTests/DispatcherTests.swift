@@ -172,5 +172,13 @@ import Testing
         #expect(t.limit(cell: 0, task: 0) == 40)
         t.record(cell: 2, seconds: .nan)
         #expect(t.limit(cell: 2, task: 5) == 80)
+        // Past maxCells, further cells share one mean.
+        var small = TaskDurations(factor: 10, floor: 5)
+        small.maxCells = 1
+        small.record(cell: 0, seconds: 1)
+        small.record(cell: 1, seconds: 3)
+        small.record(cell: 2, seconds: 5)
+        #expect(small.limit(cell: 0, task: 0) == 10)
+        #expect(small.limit(cell: 7, task: 70) == 40)
     }
 }
