@@ -12,7 +12,8 @@
 #      it covers, slurm-<id>.out says how to resume, the add-workers job joins the
 #      resumed sweep, logs are appended, the resumed sweep completes;
 #   3. the time-limit path (USR1 to the batch script, as --signal=B:USR1@120 sends it)
-#      and a resume: the workers hand their tasks back, the resumed sweep completes.
+#      and a resume: the workers hand their tasks back, the resumed sweep completes; and
+#      a real one-minute time limit on an add-workers job delivers its USR1.
 # Writes WORKDIR/complete.txt: one results folder per line whose sweep completed (the
 # caller compares each table with a local `dlsweep run` of CONFIG).
 #
@@ -205,6 +206,9 @@ check "... and the resumed job's" grep -q "=== job $j2b " "$out2/logs/coordinato
 # --- 3. the time limit's USR1, and a resume ------------------------------------------------
 
 say "3. USR1 (time limit near), resume"
+# A real time limit: a one-minute add-workers job waiting for a coordinator gets the USR1 of
+# its #SBATCH --signal=B:USR1@60 line at Slurm's next time-limit check (within 30 s).
+t3=$(submit --time=1 --nodes=1 --ntasks-per-node=1 "$add" nowhere)
 j3=$(submit --nodes=2 --ntasks-per-node=1 "$sweep" sweep.yaml)
 out3=$work/dlsweep-runs/$j3
 check "sweep job $j3 records 8 results" wait_recorded "$out3" 8
@@ -217,6 +221,9 @@ check "partial table saved" test -s "dlsweep-$j3.partial-table.md" -a -s "dlswee
 j3b=$(DLSWEEP_OUT=$out3 submit --nodes=2 --ntasks-per-node=1 "$sweep" sweep.yaml)
 check "resumed sweep job $j3b ends within 300 s" wait_gone 300 "$j3b"
 check "resumed sweep job $j3b completed with status 0" completed_ok "$j3b"
+check "one-minute add-workers job $t3 ends within 90 s" wait_gone 90 "$t3"
+check "... on the USR1 its --signal line asks for" grep -q 'time limit near (USR1)' "slurm-$t3.out"
+check "... with status 0" completed_ok "$t3"
 [[ -f $out3/table.json ]] && printf '%s\n' "$out3" >>"$work/complete.txt"
 
 say "worker and coordinator lines showing tasks handed back:"
