@@ -30,8 +30,10 @@ struct SlurmTests {
         process.currentDirectoryURL = directory
         let log = directory.appendingPathComponent("walkthrough.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = try FileHandle(forWritingTo: log)
+        // One handle for both streams: two would each write from offset 0 over the other.
+        let logHandle = try FileHandle(forWritingTo: log)
+        process.standardOutput = logHandle
+        process.standardError = logHandle
         process.standardInput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()

@@ -133,11 +133,20 @@ EOF
 # --- daemons -------------------------------------------------------------------
 
 # Starts `name` in the foreground flavour of its daemon, in the background, and
-# records its pid in DIR/run/NAME.bg.pid (the file `down` reads).
+# records its pid in DIR/run/NAME.bg.pid (the file `down` reads). The daemon gets every
+# signal unblocked and at its default: a caller may have blocked them (the threads of a
+# dispatch-based test runner do, and children inherit the mask), and slurmd and munged
+# with a blocked SIGTERM never see `down`'s. Bash cannot unblock signals; python3 can.
 start_daemon() {
     local dir=$1 name=$2
     shift 2
-    "$@" >>"$dir/log/$name.stderr" 2>&1 </dev/null &
+    python3 -c '
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ):
+    signal.signal(number, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])
+' "$@" >>"$dir/log/$name.stderr" 2>&1 </dev/null &
     printf '%s\n' "$!" >"$dir/run/$name.bg.pid"
 }
 
