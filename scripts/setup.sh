@@ -2,7 +2,9 @@
 # Installs what dlsweep needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
 # OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config; shellcheck and iproute2 for the cluster
 # scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark;
-# pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py).
+# pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py);
+# slurm-wlm and munge for the Slurm test (installed by cluster/slurm/testbed.sh, which keeps
+# their system services from starting).
 set -euo pipefail
 
 packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq)
@@ -30,4 +32,7 @@ if ! python3 -c 'import zmq' 2>/dev/null; then
     python3 -m pip install --quiet pyzmq 2>/dev/null \
         || { echo "setup: could not install pyzmq (pip install pyzmq)" >&2; exit 1; }
 fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo bash "$(dirname "$0")/../cluster/slurm/testbed.sh" install
 echo "setup: system packages ready" >&2
