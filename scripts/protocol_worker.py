@@ -170,12 +170,148 @@ def end_to_end(weights):
     return w
 
 
+# --- The target of training (docs/MODEL.md section 4) -----------------------------------------
+
+def svd_rank(values, tolerance):
+    return int(np.sum(values > tolerance * values[0])) if len(values) and values[0] > 0 else 0
+
+
+def scalar_prox(z, tau, p):
+    """argmin over x >= 0 of (x - z)^2 / 2 + tau x^p."""
+    if p == 2:
+        return z / (1 + 2 * tau)
+    if p == 1:
+        return max(z - tau, 0.0)
+    x_hat = (tau * p * (1 - p)) ** (1 / (2 - p))
+    phi = lambda v: v + tau * p * v ** (p - 1)
+    if not z > phi(x_hat):
+        return 0.0
+    x = z
+    for _ in range(100):
+        f = phi(x) - z
+        df = 1 + tau * p * (p - 1) * x ** (p - 2)
+        nxt = max(x_hat, x - f / df)
+        if abs(nxt - x) <= 1e-16 * x:
+            x = nxt
+            break
+        x = nxt
+    h = 0.5 * (x - z) ** 2 + tau * x ** p
+    return x if h < 0.5 * z * z else 0.0
+
+
+class Schatten:
+    """g(D) = gamma/2 ||D S - B||^2 + mu sum sigma_i(D)^p, at most max_rank nonzero singular values."""
+
+    def __init__(self, b, s, gamma, mu, p, max_rank):
+        self.b, self.s, self.gamma, self.mu, self.p, self.max_rank = b, s, gamma, mu, p, max_rank
+
+    def objective(self, d):
+        data = np.sum((d * self.s - self.b) ** 2)
+        sigma = np.linalg.svd(d, compute_uv=False)
+        return 0.5 * self.gamma * data + self.mu * sum(v ** self.p for v in sigma if v > 0)
+
+    def prox_step(self, d, t):
+        z = d - t * self.gamma * (d * self.s ** 2 - self.b * self.s)
+        u, sigma, vt = np.linalg.svd(z, full_matrices=False)
+        shrunk = [scalar_prox(v, t * self.mu, self.p) if i < self.max_rank else 0.0 for i, v in enumerate(sigma)]
+        return (u * np.array(shrunk)) @ vt
+
+    def minimize(self, start, iterations=50000):
+        t = 1 / (self.gamma * np.max(self.s) ** 2)
+        current, value = start, self.objective(start)
+        extrapolated, momentum, stalled = current, 1.0, 0
+        for _ in range(iterations):
+            nxt = self.prox_step(extrapolated, t)
+            nxt_value = self.objective(nxt)
+            if nxt_value > value:
+                momentum = 1.0
+                nxt = self.prox_step(current, t)
+                nxt_value = self.objective(nxt)
+            change = np.linalg.norm(nxt - current)
+            size = max(np.linalg.norm(nxt), np.linalg.norm(current))
+            stalled = 0 if nxt_value < value - 1e-16 * abs(value) else stalled + 1
+            new_momentum = (1 + math.sqrt(1 + 4 * momentum * momentum)) / 2
+            extrapolated = nxt + ((momentum - 1) / new_momentum) * (nxt - current)
+            momentum, current, value = new_momentum, nxt, nxt_value
+            if change <= 1e-14 * size or size == 0 or stalled >= 50:
+                break
+        return current
+
+    def reweighted(self, start):
+        current = start
+        for _ in range(500):
+            u, sigma, _ = np.linalg.svd(current, full_matrices=False)
+            rank = min(svd_rank(sigma, 1e-12), self.max_rank)
+            if rank == 0:
+                return current
+            q = u[:, :rank]
+            weight = self.mu * self.p * sigma[:rank] ** (self.p - 2)
+            e = self.gamma * (q.T @ self.b) * self.s / (weight[:, None] + self.gamma * self.s ** 2)
+            nxt = q @ e
+            change = np.linalg.norm(nxt - current)
+            improves = self.objective(nxt) <= self.objective(current)
+            if improves:
+                current = nxt
+            if not improves or change <= 1e-15 * np.linalg.norm(nxt):
+                break
+        return current
+
+    def polish(self, start):
+        t = 1 / (self.gamma * np.max(self.s) ** 2)
+        current = start
+        for _ in range(200):
+            current = self.reweighted(current)
+            nxt = self.prox_step(current, t)
+            change = np.linalg.norm(nxt - current)
+            size = max(np.linalg.norm(nxt), np.linalg.norm(current))
+            if self.objective(nxt) <= self.objective(current):
+                current = nxt
+            if change <= 1e-15 * size or size == 0:
+                break
+        return current
+
+
+def training_target(x, u, s, v, gamma, lam, depth, max_rank):
+    """W*_lambda U (d x k): the global minimizer of the training objective restricted to range(U)."""
+    xu, xs, _ = np.linalg.svd(x, full_matrices=False)
+    c = xu[:, : max(1, svd_rank(xs, 1e-10))]
+    b = c.T @ (x @ v)
+    if lam == 0:
+        return c @ (b / s)
+    limit = math.inf if depth == 1 else max(0, max_rank)
+    problem = Schatten(b, s, gamma, lam * depth / 2, 2 / depth, limit)
+    ridge = b * (gamma * s / (gamma * s * s + lam))
+    ru, rs, rvt = np.linalg.svd(ridge, full_matrices=False)
+    ridge_rank = svd_rank(rs, 1e-12)
+    if depth == 1:
+        best = ridge
+    elif depth == 2 and ridge_rank <= limit:
+        best = problem.polish(problem.minimize(ridge, 300))
+    else:
+        starts = [np.zeros_like(ridge)]
+        if ridge_rank <= limit:
+            starts.append(ridge)
+        starts += [(ru[:, :j] * rs[:j]) @ rvt[:j] for j in range(1, ridge_rank) if j <= limit]
+        rough = [problem.minimize(start, 300) for start in starts]
+        values = [problem.objective(d) for d in rough]
+        lowest = min(values)
+        best, best_value = starts[0], problem.objective(starts[0])
+        for d, value in zip(rough, values):
+            if value <= lowest + 1e-6 * max(abs(lowest), 1e-300):
+                d = problem.polish(d)
+                if problem.objective(d) < best_value:
+                    best, best_value = d, problem.objective(d)
+    return c @ best
+
+
+# --- One run -----------------------------------------------------------------------------------
+
 def run_task(spec):
     p, model, t = spec["problem"], spec["model"], spec["training"]
     if t["optimizer"] != "gd" or p["measurementOperator"] != "gaussian":
         raise ValueError("only gd on a gaussian operator")
     a, basis, x, test_signals, test_noise = generate_problem(p, int(spec["seeds"]["problem"]))
-    m, d, r, n = p["measurements"], p["signalDim"], p["latentDim"], p["samples"]
+    m, d, n = p["measurements"], p["signalDim"], p["samples"]
     rng = NormalGenerator(int(spec["seeds"]["training"]))
     noise = rng.matrix(m, n)
     y = a @ x
@@ -187,17 +323,22 @@ def run_task(spec):
     lam = number(t["lambda"])
     gamma = 1.0 / n if t["meanDataTerm"] else 1.0
     lam_layer = lam / depth if t["lambdaPerLayer"] else lam
-    s_max = np.linalg.svd(y, compute_uv=False)[0]
-    eta = number(t["eta"]) if t.get("eta") is not None else number(t["etaScale"]) / (depth * gamma * s_max * s_max)
+    yu, ys, yvt = np.linalg.svd(y, full_matrices=False)
+    eta = number(t["eta"]) if t.get("eta") is not None else number(t["etaScale"]) / (depth * gamma * ys[0] * ys[0])
     decay = 1.0 - eta * lam_layer
-    tol_rec = number(t["tolRec"]) if t.get("tolRec") is not None else max(10 * lam * math.sqrt(r), 1e-6)
-    tol_off = number(t["tolOff"]) if t.get("tolOff") is not None else 1e-2
-    steps, check_every = t["steps"], t["checkEvery"]
+    k = svd_rank(ys, 1e-12)
+    u_y, s_y, v_y = yu[:, :k], ys[:k], yvt[:k].T
+    check_every = t["checkEvery"]
     log_every = t.get("logEvery")
     ar = a @ basis
     u, s, _ = np.linalg.svd(ar, full_matrices=False)
-    ar_basis = u[:, : int(np.sum(s > 1e-10 * s[0])) if s[0] > 0 else 0]
+    ar_basis = u[:, : svd_rank(s, 1e-10)]
     x_norm = max(np.linalg.norm(x), LEAST_NORMAL)
+    oracle = basis @ np.linalg.pinv(ar, rcond=max(1e-10, max(ar.shape) * np.finfo(np.float64).eps))
+    oracle_norm = max(np.linalg.norm(oracle), LEAST_NORMAL)
+    basis_norm = np.linalg.norm(basis)
+    width = weights[0].shape[0]
+    target = training_target(x, u_y, s_y, v_y, gamma, lam_layer, depth, min(width, m, d) if depth > 1 else math.inf)
 
     def loss():
         data = np.linalg.norm(end_to_end(weights) @ y - x) ** 2
@@ -209,6 +350,22 @@ def run_task(spec):
     def off_error(w):
         return np.linalg.norm(w - (w @ ar_basis) @ ar_basis.T)
 
+    def target_error(w):
+        on_range = np.linalg.norm(w @ u_y - target)
+        return np.linalg.norm(w - target @ u_y.T) if lam > 0 else on_range
+
+    def gradient_norm():
+        forward = [weights[0]]
+        for l in range(1, depth):
+            forward.append(weights[l] @ forward[-1])
+        delta = gamma * ((forward[-1] @ y - x) @ y.T)
+        total = 0.0
+        for l in range(depth - 1, 0, -1):
+            total += np.linalg.norm(delta @ forward[l - 1].T + lam_layer * weights[l]) ** 2
+            delta = weights[l].T @ delta
+        total += np.linalg.norm(delta + lam_layer * weights[0]) ** 2
+        return math.sqrt(total)
+
     def balancedness():
         return max((np.linalg.norm(weights[l + 1].T @ weights[l + 1] - weights[l] @ weights[l].T)
                     for l in range(depth - 1)), default=0.0)
@@ -217,6 +374,8 @@ def run_task(spec):
         w = end_to_end(weights)
         return {"step": step, "loss": loss(), "trainResidual": np.linalg.norm(w @ y - x) / x_norm,
                 "reconstructionError": rec_error(), "offSubspaceError": off_error(w),
+                "targetDistance": target_error(w) / oracle_norm,
+                "gradientNorm": gradient_norm() / max(initial_gradient, LEAST_NORMAL),
                 "balancedness": balancedness()}
 
     def step():
@@ -230,32 +389,51 @@ def run_task(spec):
             delta = below
         weights[0] = decay * weights[0] - eta * delta
 
+    # The step budget (docs/MODEL.md section 4).
+    tol_conv, tol_grad = number(t["tolConv"]), number(t["tolGrad"])
+    tol_rec, tol_off = number(t["tolRec"]), number(t["tolOff"])
+    capped = False
+    if t["steps"] == "auto":
+        if decay < 1:
+            w1 = weights[0]
+            outside = math.sqrt(max(0.0, np.linalg.norm(w1) ** 2 - np.linalg.norm(w1 @ u_y) ** 2))
+            scale = max(outside, target_error(end_to_end(weights)))
+            ratio = max(scale / (tol_conv * oracle_norm), math.e)
+            estimate = math.ceil(number(t["budgetFactor"]) * math.log(ratio) / -math.log(decay))
+            if not estimate < t["maxSteps"]:
+                steps, capped = t["maxSteps"], True
+            else:
+                steps = max(1, int(estimate))
+        else:
+            steps = t["maxSteps"]
+    else:
+        steps = t["steps"]
+
     started = time.time()
     initial = loss()
-    diverged = not math.isfinite(initial)
-    converged_at = None
+    initial_gradient = gradient_norm()
+    diverged = not math.isfinite(initial) or not math.isfinite(initial_gradient)
+    first = {"converged": None, "recovered": None, "stationary": None}
     trajectory = []
     iterations = 0
-    off_interval, next_off = check_every, 0
 
-    def success_test(at):
-        nonlocal off_interval, next_off
-        if not rec_error() <= tol_rec:
-            off_interval = check_every
-            return False
-        if not (at >= next_off or at == steps):
-            return False
-        if off_error(end_to_end(weights)) <= tol_off:
-            return True
-        off_interval = min(off_interval * 2, 64 * check_every)
-        next_off = at + off_interval
-        return False
+    def check(at):
+        # Every outcome measured exactly at every check (what the Swift core's predictions reproduce).
+        w = end_to_end(weights)
+        if first["converged"] is None and target_error(w) <= tol_conv * oracle_norm:
+            first["converged"] = at
+        if first["recovered"] is None and rec_error() <= tol_rec * basis_norm and off_error(w) <= tol_off * oracle_norm:
+            first["recovered"] = at
+        if first["stationary"] is None and first["converged"] is None \
+                and gradient_norm() / max(initial_gradient, LEAST_NORMAL) <= tol_grad:
+            first["stationary"] = at
 
-    if log_every is not None:
+    if log_every is not None and not diverged:
         trajectory.append(point(0))
-    if not diverged and success_test(0):
-        converged_at = 0
-    if not (t["stopOnSuccess"] and converged_at is not None) and not diverged and steps > 0:
+    if not diverged:
+        check(0)
+    stop = t["stopOnSuccess"]
+    if not (stop and first["converged"] is not None) and not diverged and steps > 0:
         for it in range(1, steps + 1):
             step()
             iterations = it
@@ -264,29 +442,15 @@ def run_task(spec):
                 if not math.isfinite(current) or current > 1e6 * max(initial, LEAST_NORMAL):
                     diverged = True
                     break
-                if converged_at is None and success_test(it):
-                    converged_at = it
-                    if t["stopOnSuccess"]:
-                        break
+                check(it)
+                if stop and first["converged"] is not None:
+                    break
             if log_every is not None and it % log_every == 0:
                 trajectory.append(point(it))
     seconds = time.time() - started
 
     levels = [number(v) for v in t["testNoise"]]
     w = end_to_end(weights)
-    report = {"iterations": iterations, "trainSeconds": seconds}
-    if converged_at is not None:
-        report["convergedAt"] = converged_at
-    if trajectory:
-        report["trajectory"] = trajectory
-    if not np.all(np.isfinite(w)):
-        nan = math.nan
-        report.update(trainResidual=nan, reconstructionError=nan, offSubspaceError=nan, oracleDistance=nan,
-                      testError=[nan] * len(levels), oracleTestError=[nan] * len(levels), balancedness=nan,
-                      effectiveRank=0, diverged=True, success=False)
-        return report
-    cutoff = max(1e-12, max(y.shape) * np.finfo(np.float64).eps)
-    oracle = x @ np.linalg.pinv(y, rcond=cutoff)
 
     def test_error(mat, level):
         y_test = a @ test_signals
@@ -297,17 +461,39 @@ def run_task(spec):
         ratios = np.where(norms > 0, errors / np.where(norms > 0, norms, 1), 0.0)
         return float(np.sum(ratios) / max(1, test_signals.shape[1]))
 
+    report = {"iterations": iterations, "trainSeconds": seconds, "stepBudget": steps, "budgetCapped": capped,
+              "oracleNorm": float(oracle_norm), "oracleTestError": [test_error(oracle, v) for v in levels]}
+    if trajectory:
+        report["trajectory"] = trajectory
+    if diverged or not np.all(np.isfinite(w)):
+        nan = math.nan
+        report.update(trainResidual=nan, reconstructionError=nan, offSubspaceError=nan, oracleDistance=nan,
+                      targetDistance=nan, gradientNorm=nan, testError=[nan] * len(levels), balancedness=nan,
+                      effectiveRank=0, diverged=True, converged=False, recovered=False, stationary=False)
+        return report
     rec = rec_error()
     off = off_error(w)
+    distance = target_error(w) / oracle_norm
+    converged = bool(distance <= tol_conv)
+    recovered = bool(rec <= tol_rec * basis_norm and off <= tol_off * oracle_norm)
+    if converged and first["converged"] is None:
+        first["converged"] = iterations
+    if recovered and first["recovered"] is None:
+        first["recovered"] = iterations
+    for name in ("converged", "recovered", "stationary"):
+        if first[name] is not None:
+            report[name + "At"] = first[name]
     values = np.linalg.svd(w, compute_uv=False)
     rank = int(np.sum(values > float(t["rankTolerance"]) * values[0])) if values[0] > 0 else 0
     report.update(
         trainResidual=float(np.linalg.norm(w @ y - x) / x_norm), reconstructionError=float(rec),
         offSubspaceError=float(off),
-        oracleDistance=float(np.linalg.norm(w - oracle) / max(np.linalg.norm(oracle), LEAST_NORMAL)),
-        testError=[test_error(w, v) for v in levels], oracleTestError=[test_error(oracle, v) for v in levels],
-        balancedness=float(balancedness()), effectiveRank=rank, diverged=diverged,
-        success=bool(not diverged and rec <= tol_rec and off <= tol_off))
+        oracleDistance=float(np.linalg.norm(w - oracle) / oracle_norm),
+        targetDistance=float(distance),
+        gradientNorm=float(gradient_norm() / max(initial_gradient, LEAST_NORMAL)),
+        testError=[test_error(w, v) for v in levels],
+        balancedness=float(balancedness()), effectiveRank=rank, diverged=False,
+        converged=converged, recovered=recovered, stationary=bool(first["stationary"] is not None and not converged))
     return report
 
 

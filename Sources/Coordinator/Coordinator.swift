@@ -171,7 +171,8 @@ public final class Coordinator {
         // would hold up a SIGTERM for as long as the scan takes.
         let summaries = complete ? try summarize(store: store) : []
         if complete {
-            _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name)
+            _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
+                                    measure: configuration.successMeasure)
         }
         let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(

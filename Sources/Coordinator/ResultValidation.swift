@@ -42,9 +42,16 @@ public enum ResultValidation {
         guard r.testError.count == levels, r.oracleTestError.count == levels else {
             return "\(r.testError.count) test errors and \(r.oracleTestError.count) oracle test errors for \(levels) test-noise levels"
         }
-        guard r.iterations >= 0, r.iterations <= t.steps else { return "iterations \(r.iterations) outside 0...\(t.steps)" }
-        if let at = r.convergedAt, at < 0 || at > r.iterations {
-            return "convergedAt \(at) outside 0...\(r.iterations)"
+        let limit = t.stepLimit
+        guard r.stepBudget >= 0, r.stepBudget <= limit else { return "stepBudget \(r.stepBudget) outside 0...\(limit)" }
+        if case .fixed(let n) = t.steps, r.stepBudget != n || r.budgetCapped {
+            return "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a fixed budget of \(n) steps"
+        }
+        guard r.iterations >= 0, r.iterations <= r.stepBudget else {
+            return "iterations \(r.iterations) outside 0...\(r.stepBudget)"
+        }
+        for (name, at) in [("convergedAt", r.convergedAt), ("recoveredAt", r.recoveredAt), ("stationaryAt", r.stationaryAt)] {
+            if let at, at < 0 || at > r.iterations { return "\(name) \(at) outside 0...\(r.iterations)" }
         }
         let rankLimit = max(spec.problem.signalDim, spec.problem.measurements)
         guard r.effectiveRank >= 0, r.effectiveRank <= rankLimit else {
@@ -56,22 +63,35 @@ public enum ResultValidation {
         let metrics: [(String, Double)] = [
             ("trainResidual", r.trainResidual), ("reconstructionError", r.reconstructionError),
             ("offSubspaceError", r.offSubspaceError), ("oracleDistance", r.oracleDistance),
-            ("balancedness", r.balancedness),
+            ("targetDistance", r.targetDistance), ("gradientNorm", r.gradientNorm), ("balancedness", r.balancedness),
         ] + r.testError.map { ("testError", $0) } + r.oracleTestError.map { ("oracleTestError", $0) }
         for (name, value) in metrics {
             // Norms: never negative; non-finite only when the run diverged.
             if value < 0 { return "\(name) \(value) is negative" }
             if !value.isFinite && !r.diverged { return "\(name) is \(value) but the run did not diverge" }
         }
-        if r.diverged && r.success { return "success with a diverged run" }
-        let tolRec = t.tolRec ?? max(10 * t.lambda * Double(spec.problem.latentDim).squareRoot(), 1e-6)
-        let tolOff = t.tolOff ?? 1e-2
-        let passes = !r.diverged && r.reconstructionError <= tolRec && r.offSubspaceError <= tolOff
-        if r.success && !passes {
-            return "success with reconstructionError \(r.reconstructionError) (tolerance \(tolRec)) and offSubspaceError \(r.offSubspaceError) (tolerance \(tolOff))"
+        guard r.oracleNorm.isFinite, r.oracleNorm > 0 else { return "oracleNorm \(r.oracleNorm) is not a positive number" }
+        if r.diverged && (r.converged || r.recovered || r.stationary) { return "an outcome with a diverged run" }
+        if r.converged && r.convergedAt == nil { return "converged without convergedAt" }
+        if r.recovered && r.recoveredAt == nil { return "recovered without recoveredAt" }
+        if r.stationary && (r.stationaryAt == nil || r.converged) { return "stationary without stationaryAt, or converged" }
+        // The outcome booleans follow from the metrics (Trainer.finish); a value on the edge of
+        // its tolerance may round either way.
+        func disagrees(_ claimed: Bool, _ value: Double, _ tolerance: Double) -> Bool {
+            claimed ? value > tolerance * (1 + 1e-9) : value < tolerance * (1 - 1e-9)
         }
-        if !r.success && passes && r.reconstructionError < tolRec * (1 - 1e-9) && r.offSubspaceError < tolOff * (1 - 1e-9) {
-            return "no success although the metrics pass the tolerances"
+        if !r.diverged {
+            if disagrees(r.converged, r.targetDistance, t.tolConv) {
+                return "converged \(r.converged) with targetDistance \(r.targetDistance) (tolerance \(t.tolConv))"
+            }
+            // ‖R‖_F = sqrt(r) for the orthonormal basis of a generated problem.
+            let recTolerance = t.tolRec * Double(spec.problem.latentDim).squareRoot()
+            let offTolerance = t.tolOff * r.oracleNorm
+            let clearlyPasses = r.reconstructionError < recTolerance * (1 - 1e-9) && r.offSubspaceError < offTolerance * (1 - 1e-9)
+            let clearlyFails = r.reconstructionError > recTolerance * (1 + 1e-9) || r.offSubspaceError > offTolerance * (1 + 1e-9)
+            if r.recovered && clearlyFails || !r.recovered && clearlyPasses {
+                return "recovered \(r.recovered) with reconstructionError \(r.reconstructionError) (tolerance \(recTolerance)) and offSubspaceError \(r.offSubspaceError) (tolerance \(offTolerance))"
+            }
         }
         if !r.trajectory.isEmpty {
             guard let every = t.logEvery, every > 0 else { return "a trajectory without logEvery" }

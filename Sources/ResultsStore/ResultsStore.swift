@@ -206,6 +206,12 @@ public final class ResultsStore: Sendable {
                 CREATE INDEX results_host ON results (host);
                 """)
         }
+        // The outcomes of MODEL.md §4: convergence to W*_λ and recovery, judged apart.
+        migrator.registerMigration("v2-outcomes") { db in
+            for (column, type) in ReportColumns.addedInV2 {
+                try db.execute(sql: "ALTER TABLE results ADD COLUMN \(column) \(type)")
+            }
+        }
         return migrator
     }
 
@@ -256,14 +262,14 @@ public final class ResultsStore: Sendable {
         .SQLITE_READONLY, .SQLITE_PROTOCOL,
     ].map(\.rawValue))
 
+    private static let insertColumns = [
+        "task_id", "cell_index", "depth", "width", "lambda", "noise", "trial", "problem_seed", "training_seed",
+        "status", "attempt", "worker_id", "host", "started_at", "finished_at",
+    ] + ReportColumns.all + ["failure_reason"]
+
     private static let insertSQL = """
-        INSERT OR IGNORE INTO results (
-            task_id, cell_index, depth, width, lambda, noise, trial, problem_seed, training_seed,
-            status, attempt, worker_id, host, started_at, finished_at,
-            train_seconds, train_residual, reconstruction_error, off_subspace_error, oracle_distance,
-            balancedness, effective_rank, iterations, converged_at, diverged, success,
-            test_error, oracle_test_error, failure_reason)
-        VALUES (\(Array(repeating: "?", count: 29).joined(separator: ", ")))
+        INSERT OR IGNORE INTO results (\(insertColumns.joined(separator: ", ")))
+        VALUES (\(Array(repeating: "?", count: insertColumns.count).joined(separator: ", ")))
         """
 
     private func insertArguments(_ outcome: TaskOutcome) throws -> StatementArguments {
@@ -275,7 +281,7 @@ public final class ResultsStore: Sendable {
             throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
         }
         let testNoise = plan.configuration.testNoise
-        var metrics: [(any DatabaseValueConvertible)?] = Array(repeating: nil, count: 13)
+        var metrics: [(any DatabaseValueConvertible)?] = Array(repeating: nil, count: ReportColumns.all.count)
         var failureReason: String?
         switch outcome.result {
         case let .report(report):
@@ -284,13 +290,7 @@ public final class ResultsStore: Sendable {
                     taskID: task.id,
                     reason: "\(report.testError.count) test errors and \(report.oracleTestError.count) oracle test errors for \(testNoise.count) test noise levels")
             }
-            metrics = [
-                report.trainSeconds.storable, report.trainResidual.storable, report.reconstructionError.storable,
-                report.offSubspaceError.storable, report.oracleDistance.storable, report.balancedness.storable,
-                report.effectiveRank, report.iterations, report.convergedAt, report.diverged, report.success,
-                try Self.encodeByNoise(report.testError, testNoise),
-                try Self.encodeByNoise(report.oracleTestError, testNoise),
-            ]
+            metrics = try ReportColumns.values(report, encodeByNoise: { try Self.encodeByNoise($0, testNoise) })
         case let .failed(reason):
             failureReason = reason
         }
@@ -462,17 +462,22 @@ public final class ResultsStore: Sendable {
         if status == .ok {
             func real(_ column: String) -> Double { row.checked(column) ?? .nan }
             guard let effectiveRank: Int = row.checked("effective_rank"), let iterations: Int = row.checked("iterations"),
-                  let diverged: Bool = row.checked("diverged"), let success: Bool = row.checked("success")
+                  let diverged: Bool = row.checked("diverged")
             else { throw corrupt("an ok row without integer metrics") }
             report = RunReport(
                 trainResidual: real("train_residual"), reconstructionError: real("reconstruction_error"),
                 offSubspaceError: real("off_subspace_error"), oracleDistance: real("oracle_distance"),
+                targetDistance: real("target_distance"), gradientNorm: real("gradient_norm"),
+                oracleNorm: real("oracle_norm"),
                 testError: try decodeByNoise(row.checked("test_error"), testNoise, taskID: taskID, column: "test_error"),
                 oracleTestError: try decodeByNoise(row.checked("oracle_test_error"), testNoise, taskID: taskID,
                                                    column: "oracle_test_error"),
                 balancedness: real("balancedness"), effectiveRank: effectiveRank, iterations: iterations,
-                convergedAt: row.checked("converged_at"), diverged: diverged, success: success,
-                trainSeconds: real("train_seconds"))
+                convergedAt: row.checked("converged_at"), recoveredAt: row.checked("recovered_at"),
+                stationaryAt: row.checked("stationary_at"), diverged: diverged,
+                converged: row.checked("converged") ?? false, recovered: row.checked("recovered") ?? false,
+                stationary: row.checked("stationary") ?? false, stepBudget: row.checked("step_budget") ?? iterations,
+                budgetCapped: row.checked("budget_capped") ?? false, trainSeconds: real("train_seconds"))
         }
         return ResultRow(
             taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,
@@ -505,7 +510,3 @@ struct FileIdentity: Sendable, Hashable {
     }
 }
 
-extension Double {
-    /// NaN as NULL (what SQLite would do anyway), said explicitly.
-    fileprivate var storable: Double? { isNaN ? nil : self }
-}

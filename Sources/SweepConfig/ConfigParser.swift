@@ -48,6 +48,7 @@ struct ConfigParser {
         var problem = ProblemSpec()
         var model = ModelSpec()
         var training = TrainingSpec()
+        var successMeasure = SuccessMeasure.converged
         var grid: [SweepAxis: (values: Entry, line: Int?)] = [:]
         var gridOrder: [SweepAxis] = []
         var axes = SweepAxes(depth: [model.depth], width: [model.width],
@@ -66,9 +67,21 @@ struct ConfigParser {
             case "problem":
                 problem = try parseProblem(entry)
             case "success":
-                for item in try entries(of: entry.value, path: entry.path, allowed: ["tol_rec", "tol_off"]) {
-                    let value = try positiveDouble(item)
-                    if item.key == "tol_rec" { training.tolRec = value } else { training.tolOff = value }
+                // `success: converged`, or a mapping with the measure and the tolerances.
+                if case .scalar = entry.value {
+                    successMeasure = try enumeration(entry)
+                    break
+                }
+                for item in try entries(of: entry.value, path: entry.path,
+                                        allowed: ["measure", "tol_conv", "tol_grad", "tol_rec", "tol_off"]) {
+                    switch item.key {
+                    case "measure": successMeasure = try enumeration(item)
+                    case "tol_conv": training.tolConv = try positiveDouble(item)
+                    case "tol_grad": training.tolGrad = try positiveDouble(item)
+                    case "tol_rec": training.tolRec = try positiveDouble(item)
+                    case "tol_off": training.tolOff = try positiveDouble(item)
+                    default: break
+                    }
                 }
             case "grid":
                 for item in try entries(of: entry.value, path: entry.path, allowed: SweepAxis.allCases.map(\.rawValue)) {
@@ -103,7 +116,7 @@ struct ConfigParser {
 
         return SweepConfiguration(
             name: name, seed: seed, trials: trials, problem: problem, model: model, training: training,
-            axes: axes, gridAxes: gridOrder, yamlText: text, fileName: fileName)
+            axes: axes, gridAxes: gridOrder, successMeasure: successMeasure, yamlText: text, fileName: fileName)
     }
 
     private func parseProblem(_ entry: Entry) throws -> ProblemSpec {
@@ -141,7 +154,7 @@ struct ConfigParser {
     private func parseTraining(_ entry: Entry, training: inout TrainingSpec, model: inout ModelSpec,
                                axes: inout SweepAxes, grid: [SweepAxis: (values: Entry, line: Int?)]) throws {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
-            "steps", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
+            "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
             "path", "mean_data_term", "lambda_per_layer", "rank_tolerance", "check_every",
             "depth", "width", "lambda", "noise",
         ])
@@ -151,7 +164,14 @@ struct ConfigParser {
                 throw error(item, "also listed under grid\(where_); give an axis in one place")
             }
             switch item.key {
-            case "steps": training.steps = try positiveInt(item)
+            case "steps":
+                if case let .scalar(scalar) = item.value, scalar.string == "auto" {
+                    training.steps = .auto
+                } else {
+                    training.steps = .fixed(try positiveInt(item.value, path: item.path, what: "a positive integer or auto"))
+                }
+            case "max_steps": training.maxSteps = try positiveInt(item)
+            case "budget_factor": training.budgetFactor = try positiveDouble(item)
             case "eta": training.eta = try positiveDouble(item)
             case "eta_scale": training.etaScale = try positiveDouble(item)
             case "stop_on_success": training.stopOnSuccess = try bool(item)

@@ -34,6 +34,14 @@ public struct SweepAxes: Codable, Sendable, Hashable {
     }
 }
 
+/// The outcome a sweep's heat map shows (MODEL.md §4); the table has both.
+public enum SuccessMeasure: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Training reached the global minimum W*_λ.
+    case converged
+    /// The network is a good inverse on the subspace and ignores what lies off it.
+    case recovered
+}
+
 /// A parsed and validated sweep config file (see configs/README.md for every key).
 ///
 /// The base specs hold everything a run shares; a cell overrides depth, width, lambda and
@@ -49,13 +57,15 @@ public struct SweepConfiguration: Sendable, Hashable {
     public var problem: ProblemSpec
     /// The model with `depth` and `width` as their first axis values.
     public var model: ModelSpec
-    /// The training spec, including `testNoise`, `tolRec` and `tolOff`;
+    /// The training spec, including `testNoise` and the outcome tolerances;
     /// `lambda` and `noise` hold their first axis values.
     public var training: TrainingSpec
     /// The grid; axes absent from `grid` have one value.
     public var axes: SweepAxes
     /// The axes listed under `grid` in the file (the others are fixed).
     public var gridAxes: [SweepAxis]
+    /// Which outcome the heat map shows (`success:`); not part of the fingerprint.
+    public var successMeasure: SuccessMeasure
     /// The text the configuration was parsed from (the results database keeps it).
     public var yamlText: String
     /// Where the text came from, for error messages.

@@ -178,7 +178,7 @@ enum Fingerprint {
     /// What the fingerprint covers: the base spec with the axis fields zeroed (the axes carry
     /// them), the axes, trials, the master seed and (inside `training`) the test noise levels.
     private struct Canonical: Encodable {
-        var version = 2
+        var version = 3
         var seed: String
         var trials: Int
         var axes: Axes

@@ -22,9 +22,11 @@ extension WireSpec {
                 testSamples: p.testSamples),
             model: WireModel(depth: m.depth, width: m.width, initScheme: m.initScheme.rawValue, initScale: m.initScale),
             training: WireTraining(
-                lambda: t.lambda, noise: t.noise, steps: t.steps, eta: t.eta, etaScale: t.etaScale,
+                lambda: t.lambda, noise: t.noise, steps: WireSteps(t.steps), maxSteps: t.maxSteps,
+                budgetFactor: t.budgetFactor, eta: t.eta, etaScale: t.etaScale,
                 optimizer: t.optimizer.rawValue, path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
-                logEvery: t.logEvery, tolRec: t.tolRec, tolOff: t.tolOff, testNoise: t.testNoise,
+                logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
+                testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
                 checkEvery: t.checkEvery),
             seeds: WireSeeds(problem: String(spec.seeds.problem), training: String(spec.seeds.training)))
@@ -46,13 +48,20 @@ extension WireSpec {
         spec.model.initScale = model.initScale
         spec.training.lambda = training.lambda
         spec.training.noise = training.noise
-        spec.training.steps = training.steps
+        switch training.steps {
+        case .fixed(let n): spec.training.steps = .fixed(n)
+        case .auto: spec.training.steps = .auto
+        }
+        spec.training.maxSteps = training.maxSteps
+        spec.training.budgetFactor = training.budgetFactor
         spec.training.eta = training.eta
         spec.training.etaScale = training.etaScale
         spec.training.optimizer = try Self.named(training.optimizer, "training.optimizer")
         spec.training.path = try Self.named(training.path, "training.path")
         spec.training.stopOnSuccess = training.stopOnSuccess
         spec.training.logEvery = training.logEvery
+        spec.training.tolConv = training.tolConv
+        spec.training.tolGrad = training.tolGrad
         spec.training.tolRec = training.tolRec
         spec.training.tolOff = training.tolOff
         spec.training.testNoise = training.testNoise
@@ -79,18 +88,31 @@ extension WireSpec {
     }
 }
 
+extension WireSteps {
+    public init(_ budget: StepBudget) {
+        switch budget {
+        case .fixed(let n): self = .fixed(n)
+        case .auto: self = .auto
+        }
+    }
+}
+
 extension WireReport {
-    public init(_ report: RunReport) {
+    public init(_ r: RunReport) {
         self.init(
-            trainResidual: report.trainResidual, reconstructionError: report.reconstructionError,
-            offSubspaceError: report.offSubspaceError, oracleDistance: report.oracleDistance,
-            testError: report.testError, oracleTestError: report.oracleTestError, balancedness: report.balancedness,
-            effectiveRank: report.effectiveRank, iterations: report.iterations, convergedAt: report.convergedAt,
-            diverged: report.diverged, success: report.success, trainSeconds: report.trainSeconds,
-            trajectory: report.trajectory.isEmpty ? nil : report.trajectory.map {
+            trainResidual: r.trainResidual, reconstructionError: r.reconstructionError,
+            offSubspaceError: r.offSubspaceError, oracleDistance: r.oracleDistance,
+            targetDistance: r.targetDistance, gradientNorm: r.gradientNorm, oracleNorm: r.oracleNorm,
+            testError: r.testError, oracleTestError: r.oracleTestError, balancedness: r.balancedness,
+            effectiveRank: r.effectiveRank, iterations: r.iterations, convergedAt: r.convergedAt,
+            recoveredAt: r.recoveredAt, stationaryAt: r.stationaryAt, diverged: r.diverged,
+            converged: r.converged, recovered: r.recovered, stationary: r.stationary,
+            stepBudget: r.stepBudget, budgetCapped: r.budgetCapped, trainSeconds: r.trainSeconds,
+            trajectory: r.trajectory.isEmpty ? nil : r.trajectory.map {
                 WireTrajectoryPoint(step: $0.step, loss: $0.loss, trainResidual: $0.trainResidual,
                                     reconstructionError: $0.reconstructionError,
-                                    offSubspaceError: $0.offSubspaceError, balancedness: $0.balancedness)
+                                    offSubspaceError: $0.offSubspaceError, targetDistance: $0.targetDistance,
+                                    gradientNorm: $0.gradientNorm, balancedness: $0.balancedness)
             })
     }
 
@@ -98,12 +120,16 @@ extension WireReport {
     public var runReport: RunReport {
         RunReport(
             trainResidual: trainResidual, reconstructionError: reconstructionError, offSubspaceError: offSubspaceError,
-            oracleDistance: oracleDistance, testError: testError, oracleTestError: oracleTestError,
+            oracleDistance: oracleDistance, targetDistance: targetDistance, gradientNorm: gradientNorm,
+            oracleNorm: oracleNorm, testError: testError, oracleTestError: oracleTestError,
             balancedness: balancedness, effectiveRank: effectiveRank, iterations: iterations,
-            convergedAt: convergedAt, diverged: diverged, success: success, trainSeconds: trainSeconds,
+            convergedAt: convergedAt, recoveredAt: recoveredAt, stationaryAt: stationaryAt, diverged: diverged,
+            converged: converged, recovered: recovered, stationary: stationary, stepBudget: stepBudget,
+            budgetCapped: budgetCapped, trainSeconds: trainSeconds,
             trajectory: (trajectory ?? []).map {
                 TrajectoryPoint(step: $0.step, loss: $0.loss, trainResidual: $0.trainResidual,
                                 reconstructionError: $0.reconstructionError, offSubspaceError: $0.offSubspaceError,
+                                targetDistance: $0.targetDistance, gradientNorm: $0.gradientNorm,
                                 balancedness: $0.balancedness)
             })
     }

@@ -57,10 +57,37 @@ public struct WireModel: Codable, Sendable, Hashable {
     }
 }
 
+/// `training.steps`: a JSON number (a fixed budget) or the string "auto".
+public enum WireSteps: Codable, Sendable, Hashable {
+    case fixed(Int)
+    case auto
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let n = try? c.decode(Int.self) { self = .fixed(n); return }
+        guard try c.decode(String.self) == "auto" else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "steps must be an integer or \"auto\"")
+        }
+        self = .auto
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .fixed(let n): try c.encode(n)
+        case .auto: try c.encode("auto")
+        }
+    }
+}
+
 public struct WireTraining: Codable, Sendable, Hashable {
     public var lambda: Double
     public var noise: Double
-    public var steps: Int
+    public var steps: WireSteps
+    /// The cap of `"auto"` and its budget for lambda = 0.
+    public var maxSteps: Int
+    /// `c` of `"auto"`.
+    public var budgetFactor: Double
     /// Absent: `etaScale / (L * sigma_max(Y)^2)`.
     public var eta: Double?
     public var etaScale: Double
@@ -71,28 +98,35 @@ public struct WireTraining: Codable, Sendable, Hashable {
     public var stopOnSuccess: Bool
     /// Absent: no trajectory.
     public var logEvery: Int?
-    /// Absent: the defaults of MODEL.md §4.
-    public var tolRec: Double?
-    public var tolOff: Double?
+    /// The outcome tolerances of MODEL.md §4.
+    public var tolConv: Double
+    public var tolGrad: Double
+    public var tolRec: Double
+    public var tolOff: Double
     public var testNoise: [Double]
     public var meanDataTerm: Bool
     public var lambdaPerLayer: Bool
     public var rankTolerance: Double
     public var checkEvery: Int
 
-    public init(lambda: Double, noise: Double, steps: Int, eta: Double?, etaScale: Double, optimizer: String,
-                path: String, stopOnSuccess: Bool, logEvery: Int?, tolRec: Double?, tolOff: Double?,
+    public init(lambda: Double, noise: Double, steps: WireSteps, maxSteps: Int, budgetFactor: Double, eta: Double?,
+                etaScale: Double, optimizer: String, path: String, stopOnSuccess: Bool, logEvery: Int?,
+                tolConv: Double, tolGrad: Double, tolRec: Double, tolOff: Double,
                 testNoise: [Double], meanDataTerm: Bool, lambdaPerLayer: Bool, rankTolerance: Double,
                 checkEvery: Int) {
         self.lambda = lambda
         self.noise = noise
         self.steps = steps
+        self.maxSteps = maxSteps
+        self.budgetFactor = budgetFactor
         self.eta = eta
         self.etaScale = etaScale
         self.optimizer = optimizer
         self.path = path
         self.stopOnSuccess = stopOnSuccess
         self.logEvery = logEvery
+        self.tolConv = tolConv
+        self.tolGrad = tolGrad
         self.tolRec = tolRec
         self.tolOff = tolOff
         self.testNoise = testNoise
@@ -114,42 +148,64 @@ public struct WireSeeds: Codable, Sendable, Hashable {
     }
 }
 
-/// `result.report`: the metrics of one run.
+/// `result.report`: the metrics and outcomes of one run (MODEL.md §3, §4).
 public struct WireReport: Codable, Sendable, Hashable {
     public var trainResidual: Double
     public var reconstructionError: Double
     public var offSubspaceError: Double
     public var oracleDistance: Double
+    public var targetDistance: Double
+    public var gradientNorm: Double
+    /// ‖W_or‖_F, the scale of the recovery test.
+    public var oracleNorm: Double
     /// Aligned with `spec.training.testNoise`.
     public var testError: [Double]
     public var oracleTestError: [Double]
     public var balancedness: Double
     public var effectiveRank: Int
     public var iterations: Int
-    /// Absent: the success test never held.
+    /// Absent: the outcome never held at a check.
     public var convergedAt: Int?
+    public var recoveredAt: Int?
+    public var stationaryAt: Int?
     public var diverged: Bool
-    public var success: Bool
+    public var converged: Bool
+    public var recovered: Bool
+    public var stationary: Bool
+    /// The budget T the run had (`"auto"` resolved), and whether `maxSteps` cut it.
+    public var stepBudget: Int
+    public var budgetCapped: Bool
     public var trainSeconds: Double
     /// Absent or empty when `logEvery` is absent.
     public var trajectory: [WireTrajectoryPoint]?
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double, oracleDistance: Double,
+                targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
                 testError: [Double], oracleTestError: [Double], balancedness: Double, effectiveRank: Int,
-                iterations: Int, convergedAt: Int?, diverged: Bool, success: Bool, trainSeconds: Double,
-                trajectory: [WireTrajectoryPoint]?) {
+                iterations: Int, convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?, diverged: Bool,
+                converged: Bool, recovered: Bool, stationary: Bool, stepBudget: Int, budgetCapped: Bool,
+                trainSeconds: Double, trajectory: [WireTrajectoryPoint]?) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
         self.oracleDistance = oracleDistance
+        self.targetDistance = targetDistance
+        self.gradientNorm = gradientNorm
+        self.oracleNorm = oracleNorm
         self.testError = testError
         self.oracleTestError = oracleTestError
         self.balancedness = balancedness
         self.effectiveRank = effectiveRank
         self.iterations = iterations
         self.convergedAt = convergedAt
+        self.recoveredAt = recoveredAt
+        self.stationaryAt = stationaryAt
         self.diverged = diverged
-        self.success = success
+        self.converged = converged
+        self.recovered = recovered
+        self.stationary = stationary
+        self.stepBudget = stepBudget
+        self.budgetCapped = budgetCapped
         self.trainSeconds = trainSeconds
         self.trajectory = trajectory
     }
@@ -161,15 +217,19 @@ public struct WireTrajectoryPoint: Codable, Sendable, Hashable {
     public var trainResidual: Double
     public var reconstructionError: Double
     public var offSubspaceError: Double
+    public var targetDistance: Double
+    public var gradientNorm: Double
     public var balancedness: Double
 
     public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
-                offSubspaceError: Double, balancedness: Double) {
+                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double) {
         self.step = step
         self.loss = loss
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
+        self.targetDistance = targetDistance
+        self.gradientNorm = gradientNorm
         self.balancedness = balancedness
     }
 }

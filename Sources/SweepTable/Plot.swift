@@ -1,14 +1,15 @@
 import Foundation
-import SweepConfig
+public import SweepConfig
 
-/// An SVG heat map of success rates: one panel per (lambda, noise) pair (lambda down, noise
-/// across), depth down and width across inside a panel, each cell coloured by its rate and
-/// labelled k/n. Cells without finished runs are grey.
-public func renderSuccessPlotSVG(_ summaries: [CellSummary], title: String = "") -> String {
+/// An SVG heat map of one outcome's rate: one panel per (lambda, noise) pair (lambda down,
+/// noise across), depth down and width across inside a panel, each cell coloured by its rate
+/// and labelled k/n. Cells without finished runs are grey.
+public func renderSuccessPlotSVG(_ summaries: [CellSummary], title: String = "",
+                                 measure: SuccessMeasure = .converged) -> String {
     renderHeatmapSVG(
-        summaries, title: (title.isEmpty ? "" : title + ": ") + "success rate (k/n runs)",
-        value: { $0.successRate },
-        label: { $0.trials == 0 ? "–" : "\($0.successes)/\($0.trials)" },
+        summaries, title: (title.isEmpty ? "" : title + ": ") + "\(measure.rawValue) rate (k/n runs)",
+        value: { $0.outcome(measure).rate },
+        label: { $0.trials == 0 ? "–" : "\($0.outcome(measure).count)/\($0.trials)" },
         scale: ColourScale(low: 0, high: 1, logarithmic: false),
         legend: ("0", "1"))
 }

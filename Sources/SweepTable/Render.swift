@@ -1,6 +1,6 @@
 import Foundation
 public import ResultsStore
-import SweepConfig
+public import SweepConfig
 
 // MARK: Number formats
 
@@ -22,9 +22,10 @@ func exact(_ value: Double?) -> String {
     return decimalLabel(value)
 }
 
-func rateWithInterval(_ s: CellSummary) -> String {
-    guard let rate = s.successRate else { return "-" }
-    return String(format: "%.2f [%.2f,%.2f]", rate, s.ciLow, s.ciHigh)
+func rateWithInterval(_ s: CellSummary, _ measure: SuccessMeasure) -> String {
+    let o = s.outcome(measure)
+    guard let rate = o.rate else { return "-" }
+    return String(format: "%.2f [%.2f,%.2f]", rate, o.low, o.high)
 }
 
 /// The test noise labels appearing in any summary, by increasing noise.
@@ -38,12 +39,17 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 /// The columns shared by the text and Markdown tables.
 private func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
-    let header = ["depth", "width", "lambda", "noise", "success", "rate [95% CI]", "div", "fail",
-                  "med iter", "med rec", "med off"] + labels.map { "test@\($0)" }
+    let header = ["depth", "width", "lambda", "noise", "conv", "rate [95% CI]", "rec", "rate [95% CI]",
+                  "stat", "budget", "div", "fail", "med iter", "med dist", "med rec", "med off"]
+        + labels.map { "test@\($0)" }
     let rows = summaries.map { s in
         [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
-         "\(s.successes)/\(s.trials)", rateWithInterval(s), String(s.diverged), String(s.failed),
-         short(s.medianIterations), short(s.medianReconstructionError), short(s.medianOffSubspaceError)]
+         "\(s.converged)/\(s.trials)", rateWithInterval(s, .converged),
+         "\(s.recovered)/\(s.trials)", rateWithInterval(s, .recovered),
+         String(s.stationary), s.capped > 0 ? "\(s.budget) (\(s.capped) capped)" : String(s.budget),
+         String(s.diverged), String(s.failed),
+         short(s.medianIterations), short(s.medianTargetDistance), short(s.medianReconstructionError),
+         short(s.medianOffSubspaceError)]
             + labels.map { short(s.medianTestError[$0] ?? nil) }
     }
     return (header, rows)
@@ -94,10 +100,7 @@ public func renderHosts(_ hosts: [HostSummary]) -> String {
 
 /// The CSV header of `renderCSV` for the given test noise labels.
 public func csvHeader(testNoiseLabels labels: [String]) -> [String] {
-    let scalarKeys = CellSummary.CodingKeys.allCases
-        .filter { $0 != .medianTestError && $0 != .medianOracleTestError }
-        .map(\.rawValue)
-    return scalarKeys
+    CellSummary.scalarKeys.map(\.rawValue)
         + labels.map { "median_test_error@\($0)" }
         + labels.map { "median_oracle_test_error@\($0)" }
 }
@@ -107,13 +110,9 @@ public func renderCSV(_ summaries: [CellSummary]) -> String {
     let labels = noiseLabels(summaries)
     var lines = [csvHeader(testNoiseLabels: labels).joined(separator: ",")]
     for s in summaries {
-        let fields: [String] = [
-            String(s.depth), String(s.width), exact(s.lambda), exact(s.noise), String(s.trials), String(s.successes),
-            exact(s.successRate), exact(s.ciLow), exact(s.ciHigh), String(s.diverged), String(s.failed),
-            exact(s.medianIterations), exact(s.medianConvergedAt), exact(s.medianReconstructionError),
-            exact(s.medianOffSubspaceError), exact(s.medianOracleDistance), exact(s.medianTrainResidual),
-            exact(s.medianBalancedness), exact(s.medianEffectiveRank), exact(s.medianTrainSeconds),
-        ] + labels.map { exact(s.medianTestError[$0] ?? nil) } + labels.map { exact(s.medianOracleTestError[$0] ?? nil) }
+        let fields: [String] = CellSummary.scalarKeys.map { key in
+            CellSummary.integerKeys.contains(key) ? String(Int(s.number(key) ?? 0)) : exact(s.number(key))
+        } + labels.map { exact(s.medianTestError[$0] ?? nil) } + labels.map { exact(s.medianOracleTestError[$0] ?? nil) }
         lines.append(fields.joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"
@@ -135,17 +134,19 @@ public struct TableWriteError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path): cannot write: \(reason)" }
 }
 
-/// Writes table.csv, table.json, table.md, success.svg and iterations.svg into `directory`;
-/// returns the paths written.
+/// Writes table.csv, table.json, table.md, success.svg, iterations.svg and noise.svg into
+/// `directory`; the heat map shows `measure`. Returns the paths written.
 @discardableResult
-public func writeTableFiles(directory: String, summaries: [CellSummary], title: String = "") throws -> [String] {
+public func writeTableFiles(directory: String, summaries: [CellSummary], title: String = "",
+                            measure: SuccessMeasure = .converged) throws -> [String] {
     let heading = title.isEmpty ? "" : "# \(title)\n\n"
     let files: [(String, String)] = [
         ("table.csv", renderCSV(summaries)),
         ("table.json", try renderJSON(summaries)),
         ("table.md", heading + renderMarkdown(summaries)),
-        ("success.svg", renderSuccessPlotSVG(summaries, title: title)),
+        ("success.svg", renderSuccessPlotSVG(summaries, title: title, measure: measure)),
         ("iterations.svg", renderIterationsPlotSVG(summaries, title: title)),
+        ("noise.svg", renderNoisePlotSVG(summaries, title: title)),
     ]
     var written: [String] = []
     for (name, text) in files {

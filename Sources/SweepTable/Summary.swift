@@ -3,12 +3,13 @@ public import ResultsStore
 public import SweepConfig
 import TrainingCore
 
-/// The aggregate of one cell: success counts with a Wilson interval and medians of the metrics.
+/// The aggregate of one cell: the two outcome rates with their Wilson intervals, the other
+/// outcome counts, and medians of the metrics.
 ///
-/// Medians are over the cell's `ok` runs (failed tasks have no metrics); `median_converged_at`
-/// over its successful runs. A NaN metric counts as +infinity (a diverged run is the worst, not
-/// missing), so a median can be infinite. nil: no runs to take a median of. In JSON both nil and
-/// non-finite values are written as null (`diverged` tells which).
+/// Medians are over the cell's `ok` runs (failed tasks have no metrics). A NaN metric counts
+/// as +infinity (a diverged run is the worst, not missing), so a median can be infinite. nil:
+/// no runs to take a median of. In JSON both nil and non-finite values are written as null
+/// (`diverged` tells which).
 public struct CellSummary: Codable, Sendable, Hashable {
     public var depth: Int
     public var width: Int
@@ -16,18 +17,33 @@ public struct CellSummary: Codable, Sendable, Hashable {
     public var noise: Double
     /// Finished `ok` runs.
     public var trials: Int
-    public var successes: Int
-    /// `successes / trials`; nil with no trials.
-    public var successRate: Double?
-    /// 95% Wilson score interval; 0...1 with no trials.
-    public var ciLow: Double
-    public var ciHigh: Double
+    /// Runs that reached W*_λ (MODEL.md §4); rate and 95% Wilson interval.
+    public var converged: Int
+    public var convergenceRate: Double?
+    public var convergenceLow: Double
+    public var convergenceHigh: Double
+    /// Runs whose network is a good inverse on the subspace; rate and 95% Wilson interval.
+    public var recovered: Int
+    public var recoveryRate: Double?
+    public var recoveryLow: Double
+    public var recoveryHigh: Double
+    /// Runs that stalled (gradient below tol_grad) without converging.
+    public var stationary: Int
+    /// Runs that ran out of steps without converging or diverging.
+    public var budget: Int
+    /// Runs whose `auto` budget was cut by `max_steps`.
+    public var capped: Int
     /// `ok` runs that diverged.
     public var diverged: Int
     /// Tasks recorded as failed (no report).
     public var failed: Int
     public var medianIterations: Double?
+    /// Over converged runs.
     public var medianConvergedAt: Double?
+    /// Over runs that recovered at some check.
+    public var medianRecoveredAt: Double?
+    public var medianTargetDistance: Double?
+    public var medianGradientNorm: Double?
     public var medianReconstructionError: Double?
     public var medianOffSubspaceError: Double?
     public var medianOracleDistance: Double?
@@ -38,45 +54,34 @@ public struct CellSummary: Codable, Sendable, Hashable {
     /// Keyed by `decimalLabel(test noise)`, e.g. "0.1".
     public var medianTestError: [String: Double?]
     public var medianOracleTestError: [String: Double?]
-
-    public init(depth: Int, width: Int, lambda: Double, noise: Double, trials: Int, successes: Int,
-                successRate: Double?, ciLow: Double, ciHigh: Double, diverged: Int, failed: Int,
-                medianIterations: Double?, medianConvergedAt: Double?, medianReconstructionError: Double?,
-                medianOffSubspaceError: Double?, medianOracleDistance: Double?, medianTrainResidual: Double?,
-                medianBalancedness: Double?, medianEffectiveRank: Double?, medianTrainSeconds: Double?,
-                medianTestError: [String: Double?], medianOracleTestError: [String: Double?]) {
-        self.depth = depth
-        self.width = width
-        self.lambda = lambda
-        self.noise = noise
-        self.trials = trials
-        self.successes = successes
-        self.successRate = successRate
-        self.ciLow = ciLow
-        self.ciHigh = ciHigh
-        self.diverged = diverged
-        self.failed = failed
-        self.medianIterations = medianIterations
-        self.medianConvergedAt = medianConvergedAt
-        self.medianReconstructionError = medianReconstructionError
-        self.medianOffSubspaceError = medianOffSubspaceError
-        self.medianOracleDistance = medianOracleDistance
-        self.medianTrainResidual = medianTrainResidual
-        self.medianBalancedness = medianBalancedness
-        self.medianEffectiveRank = medianEffectiveRank
-        self.medianTrainSeconds = medianTrainSeconds
-        self.medianTestError = medianTestError
-        self.medianOracleTestError = medianOracleTestError
-    }
+    /// Quartiles of the test error over the cell's runs (the seed band of `noise.svg`).
+    public var lowerQuartileTestError: [String: Double?]
+    public var upperQuartileTestError: [String: Double?]
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case depth, width, lambda, noise, trials, successes
-        case successRate = "success_rate"
-        case ciLow = "ci_low"
-        case ciHigh = "ci_high"
-        case diverged, failed
+        case depth = "depth"
+        case width = "width"
+        case lambda = "lambda"
+        case noise = "noise"
+        case trials = "trials"
+        case converged = "converged"
+        case convergenceRate = "convergence_rate"
+        case convergenceLow = "convergence_ci_low"
+        case convergenceHigh = "convergence_ci_high"
+        case recovered = "recovered"
+        case recoveryRate = "recovery_rate"
+        case recoveryLow = "recovery_ci_low"
+        case recoveryHigh = "recovery_ci_high"
+        case stationary = "stationary"
+        case budget = "budget"
+        case capped = "capped"
+        case diverged = "diverged"
+        case failed = "failed"
         case medianIterations = "median_iterations"
         case medianConvergedAt = "median_converged_at"
+        case medianRecoveredAt = "median_recovered_at"
+        case medianTargetDistance = "median_target_distance"
+        case medianGradientNorm = "median_gradient_norm"
         case medianReconstructionError = "median_reconstruction_error"
         case medianOffSubspaceError = "median_off_subspace_error"
         case medianOracleDistance = "median_oracle_distance"
@@ -86,39 +91,82 @@ public struct CellSummary: Codable, Sendable, Hashable {
         case medianTrainSeconds = "median_train_seconds"
         case medianTestError = "median_test_error"
         case medianOracleTestError = "median_oracle_test_error"
+        case lowerQuartileTestError = "lower_quartile_test_error"
+        case upperQuartileTestError = "upper_quartile_test_error"
+    }
+
+    /// The keys with one number each (the per-noise maps are the others).
+    public static let scalarKeys: [CodingKeys] = CodingKeys.allCases.filter {
+        ![.medianTestError, .medianOracleTestError, .lowerQuartileTestError, .upperQuartileTestError].contains($0)
+    }
+
+    /// A scalar field by key, as a Double (counts too), for CSV and plots.
+    public func number(_ key: CodingKeys) -> Double? {
+        switch key {
+        case .depth: Double(depth)
+        case .width: Double(width)
+        case .lambda: lambda
+        case .noise: noise
+        case .trials: Double(trials)
+        case .converged: Double(converged)
+        case .convergenceRate: convergenceRate
+        case .convergenceLow: convergenceLow
+        case .convergenceHigh: convergenceHigh
+        case .recovered: Double(recovered)
+        case .recoveryRate: recoveryRate
+        case .recoveryLow: recoveryLow
+        case .recoveryHigh: recoveryHigh
+        case .stationary: Double(stationary)
+        case .budget: Double(budget)
+        case .capped: Double(capped)
+        case .diverged: Double(diverged)
+        case .failed: Double(failed)
+        case .medianIterations: medianIterations
+        case .medianConvergedAt: medianConvergedAt
+        case .medianRecoveredAt: medianRecoveredAt
+        case .medianTargetDistance: medianTargetDistance
+        case .medianGradientNorm: medianGradientNorm
+        case .medianReconstructionError: medianReconstructionError
+        case .medianOffSubspaceError: medianOffSubspaceError
+        case .medianOracleDistance: medianOracleDistance
+        case .medianTrainResidual: medianTrainResidual
+        case .medianBalancedness: medianBalancedness
+        case .medianEffectiveRank: medianEffectiveRank
+        case .medianTrainSeconds: medianTrainSeconds
+        default: nil
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        /// Non-finite values and nil both become null: JSON has no infinity.
-        func put(_ value: Double?, _ key: CodingKeys) throws {
-            if let value, value.isFinite { try c.encode(value, forKey: key) } else { try c.encodeNil(forKey: key) }
+        for key in Self.scalarKeys {
+            // Counts stay integers; non-finite values and nil both become null (JSON has no infinity).
+            switch number(key) {
+            case let value? where value.isFinite:
+                if Self.integerKeys.contains(key) { try c.encode(Int(value), forKey: key) } else { try c.encode(value, forKey: key) }
+            default:
+                try c.encodeNil(forKey: key)
+            }
         }
         func putMap(_ map: [String: Double?], _ key: CodingKeys) throws {
             try c.encode(map.mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }, forKey: key)
         }
-        try c.encode(depth, forKey: .depth)
-        try c.encode(width, forKey: .width)
-        try c.encode(lambda, forKey: .lambda)
-        try c.encode(noise, forKey: .noise)
-        try c.encode(trials, forKey: .trials)
-        try c.encode(successes, forKey: .successes)
-        try put(successRate, .successRate)
-        try c.encode(ciLow, forKey: .ciLow)
-        try c.encode(ciHigh, forKey: .ciHigh)
-        try c.encode(diverged, forKey: .diverged)
-        try c.encode(failed, forKey: .failed)
-        try put(medianIterations, .medianIterations)
-        try put(medianConvergedAt, .medianConvergedAt)
-        try put(medianReconstructionError, .medianReconstructionError)
-        try put(medianOffSubspaceError, .medianOffSubspaceError)
-        try put(medianOracleDistance, .medianOracleDistance)
-        try put(medianTrainResidual, .medianTrainResidual)
-        try put(medianBalancedness, .medianBalancedness)
-        try put(medianEffectiveRank, .medianEffectiveRank)
-        try put(medianTrainSeconds, .medianTrainSeconds)
         try putMap(medianTestError, .medianTestError)
         try putMap(medianOracleTestError, .medianOracleTestError)
+        try putMap(lowerQuartileTestError, .lowerQuartileTestError)
+        try putMap(upperQuartileTestError, .upperQuartileTestError)
+    }
+
+    static let integerKeys: Set<CodingKeys> = [
+        .depth, .width, .trials, .converged, .recovered, .stationary, .budget, .capped, .diverged, .failed,
+    ]
+
+    /// The count, rate and interval of one outcome.
+    public func outcome(_ measure: SuccessMeasure) -> (count: Int, rate: Double?, low: Double, high: Double) {
+        switch measure {
+        case .converged: (converged, convergenceRate, convergenceLow, convergenceHigh)
+        case .recovered: (recovered, recoveryRate, recoveryLow, recoveryHigh)
+        }
     }
 
     /// The test noise labels of the per-noise medians, in increasing noise.
@@ -153,6 +201,16 @@ public func median(_ values: [Double]) -> Double? {
     return (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+/// The q-quantile by linear interpolation between order statistics (NaN as +infinity).
+public func quantile(_ values: [Double], _ q: Double) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.map { $0.isNaN ? Double.infinity : $0 }.sorted()
+    let position = q * Double(sorted.count - 1)
+    let i = Int(position.rounded(.down)), f = position - Double(i)
+    guard i + 1 < sorted.count, f > 0 else { return sorted[i] }
+    return sorted[i] + (sorted[i + 1] - sorted[i]) * f
+}
+
 /// One summary per cell of `plan`, in plan order; cells without rows have `trials == 0`.
 /// Rows whose cell index is outside the plan are ignored.
 public func summarize(plan: SweepPlan, rows: [ResultRow]) -> [CellSummary] {
@@ -166,37 +224,48 @@ public func summarize(plan: SweepPlan, rows: [ResultRow]) -> [CellSummary] {
 
 /// The summary of one cell from its rows.
 func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) -> CellSummary {
-        let reports = cellRows.compactMap(\.report)
-        let successes = reports.filter(\.success).count
-        let (low, high) = wilsonInterval(successes: successes, trials: reports.count)
-        func perNoise(_ values: (RunReport) -> [Double]) -> [String: Double?] {
-            var map: [String: Double?] = [:]
-            for (i, label) in labels.enumerated() {
-                map[label] = median(reports.compactMap { report in
-                    let v = values(report)
-                    return i < v.count ? v[i] : nil
-                })
-            }
-            return map
+    let reports = cellRows.compactMap(\.report)
+    let converged = reports.filter(\.converged).count
+    let recovered = reports.filter(\.recovered).count
+    let convergence = wilsonInterval(successes: converged, trials: reports.count)
+    let recovery = wilsonInterval(successes: recovered, trials: reports.count)
+    let rate = { (k: Int) in reports.isEmpty ? nil : Double(k) / Double(reports.count) }
+    func perNoise(_ values: (RunReport) -> [Double], _ statistic: ([Double]) -> Double?) -> [String: Double?] {
+        var map: [String: Double?] = [:]
+        for (i, label) in labels.enumerated() {
+            map[label] = statistic(reports.compactMap { report in
+                let v = values(report)
+                return i < v.count ? v[i] : nil
+            })
         }
-        return CellSummary(
-            depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
-            trials: reports.count, successes: successes,
-            successRate: reports.isEmpty ? nil : Double(successes) / Double(reports.count),
-            ciLow: low, ciHigh: high,
-            diverged: reports.filter(\.diverged).count,
-            failed: cellRows.filter { $0.status == .failed }.count,
-            medianIterations: median(reports.map { Double($0.iterations) }),
-            medianConvergedAt: median(reports.filter(\.success).compactMap { $0.convergedAt.map(Double.init) }),
-            medianReconstructionError: median(reports.map(\.reconstructionError)),
-            medianOffSubspaceError: median(reports.map(\.offSubspaceError)),
-            medianOracleDistance: median(reports.map(\.oracleDistance)),
-            medianTrainResidual: median(reports.map(\.trainResidual)),
-            medianBalancedness: median(reports.map(\.balancedness)),
-            medianEffectiveRank: median(reports.map { Double($0.effectiveRank) }),
-            medianTrainSeconds: median(reports.map(\.trainSeconds)),
-            medianTestError: perNoise(\.testError),
-            medianOracleTestError: perNoise(\.oracleTestError))
+        return map
+    }
+    return CellSummary(
+        depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
+        trials: reports.count,
+        converged: converged, convergenceRate: rate(converged), convergenceLow: convergence.low, convergenceHigh: convergence.high,
+        recovered: recovered, recoveryRate: rate(recovered), recoveryLow: recovery.low, recoveryHigh: recovery.high,
+        stationary: reports.filter(\.stationary).count,
+        budget: reports.filter(\.exhaustedBudget).count,
+        capped: reports.filter(\.budgetCapped).count,
+        diverged: reports.filter(\.diverged).count,
+        failed: cellRows.filter { $0.status == .failed }.count,
+        medianIterations: median(reports.map { Double($0.iterations) }),
+        medianConvergedAt: median(reports.filter(\.converged).compactMap { $0.convergedAt.map(Double.init) }),
+        medianRecoveredAt: median(reports.compactMap { $0.recoveredAt.map(Double.init) }),
+        medianTargetDistance: median(reports.map(\.targetDistance)),
+        medianGradientNorm: median(reports.map(\.gradientNorm)),
+        medianReconstructionError: median(reports.map(\.reconstructionError)),
+        medianOffSubspaceError: median(reports.map(\.offSubspaceError)),
+        medianOracleDistance: median(reports.map(\.oracleDistance)),
+        medianTrainResidual: median(reports.map(\.trainResidual)),
+        medianBalancedness: median(reports.map(\.balancedness)),
+        medianEffectiveRank: median(reports.map { Double($0.effectiveRank) }),
+        medianTrainSeconds: median(reports.map(\.trainSeconds)),
+        medianTestError: perNoise(\.testError, median),
+        medianOracleTestError: perNoise(\.oracleTestError, median),
+        lowerQuartileTestError: perNoise(\.testError) { quantile($0, 0.25) },
+        upperQuartileTestError: perNoise(\.testError) { quantile($0, 0.75) })
 }
 
 /// The summaries of everything `store` holds so far, in one streaming pass over the rows in

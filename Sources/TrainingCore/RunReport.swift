@@ -1,9 +1,19 @@
-/// What one run reports: the metrics of MODEL.md §3 and the success test of §4.
+/// What one run reports: the metrics of MODEL.md §3 and the outcomes of §4.
 public struct RunReport: Codable, Sendable, Hashable {
+    /// `‖W Y − X‖_F / ‖X‖_F`.
     public var trainResidual: Double
+    /// `‖W A R − R‖_F`.
     public var reconstructionError: Double
+    /// `‖W P⊥‖_F`, P the projector onto range(A R).
     public var offSubspaceError: Double
+    /// `‖W − W_or‖_F / ‖W_or‖_F`, W_or = R (A R)⁺.
     public var oracleDistance: Double
+    /// `‖W − W*_λ‖_F / ‖W_or‖_F` (λ = 0: measured on W U Uᵀ).
+    public var targetDistance: Double
+    /// `‖∇F(θ)‖_F / ‖∇F(θ_0)‖_F` over all layers.
+    public var gradientNorm: Double
+    /// `‖W_or‖_F`: the scale of `off_subspace_error` in the `recovered` test.
+    public var oracleNorm: Double
     /// Aligned with `TrainingSpec.testNoise`.
     public var testError: [Double]
     /// Aligned with `TrainingSpec.testNoise`.
@@ -12,52 +22,82 @@ public struct RunReport: Codable, Sendable, Hashable {
     public var effectiveRank: Int
     /// Steps run.
     public var iterations: Int
-    /// First step at which the success test held, if it did.
+    /// First checked step at which each outcome held, if it did.
     public var convergedAt: Int?
+    public var recoveredAt: Int?
+    public var stationaryAt: Int?
     public var diverged: Bool
-    public var success: Bool
+    /// The outcomes at the reported (final) iterate.
+    public var converged: Bool
+    public var recovered: Bool
+    /// Gradient below `tolGrad` at some check without convergence (a saddle or a spurious minimum).
+    public var stationary: Bool
+    /// The T this run was given (the `auto` budget resolved).
+    public var stepBudget: Int
+    /// The `auto` budget was cut by `maxSteps`.
+    public var budgetCapped: Bool
     /// Wall-clock seconds of the training loop (not part of a run's identity).
     public var trainSeconds: Double
     /// Metrics every `logEvery` steps; empty when off.
     public var trajectory: [TrajectoryPoint]
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double,
-                oracleDistance: Double, testError: [Double], oracleTestError: [Double],
-                balancedness: Double, effectiveRank: Int, iterations: Int, convergedAt: Int?,
-                diverged: Bool, success: Bool, trainSeconds: Double, trajectory: [TrajectoryPoint] = []) {
+                oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
+                testError: [Double], oracleTestError: [Double],
+                balancedness: Double, effectiveRank: Int, iterations: Int,
+                convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?,
+                diverged: Bool, converged: Bool, recovered: Bool, stationary: Bool,
+                stepBudget: Int, budgetCapped: Bool, trainSeconds: Double,
+                trajectory: [TrajectoryPoint] = []) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
         self.oracleDistance = oracleDistance
+        self.targetDistance = targetDistance
+        self.gradientNorm = gradientNorm
+        self.oracleNorm = oracleNorm
         self.testError = testError
         self.oracleTestError = oracleTestError
         self.balancedness = balancedness
         self.effectiveRank = effectiveRank
         self.iterations = iterations
         self.convergedAt = convergedAt
+        self.recoveredAt = recoveredAt
+        self.stationaryAt = stationaryAt
         self.diverged = diverged
-        self.success = success
+        self.converged = converged
+        self.recovered = recovered
+        self.stationary = stationary
+        self.stepBudget = stepBudget
+        self.budgetCapped = budgetCapped
         self.trainSeconds = trainSeconds
         self.trajectory = trajectory
     }
+
+    /// Ran out of steps without converging or diverging (the table's `budget` column).
+    public var exhaustedBudget: Bool { !converged && !diverged && iterations >= stepBudget }
 }
 
-/// The cheap metrics at one logged step.
+/// The metrics at one logged step.
 public struct TrajectoryPoint: Codable, Sendable, Hashable {
     public var step: Int
     public var loss: Double
     public var trainResidual: Double
     public var reconstructionError: Double
     public var offSubspaceError: Double
+    public var targetDistance: Double
+    public var gradientNorm: Double
     public var balancedness: Double
 
     public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
-                offSubspaceError: Double, balancedness: Double) {
+                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double) {
         self.step = step
         self.loss = loss
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
+        self.targetDistance = targetDistance
+        self.gradientNorm = gradientNorm
         self.balancedness = balancedness
     }
 }

@@ -91,26 +91,69 @@ public enum GradientPath: String, Codable, Sendable, Hashable, CaseIterable {
     case plain
 }
 
+/// How many steps a run may take (MODEL.md §4, "Step budget").
+public enum StepBudget: Sendable, Hashable {
+    /// Exactly this many steps at most.
+    case fixed(Int)
+    /// `T = ceil(c · ln(‖W_1(0)(I − U Uᵀ)‖_F / (tol_conv ‖W_or‖_F)) / −ln(1 − ηλ))`, capped by
+    /// `maxSteps`: the steps the exactly decaying off-range part of W_1 needs to fall below the
+    /// convergence tolerance, times `budgetFactor`. `maxSteps` for λ = 0.
+    case auto
+}
+
+extension StepBudget: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int) { self = .fixed(value) }
+}
+
+extension StepBudget: Codable {
+    /// A number, or the string "auto": the spelling of the config files.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let n = try? c.decode(Int.self) { self = .fixed(n); return }
+        let s = try c.decode(String.self)
+        guard s == "auto" else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "steps must be a number or \"auto\", got \"\(s)\"")
+        }
+        self = .auto
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .fixed(let n): try c.encode(n)
+        case .auto: try c.encode("auto")
+        }
+    }
+}
+
 /// The training schedule, the stopping rule and what to measure.
 public struct TrainingSpec: Codable, Sendable, Hashable {
     /// Weight decay `lambda >= 0`.
     public var lambda: Double = 0
     /// `sigma_train`, the training measurement noise.
     public var noise: Double = 0
-    /// `T`, the maximum number of steps.
-    public var steps: Int = 10_000
+    /// `T`: a fixed number of steps, or `auto` (MODEL.md §4).
+    public var steps: StepBudget = .fixed(10_000)
+    /// The cap of an `auto` budget, and the budget for λ = 0.
+    public var maxSteps: Int = 1_000_000
+    /// `c` of the `auto` budget.
+    public var budgetFactor: Double = 2
     /// A fixed step size; when nil, `eta = etaScale / (L * sigma_max(Y)^2)`.
     public var eta: Double? = nil
     public var etaScale: Double = 0.5
     public var optimizer: OptimizerKind = .gd
     public var path: GradientPath = .reduced
-    /// Stop at the first step where the success test holds (sweeps: yes).
+    /// Stop at the first check where the run has converged (sweeps: yes).
     public var stopOnSuccess: Bool = false
     /// Record the metrics every `logEvery` steps (nil: no trajectory).
     public var logEvery: Int? = nil
-    /// Success thresholds; nil means the MODEL.md §4 defaults.
-    public var tolRec: Double? = nil
-    public var tolOff: Double? = nil
+    /// `converged`: `target_distance <= tolConv` (MODEL.md §4).
+    public var tolConv: Double = 1e-3
+    /// `stationary`: `gradient_norm <= tolGrad` without convergence.
+    public var tolGrad: Double = 1e-6
+    /// `recovered`: `reconstruction_error <= tolRec ‖R‖_F` and `off_subspace_error <= tolOff ‖W_or‖_F`.
+    public var tolRec: Double = 0.05
+    public var tolOff: Double = 0.05
     /// Test noise levels for `test_error[sigma]` and `oracle_test_error[sigma]`.
     public var testNoise: [Double] = [0]
     /// Divide the data term by n (MODEL.md §2 option).
@@ -119,8 +162,16 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     public var lambdaPerLayer: Bool = false
     /// Singular values above `rankTolerance * sigma_1` count towards `effective_rank`.
     public var rankTolerance: Double = 1e-3
-    /// How often (in steps) the success test is evaluated when `stopOnSuccess`.
+    /// How often (in steps) the outcomes are judged: first-hit times are exact to this.
     public var checkEvery: Int = 10
 
     public init() {}
+
+    /// The step budget's upper bound, whatever the problem: what a report's `iterations` may reach.
+    public var stepLimit: Int {
+        switch steps {
+        case .fixed(let n): n
+        case .auto: maxSteps
+        }
+    }
 }

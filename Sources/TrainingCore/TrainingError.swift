@@ -16,7 +16,11 @@ extension RunSpec {
         guard m.initScale.isFinite else { throw TrainingError("init_scale must be finite, got \(m.initScale)") }
         guard t.lambda.isFinite, t.lambda >= 0 else { throw TrainingError("lambda must be a finite number >= 0, got \(t.lambda)") }
         guard t.noise.isFinite, t.noise >= 0 else { throw TrainingError("noise must be a finite number >= 0, got \(t.noise)") }
-        guard t.steps >= 0 else { throw TrainingError("steps must be >= 0, got \(t.steps)") }
+        if case .fixed(let n) = t.steps { guard n >= 0 else { throw TrainingError("steps must be >= 0 or \"auto\", got \(n)") } }
+        guard t.maxSteps >= 1 else { throw TrainingError("max_steps must be at least 1, got \(t.maxSteps)") }
+        guard t.budgetFactor.isFinite, t.budgetFactor > 0 else {
+            throw TrainingError("budget_factor must be a positive number, got \(t.budgetFactor)")
+        }
         if let eta = t.eta { guard eta.isFinite, eta > 0 else { throw TrainingError("eta must be a positive number, got \(eta)") } }
         guard t.etaScale.isFinite, t.etaScale > 0 else { throw TrainingError("eta_scale must be a positive number, got \(t.etaScale)") }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
@@ -25,8 +29,9 @@ extension RunSpec {
             throw TrainingError("rank_tolerance must be in (0, 1), got \(t.rankTolerance)")
         }
         for s in t.testNoise { guard s.isFinite, s >= 0 else { throw TrainingError("test_noise values must be finite and >= 0, got \(s)") } }
-        if let tol = t.tolRec { guard tol.isFinite, tol > 0 else { throw TrainingError("tol_rec must be positive, got \(tol)") } }
-        if let tol = t.tolOff { guard tol.isFinite, tol > 0 else { throw TrainingError("tol_off must be positive, got \(tol)") } }
+        for (name, tol) in [("tol_conv", t.tolConv), ("tol_grad", t.tolGrad), ("tol_rec", t.tolRec), ("tol_off", t.tolOff)] {
+            guard tol.isFinite, tol > 0 else { throw TrainingError("\(name) must be a positive number, got \(tol)") }
+        }
         try p.validate()
     }
 }

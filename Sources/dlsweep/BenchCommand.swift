@@ -28,7 +28,6 @@ struct BenchCoreCommand: ParsableCommand {
         spec.model.depth = depth
         spec.model.width = width
         spec.training.lambda = 1e-3
-        spec.training.tolRec = 1e-300  // never stops early: every step is timed
         // Time the step itself, as the NumPy script does: the success and divergence checks
         // (every 10 steps in a sweep, about 5% on top) run only at the end here.
         spec.training.checkEvery = 1_000_000
@@ -39,7 +38,7 @@ struct BenchCoreCommand: ParsableCommand {
         func secondsPerStep(_ path: GradientPath, steps: Int) throws -> Double {
             var training = spec.training
             training.path = path
-            training.steps = steps
+            training.steps = .fixed(steps)
             let report = try train(problem: problem, model: spec.model, training: training, trainingSeed: 2).report
             return report.trainSeconds / Double(steps)
         }

@@ -52,7 +52,8 @@ struct TableCommand: ParsableCommand {
             print(renderMarkdown(summaries), terminator: "")
         }
         if write {
-            let paths = try writeTableFiles(directory: directory, summaries: summaries, title: configuration.name)
+            let paths = try writeTableFiles(directory: directory, summaries: summaries, title: configuration.name,
+                                             measure: configuration.successMeasure)
             FileHandle.standardError.write(Data("wrote \(paths.joined(separator: ", "))\n".utf8))
         }
     }

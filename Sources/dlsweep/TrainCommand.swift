@@ -23,16 +23,22 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Weight decay lambda >= 0.") var lambda = 0.0
     @Option(help: "Training measurement noise sigma_train.") var noise = 0.0
     @Option(help: "Seed of the problem; the training seed derives from it.") var seed: UInt64 = 1
-    @Option(help: "T, the maximum number of steps.") var steps = 10_000
+    @Option(help: "T, the number of steps at most, or auto (MODEL.md §4: ln(scale/tol_conv)/(eta lambda), capped by --max-steps).")
+    var steps = "10000"
+    @Option(help: "The cap of --steps auto, and its budget for lambda = 0.") var maxSteps = 1_000_000
+    @Option(help: "c of --steps auto.") var budgetFactor = 2.0
     @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
     @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = 0.5
     @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = .kaiming
     @Option(help: "alpha, multiplies every initial weight.") var initScale = 1.0
-    @Flag(help: "Stop at the first step where the success test holds.") var stopOnSuccess = false
+    @Flag(help: "Stop at the first check where the run has converged to W*_lambda.") var stopOnSuccess = false
     @Option(help: "Record the metrics every K steps (the trajectory).") var logEvery: Int?
     @Option(help: "Test noise levels, comma-separated (e.g. 0,0.1,0.5).") var testNoise = "0"
-    @Option(help: "Success threshold on the reconstruction error (default: 10 lambda sqrt(r), at least 1e-6).") var tolRec: Double?
-    @Option(help: "Success threshold on the off-subspace error (default: 0.01).") var tolOff: Double?
+    @Option(help: "converged: target_distance <= tol-conv.") var tolConv = 1e-3
+    @Option(help: "stationary: gradient_norm <= tol-grad without convergence.") var tolGrad = 1e-6
+    @Option(help: "recovered: reconstruction_error <= tol-rec ||R||_F ...") var tolRec = 0.05
+    @Option(help: "... and off_subspace_error <= tol-off ||W_or||_F.") var tolOff = 0.05
+    @Option(help: "Judge the outcomes every K steps (first-hit times are exact to K).") var checkEvery = 10
     @Option(help: "Folder with A.npy, X.npy and optionally R.npy (replaces the generated problem).") var problem: String?
     @Option(help: "Folder with W1.npy ... WL.npy, the initial weights.") var initWeights: String?
     @Option(help: "Folder to write the final W1.npy ... WL.npy to.") var saveWeights: String?
@@ -65,7 +71,18 @@ struct TrainCommand: ParsableCommand {
         spec.model.initScale = initScale
         spec.training.lambda = lambda
         spec.training.noise = noise
-        spec.training.steps = steps
+        if steps == "auto" {
+            spec.training.steps = .auto
+        } else if let fixed = Int(steps) {
+            spec.training.steps = .fixed(fixed)
+        } else {
+            throw TrainingError("--steps: expected a number of steps or auto, got '\(steps)'")
+        }
+        spec.training.maxSteps = maxSteps
+        spec.training.budgetFactor = budgetFactor
+        spec.training.checkEvery = checkEvery
+        spec.training.tolConv = tolConv
+        spec.training.tolGrad = tolGrad
         spec.training.eta = eta
         spec.training.etaScale = etaScale
         spec.training.stopOnSuccess = stopOnSuccess
@@ -185,26 +202,37 @@ struct TrainCommand: ParsableCommand {
         func byNoise(_ values: [Double]) -> [String: Any] {
             Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))
         }
+        func step(_ t: Int?) -> Any { t.map { $0 as Any } ?? NSNull() }
         var object: [String: Any] = [
             "train_residual": number(r.trainResidual),
             "reconstruction_error": number(r.reconstructionError),
             "off_subspace_error": number(r.offSubspaceError),
             "oracle_distance": number(r.oracleDistance),
+            "target_distance": number(r.targetDistance),
+            "gradient_norm": number(r.gradientNorm),
+            "oracle_norm": number(r.oracleNorm),
             "test_error": byNoise(r.testError),
             "oracle_test_error": byNoise(r.oracleTestError),
             "balancedness": number(r.balancedness),
             "effective_rank": r.effectiveRank,
             "iterations": r.iterations,
-            "converged_at": r.convergedAt.map { $0 as Any } ?? NSNull(),
+            "converged_at": step(r.convergedAt),
+            "recovered_at": step(r.recoveredAt),
+            "stationary_at": step(r.stationaryAt),
             "diverged": r.diverged,
-            "success": r.success,
+            "converged": r.converged,
+            "recovered": r.recovered,
+            "stationary": r.stationary,
+            "step_budget": r.stepBudget,
+            "budget_capped": r.budgetCapped,
             "train_seconds": r.trainSeconds,
         ]
         if !r.trajectory.isEmpty {
             object["trajectory"] = r.trajectory.map { p -> [String: Any] in
                 ["step": p.step, "loss": number(p.loss), "train_residual": number(p.trainResidual),
                  "reconstruction_error": number(p.reconstructionError),
-                 "off_subspace_error": number(p.offSubspaceError), "balancedness": number(p.balancedness)]
+                 "off_subspace_error": number(p.offSubspaceError), "target_distance": number(p.targetDistance),
+                 "gradient_norm": number(p.gradientNorm), "balancedness": number(p.balancedness)]
             }
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -213,10 +241,15 @@ struct TrainCommand: ParsableCommand {
 
     static func summary(_ r: RunReport, testNoise: [Double]) -> String {
         func f(_ x: Double) -> String { String(format: "%.3e", x) }
+        let outcome = r.diverged ? "diverged"
+            : r.converged ? "converged" : r.stationary ? "stationary (not converged)" : "not converged (budget)"
         var lines = [
-            "\(r.success ? "success" : (r.diverged ? "diverged" : "no success")) after \(r.iterations) steps"
-                + (r.convergedAt.map { " (success test first held at step \($0))" } ?? "")
+            "\(outcome) after \(r.iterations) of \(r.stepBudget) steps"
+                + (r.budgetCapped ? " (auto budget capped by --max-steps)" : "")
                 + String(format: " in %.2f s", r.trainSeconds),
+            "converged at step \(r.convergedAt.map(String.init) ?? "-")   recovered: \(r.recovered ? "yes" : "no")"
+                + " (first at step \(r.recoveredAt.map(String.init) ?? "-"))",
+            "target distance \(f(r.targetDistance))   gradient norm \(f(r.gradientNorm))",
             "reconstruction error \(f(r.reconstructionError))   off-subspace error \(f(r.offSubspaceError))",
             "train residual \(f(r.trainResidual))   oracle distance \(f(r.oracleDistance))",
             "balancedness \(f(r.balancedness))   effective rank \(r.effectiveRank)",

@@ -18,8 +18,10 @@ import TrainingCore
 
     static var good: RunReport {
         RunReport(trainResidual: 1e-3, reconstructionError: 1e-3, offSubspaceError: 1e-3, oracleDistance: 0.5,
+                  targetDistance: 5e-4, gradientNorm: 1e-4, oracleNorm: 2,
                   testError: [0.1, 0.2], oracleTestError: [0.05, 0.1], balancedness: 0.01, effectiveRank: 5,
-                  iterations: 80, convergedAt: 80, diverged: false, success: true, trainSeconds: 0.5)
+                  iterations: 80, convergedAt: 80, recoveredAt: 70, stationaryAt: nil, diverged: false, converged: true,
+                  recovered: true, stationary: false, stepBudget: 100, budgetCapped: false, trainSeconds: 0.5)
     }
 
     func check(_ report: RunReport, startedAt: Double = now - 2, finishedAt: Double = now - 1) -> String? {
@@ -36,8 +38,11 @@ import TrainingCore
         #expect(check(Self.good) == nil)
         var diverged = Self.good
         diverged.diverged = true
-        diverged.success = false
+        diverged.converged = false
+        diverged.recovered = false
         diverged.convergedAt = nil
+        diverged.recoveredAt = nil
+        diverged.targetDistance = .nan
         diverged.reconstructionError = .nan
         diverged.trainResidual = .infinity
         diverged.testError = [.nan, .nan]
@@ -70,33 +75,53 @@ import TrainingCore
     func allNaNSuccess() {
         let nan = Double.nan
         let r = RunReport(trainResidual: nan, reconstructionError: nan, offSubspaceError: nan, oracleDistance: nan,
+                          targetDistance: nan, gradientNorm: nan, oracleNorm: 2,
                           testError: [nan, nan], oracleTestError: [nan, nan], balancedness: nan, effectiveRank: 0,
-                          iterations: 10, convergedAt: nil, diverged: false, success: true, trainSeconds: 0.1)
+                          iterations: 10, convergedAt: 10, recoveredAt: 10, stationaryAt: nil, diverged: false,
+                          converged: true, recovered: true, stationary: false, stepBudget: 100, budgetCapped: false,
+                          trainSeconds: 0.1)
         #expect(check(r) != nil)
         var claimed = r
         claimed.diverged = true
         #expect(check(claimed)?.contains("diverged") == true)
     }
 
-    @Test("success must agree with the metrics and the spec's tolerances")
-    func successConsistency() {
+    @Test("the outcomes must agree with the metrics and the spec's tolerances")
+    func outcomeConsistency() {
         var r = Self.good
-        r.reconstructionError = 0.5
-        #expect(check(r)?.contains("success with") == true)
+        r.targetDistance = 0.5
+        #expect(check(r)?.contains("converged true with targetDistance") == true)
         r = Self.good
-        r.success = false
+        r.converged = false
         r.convergedAt = nil
-        #expect(check(r)?.contains("no success") == true)
+        #expect(check(r)?.contains("converged false") == true)
+        r = Self.good
+        r.reconstructionError = 0.5
+        #expect(check(r)?.contains("recovered true") == true)
+        r = Self.good
+        r.recovered = false
+        #expect(check(r)?.contains("recovered false") == true)
+        r = Self.good
+        r.convergedAt = nil
+        #expect(check(r)?.contains("without convergedAt") == true)
+        r = Self.good
+        r.stationary = true
+        r.stationaryAt = 50
+        #expect(check(r)?.contains("stationary") == true)
+        r = Self.good
+        r.oracleNorm = 0
+        #expect(check(r)?.contains("oracleNorm") == true)
     }
 
     @Test("ranges: iterations, convergedAt, rank, seconds, negative norms")
     func ranges() {
         let edits: [(inout RunReport) -> Void] = [
             { $0.iterations = 101 }, { $0.iterations = -1 }, { $0.convergedAt = 81 }, { $0.convergedAt = -1 },
+            { $0.stepBudget = 99 }, { $0.budgetCapped = true }, { $0.recoveredAt = 81 }, { $0.gradientNorm = -1 },
             { $0.effectiveRank = -1 }, { $0.effectiveRank = 10_000 }, { $0.trainSeconds = .nan },
             { $0.trainSeconds = -1 }, { $0.balancedness = -0.5 }, { $0.oracleDistance = .infinity },
             { $0.trajectory = [TrajectoryPoint(step: 1, loss: 0, trainResidual: 0, reconstructionError: 0,
-                                               offSubspaceError: 0, balancedness: 0)] },
+                                               offSubspaceError: 0, targetDistance: 0, gradientNorm: 0, balancedness: 0)] },
         ]
         for (index, edit) in edits.enumerated() {
             var r = Self.good

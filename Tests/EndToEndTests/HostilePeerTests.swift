@@ -46,12 +46,16 @@ struct HostilePeerTests {
         }
     }
 
-    static func report(testLevels: Int = 2, success: Bool = false) -> WireReport {
+    /// A plausible report of a tiny-sweep task (fixed budget of 300 steps); `converged` claims
+    /// convergence with the metrics to match.
+    static func report(testLevels: Int = 2, converged: Bool = false) -> WireReport {
         WireReport(RunReport(
             trainResidual: 0.5, reconstructionError: 0.5, offSubspaceError: 0.5, oracleDistance: 0.5,
+            targetDistance: converged ? 1e-4 : 0.5, gradientNorm: 0.01, oracleNorm: 1,
             testError: Array(repeating: 0.5, count: testLevels), oracleTestError: Array(repeating: 0.5, count: testLevels),
-            balancedness: 0.5, effectiveRank: 2, iterations: 300, convergedAt: nil, diverged: false, success: success,
-            trainSeconds: 0.01))
+            balancedness: 0.5, effectiveRank: 2, iterations: 300, convergedAt: converged ? 300 : nil, recoveredAt: nil,
+            stationaryAt: nil, diverged: false, converged: converged, recovered: false, stationary: false,
+            stepBudget: 300, budgetCapped: false, trainSeconds: 0.01))
     }
 
     static var now: Double { Date().timeIntervalSince1970 }
@@ -171,9 +175,11 @@ struct HostilePeerTests {
         let held = try #require(try holder.nextTask())
         let forger = try ScriptedPeer(endpoint)
         _ = try #require(try forger.register("forger-1", prefetch: 1))
-        var forged = Self.report(success: true)
+        var forged = Self.report(converged: true)
         forged.reconstructionError = 0
         forged.offSubspaceError = 0
+        forged.recovered = true
+        forged.recoveredAt = 300
         try forger.send(.result(TaskResult(sweep: held.sweep, taskID: held.taskID, attempt: held.attempt,
                                            report: forged, startedAt: Self.now, finishedAt: Self.now)))
         for attempt in [0, -7, 1 << 62] {
@@ -183,8 +189,10 @@ struct HostilePeerTests {
         let nan = Double.nan
         let allNaN = WireReport(RunReport(
             trainResidual: nan, reconstructionError: nan, offSubspaceError: nan, oracleDistance: nan,
+            targetDistance: nan, gradientNorm: nan, oracleNorm: nan,
             testError: [nan, nan], oracleTestError: [nan, nan], balancedness: nan, effectiveRank: 0,
-            iterations: 300, convergedAt: nil, diverged: false, success: true, trainSeconds: 0))
+            iterations: 300, convergedAt: 300, recoveredAt: 300, stationaryAt: nil, diverged: false, converged: true,
+            recovered: true, stationary: false, stepBudget: 300, budgetCapped: false, trainSeconds: 0))
         try holder.send(.result(TaskResult(sweep: held.sweep, taskID: held.taskID, attempt: held.attempt,
                                            report: allNaN, startedAt: Self.now, finishedAt: Self.now)))
         try holder.receive(seconds: 2) { _ in false }

@@ -30,11 +30,13 @@ func makePlan(_ yaml: String = sweepYAML) throws -> (SweepConfiguration, SweepPl
 func report(seed: Int, success: Bool = true) -> RunReport {
     let x = Double(seed)
     return RunReport(trainResidual: 0.001 * x, reconstructionError: 0.01 * x, offSubspaceError: 0.002 * x,
-                     oracleDistance: 0.1 * x, testError: [0.05 * x, 0.2 * x], oracleTestError: [0.04 * x, 0.15 * x],
+                     oracleDistance: 0.1 * x, targetDistance: success ? 1e-4 : 0.5, gradientNorm: 1e-5 * x,
+                     oracleNorm: 1.5, testError: [0.05 * x, 0.2 * x], oracleTestError: [0.04 * x, 0.15 * x],
                      balancedness: 1e-3 * x, effectiveRank: 2, iterations: 100 + seed, convergedAt: success ? 90 : nil,
-                     diverged: false, success: success, trainSeconds: 0.25 * x,
+                     recoveredAt: success ? 80 : nil, stationaryAt: nil, diverged: false, converged: success,
+                     recovered: success, stationary: false, stepBudget: 1000, budgetCapped: false, trainSeconds: 0.25 * x,
                      trajectory: [TrajectoryPoint(step: 0, loss: 1, trainResidual: 1, reconstructionError: 1,
-                                                  offSubspaceError: 1, balancedness: 0)])
+                                                  offSubspaceError: 1, targetDistance: 1, gradientNorm: 1, balancedness: 0)])
 }
 
 func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: RecordedResult) -> TaskOutcome {

@@ -5,10 +5,12 @@ import TrainingCore
 @Suite struct MessageTests {
     static let report = RunReport(
         trainResidual: 1e-3, reconstructionError: 0.02, offSubspaceError: .nan, oracleDistance: .infinity,
-        testError: [0.1, 0.2], oracleTestError: [0, 0.05], balancedness: 0.5, effectiveRank: 4, iterations: 120,
-        convergedAt: nil, diverged: true, success: false, trainSeconds: 0.25,
+        targetDistance: 0.5, gradientNorm: 1e-3, oracleNorm: 2, testError: [0.1, 0.2], oracleTestError: [0, 0.05],
+        balancedness: 0.5, effectiveRank: 4, iterations: 120, convergedAt: nil, recoveredAt: 100, stationaryAt: nil,
+        diverged: true, converged: false, recovered: false, stationary: false, stepBudget: 200, budgetCapped: false,
+        trainSeconds: 0.25,
         trajectory: [TrajectoryPoint(step: 10, loss: 2, trainResidual: 0.5, reconstructionError: 0.4,
-                                     offSubspaceError: 0.3, balancedness: 0.1)])
+                                     offSubspaceError: 0.3, targetDistance: 0.2, gradientNorm: 0.1, balancedness: 0.1)])
 
     static let messages: [Message] = [
         .hello(Hello(protocolVersion: 2, workerID: "node1-42-ab", host: "node1", pid: 42, cores: 8, blasThreads: 1,
@@ -91,13 +93,15 @@ import TrainingCore
          #"{"attempt":1,"spec":{"model":{"depth":3,"initScale":0.5,"initScheme":"orthogonal","width":8},"#
             + #""problem":{"condition":2,"latentDim":2,"measurementOperator":"gaussian","measurements":5,"samples":7,"signalDim":6,"testSamples":9},"#
             + #""seeds":{"problem":"18446744073709551615","training":"9007199254740993"},"#
-            + #""training":{"checkEvery":10,"eta":0.01,"etaScale":0.5,"lambda":0.001,"lambdaPerLayer":false,"logEvery":5,"meanDataTerm":false,"noise":0.1,"optimizer":"gd","path":"plain","rankTolerance":0.001,"steps":100,"stopOnSuccess":true,"testNoise":[0,0.1]}},"#
+            + #""training":{"budgetFactor":2,"checkEvery":10,"eta":0.01,"etaScale":0.5,"lambda":0.001,"lambdaPerLayer":false,"logEvery":5,"maxSteps":1000000,"meanDataTerm":false,"noise":0.1,"optimizer":"gd","path":"plain","rankTolerance":0.001,"steps":100,"stopOnSuccess":true,"testNoise":[0,0.1],"tolConv":0.001,"tolGrad":1e-06,"tolOff":0.05,"tolRec":0.05}},"#
             + #""sweep":"0123456789abcdef","taskID":17}"#),
         (.result(TaskResult(sweep: "0123456789abcdef", taskID: 17, attempt: 1, report: WireReport(goldenReport),
                             startedAt: 1_700_000_000.5, finishedAt: 1_700_000_001.25)),
-         #"{"attempt":1,"finishedAt":1700000001.25,"report":{"balancedness":0.5,"convergedAt":40,"diverged":false,"#
-            + #""effectiveRank":2,"iterations":40,"offSubspaceError":0.001,"oracleDistance":"inf","oracleTestError":[0,0.05],"#
-            + #""reconstructionError":0.002,"success":true,"testError":[0.125,"nan"],"trainResidual":0.0001,"trainSeconds":0.25},"#
+         #"{"attempt":1,"finishedAt":1700000001.25,"report":{"balancedness":0.5,"budgetCapped":false,"converged":true,"#
+            + #""convergedAt":40,"diverged":false,"effectiveRank":2,"gradientNorm":1e-07,"iterations":40,"offSubspaceError":0.001,"#
+            + #""oracleDistance":"inf","oracleNorm":1.5,"oracleTestError":[0,0.05],"reconstructionError":0.002,"recovered":true,"#
+            + #""recoveredAt":30,"stationary":false,"stepBudget":100,"targetDistance":0.0005,"testError":[0.125,"nan"],"#
+            + #""trainResidual":0.0001,"trainSeconds":0.25},"#
             + #""startedAt":1700000000.5,"sweep":"0123456789abcdef","taskID":17}"#),
         (.taskFailed(TaskFailure(sweep: "0123456789abcdef", taskID: 3, attempt: 2, reason: "boom")),
          #"{"attempt":2,"reason":"boom","sweep":"0123456789abcdef","taskID":3}"#),
@@ -134,18 +138,20 @@ import TrainingCore
 
     static let goldenReport = RunReport(
         trainResidual: 1e-4, reconstructionError: 0.002, offSubspaceError: 0.001, oracleDistance: .infinity,
+        targetDistance: 0.0005, gradientNorm: 1e-7, oracleNorm: 1.5,
         testError: [0.125, .nan], oracleTestError: [0, 0.05], balancedness: 0.5, effectiveRank: 2, iterations: 40,
-        convergedAt: 40, diverged: false, success: true, trainSeconds: 0.25)
+        convergedAt: 40, recoveredAt: 30, stationaryAt: nil, diverged: false, converged: true, recovered: true,
+        stationary: false, stepBudget: 100, budgetCapped: false, trainSeconds: 0.25)
 
     @Test("golden frames: header bytes and exact JSON body of every kind", arguments: 0..<golden.count)
     func goldenFrame(index: Int) throws {
         let (message, body) = Self.golden[index]
         let frame = try message.encoded()
-        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [2])
+        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [3])
         #expect(Int(frame[5]) == index + 1, "kind byte")
         #expect(String(decoding: frame.dropFirst(6), as: UTF8.self) == body)
         // And the same bytes decode (a peer in another language writes exactly these).
-        let decoded = try Message.decode(Array("DLSW".utf8) + [2, frame[5]] + Array(body.utf8))
+        let decoded = try Message.decode(Array("DLSW".utf8) + [3, frame[5]] + Array(body.utf8))
         #expect(try decoded.encoded() == frame)
     }
 
@@ -161,5 +167,12 @@ import TrainingCore
         bad.model.initScheme = "glorot"
         #expect(throws: WireValueError.self) { try bad.runSpec() }
         #expect(WireSpec(try Self.goldenSpec.runSpec()) == Self.goldenSpec)
+        // steps: a number, or the string "auto"; nothing else.
+        var auto = Self.goldenSpec
+        auto.training.steps = .auto
+        let encoded = try Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: auto)).encoded()
+        #expect(String(decoding: encoded, as: UTF8.self).contains(#""steps":"auto""#))
+        guard case .task(let back) = try Message.decode(encoded) else { Issue.record("not a task"); return }
+        #expect(try back.spec.runSpec().training.steps == .auto)
     }
 }

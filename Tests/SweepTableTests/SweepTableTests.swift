@@ -24,12 +24,14 @@ func tablePlan() throws -> SweepPlan {
 }
 
 /// A report whose metrics are chosen by the test.
-func makeReport(iterations: Int, rec: Double, off: Double, success: Bool, diverged: Bool = false,
+func makeReport(iterations: Int, rec: Double, off: Double, success: Bool, recovered: Bool = false, diverged: Bool = false,
                 test: [Double] = [0.1, 0.2], seconds: Double = 0.5) -> RunReport {
     RunReport(trainResidual: rec / 10, reconstructionError: rec, offSubspaceError: off, oracleDistance: rec * 2,
+              targetDistance: success ? 1e-4 : 0.3, gradientNorm: 1e-3, oracleNorm: 1,
               testError: test, oracleTestError: test.map { $0 / 2 }, balancedness: 1e-6, effectiveRank: 2,
-              iterations: iterations, convergedAt: success ? iterations : nil, diverged: diverged,
-              success: success, trainSeconds: seconds)
+              iterations: iterations, convergedAt: success ? iterations : nil, recoveredAt: recovered ? iterations : nil,
+              stationaryAt: nil, diverged: diverged, converged: success, recovered: recovered, stationary: false,
+              stepBudget: max(iterations, 1000), budgetCapped: false, trainSeconds: seconds)
 }
 
 func row(_ plan: SweepPlan, cell: Int, trial: Int, _ result: RecordedResult) -> ResultRow {
@@ -84,7 +86,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         let plan = try tablePlan()
         let rows = [
             row(plan, cell: 0, trial: 0, .report(makeReport(iterations: 100, rec: 0.01, off: 0.001, success: true,
-                                                            test: [0.1, 0.3], seconds: 1))),
+                                                            recovered: true, test: [0.1, 0.3], seconds: 1))),
             row(plan, cell: 0, trial: 1, .report(makeReport(iterations: 300, rec: 0.5, off: 0.2, success: false,
                                                             test: [0.4, 0.6], seconds: 2))),
             row(plan, cell: 0, trial: 2, .report(makeReport(iterations: 200, rec: 0.03, off: 0.004, success: true,
@@ -100,12 +102,18 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
 
         let first = summaries[0]
         #expect(first.trials == 3)
-        #expect(first.successes == 2)
+        #expect(first.converged == 2 && first.recovered == 1)
         #expect(first.failed == 1)
         #expect(first.diverged == 0)
-        #expect(close(first.successRate, 2.0 / 3.0))
+        #expect(close(first.convergenceRate, 2.0 / 3.0))
+        #expect(close(first.recoveryRate, 1.0 / 3.0))
         let interval = wilsonInterval(successes: 2, trials: 3)
-        #expect(first.ciLow == interval.low && first.ciHigh == interval.high)
+        #expect(first.convergenceLow == interval.low && first.convergenceHigh == interval.high)
+        let recovery = wilsonInterval(successes: 1, trials: 3)
+        #expect(first.recoveryLow == recovery.low && first.recoveryHigh == recovery.high)
+        #expect(first.medianRecoveredAt == 100)
+        // No run used up its step budget or stalled.
+        #expect(first.budget == 0 && first.stationary == 0)
         #expect(first.medianIterations == 200)
         #expect(first.medianConvergedAt == 150)
         #expect(first.medianReconstructionError == 0.03)
@@ -116,13 +124,13 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         #expect(first.medianOracleTestError == ["0": 0.1, "0.1": 0.25])
 
         let diverged = summaries[5]
-        #expect(diverged.trials == 1 && diverged.diverged == 1 && diverged.successes == 0)
+        #expect(diverged.trials == 1 && diverged.diverged == 1 && diverged.converged == 0)
         #expect(diverged.medianReconstructionError == .infinity)
         #expect(diverged.medianConvergedAt == nil)
 
         let empty = summaries[1]
-        #expect(empty.trials == 0 && empty.successRate == nil)
-        #expect(empty.ciLow == 0 && empty.ciHigh == 1)
+        #expect(empty.trials == 0 && empty.convergenceRate == nil && empty.recoveryRate == nil)
+        #expect(empty.convergenceLow == 0 && empty.convergenceHigh == 1)
         #expect(empty.medianIterations == nil)
         let noValue: [String: Double?] = ["0": nil, "0.1": nil]
         #expect(empty.medianTestError == noValue)
@@ -148,10 +156,14 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         let list = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
         #expect(list.count == 8)
         let expected: Set<String> = [
-            "depth", "width", "lambda", "noise", "trials", "successes", "success_rate", "ci_low", "ci_high",
-            "diverged", "failed", "median_iterations", "median_converged_at", "median_reconstruction_error",
+            "depth", "width", "lambda", "noise", "trials",
+            "converged", "convergence_rate", "convergence_ci_low", "convergence_ci_high",
+            "recovered", "recovery_rate", "recovery_ci_low", "recovery_ci_high", "stationary", "budget", "capped",
+            "diverged", "failed", "median_iterations", "median_converged_at", "median_recovered_at",
+            "median_target_distance", "median_gradient_norm", "median_reconstruction_error",
             "median_off_subspace_error", "median_oracle_distance", "median_train_residual", "median_balancedness",
             "median_effective_rank", "median_train_seconds", "median_test_error", "median_oracle_test_error",
+            "lower_quartile_test_error", "upper_quartile_test_error",
         ]
         for object in list {
             #expect(Set(object.keys) == expected)
@@ -196,7 +208,8 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
 
     @Test func svgIsWellFormed() throws {
         let summaries = try sampleSummaries()
-        for svg in [renderSuccessPlotSVG(summaries, title: "a <b> & c"), renderIterationsPlotSVG(summaries)] {
+        for svg in [renderSuccessPlotSVG(summaries, title: "a <b> & c"), renderIterationsPlotSVG(summaries),
+                    renderSuccessPlotSVG(summaries, measure: .recovered)] {
             let parser = XMLParser(data: Data(svg.utf8))
             let counter = ElementCounter()
             parser.delegate = counter
@@ -206,7 +219,17 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
             #expect(counter.names.filter { $0 == "rect" }.count >= summaries.count + 1)
         }
         let success = renderSuccessPlotSVG(summaries)
-        #expect(success.contains(">\(summaries[0].successes)/\(summaries[0].trials)<"))
+        #expect(success.contains(">\(summaries[0].converged)/\(summaries[0].trials)<"))
+        #expect(success.contains("converged rate"))
+        // The noise plot: one median line per cell with runs, the oracle dashed, well-formed.
+        let noise = renderNoisePlotSVG(summaries, title: "n")
+        let parser = XMLParser(data: Data(noise.utf8))
+        let counter = ElementCounter()
+        parser.delegate = counter
+        #expect(parser.parse())
+        let withRuns = summaries.filter { $0.trials > 0 }.count
+        #expect(counter.names.filter { $0 == "polyline" }.count == withRuns + Set(summaries.filter { $0.trials > 0 }.map { "\($0.depth)|\($0.width)|\($0.noise)" }).count)
+        #expect(noise.contains("stroke-dasharray"))
     }
 
     @Test func writesTheFiles() throws {
@@ -215,7 +238,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let written = try writeTableFiles(directory: directory, summaries: try sampleSummaries(), title: "t")
         #expect(written.map { ($0 as NSString).lastPathComponent }
-            == ["table.csv", "table.json", "table.md", "success.svg", "iterations.svg"])
+            == ["table.csv", "table.json", "table.md", "success.svg", "iterations.svg", "noise.svg"])
         for path in written {
             let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
             #expect(size > 100)

@@ -1,0 +1,37 @@
+import GRDB
+import TrainingCore
+
+/// The columns of `results` that hold a `RunReport`, named once: the insert statement and
+/// the migrations derive from this list.
+enum ReportColumns {
+    /// In insert order. `success` (v1) is no longer written.
+    static let all = [
+        "train_seconds", "train_residual", "reconstruction_error", "off_subspace_error", "oracle_distance",
+        "target_distance", "gradient_norm", "oracle_norm", "balancedness", "effective_rank", "iterations",
+        "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered", "stationary",
+        "step_budget", "budget_capped", "test_error", "oracle_test_error",
+    ]
+
+    /// The columns the v2 migration adds to a v1 table.
+    static let addedInV2: [(String, String)] = [
+        ("target_distance", "REAL"), ("gradient_norm", "REAL"), ("oracle_norm", "REAL"),
+        ("recovered_at", "INTEGER"), ("stationary_at", "INTEGER"), ("converged", "INTEGER"),
+        ("recovered", "INTEGER"), ("stationary", "INTEGER"), ("step_budget", "INTEGER"), ("budget_capped", "INTEGER"),
+    ]
+
+    /// The values of `all` for one report, in order.
+    static func values(_ r: RunReport, encodeByNoise: ([Double]) throws -> String) throws -> [(any DatabaseValueConvertible)?] {
+        [
+            r.trainSeconds.storable, r.trainResidual.storable, r.reconstructionError.storable,
+            r.offSubspaceError.storable, r.oracleDistance.storable, r.targetDistance.storable,
+            r.gradientNorm.storable, r.oracleNorm.storable, r.balancedness.storable, r.effectiveRank, r.iterations,
+            r.convergedAt, r.recoveredAt, r.stationaryAt, r.diverged, r.converged, r.recovered, r.stationary,
+            r.stepBudget, r.budgetCapped, try encodeByNoise(r.testError), try encodeByNoise(r.oracleTestError),
+        ]
+    }
+}
+
+extension Double {
+    /// NaN as NULL (what SQLite would do anyway), said explicitly.
+    var storable: Double? { isNaN ? nil : self }
+}

@@ -1,0 +1,149 @@
+import LinearAlgebra
+
+/// Full-batch gradient descent with weight decay on
+/// `F = γ/2 ‖W_{L:1} Y − X‖² + λ/2 Σ ‖W_l‖²` (γ = 1, or 1/n with `meanDataTerm`).
+///
+/// The reduced path trains `V = W_1 U` (U: the left singular vectors of Y) instead of W_1:
+/// the data gradient of W_1 has its rows in range(U), so `W_1 (I − U Uᵀ)` only decays as
+/// `(1 − ηλ)^t` and is kept as its initial value times that factor. Every step then costs
+/// O(L d_w² k) with k = rank(Y), and the weight decay is folded into each gemm (`beta`).
+struct GradientDescent {
+    let data: TrainingData
+    var depth: Int { data.depth }
+    var eta: Double { data.eta }
+    var decay: Double { data.decay }
+    var gamma: Double { data.gamma }
+    let reduced: Bool
+    /// Thin operands (the reduced path's k columns): the L1-streaming kernels beat gemm.
+    let thin: Bool
+
+    /// W_2 … W_L (index 0 is W_2).
+    var upper: [Matrix]
+    /// Reduced: V = W_1 U; plain: W_1 itself.
+    var first: Matrix
+    /// Reduced only: W_1 (I − U Uᵀ) at t = 0, and the factor (1 − ηλ)^t it has decayed by.
+    let firstOutside: Matrix
+    var outsideFactor = 1.0
+    let firstOutsideAR: Matrix   // firstOutside · A R, n_1 × r
+    let utAR: Matrix             // Uᵀ A R, k × r
+
+    // Work buffers of the hot loop.
+    var forward: [Matrix]
+    var backward: [Matrix]
+    /// d × k: W U and its data gradient on the plain path (two buffers, so neither is
+    /// copied on write).
+    var scratch: Matrix
+    var scratchGradient: Matrix
+    /// The forward products of the next step, and the first layer before the update.
+    var nextForward: [Matrix]
+    var previousFirst: Matrix
+
+    init(data: TrainingData, weights: [Matrix]) {
+        self.data = data
+        let training = data.training, problem = data.problem, u = data.u
+        reduced = training.path == .reduced
+        let k = data.s.count
+
+        upper = Array(weights.dropFirst())
+        let w1 = weights[0]
+        if reduced {
+            first = w1 * u
+            var outside = w1
+            BLAS.gemm(first, u, transB: .transpose, alpha: -1, beta: 1, into: &outside)
+            firstOutside = outside
+            firstOutsideAR = outside * data.ar
+        } else {
+            first = w1
+            firstOutside = Matrix(rows: 0, columns: 0)
+            firstOutsideAR = Matrix(rows: 0, columns: 0)
+        }
+        utAR = u.transposed * data.ar
+
+        let columns = reduced ? k : problem.measurements
+        thin = columns <= 16
+        forward = ([w1.rows] + upper.map(\.rows)).map { Matrix(rows: $0, columns: columns) }
+        backward = forward
+        nextForward = forward
+        scratch = Matrix(rows: problem.signalDim, columns: k)
+        scratchGradient = scratch
+        previousFirst = first
+        // The forward products of the initial weights.
+        for l in stride(from: 1, to: weights.count, by: 1) {
+            let input = l == 1 ? first : forward[l - 1]
+            BLAS.gemm(upper[l - 1], input, into: &forward[l])
+        }
+    }
+
+    // MARK: The step
+
+    /// One gradient step on every layer. Allocates nothing: every buffer is reused and
+    /// `first` is never aliased (no copy-on-write).
+    ///
+    /// `forward[l] = W_{l+1} … W_2 · first` is kept valid across steps. A step computes the
+    /// data gradient from it, passes the gradient down (one read of each W), then climbs
+    /// back up, updating each W and forming the next step's forward product in the same pass
+    /// over it (`BLAS.stepAndForward`): each weight matrix is read twice per step, not three
+    /// times, which is what bounds this memory-bound, rank-k update.
+    mutating func step() {
+        let last = depth - 1
+        // Data gradient of the end-to-end map, restricted to range(U): D = γ (W U S² − X Yᵀ U).
+        if reduced {
+            if depth > 1 {
+                gradient(ofProduct: forward[last], into: &backward[last])
+            } else {
+                gradient(ofProduct: first, into: &backward[last])
+            }
+        } else {
+            // Plain: G = D Uᵀ in full (d × m), from W U.
+            if depth > 1 {
+                BLAS.gemm(forward[last], data.u, into: &scratch)
+            } else {
+                BLAS.gemm(first, data.u, into: &scratch)
+            }
+            gradient(ofProduct: scratch, into: &scratchGradient)
+            BLAS.gemm(scratchGradient, data.u, transB: .transpose, into: &backward[last])
+        }
+        // Down: the gradient with respect to each layer's output, with the old weights.
+        for l in stride(from: last, through: 1, by: -1) {
+            if thin {
+                ThinKernels.transposedProduct(upper[l - 1], backward[l], into: &backward[l - 1])
+            } else {
+                BLAS.gemm(upper[l - 1], backward[l], transA: .transpose, into: &backward[l - 1])
+            }
+        }
+        // The first layer (weight decay folded in), keeping its old value for W_2's update.
+        if depth > 1 { BLAS.copy(first, into: &previousFirst) }
+        if decay != 1 { BLAS.scale(decay, &first) }
+        BLAS.axpy(-eta, backward[0], &first)
+        if reduced { outsideFactor *= decay }
+        // Up: update W_{l+1} and form the next forward product in one pass over it.
+        for l in stride(from: 1, through: last, by: 1) {
+            let oldInput = l == 1 ? previousFirst : forward[l - 1]
+            let newInput = l == 1 ? first : nextForward[l - 1]
+            if thin {
+                ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                           decay: decay, eta: eta, output: &nextForward[l])
+            } else {
+                BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                    decay: decay, eta: eta, output: &nextForward[l])
+            }
+        }
+        swap(&forward, &nextForward)
+    }
+
+    /// `out = γ (p S² − B)` column by column (p: d × k).
+    func gradient(ofProduct p: Matrix, into out: inout Matrix) {
+        let rows = p.rows, s = data.s, gamma = data.gamma
+        p.storage.withUnsafeBufferPointer { pp in
+            data.b.storage.withUnsafeBufferPointer { pb in
+                out.storage.withUnsafeMutableBufferPointer { po in
+                    for j in 0..<s.count {
+                        let s2 = s[j] * s[j]
+                        let base = j * rows
+                        for i in 0..<rows { po[base + i] = gamma * (pp[base + i] * s2 - pb[base + i]) }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import LinearAlgebra
+
+/// The metrics of MODEL.md §3, read from the network's state without disturbing it.
+extension GradientDescent {
+    /// W_1 in full (n_1 × m).
+    func firstLayer() -> Matrix {
+        guard reduced else { return first }
+        var w1 = firstOutside
+        BLAS.gemm(first, data.u, transB: .transpose, alpha: 1, beta: outsideFactor, into: &w1)
+        return w1
+    }
+
+    func layers() -> [Matrix] { [firstLayer()] + upper }
+
+    /// `W_{L:2} M` for an n_1 × c matrix M.
+    func throughUpper(_ m: Matrix) -> Matrix {
+        var current = m
+        for w in upper { current = m.columns <= 8 ? ThinKernels.product(w, current) : w * current }
+        return current
+    }
+
+    /// The end-to-end map W = W_L … W_1 (d × m).
+    func endToEnd() -> Matrix { throughUpper(firstLayer()) }
+
+    /// `W U` (d × k), kept by the step on the reduced path (`W_1 U = V`).
+    func onRange() -> Matrix {
+        let top = depth > 1 ? forward[depth - 1] : first
+        return reduced ? top : top * data.u
+    }
+
+    /// `E = W_{L:2} W_1(0)(I − U Uᵀ)` (d × m), so that `W (I − U Uᵀ) = (1 − ηλ)^t E`.
+    /// The one product of a check that costs as much as a plain step (reduced path only).
+    func outsideProduct() -> Matrix { throughUpper(firstOutside) }
+
+    /// `‖W_1(0)(I − U Uᵀ)‖_F`, which sets the `auto` step budget.
+    func initialOutsideNorm() -> Double {
+        if reduced { return firstOutside.frobeniusNorm }
+        return (max(0, BLAS.squaredNorm(first) - BLAS.squaredNorm(first * data.u))).squareRoot()
+    }
+
+    /// The objective F: data term from the reduced quantities, plus weight decay.
+    func loss() -> Double {
+        var p = onRange()
+        let s = data.s
+        for j in 0..<s.count { for i in 0..<p.rows { p[i, j] = p[i, j] * s[j] - data.xv[i, j] } }
+        let dataTerm = 0.5 * gamma * (BLAS.squaredNorm(p) + data.outsideResidual)
+        var regularization = upper.reduce(0) { $0 + BLAS.squaredNorm($1) } + BLAS.squaredNorm(first)
+        if reduced { regularization += outsideFactor * outsideFactor * BLAS.squaredNorm(firstOutside) }
+        return dataTerm + 0.5 * data.lambdaLayer * regularization
+    }
+
+    /// ‖W A R − R‖ without forming W: (W_1 A R) is n_1 × r.
+    func reconstructionError() -> Double {
+        var w1ar: Matrix
+        if reduced {
+            w1ar = firstOutsideAR
+            BLAS.gemm(first, utAR, alpha: 1, beta: outsideFactor, into: &w1ar)
+        } else {
+            w1ar = first * data.ar
+        }
+        return (throughUpper(w1ar) - data.problem.basis).frobeniusNorm
+    }
+
+    /// `‖W − W*‖_F` (λ > 0) or `‖W U − W* U‖_F` (λ = 0) for the full W.
+    func targetError(_ w: Matrix) -> Double {
+        let onRangeError = (w * data.u - data.target.onRange).frobeniusNorm
+        guard data.training.lambda > 0 else { return onRangeError }
+        var gap = w
+        BLAS.gemm(data.target.onRange, data.u, transB: .transpose, alpha: -1, beta: 1, into: &gap)
+        return gap.frobeniusNorm
+    }
+
+    /// `‖∇_θ F‖_F` over all layers, from one backward pass over the current weights.
+    ///
+    /// A layer with input `a` (its forward product) and output gradient `δ` has gradient
+    /// `δ aᵀ + λ W`, formed explicitly: near a minimum the two terms cancel, and a norm
+    /// expanded into traces would lose all its digits there. On the reduced path the first
+    /// layer adds its off-range part `λ (1 − ηλ)^t W_1(0)(I − U Uᵀ)`, orthogonal to the rest.
+    func gradientNorm() -> Double {
+        let last = depth - 1, lambda = data.lambdaLayer
+        let top = depth > 1 ? forward[last] : first
+        var delta: Matrix
+        if reduced {
+            delta = Matrix(rows: top.rows, columns: top.columns)
+            gradient(ofProduct: top, into: &delta)
+        } else {
+            let wu = top * data.u
+            var g = Matrix(rows: wu.rows, columns: wu.columns)
+            gradient(ofProduct: wu, into: &g)
+            delta = g * data.u.transposed
+        }
+        var total = 0.0
+        for l in stride(from: last, through: 1, by: -1) {
+            let w = upper[l - 1]
+            let input = l == 1 ? first : forward[l - 1]
+            var g = w
+            BLAS.gemm(delta, input, transB: .transpose, alpha: 1, beta: lambda, into: &g)
+            total += BLAS.squaredNorm(g)
+            var down = Matrix(rows: w.columns, columns: delta.columns)
+            BLAS.gemm(w, delta, transA: .transpose, into: &down)
+            delta = down
+        }
+        // The first layer: δ_1 (U-space, or full) + λ first.
+        var g1 = delta
+        BLAS.axpy(lambda, first, &g1)
+        total += BLAS.squaredNorm(g1)
+        if reduced { total += lambda * lambda * outsideFactor * outsideFactor * BLAS.squaredNorm(firstOutside) }
+        return total.squareRoot()
+    }
+
+    func balancedness(_ layers: [Matrix]) -> Double {
+        guard layers.count > 1 else { return 0 }
+        var worst = 0.0
+        for l in 0..<(layers.count - 1) {
+            var gap = Matrix(rows: layers[l].rows, columns: layers[l].rows)
+            BLAS.gemm(layers[l + 1], layers[l + 1], transA: .transpose, into: &gap)
+            BLAS.gemm(layers[l], layers[l], transB: .transpose, alpha: -1, beta: 1, into: &gap)
+            worst = max(worst, gap.frobeniusNorm)
+        }
+        return worst
+    }
+
+    /// The metrics of a trajectory point, all exact.
+    func trajectoryPoint(step: Int, initialGradient: Double) -> TrajectoryPoint {
+        let w = endToEnd()
+        let x = data.problem.x
+        let residual = (w * data.y - x).frobeniusNorm / max(x.frobeniusNorm, .leastNormalMagnitude)
+        return TrajectoryPoint(
+            step: step, loss: loss(), trainResidual: residual, reconstructionError: reconstructionError(),
+            offSubspaceError: data.offSubspace(w).frobeniusNorm,
+            targetDistance: targetError(w) / data.oracleNorm,
+            gradientNorm: gradientNorm() / max(initialGradient, .leastNormalMagnitude),
+            balancedness: balancedness(layers()))
+    }
+}
+
+extension TrainingData {
+    /// Mean over test signals of ‖W (A x + σ e) − x‖ / ‖x‖.
+    func testError(_ w: Matrix, sigma: Double) -> Double {
+        var yTest = problem.a * problem.testSignals
+        if sigma > 0 { BLAS.axpy(sigma, problem.testNoise, &yTest) }
+        let prediction = w * yTest
+        let d = prediction.rows
+        var total = 0.0
+        for j in 0..<prediction.columns {
+            var err = 0.0, norm = 0.0
+            for i in 0..<d {
+                let x = problem.testSignals[i, j]
+                let e = prediction[i, j] - x
+                err += e * e
+                norm += x * x
+            }
+            total += norm > 0 ? (err / norm).squareRoot() : 0
+        }
+        return total / Double(max(1, prediction.columns))
+    }
+}

@@ -1,0 +1,128 @@
+import LinearAlgebra
+
+/// Judges the outcomes of MODEL.md §4 at every check and records the first step at which
+/// each held, exactly, at a small fraction of a step's cost.
+///
+/// On the reduced path `W = (W U) Uᵀ + (1 − ηλ)^t E`, with `W U` kept by the step (d × k,
+/// cheap) and `E = W_{L:2} W_1(0)(I − U Uᵀ)` (d × m, as dear as a plain step). The decaying
+/// factor is known exactly; E moves only as the upper layers do, slowly once training
+/// settles. So each check measures the cheap parts exactly and predicts the E parts from the
+/// last exact E; the exact E is formed only when a prediction lies within `band` (10%) of a
+/// threshold, and on a refresh schedule that adapts to how fast E moves (halved when E moved
+/// by more than band/2 between two refreshes, doubled below band/4, at most every 64
+/// checks). An outcome is declared only on exact values, so a first hit is never early; it
+/// is late only if E moved by more than `band` between refreshes. The plain path measures
+/// everything exactly at every check.
+struct OutcomeTracker {
+    let data: TrainingData
+    let convergenceThreshold: Double
+    let reconstructionThreshold: Double
+    let offSubspaceThreshold: Double
+    let initialGradient: Double
+    let band = 0.1
+
+    private(set) var convergedAt: Int?
+    private(set) var recoveredAt: Int?
+    private(set) var stationaryAt: Int?
+    /// The last exact E and E P⊥, and the refresh schedule.
+    private var product: Matrix?
+    private var productNorm = 0.0
+    private var productOffSubspace: Matrix?
+    private var checksSinceRefresh = 0
+    private var refreshInterval = 1
+    /// How many exact E products the checks formed (for the tests and the benchmark).
+    private(set) var exactProducts = 0
+
+    init(data: TrainingData, initialGradient: Double) {
+        self.data = data
+        let t = data.training
+        convergenceThreshold = t.tolConv * data.oracleNorm
+        reconstructionThreshold = t.tolRec * data.basisNorm
+        offSubspaceThreshold = t.tolOff * data.oracleNorm
+        self.initialGradient = max(initialGradient, .leastNormalMagnitude)
+    }
+
+    /// True once the network converged (the run may stop).
+    var hasConverged: Bool { convergedAt != nil }
+
+    /// Records a first hit that the final, exact measurement found at the last step.
+    mutating func settle(converged: Bool, recovered: Bool, at step: Int) {
+        if converged && convergedAt == nil { convergedAt = step }
+        if recovered && recoveredAt == nil { recoveredAt = step }
+    }
+
+    mutating func check(_ net: GradientDescent, step t: Int) {
+        let needConverged = convergedAt == nil
+        let needRecovered = recoveredAt == nil
+        if needConverged || needRecovered { judge(net, step: t, needConverged: needConverged, needRecovered: needRecovered) }
+        if stationaryAt == nil && convergedAt == nil
+            && net.gradientNorm() / initialGradient <= data.training.tolGrad {
+            stationaryAt = t
+        }
+    }
+
+    private mutating func judge(_ net: GradientDescent, step t: Int, needConverged: Bool, needRecovered: Bool) {
+        guard net.reduced else {
+            let w = net.endToEnd()
+            if needConverged && net.targetError(w) <= convergenceThreshold { convergedAt = t }
+            if needRecovered && net.reconstructionError() <= reconstructionThreshold
+                && data.offSubspace(w).frobeniusNorm <= offSubspaceThreshold {
+                recoveredAt = t
+            }
+            return
+        }
+        let lambda = data.training.lambda
+        let factor = net.outsideFactor
+        let wu = net.onRange()
+        let onRangeError = (wu - data.target.onRange).frobeniusNorm
+        let reconstructionHolds = needRecovered && net.reconstructionError() <= reconstructionThreshold
+        // W U Uᵀ P⊥: the part of the off-subspace error that the step keeps exactly.
+        let onRangeOff = reconstructionHolds ? wu * data.utPerp : nil
+        // E is needed by the λ > 0 convergence test and by the off-subspace test.
+        let convergedUsesProduct = needConverged && lambda > 0
+        if needConverged && lambda == 0 && onRangeError <= convergenceThreshold { convergedAt = t }
+        guard convergedUsesProduct || reconstructionHolds else { return }
+
+        checksSinceRefresh += 1
+        var exact = product == nil || checksSinceRefresh >= refreshInterval
+        if !exact, convergedUsesProduct {
+            let predicted = (onRangeError * onRangeError + factor * factor * productNorm * productNorm).squareRoot()
+            if predicted <= convergenceThreshold * (1 + band) { exact = true }
+        }
+        if !exact, let onRangeOff, let productOffSubspace {
+            var predicted = onRangeOff
+            BLAS.axpy(factor, productOffSubspace, &predicted)
+            if predicted.frobeniusNorm <= offSubspaceThreshold * (1 + band) { exact = true }
+        }
+        guard exact else { return }
+        refresh(net)
+        if convergedUsesProduct {
+            let distance = (onRangeError * onRangeError + factor * factor * productNorm * productNorm).squareRoot()
+            if distance <= convergenceThreshold { convergedAt = t }
+        }
+        if let onRangeOff, let productOffSubspace {
+            var off = onRangeOff
+            BLAS.axpy(factor, productOffSubspace, &off)
+            if off.frobeniusNorm <= offSubspaceThreshold { recoveredAt = t }
+        }
+    }
+
+    /// Forms E exactly and adapts the refresh interval to how far it moved.
+    private mutating func refresh(_ net: GradientDescent) {
+        let fresh = net.outsideProduct()
+        exactProducts += 1
+        let freshNorm = fresh.frobeniusNorm
+        if let product {
+            let moved = (fresh - product).frobeniusNorm / max(freshNorm, .leastNormalMagnitude)
+            if net.depth == 1 || moved < band / 4 {
+                refreshInterval = min(refreshInterval * 2, 64)
+            } else if moved > band / 2 {
+                refreshInterval = max(refreshInterval / 2, 1)
+            }
+        }
+        product = fresh
+        productNorm = freshNorm
+        productOffSubspace = data.offSubspace(fresh)
+        checksSinceRefresh = 0
+    }
+}

@@ -1,0 +1,188 @@
+public import LinearAlgebra
+
+/// The global minimizer `W*_λ` of the training objective (MODEL.md §4), which the
+/// `converged` outcome measures training against.
+///
+/// Over all factorizations of W, the smallest `Σ_l ‖W_l‖²` is `L Σ_i σ_i(W)^(2/L)`, so the
+/// minimum of `F` over the weights is the minimum over `W` of
+/// `G(W) = γ/2 ‖W Y − X‖² + (λ_l L / 2) Σ σ_i(W)^(2/L)`. Every minimizer is `W = C D Uᵀ`
+/// (C: orthonormal basis of range(X), U: left singular vectors of Y), with D (r × k) a
+/// minimizer of the small problem
+/// `g(D) = γ/2 ‖D S − B‖² + μ Σ σ_i(D)^p`, `B = Cᵀ X V`, `μ = λ_l L / 2`, `p = 2 / L`.
+public struct TrainingTarget: Sendable {
+    /// `W* U` (d × k); `W* = onRange · Uᵀ`. For λ = 0 the projection `X Y⁺ U` of the
+    /// minimizer set, against which `W U` is measured.
+    public var onRange: Matrix
+    /// `D*` (r × k), zero rows allowed; for λ = 0, `Cᵀ X V S⁻¹`.
+    public var core: Matrix
+    /// `g(D*)`, the minimum of the small problem (0 for λ = 0).
+    public var objective: Double
+    /// How many candidate minimizers were compared (1 for L ≤ 2 and λ = 0).
+    public var candidates: Int
+}
+
+extension TrainingTarget {
+    /// Solves the small problem for the data `Y = U diag(s) Vᵀ`, `X`.
+    ///
+    /// - L = 1: ridge in closed form. L = 2: the nuclear norm, convex; accelerated proximal
+    ///   gradient (singular value soft-thresholding) to machine precision.
+    /// - L ≥ 3: a Schatten quasi-norm (p < 1), non-convex; D = 0 is a local minimum, and
+    ///   other local minima differ in which singular directions survive. The same proximal
+    ///   method (the scalar prox of `x^p` is exact: zero or the larger root of
+    ///   `x − z + τ p x^(p−1) = 0`) is started from the ridge solution and from each of its
+    ///   rank-j truncations (j = 1 … r − 1), and from D = 0; the candidate of least `g` wins.
+    ///   The starts cover every rank pattern the ridge solution's singular directions allow;
+    ///   tests compare the result with long training runs.
+    public static func solve(basis c: Matrix, x: Matrix, u: Matrix, s: [Double], v: Matrix,
+                             gamma: Double, lambda: Double, depth: Int) throws -> TrainingTarget {
+        let k = s.count
+        var b = Matrix(rows: c.columns, columns: k)
+        BLAS.gemm(c, x * v, transA: .transpose, into: &b)          // Cᵀ X V, r × k
+        if lambda == 0 {
+            var d = b
+            for j in 0..<k { for i in 0..<d.rows { d[i, j] /= s[j] } }
+            return TrainingTarget(onRange: c * d, core: d, objective: 0, candidates: 1)
+        }
+        let problem = SchattenProblem(b: b, s: s, gamma: gamma, mu: lambda * Double(depth) / 2, p: 2 / Double(depth))
+        let ridge = problem.ridge(lambda: lambda)
+        var best: (d: Matrix, g: Double)
+        var count = 1
+        switch depth {
+        case 1:
+            best = (ridge, problem.objective(ridge))
+        case 2:
+            let d = try problem.minimize(from: ridge)
+            best = (d, problem.objective(d))
+        default:
+            var starts = [ridge, Matrix(rows: ridge.rows, columns: ridge.columns)]
+            let svd = try LAPACK.svd(ridge)
+            let rank = svd.rank(relativeTolerance: 1e-12)
+            if rank > 1 {
+                for j in 1..<rank { starts.append(truncated(svd, rank: j)) }
+            }
+            best = (starts[1], problem.objective(starts[1]))
+            count = starts.count
+            for start in starts {
+                let d = try problem.minimize(from: start)
+                let g = problem.objective(d)
+                if g < best.g { best = (d, g) }
+            }
+        }
+        return TrainingTarget(onRange: c * best.d, core: best.d, objective: best.g, candidates: count)
+    }
+
+    private static func truncated(_ svd: SVD, rank j: Int) -> Matrix {
+        var us = svd.u.columns(0..<j)
+        for col in 0..<j { for i in 0..<us.rows { us[i, col] *= svd.singularValues[col] } }
+        var vt = Matrix(rows: j, columns: svd.vt.columns)
+        for i in 0..<j { for col in 0..<svd.vt.columns { vt[i, col] = svd.vt[i, col] } }
+        return us * vt
+    }
+}
+
+/// `g(D) = γ/2 ‖D S − B‖² + μ Σ σ_i(D)^p` with S = diag(s), p ∈ (0, 2].
+struct SchattenProblem {
+    let b: Matrix
+    let s: [Double]
+    let gamma: Double
+    let mu: Double
+    let p: Double
+
+    func objective(_ d: Matrix) -> Double {
+        var data = 0.0
+        for j in 0..<s.count {
+            for i in 0..<d.rows {
+                let e = d[i, j] * s[j] - b[i, j]
+                data += e * e
+            }
+        }
+        let sigma = (try? LAPACK.singularValues(d)) ?? [.infinity]
+        return 0.5 * gamma * data + mu * sigma.reduce(0) { $0 + ($1 > 0 ? Foundation.pow($1, p) : 0) }
+    }
+
+    /// The ridge minimizer of `γ/2 ‖D S − B‖² + λ/2 ‖D‖²`: `D = γ B S (γ S² + λ)⁻¹`
+    /// (the L = 1 answer, since then μ Σ σ² = λ/2 ‖D‖²).
+    func ridge(lambda: Double) -> Matrix {
+        var d = b
+        for j in 0..<s.count {
+            let f = gamma * s[j] / (gamma * s[j] * s[j] + lambda)
+            for i in 0..<d.rows { d[i, j] *= f }
+        }
+        return d
+    }
+
+    /// Accelerated proximal gradient (FISTA with restart on any increase of g) from `start`,
+    /// to a fixed point: steps below 1e-15 relative, or 200 000 iterations.
+    func minimize(from start: Matrix) throws -> Matrix {
+        let sMax = s.max() ?? 0
+        guard sMax > 0 else { return start }
+        let t = 1 / (gamma * sMax * sMax)
+        var current = start
+        var currentValue = objective(current)
+        var extrapolated = current
+        var momentum = 1.0
+        for _ in 0..<200_000 {
+            var next = try proxStep(extrapolated, t: t)
+            var nextValue = objective(next)
+            if nextValue > currentValue {
+                // Restart from the last iterate: a plain proximal step never increases g.
+                momentum = 1
+                next = try proxStep(current, t: t)
+                nextValue = objective(next)
+            }
+            let change = (next - current).frobeniusNorm
+            let size = max(next.frobeniusNorm, current.frobeniusNorm)
+            let newMomentum = (1 + (1 + 4 * momentum * momentum).squareRoot()) / 2
+            var y = next
+            BLAS.axpy((momentum - 1) / newMomentum, next - current, &y)
+            extrapolated = y
+            momentum = newMomentum
+            current = next
+            currentValue = nextValue
+            if change <= 1e-15 * size || size == 0 { break }
+        }
+        return current
+    }
+
+    /// `prox_{tμ Σσ^p}(D − t ∇f(D))`: a gradient step on the data term, then the scalar prox
+    /// on each singular value.
+    func proxStep(_ d: Matrix, t: Double) throws -> Matrix {
+        var z = d
+        for j in 0..<s.count {
+            let s2 = s[j] * s[j]
+            for i in 0..<z.rows { z[i, j] -= t * gamma * (d[i, j] * s2 - b[i, j] * s[j]) }
+        }
+        let svd = try LAPACK.svd(z)
+        let tau = t * mu
+        var us = svd.u
+        for col in 0..<svd.singularValues.count {
+            let shrunk = Self.scalarProx(svd.singularValues[col], tau: tau, p: p)
+            for i in 0..<us.rows { us[i, col] *= shrunk }
+        }
+        return us * svd.vt
+    }
+
+    /// `argmin_{x ≥ 0} 1/2 (x − z)² + τ x^p` for z ≥ 0.
+    static func scalarProx(_ z: Double, tau: Double, p: Double) -> Double {
+        if p == 2 { return z / (1 + 2 * tau) }
+        if p == 1 { return max(z - tau, 0) }
+        // φ(x) = x + τ p x^(p−1) is convex on x > 0 with its minimum at x̂; positive
+        // stationary points solve φ(x) = z, and the larger one is the local minimum.
+        let xHat = Foundation.pow(tau * p * (1 - p), 1 / (2 - p))
+        let phi = { (x: Double) in x + tau * p * Foundation.pow(x, p - 1) }
+        guard z > phi(xHat) else { return 0 }
+        // Newton from the right on the increasing, convex branch: monotone convergence.
+        var x = z
+        for _ in 0..<100 {
+            let f = phi(x) - z
+            let df = 1 + tau * p * (p - 1) * Foundation.pow(x, p - 2)
+            let next = max(xHat, x - f / df)
+            if abs(next - x) <= 1e-16 * x { x = next; break }
+            x = next
+        }
+        let h = 0.5 * (x - z) * (x - z) + tau * Foundation.pow(x, p)
+        return h < 0.5 * z * z ? x : 0
+    }
+}
+
+import Foundation

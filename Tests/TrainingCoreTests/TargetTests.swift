@@ -1,0 +1,193 @@
+import Foundation
+import LinearAlgebra
+import Numerics
+import Testing
+import TrainingCore
+
+/// The target of training, W*_λ (MODEL.md §4), and the outcomes measured against it.
+@Suite struct TargetTests {
+    /// The thin SVD pieces of Y that `TrainingTarget.solve` takes.
+    private func pieces(_ y: Matrix) throws -> (u: Matrix, s: [Double], v: Matrix) {
+        let svd = try LAPACK.svd(y)
+        let k = svd.rank(relativeTolerance: 1e-12)
+        return (svd.u.columns(0..<k), Array(svd.singularValues.prefix(k)), svd.vt.transposed.columns(0..<k))
+    }
+
+    @Test("L = 1: W*_λ is the ridge solution X Yᵀ (Y Yᵀ + λ I)⁻¹", arguments: [0.0, 0.05])
+    func ridgeClosedForm(noise: Double) throws {
+        let problem = try smallProblem()
+        var rng = NormalGenerator(seed: 11)
+        var y = problem.a * problem.x
+        BLAS.axpy(noise, rng.normalMatrix(rows: y.rows, columns: y.columns), &y)
+        let (u, s, v) = try pieces(y)
+        let lambda = 0.3
+        let target = try TrainingTarget.solve(basis: problem.basis, x: problem.x, u: u, s: s, v: v,
+                                              gamma: 1, lambda: lambda, depth: 1)
+        let w = target.onRange * u.transposed
+        let gram = y * y.transposed + lambda * Matrix.identity(problem.measurements)
+        let ridge = try LAPACK.solveSPD(gram, y * problem.x.transposed).transposed
+        #expect(relativeDifference(w, ridge) < 1e-12, "relative difference \(relativeDifference(w, ridge))")
+    }
+
+    @Test("the scalar prox of x^p is a global minimizer (p = 2/L)", arguments: [3, 4, 5])
+    func target_isBelowRandomCandidates(depth: Int) throws {
+        // g(D*) is at most g at D* perturbed, at 0 and at the ridge start.
+        let problem = try smallProblem(latentDim: 3)
+        let y = problem.a * problem.x
+        let (u, s, v) = try pieces(y)
+        let target = try TrainingTarget.solve(basis: problem.basis, x: problem.x, u: u, s: s, v: v,
+                                              gamma: 1, lambda: 0.2, depth: depth)
+        #expect(target.candidates >= 2)
+        let b = problem.basis.transposed * problem.x * v
+        func g(_ d: Matrix) throws -> Double {
+            var e = d
+            for j in 0..<s.count { for i in 0..<d.rows { e[i, j] = d[i, j] * s[j] - b[i, j] } }
+            let sv = try LAPACK.singularValues(d)
+            return 0.5 * BLAS.squaredNorm(e) + 0.2 * Double(depth) / 2 * sv.reduce(0) { $0 + pow($1, 2 / Double(depth)) }
+        }
+        let best = try g(target.core)
+        #expect(best.isApproximatelyEqual(to: target.objective, relativeTolerance: 1e-12))
+        var rng = NormalGenerator(seed: 5)
+        for scale in [1e-6, 1e-4, 1e-2] {
+            for _ in 0..<20 {
+                var d = target.core
+                BLAS.axpy(scale, rng.normalMatrix(rows: d.rows, columns: d.columns), &d)
+                #expect(try g(d) >= best - 1e-12 * abs(best))
+            }
+        }
+        #expect(try g(Matrix(rows: b.rows, columns: b.columns)) >= best)
+    }
+
+    @Test("a long run converges to W*_λ to 1e-8", arguments: [1, 2, 3, 5], [0.0, 0.05])
+    func longRunConverges(depth: Int, noise: Double) throws {
+        let problem = try smallProblem()
+        var training = TrainingSpec()
+        training.lambda = 0.05
+        training.noise = noise
+        training.steps = 150_000
+        training.etaScale = 0.9
+        training.tolConv = 1e-9
+        training.stopOnSuccess = true
+        training.testNoise = []
+        let report = try train(problem: problem, model: model(depth: depth, width: 10), training: training,
+                               trainingSeed: 3).report
+        #expect(report.targetDistance < 1e-8, "distance \(report.targetDistance) after \(report.iterations) steps")
+        #expect(report.converged)
+        #expect(!report.diverged)
+        #expect(report.gradientNorm < 1e-6)
+    }
+
+    @Test("the zero network and an early-stopped run are not converged; a λ = 10 run does not recover")
+    func notConverged() throws {
+        let problem = try smallProblem()
+        var training = TrainingSpec()
+        training.lambda = 0.3
+        training.steps = 0
+        training.testNoise = [0]
+        let zero = try train(problem: problem, model: model(depth: 3, width: 10, scale: 0), training: training,
+                             trainingSeed: 1).report
+        #expect(!zero.converged && !zero.recovered)
+        #expect(zero.testError[0].isApproximatelyEqual(to: 1, relativeTolerance: 1e-12))
+        #expect(zero.targetDistance > 0.1)
+
+        training.steps = 20
+        let early = try train(problem: problem, model: model(depth: 3, width: 10), training: training, trainingSeed: 1).report
+        #expect(!early.converged && early.convergedAt == nil)
+        #expect(early.exhaustedBudget)
+
+        // λ = 10 shrinks the network towards zero: whether or not it reaches its W*_λ, it is no
+        // inverse of the measurements (the old test called this a success at step 140).
+        training.lambda = 10
+        training.steps = 140
+        let heavy = try train(problem: problem, model: model(depth: 3, width: 10), training: training, trainingSeed: 1).report
+        #expect(!heavy.recovered && heavy.recoveredAt == nil)
+        #expect(heavy.reconstructionError > 0.5 * problem.basis.frobeniusNorm)
+        #expect(heavy.testError[0] > 0.5)
+    }
+
+    @Test("λ = 0 without noise converges to the interpolant and does not recover")
+    func interpolantConvergesWithoutRecovery() throws {
+        let problem = try smallProblem()
+        var training = TrainingSpec()
+        training.lambda = 0
+        training.steps = 50_000
+        training.etaScale = 0.9
+        training.stopOnSuccess = true
+        let report = try train(problem: problem, model: model(depth: 3, width: 10), training: training, trainingSeed: 2).report
+        #expect(report.converged)
+        let at = try #require(report.convergedAt)
+        #expect(report.iterations == at)
+        #expect(!report.recovered && report.recoveredAt == nil)
+        #expect(report.trainResidual < 1e-3)
+    }
+
+    @Test("first hits are exact to check_every: stopping there reports that iterate")
+    func firstHitIsExact() throws {
+        let problem = try smallProblem()
+        var training = TrainingSpec()
+        training.lambda = 0.1
+        training.steps = 100_000
+        training.etaScale = 0.9
+        training.stopOnSuccess = true
+        training.checkEvery = 1
+        let net = model(depth: 3, width: 10)
+        let stopped = try train(problem: problem, model: net, training: training, trainingSeed: 4).report
+        let hit = try #require(stopped.convergedAt)
+        #expect(stopped.converged && stopped.targetDistance <= training.tolConv)
+        // One step earlier the test did not hold yet.
+        training.stopOnSuccess = false
+        training.steps = .fixed(hit - 1)
+        let before = try train(problem: problem, model: net, training: training, trainingSeed: 4).report
+        #expect(before.targetDistance > training.tolConv)
+        #expect(!before.converged)
+        // Recovery is judged at every check as well: its first hit, if any, is not later than the run.
+        if let recoveredAt = stopped.recoveredAt { #expect(recoveredAt <= hit) }
+    }
+
+    @Test("steps: auto follows ln(scale / tol) / (η λ) and is capped by max_steps")
+    func autoBudget() throws {
+        let problem = try smallProblem()
+        var training = TrainingSpec()
+        training.steps = .auto
+        training.testNoise = []
+        training.lambda = 0.1
+        training.stopOnSuccess = true
+        let net = model(depth: 2, width: 10)
+        let small = try train(problem: problem, model: net, training: training, trainingSeed: 1).report
+        training.lambda = 0.05
+        let smaller = try train(problem: problem, model: net, training: training, trainingSeed: 1).report
+        // Half the weight decay, about twice the budget (the log term is the same).
+        let ratio = Double(smaller.stepBudget) / Double(small.stepBudget)
+        #expect(ratio > 1.9 && ratio < 2.1, "budgets \(small.stepBudget), \(smaller.stepBudget)")
+        #expect(small.converged && smaller.converged)
+        #expect(!small.budgetCapped)
+        training.maxSteps = 50
+        let capped = try train(problem: problem, model: net, training: training, trainingSeed: 1).report
+        #expect(capped.budgetCapped && capped.stepBudget == 50 && capped.iterations == 50)
+        #expect(!capped.converged && capped.exhaustedBudget)
+        training.lambda = 0
+        let flat = try train(problem: problem, model: net, training: training, trainingSeed: 1).report
+        #expect(flat.stepBudget == 50 && !flat.budgetCapped)
+    }
+
+    @Test("the oracle is R (A R)⁺, whatever the training noise or λ")
+    func trueOracle() throws {
+        var spec = RunSpec()
+        spec.problem.signalDim = 30
+        spec.problem.measurements = 15
+        spec.problem.latentDim = 3
+        spec.problem.samples = 20
+        spec.model.depth = 2
+        spec.model.width = 10
+        spec.training.steps = 10
+        spec.training.testNoise = [0, 0.1]
+        var errors: [[Double]] = []
+        for (lambda, noise) in [(0.0, 0.0), (0.1, 0.0), (0.1, 0.2)] {
+            spec.training.lambda = lambda
+            spec.training.noise = noise
+            errors.append(try runExperiment(spec).oracleTestError)
+        }
+        #expect(errors[0][0] < 1e-12)
+        #expect(errors[0] == errors[1] && errors[1] == errors[2])
+    }
+}
