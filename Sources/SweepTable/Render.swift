@@ -22,10 +22,11 @@ func exact(_ value: Double?) -> String {
     return decimalLabel(value)
 }
 
+/// `k/n [low,high]`: the count and its 95% Wilson interval.
 func rateWithInterval(_ s: CellSummary, _ measure: SuccessMeasure) -> String {
     let o = s.outcome(measure)
-    guard let rate = o.rate else { return "-" }
-    return String(format: "%.2f [%.2f,%.2f]", rate, o.low, o.high)
+    guard o.rate != nil else { return "-" }
+    return "\(o.count)/\(s.trials) " + String(format: "[%.2f,%.2f]", o.low, o.high)
 }
 
 /// The test noise labels appearing in any summary, by increasing noise.
@@ -39,13 +40,12 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 /// The columns shared by the text and Markdown tables.
 private func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
-    let header = ["depth", "width", "lambda", "noise", "conv", "rate [95% CI]", "rec", "rate [95% CI]",
+    let header = ["depth", "width", "lambda", "noise", "converged [95% CI]", "recovered [95% CI]",
                   "stat", "budget", "div", "fail", "med iter", "med dist", "med rec", "med off"]
         + labels.map { "test@\($0)" }
     let rows = summaries.map { s in
         [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
-         "\(s.converged)/\(s.trials)", rateWithInterval(s, .converged),
-         "\(s.recovered)/\(s.trials)", rateWithInterval(s, .recovered),
+         rateWithInterval(s, .converged), rateWithInterval(s, .recovered),
          String(s.stationary), s.capped > 0 ? "\(s.budget) (\(s.capped) capped)" : String(s.budget),
          String(s.diverged), String(s.failed),
          short(s.medianIterations), short(s.medianTargetDistance), short(s.medianReconstructionError),

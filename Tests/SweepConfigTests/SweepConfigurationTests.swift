@@ -59,6 +59,24 @@ let minimalYAML = """
         #expect(config.training.testNoise == [0, 0.1])
         #expect(config.training.path == .plain)
         #expect(config.model.initScheme == .zeroLast)
+        #expect(config.successMeasure == .converged)
+        #expect(config.training.tolConv == 1e-3)
+    }
+
+    @Test func outcomesAndAutoBudget() throws {
+        let short = try SweepConfiguration.parse(yaml: "success: recovered\ntraining: {steps: auto, max_steps: 5000}\n",
+                                                 fileName: "s.yaml")
+        #expect(short.successMeasure == .recovered)
+        #expect(short.training.steps == .auto && short.training.maxSteps == 5000)
+        let long = try SweepConfiguration.parse(
+            yaml: "success: {measure: converged, tol_conv: 1e-4, tol_grad: 1e-8}\ntraining: {budget_factor: 3}\n",
+            fileName: "l.yaml")
+        #expect(long.successMeasure == .converged && long.training.tolConv == 1e-4 && long.training.tolGrad == 1e-8)
+        #expect(long.training.budgetFactor == 3)
+        // The measure picks the heat map only: it is not part of what a result depends on.
+        var other = long
+        other.successMeasure = .recovered
+        #expect(other.fingerprint == long.fingerprint)
     }
 
     @Test func fixedAxesUnderTraining() throws {
@@ -114,12 +132,12 @@ let minimalYAML = """
         ("name: a\nbogus: 1\n",
          "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise"),
         ("training:\n  steps: 10\n  stepz: 3\n",
-         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
+         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
         ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
         ("grid:\n  depth: 3\n", "configs/x.yaml:2: grid.depth: expected a list of positive integers, got \"3\""),
         ("trials: 0\n", "configs/x.yaml:1: trials: expected a positive integer, got \"0\""),
         ("trials: \"4\"\n", "configs/x.yaml:1: trials: expected a positive integer, got the string \"4\""),
-        ("training: {steps: -5}\n", "configs/x.yaml:1: training.steps: expected a positive integer, got \"-5\""),
+        ("training: {steps: -5}\n", "configs/x.yaml:1: training.steps: expected a positive integer or auto, got \"-5\""),
         ("problem:\n  signal_dim: 0\n", "configs/x.yaml:2: problem.signal_dim: expected a positive integer, got \"0\""),
         ("grid:\n  lambda: [0.1,\n    -0.01]\n",
          "configs/x.yaml:3: grid.lambda[1]: expected a list of non-negative numbers, got -0.01"),
@@ -141,6 +159,8 @@ let minimalYAML = """
         ("grid: {depth: [1, 2}\n", "configs/x.yaml:1: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence)"),
         ("trials: 2\ntrials: 3\n", "configs/x.yaml:1: duplicate key 'trials'"),
         ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
+        ("success: fast\n", "configs/x.yaml:1: success: expected one of converged|recovered, got \"fast\""),
+        ("training: {steps: soon}\n", "configs/x.yaml:1: training.steps: expected a positive integer or auto, got \"soon\""),
     ]
 
     @Test(arguments: cases)
