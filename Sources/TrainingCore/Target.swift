@@ -33,8 +33,13 @@ extension TrainingTarget {
     ///   rank-j truncations (j = 1 … r − 1), and from D = 0; the candidate of least `g` wins.
     ///   The starts cover every rank pattern the ridge solution's singular directions allow;
     ///   tests compare the result with long training runs.
+    ///
+    /// A network narrower than the rank of the answer can only reach maps of rank at most its
+    /// narrowest layer (`maxRank`): the proximal step then keeps the `maxRank` largest singular
+    /// values (the ones with the largest gain), and the starts are truncated to that rank.
     public static func solve(basis c: Matrix, x: Matrix, u: Matrix, s: [Double], v: Matrix,
-                             gamma: Double, lambda: Double, depth: Int) throws -> TrainingTarget {
+                             gamma: Double, lambda: Double, depth: Int,
+                             maxRank: Int = .max) throws -> TrainingTarget {
         let k = s.count
         var b = Matrix(rows: c.columns, columns: k)
         BLAS.gemm(c, x * v, transA: .transpose, into: &b)          // Cᵀ X V, r × k
@@ -43,24 +48,27 @@ extension TrainingTarget {
             for j in 0..<k { for i in 0..<d.rows { d[i, j] /= s[j] } }
             return TrainingTarget(onRange: c * d, core: d, objective: 0, candidates: 1)
         }
-        let problem = SchattenProblem(b: b, s: s, gamma: gamma, mu: lambda * Double(depth) / 2, p: 2 / Double(depth))
+        let rankLimit = depth == 1 ? Int.max : max(0, maxRank)
+        let problem = SchattenProblem(b: b, s: s, gamma: gamma, mu: lambda * Double(depth) / 2, p: 2 / Double(depth),
+                                      maxRank: rankLimit)
         let ridge = problem.ridge(lambda: lambda)
+        let ridgeSVD = try LAPACK.svd(ridge)
+        let ridgeRank = ridgeSVD.rank(relativeTolerance: 1e-12)
         var best: (d: Matrix, g: Double)
         var count = 1
         switch depth {
         case 1:
             best = (ridge, problem.objective(ridge))
-        case 2:
+        case 2 where ridgeRank <= rankLimit:
             let d = try problem.minimize(from: ridge)
             best = (d, problem.objective(d))
         default:
-            var starts = [ridge, Matrix(rows: ridge.rows, columns: ridge.columns)]
-            let svd = try LAPACK.svd(ridge)
-            let rank = svd.rank(relativeTolerance: 1e-12)
-            if rank > 1 {
-                for j in 1..<rank { starts.append(truncated(svd, rank: j)) }
+            var starts = [Matrix(rows: ridge.rows, columns: ridge.columns)]
+            if ridgeRank <= rankLimit { starts.append(ridge) }
+            if ridgeRank > 1 {
+                for j in 1..<ridgeRank where j <= rankLimit { starts.append(truncated(ridgeSVD, rank: j)) }
             }
-            best = (starts[1], problem.objective(starts[1]))
+            best = (starts[0], problem.objective(starts[0]))
             count = starts.count
             for start in starts {
                 let d = try problem.minimize(from: start)
@@ -87,6 +95,8 @@ struct SchattenProblem {
     let gamma: Double
     let mu: Double
     let p: Double
+    /// Singular values beyond this many are set to zero (a network's narrowest layer).
+    var maxRank: Int = .max
 
     func objective(_ d: Matrix) -> Double {
         var data = 0.0
@@ -155,8 +165,10 @@ struct SchattenProblem {
         let svd = try LAPACK.svd(z)
         let tau = t * mu
         var us = svd.u
+        // Singular values come sorted, and the gain of keeping one grows with it: under a rank
+        // limit, the leading ones are kept.
         for col in 0..<svd.singularValues.count {
-            let shrunk = Self.scalarProx(svd.singularValues[col], tau: tau, p: p)
+            let shrunk = col < maxRank ? Self.scalarProx(svd.singularValues[col], tau: tau, p: p) : 0
             for i in 0..<us.rows { us[i, col] *= shrunk }
         }
         return us * svd.vt

@@ -43,7 +43,8 @@ public func train(problem: Problem, model: ModelSpec, training: TrainingSpec, tr
     } else {
         weights = try initialWeights(model, measurements: problem.measurements, signalDim: problem.signalDim, rng: &rng)
     }
-    let data = try TrainingData(problem: problem, y: y, depth: weights.count, training: training)
+    let data = try TrainingData(problem: problem, y: y, depth: weights.count,
+                                width: weights.count > 1 ? weights[0].rows : problem.signalDim, training: training)
     var trainer = GradientDescent(data: data, weights: weights)
     return try trainer.run()
 }
@@ -63,7 +64,8 @@ extension GradientDescent {
     mutating func run() throws -> TrainingOutcome {
         let started = Date()
         let training = data.training
-        let budget = data.stepBudget(outsideNorm: initialOutsideNorm())
+        let budget = data.stepBudget(outsideNorm: initialOutsideNorm(),
+                                     initialDistance: data.training.steps == .auto ? targetError(endToEnd()) : 0)
         let initialLoss = loss()
         let initialGradient = gradientNorm()
         var diverged = !initialLoss.isFinite || !initialGradient.isFinite

@@ -39,7 +39,7 @@ struct TrainingData {
     let basisNorm: Double
     let target: TrainingTarget
 
-    init(problem: Problem, y: Matrix, depth: Int, training: TrainingSpec) throws {
+    init(problem: Problem, y: Matrix, depth: Int, width: Int, training: TrainingSpec) throws {
         self.problem = problem
         self.training = training
         self.depth = depth
@@ -81,7 +81,8 @@ struct TrainingData {
         let xSVD = try LAPACK.svd(problem.x)
         let xBasis = xSVD.u.columns(0..<max(1, xSVD.rank(relativeTolerance: 1e-10)))
         target = try TrainingTarget.solve(basis: xBasis, x: problem.x, u: u, s: s, v: v,
-                                          gamma: gamma, lambda: lambdaLayer, depth: depth)
+                                          gamma: gamma, lambda: lambdaLayer, depth: depth,
+                                          maxRank: depth > 1 ? min(width, problem.measurements, problem.signalDim) : .max)
     }
 
     /// `M P⊥ = M − (M Q) Qᵀ` for a matrix with m columns.
@@ -91,14 +92,18 @@ struct TrainingData {
         return out
     }
 
-    /// The step budget of MODEL.md §4, given the off-range part of the first layer at t = 0.
-    func stepBudget(outsideNorm: Double) -> (steps: Int, capped: Bool) {
+    /// The step budget of MODEL.md §4 from the distances training has to close at t = 0: the
+    /// off-range part of the first layer, which decays exactly as `(1 − ηλ)^t`, and the
+    /// distance to the target (with noisy data rank(Y) = m can leave no off-range part at all,
+    /// while the weak directions of Y still converge only at the rate of the weight decay).
+    func stepBudget(outsideNorm: Double, initialDistance: Double) -> (steps: Int, capped: Bool) {
         switch training.steps {
         case .fixed(let n):
             return (n, false)
         case .auto:
             guard decay < 1 else { return (training.maxSteps, false) }
-            let ratio = max(outsideNorm / (training.tolConv * oracleNorm), M_E)
+            let scale = max(outsideNorm, initialDistance)
+            let ratio = max(scale / (training.tolConv * oracleNorm), M_E)
             let steps = (training.budgetFactor * Foundation.log(ratio) / -Foundation.log(decay)).rounded(.up)
             if !(steps < Double(training.maxSteps)) { return (training.maxSteps, true) }
             return (max(1, Int(steps)), false)

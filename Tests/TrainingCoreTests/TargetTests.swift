@@ -77,6 +77,40 @@ import TrainingCore
         #expect(report.gradientNorm < 1e-6)
     }
 
+    @Test("a network narrower than r: W*_λ is the best map of its rank, no worse than where training ends",
+          arguments: [2, 3])
+    func narrowNetwork(depth: Int) throws {
+        let problem = try smallProblem(latentDim: 3)
+        let lambda = 0.05
+        var training = TrainingSpec()
+        training.lambda = lambda
+        training.steps = 100_000
+        training.tolConv = 1e-9
+        training.stopOnSuccess = true
+        training.testNoise = []
+        let outcome = try train(problem: problem, model: model(depth: depth, width: 2), training: training,
+                                trainingSeed: 3)
+        #expect(!outcome.report.diverged)
+        // G(W) = 1/2 ‖W Y − X‖² + (λ L / 2) Σ σ_i(W)^(2/L) bounds F from below at any factorization.
+        let y = problem.a * problem.x
+        func objective(_ w: Matrix) throws -> Double {
+            let p = 2 / Double(depth)
+            let sv = try LAPACK.singularValues(w)
+            return 0.5 * BLAS.squaredNorm(w * y - problem.x) + lambda * Double(depth) / 2 * sv.reduce(0) { $0 + pow($1, p) }
+        }
+        let (u, s, v) = try pieces(y)
+        let target = try TrainingTarget.solve(basis: problem.basis, x: problem.x, u: u, s: s, v: v,
+                                              gamma: 1, lambda: lambda, depth: depth, maxRank: 2)
+        let best = target.onRange * u.transposed
+        #expect(try LAPACK.singularValues(best).filter { $0 > 1e-9 }.count <= 2)
+        let trained = outcome.weights.dropFirst().reduce(outcome.weights[0]) { $1 * $0 }
+        #expect(try objective(best) <= objective(trained) * (1 + 1e-9))
+        // Without the rank limit the answer has rank 3 and a lower objective: the limit matters here.
+        let free = try TrainingTarget.solve(basis: problem.basis, x: problem.x, u: u, s: s, v: v,
+                                            gamma: 1, lambda: lambda, depth: depth)
+        #expect(try objective(free.onRange * u.transposed) < objective(best))
+    }
+
     @Test("the zero network and an early-stopped run are not converged; a λ = 10 run does not recover")
     func notConverged() throws {
         let problem = try smallProblem()
