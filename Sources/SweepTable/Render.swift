@@ -40,8 +40,8 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 /// The columns shared by the text and Markdown tables.
 private func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
-    let header = ["depth", "width", "lambda", "noise", "converged [95% CI]", "recovered [95% CI]",
-                  "stat", "budget", "div", "fail", "med iter", "med dist", "med rec", "med off"]
+    let header = ["depth", "width", "lambda", "noise", "conv [95% CI]", "rec [95% CI]",
+                  "stat", "budget", "div", "fail", "iter", "dist", "rec err", "off err"]
         + labels.map { "test@\($0)" }
     let rows = summaries.map { s in
         [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
@@ -55,8 +55,8 @@ private func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows
     return (header, rows)
 }
 
-/// An aligned terminal table (about 100-130 columns with three test noise levels); numbers
-/// right-aligned, medians to three significant digits.
+/// An aligned terminal table (about 140 columns with three test noise levels); numbers
+/// right-aligned, medians (iterations, target distance, errors) to three significant digits.
 public func renderText(_ summaries: [CellSummary]) -> String {
     let (header, rows) = humanColumns(summaries)
     let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }

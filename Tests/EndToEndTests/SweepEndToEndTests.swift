@@ -74,6 +74,46 @@ struct SweepEndToEndTests {
         #expect(missing.stderr.contains("nowhere"), "\(missing.stderr)")
     }
 
+    @Test("the table's headline: noisy cells with weight decay converge, λ = 0 converges without recovering")
+    func outcomeRates() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = try writeConfig("""
+            name: outcomes
+            seed: 3
+            problem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 12}
+            grid:
+              depth: [2, 3]
+              lambda: [0.0, 0.3]
+              noise: [0.0, 0.05]
+            trials: 2
+            training: {width: 8, steps: auto, max_steps: 6000, eta_scale: 0.9, stop_on_success: true}
+            success: recovered
+            test_noise: [0.0, 0.1]
+            """, in: directory)
+        let run = try DLSweepProcess(["run", config, "--workers", "2", "--out", "outcomes", "--progress", "none"],
+                                     in: directory, label: "outcomes")
+        #expect(run.wait(seconds: 300) == 0, "\(run.stderr.suffix(3000))")
+        #expect(run.stdout.contains("conv [95% CI]") && run.stdout.contains("rec [95% CI]"))
+        let data = try Data(contentsOf: directory.appendingPathComponent("outcomes/table.json"))
+        let cells = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(cells.count == 8)
+        for cell in cells {
+            let lambda = try #require(cell["lambda"] as? Double), noise = try #require(cell["noise"] as? Double)
+            let converged = try #require(cell["converged"] as? Int), recovered = try #require(cell["recovered"] as? Int)
+            #expect(cell["convergence_ci_low"] is Double && cell["recovery_ci_high"] is Double)
+            if lambda > 0 {
+                #expect(converged > 0, "cell λ=\(lambda) σ=\(noise): \(cell)")
+            } else if noise == 0 {
+                // Gradient descent reaches the interpolant, which keeps its off-subspace part.
+                #expect(converged == 2 && recovered == 0, "\(cell)")
+            }
+            if lambda > 0 && noise == 0 { #expect(recovered == 2, "\(cell)") }
+        }
+        let svg = try String(contentsOf: directory.appendingPathComponent("outcomes/success.svg"), encoding: .utf8)
+        #expect(svg.contains("recovered rate"))
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("outcomes/noise.svg").path))
+    }
+
     @Test("a config error names the file, the key and the line, and exits non-zero")
     func configError() throws {
         let directory = try makeTemporaryDirectory()

@@ -17,15 +17,17 @@ import Testing
         #expect(run.wait(seconds: 60) == 0, "\(run.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(Set(object.keys) == [
-            "train_residual", "reconstruction_error", "off_subspace_error", "oracle_distance", "test_error",
-            "oracle_test_error", "balancedness", "effective_rank", "iterations", "converged_at", "diverged",
-            "success", "train_seconds",
+            "train_residual", "reconstruction_error", "off_subspace_error", "oracle_distance", "target_distance",
+            "gradient_norm", "oracle_norm", "test_error", "oracle_test_error", "balancedness", "effective_rank",
+            "iterations", "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered",
+            "stationary", "step_budget", "budget_capped", "train_seconds",
         ])
         let testError = try #require(object["test_error"] as? [String: Double])
         #expect(Set(testError.keys) == ["0", "0.1"])
         let oracle = try #require(object["oracle_test_error"] as? [String: Double])
         #expect(try #require(oracle["0"]) < 1e-10)
-        #expect(object["success"] as? Bool == true)
+        #expect(object["converged"] as? Bool == true)
+        #expect(try #require(object["target_distance"] as? Double) <= 1e-3)
         #expect(object["iterations"] as? Int == object["converged_at"] as? Int)
     }
 
