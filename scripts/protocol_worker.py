@@ -20,7 +20,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 2
+VERSION = 3
 KINDS = {"hello": 1, "welcome": 2, "reject": 3, "task": 4, "result": 5, "task_failed": 6,
          "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11}
 NAMES = {v: k for k, v in KINDS.items()}
@@ -249,10 +249,11 @@ class Schatten:
             e = self.gamma * (q.T @ self.b) * self.s / (weight[:, None] + self.gamma * self.s ** 2)
             nxt = q @ e
             change = np.linalg.norm(nxt - current)
-            improves = self.objective(nxt) <= self.objective(current)
-            if improves:
-                current = nxt
-            if not improves or change <= 1e-15 * np.linalg.norm(nxt):
+            before = self.objective(current)
+            if not self.objective(nxt) <= before + 1e-14 * abs(before):
+                break
+            current = nxt
+            if change <= 1e-15 * np.linalg.norm(nxt):
                 break
         return current
 

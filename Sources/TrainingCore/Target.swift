@@ -206,9 +206,11 @@ struct SchattenProblem {
             }
             let next = q * e
             let change = (next - current).frobeniusNorm
-            let improves = objective(next) <= objective(current)
-            if improves { current = next }
-            if !improves || change <= 1e-15 * next.frobeniusNorm { break }
+            // IRLS never increases g in exact arithmetic: only a rise beyond rounding stops it.
+            let before = objective(current)
+            guard objective(next) <= before + 1e-14 * abs(before) else { break }
+            current = next
+            if change <= 1e-15 * next.frobeniusNorm { break }
         }
         return current
     }

@@ -83,10 +83,10 @@ struct SweepEndToEndTests {
             problem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 12}
             grid:
               depth: [2, 3]
-              lambda: [0.0, 0.3]
+              lambda: [0.0, 0.1]
               noise: [0.0, 0.05]
             trials: 2
-            training: {width: 8, steps: auto, max_steps: 6000, eta_scale: 0.9, stop_on_success: true}
+            training: {width: 8, steps: auto, max_steps: 8000, eta_scale: 0.5, stop_on_success: true}
             success: recovered
             test_noise: [0.0, 0.1]
             """, in: directory)
@@ -108,6 +108,9 @@ struct SweepEndToEndTests {
                 #expect(converged == 2 && recovered == 0, "\(cell)")
             }
             if lambda > 0 && noise == 0 { #expect(recovered == 2, "\(cell)") }
+            // With training noise the minimizer fits the noise: converged, never recovered.
+            if noise > 0 { #expect(recovered == 0, "\(cell)") }
+            if lambda == 0 && noise > 0 { #expect(try #require(cell["budget"] as? Int) == 2, "\(cell)") }
         }
         let svg = try String(contentsOf: directory.appendingPathComponent("outcomes/success.svg"), encoding: .utf8)
         #expect(svg.contains("recovered rate"))
