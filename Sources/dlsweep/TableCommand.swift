@@ -20,7 +20,7 @@ struct TableCommand: ParsableCommand {
     @Option(help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: "|")).")
     var format: Format = .text
 
-    @Flag(help: "Also rewrite DIR/table.csv, table.json, table.md, success.svg and iterations.svg.")
+    @Flag(help: "Also rewrite DIR/table.csv, table.json, table.md, success.svg, iterations.svg and noise.svg.")
     var write = false
 
     func run() throws {
