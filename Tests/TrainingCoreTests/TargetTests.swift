@@ -178,6 +178,30 @@ import TrainingCore
         if let recoveredAt = stopped.recoveredAt { #expect(recoveredAt <= hit) }
     }
 
+    @Test("first hits on the reduced path (predicted E, exact when near a threshold) equal the plain path's (exact at every check)",
+          arguments: [(2, 0.0), (3, 0.0), (3, 0.05), (4, 0.02)])
+    func predictedFirstHitsAreExact(depth: Int, noise: Double) throws {
+        let problem = try smallProblem()
+        var training = TrainingSpec()
+        training.lambda = 0.2
+        training.noise = noise
+        training.steps = 30_000
+        training.checkEvery = 5
+        training.tolOff = 0.2
+        training.testNoise = [0.1]
+        let net = model(depth: depth, width: 10)
+        let start = try weights(for: problem, net)
+        let reduced = try train(problem: problem, model: net, training: training, trainingSeed: 8, initialWeights: start).report
+        training.path = .plain
+        let plain = try train(problem: problem, model: net, training: training, trainingSeed: 8, initialWeights: start).report
+        #expect(reduced.convergedAt != nil, "the run must converge for the comparison to mean something")
+        if noise == 0 { #expect(reduced.recoveredAt != nil, "and recover, without noise") }
+        #expect(reduced.convergedAt == plain.convergedAt)
+        #expect(reduced.recoveredAt == plain.recoveredAt)
+        #expect(reduced.stationaryAt == plain.stationaryAt)
+        #expect(reduced.converged == plain.converged && reduced.recovered == plain.recovered)
+    }
+
     @Test("steps: auto follows ln(scale / tol) / (η λ) and is capped by max_steps")
     func autoBudget() throws {
         let problem = try smallProblem()
