@@ -9,7 +9,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "dlsweep",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "dlsweep", targets: ["dlsweep"]),
         .library(name: "TrainingCore", targets: ["TrainingCore"]),

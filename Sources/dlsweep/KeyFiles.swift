@@ -16,6 +16,16 @@ enum KeyFiles {
                 throw KeyFileError(description: "\(path) exists; pass --force to replace it")
             }
         }
+        // `keys generate keys/node1` on a fresh checkout: make the folder, closed to others.
+        let folder = (secretPath as NSString).deletingLastPathComponent
+        if !folder.isEmpty && !manager.fileExists(atPath: folder) {
+            do {
+                try manager.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw KeyFileError(description: "\(folder): cannot create the keys folder: \(error.localizedDescription)")
+            }
+        }
         guard manager.createFile(
             atPath: secretPath, contents: Data((pair.secretKey + "\n").utf8),
             attributes: [.posixPermissions: 0o600])

@@ -14,7 +14,7 @@ struct TableCommand: ParsableCommand {
         case text, csv, json, markdown
     }
 
-    @Argument(help: "The results directory of a sweep (the --out of `dlsweep sweep`).")
+    @Argument(help: "The results directory of a sweep (the --out of `dlsweep run` or `dlsweep coordinator`).")
     var directory: String
 
     @Option(help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: "|")).")
