@@ -20,7 +20,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 3
+VERSION = 4
 KINDS = {"hello": 1, "welcome": 2, "reject": 3, "task": 4, "result": 5, "task_failed": 6,
          "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11}
 NAMES = {v: k for k, v in KINDS.items()}

@@ -155,7 +155,7 @@ struct ConfigParser {
                                axes: inout SweepAxes, grid: [SweepAxis: (values: Entry, line: Int?)]) throws {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
-            "path", "mean_data_term", "lambda_per_layer", "rank_tolerance", "check_every",
+            "alpha", "beta", "path", "mean_data_term", "lambda_per_layer", "rank_tolerance", "check_every",
             "depth", "width", "lambda", "noise",
         ])
         for item in items {
@@ -179,6 +179,8 @@ struct ConfigParser {
             case "init": model.initScheme = try enumeration(item)
             case "init_scale": model.initScale = try positiveDouble(item)
             case "optimizer": training.optimizer = try enumeration(item)
+            case "alpha": training.alpha = try nonNegativeDouble(item)
+            case "beta": training.beta = try nonNegativeDouble(item)
             case "path": training.path = try enumeration(item)
             case "mean_data_term": training.meanDataTerm = try bool(item)
             case "lambda_per_layer": training.lambdaPerLayer = try bool(item)
@@ -193,6 +195,13 @@ struct ConfigParser {
             case "noise": axes.noise = [try nonNegativeDouble(item)]
             default: break
             }
+        }
+        // A damping the optimizer ignores is a mistake in the config, not a no-op.
+        if let item = items.first(where: { $0.key == "alpha" }), training.optimizer == .gd {
+            throw error(item, "applies to optimizer heavy-ball or inertial, not gd")
+        }
+        if let item = items.first(where: { $0.key == "beta" }), training.optimizer != .inertial {
+            throw error(item, "applies to optimizer inertial only, not \(training.optimizer.rawValue)")
         }
     }
 

@@ -24,7 +24,8 @@ extension WireSpec {
             training: WireTraining(
                 lambda: t.lambda, noise: t.noise, steps: WireSteps(t.steps), maxSteps: t.maxSteps,
                 budgetFactor: t.budgetFactor, eta: t.eta, etaScale: t.etaScale,
-                optimizer: t.optimizer.rawValue, path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
+                optimizer: t.optimizer.rawValue,
+                alpha: t.optimizer == .gd ? nil : t.alpha, beta: t.optimizer == .inertial ? t.beta : nil, path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
                 logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
                 testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
@@ -57,6 +58,14 @@ extension WireSpec {
         spec.training.eta = training.eta
         spec.training.etaScale = training.etaScale
         spec.training.optimizer = try Self.named(training.optimizer, "training.optimizer")
+        // Absent for gd, so gd's specs (and the fingerprints made of them) are those of version 3.
+        switch (spec.training.optimizer, training.alpha, training.beta) {
+        case (.gd, nil, nil): break
+        case (.heavyBall, let alpha?, nil): spec.training.alpha = alpha
+        case (.inertial, let alpha?, let beta?): spec.training.alpha = alpha; spec.training.beta = beta
+        default:
+            throw WireValueError(field: "training.alpha", detail: "alpha must be given exactly for heavy-ball and inertial, beta exactly for inertial (optimizer \(training.optimizer))")
+        }
         spec.training.path = try Self.named(training.path, "training.path")
         spec.training.stopOnSuccess = training.stopOnSuccess
         spec.training.logEvery = training.logEvery

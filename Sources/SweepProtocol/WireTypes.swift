@@ -91,8 +91,12 @@ public struct WireTraining: Codable, Sendable, Hashable {
     /// Absent: `etaScale / (L * sigma_max(Y)^2)`.
     public var eta: Double?
     public var etaScale: Double
-    /// "gd".
+    /// "gd", "heavy-ball" or "inertial".
     public var optimizer: String
+    /// The viscous damping α: present exactly for "heavy-ball" and "inertial".
+    public var alpha: Double?
+    /// The Hessian-driven damping β: present exactly for "inertial".
+    public var beta: Double?
     /// "reduced" or "plain".
     public var path: String
     public var stopOnSuccess: Bool
@@ -110,7 +114,7 @@ public struct WireTraining: Codable, Sendable, Hashable {
     public var checkEvery: Int
 
     public init(lambda: Double, noise: Double, steps: WireSteps, maxSteps: Int, budgetFactor: Double, eta: Double?,
-                etaScale: Double, optimizer: String, path: String, stopOnSuccess: Bool, logEvery: Int?,
+                etaScale: Double, optimizer: String, alpha: Double? = nil, beta: Double? = nil, path: String, stopOnSuccess: Bool, logEvery: Int?,
                 tolConv: Double, tolGrad: Double, tolRec: Double, tolOff: Double,
                 testNoise: [Double], meanDataTerm: Bool, lambdaPerLayer: Bool, rankTolerance: Double,
                 checkEvery: Int) {
@@ -122,6 +126,8 @@ public struct WireTraining: Codable, Sendable, Hashable {
         self.eta = eta
         self.etaScale = etaScale
         self.optimizer = optimizer
+        self.alpha = alpha
+        self.beta = beta
         self.path = path
         self.stopOnSuccess = stopOnSuccess
         self.logEvery = logEvery

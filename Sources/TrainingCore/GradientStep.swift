@@ -7,6 +7,8 @@ import LinearAlgebra
 /// the data gradient of W_1 has its rows in range(U), so `W_1 (I − U Uᵀ)` only decays as
 /// `(1 − ηλ)^t` and is kept as its initial value times that factor. Every step then costs
 /// O(L d_w² k) with k = rank(Y), and the weight decay is folded into each gemm (`beta`).
+/// `heavy-ball` and `inertial` share the gradient pass and update with their own step
+/// (InertialStep.swift); there the off-range factor follows the momentum's recurrence.
 struct GradientDescent {
     let data: TrainingData
     var depth: Int { data.depth }
@@ -24,6 +26,8 @@ struct GradientDescent {
     /// Reduced only: W_1 (I − U Uᵀ) at t = 0, and the factor (1 − ηλ)^t it has decayed by.
     let firstOutside: Matrix
     var outsideFactor = 1.0
+    /// The previous iterate and gradient of `heavy-ball` and `inertial`.
+    var inertia: InertialState?
     let firstOutsideAR: Matrix   // firstOutside · A R, n_1 × r
     let utAR: Matrix             // Uᵀ A R, k × r
 
@@ -67,6 +71,7 @@ struct GradientDescent {
         scratch = Matrix(rows: problem.signalDim, columns: k)
         scratchGradient = scratch
         previousFirst = first
+        inertia = data.inertial.map { InertialState(first: first, upper: upper, keepsGradient: $0.keepsGradient) }
         // The forward products of the initial weights.
         for l in stride(from: 1, to: weights.count, by: 1) {
             let input = l == 1 ? first : forward[l - 1]
@@ -85,6 +90,36 @@ struct GradientDescent {
     /// over it (`BLAS.stepAndForward`): each weight matrix is read twice per step, not three
     /// times, which is what bounds this memory-bound, rank-k update.
     mutating func step() {
+        if let inertial = data.inertial {
+            inertialStep(inertial)
+            return
+        }
+        let last = depth - 1
+        backPropagate()
+        // The first layer (weight decay folded in), keeping its old value for W_2's update.
+        if depth > 1 { BLAS.copy(first, into: &previousFirst) }
+        if decay != 1 { BLAS.scale(decay, &first) }
+        BLAS.axpy(-eta, backward[0], &first)
+        if reduced { outsideFactor *= decay }
+        // Up: update W_{l+1} and form the next forward product in one pass over it.
+        for l in stride(from: 1, through: last, by: 1) {
+            let oldInput = l == 1 ? previousFirst : forward[l - 1]
+            let newInput = l == 1 ? first : nextForward[l - 1]
+            if thin {
+                ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                           decay: decay, eta: eta, output: &nextForward[l])
+            } else {
+                BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                                    decay: decay, eta: eta, output: &nextForward[l])
+            }
+        }
+        swap(&forward, &nextForward)
+    }
+
+    /// The data gradient with respect to each layer's output, from the kept forward products:
+    /// `backward[l]` for the output of W_{l+1} (`backward[0]`: W_1's gradient, in U-coordinates
+    /// on the reduced path).
+    mutating func backPropagate() {
         let last = depth - 1
         // Data gradient of the end-to-end map, restricted to range(U): D = γ (W U S² − X Yᵀ U).
         if reduced {
@@ -111,24 +146,6 @@ struct GradientDescent {
                 BLAS.gemm(upper[l - 1], backward[l], transA: .transpose, into: &backward[l - 1])
             }
         }
-        // The first layer (weight decay folded in), keeping its old value for W_2's update.
-        if depth > 1 { BLAS.copy(first, into: &previousFirst) }
-        if decay != 1 { BLAS.scale(decay, &first) }
-        BLAS.axpy(-eta, backward[0], &first)
-        if reduced { outsideFactor *= decay }
-        // Up: update W_{l+1} and form the next forward product in one pass over it.
-        for l in stride(from: 1, through: last, by: 1) {
-            let oldInput = l == 1 ? previousFirst : forward[l - 1]
-            let newInput = l == 1 ? first : nextForward[l - 1]
-            if thin {
-                ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
-                                           decay: decay, eta: eta, output: &nextForward[l])
-            } else {
-                BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
-                                    decay: decay, eta: eta, output: &nextForward[l])
-            }
-        }
-        swap(&forward, &nextForward)
     }
 
     /// `out = γ (p S² − B)` column by column (p: d × k).

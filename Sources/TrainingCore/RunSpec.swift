@@ -78,9 +78,14 @@ public enum InitScheme: String, Codable, Sendable, Hashable, CaseIterable {
     case zeroLast = "zero-last"
 }
 
-/// Optimizers of MODEL.md §2; only gradient descent so far.
+/// Optimizers of MODEL.md §2 (docs/MODEL.md, "Optimizers").
 public enum OptimizerKind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Gradient descent with step η.
     case gd
+    /// The inertial update with viscous damping α only (β ignored).
+    case heavyBall = "heavy-ball"
+    /// `θ+ = θ + (1 − αh)(θ − θ−) − βh (g(θ) − g(θ−)) − h² g(θ)`, h = √η.
+    case inertial
 }
 
 /// How a step is computed; both give the same iterates in exact arithmetic.
@@ -142,6 +147,10 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     public var eta: Double? = nil
     public var etaScale: Double = 0.5
     public var optimizer: OptimizerKind = .gd
+    /// Viscous damping α of `heavy-ball` and `inertial`: the momentum is `1 − α h`, h = √η.
+    public var alpha: Double = 1
+    /// Hessian-driven damping β of `inertial`.
+    public var beta: Double = 0
     public var path: GradientPath = .reduced
     /// Stop at the first check where the run has converged (sweeps: yes).
     public var stopOnSuccess: Bool = false

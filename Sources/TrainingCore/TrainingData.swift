@@ -17,6 +17,8 @@ struct TrainingData {
     let eta: Double
     /// 1 − η λ_l: the factor by which every weight shrinks before its gradient step.
     let decay: Double
+    /// The inertial update's coefficients; nil for gradient descent.
+    let inertial: InertialCoefficients?
 
     // Y = U diag(s) Vᵀ, rank k.
     let u: Matrix            // m × k
@@ -55,6 +57,7 @@ struct TrainingData {
         guard decay > 0 else {
             throw TrainingError("eta * lambda = \(eta * lambdaLayer) must be below 1 (the weights would flip sign every step): lower eta or lambda")
         }
+        inertial = try InertialCoefficients(training, eta: eta, lambda: lambdaLayer)
         let k = svd.rank(relativeTolerance: 1e-12)
         u = svd.u.columns(0..<k)
         s = Array(svd.singularValues.prefix(k))
@@ -93,7 +96,8 @@ struct TrainingData {
     }
 
     /// The step budget of MODEL.md §4 from the distances training has to close at t = 0: the
-    /// off-range part of the first layer, which decays exactly as `(1 − ηλ)^t`, and the
+    /// off-range part of the first layer, which decays exactly as `(1 − ηλ)^t` under gradient
+    /// descent (asymptotically as ρ^t under momentum, ρ the root of its recurrence), and the
     /// distance to the target (with noisy data rank(Y) = m can leave no off-range part at all,
     /// while the weak directions of Y still converge only at the rate of the weight decay).
     func stepBudget(outsideNorm: Double, initialDistance: Double) -> (steps: Int, capped: Bool) {
@@ -101,10 +105,11 @@ struct TrainingData {
         case .fixed(let n):
             return (n, false)
         case .auto:
-            guard decay < 1 else { return (training.maxSteps, false) }
+            let rate = inertial?.outsideRate ?? decay
+            guard rate < 1 else { return (training.maxSteps, false) }
             let scale = max(outsideNorm, initialDistance)
             let ratio = max(scale / (training.tolConv * oracleNorm), M_E)
-            let steps = (training.budgetFactor * Foundation.log(ratio) / -Foundation.log(decay)).rounded(.up)
+            let steps = (training.budgetFactor * Foundation.log(ratio) / -Foundation.log(rate)).rounded(.up)
             if !(steps < Double(training.maxSteps)) { return (training.maxSteps, true) }
             return (max(1, Int(steps)), false)
         }

@@ -23,6 +23,8 @@ extension RunSpec {
         }
         if let eta = t.eta { guard eta.isFinite, eta > 0 else { throw TrainingError("eta must be a positive number, got \(eta)") } }
         guard t.etaScale.isFinite, t.etaScale > 0 else { throw TrainingError("eta_scale must be a positive number, got \(t.etaScale)") }
+        guard t.alpha.isFinite, t.alpha >= 0 else { throw TrainingError("alpha must be a finite number >= 0, got \(t.alpha)") }
+        guard t.beta.isFinite, t.beta >= 0 else { throw TrainingError("beta must be a finite number >= 0, got \(t.beta)") }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
         if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
         guard t.rankTolerance.isFinite, t.rankTolerance > 0, t.rankTolerance < 1 else {

@@ -8,6 +8,7 @@ public import TrainingCore
 
 extension InitScheme: ExpressibleByArgument {}
 extension GradientPath: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +30,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "c of --steps auto.") var budgetFactor = 2.0
     @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
     @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = 0.5
+    @Option(help: "gd, heavy-ball or inertial (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = .gd
+    @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta).") var alpha = 1.0
+    @Option(help: "Hessian-driven damping beta of inertial.") var beta = 0.0
     @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = .kaiming
     @Option(help: "alpha, multiplies every initial weight.") var initScale = 1.0
     @Flag(help: "Stop at the first check where the run has converged to W*_lambda.") var stopOnSuccess = false
@@ -85,6 +89,9 @@ struct TrainCommand: ParsableCommand {
         spec.training.tolGrad = tolGrad
         spec.training.eta = eta
         spec.training.etaScale = etaScale
+        spec.training.optimizer = optimizer
+        spec.training.alpha = alpha
+        spec.training.beta = beta
         spec.training.stopOnSuccess = stopOnSuccess
         spec.training.logEvery = logEvery
         spec.training.testNoise = levels

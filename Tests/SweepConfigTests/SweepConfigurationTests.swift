@@ -24,6 +24,24 @@ let minimalYAML = """
     """
 
 @Suite struct ParsingTests {
+    @Test func optimizerKeysParse() throws {
+        let yaml = minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, optimizer: inertial, alpha: 3, beta: 0.5}")
+        let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
+        #expect(config.training.optimizer == .inertial)
+        #expect(config.training.alpha == 3)
+        #expect(config.training.beta == 0.5)
+        #expect(SweepPlan(config).task(0).spec.training.alpha == 3)
+        // The damping is part of what the results depend on.
+        let other = try SweepConfiguration.parse(yaml: yaml.replacingOccurrences(of: "beta: 0.5", with: "beta: 0.25"), fileName: "t.yaml")
+        #expect(other.fingerprint != config.fingerprint)
+    }
+
+    @Test func inertialConfigParses() throws {
+        let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("inertial.yaml").path)
+        #expect(config.name == "inertial")
+        #expect(config.training.optimizer != .gd)
+    }
+
     @Test func quickConfigParses() throws {
         let path = configsDirectory.appendingPathComponent("quick.yaml").path
         let config = try SweepConfiguration.load(path: path)
@@ -132,7 +150,7 @@ let minimalYAML = """
         ("name: a\nbogus: 1\n",
          "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise"),
         ("training:\n  steps: 10\n  stepz: 3\n",
-         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
+         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
         ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
         ("grid:\n  depth: 3\n", "configs/x.yaml:2: grid.depth: expected a list of positive integers, got \"3\""),
         ("trials: 0\n", "configs/x.yaml:1: trials: expected a positive integer, got \"0\""),
@@ -158,6 +176,13 @@ let minimalYAML = """
         ("problem: [1, 2]\n", "configs/x.yaml:1: problem: expected a mapping, got a list"),
         ("grid: {depth: [1, 2}\n", "configs/x.yaml:1: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence)"),
         ("trials: 2\ntrials: 3\n", "configs/x.yaml:1: duplicate key 'trials'"),
+        ("training: {optimizer: adam}\n",
+         "configs/x.yaml:1: training.optimizer: expected one of gd|heavy-ball|inertial, got \"adam\""),
+        ("training:\n  optimizer: inertial\n  alpha: -1\n", "configs/x.yaml:3: training.alpha: expected a non-negative number, got -1"),
+        ("training:\n  optimizer: inertial\n  beta: .inf\n", "configs/x.yaml:3: training.beta: expected a non-negative number, got \".inf\""),
+        ("training:\n  steps: 10\n  alpha: 2\n", "configs/x.yaml:3: training.alpha: applies to optimizer heavy-ball or inertial, not gd"),
+        ("training:\n  optimizer: heavy-ball\n  beta: 1\n",
+         "configs/x.yaml:3: training.beta: applies to optimizer inertial only, not heavy-ball"),
         ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
         ("success: fast\n", "configs/x.yaml:1: success: expected one of converged|recovered, got \"fast\""),
         ("training: {steps: soon}\n", "configs/x.yaml:1: training.steps: expected a positive integer or auto, got \"soon\""),

@@ -147,11 +147,11 @@ import TrainingCore
     func goldenFrame(index: Int) throws {
         let (message, body) = Self.golden[index]
         let frame = try message.encoded()
-        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [3])
+        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [4])
         #expect(Int(frame[5]) == index + 1, "kind byte")
         #expect(String(decoding: frame.dropFirst(6), as: UTF8.self) == body)
         // And the same bytes decode (a peer in another language writes exactly these).
-        let decoded = try Message.decode(Array("DLSW".utf8) + [3, frame[5]] + Array(body.utf8))
+        let decoded = try Message.decode(Array("DLSW".utf8) + [4, frame[5]] + Array(body.utf8))
         #expect(try decoded.encoded() == frame)
     }
 
@@ -174,5 +174,31 @@ import TrainingCore
         #expect(String(decoding: encoded, as: UTF8.self).contains(#""steps":"auto""#))
         guard case .task(let back) = try Message.decode(encoded) else { Issue.record("not a task"); return }
         #expect(try back.spec.runSpec().training.steps == .auto)
+    }
+
+    @Test("alpha and beta travel exactly for the optimizers that use them, and gd's spec has neither")
+    func dampingOnTheWire() throws {
+        func body(_ spec: WireSpec) throws -> String {
+            String(decoding: try Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: spec)).encoded().dropFirst(6),
+                   as: UTF8.self)
+        }
+        #expect(!(try body(Self.goldenSpec)).contains("alpha"))
+        var core = try Self.goldenSpec.runSpec()
+        core.training.optimizer = .inertial
+        core.training.alpha = 2.5
+        core.training.beta = 0.125
+        let inertial = WireSpec(core)
+        #expect(try body(inertial).contains(#""alpha":2.5,"beta":0.125,"budgetFactor""#))
+        #expect(try inertial.runSpec() == core)
+        core.training.optimizer = .heavyBall
+        let heavy = WireSpec(core)
+        #expect(heavy.training.alpha == 2.5 && heavy.training.beta == nil)
+        // A damping the optimizer does not use, or a missing one, is refused.
+        var bad = Self.goldenSpec
+        bad.training.alpha = 1
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = inertial
+        bad.training.beta = nil
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
     }
 }
