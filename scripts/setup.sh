@@ -3,11 +3,13 @@
 # OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config; shellcheck and iproute2 for the cluster
 # scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark;
 # pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py);
+# chromium, chromium-driver and selenium for the report test (headless Chromium opens report.html);
 # slurm-wlm and munge for the Slurm test (installed by cluster/slurm/testbed.sh, which keeps
 # their system services from starting).
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq)
+packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq
+          chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,6 +33,12 @@ if ! python3 -c 'import zmq' 2>/dev/null; then
     echo "setup: installing pyzmq" >&2
     python3 -m pip install --quiet pyzmq 2>/dev/null \
         || { echo "setup: could not install pyzmq (pip install pyzmq)" >&2; exit 1; }
+fi
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    echo "setup: installing selenium" >&2
+    python3 -m pip install --quiet selenium 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages selenium 2>/dev/null \
+        || { echo "setup: could not install selenium (pip install selenium)" >&2; exit 1; }
 fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import SweepConfig
 import GRDB
 import TrainingCore
@@ -404,6 +404,18 @@ public final class ResultsStore: Sendable {
                                 failed: row.checked("failed") ?? 0, seconds: row.checked("seconds") ?? 0,
                                 wallSeconds: row.checked("wall") ?? 0)
                 }
+            }
+        }
+    }
+
+    /// The start of the first task and the end of the last one recorded; nil for no rows.
+    public func timeSpan() throws -> (firstStarted: Date, lastFinished: Date)? {
+        try wrap {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT MIN(started_at) AS first, MAX(finished_at) AS last FROM results"),
+                      let first: Date = row.checked("first"), let last: Date = row.checked("last")
+                else { return nil }
+                return (first, last)
             }
         }
     }

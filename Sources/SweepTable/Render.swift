@@ -38,7 +38,7 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 // MARK: Human tables
 
 /// The columns shared by the text and Markdown tables.
-private func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
+func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
     let header = ["depth", "width", "lambda", "noise", "conv [95% CI]", "rec [95% CI]",
                   "stat", "budget", "div", "fail", "iter", "dist", "rec err", "off err"]

@@ -1,0 +1,93 @@
+import Foundation
+import ResultsStore
+import SweepConfig
+import SweepTable
+import Testing
+import TrainingCore
+
+/// `report.html` from a store that a writer still holds, as `dlsweep report` reads a running sweep.
+@Suite struct ReportTests {
+    /// A store with rows on two hosts and one failure whose reason is hostile markup, still open
+    /// for writing; and the report read from it by a second, read-only store.
+    func partialReport() throws -> (SweepReport, SweepPlan, ResultsStore) {
+        let configuration = try SweepConfiguration.parse(yaml: tableYAML, fileName: "table.yaml")
+        let plan = SweepPlan(configuration)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dlsweep-report-\(UUID().uuidString)").path
+        let writer = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        var outcomes: [TaskOutcome] = []
+        for (trial, host) in ["alpha", "beta", "alpha"].enumerated() {
+            outcomes.append(TaskOutcome(
+                task: plan.task(plan.taskID(cell: 1, trial: trial)), attempt: 1, workerID: "\(host)-1", host: host,
+                startedAt: Date(timeIntervalSince1970: 1_000_000_000 + Double(trial)),
+                finishedAt: Date(timeIntervalSince1970: 1_000_000_010 + Double(trial)),
+                result: .report(makeReport(iterations: 100, rec: 0.01, off: 0.001, success: trial != 1, recovered: trial == 0))))
+        }
+        outcomes.append(TaskOutcome(
+            task: plan.task(plan.taskID(cell: 5, trial: 2)), attempt: 3, workerID: "beta-2", host: "beta",
+            startedAt: Date(timeIntervalSince1970: 1_000_000_020), finishedAt: Date(timeIntervalSince1970: 1_000_000_090),
+            result: .failed(reason: "<script>alert(1)</script> & \"boom\"")))
+        try writer.record(outcomes)
+        let (reader, readConfiguration) = try ResultsStore.openExisting(directory: directory)
+        let report = try SweepReport(store: reader, configuration: readConfiguration,
+                                     now: Date(timeIntervalSince1970: 1_000_000_100))
+        return (report, plan, writer)
+    }
+
+    @Test("the page holds every plot inline and no script, link or external resource")
+    func selfContained() throws {
+        let (report, _, writer) = try partialReport()
+        defer { try? FileManager.default.removeItem(atPath: writer.directory) }
+        let html = report.renderHTML()
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 4)
+        #expect(html.components(separatedBy: "</svg>").count - 1 == 4)
+        for id in ["provenance", "converged", "recovered", "iterations", "noise", "hosts", "failures", "table", "config"] {
+            #expect(html.contains("<section id=\"\(id)\">"), "\(id)")
+        }
+        #expect(!html.contains("<?xml"))
+        for forbidden in ["<script", "src=", "href=", "url(", "@import", "<link", "<iframe"] {
+            #expect(!html.contains(forbidden), "\(forbidden)")
+        }
+        // The only address in the page is the SVG namespace, which no browser fetches.
+        #expect(html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains("http") == false)
+    }
+
+    @Test("provenance, outcome maps, hosts and failures of a sweep still being written")
+    func contents() throws {
+        let (report, plan, writer) = try partialReport()
+        defer { try? FileManager.default.removeItem(atPath: writer.directory) }
+        #expect(report.recorded == 4)
+        #expect(report.failedCount == 1)
+        let html = report.renderHTML()
+        #expect(html.contains("4 of \(plan.taskCount) tasks recorded (incomplete"))
+        #expect(html.contains("2 converged, 1 recovered, 0 diverged, 1 failed"))
+        #expect(html.contains(ResultsStore.toolVersion))
+        #expect(html.contains("fingerprint \(plan.fingerprint)"))
+        #expect(html.contains("<tr><th>hosts</th><td>alpha, beta</td></tr>"))
+        #expect(html.contains("<tr><th>first task started</th><td>2001-09-09 01:46:40 UTC</td></tr>"))
+        #expect(html.contains("2001-09-09 01:48:10 UTC (1 min 30 s after the first start)"))
+        #expect(html.contains("2001-09-09 01:48:20 UTC"))
+        // Both outcome maps: cell 1 shows 2/3 converged and 1/3 recovered.
+        #expect(html.contains("table-test: converged rate (k/n runs)"))
+        #expect(html.contains("table-test: recovered rate (k/n runs)"))
+        #expect(html.contains(">2/3</text>") && html.contains(">1/3</text>"))
+        // Per host: alpha ran 2 tasks, beta 2 with 1 failure.
+        #expect(html.contains("<tr><td>alpha</td><td>2</td><td>0</td>"))
+        #expect(html.contains("<tr><td>beta</td><td>2</td><td>1</td>"))
+        // The failure with its reason, escaped.
+        #expect(html.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;boom&quot;</td>"))
+        #expect(html.contains("1 failed task(s)."))
+        // The stored config, verbatim (escaped).
+        #expect(html.contains("name: table-test"))
+    }
+
+    @Test("writeReport replaces report.html whole")
+    func write() throws {
+        let (report, _, writer) = try partialReport()
+        defer { try? FileManager.default.removeItem(atPath: writer.directory) }
+        let path = try writeReport(report, directory: writer.directory)
+        #expect(path.hasSuffix("/report.html"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == report.renderHTML())
+        #expect(throws: ReportWriteError.self) { try writeReport(report, directory: writer.directory + "/missing/folder") }
+    }
+}
