@@ -74,6 +74,9 @@ struct HostilePeerTests {
         let ack = try peer.receive(seconds: 10) { if case .ack(let a) = $0 { a.taskIDs == [task.taskID] } else { false } }
         #expect(ack != nil, "the refused result was not acknowledged")
         try peer.send(.bye(Bye(reason: "done", taskIDs: [])))
+        // Its only worker gone, the coordinator says so.
+        #expect(DLSweepProcess.eventually(seconds: 20) { coordinator.stderr.contains("all workers are gone") },
+                "\(coordinator.stderr.suffix(2000))")
         let worker = try honestWorker(endpoint, in: directory)
         try await finish(coordinator, worker, directory)
         #expect(coordinator.stderr.contains("another sweep"))
