@@ -55,6 +55,19 @@ static void step_and_forward_generic(size_t n_out, size_t n_in, size_t k, double
     STEP_AND_FORWARD_BODY
 }
 
+static void thin_product_generic(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                 const double *restrict x, double *restrict out) {
+    for (size_t t = 0; t < n_out * k; t++) out[t] = 0;
+    for (size_t j = 0; j < n_in; j++) {
+        const double *col = w + j * n_out;
+        for (size_t c = 0; c < k; c++) {
+            const double b = x[j + c * n_in];
+            double *o = out + c * n_out;
+            for (size_t i = 0; i < n_out; i++) o[i] += b * col[i];
+        }
+    }
+}
+
 #ifdef DLSWEEP_HAVE_X86
 // ---- AVX2 + FMA versions.
 
@@ -96,19 +109,6 @@ static void transposed_product_avx2(size_t n_out, size_t n_in, size_t k, const d
             double s = (r[0] + r[1]) + (r[2] + r[3]);
             for (; i < n_out; i++) s += col[i] * d[i];
             back[j + c * n_in] = s;
-        }
-    }
-}
-
-static void thin_product_generic(size_t n_out, size_t n_in, size_t k, const double *restrict w,
-                                 const double *restrict x, double *restrict out) {
-    for (size_t t = 0; t < n_out * k; t++) out[t] = 0;
-    for (size_t j = 0; j < n_in; j++) {
-        const double *col = w + j * n_out;
-        for (size_t c = 0; c < k; c++) {
-            const double b = x[j + c * n_in];
-            double *o = out + c * n_out;
-            for (size_t i = 0; i < n_out; i++) o[i] += b * col[i];
         }
     }
 }
@@ -239,27 +239,197 @@ static void step_and_forward_avx2(size_t n_out, size_t n_in, size_t k, double *r
     default: step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
     }
 }
+// ---- AVX-512 versions (k = 1…6; wider k keeps the AVX2 loops, whose registers suffice).
+// 32 vector registers let a block of W stay in registers across all k columns of the thin
+// operands, and masked loads handle the row tails without scalar loops.
+
+#define DLSWEEP_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+
+/// The sums of four vectors, as one vector [Σa, Σb, Σc, Σd].
+DLSWEEP_AVX512 static inline __m256d sum4_512(__m512d a, __m512d b, __m512d c, __m512d d) {
+    __m256d ta = _mm256_add_pd(_mm512_castpd512_pd256(a), _mm512_extractf64x4_pd(a, 1));
+    __m256d tb = _mm256_add_pd(_mm512_castpd512_pd256(b), _mm512_extractf64x4_pd(b, 1));
+    __m256d tc = _mm256_add_pd(_mm512_castpd512_pd256(c), _mm512_extractf64x4_pd(c, 1));
+    __m256d td = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
+    __m256d hab = _mm256_hadd_pd(ta, tb), hcd = _mm256_hadd_pd(tc, td);
+    return _mm256_add_pd(_mm256_permute2f128_pd(hab, hcd, 0x20), _mm256_permute2f128_pd(hab, hcd, 0x31));
+}
+
+// back = Wᵀ Δ, four columns of W at a time: each load of Δ serves four FMAs and the 4k sums
+// are reduced together and stored as one vector per column of back.
+#define DEFINE_TRANSPOSED_512(K)                                                                       \
+DLSWEEP_AVX512 static void transposed_product_avx512_##K(size_t n_out, size_t n_in, const double *restrict w, \
+                                                         const double *restrict delta, double *restrict back) { \
+    const size_t full = n_out & ~(size_t)7;                                                            \
+    const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);                                      \
+    size_t j = 0;                                                                                      \
+    for (; j + 4 <= n_in; j += 4) {                                                                    \
+        const double *c0 = w + j * n_out, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;        \
+        __m512d a0[K], a1[K], a2[K], a3[K];                                                            \
+        for (int c = 0; c < K; c++) a0[c] = a1[c] = a2[c] = a3[c] = _mm512_setzero_pd();              \
+        for (size_t i = 0; i < full; i += 8) {                                                         \
+            __m512d v0 = _mm512_loadu_pd(c0 + i), v1 = _mm512_loadu_pd(c1 + i);                        \
+            __m512d v2 = _mm512_loadu_pd(c2 + i), v3 = _mm512_loadu_pd(c3 + i);                        \
+            for (int c = 0; c < K; c++) {                                                              \
+                __m512d d = _mm512_loadu_pd(delta + c * n_out + i);                                    \
+                a0[c] = _mm512_fmadd_pd(v0, d, a0[c]); a1[c] = _mm512_fmadd_pd(v1, d, a1[c]);          \
+                a2[c] = _mm512_fmadd_pd(v2, d, a2[c]); a3[c] = _mm512_fmadd_pd(v3, d, a3[c]);          \
+            }                                                                                          \
+        }                                                                                              \
+        if (tail) {                                                                                    \
+            __m512d v0 = _mm512_maskz_loadu_pd(tail, c0 + full), v1 = _mm512_maskz_loadu_pd(tail, c1 + full); \
+            __m512d v2 = _mm512_maskz_loadu_pd(tail, c2 + full), v3 = _mm512_maskz_loadu_pd(tail, c3 + full); \
+            for (int c = 0; c < K; c++) {                                                              \
+                __m512d d = _mm512_maskz_loadu_pd(tail, delta + c * n_out + full);                     \
+                a0[c] = _mm512_fmadd_pd(v0, d, a0[c]); a1[c] = _mm512_fmadd_pd(v1, d, a1[c]);          \
+                a2[c] = _mm512_fmadd_pd(v2, d, a2[c]); a3[c] = _mm512_fmadd_pd(v3, d, a3[c]);          \
+            }                                                                                          \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) _mm256_storeu_pd(back + j + c * n_in, sum4_512(a0[c], a1[c], a2[c], a3[c])); \
+    }                                                                                                  \
+    for (; j < n_in; j++) {                                                                            \
+        const double *col = w + j * n_out;                                                             \
+        __m512d a[K];                                                                                  \
+        for (int c = 0; c < K; c++) a[c] = _mm512_setzero_pd();                                        \
+        for (size_t i = 0; i < n_out; i += 8) {                                                        \
+            const __mmask8 m = n_out - i >= 8 ? 0xFF : tail;                                           \
+            __m512d v = _mm512_maskz_loadu_pd(m, col + i);                                             \
+            for (int c = 0; c < K; c++) a[c] = _mm512_fmadd_pd(v, _mm512_maskz_loadu_pd(m, delta + c * n_out + i), a[c]); \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) back[j + c * n_in] = _mm512_reduce_add_pd(a[c]);                   \
+    }                                                                                                  \
+}
+DEFINE_TRANSPOSED_512(1)
+DEFINE_TRANSPOSED_512(2)
+DEFINE_TRANSPOSED_512(3)
+DEFINE_TRANSPOSED_512(4)
+DEFINE_TRANSPOSED_512(5)
+DEFINE_TRANSPOSED_512(6)
+
+// One block of 16 rows of W over the columns [j0, j1): -η Δ and the output rows stay in
+// registers, W's 16 rows are loaded, updated, stored and fed to the forward product at once.
+#define STEP_512_BLOCK(K, M0, M1)                                                                      \
+    {                                                                                                  \
+        __m512d d0[K], d1[K], o0[K], o1[K];                                                            \
+        for (int c = 0; c < K; c++) {                                                                  \
+            d0[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(M0, delta + c * n_out + i));             \
+            d1[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(M1, delta + c * n_out + i + 8));         \
+            o0[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M0, out + c * n_out + i);    \
+            o1[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M1, out + c * n_out + i + 8);\
+        }                                                                                              \
+        for (size_t j = j0; j < j1; j++) {                                                             \
+            double *col = w + j * n_out + i;                                                           \
+            __m512d v0 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M0, col));                        \
+            __m512d v1 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M1, col + 8));                    \
+            for (int c = 0; c < K; c++) {                                                              \
+                const __m512d a = _mm512_set1_pd(old_input[j + c * n_in]);                             \
+                v0 = _mm512_fmadd_pd(a, d0[c], v0); v1 = _mm512_fmadd_pd(a, d1[c], v1);                \
+            }                                                                                          \
+            _mm512_mask_storeu_pd(col, M0, v0); _mm512_mask_storeu_pd(col + 8, M1, v1);                \
+            for (int c = 0; c < K; c++) {                                                              \
+                const __m512d b = _mm512_set1_pd(new_input[j + c * n_in]);                             \
+                o0[c] = _mm512_fmadd_pd(b, v0, o0[c]); o1[c] = _mm512_fmadd_pd(b, v1, o1[c]);          \
+            }                                                                                          \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) {                                                                  \
+            _mm512_mask_storeu_pd(out + c * n_out + i, M0, o0[c]);                                     \
+            _mm512_mask_storeu_pd(out + c * n_out + i + 8, M1, o1[c]);                                 \
+        }                                                                                              \
+    }
+
+#ifndef DLSWEEP_STEP_PANEL
+#define DLSWEEP_STEP_PANEL 16
 #endif
 
-static int use_avx2(void) {
+#define DEFINE_STEP_AND_FORWARD_512(K)                                                                 \
+DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in, double *restrict w,    \
+                                                       const double *restrict delta, const double *restrict old_input, \
+                                                       const double *restrict new_input, double decay, double eta, \
+                                                       double *restrict out) {                         \
+    const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);                         \
+    const size_t full = n_out & ~(size_t)15;                                                           \
+    const size_t rest = n_out - full;                                                                  \
+    const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);                               \
+    const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);                             \
+    for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
+        const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
+        size_t i = 0;                                                                                  \
+        for (; i < full; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                        \
+        if (rest) STEP_512_BLOCK(K, t0, t1)                                                            \
+    }                                                                                                  \
+}
+DEFINE_STEP_AND_FORWARD_512(1)
+DEFINE_STEP_AND_FORWARD_512(2)
+DEFINE_STEP_AND_FORWARD_512(3)
+DEFINE_STEP_AND_FORWARD_512(4)
+DEFINE_STEP_AND_FORWARD_512(5)
+DEFINE_STEP_AND_FORWARD_512(6)
+#endif
+
+// ---- Dispatch: every variant can be called by name (the tests compare them); the plain
+// entry points use the best one this CPU runs.
+
+int dlsweep_kernels_supports(int variant) {
 #ifdef DLSWEEP_HAVE_X86
-    static int cached = -1;
-    if (cached < 0) {
+    // Bit 0: known, bit 1: AVX2+FMA, bit 2: AVX-512 (F, VL, DQ). Every thread computes the same value.
+    static int features = 0;
+    int f = __atomic_load_n(&features, __ATOMIC_RELAXED);
+    if (f == 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+                           && __builtin_cpu_supports("avx512dq");
+        f = 1 | (avx2 << 1) | (avx512 << 2);
+        __atomic_store_n(&features, f, __ATOMIC_RELAXED);
     }
-    return cached;
+    switch (variant) {
+    case DLSWEEP_KERNELS_PORTABLE: return 1;
+    case DLSWEEP_KERNELS_AVX2: return (f >> 1) & 1;
+    case DLSWEEP_KERNELS_AVX512: return (f >> 2) & 1;
+    default: return 0;
+    }
 #else
-    return 0;
+    return variant == DLSWEEP_KERNELS_PORTABLE;
 #endif
 }
 
-int dlsweep_kernels_use_avx2(void) { return use_avx2(); }
+static int chosen = -1;
 
-void dlsweep_transposed_product(size_t n_out, size_t n_in, size_t k, const double *w,
-                                const double *delta, double *back) {
+int dlsweep_kernels_best(void) {
+    const int c = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (c >= 0) return c;
+    return dlsweep_kernels_supports(DLSWEEP_KERNELS_AVX512) ? DLSWEEP_KERNELS_AVX512
+         : dlsweep_kernels_supports(DLSWEEP_KERNELS_AVX2)   ? DLSWEEP_KERNELS_AVX2
+                                                            : DLSWEEP_KERNELS_PORTABLE;
+}
+
+int dlsweep_kernels_choose(int variant) {
+    if (variant >= 0 && !dlsweep_kernels_supports(variant)) return 0;
+    __atomic_store_n(&chosen, variant < 0 ? -1 : variant, __ATOMIC_RELAXED);
+    return 1;
+}
+
+/// The variant that runs: the one asked for if this CPU has it, else the portable loops.
+static int runnable(int variant) {
+    return dlsweep_kernels_supports(variant) ? variant : DLSWEEP_KERNELS_PORTABLE;
+}
+
+void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
+                                        const double *delta, double *back) {
 #ifdef DLSWEEP_HAVE_X86
-    if (use_avx2()) {
+    variant = runnable(variant);
+    if (variant == DLSWEEP_KERNELS_AVX512) {
+        switch (k) {
+        case 1: transposed_product_avx512_1(n_out, n_in, w, delta, back); return;
+        case 2: transposed_product_avx512_2(n_out, n_in, w, delta, back); return;
+        case 3: transposed_product_avx512_3(n_out, n_in, w, delta, back); return;
+        case 4: transposed_product_avx512_4(n_out, n_in, w, delta, back); return;
+        case 5: transposed_product_avx512_5(n_out, n_in, w, delta, back); return;
+        case 6: transposed_product_avx512_6(n_out, n_in, w, delta, back); return;
+        default: variant = DLSWEEP_KERNELS_AVX2;
+        }
+    }
+    if (variant == DLSWEEP_KERNELS_AVX2) {
         switch (k) {
         case 1: transposed_product_avx2_1(n_out, n_in, w, delta, back); return;
         case 2: transposed_product_avx2_2(n_out, n_in, w, delta, back); return;
@@ -273,21 +443,39 @@ void dlsweep_transposed_product(size_t n_out, size_t n_in, size_t k, const doubl
         }
     }
 #endif
+    (void)variant;
     transposed_product_generic(n_out, n_in, k, w, delta, back);
 }
 
-void dlsweep_step_and_forward(size_t n_out, size_t n_in, size_t k, double *w, const double *delta,
-                              const double *old_input, const double *new_input, double decay,
-                              double eta, double *out) {
+void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
+                                      const double *delta, const double *old_input, const double *new_input,
+                                      double decay, double eta, double *out) {
 #ifdef DLSWEEP_HAVE_X86
-    if (use_avx2()) { step_and_forward_avx2(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out); return; }
+    variant = runnable(variant);
+    if (variant == DLSWEEP_KERNELS_AVX512) {
+        switch (k) {
+        case 1: step_and_forward_avx512_1(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
+        case 2: step_and_forward_avx512_2(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
+        case 3: step_and_forward_avx512_3(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
+        case 4: step_and_forward_avx512_4(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
+        case 5: step_and_forward_avx512_5(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
+        case 6: step_and_forward_avx512_6(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
+        default: variant = DLSWEEP_KERNELS_AVX2;
+        }
+    }
+    if (variant == DLSWEEP_KERNELS_AVX2) {
+        step_and_forward_avx2(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+        return;
+    }
 #endif
+    (void)variant;
     step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
 }
 
-void dlsweep_thin_product(size_t n_out, size_t n_in, size_t k, const double *w, const double *x, double *out) {
+void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
+                                  const double *x, double *out) {
 #ifdef DLSWEEP_HAVE_X86
-    if (use_avx2()) {
+    if (runnable(variant) != DLSWEEP_KERNELS_PORTABLE) {
         switch (k) {
         case 1: thin_product_avx2_1(n_out, n_in, w, x, out); return;
         case 2: thin_product_avx2_2(n_out, n_in, w, x, out); return;
@@ -301,5 +489,22 @@ void dlsweep_thin_product(size_t n_out, size_t n_in, size_t k, const double *w, 
         }
     }
 #endif
+    (void)variant;
     thin_product_generic(n_out, n_in, k, w, x, out);
+}
+
+void dlsweep_transposed_product(size_t n_out, size_t n_in, size_t k, const double *w,
+                                const double *delta, double *back) {
+    dlsweep_transposed_product_variant(dlsweep_kernels_best(), n_out, n_in, k, w, delta, back);
+}
+
+void dlsweep_step_and_forward(size_t n_out, size_t n_in, size_t k, double *w, const double *delta,
+                              const double *old_input, const double *new_input, double decay,
+                              double eta, double *out) {
+    dlsweep_step_and_forward_variant(dlsweep_kernels_best(), n_out, n_in, k, w, delta, old_input, new_input,
+                                     decay, eta, out);
+}
+
+void dlsweep_thin_product(size_t n_out, size_t n_in, size_t k, const double *w, const double *x, double *out) {
+    dlsweep_thin_product_variant(dlsweep_kernels_best(), n_out, n_in, k, w, x, out);
 }

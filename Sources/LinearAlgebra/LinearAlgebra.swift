@@ -137,17 +137,43 @@ extension BLAS {
 
 /// Kernels for products with thin (k-column) operands, where BLAS gemm is inefficient.
 public enum ThinKernels {
-    /// Whether the AVX2+FMA versions run on this CPU.
-    public static var usesAVX2: Bool { dlsweep_kernels_use_avx2() == 1 }
+    /// The instruction-set versions of the kernels. Each is exact arithmetic on the same
+    /// operands in a different summation order, so they agree to rounding.
+    public enum Variant: Int32, CaseIterable, Sendable, CustomStringConvertible {
+        case portable = 0   // DLSWEEP_KERNELS_PORTABLE
+        case avx2 = 1       // DLSWEEP_KERNELS_AVX2
+        case avx512 = 2     // DLSWEEP_KERNELS_AVX512
+
+        /// Whether this CPU runs the variant (one it lacks runs the portable loops).
+        public var isSupported: Bool { dlsweep_kernels_supports(rawValue) == 1 }
+
+        /// The variant the training core uses: the fastest this CPU runs, unless chosen.
+        public static var best: Variant { Variant(rawValue: dlsweep_kernels_best()) ?? .portable }
+
+        /// Makes the training core use `variant` (nil: the fastest again); false if this CPU
+        /// lacks it. For benchmarks comparing the variants on the whole step: not to be called
+        /// while kernels run on other threads.
+        @discardableResult
+        public static func choose(_ variant: Variant?) -> Bool { dlsweep_kernels_choose(variant?.rawValue ?? -1) == 1 }
+
+        public var description: String {
+            switch self {
+            case .portable: "portable"
+            case .avx2: "AVX2+FMA"
+            case .avx512: "AVX-512"
+            }
+        }
+    }
 
     /// `W x` for a thin x (at most 8 columns use the specialized loops).
-    public static func product(_ w: Matrix, _ x: Matrix) -> Matrix {
+    public static func product(_ w: Matrix, _ x: Matrix, variant: Variant = .best) -> Matrix {
         precondition(x.rows == w.columns, "thin product shape mismatch: \(w.shape) times \(x.shape)")
         var out = Matrix(rows: w.rows, columns: x.columns)
         w.storage.withUnsafeBufferPointer { pw in
             x.storage.withUnsafeBufferPointer { px in
                 out.storage.withUnsafeMutableBufferPointer { po in
-                    dlsweep_thin_product(w.rows, w.columns, x.columns, pw.baseAddress, px.baseAddress, po.baseAddress)
+                    dlsweep_thin_product_variant(variant.rawValue, w.rows, w.columns, x.columns, pw.baseAddress,
+                                                 px.baseAddress, po.baseAddress)
                 }
             }
         }
@@ -155,21 +181,23 @@ public enum ThinKernels {
     }
 
     /// `back = Wᵀ Δ` for thin Δ.
-    public static func transposedProduct(_ w: Matrix, _ delta: Matrix, into back: inout Matrix) {
+    public static func transposedProduct(_ w: Matrix, _ delta: Matrix, into back: inout Matrix,
+                                         variant: Variant = .best) {
         precondition(delta.rows == w.rows && back.rows == w.columns && back.columns == delta.columns,
                      "transposedProduct shape mismatch")
         w.storage.withUnsafeBufferPointer { pw in
             delta.storage.withUnsafeBufferPointer { pd in
                 back.storage.withUnsafeMutableBufferPointer { pb in
-                    dlsweep_transposed_product(w.rows, w.columns, delta.columns, pw.baseAddress, pd.baseAddress, pb.baseAddress)
+                    dlsweep_transposed_product_variant(variant.rawValue, w.rows, w.columns, delta.columns,
+                                                       pw.baseAddress, pd.baseAddress, pb.baseAddress)
                 }
             }
         }
     }
 
-    /// The same as `BLAS.stepAndForward`, column by column through L1.
+    /// The same as `BLAS.stepAndForward`, in blocks of W that stay in registers (or L1).
     public static func stepAndForward(_ w: inout Matrix, delta: Matrix, oldInput: Matrix, newInput: Matrix,
-                                      decay: Double, eta: Double, output: inout Matrix) {
+                                      decay: Double, eta: Double, output: inout Matrix, variant: Variant = .best) {
         let nOut = w.rows, nIn = w.columns, k = delta.columns
         precondition(delta.rows == nOut && oldInput.rows == nIn && newInput.rows == nIn
                      && oldInput.columns == k && newInput.columns == k
@@ -179,8 +207,9 @@ public enum ThinKernels {
                 oldInput.storage.withUnsafeBufferPointer { po in
                     newInput.storage.withUnsafeBufferPointer { pn in
                         output.storage.withUnsafeMutableBufferPointer { pout in
-                            dlsweep_step_and_forward(nOut, nIn, k, pw.baseAddress, pd.baseAddress, po.baseAddress,
-                                                     pn.baseAddress, decay, eta, pout.baseAddress)
+                            dlsweep_step_and_forward_variant(variant.rawValue, nOut, nIn, k, pw.baseAddress,
+                                                             pd.baseAddress, po.baseAddress, pn.baseAddress,
+                                                             decay, eta, pout.baseAddress)
                         }
                     }
                 }

@@ -21,6 +21,8 @@ struct BenchCoreCommand: ParsableCommand {
     @Option(help: "d_w.") var width = 400
     @Flag(help: "Also time one NumPy step of the Gram form (scripts/bench_numpy_step.py) and print the speed-up.")
     var numpy = false
+    @Option(help: "Also time the reduced path with the outcome checks every K steps, as a sweep runs them (check_every), and print their overhead.")
+    var checkEvery: Int?
 
     func run() throws {
         BLAS.setThreads(1)
@@ -35,15 +37,40 @@ struct BenchCoreCommand: ParsableCommand {
         let (d, m, k) = (spec.problem.signalDim, spec.problem.measurements, spec.problem.latentDim)
         print("size: d=\(d) m=\(m) r=\(k) n=\(spec.problem.samples) L=\(depth) d_w=\(width), one BLAS thread")
 
-        func secondsPerStep(_ path: GradientPath, steps: Int) throws -> Double {
+        /// CPU seconds of this thread (the machine may be shared: time other processes take
+        /// from the core does not count).
+        func cpuSeconds() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec)
+        }
+        /// A run of `steps` steps less one of a few steps: the set-up and final measurement
+        /// cancel, the steps (and checks) remain.
+        func secondsPerStep(_ path: GradientPath, steps: Int, checkEvery: Int = 1_000_000) throws -> Double {
             var training = spec.training
             training.path = path
-            training.steps = .fixed(steps)
-            let report = try train(problem: problem, model: spec.model, training: training, trainingSeed: 2).report
-            return report.trainSeconds / Double(steps)
+            training.checkEvery = checkEvery
+            let few = 10
+            func run(_ n: Int) throws -> Double {
+                training.steps = .fixed(n)
+                let start = cpuSeconds()
+                _ = try train(problem: problem, model: spec.model, training: training, trainingSeed: 2)
+                return cpuSeconds() - start
+            }
+            let short = try run(few)
+            return (try run(few + steps) - short) / Double(steps)
         }
         _ = try secondsPerStep(.reduced, steps: 20)
-        let reduced = try secondsPerStep(.reduced, steps: steps)
+        // The reduced step with each instruction-set version of the kernels this CPU runs
+        // (the portable loops only when there is no other), the fastest last.
+        let simd = ThinKernels.Variant.allCases.filter { $0 != .portable && $0.isSupported }
+        var byVariant: [(ThinKernels.Variant, Double)] = []
+        for variant in simd.isEmpty ? [.portable] : simd {
+            ThinKernels.Variant.choose(variant)
+            defer { ThinKernels.Variant.choose(nil) }
+            byVariant.append((variant, try secondsPerStep(.reduced, steps: steps)))
+        }
+        let reduced = byVariant.last!.1
         let plain = try secondsPerStep(.plain, steps: max(10, steps / 10))
 
         // Flops of one step: forward, backward and update on every layer.
@@ -62,18 +89,30 @@ struct BenchCoreCommand: ParsableCommand {
         b = rng.normalMatrix(rows: size, columns: size)
         BLAS.gemm(a, b, into: &c)
         let reps = 20
-        let start = Date()
+        let start = cpuSeconds()
         for _ in 0..<reps { BLAS.gemm(a, b, into: &c) }
-        let gemmRate = Double(reps) * 2 * pow(Double(size), 3) / Date().timeIntervalSince(start)
+        let gemmRate = Double(reps) * 2 * pow(Double(size), 3) / (cpuSeconds() - start)
 
         func line(_ name: String, _ seconds: Double, _ flops: Double) {
             print(String(format: "%-8@ %10.1f steps/s  %8.3f ms/step  %6.2f GFLOP/s  (%.0f%% of dgemm)",
                          name as NSString, 1 / seconds, seconds * 1e3, flops / seconds / 1e9, 100 * flops / seconds / gemmRate))
         }
         print(String(format: "dgemm %dx%dx%d: %.2f GFLOP/s", size, size, size, gemmRate / 1e9))
-        line("reduced", reduced, reducedFlops)
+        for (variant, seconds) in byVariant {
+            line("reduced", seconds, reducedFlops)
+            print("         (kernels: \(variant))")
+        }
         line("plain", plain, plainFlops)
         print(String(format: "reduced / plain speed-up: %.1fx", plain / reduced))
+
+        if let checkEvery {
+            guard checkEvery >= 1 else { throw ValidationError("--check-every must be at least 1, got \(checkEvery)") }
+            // The same run with the checks a sweep makes (default tolerances; at λ = 1e-3 no
+            // outcome is reached within a few thousand steps, so every check does its work).
+            let seconds = try secondsPerStep(.reduced, steps: steps, checkEvery: checkEvery)
+            print(String(format: "reduced with checks every %d steps: %.3f ms/step, checks add %.1f%%",
+                         checkEvery, seconds * 1e3, 100 * (seconds / reduced - 1)))
+        }
 
         if numpy {
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,33 +1,52 @@
 import LinearAlgebra
 import Testing
 
-/// The hand-written thin-operand kernels against BLAS, for every specialized k and the
-/// generic fallback, on shapes with and without a multiple-of-4 row count.
+/// The hand-written thin-operand kernels, every instruction-set variant, against BLAS and
+/// against the portable loops, for every specialized k and the generic fallback, on shapes
+/// with every row tail of the vector blocks (rows mod 16) and column tails (columns mod 4).
 @Suite struct ThinKernelTests {
     static let shapes: [(rows: Int, columns: Int, k: Int)] =
-        (1...10).map { (37, 23, $0) } + (1...9).map { (40, 24, $0) } + [(200, 400, 5), (3, 1, 2)]
+        (1...10).map { (37, 23, $0) } + (1...9).map { (40, 24, $0) } + (1...16).map { (16 + $0, 4 + $0 % 5, 5) }
+        + (1...7).map { (8 + $0, 9, 6) } + [(200, 400, 5), (400, 400, 5), (3, 1, 2), (1, 3, 1)]
 
-    @Test("W x, Wᵀ Δ and the fused step agree with gemm", arguments: 0..<shapes.count)
-    func agreeWithBLAS(index: Int) {
+    static func close(_ a: Matrix, _ b: Matrix) -> Bool { (a - b).frobeniusNorm <= 1e-13 * max(1, b.frobeniusNorm) }
+
+    @Test("W x, Wᵀ Δ and the fused step of every variant agree with gemm and the portable loops",
+          arguments: ThinKernels.Variant.allCases, 0..<shapes.count)
+    func agree(variant: ThinKernels.Variant, index: Int) {
         let (rows, columns, k) = Self.shapes[index]
         var rng = NormalGenerator(seed: UInt64(100 + index))
         let w = rng.normalMatrix(rows: rows, columns: columns)
         let x = rng.normalMatrix(rows: columns, columns: k)
         let delta = rng.normalMatrix(rows: rows, columns: k)
         let oldInput = rng.normalMatrix(rows: columns, columns: k)
-        func close(_ a: Matrix, _ b: Matrix) -> Bool { (a - b).frobeniusNorm <= 1e-13 * max(1, b.frobeniusNorm) }
 
-        #expect(close(ThinKernels.product(w, x), w * x))
+        let product = ThinKernels.product(w, x, variant: variant)
+        #expect(Self.close(product, w * x))
+        #expect(Self.close(product, ThinKernels.product(w, x, variant: .portable)))
 
-        var back = Matrix(rows: columns, columns: k)
-        ThinKernels.transposedProduct(w, delta, into: &back)
-        #expect(close(back, w.transposed * delta))
+        var back = Matrix(rows: columns, columns: k, repeating: 7), portableBack = back
+        ThinKernels.transposedProduct(w, delta, into: &back, variant: variant)
+        ThinKernels.transposedProduct(w, delta, into: &portableBack, variant: .portable)
+        #expect(Self.close(back, w.transposed * delta))
+        #expect(Self.close(back, portableBack))
 
         var fused = w, fusedOut = Matrix(rows: rows, columns: k, repeating: 7)
+        var portable = w, portableOut = fusedOut
         ThinKernels.stepAndForward(&fused, delta: delta, oldInput: oldInput, newInput: x, decay: 0.99, eta: 0.01,
-                                   output: &fusedOut)
+                                   output: &fusedOut, variant: variant)
+        ThinKernels.stepAndForward(&portable, delta: delta, oldInput: oldInput, newInput: x, decay: 0.99, eta: 0.01,
+                                   output: &portableOut, variant: .portable)
         let expected = 0.99 * w - 0.01 * (delta * oldInput.transposed)
-        #expect(close(fused, expected))
-        #expect(close(fusedOut, expected * x))
+        #expect(Self.close(fused, expected))
+        #expect(Self.close(fusedOut, expected * x))
+        #expect(Self.close(fused, portable))
+        #expect(Self.close(fusedOut, portableOut))
+    }
+
+    @Test("the training core uses the fastest variant this CPU runs")
+    func bestIsFastestSupported() {
+        let fastest = ThinKernels.Variant.allCases.last { $0.isSupported }
+        #expect(ThinKernels.Variant.best == fastest)
     }
 }

@@ -5,7 +5,7 @@
 /// The two passes of a reduced gradient step over one weight matrix W (n_out x n_in,
 /// column-major), for thin k-column operands (k = rank(Y), a handful). BLAS gemm is slow for
 /// such thin shapes; these loops stream each column of W through L1 once per pass.
-/// An AVX2+FMA version is picked at run time when the CPU has it.
+/// The best version this CPU runs (AVX-512, AVX2+FMA, portable) is picked at run time.
 
 /// back (n_in x k) = W^T delta (delta: n_out x k).
 void dlsweep_transposed_product(size_t n_out, size_t n_in, size_t k, const double *w,
@@ -20,7 +20,30 @@ void dlsweep_step_and_forward(size_t n_out, size_t n_in, size_t k, double *w, co
 /// out (n_out x k) = W x (x: n_in x k).
 void dlsweep_thin_product(size_t n_out, size_t n_in, size_t k, const double *w, const double *x, double *out);
 
-/// 1 when the AVX2+FMA versions are in use.
-int dlsweep_kernels_use_avx2(void);
+/// The instruction-set versions of the kernels, so that tests can compare each with the
+/// portable loops. A variant this CPU lacks runs the portable loops.
+enum {
+    DLSWEEP_KERNELS_PORTABLE = 0,
+    DLSWEEP_KERNELS_AVX2 = 1,
+    DLSWEEP_KERNELS_AVX512 = 2,
+};
+
+/// 1 when this CPU (and OS) runs the variant.
+int dlsweep_kernels_supports(int variant);
+
+/// The variant the plain entry points use: the fastest this CPU runs, unless chosen.
+int dlsweep_kernels_best(void);
+
+/// Makes the plain entry points use `variant` (-1: back to the fastest), so that a benchmark
+/// can compare the variants on the whole step; 0 if this CPU lacks it. Not for concurrent use.
+int dlsweep_kernels_choose(int variant);
+
+void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
+                                        const double *delta, double *back);
+void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
+                                      const double *delta, const double *old_input, const double *new_input,
+                                      double decay, double eta, double *out);
+void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
+                                  const double *x, double *out);
 
 #endif
