@@ -109,15 +109,18 @@ extension GradientDescent {
     }
 
     func balancedness(_ layers: [Matrix]) -> Double {
-        guard layers.count > 1 else { return 0 }
-        var worst = 0.0
-        for l in 0..<(layers.count - 1) {
+        balanceGaps(layers).reduce(0) { max($0, $1.frobeniusNorm) }
+    }
+
+    /// `W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ` for l = 1 … L − 1.
+    func balanceGaps(_ layers: [Matrix]) -> [Matrix] {
+        guard layers.count > 1 else { return [] }
+        return (0..<(layers.count - 1)).map { l in
             var gap = Matrix(rows: layers[l].rows, columns: layers[l].rows)
             BLAS.gemm(layers[l + 1], layers[l + 1], transA: .transpose, into: &gap)
             BLAS.gemm(layers[l], layers[l], transB: .transpose, alpha: -1, beta: 1, into: &gap)
-            worst = max(worst, gap.frobeniusNorm)
+            return gap
         }
-        return worst
     }
 
     /// The metrics of a trajectory point, all exact.

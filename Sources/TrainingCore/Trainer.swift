@@ -5,6 +5,13 @@ public import LinearAlgebra
 public struct TrainingOutcome: Sendable {
     public var report: RunReport
     public var weights: [Matrix]
+    /// `max_l ‖B_l(T) − B_l(0)‖_F`, `B_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ` (conserved by the gradient
+    /// flow without weight decay); NaN when the run diverged. Not in RunReport (nor on the wire) yet.
+    public var balancednessDrift = Double.nan
+    /// The fitted linear rate of the loss gap `F − F*`, F* = F(W*_λ): minus the least-squares
+    /// slope of `ln(F − F*)` per step over the checks of its last two decades (`gap ≈ e^(−rate t)`);
+    /// nil when fewer than 3 checks lie above the rounding floor or the run diverged.
+    public var lossGapRate: Double?
 }
 
 /// Trains a deep linear network on `problem` (MODEL.md §2) and measures it (§3, §4).
@@ -70,6 +77,8 @@ extension GradientDescent {
         let initialGradient = gradientNorm()
         var diverged = !initialLoss.isFinite || !initialGradient.isFinite
         var tracker = OutcomeTracker(data: data, initialGradient: initialGradient)
+        var gaps = LossGapFit(optimal: data.optimalLoss)
+        let initialBalance = balanceGaps(layers())
         var trajectory: [TrajectoryPoint] = []
         var iterations = 0
 
@@ -86,6 +95,7 @@ extension GradientDescent {
                         diverged = true
                         break
                     }
+                    gaps.record(step: t, loss: current)
                     tracker.check(self, step: t)
                     if training.stopOnSuccess && tracker.hasConverged { break }
                 }
@@ -95,8 +105,14 @@ extension GradientDescent {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        return try finish(iterations: iterations, budget: budget, tracker: tracker, diverged: diverged,
-                          initialGradient: initialGradient, seconds: seconds, trajectory: trajectory)
+        var outcome = try finish(iterations: iterations, budget: budget, tracker: tracker, diverged: diverged,
+                                 initialGradient: initialGradient, seconds: seconds, trajectory: trajectory)
+        if !outcome.report.diverged {
+            outcome.balancednessDrift = zip(balanceGaps(outcome.weights), initialBalance)
+                .reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) }
+            outcome.lossGapRate = gaps.rate()
+        }
+        return outcome
     }
 
     func finish(iterations: Int, budget: (steps: Int, capped: Bool), tracker: OutcomeTracker, diverged: Bool,

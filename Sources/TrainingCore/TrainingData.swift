@@ -40,6 +40,9 @@ struct TrainingData {
     /// ‖R‖_F.
     let basisNorm: Double
     let target: TrainingTarget
+    /// F* = F(W*_λ): `g(D*)` plus the part of the data term no W can reach,
+    /// `γ/2 (‖X‖² − ‖Cᵀ X V‖²)` (C an orthonormal basis of range(X)).
+    let optimalLoss: Double
 
     init(problem: Problem, y: Matrix, depth: Int, width: Int, training: TrainingSpec) throws {
         self.problem = problem
@@ -86,6 +89,8 @@ struct TrainingData {
         target = try TrainingTarget.solve(basis: xBasis, x: problem.x, u: u, s: s, v: v,
                                           gamma: gamma, lambda: lambdaLayer, depth: depth,
                                           maxRank: depth > 1 ? min(width, problem.measurements, problem.signalDim) : .max)
+        let unreachable = max(0, BLAS.squaredNorm(problem.x) - BLAS.squaredNorm(xBasis.transposed * xv))
+        optimalLoss = target.objective + 0.5 * gamma * unreachable
     }
 
     /// `M P⊥ = M − (M Q) Qᵀ` for a matrix with m columns.

@@ -138,9 +138,9 @@ struct TrainCommand: ParsableCommand {
         }
         let report = outcome.report
         if json {
-            print(try Self.json(report, testNoise: levels))
+            print(try Self.json(report, testNoise: levels, dynamics: outcome))
         } else {
-            print(Self.summary(report, testNoise: levels))
+            print(Self.summary(report, testNoise: levels) + Self.dynamicsLine(outcome))
         }
     }
 
@@ -172,11 +172,11 @@ struct TrainCommand: ParsableCommand {
         }
         let levels = spec.training.testNoise
         if json {
-            print(try Self.json(outcome.report, testNoise: levels))
+            print(try Self.json(outcome.report, testNoise: levels, dynamics: outcome))
         } else {
             let cell = sweepTask.cell
             print("task \(task) of sweep '\(configuration.name)': depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
-            print(Self.summary(outcome.report, testNoise: levels))
+            print(Self.summary(outcome.report, testNoise: levels) + Self.dynamicsLine(outcome))
         }
     }
 
@@ -204,7 +204,13 @@ struct TrainCommand: ParsableCommand {
         return try (1...depth).map { try NPYFile.read(dir.appendingPathComponent("W\($0).npy").path) }
     }
 
-    static func json(_ r: RunReport, testNoise: [Double]) throws -> String {
+    /// The metrics a report does not carry yet (not stored by sweeps).
+    static func dynamicsLine(_ o: TrainingOutcome) -> String {
+        "\nbalancedness drift from t = 0 " + String(format: "%.3e", o.balancednessDrift)
+            + "   loss gap rate " + (o.lossGapRate.map { String(format: "%.3e", $0) } ?? "-") + " per step"
+    }
+
+    static func json(_ r: RunReport, testNoise: [Double], dynamics: TrainingOutcome? = nil) throws -> String {
         func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
         func byNoise(_ values: [Double]) -> [String: Any] {
             Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))
@@ -221,6 +227,8 @@ struct TrainCommand: ParsableCommand {
             "test_error": byNoise(r.testError),
             "oracle_test_error": byNoise(r.oracleTestError),
             "balancedness": number(r.balancedness),
+            "balancedness_drift": dynamics.map { number($0.balancednessDrift) } ?? NSNull(),
+            "loss_gap_rate": dynamics?.lossGapRate.map(number) ?? NSNull(),
             "effective_rank": r.effectiveRank,
             "iterations": r.iterations,
             "converged_at": step(r.convergedAt),

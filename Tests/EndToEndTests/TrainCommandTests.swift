@@ -20,7 +20,7 @@ import Testing
             "train_residual", "reconstruction_error", "off_subspace_error", "oracle_distance", "target_distance",
             "gradient_norm", "oracle_norm", "test_error", "oracle_test_error", "balancedness", "effective_rank",
             "iterations", "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered",
-            "stationary", "step_budget", "budget_capped", "train_seconds",
+            "stationary", "step_budget", "budget_capped", "train_seconds", "balancedness_drift", "loss_gap_rate",
         ])
         let testError = try #require(object["test_error"] as? [String: Double])
         #expect(Set(testError.keys) == ["0", "0.1"])
