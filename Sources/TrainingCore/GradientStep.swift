@@ -23,7 +23,8 @@ struct GradientDescent {
     var upper: [Matrix]
     /// Reduced: V = W_1 U; plain: W_1 itself.
     var first: Matrix
-    /// Reduced only: W_1 (I − U Uᵀ) at t = 0, and the factor (1 − ηλ)^t it has decayed by.
+    /// Reduced only: W_1 (I − U Uᵀ) at t = 0, and the factor it has decayed by: (1 − ηλ)^t for
+    /// gd, the scalar recurrence of `InertialCoefficients.nextOutsideFactor` with momentum.
     let firstOutside: Matrix
     var outsideFactor = 1.0
     /// The previous iterate and gradient of `heavy-ball` and `inertial`.

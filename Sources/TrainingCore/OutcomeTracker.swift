@@ -3,9 +3,9 @@ import LinearAlgebra
 /// Judges the outcomes of MODEL.md §4 at every check and records the first step at which
 /// each held, exactly, at a small fraction of a step's cost.
 ///
-/// On the reduced path `W = (W U) Uᵀ + (1 − ηλ)^t E`, with `W U` kept by the step (d × k,
+/// On the reduced path `W = (W U) Uᵀ + c_t E`, with `W U` kept by the step (d × k,
 /// cheap) and `E = W_{L:2} W_1(0)(I − U Uᵀ)` (d × m, as dear as a plain step). The decaying
-/// factor is known exactly; E moves only as the upper layers do, slowly once training
+/// factor c_t is known exactly (`(1 − ηλ)^t` for gd, the momentum's recurrence otherwise); E moves only as the upper layers do, slowly once training
 /// settles. So each check measures the cheap parts exactly and predicts the E parts from the
 /// last exact E; the exact E is formed only when a prediction lies within `band` (10%) of a
 /// threshold, and on a refresh schedule that adapts to how fast E moves (halved when E moved
