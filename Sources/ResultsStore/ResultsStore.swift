@@ -438,6 +438,7 @@ public final class ResultsStore: Sendable {
 
     private func decodeByNoise(_ text: String?, _ noise: [Double], taskID: Int, column: String) throws -> [Double] {
         guard let text else { return noise.map { _ in .nan } }
+        if let object = NoiseKeyedJSON.parse(text) { return noise.map { object[decimalLabel($0)] ?? .nan } }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let object: [String: Double]
