@@ -68,6 +68,25 @@ static void thin_product_generic(size_t n_out, size_t n_in, size_t k, const doub
     }
 }
 
+// ‖λ W + Δ inputᵀ‖² entry by entry (near a minimum the two terms cancel: no expansion into
+// traces), and back = Wᵀ Δ, in one pass over W.
+static double gradient_norm_generic(size_t n_out, size_t n_in, size_t k, const double *w, const double *delta,
+                                    const double *input, double lambda, double *back) {
+    double total = 0;
+    for (size_t j = 0; j < n_in; j++) {
+        const double *col = w + j * n_out;
+        double sum = 0;
+        for (size_t i = 0; i < n_out; i++) {
+            double g = lambda * col[i];
+            for (size_t c = 0; c < k; c++) g += delta[c * n_out + i] * input[j + c * n_in];
+            sum += g * g;
+        }
+        total += sum;
+    }
+    transposed_product_generic(n_out, n_in, k, w, delta, back);
+    return total;
+}
+
 #ifdef DLSWEEP_HAVE_X86
 // ---- AVX2 + FMA versions.
 
@@ -364,6 +383,40 @@ DEFINE_STEP_AND_FORWARD_512(3)
 DEFINE_STEP_AND_FORWARD_512(4)
 DEFINE_STEP_AND_FORWARD_512(5)
 DEFINE_STEP_AND_FORWARD_512(6)
+// The gradient norm of a layer and Wᵀ Δ together, one column of W at a time: Δ's k columns
+// are read from L1, W once from wherever it is.
+#define DEFINE_GRADIENT_NORM_512(K)                                                                    \
+DLSWEEP_AVX512 static double gradient_norm_avx512_##K(size_t n_out, size_t n_in, const double *restrict w, \
+                                                      const double *restrict delta, const double *restrict input, \
+                                                      double lambda, double *restrict back) {          \
+    const __m512d vlambda = _mm512_set1_pd(lambda);                                                    \
+    const __mmask8 tail = (__mmask8)((1u << (n_out % 8)) - 1);                                        \
+    __m512d total = _mm512_setzero_pd();                                                               \
+    for (size_t j = 0; j < n_in; j++) {                                                                \
+        const double *col = w + j * n_out;                                                             \
+        __m512d a[K], b[K];                                                                            \
+        for (int c = 0; c < K; c++) { a[c] = _mm512_setzero_pd(); b[c] = _mm512_set1_pd(input[j + c * n_in]); } \
+        for (size_t i = 0; i < n_out; i += 8) {                                                        \
+            const __mmask8 m = n_out - i >= 8 ? 0xFF : tail;                                           \
+            const __m512d v = _mm512_maskz_loadu_pd(m, col + i);                                       \
+            __m512d g = _mm512_mul_pd(vlambda, v);                                                     \
+            for (int c = 0; c < K; c++) {                                                              \
+                const __m512d d = _mm512_maskz_loadu_pd(m, delta + c * n_out + i);                     \
+                g = _mm512_fmadd_pd(d, b[c], g);                                                       \
+                a[c] = _mm512_fmadd_pd(v, d, a[c]);                                                    \
+            }                                                                                          \
+            total = _mm512_fmadd_pd(g, g, total);                                                      \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) back[j + c * n_in] = _mm512_reduce_add_pd(a[c]);                   \
+    }                                                                                                  \
+    return _mm512_reduce_add_pd(total);                                                                \
+}
+DEFINE_GRADIENT_NORM_512(1)
+DEFINE_GRADIENT_NORM_512(2)
+DEFINE_GRADIENT_NORM_512(3)
+DEFINE_GRADIENT_NORM_512(4)
+DEFINE_GRADIENT_NORM_512(5)
+DEFINE_GRADIENT_NORM_512(6)
 #endif
 
 // ---- Dispatch: every variant can be called by name (the tests compare them); the plain
@@ -491,6 +544,30 @@ void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t
 #endif
     (void)variant;
     thin_product_generic(n_out, n_in, k, w, x, out);
+}
+
+double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
+                                     const double *delta, const double *input, double lambda, double *back) {
+#ifdef DLSWEEP_HAVE_X86
+    if (runnable(variant) == DLSWEEP_KERNELS_AVX512) {
+        switch (k) {
+        case 1: return gradient_norm_avx512_1(n_out, n_in, w, delta, input, lambda, back);
+        case 2: return gradient_norm_avx512_2(n_out, n_in, w, delta, input, lambda, back);
+        case 3: return gradient_norm_avx512_3(n_out, n_in, w, delta, input, lambda, back);
+        case 4: return gradient_norm_avx512_4(n_out, n_in, w, delta, input, lambda, back);
+        case 5: return gradient_norm_avx512_5(n_out, n_in, w, delta, input, lambda, back);
+        case 6: return gradient_norm_avx512_6(n_out, n_in, w, delta, input, lambda, back);
+        default: break;
+        }
+    }
+#endif
+    (void)variant;
+    return gradient_norm_generic(n_out, n_in, k, w, delta, input, lambda, back);
+}
+
+double dlsweep_gradient_norm(size_t n_out, size_t n_in, size_t k, const double *w, const double *delta,
+                             const double *input, double lambda, double *back) {
+    return dlsweep_gradient_norm_variant(dlsweep_kernels_best(), n_out, n_in, k, w, delta, input, lambda, back);
 }
 
 void dlsweep_transposed_product(size_t n_out, size_t n_in, size_t k, const double *w,

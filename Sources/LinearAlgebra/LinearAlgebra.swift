@@ -195,6 +195,25 @@ public enum ThinKernels {
         }
     }
 
+    /// `‖λ W + Δ inputᵀ‖²_F`, summed entry by entry, and `back = Wᵀ Δ`, in one pass over W
+    /// and without a copy of it (the gradient norm of one layer).
+    public static func gradientSquaredNorm(_ w: Matrix, delta: Matrix, input: Matrix, lambda: Double,
+                                           back: inout Matrix, variant: Variant = .best) -> Double {
+        let nOut = w.rows, nIn = w.columns, k = delta.columns
+        precondition(delta.rows == nOut && input.rows == nIn && input.columns == k
+                     && back.rows == nIn && back.columns == k, "gradientSquaredNorm shape mismatch")
+        return w.storage.withUnsafeBufferPointer { pw in
+            delta.storage.withUnsafeBufferPointer { pd in
+                input.storage.withUnsafeBufferPointer { pi in
+                    back.storage.withUnsafeMutableBufferPointer { pb in
+                        dlsweep_gradient_norm_variant(variant.rawValue, nOut, nIn, k, pw.baseAddress, pd.baseAddress,
+                                                      pi.baseAddress, lambda, pb.baseAddress)
+                    }
+                }
+            }
+        }
+    }
+
     /// The same as `BLAS.stepAndForward`, in blocks of W that stay in registers (or L1).
     public static func stepAndForward(_ w: inout Matrix, delta: Matrix, oldInput: Matrix, newInput: Matrix,
                                       decay: Double, eta: Double, output: inout Matrix, variant: Variant = .best) {

@@ -93,11 +93,16 @@ extension GradientDescent {
         for l in stride(from: last, through: 1, by: -1) {
             let w = upper[l - 1]
             let input = l == 1 ? first : forward[l - 1]
-            var g = w
-            BLAS.gemm(delta, input, transB: .transpose, alpha: 1, beta: lambda, into: &g)
-            total += BLAS.squaredNorm(g)
             var down = Matrix(rows: w.columns, columns: delta.columns)
-            BLAS.gemm(w, delta, transA: .transpose, into: &down)
+            if thin {
+                // One pass over W, no copy of it: a check costs a fraction of a step.
+                total += ThinKernels.gradientSquaredNorm(w, delta: delta, input: input, lambda: lambda, back: &down)
+            } else {
+                var g = w
+                BLAS.gemm(delta, input, transB: .transpose, alpha: 1, beta: lambda, into: &g)
+                total += BLAS.squaredNorm(g)
+                BLAS.gemm(w, delta, transA: .transpose, into: &down)
+            }
             delta = down
         }
         // The first layer: δ_1 (U-space, or full) + λ first.

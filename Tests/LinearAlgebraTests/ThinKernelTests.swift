@@ -11,7 +11,7 @@ import Testing
 
     static func close(_ a: Matrix, _ b: Matrix) -> Bool { (a - b).frobeniusNorm <= 1e-13 * max(1, b.frobeniusNorm) }
 
-    @Test("W x, Wᵀ Δ and the fused step of every variant agree with gemm and the portable loops",
+    @Test("W x, Wᵀ Δ, the fused step and the gradient norm of every variant agree with gemm and the portable loops",
           arguments: ThinKernels.Variant.allCases, 0..<shapes.count)
     func agree(variant: ThinKernels.Variant, index: Int) {
         let (rows, columns, k) = Self.shapes[index]
@@ -42,6 +42,19 @@ import Testing
         #expect(Self.close(fusedOut, expected * x))
         #expect(Self.close(fused, portable))
         #expect(Self.close(fusedOut, portableOut))
+
+        // The gradient norm of a layer, with λ W and Δ inputᵀ of the same size.
+        var gradientBack = Matrix(rows: columns, columns: k, repeating: 7), portableGradientBack = gradientBack
+        let lambda = 0.3
+        let squared = ThinKernels.gradientSquaredNorm(w, delta: delta, input: x, lambda: lambda, back: &gradientBack,
+                                                      variant: variant)
+        let portableSquared = ThinKernels.gradientSquaredNorm(w, delta: delta, input: x, lambda: lambda,
+                                                              back: &portableGradientBack, variant: .portable)
+        let explicit = lambda * w + delta * x.transposed
+        #expect(abs(squared - explicit.frobeniusNorm * explicit.frobeniusNorm) <= 1e-12 * squared)
+        #expect(abs(squared - portableSquared) <= 1e-13 * squared)
+        #expect(Self.close(gradientBack, w.transposed * delta))
+        #expect(Self.close(gradientBack, portableGradientBack))
     }
 
     @Test("the training core uses the fastest variant this CPU runs")

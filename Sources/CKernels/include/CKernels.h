@@ -20,6 +20,12 @@ void dlsweep_step_and_forward(size_t n_out, size_t n_in, size_t k, double *w, co
 /// out (n_out x k) = W x (x: n_in x k).
 void dlsweep_thin_product(size_t n_out, size_t n_in, size_t k, const double *w, const double *x, double *out);
 
+/// The squared gradient norm of one layer, ‖lambda W + delta input^T‖_F² summed entry by entry
+/// (no cancellation near a minimum), and back (n_in x k) = W^T delta, in one pass over W
+/// (input: n_in x k). For the stationarity check, without copying W.
+double dlsweep_gradient_norm(size_t n_out, size_t n_in, size_t k, const double *w, const double *delta,
+                             const double *input, double lambda, double *back);
+
 /// The instruction-set versions of the kernels, so that tests can compare each with the
 /// portable loops. A variant this CPU lacks runs the portable loops.
 enum {
@@ -43,6 +49,8 @@ void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, 
 void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *new_input,
                                       double decay, double eta, double *out);
+double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
+                                     const double *delta, const double *input, double lambda, double *back);
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
                                   const double *x, double *out);
 
