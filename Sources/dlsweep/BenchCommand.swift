@@ -30,8 +30,8 @@ struct BenchCoreCommand: ParsableCommand {
         spec.model.depth = depth
         spec.model.width = width
         spec.training.lambda = 1e-3
-        // Time the step itself, as the NumPy script does: the success and divergence checks
-        // (every 10 steps in a sweep, about 5% on top) run only at the end here.
+        // Time the step itself, as the NumPy script does: the outcome and divergence checks
+        // (every 10 steps in a sweep; --check-every measures them) run only at the end here.
         spec.training.checkEvery = 1_000_000
         let problem = try Problem.generate(spec.problem, seed: 1)
         let (d, m, k) = (spec.problem.signalDim, spec.problem.measurements, spec.problem.latentDim)
