@@ -31,8 +31,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
     @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = 0.5
     @Option(help: "gd, heavy-ball or inertial (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = .gd
-    @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta).") var alpha = 1.0
-    @Option(help: "Hessian-driven damping beta of inertial.") var beta = 0.0
+    @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta) (default 1).") var alpha: Double?
+    @Option(help: "Hessian-driven damping beta of inertial (default 0).") var beta: Double?
     @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = .kaiming
     @Option(help: "alpha, multiplies every initial weight.") var initScale = 1.0
     @Flag(help: "Stop at the first check where the run has converged to W*_lambda.") var stopOnSuccess = false
@@ -89,9 +89,14 @@ struct TrainCommand: ParsableCommand {
         spec.training.tolGrad = tolGrad
         spec.training.eta = eta
         spec.training.etaScale = etaScale
+        // As in a config: a damping the optimizer ignores is a mistake, not a no-op.
+        if alpha != nil, optimizer == .gd { throw TrainingError("--alpha applies to --optimizer heavy-ball or inertial, not gd") }
+        if beta != nil, optimizer != .inertial {
+            throw TrainingError("--beta applies to --optimizer inertial only, not \(optimizer.rawValue)")
+        }
         spec.training.optimizer = optimizer
-        spec.training.alpha = alpha
-        spec.training.beta = beta
+        if let alpha { spec.training.alpha = alpha }
+        if let beta { spec.training.beta = beta }
         spec.training.stopOnSuccess = stopOnSuccess
         spec.training.logEvery = logEvery
         spec.training.testNoise = levels

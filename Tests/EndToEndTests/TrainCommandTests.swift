@@ -70,6 +70,10 @@ import Testing
         (["--problem", "nonfinite"], "A has non-finite"),
         (["--init-weights", "empty"], "W1.npy"),
         (["--test-noise", "0,abc"], "abc"),
+        (["--alpha", "2"], "--alpha applies to --optimizer heavy-ball or inertial, not gd"),
+        (["--optimizer", "heavy-ball", "--beta", "0.1"], "--beta applies to --optimizer inertial only, not heavy-ball"),
+        (["--optimizer", "inertial", "--alpha=-1"], "alpha must be a finite number >= 0"),
+        (["--optimizer", "heavy-ball", "--alpha", "1000"], "alpha * h"),
     ])
     func badInput(arguments: [String], culprit: String) throws {
         let directory = try makeTemporaryDirectory()
