@@ -41,4 +41,33 @@ import Testing
         #expect(outside.wait(seconds: 30) != 0)
         #expect(outside.stderr.contains("0..<16"), "\(outside.stderr)")
     }
+
+    @Test("an inertial sweep over ZeroMQ: the workers got alpha and beta (stored = replayed from the plan)")
+    func inertialSweepCarriesDamping() throws {
+        let directory = try makeTemporaryDirectory()
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        let yaml = tinySweepYAML.replacingOccurrences(
+            of: "training: {steps: 300, eta_scale: 0.5, stop_on_success: false}",
+            with: "training: {steps: 300, eta_scale: 0.05, stop_on_success: false, optimizer: inertial, alpha: 2.5, beta: 0.02}")
+        #expect(yaml.contains("optimizer: inertial"))
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let sweep = try DLSweepProcess(["run", config, "--workers", "1", "--out", "out", "--progress", "none"],
+                                       in: directory, label: "sweep")
+        #expect(sweep.wait(seconds: 120) == 0, "\(sweep.stderr.suffix(2000))")
+        let (store, _) = try ResultsStore.openExisting(directory: directory.appendingPathComponent("out").path)
+        let rows = try store.rows()
+        for task in [0, 13] {
+            let stored = try #require(rows.first { $0.taskID == task }?.report)
+            #expect(!stored.diverged)
+            let replay = try DLSweepProcess(["train", "--from", "out", "--task", "\(task)", "--json"],
+                                            in: directory, label: "replay\(task)")
+            #expect(replay.wait(seconds: 60) == 0, "\(replay.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+            // A worker that ran with the default alpha 1 or beta 0 would differ far above this.
+            for (column, value) in [("train_residual", stored.trainResidual), ("balancedness", stored.balancedness)] {
+                let replayed = try #require((object[column] as? NSNumber)?.doubleValue)
+                #expect(abs(replayed - value) <= 1e-12 * max(abs(value), 1e-12), "\(column): \(replayed) vs stored \(value)")
+            }
+        }
+    }
 }
