@@ -60,6 +60,34 @@ import Testing
         }
     }
 
+    @Test("the report of a sweep with no result yet renders too (grey maps, an empty Figure 1)",
+          .enabled(if: browserInstalled, "needs Debian's chromium and chromium-driver: run bash scripts/setup.sh (CI does)"))
+    func rendersBeforeTheFirstResult() throws {
+        let directory = try makeTemporaryDirectory()
+        try smallSweepYAML.write(to: directory.appendingPathComponent("sweep.yaml"), atomically: true, encoding: .utf8)
+        let coordinator = try DLSweepProcess(["coordinator", "sweep.yaml", "--bind", "tcp://127.0.0.1:*", "--out", "out"],
+                                             in: directory, label: "coordinator")
+        defer { coordinator.signal(SIGTERM); coordinator.wait(seconds: 30) }
+        let addressFile = directory.appendingPathComponent("out/coordinator.address")
+        try #require(DLSweepProcess.eventually(seconds: 20) {
+            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
+        }, "coordinator did not start: \(coordinator.stderr)")
+        let report = try DLSweepProcess(["report", "out"], in: directory, label: "report")
+        #expect(report.wait(seconds: 60) == 0, "\(report.stderr)")
+        #expect(report.stdout.contains("(0 of 24 tasks recorded)"), "\(report.stdout)")
+
+        let (found, missing) = try Self.inspect(directory.appendingPathComponent("out/report.html"), in: directory, label: "browser")
+        let figures = try #require(found, "the browser check could not start: \(missing)")
+        let console = try #require(figures["console"] as? [[String: Any]])
+        #expect(console.isEmpty, "console: \(console)")
+        let svgs = try #require(figures["svgs"] as? [[String: Any]])
+        #expect(svgs.compactMap { $0["section"] as? String } == ["converged", "recovered", "iterations", "noise"])
+        for svg in svgs {
+            #expect((svg["width"] as? Double ?? 0) > 100 && (svg["height"] as? Double ?? 0) > 40, "\(svg)")
+            #expect((svg["drawnShapes"] as? Int ?? 0) >= 1 && svg["drawnShapes"] as? Int == svg["shapes"] as? Int, "\(svg)")
+        }
+    }
+
     /// A missing resource is the failure a page loading anything from outside would show offline.
     @Test("the check sees a failed resource load in the console and an empty plot (control)",
           .enabled(if: browserInstalled, "needs Debian's chromium and chromium-driver: run bash scripts/setup.sh (CI does)"))
