@@ -173,6 +173,13 @@ public final class Coordinator {
         if complete {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
                                     measure: configuration.successMeasure)
+            let (failures, failedCount) = try store.failures(limit: 500)
+            let span = try store.timeSpan()
+            let report = SweepReport(
+                meta: store.meta, successMeasure: configuration.successMeasure, summaries: summaries,
+                hosts: try store.countByHost(), failures: failures, failedCount: failedCount,
+                firstStarted: span?.firstStarted, lastFinished: span?.lastFinished, generatedAt: Date())
+            _ = try writeReport(report, directory: options.outDirectory)
         }
         let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(

@@ -150,5 +150,5 @@ func report(_ outcome: SweepOutcome, outDirectory: String) throws {
         printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory); `dlsweep table \(outDirectory)` shows them)")
         throw ExitCode(2)
     }
-    printError("table written to \(outDirectory)/table.{csv,json,md}, success.svg, iterations.svg and noise.svg")
+    printError("table written to \(outDirectory)/table.{csv,json,md}, success.svg, iterations.svg, noise.svg and report.html")
 }

@@ -115,6 +115,9 @@ struct SweepEndToEndTests {
         let svg = try String(contentsOf: directory.appendingPathComponent("outcomes/success.svg"), encoding: .utf8)
         #expect(svg.contains("recovered rate"))
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("outcomes/noise.svg").path))
+        // The end of a sweep also writes its report, showing both outcomes.
+        let report = try String(contentsOf: directory.appendingPathComponent("outcomes/report.html"), encoding: .utf8)
+        #expect(report.contains("16 of 16 tasks recorded"), "\(report.prefix(2000))")
     }
 
     @Test("a config error names the file, the key and the line, and exits non-zero")
