@@ -370,6 +370,7 @@ DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in
     const size_t rest = n_out - full;                                                                  \
     const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);                               \
     const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);                             \
+    if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; return; }                      \
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
         size_t i = 0;                                                                                  \
@@ -383,6 +384,51 @@ DEFINE_STEP_AND_FORWARD_512(3)
 DEFINE_STEP_AND_FORWARD_512(4)
 DEFINE_STEP_AND_FORWARD_512(5)
 DEFINE_STEP_AND_FORWARD_512(6)
+// out = W x in blocks of 16 rows × 16 columns of W: the block's k output columns stay in
+// registers, x's coefficients are broadcast from memory.
+#define THIN_512_BLOCK(K, M0, M1)                                                                      \
+    {                                                                                                  \
+        __m512d o0[K], o1[K];                                                                          \
+        for (int c = 0; c < K; c++) {                                                                  \
+            o0[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M0, out + c * n_out + i);    \
+            o1[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M1, out + c * n_out + i + 8);\
+        }                                                                                              \
+        for (size_t j = j0; j < j1; j++) {                                                             \
+            const double *col = w + j * n_out + i;                                                     \
+            const __m512d v0 = _mm512_maskz_loadu_pd(M0, col), v1 = _mm512_maskz_loadu_pd(M1, col + 8);\
+            for (int c = 0; c < K; c++) {                                                              \
+                const __m512d b = _mm512_set1_pd(x[j + c * n_in]);                                     \
+                o0[c] = _mm512_fmadd_pd(b, v0, o0[c]); o1[c] = _mm512_fmadd_pd(b, v1, o1[c]);          \
+            }                                                                                          \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) {                                                                  \
+            _mm512_mask_storeu_pd(out + c * n_out + i, M0, o0[c]);                                     \
+            _mm512_mask_storeu_pd(out + c * n_out + i + 8, M1, o1[c]);                                 \
+        }                                                                                              \
+    }
+
+#define DEFINE_THIN_PRODUCT_512(K)                                                                     \
+DLSWEEP_AVX512 static void thin_product_avx512_##K(size_t n_out, size_t n_in, const double *restrict w, \
+                                                   const double *restrict x, double *restrict out) {   \
+    const size_t full = n_out & ~(size_t)15;                                                           \
+    const size_t rest = n_out - full;                                                                  \
+    const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);                               \
+    const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);                             \
+    if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; return; }                      \
+    for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
+        const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
+        size_t i = 0;                                                                                  \
+        for (; i < full; i += 16) THIN_512_BLOCK(K, 0xFF, 0xFF)                                        \
+        if (rest) THIN_512_BLOCK(K, t0, t1)                                                            \
+    }                                                                                                  \
+}
+DEFINE_THIN_PRODUCT_512(1)
+DEFINE_THIN_PRODUCT_512(2)
+DEFINE_THIN_PRODUCT_512(3)
+DEFINE_THIN_PRODUCT_512(4)
+DEFINE_THIN_PRODUCT_512(5)
+DEFINE_THIN_PRODUCT_512(6)
+
 // The gradient norm of a layer and Wᵀ Δ together, one column of W at a time: Δ's k columns
 // are read from L1, W once from wherever it is.
 #define DEFINE_GRADIENT_NORM_512(K)                                                                    \
@@ -528,6 +574,17 @@ void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, si
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
                                   const double *x, double *out) {
 #ifdef DLSWEEP_HAVE_X86
+    if (runnable(variant) == DLSWEEP_KERNELS_AVX512) {
+        switch (k) {
+        case 1: thin_product_avx512_1(n_out, n_in, w, x, out); return;
+        case 2: thin_product_avx512_2(n_out, n_in, w, x, out); return;
+        case 3: thin_product_avx512_3(n_out, n_in, w, x, out); return;
+        case 4: thin_product_avx512_4(n_out, n_in, w, x, out); return;
+        case 5: thin_product_avx512_5(n_out, n_in, w, x, out); return;
+        case 6: thin_product_avx512_6(n_out, n_in, w, x, out); return;
+        default: break;
+        }
+    }
     if (runnable(variant) != DLSWEEP_KERNELS_PORTABLE) {
         switch (k) {
         case 1: thin_product_avx2_1(n_out, n_in, w, x, out); return;

@@ -76,7 +76,14 @@ extension GradientDescent {
     /// `δ aᵀ + λ W`, formed explicitly: near a minimum the two terms cancel, and a norm
     /// expanded into traces would lose all its digits there. On the reduced path the first
     /// layer adds its off-range part `λ (1 − ηλ)^t W_1(0)(I − U Uᵀ)`, orthogonal to the rest.
-    func gradientNorm() -> Double {
+    func gradientNorm() -> Double { gradientNorm(stoppingAbove: .infinity) }
+
+    /// `gradientNorm()`, or, as soon as the layers summed so far (top down) exceed `bound`,
+    /// their partial norm: a lower bound above `bound`. The stationarity check only asks
+    /// whether the norm is below a bound, and away from a stationary point the top layer
+    /// alone settles it, at a seventh of the passes.
+    func gradientNorm(stoppingAbove bound: Double) -> Double {
+        let limit = bound * bound
         let last = depth - 1, lambda = data.lambdaLayer
         let top = depth > 1 ? forward[last] : first
         var delta: Matrix
@@ -103,6 +110,7 @@ extension GradientDescent {
                 total += BLAS.squaredNorm(g)
                 BLAS.gemm(w, delta, transA: .transpose, into: &down)
             }
+            if total > limit { return total.squareRoot() }
             delta = down
         }
         // The first layer: δ_1 (U-space, or full) + λ first.

@@ -56,7 +56,8 @@ struct OutcomeTracker {
         let needRecovered = recoveredAt == nil
         if needConverged || needRecovered { judge(net, step: t, needConverged: needConverged, needRecovered: needRecovered) }
         if stationaryAt == nil && convergedAt == nil
-            && net.gradientNorm() / initialGradient <= data.training.tolGrad {
+            && net.gradientNorm(stoppingAbove: data.training.tolGrad * initialGradient) / initialGradient
+               <= data.training.tolGrad {
             stationaryAt = t
         }
     }
@@ -78,12 +79,16 @@ struct OutcomeTracker {
         let reconstructionHolds = needRecovered && net.reconstructionError() <= reconstructionThreshold
         // W U Uᵀ P⊥: the part of the off-subspace error that the step keeps exactly.
         let onRangeOff = reconstructionHolds ? wu * data.utPerp : nil
-        // E is needed by the λ > 0 convergence test and by the off-subspace test.
-        let convergedUsesProduct = needConverged && lambda > 0
+        // E is needed by the λ > 0 convergence test and by the off-subspace test. The distance
+        // is at least the on-range error, so while that alone is above the threshold the
+        // convergence test needs no E (an exact bound: no first hit is late), and the checks
+        // far from convergence skip the one product that costs as much as a plain step.
+        let convergedUsesProduct = needConverged && lambda > 0 && onRangeError <= convergenceThreshold
         if needConverged && lambda == 0 && onRangeError <= convergenceThreshold { convergedAt = t }
+        // Checks that skip E count too: the first one to need it after a gap refreshes it.
+        checksSinceRefresh += 1
         guard convergedUsesProduct || reconstructionHolds else { return }
 
-        checksSinceRefresh += 1
         var exact = product == nil || checksSinceRefresh >= refreshInterval
         if !exact, convergedUsesProduct {
             let predicted = (onRangeError * onRangeError + factor * factor * productNorm * productNorm).squareRoot()
