@@ -1,7 +1,7 @@
 // The machine side of docs/PERFORMANCE.md: FMA peak and the bandwidth of each cache level for
 // the access patterns of the reduced step (one thread).
 // Also times the kernels of one reduced step at the Figure 1 size with each instruction set.
-//   cc -O3 -ISources/CKernels/include scripts/floor_bench.c -o /tmp/floor_bench && /tmp/floor_bench
+//   clang -O3 -ISources/CKernels/include scripts/floor_bench.c -o /tmp/floor_bench && /tmp/floor_bench
 #include "../Sources/CKernels/kernels.c"
 #include <immintrin.h>
 #include <stdio.h>
