@@ -139,6 +139,9 @@ extension Coordinator {
             logger.info("worker \(hello.workerID) on \(hello.host) registered again")
         }
         lastWorkerSeen = now
+        // Set here, not only by the liveness tick: a worker that joins and leaves between two
+        // ticks still counts, so its departure is reported as "all workers are gone".
+        hadWorkers = true
         let granted = dispatcher.workers[hello.workerID]?.prefetch ?? 1
         send(.welcome(Welcome(
             sweep: configuration.name, fingerprint: plan.fingerprint, heartbeatInterval: options.heartbeatInterval,

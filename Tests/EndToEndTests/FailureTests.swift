@@ -19,11 +19,7 @@ struct FailureTests {
         let coordinator = try DLSweepProcess(
             ["coordinator", config, "--bind", bind, "--out", "out", "--progress", "lines"] + liveness + extra,
             in: directory, label: label)
-        let addressFile = directory.appendingPathComponent("out/coordinator.address")
-        try #require(DLSweepProcess.eventually(seconds: 20) {
-            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
-        }, "coordinator did not start: \(coordinator.stderr)")
-        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try coordinator.coordinatorEndpoint(out: directory.appendingPathComponent("out"))
         return (coordinator, endpoint)
     }
 

@@ -37,11 +37,7 @@ import Testing
         let coordinator = try DLSweepProcess(
             ["coordinator", config, "--bind", "tcp://127.0.0.1:*", "--out", "python", "--progress", "none",
              "--heartbeat", "0.25", "--worker-timeout", "5"], in: directory, label: "coordinator")
-        let addressFile = directory.appendingPathComponent("python/coordinator.address")
-        try #require(DLSweepProcess.eventually(seconds: 20) {
-            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
-        }, "coordinator did not start: \(coordinator.stderr)")
-        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try coordinator.coordinatorEndpoint(out: directory.appendingPathComponent("python"))
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         python.arguments = ["python3", Self.script, endpoint, "--heartbeat", "0.25", "--give-up", "60"]

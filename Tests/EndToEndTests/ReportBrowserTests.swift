@@ -68,10 +68,7 @@ import Testing
         let coordinator = try DLSweepProcess(["coordinator", "sweep.yaml", "--bind", "tcp://127.0.0.1:*", "--out", "out"],
                                              in: directory, label: "coordinator")
         defer { coordinator.signal(SIGTERM); coordinator.wait(seconds: 30) }
-        let addressFile = directory.appendingPathComponent("out/coordinator.address")
-        try #require(DLSweepProcess.eventually(seconds: 20) {
-            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
-        }, "coordinator did not start: \(coordinator.stderr)")
+        _ = try coordinator.coordinatorEndpoint(out: directory.appendingPathComponent("out"))
         let report = try DLSweepProcess(["report", "out"], in: directory, label: "report")
         #expect(report.wait(seconds: 60) == 0, "\(report.stderr)")
         #expect(report.stdout.contains("(0 of 24 tasks recorded)"), "\(report.stdout)")

@@ -9,11 +9,7 @@ import Testing
         try smallSweepYAML.write(to: directory.appendingPathComponent("sweep.yaml"), atomically: true, encoding: .utf8)
         let coordinator = try DLSweepProcess(["coordinator", "sweep.yaml", "--bind", "tcp://127.0.0.1:*", "--out", "out"],
                                              in: directory, label: "coordinator")
-        let addressFile = directory.appendingPathComponent("out/coordinator.address")
-        try #require(DLSweepProcess.eventually(seconds: 20) {
-            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
-        }, "coordinator did not start: \(coordinator.stderr)")
-        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try coordinator.coordinatorEndpoint(out: directory.appendingPathComponent("out"))
 
         // No worker yet: the coordinator owns the folder, the report reads it all the same.
         let early = try DLSweepProcess(["report", "out"], in: directory, label: "early")

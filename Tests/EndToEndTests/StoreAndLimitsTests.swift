@@ -20,11 +20,7 @@ struct StoreAndLimitsTests {
         let coordinator = try DLSweepProcess(
             ["coordinator", config, "--bind", "tcp://127.0.0.1:*", "--out", out, "--progress", "lines"] + extra,
             in: directory, label: label)
-        let addressFile = directory.appendingPathComponent(out).appendingPathComponent("coordinator.address")
-        try #require(DLSweepProcess.eventually(seconds: 20) {
-            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
-        }, "coordinator did not start: \(coordinator.stderr)")
-        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try coordinator.coordinatorEndpoint(out: directory.appendingPathComponent(out))
         return (coordinator, endpoint)
     }
 

@@ -59,6 +59,17 @@ final class DLSweepProcess: @unchecked Sendable {
     func signal(_ number: Int32) { kill(pid, number) }
 
     /// Polls until `condition` holds or `seconds` pass.
+    /// The endpoint a coordinator bound, read from `OUT/coordinator.address` once it holds a
+    /// tcp address (the coordinator writes it atomically after binding).
+    func coordinatorEndpoint(out: URL, seconds: Double = 20,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let addressFile = out.appendingPathComponent("coordinator.address")
+        try #require(Self.eventually(seconds: seconds) {
+            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
+        }, "coordinator did not start: \(stderr)", sourceLocation: sourceLocation)
+        return try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
