@@ -30,8 +30,6 @@ struct OutcomeTracker {
     private var productOffSubspace: Matrix?
     private var checksSinceRefresh = 0
     private var refreshInterval = 1
-    /// How many exact E products the checks formed (for the tests and the benchmark).
-    private(set) var exactProducts = 0
 
     init(data: TrainingData, initialGradient: Double) {
         self.data = data
@@ -89,33 +87,34 @@ struct OutcomeTracker {
         checksSinceRefresh += 1
         guard convergedUsesProduct || reconstructionHolds else { return }
 
-        var exact = product == nil || checksSinceRefresh >= refreshInterval
-        if !exact, convergedUsesProduct {
-            let predicted = (onRangeError * onRangeError + factor * factor * productNorm * productNorm).squareRoot()
-            if predicted <= convergenceThreshold * (1 + band) { exact = true }
+        // The target distance and the off-subspace error from the last E: a prediction before
+        // `refresh`, exact after it.
+        func distance() -> Double {
+            (onRangeError * onRangeError + factor * factor * productNorm * productNorm).squareRoot()
         }
-        if !exact, let onRangeOff, let productOffSubspace {
-            var predicted = onRangeOff
-            BLAS.axpy(factor, productOffSubspace, &predicted)
-            if predicted.frobeniusNorm <= offSubspaceThreshold * (1 + band) { exact = true }
+        func offSubspaceError(_ onRangeOff: Matrix, _ productOffSubspace: Matrix) -> Double {
+            var off = onRangeOff
+            BLAS.axpy(factor, productOffSubspace, &off)
+            return off.frobeniusNorm
+        }
+        var exact = product == nil || checksSinceRefresh >= refreshInterval
+        if !exact, convergedUsesProduct, distance() <= convergenceThreshold * (1 + band) { exact = true }
+        if !exact, let onRangeOff, let productOffSubspace,
+           offSubspaceError(onRangeOff, productOffSubspace) <= offSubspaceThreshold * (1 + band) {
+            exact = true
         }
         guard exact else { return }
         refresh(net)
-        if convergedUsesProduct {
-            let distance = (onRangeError * onRangeError + factor * factor * productNorm * productNorm).squareRoot()
-            if distance <= convergenceThreshold { convergedAt = t }
-        }
-        if let onRangeOff, let productOffSubspace {
-            var off = onRangeOff
-            BLAS.axpy(factor, productOffSubspace, &off)
-            if off.frobeniusNorm <= offSubspaceThreshold { recoveredAt = t }
+        if convergedUsesProduct && distance() <= convergenceThreshold { convergedAt = t }
+        if let onRangeOff, let productOffSubspace,
+           offSubspaceError(onRangeOff, productOffSubspace) <= offSubspaceThreshold {
+            recoveredAt = t
         }
     }
 
     /// Forms E exactly and adapts the refresh interval to how far it moved.
     private mutating func refresh(_ net: GradientDescent) {
         let fresh = net.outsideProduct()
-        exactProducts += 1
         let freshNorm = fresh.frobeniusNorm
         if let product {
             let moved = (fresh - product).frobeniusNorm / max(freshNorm, .leastNormalMagnitude)

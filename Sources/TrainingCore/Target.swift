@@ -24,13 +24,15 @@ public struct TrainingTarget: Sendable {
 extension TrainingTarget {
     /// Solves the small problem for the data `Y = U diag(s) Vᵀ`, `X`.
     ///
-    /// - L = 1: ridge in closed form. L = 2: the nuclear norm, convex; accelerated proximal
-    ///   gradient (singular value soft-thresholding) to machine precision.
+    /// - L = 1: ridge in closed form. L = 2: the nuclear norm, convex; 300 iterations of
+    ///   accelerated proximal gradient (singular value soft-thresholding), then `polish`.
     /// - L ≥ 3: a Schatten quasi-norm (p < 1), non-convex; D = 0 is a local minimum, and
     ///   other local minima differ in which singular directions survive. The same proximal
     ///   method (the scalar prox of `x^p` is exact: zero or the larger root of
-    ///   `x − z + τ p x^(p−1) = 0`) is started from the ridge solution and from each of its
-    ///   rank-j truncations (j = 1 … r − 1), and from D = 0; the candidate of least `g` wins.
+    ///   `x − z + τ p x^(p−1) = 0`) runs 300 iterations from the ridge solution, from each of
+    ///   its rank-j truncations (j = 1 … r − 1) and from D = 0; the candidates within 1e-6 of
+    ///   the least `g` are polished (`polish`: IRLS with proximal steps, to machine precision)
+    ///   and the least wins.
     ///   The starts cover every rank pattern the ridge solution's singular directions allow;
     ///   tests compare the result with long training runs.
     ///
@@ -130,9 +132,9 @@ struct SchattenProblem {
     }
 
     /// Accelerated proximal gradient (FISTA with restart on any increase of g) from `start`,
-    /// to a fixed point: a step below 1e-14 relative, or no decrease of g for 50 iterations
-    /// (rounding level), or `iterations`.
-    func minimize(from start: Matrix, iterations: Int = 50_000) throws -> Matrix {
+    /// for at most `iterations`, stopping earlier at a step below 1e-14 relative or when g has
+    /// not decreased for 50 iterations (rounding level). The cheap pass before `polish`.
+    func minimize(from start: Matrix, iterations: Int) throws -> Matrix {
         let sMax = s.max() ?? 0
         guard sMax > 0 else { return start }
         let t = 1 / (gamma * sMax * sMax)

@@ -106,17 +106,15 @@ extension GradientDescent {
         }
         let seconds = Date().timeIntervalSince(started)
         var outcome = try finish(iterations: iterations, budget: budget, tracker: tracker, diverged: diverged,
-                                 initialGradient: initialGradient, seconds: seconds, trajectory: trajectory)
-        if !outcome.report.diverged {
-            outcome.balancednessDrift = zip(balanceGaps(outcome.weights), initialBalance)
-                .reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) }
-            outcome.lossGapRate = gaps.rate()
-        }
+                                 initialGradient: initialGradient, initialBalance: initialBalance, seconds: seconds,
+                                 trajectory: trajectory)
+        if !outcome.report.diverged { outcome.lossGapRate = gaps.rate() }
         return outcome
     }
 
     func finish(iterations: Int, budget: (steps: Int, capped: Bool), tracker: OutcomeTracker, diverged: Bool,
-                initialGradient: Double, seconds: Double, trajectory: [TrajectoryPoint]) throws -> TrainingOutcome {
+                initialGradient: Double, initialBalance: [Matrix], seconds: Double,
+                trajectory: [TrajectoryPoint]) throws -> TrainingOutcome {
         var tracker = tracker
         let all = layers()
         let w = throughUpper(all[0])
@@ -139,8 +137,9 @@ extension GradientDescent {
         let off = data.offSubspace(w).frobeniusNorm
         let targetDistance = targetError(w) / data.oracleNorm
         let converged = targetDistance <= training.tolConv
-        let recovered = rec <= training.tolRec * data.basisNorm && off <= training.tolOff * data.oracleNorm
+        let recovered = rec <= tracker.reconstructionThreshold && off <= tracker.offSubspaceThreshold
         tracker.settle(converged: converged, recovered: recovered, at: iterations)
+        let balance = balanceGaps(all)
         let values = try LAPACK.singularValues(w)
         let rank = values.first.map { s1 in s1 > 0 ? values.filter { $0 > training.rankTolerance * s1 }.count : 0 } ?? 0
         let report = RunReport(
@@ -153,7 +152,7 @@ extension GradientDescent {
             oracleNorm: data.oracleNorm,
             testError: levels.map { data.testError(w, sigma: $0) },
             oracleTestError: levels.map { data.testError(data.oracle, sigma: $0) },
-            balancedness: balancedness(all),
+            balancedness: balance.reduce(0) { max($0, $1.frobeniusNorm) },
             effectiveRank: rank,
             iterations: iterations,
             convergedAt: tracker.convergedAt,
@@ -167,6 +166,8 @@ extension GradientDescent {
             budgetCapped: budget.capped,
             trainSeconds: seconds,
             trajectory: trajectory)
-        return TrainingOutcome(report: report, weights: all)
+        var outcome = TrainingOutcome(report: report, weights: all)
+        outcome.balancednessDrift = zip(balance, initialBalance).reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) }
+        return outcome
     }
 }
