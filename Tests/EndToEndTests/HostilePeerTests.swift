@@ -56,6 +56,16 @@ struct HostilePeerTests {
 
     static var now: Double { Date().timeIntervalSince1970 }
 
+    /// Keeps `peer` live (heartbeats, anything it is sent ignored) while the coordinator runs,
+    /// for at most a minute: a peer that holds tasks without ever answering them.
+    private func heartbeat(_ peer: ScriptedPeer, while coordinator: DLSweepProcess) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while coordinator.isRunning && Date() < deadline {
+            try peer.send(.heartbeat(Heartbeat(sentAt: Self.now)))
+            try peer.receive(seconds: 0.2) { _ in false }
+        }
+    }
+
     @Test("item 0: a result carrying another sweep's fingerprint is refused, counted and acknowledged")
     func anotherSweep() async throws {
         let directory = try makeTemporaryDirectory()
@@ -109,11 +119,7 @@ struct HostilePeerTests {
         // Heartbeats keep it live; only the bad frame can free its tasks.
         try peer.sendRaw(Array("DLSW".utf8) + [protocolVersion, 5] + Array("{\"taskID\": 0, \"report\": ".utf8))
         let worker = try honestWorker(endpoint, in: directory)
-        let deadline = Date().addingTimeInterval(60)
-        while coordinator.isRunning && Date() < deadline {
-            try peer.send(.heartbeat(Heartbeat(sentAt: Self.now)))
-            try peer.receive(seconds: 0.2) { _ in false }
-        }
+        try heartbeat(peer, while: coordinator)
         try await finish(coordinator, worker, directory)
         #expect(coordinator.stderr.contains("it sent a malformed frame"), "\(coordinator.stderr.suffix(2000))")
     }
@@ -151,11 +157,7 @@ struct HostilePeerTests {
         let peer = try ScriptedPeer(endpoint)
         _ = try #require(try peer.register("stalled-1", prefetch: 4))
         let worker = try honestWorker(endpoint, in: directory)
-        let deadline = Date().addingTimeInterval(60)
-        while coordinator.isRunning && Date() < deadline {
-            try peer.send(.heartbeat(Heartbeat(sentAt: Self.now)))
-            try peer.receive(seconds: 0.2) { _ in false }
-        }
+        try heartbeat(peer, while: coordinator)
         try await finish(coordinator, worker, directory)
         #expect(coordinator.stderr.contains("beyond its lease"), "\(coordinator.stderr.suffix(2000))")
     }
