@@ -12,8 +12,16 @@ import LinearAlgebra
 struct GradientDescent {
     let data: TrainingData
     var depth: Int { data.depth }
-    var eta: Double { data.eta }
-    var decay: Double { data.decay }
+    /// The step and the shrink factor `1 − ηλ_l` of the next step: the data's, or with
+    /// `step_rule: adaptive` the current trial (AdaptiveStep.swift).
+    var eta: Double
+    var decay: Double
+    /// The inertial update's coefficients at the current η; nil for gd and flow.
+    var coefficients: InertialCoefficients?
+    /// The time reached: the sum of the gradient steps η_k taken (flow: of its Runge–Kutta steps).
+    var time = 0.0
+    /// `flow`'s integrator state (FlowStep.swift).
+    var flow: FlowState?
     var gamma: Double { data.gamma }
     let reduced: Bool
     /// Thin operands (the reduced path's k columns): the L1-streaming kernels beat gemm.
@@ -45,6 +53,9 @@ struct GradientDescent {
 
     init(data: TrainingData, weights: [Matrix]) {
         self.data = data
+        eta = data.eta
+        decay = data.decay
+        coefficients = data.inertial
         let training = data.training, problem = data.problem, u = data.u
         reduced = training.path == .reduced
         let k = data.s.count
@@ -91,8 +102,9 @@ struct GradientDescent {
     /// over it (`BLAS.stepAndForward`): each weight matrix is read twice per step, not three
     /// times, which is what bounds this memory-bound, rank-k update.
     mutating func step() {
-        if let inertial = data.inertial {
-            inertialStep(inertial)
+        if let coefficients {
+            inertialStep(coefficients)
+            time += eta
             return
         }
         let last = depth - 1
@@ -115,6 +127,7 @@ struct GradientDescent {
             }
         }
         swap(&forward, &nextForward)
+        time += eta
     }
 
     /// The data gradient with respect to each layer's output, from the kept forward products:

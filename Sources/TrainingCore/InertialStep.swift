@@ -19,7 +19,7 @@ struct InertialCoefficients: Sendable {
 
     /// Nil for gradient descent.
     init?(_ training: TrainingSpec, eta: Double, lambda: Double) throws(TrainingError) {
-        guard training.optimizer != .gd else { return nil }
+        guard training.optimizer == .heavyBall || training.optimizer == .inertial else { return nil }
         let h = eta.squareRoot()
         momentum = 1 - training.alpha * h
         guard momentum >= 0 else {

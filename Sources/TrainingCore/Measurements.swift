@@ -136,8 +136,8 @@ extension GradientDescent {
         }
     }
 
-    /// The metrics of a trajectory point, all exact.
-    func trajectoryPoint(step: Int, initialGradient: Double) -> TrajectoryPoint {
+    /// The metrics of a trajectory point, all exact, with the singular values of W.
+    func trajectoryPoint(step: Int, initialGradient: Double) throws -> TrajectoryPoint {
         let w = endToEnd()
         let x = data.problem.x
         let residual = (w * data.y - x).frobeniusNorm / max(x.frobeniusNorm, .leastNormalMagnitude)
@@ -146,7 +146,8 @@ extension GradientDescent {
             offSubspaceError: data.offSubspace(w).frobeniusNorm,
             targetDistance: targetError(w) / data.oracleNorm,
             gradientNorm: gradientNorm() / max(initialGradient, .leastNormalMagnitude),
-            balancedness: balancedness(layers()))
+            balancedness: balancedness(layers()), flowTime: time,
+            singularValues: w.isFinite ? try LAPACK.singularValues(w) : [])
     }
 }
 

@@ -40,6 +40,19 @@ public struct RunReport: Codable, Sendable, Hashable {
     public var trainSeconds: Double
     /// Metrics every `logEvery` steps; empty when off.
     public var trajectory: [TrajectoryPoint]
+    /// The gradient-flow time reached, `Σ_k η_k` (η · iterations for a fixed step; `flow`: the
+    /// integrated time). nil: not reported (a worker that predates it).
+    public var flowTime: Double?
+    /// The fitted linear rate of the loss gap `F − F*`, F* = F(W*_λ), per unit of `flowTime`:
+    /// minus the least-squares slope of `ln(F − F*)` over the checks of its last two decades.
+    /// nil below three checks above the rounding floor, or diverged.
+    public var lossGapRate: Double?
+    /// `max_l ‖B_l(T) − B_l(0)‖_F`, `B_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ` (conserved by the
+    /// gradient flow without weight decay); nil when diverged.
+    public var balancednessDrift: Double?
+    /// `(‖W Y − X‖² − min_{rank M ≤ k} ‖M Y − X‖²) / ‖X‖²` at k = `effectiveRank`
+    /// (MODEL.md §5's best rank-k loss); nil when diverged.
+    public var bestRankGap: Double?
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double,
                 oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
@@ -48,7 +61,8 @@ public struct RunReport: Codable, Sendable, Hashable {
                 convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?,
                 diverged: Bool, converged: Bool, recovered: Bool, stationary: Bool,
                 stepBudget: Int, budgetCapped: Bool, trainSeconds: Double,
-                trajectory: [TrajectoryPoint] = []) {
+                trajectory: [TrajectoryPoint] = [], flowTime: Double? = nil, lossGapRate: Double? = nil,
+                balancednessDrift: Double? = nil, bestRankGap: Double? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
@@ -72,6 +86,10 @@ public struct RunReport: Codable, Sendable, Hashable {
         self.budgetCapped = budgetCapped
         self.trainSeconds = trainSeconds
         self.trajectory = trajectory
+        self.flowTime = flowTime
+        self.lossGapRate = lossGapRate
+        self.balancednessDrift = balancednessDrift
+        self.bestRankGap = bestRankGap
     }
 
     /// Ran out of steps without converging or diverging (the table's `budget` column).
@@ -88,9 +106,14 @@ public struct TrajectoryPoint: Codable, Sendable, Hashable {
     public var targetDistance: Double
     public var gradientNorm: Double
     public var balancedness: Double
+    /// The gradient-flow time at this step (see `RunReport.flowTime`); nil: not reported.
+    public var flowTime: Double?
+    /// The singular values of the end-to-end map W, largest first; empty: not reported.
+    public var singularValues: [Double]
 
     public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
-                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double) {
+                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double,
+                flowTime: Double? = nil, singularValues: [Double] = []) {
         self.step = step
         self.loss = loss
         self.trainResidual = trainResidual
@@ -99,5 +122,7 @@ public struct TrajectoryPoint: Codable, Sendable, Hashable {
         self.targetDistance = targetDistance
         self.gradientNorm = gradientNorm
         self.balancedness = balancedness
+        self.flowTime = flowTime
+        self.singularValues = singularValues
     }
 }

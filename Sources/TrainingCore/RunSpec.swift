@@ -86,6 +86,18 @@ public enum OptimizerKind: String, Codable, Sendable, Hashable, CaseIterable {
     case heavyBall = "heavy-ball"
     /// `θ+ = θ + (1 − αh)(θ − θ−) − βh (g(θ) − g(θ−)) − h² g(θ)`, h = √η.
     case inertial
+    /// The gradient flow `θ' = −∇F(θ)`, integrated by Dormand–Prince 5(4) with error control
+    /// (`flowRtol`, `flowAtol`) up to the time `flowTime` (FlowStep.swift).
+    case flow
+}
+
+/// How the step size of `gd`, `heavy-ball` and `inertial` is chosen (docs/MODEL.md, "Adaptive step").
+public enum StepRule: String, Codable, Sendable, Hashable, CaseIterable {
+    /// η from `eta` or `eta_scale` at every step.
+    case fixed
+    /// Backtracking from a growing trial step: Armijo's sufficient decrease of F for `gd`, plain
+    /// decrease with a momentum restart for `heavy-ball` and `inertial`.
+    case adaptive
 }
 
 /// How a step is computed; both give the same iterates in exact arithmetic.
@@ -151,6 +163,15 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     public var alpha: Double = 1
     /// Hessian-driven damping β of `inertial`.
     public var beta: Double = 0
+    /// `fixed` or `adaptive` (not for `flow`, whose steps are always adaptive).
+    public var stepRule: StepRule = .fixed
+    /// The error tolerances of `flow`'s Runge–Kutta steps: a step is accepted when the RMS over
+    /// all weights of `err_i / (flowAtol + flowRtol · |θ_i|)` is at most 1.
+    public var flowRtol: Double = 1e-8
+    public var flowAtol: Double = 1e-8
+    /// The time horizon of `flow`; nil: the time `steps` steps of size η cover (`auto`: the
+    /// time the off-range part of W_1, `e^(−λt)`, needs; see `TrainingData.flowHorizon`).
+    public var flowTime: Double? = nil
     public var path: GradientPath = .reduced
     /// Stop at the first check where the run has converged (sweeps: yes).
     public var stopOnSuccess: Bool = false

@@ -5,13 +5,6 @@ public import LinearAlgebra
 public struct TrainingOutcome: Sendable {
     public var report: RunReport
     public var weights: [Matrix]
-    /// `max_l ‖B_l(T) − B_l(0)‖_F`, `B_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ` (conserved by the gradient
-    /// flow without weight decay); NaN when the run diverged. Not in RunReport (nor on the wire) yet.
-    public var balancednessDrift = Double.nan
-    /// The fitted linear rate of the loss gap `F − F*`, F* = F(W*_λ): minus the least-squares
-    /// slope of `ln(F − F*)` per step over the checks of its last two decades (`gap ≈ e^(−rate t)`);
-    /// nil when fewer than 3 checks lie above the rounding floor or the run diverged.
-    public var lossGapRate: Double?
 }
 
 /// Trains a deep linear network on `problem` (MODEL.md §2) and measures it (§3, §4).
@@ -71,8 +64,17 @@ extension GradientDescent {
     mutating func run() throws -> TrainingOutcome {
         let started = Date()
         let training = data.training
-        let budget = data.stepBudget(outsideNorm: initialOutsideNorm(),
-                                     initialDistance: data.training.steps == .auto ? targetError(endToEnd()) : 0)
+        let isFlow = training.optimizer == .flow
+        let adaptive = training.stepRule == .adaptive && !isFlow
+        let initialDistance = data.training.steps == .auto ? targetError(endToEnd()) : 0
+        var budget = data.stepBudget(outsideNorm: initialOutsideNorm(), initialDistance: initialDistance)
+        var horizon = Double.infinity
+        if isFlow {
+            // The flow's budget is a time; its accepted steps are capped by max_steps.
+            horizon = data.flowHorizon(outsideNorm: initialOutsideNorm(), initialDistance: initialDistance)
+            budget = (training.maxSteps, false)
+            flow = FlowState(layers: [first] + upper, horizon: horizon, initialStep: eta)
+        }
         let initialLoss = loss()
         let initialGradient = gradientNorm()
         var diverged = !initialLoss.isFinite || !initialGradient.isFinite
@@ -81,34 +83,48 @@ extension GradientDescent {
         let initialBalance = balanceGaps(layers())
         var trajectory: [TrajectoryPoint] = []
         var iterations = 0
+        var grow = true
 
-        if training.logEvery != nil && !diverged { trajectory.append(trajectoryPoint(step: 0, initialGradient: initialGradient)) }
+        if training.logEvery != nil && !diverged { trajectory.append(try trajectoryPoint(step: 0, initialGradient: initialGradient)) }
         if !diverged { tracker.check(self, step: 0) }
 
-        if !(training.stopOnSuccess && tracker.hasConverged) && !diverged && budget.steps > 0 {
+        if !(training.stopOnSuccess && tracker.hasConverged) && !diverged && budget.steps > 0 && horizon > 0 {
             for t in 1...budget.steps {
-                step()
+                if isFlow {
+                    do { try flowStep() } catch { diverged = true; break }
+                } else if adaptive {
+                    grow = adaptiveStep(grow: grow)
+                } else {
+                    step()
+                }
                 iterations = t
-                if t % training.checkEvery == 0 || t == budget.steps {
+                let reachedHorizon = isFlow && time >= horizon
+                if t % training.checkEvery == 0 || t == budget.steps || reachedHorizon {
                     let current = loss()
                     if !current.isFinite || current > 1e6 * max(initialLoss, .leastNormalMagnitude) {
                         diverged = true
                         break
                     }
-                    gaps.record(step: t, loss: current)
+                    gaps.record(time: time, loss: current)
                     tracker.check(self, step: t)
                     if training.stopOnSuccess && tracker.hasConverged { break }
                 }
                 if let every = training.logEvery, t % every == 0 {
-                    trajectory.append(trajectoryPoint(step: t, initialGradient: initialGradient))
+                    trajectory.append(try trajectoryPoint(step: t, initialGradient: initialGradient))
                 }
+                if reachedHorizon { break }
             }
+        }
+        if isFlow {
+            // The horizon reached is the budget used in full; short of it, max_steps cut it.
+            let reached = time >= horizon
+            budget = (reached ? iterations : training.maxSteps, !reached && iterations >= training.maxSteps)
         }
         let seconds = Date().timeIntervalSince(started)
         var outcome = try finish(iterations: iterations, budget: budget, tracker: tracker, diverged: diverged,
                                  initialGradient: initialGradient, initialBalance: initialBalance, seconds: seconds,
                                  trajectory: trajectory)
-        if !outcome.report.diverged { outcome.lossGapRate = gaps.rate() }
+        if !outcome.report.diverged { outcome.report.lossGapRate = gaps.rate() }
         return outcome
     }
 
@@ -128,7 +144,8 @@ extension GradientDescent {
                 balancedness: nan, effectiveRank: 0, iterations: iterations,
                 convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
                 diverged: true, converged: false, recovered: false, stationary: false,
-                stepBudget: budget.steps, budgetCapped: budget.capped, trainSeconds: seconds, trajectory: trajectory)
+                stepBudget: budget.steps, budgetCapped: budget.capped, trainSeconds: seconds, trajectory: trajectory,
+                flowTime: time)
             return TrainingOutcome(report: report, weights: all)
         }
         let training = data.training
@@ -142,8 +159,9 @@ extension GradientDescent {
         let balance = balanceGaps(all)
         let values = try LAPACK.singularValues(w)
         let rank = values.first.map { s1 in s1 > 0 ? values.filter { $0 > training.rankTolerance * s1 }.count : 0 } ?? 0
+        let residual = (w * data.y - data.problem.x).frobeniusNorm
         let report = RunReport(
-            trainResidual: (w * data.y - data.problem.x).frobeniusNorm / xNorm,
+            trainResidual: residual / xNorm,
             reconstructionError: rec,
             offSubspaceError: off,
             oracleDistance: (w - data.oracle).frobeniusNorm / data.oracleNorm,
@@ -165,9 +183,10 @@ extension GradientDescent {
             stepBudget: budget.steps,
             budgetCapped: budget.capped,
             trainSeconds: seconds,
-            trajectory: trajectory)
-        var outcome = TrainingOutcome(report: report, weights: all)
-        outcome.balancednessDrift = zip(balance, initialBalance).reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) }
-        return outcome
+            trajectory: trajectory,
+            flowTime: time,
+            balancednessDrift: zip(balance, initialBalance).reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) },
+            bestRankGap: data.bestRankGap(squaredResidual: residual * residual, rank: rank))
+        return TrainingOutcome(report: report, weights: all)
     }
 }

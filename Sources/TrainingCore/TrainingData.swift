@@ -27,6 +27,8 @@ struct TrainingData {
     let b: Matrix            // X Yᵀ U = X V diag(s), d × k
     /// ‖X‖² − ‖X V‖²: the part of the data term no W can reach.
     let outsideResidual: Double
+    /// The singular values of X V, largest first: `min_{rank W ≤ k} ‖W Y − X‖² = ‖X‖² − Σ_{i≤k} σ_i(X V)²`.
+    let xvSingularValues: [Double]
 
     let ar: Matrix           // A R, m × r
     /// Uᵀ P⊥ (k × m), P⊥ the projector onto the complement of range(A R): the part of
@@ -71,6 +73,7 @@ struct TrainingData {
         for j in 0..<k { for i in 0..<b.rows { b[i, j] *= s[j] } }
         self.b = b
         outsideResidual = max(0, BLAS.squaredNorm(problem.x) - BLAS.squaredNorm(xv))
+        xvSingularValues = try LAPACK.singularValues(xv)
 
         ar = problem.a * problem.basis
         let arSVD = try LAPACK.svd(ar)
@@ -91,6 +94,34 @@ struct TrainingData {
                                           maxRank: depth > 1 ? min(width, problem.measurements, problem.signalDim) : .max)
         let unreachable = max(0, BLAS.squaredNorm(problem.x) - BLAS.squaredNorm(xBasis.transposed * xv))
         optimalLoss = target.objective + 0.5 * gamma * unreachable
+    }
+
+    /// MODEL.md §5's best rank-k gap, relative to ‖X‖²: `(‖W Y − X‖² − L_k) / ‖X‖²` with
+    /// `L_k = min_{rank W ≤ k} ‖W Y − X‖² = ‖X‖² − Σ_{i≤k} σ_i(X V)²`. With `Y Yᵀ` invertible
+    /// `X V` has the singular values of `Q = X Yᵀ (Y Yᵀ)^(−1/2) = X V Uᵀ`, §5's formula; the form
+    /// here holds for any Y (`W U S` ranges over all d × rank(Y) matrices of rank ≤ k).
+    func bestRankGap(squaredResidual: Double, rank: Int) -> Double? {
+        let xSquared = BLAS.squaredNorm(problem.x)
+        guard squaredResidual.isFinite, xSquared > 0 else { return nil }
+        let best = max(0, xSquared - xvSingularValues.prefix(rank).reduce(0) { $0 + $1 * $1 })
+        return (squaredResidual - best) / xSquared
+    }
+
+    /// The time horizon of `flow`: `flow_time`, or the time the step budget covers at η (a
+    /// fixed `steps: T`: T η; `auto`: `c · ln(max(e, s / (tol_conv ‖W_or‖))) / λ_l`, the time
+    /// the off-range part `e^(−λ_l t) W_1(0)(I − U Uᵀ)` needs, as `stepBudget`; λ = 0:
+    /// `max_steps · η`).
+    func flowHorizon(outsideNorm: Double, initialDistance: Double) -> Double {
+        if let time = training.flowTime { return time }
+        switch training.steps {
+        case .fixed(let n):
+            return Double(n) * eta
+        case .auto:
+            guard lambdaLayer > 0 else { return Double(training.maxSteps) * eta }
+            let scale = max(outsideNorm, initialDistance)
+            let ratio = max(scale / (training.tolConv * oracleNorm), M_E)
+            return training.budgetFactor * Foundation.log(ratio) / lambdaLayer
+        }
     }
 
     /// `M P⊥ = M − (M Q) Qᵀ` for a matrix with m columns.

@@ -25,6 +25,15 @@ extension RunSpec {
         guard t.etaScale.isFinite, t.etaScale > 0 else { throw TrainingError("eta_scale must be a positive number, got \(t.etaScale)") }
         guard t.alpha.isFinite, t.alpha >= 0 else { throw TrainingError("alpha must be a finite number >= 0, got \(t.alpha)") }
         guard t.beta.isFinite, t.beta >= 0 else { throw TrainingError("beta must be a finite number >= 0, got \(t.beta)") }
+        if t.stepRule == .adaptive, t.optimizer == .flow {
+            throw TrainingError("step_rule adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
+        }
+        for (name, tol) in [("flow_rtol", t.flowRtol), ("flow_atol", t.flowAtol)] {
+            guard tol.isFinite, tol > 0, tol < 1 else { throw TrainingError("\(name) must be a number in (0, 1), got \(tol)") }
+        }
+        if let time = t.flowTime {
+            guard time.isFinite, time > 0 else { throw TrainingError("flow_time must be a positive number, got \(time)") }
+        }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
         if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
         guard t.rankTolerance.isFinite, t.rankTolerance > 0, t.rankTolerance < 1 else {

@@ -9,6 +9,7 @@ public import TrainingCore
 extension InitScheme: ExpressibleByArgument {}
 extension GradientPath: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
+extension StepRule: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "c of --steps auto.") var budgetFactor = 2.0
     @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
     @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = 0.5
-    @Option(help: "gd, heavy-ball or inertial (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = .gd
+    @Option(help: "gd, heavy-ball, inertial or flow (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = .gd
+    @Option(help: "fixed or adaptive (backtracking; gd, heavy-ball and inertial; docs/MODEL.md, Adaptive step).") var stepRule: StepRule = .fixed
+    @Option(help: "flow: relative error tolerance of each Runge-Kutta step (default 1e-8).") var flowRtol: Double?
+    @Option(help: "flow: absolute error tolerance of each Runge-Kutta step (default 1e-8).") var flowAtol: Double?
+    @Option(help: "flow: the time horizon (default: the time --steps steps of size eta cover); --max-steps caps the accepted steps.") var flowTime: Double?
     @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta) (default 1).") var alpha: Double?
     @Option(help: "Hessian-driven damping beta of inertial (default 0).") var beta: Double?
     @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = .kaiming
@@ -94,7 +99,14 @@ struct TrainCommand: ParsableCommand {
         if beta != nil, optimizer != .inertial {
             throw TrainingError("--beta applies to --optimizer inertial only, not \(optimizer.rawValue)")
         }
+        if optimizer != .flow, flowRtol != nil || flowAtol != nil || flowTime != nil {
+            throw TrainingError("--flow-rtol, --flow-atol and --flow-time apply to --optimizer flow only, not \(optimizer.rawValue)")
+        }
         spec.training.optimizer = optimizer
+        spec.training.stepRule = stepRule
+        if let flowRtol { spec.training.flowRtol = flowRtol }
+        if let flowAtol { spec.training.flowAtol = flowAtol }
+        spec.training.flowTime = flowTime
         if let alpha { spec.training.alpha = alpha }
         if let beta { spec.training.beta = beta }
         spec.training.stopOnSuccess = stopOnSuccess
@@ -143,9 +155,9 @@ struct TrainCommand: ParsableCommand {
         }
         let report = outcome.report
         if json {
-            print(try Self.json(report, testNoise: levels, dynamics: outcome))
+            print(try Self.json(report, testNoise: levels))
         } else {
-            print(Self.summary(report, testNoise: levels) + Self.dynamicsLine(outcome))
+            print(Self.summary(report, testNoise: levels))
         }
     }
 
@@ -177,11 +189,11 @@ struct TrainCommand: ParsableCommand {
         }
         let levels = spec.training.testNoise
         if json {
-            print(try Self.json(outcome.report, testNoise: levels, dynamics: outcome))
+            print(try Self.json(outcome.report, testNoise: levels))
         } else {
             let cell = sweepTask.cell
             print("task \(task) of sweep '\(configuration.name)': depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
-            print(Self.summary(outcome.report, testNoise: levels) + Self.dynamicsLine(outcome))
+            print(Self.summary(outcome.report, testNoise: levels))
         }
     }
 
@@ -209,13 +221,7 @@ struct TrainCommand: ParsableCommand {
         return try (1...depth).map { try NPYFile.read(dir.appendingPathComponent("W\($0).npy").path) }
     }
 
-    /// The metrics a report does not carry yet (not stored by sweeps).
-    static func dynamicsLine(_ o: TrainingOutcome) -> String {
-        "\nbalancedness drift from t = 0 " + String(format: "%.3e", o.balancednessDrift)
-            + "   loss gap rate " + (o.lossGapRate.map { String(format: "%.3e", $0) } ?? "-") + " per step"
-    }
-
-    static func json(_ r: RunReport, testNoise: [Double], dynamics: TrainingOutcome? = nil) throws -> String {
+    static func json(_ r: RunReport, testNoise: [Double]) throws -> String {
         func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
         func byNoise(_ values: [Double]) -> [String: Any] {
             Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))
@@ -232,8 +238,10 @@ struct TrainCommand: ParsableCommand {
             "test_error": byNoise(r.testError),
             "oracle_test_error": byNoise(r.oracleTestError),
             "balancedness": number(r.balancedness),
-            "balancedness_drift": dynamics.map { number($0.balancednessDrift) } ?? NSNull(),
-            "loss_gap_rate": dynamics?.lossGapRate.map(number) ?? NSNull(),
+            "balancedness_drift": r.balancednessDrift.map(number) ?? NSNull(),
+            "loss_gap_rate": r.lossGapRate.map(number) ?? NSNull(),
+            "best_rank_gap": r.bestRankGap.map(number) ?? NSNull(),
+            "flow_time": r.flowTime.map(number) ?? NSNull(),
             "effective_rank": r.effectiveRank,
             "iterations": r.iterations,
             "converged_at": step(r.convergedAt),
@@ -252,7 +260,8 @@ struct TrainCommand: ParsableCommand {
                 ["step": p.step, "loss": number(p.loss), "train_residual": number(p.trainResidual),
                  "reconstruction_error": number(p.reconstructionError),
                  "off_subspace_error": number(p.offSubspaceError), "target_distance": number(p.targetDistance),
-                 "gradient_norm": number(p.gradientNorm), "balancedness": number(p.balancedness)]
+                 "gradient_norm": number(p.gradientNorm), "balancedness": number(p.balancedness),
+                 "flow_time": p.flowTime.map(number) ?? NSNull(), "singular_values": p.singularValues.map(number)]
             }
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -261,6 +270,7 @@ struct TrainCommand: ParsableCommand {
 
     static func summary(_ r: RunReport, testNoise: [Double]) -> String {
         func f(_ x: Double) -> String { String(format: "%.3e", x) }
+        func o(_ x: Double?) -> String { x.map(f) ?? "-" }
         let outcome = r.diverged ? "diverged"
             : r.converged ? "converged" : r.stationary ? "stationary (not converged)" : "not converged (budget)"
         var lines = [
@@ -273,6 +283,8 @@ struct TrainCommand: ParsableCommand {
             "reconstruction error \(f(r.reconstructionError))   off-subspace error \(f(r.offSubspaceError))",
             "train residual \(f(r.trainResidual))   oracle distance \(f(r.oracleDistance))",
             "balancedness \(f(r.balancedness))   effective rank \(r.effectiveRank)",
+            "balancedness drift from t = 0 \(o(r.balancednessDrift))   best rank-\(r.effectiveRank) gap \(o(r.bestRankGap))",
+            "loss gap rate \(o(r.lossGapRate)) per unit time   flow time reached \(o(r.flowTime))",
         ]
         for (i, sigma) in testNoise.enumerated() {
             lines.append("test error at noise \(decimalLabel(sigma)): \(f(r.testError[i]))   (oracle \(f(r.oracleTestError[i])))")

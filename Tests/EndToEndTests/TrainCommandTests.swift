@@ -21,6 +21,7 @@ import Testing
             "gradient_norm", "oracle_norm", "test_error", "oracle_test_error", "balancedness", "effective_rank",
             "iterations", "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered",
             "stationary", "step_budget", "budget_capped", "train_seconds", "balancedness_drift", "loss_gap_rate",
+            "best_rank_gap", "flow_time",
         ])
         let testError = try #require(object["test_error"] as? [String: Double])
         #expect(Set(testError.keys) == ["0", "0.1"])
@@ -29,6 +30,24 @@ import Testing
         #expect(object["converged"] as? Bool == true)
         #expect(try #require(object["target_distance"] as? Double) <= 1e-3)
         #expect(object["iterations"] as? Int == object["converged_at"] as? Int)
+    }
+
+    @Test("--optimizer flow integrates to its horizon and logs the singular values of W")
+    func flow() throws {
+        let directory = try makeTemporaryDirectory()
+        let run = try DLSweepProcess(["train"] + small + ["--lambda", "0.2", "--optimizer", "flow", "--flow-rtol", "1e-9",
+                                                          "--flow-atol", "1e-9", "--flow-time", "30", "--log-every", "5", "--json"],
+                                     in: directory, label: "flow")
+        #expect(run.wait(seconds: 60) == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(try #require(object["flow_time"] as? Double) == 30)
+        #expect(object["step_budget"] as? Int == object["iterations"] as? Int)
+        let trajectory = try #require(object["trajectory"] as? [[String: Any]])
+        let last = try #require(trajectory.last)
+        let values = try #require(last["singular_values"] as? [Double])
+        #expect(values.count == 10)
+        #expect(zip(values, values.dropFirst()).allSatisfy { $0 >= $1 })
+        #expect(try #require(last["flow_time"] as? Double) > 0)
     }
 
     @Test("--problem, --init-weights and --save-weights: saved weights replay bit for bit")
@@ -74,6 +93,9 @@ import Testing
         (["--optimizer", "heavy-ball", "--beta", "0.1"], "--beta applies to --optimizer inertial only, not heavy-ball"),
         (["--optimizer", "inertial", "--alpha=-1"], "alpha must be a finite number >= 0"),
         (["--optimizer", "heavy-ball", "--alpha", "1000"], "alpha * h"),
+        (["--flow-rtol", "1e-6"], "--flow-rtol, --flow-atol and --flow-time apply to --optimizer flow only, not gd"),
+        (["--optimizer", "flow", "--flow-atol", "2"], "flow_atol must be a number in (0, 1)"),
+        (["--optimizer", "flow", "--step-rule", "adaptive"], "step_rule adaptive applies to gd, heavy-ball and inertial"),
     ])
     func badInput(arguments: [String], culprit: String) throws {
         let directory = try makeTemporaryDirectory()

@@ -6,7 +6,7 @@ import TrainingCore
 
 /// The loss-gap rate and the balancedness drift of a report.
 @Suite struct RunMetricTests {
-    @Test("depth 1: the loss gap falls at -2 ln(1 - eta lambda) per step, the rate of the off-range part")
+    @Test("depth 1: the loss gap falls at -2 ln(1 - eta lambda) / eta per unit time, the rate of the off-range part")
     func ridgeGapRate() throws {
         let problem = try smallProblem()
         let lambda = 0.5
@@ -19,8 +19,8 @@ import TrainingCore
         let y = problem.a * problem.x
         let sMax = try LAPACK.singularValues(y)[0]
         let eta = 0.9 / (sMax * sMax)
-        let expected = -2 * log(1 - eta * lambda)
-        let rate = try #require(outcome.lossGapRate)
+        let expected = -2 * log(1 - eta * lambda) / eta
+        let rate = try #require(outcome.report.lossGapRate)
         #expect(rate.isApproximatelyEqual(to: expected, relativeTolerance: 1e-3), "rate \(rate), expected \(expected)")
     }
 
@@ -39,7 +39,7 @@ import TrainingCore
         training.alpha = 2 * training.lambda.squareRoot()  // critical damping of the weight-decay mode
         let heavy = try train(problem: problem, model: net, training: training, trainingSeed: 1, initialWeights: start)
         #expect(!gd.report.diverged && !heavy.report.diverged)
-        let gdRate = try #require(gd.lossGapRate), heavyRate = try #require(heavy.lossGapRate)
+        let gdRate = try #require(gd.report.lossGapRate), heavyRate = try #require(heavy.report.lossGapRate)
         #expect(heavyRate > 3 * gdRate, "heavy-ball \(heavyRate), gd \(gdRate)")
     }
 
@@ -59,9 +59,9 @@ import TrainingCore
         }
         let expected = zip(gaps(outcome.weights), gaps(start)).map { ($0 - $1).frobeniusNorm }.max() ?? 0
         #expect(expected > 1e-3)
-        #expect(outcome.balancednessDrift.isApproximatelyEqual(to: expected, relativeTolerance: 1e-10))
+        #expect(try #require(outcome.report.balancednessDrift).isApproximatelyEqual(to: expected, relativeTolerance: 1e-10))
         training.steps = 0
         let still = try train(problem: problem, model: net, training: training, trainingSeed: 1, initialWeights: start)
-        #expect(still.balancednessDrift == 0)
+        #expect(still.report.balancednessDrift == 0)
     }
 }
