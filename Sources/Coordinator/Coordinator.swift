@@ -172,13 +172,15 @@ public final class Coordinator {
         let summaries = complete ? try summarize(store: store) : []
         if complete {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
-                                    measure: configuration.successMeasure)
+                                    measure: configuration.successMeasure,
+                                    layout: HeatmapLayout(configuration, summaries))
             let (failures, failedCount) = try store.failures(limit: 500)
             let span = try store.timeSpan()
-            let report = SweepReport(
+            var report = SweepReport(
                 meta: store.meta, successMeasure: configuration.successMeasure, summaries: summaries,
                 hosts: try store.countByHost(), failures: failures, failedCount: failedCount,
                 firstStarted: span?.firstStarted, lastFinished: span?.lastFinished, generatedAt: Date())
+            report.layout = HeatmapLayout(configuration, summaries)
             _ = try writeReport(report, directory: options.outDirectory)
         }
         let hosts = complete ? try store.countByHost() : []

@@ -212,6 +212,11 @@ public final class ResultsStore: Sendable {
                 try db.execute(sql: "ALTER TABLE results ADD COLUMN \(column) \(type)")
             }
         }
+        // Grids over any run-spec key: the cell's values on the extra axes as a JSON object
+        // (`{"init_scale":0.5}`), NULL for the legacy four (older folders have no such cells).
+        migrator.registerMigration("v3-axes") { db in
+            try db.execute(sql: "ALTER TABLE results ADD COLUMN axes TEXT")
+        }
         return migrator
     }
 
@@ -265,7 +270,7 @@ public final class ResultsStore: Sendable {
     private static let insertColumns = [
         "task_id", "cell_index", "depth", "width", "lambda", "noise", "trial", "problem_seed", "training_seed",
         "status", "attempt", "worker_id", "host", "started_at", "finished_at",
-    ] + ReportColumns.all + ["failure_reason"]
+    ] + ReportColumns.all + ["failure_reason", "axes"]
 
     private static let insertSQL = """
         INSERT OR IGNORE INTO results (\(insertColumns.joined(separator: ", ")))
@@ -302,6 +307,7 @@ public final class ResultsStore: Sendable {
         ]
         values += metrics
         values.append(failureReason)
+        values.append(try Self.encodeAxes(task.cell.extraSettings))
         return StatementArguments(values)
     }
 
@@ -427,6 +433,32 @@ public final class ResultsStore: Sendable {
 
     // MARK: Encoding
 
+    /// The extra axis values as a JSON object in axis order; nil (NULL) when there are none.
+    static func encodeAxes(_ settings: [AxisSetting]) throws -> String? {
+        guard !settings.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let parts = try settings.map { setting in
+            let key = String(decoding: try encoder.encode(setting.key), as: UTF8.self)
+            return key + ":" + String(decoding: try encoder.encode(setting.value), as: UTF8.self)
+        }
+        return "{" + parts.joined(separator: ",") + "}"
+    }
+
+    /// Reads `encodeAxes`' object back in the plan's axis order.
+    private func decodeAxes(_ text: String?, taskID: Int) throws -> [AxisSetting] {
+        guard let text else { return [] }
+        let object: [String: AxisValue]
+        do {
+            object = try JSONDecoder().decode([String: AxisValue].self, from: Data(text.utf8))
+        } catch {
+            throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "axes is not a JSON object of axis values")
+        }
+        let order = plan.configuration.extraAxes.map(\.key)
+        return object.sorted { (order.firstIndex(of: $0.key) ?? .max, $0.key) < (order.firstIndex(of: $1.key) ?? .max, $1.key) }
+            .map { AxisSetting($0.key, AxisDefinition.named($0.key)?.typed($0.value) ?? $0.value) }
+    }
+
     private static func encodeByNoise(_ values: [Double], _ noise: [Double]) throws -> String {
         var object: [String: Double] = [:]
         for (sigma, value) in zip(noise, values) { object[decimalLabel(sigma)] = value }
@@ -492,11 +524,13 @@ public final class ResultsStore: Sendable {
                 stationary: row.checked("stationary") ?? false, stepBudget: row.checked("step_budget") ?? iterations,
                 budgetCapped: row.checked("budget_capped") ?? false, trainSeconds: real("train_seconds"))
         }
-        return ResultRow(
+        var result = ResultRow(
             taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,
             trial: trial, problemSeed: problemSeed, trainingSeed: trainingSeed, status: status, attempt: attempt,
             workerID: workerID, host: host, startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
             report: report, failureReason: row.checked("failure_reason"))
+        result.extraAxes = try decodeAxes(row.checked("axes"), taskID: taskID)
+        return result
     }
 }
 

@@ -47,6 +47,9 @@ public struct ResultRow: Sendable, Hashable {
     public var width: Int
     public var lambda: Double
     public var noise: Double
+    /// The cell's values on axes other than the four above (`init_scale`, `optimizer`, …);
+    /// empty for legacy grids.
+    public var extraAxes: [AxisSetting] = []
     public var trial: Int
     public var problemSeed: UInt64
     public var trainingSeed: UInt64
@@ -106,6 +109,7 @@ public struct ResultRow: Sendable, Hashable {
                   status: report == nil ? .failed : .ok, attempt: outcome.attempt, workerID: outcome.workerID,
                   host: outcome.host, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt,
                   trainSeconds: report?.trainSeconds, report: report, failureReason: reason)
+        extraAxes = task.cell.extraSettings
     }
 }
 

@@ -39,7 +39,7 @@ struct ConfigParser {
             throw ConfigError(file: fileName, line: nil, keyPath: "", message: "empty file, expected a mapping of sweep keys")
         }
         let top = try entries(of: root, path: "", allowed: [
-            "name", "seed", "problem", "grid", "trials", "training", "success", "test_noise",
+            "name", "seed", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap",
         ])
 
         var name = URL(fileURLWithPath: fileName).deletingPathExtension().lastPathComponent
@@ -51,6 +51,14 @@ struct ConfigParser {
         var successMeasure = SuccessMeasure.converged
         var grid: [SweepAxis: (values: Entry, line: Int?)] = [:]
         var gridOrder: [SweepAxis] = []
+        var extraAxes: [GridAxis] = []
+        var extraEntries: [String: Entry] = [:]
+        var heatmap: (rows: Entry?, columns: Entry?) = (nil, nil)
+        // The problem's shape rules are checked per cell when the grid sweeps its keys.
+        var sweptKeys: Set<String> = []
+        if let entry = top.first(where: { $0.key == "grid" }), case let .mapping(mapping) = entry.value {
+            for (keyNode, _) in mapping { if case let .scalar(key) = keyNode { sweptKeys.insert(key.string) } }
+        }
         var axes = SweepAxes(depth: [model.depth], width: [model.width],
                              lambda: [training.lambda], noise: [training.noise])
 
@@ -65,7 +73,7 @@ struct ConfigParser {
             case "test_noise":
                 training.testNoise = try doubleList(entry, what: "non-negative numbers", minimum: 0)
             case "problem":
-                problem = try parseProblem(entry)
+                problem = try parseProblem(entry, swept: sweptKeys)
             case "success":
                 // `success: converged`, or a mapping with the measure and the tolerances.
                 if case .scalar = entry.value {
@@ -83,9 +91,18 @@ struct ConfigParser {
                     default: break
                     }
                 }
+            case "heatmap":
+                for item in try entries(of: entry.value, path: entry.path, allowed: ["rows", "columns"]) {
+                    if item.key == "rows" { heatmap.rows = item } else { heatmap.columns = item }
+                }
             case "grid":
-                for item in try entries(of: entry.value, path: entry.path, allowed: SweepAxis.allCases.map(\.rawValue)) {
-                    guard let axis = SweepAxis(rawValue: item.key) else { continue }
+                for item in try entries(of: entry.value, path: entry.path, allowed: AxisDefinition.all.map(\.key)) {
+                    guard let axis = SweepAxis(rawValue: item.key) else {
+                        guard let definition = AxisDefinition.named(item.key) else { continue }
+                        extraAxes.append(GridAxis(key: item.key, values: try axisValues(item, definition)))
+                        extraEntries[item.key] = item
+                        continue
+                    }
                     grid[axis] = (item, item.line)
                     gridOrder.append(axis)
                     switch axis {
@@ -102,24 +119,140 @@ struct ConfigParser {
                 break
             }
         }
+        // A key swept by the grid and also fixed in its section is ambiguous.
+        for section in ["problem", "training"] {
+            guard let entry = top.first(where: { $0.key == section }), case let .mapping(mapping) = entry.value else { continue }
+            for (keyNode, _) in mapping {
+                guard case let .scalar(key) = keyNode, let listed = extraEntries[key.string] else { continue }
+                let where_ = listed.line.map { " (line \($0))" } ?? ""
+                throw error("\(section).\(key.string)", keyNode, "also listed under grid\(where_); give an axis in one place")
+            }
+        }
+        var optimizers = [training.optimizer]
         if let entry = top.first(where: { $0.key == "training" }) {
-            try parseTraining(entry, training: &training, model: &model, axes: &axes, grid: grid)
+            try parseTraining(entry, training: &training, model: &model, axes: &axes, grid: grid,
+                              optimizers: extraAxes.first { $0.key == "optimizer" }?.values)
+            optimizers = [training.optimizer]
+        }
+        if let axis = extraAxes.first(where: { $0.key == "optimizer" }) {
+            optimizers = axis.values.compactMap { OptimizerKind(rawValue: $0.stringValue) }
+        }
+        // A damping swept where no optimizer uses it is a mistake in the config.
+        if let item = extraEntries["alpha"], optimizers.allSatisfy({ $0 == .gd }) {
+            throw error(item, "applies to optimizer heavy-ball or inertial, not gd")
+        }
+        if let item = extraEntries["beta"], !optimizers.contains(.inertial) {
+            throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
         }
 
-        guard let cellCount = axes.cellCount, !cellCount.multipliedReportingOverflow(by: trials).overflow else {
+        guard let cellCount = axes.cellCount,
+              let extraCount = extraAxes.reduce(Optional(cellCount), { total, axis in
+                  total.flatMap { t in
+                      let (p, o) = t.multipliedReportingOverflow(by: axis.values.count)
+                      return o ? nil : p
+                  }
+              }),
+              !extraCount.multipliedReportingOverflow(by: trials).overflow
+        else {
             throw ConfigError(file: fileName, line: nil, keyPath: "grid", message: "too many tasks: cells x trials overflows")
         }
         model.depth = axes.depth[0]
         model.width = axes.width[0]
         training.lambda = axes.lambda[0]
         training.noise = axes.noise[0]
+        var base = RunSpec(problem: problem, model: model, training: training)
+        for axis in extraAxes {
+            AxisDefinition.named(axis.key)?.apply(axis.values[0], to: &base)
+        }
+        try checkProblemAxes(base.problem, extraAxes, extraEntries)
+        let gridKeys = Set(extraAxes.map(\.key) + AxisDefinition.legacyKeys)
+        for item in [heatmap.rows, heatmap.columns].compactMap({ $0 }) {
+            let key = try string(item)
+            guard gridKeys.contains(key) else {
+                throw error(item, "expected an axis of the grid (\(gridKeys.sorted().joined(separator: ", "))), got \"\(key)\"")
+            }
+        }
 
         return SweepConfiguration(
-            name: name, seed: seed, trials: trials, problem: problem, model: model, training: training,
-            axes: axes, gridAxes: gridOrder, successMeasure: successMeasure, yamlText: text, fileName: fileName)
+            name: name, seed: seed, trials: trials, problem: base.problem, model: base.model, training: base.training,
+            axes: axes, gridAxes: gridOrder, extraAxes: extraAxes,
+            heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
+            successMeasure: successMeasure, yamlText: text, fileName: fileName)
     }
 
-    private func parseProblem(_ entry: Entry) throws -> ProblemSpec {
+    /// The problem's shape rules (m < d, r <= m) for every combination of swept problem keys.
+    private func checkProblemAxes(_ problem: ProblemSpec, _ axes: [GridAxis], _ entries: [String: Entry]) throws {
+        func range(_ key: String, _ fixed: Int) -> (low: Int, high: Int) {
+            guard let axis = axes.first(where: { $0.key == key }) else { return (fixed, fixed) }
+            let values = axis.values.map(\.intValue)
+            return (values.min() ?? fixed, values.max() ?? fixed)
+        }
+        let d = range("signal_dim", problem.signalDim)
+        let m = range("measurements", problem.measurements)
+        let r = range("latent_dim", problem.latentDim)
+        func blame(_ keys: [String]) -> (path: String, line: Int?) {
+            for key in keys { if let entry = entries[key] { return (entry.path, entry.value.mark?.line ?? entry.line) } }
+            return ("grid", nil)
+        }
+        if m.high >= d.low {
+            let at = blame(["measurements", "signal_dim"])
+            throw ConfigError(file: fileName, line: at.line, keyPath: at.path,
+                              message: "measurements (up to \(m.high)) must be less than signal_dim (from \(d.low)) in every cell for an underdetermined problem")
+        }
+        if r.high > m.low {
+            let at = blame(["latent_dim", "measurements"])
+            throw ConfigError(file: fileName, line: at.line, keyPath: at.path,
+                              message: "latent_dim (up to \(r.high)) must not exceed measurements (from \(m.low)) in any cell")
+        }
+    }
+
+    /// The values of a grid axis over a non-legacy key, checked as the key is outside the grid.
+    private func axisValues(_ entry: Entry, _ definition: AxisDefinition) throws -> [AxisValue] {
+        let nodes = try elements(entry, what: "values")
+        var values: [AxisValue] = []
+        var positions: [AxisValue: Int] = [:]
+        for (i, node) in nodes.enumerated() {
+            let path = "\(entry.path)[\(i)]"
+            let value: AxisValue
+            switch definition.kind {
+            case .positiveInt:
+                value = .int(try positiveInt(node, path: path, what: "a list of positive integers"))
+            case let .number(minimum, strict, maximum):
+                let what = maximum.map { "numbers in (\(decimalLabel(minimum)), \(decimalLabel($0)))" }
+                    ?? (strict ? (minimum == 0 ? "positive numbers" : "numbers > \(decimalLabel(minimum))")
+                                : (minimum == 0 ? "non-negative numbers" : "numbers >= \(decimalLabel(minimum))"))
+                let v = try double(node, path: path, what: "a list of \(what)")
+                guard strict ? v > minimum : v >= minimum, maximum.map({ v < $0 }) ?? true else {
+                    throw error(path, node, "expected a list of \(what), got \(decimalLabel(v))")
+                }
+                value = .double(v)
+            case let .choice(choices):
+                guard let scalar = scalar(node, tags: [.str]), choices.contains(scalar.string) else {
+                    throw error(path, node, "expected one of \(choices.joined(separator: "|")), got \(describe(node))")
+                }
+                value = .string(scalar.string)
+            case .flag:
+                guard let scalar = scalar(node, tags: [.bool]), let v = Bool.construct(from: scalar) else {
+                    throw error(path, node, "expected true or false, got \(describe(node))")
+                }
+                value = .bool(v)
+            case .steps:
+                if case let .scalar(scalar) = node, scalar.string == "auto" {
+                    value = .string("auto")
+                } else {
+                    value = .int(try positiveInt(node, path: path, what: "a positive integer or auto"))
+                }
+            }
+            if let j = positions[value] {
+                throw error(path, node, "duplicate value \(value) (also at [\(j)])")
+            }
+            positions[value] = i
+            values.append(value)
+        }
+        return values
+    }
+
+    private func parseProblem(_ entry: Entry, swept: Set<String>) throws -> ProblemSpec {
         var problem = ProblemSpec()
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "signal_dim", "measurements", "latent_dim", "samples", "condition", "test_samples", "operator",
@@ -140,11 +273,11 @@ struct ConfigParser {
             }
         }
         let line = { (key: String) in items.first { $0.key == key }.map { $0.value.mark?.line ?? $0.line } ?? entry.line }
-        if problem.measurements >= problem.signalDim {
+        if swept.isDisjoint(with: ["signal_dim", "measurements", "latent_dim"]), problem.measurements >= problem.signalDim {
             throw ConfigError(file: fileName, line: line("measurements"), keyPath: "\(entry.path).measurements",
                               message: "must be less than signal_dim (\(problem.signalDim)) for an underdetermined problem, got \(problem.measurements)")
         }
-        if problem.latentDim > problem.measurements {
+        if swept.isDisjoint(with: ["signal_dim", "measurements", "latent_dim"]), problem.latentDim > problem.measurements {
             throw ConfigError(file: fileName, line: line("latent_dim"), keyPath: "\(entry.path).latent_dim",
                               message: "must not exceed measurements (\(problem.measurements)), got \(problem.latentDim)")
         }
@@ -152,7 +285,8 @@ struct ConfigParser {
     }
 
     private func parseTraining(_ entry: Entry, training: inout TrainingSpec, model: inout ModelSpec,
-                               axes: inout SweepAxes, grid: [SweepAxis: (values: Entry, line: Int?)]) throws {
+                               axes: inout SweepAxes, grid: [SweepAxis: (values: Entry, line: Int?)],
+                               optimizers sweptOptimizers: [AxisValue]?) throws {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
             "alpha", "beta", "path", "mean_data_term", "lambda_per_layer", "rank_tolerance", "check_every",
@@ -196,12 +330,14 @@ struct ConfigParser {
             default: break
             }
         }
-        // A damping the optimizer ignores is a mistake in the config, not a no-op.
-        if let item = items.first(where: { $0.key == "alpha" }), training.optimizer == .gd {
+        // A damping the optimizer ignores is a mistake in the config, not a no-op (with an
+        // optimizer axis: when no optimizer of the grid uses it).
+        let optimizers = sweptOptimizers.map { $0.compactMap { OptimizerKind(rawValue: $0.stringValue) } } ?? [training.optimizer]
+        if let item = items.first(where: { $0.key == "alpha" }), optimizers.allSatisfy({ $0 == .gd }) {
             throw error(item, "applies to optimizer heavy-ball or inertial, not gd")
         }
-        if let item = items.first(where: { $0.key == "beta" }), training.optimizer != .inertial {
-            throw error(item, "applies to optimizer inertial only, not \(training.optimizer.rawValue)")
+        if let item = items.first(where: { $0.key == "beta" }), !optimizers.contains(.inertial) {
+            throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
         }
     }
 

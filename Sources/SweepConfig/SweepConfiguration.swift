@@ -1,13 +1,14 @@
 public import TrainingCore
 import Foundation
 
-/// The four axes a sweep grid may vary. Every cell has a value on each; an axis the
-/// grid does not list has exactly one value (fixed under `training`, or the TrainingCore default).
+/// The four axes every sweep has (see `AxisDefinition.legacyKeys`). Every cell has a value on
+/// each; an axis the grid does not list has exactly one value (fixed under `training`, or the
+/// TrainingCore default). A grid may sweep any other run-spec key too (`SweepConfiguration.grid`).
 public enum SweepAxis: String, Codable, Sendable, Hashable, CaseIterable {
     case depth, width, lambda, noise
 }
 
-/// The values of the four grid axes, in the order the config file lists them.
+/// The values of the four legacy axes, in the order the config file lists them.
 public struct SweepAxes: Codable, Sendable, Hashable {
     public var depth: [Int]
     public var width: [Int]
@@ -44,8 +45,8 @@ public enum SuccessMeasure: String, Codable, Sendable, Hashable, CaseIterable {
 
 /// A parsed and validated sweep config file (see configs/README.md for every key).
 ///
-/// The base specs hold everything a run shares; a cell overrides depth, width, lambda and
-/// noise from `axes`, and a trial sets the seeds (see `SweepSeeds`).
+/// The base specs hold everything a run shares (with the first value of every axis); a cell
+/// overrides the keys of `grid`, and a trial sets the seeds (see `SweepSeeds`).
 public struct SweepConfiguration: Sendable, Hashable {
     /// A label for humans; not part of the fingerprint.
     public var name: String
@@ -62,14 +63,44 @@ public struct SweepConfiguration: Sendable, Hashable {
     public var training: TrainingSpec
     /// The grid; axes absent from `grid` have one value.
     public var axes: SweepAxes
-    /// The axes listed under `grid` in the file (the others are fixed).
+    /// The legacy axes listed under `grid` in the file (the others are fixed).
     public var gridAxes: [SweepAxis]
+    /// Axes over other run-spec keys (`init_scale`, `optimizer`, `measurements`, …), in the
+    /// order the file lists them; empty for a grid over the four legacy axes only.
+    public var extraAxes: [GridAxis]
+    /// The heat map's row and column axes (`heatmap: {rows, columns}`); nil: the default
+    /// (see `HeatmapLayout`). Not part of the fingerprint.
+    public var heatmapRows: String?
+    public var heatmapColumns: String?
     /// Which outcome the heat map shows (`success:`); not part of the fingerprint.
     public var successMeasure: SuccessMeasure
     /// The text the configuration was parsed from (the results database keeps it).
     public var yamlText: String
     /// Where the text came from, for error messages.
     public var fileName: String
+
+    /// Every axis in cell order, outermost first: the extra axes in file order, then depth,
+    /// width, lambda and noise (one value each when the grid does not list them). Legacy
+    /// grids keep their cell order and task ids.
+    public var grid: [GridAxis] {
+        extraAxes + [
+            GridAxis(key: "depth", values: axes.depth.map(AxisValue.int)),
+            GridAxis(key: "width", values: axes.width.map(AxisValue.int)),
+            GridAxis(key: "lambda", values: axes.lambda.map(AxisValue.double)),
+            GridAxis(key: "noise", values: axes.noise.map(AxisValue.double)),
+        ]
+    }
+
+    /// Cells of the grid, or nil when the product overflows `Int`.
+    public var cellCount: Int? {
+        var total = axes.cellCount
+        for axis in extraAxes {
+            guard let t = total else { return nil }
+            let (product, overflow) = t.multipliedReportingOverflow(by: axis.values.count)
+            total = overflow ? nil : product
+        }
+        return total
+    }
 
     /// The base spec of a run before a cell and trial are applied.
     public var baseSpec: RunSpec {

@@ -21,7 +21,7 @@ public struct SweepLimits: Sendable, Hashable {
     public func check(_ configuration: SweepConfiguration) throws(ConfigError) {
         let file = configuration.fileName
         let axes = configuration.axes
-        let cells = axes.cellCount ?? Int.max
+        let cells = configuration.cellCount ?? Int.max
         let (tasks, overflow) = cells.multipliedReportingOverflow(by: configuration.trials)
         if overflow || tasks > maxTasks {
             let count = overflow ? "more than \(Int.max)" : "\(tasks)"
@@ -33,6 +33,13 @@ public struct SweepLimits: Sendable, Hashable {
         var spec = configuration.baseSpec
         spec.model.depth = axes.depth.max() ?? spec.model.depth
         spec.model.width = axes.width.max() ?? spec.model.width
+        // Swept sizes (measurements, samples, …): their largest values, likewise.
+        for axis in configuration.extraAxes {
+            guard let definition = AxisDefinition.named(axis.key), case .positiveInt = definition.kind,
+                  let largest = axis.values.max(by: { $0.intValue < $1.intValue })
+            else { continue }
+            definition.apply(largest, to: &spec)
+        }
         let bytes = spec.estimatedBytes
         guard bytes <= maxCellBytes else {
             var problemOnly = spec

@@ -2,22 +2,41 @@ import Foundation
 import SweepProtocol
 public import TrainingCore
 
-/// One combination of the grid axes.
+/// One combination of the grid axes: an ordered list of (axis key, value), the extra axes
+/// first, then depth, width, lambda and noise, which every cell has.
 public struct SweepCell: Codable, Sendable, Hashable {
-    /// Position in `SweepPlan.cells` (depth outermost, then width, lambda, noise).
+    /// Position in `SweepPlan.cells` (the first axis outermost, noise innermost).
     public var index: Int
-    public var depth: Int
-    public var width: Int
-    public var lambda: Double
-    /// Training measurement noise `sigma_train`.
-    public var noise: Double
+    /// Every axis value of the cell, in the plan's axis order.
+    public var settings: [AxisSetting]
 
-    public init(index: Int, depth: Int, width: Int, lambda: Double, noise: Double) {
+    public init(index: Int, settings: [AxisSetting]) {
         self.index = index
-        self.depth = depth
-        self.width = width
-        self.lambda = lambda
-        self.noise = noise
+        self.settings = settings
+    }
+
+    /// A cell of the four legacy axes only.
+    public init(index: Int, depth: Int, width: Int, lambda: Double, noise: Double) {
+        self.init(index: index, settings: [
+            AxisSetting("depth", .int(depth)), AxisSetting("width", .int(width)),
+            AxisSetting("lambda", .double(lambda)), AxisSetting("noise", .double(noise)),
+        ])
+    }
+
+    /// The value of axis `key`, nil when the cell has no such axis.
+    public subscript(key: String) -> AxisValue? {
+        settings.last { $0.key == key }?.value
+    }
+
+    public var depth: Int { self["depth"]?.intValue ?? 0 }
+    public var width: Int { self["width"]?.intValue ?? 0 }
+    public var lambda: Double { self["lambda"]?.doubleValue ?? 0 }
+    /// Training measurement noise `sigma_train`.
+    public var noise: Double { self["noise"]?.doubleValue ?? 0 }
+
+    /// The values on axes other than the legacy four, in axis order.
+    public var extraSettings: [AxisSetting] {
+        settings.filter { !AxisDefinition.legacyKeys.contains($0.key) }
     }
 }
 
@@ -38,31 +57,37 @@ public struct SweepTask: Codable, Sendable, Hashable {
 }
 
 /// Every combination of the grid axes, computed from its index on demand: a grid of 10⁹
-/// cells costs its four axis lists, not 10⁹ cells in memory.
+/// cells costs its axis lists, not 10⁹ cells in memory.
 public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
-    public let axes: SweepAxes
+    /// Outermost first (`SweepConfiguration.grid`).
+    public let grid: [GridAxis]
     public let count: Int
 
-    init(_ axes: SweepAxes) {
-        self.axes = axes
+    init(_ grid: [GridAxis]) {
+        self.grid = grid
         // The parser refuses grids whose cell count overflows.
-        count = axes.cellCount ?? 0
+        var total = 1
+        for axis in grid {
+            let (product, overflow) = total.multipliedReportingOverflow(by: axis.values.count)
+            total = overflow ? 0 : product
+        }
+        count = total
     }
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
 
-    /// Depth outermost, then width, lambda, noise (innermost).
+    /// The first axis outermost, the last (noise) innermost.
     public subscript(index: Int) -> SweepCell {
         precondition(index >= 0 && index < count, "cell index \(index) outside 0..<\(count)")
         var rest = index
-        let noise = axes.noise[rest % axes.noise.count]
-        rest /= axes.noise.count
-        let lambda = axes.lambda[rest % axes.lambda.count]
-        rest /= axes.lambda.count
-        let width = axes.width[rest % axes.width.count]
-        rest /= axes.width.count
-        return SweepCell(index: index, depth: axes.depth[rest], width: width, lambda: lambda, noise: noise)
+        var settings = [AxisSetting](repeating: AxisSetting("", .int(0)), count: grid.count)
+        for i in grid.indices.reversed() {
+            let values = grid[i].values
+            settings[i] = AxisSetting(grid[i].key, values[rest % values.count])
+            rest /= values.count
+        }
+        return SweepCell(index: index, settings: settings)
     }
 }
 
@@ -72,7 +97,7 @@ public struct SweepPlan: Sendable {
     public typealias Cell = SweepCell
 
     public let configuration: SweepConfiguration
-    /// Every combination of the axes: depth outermost, then width, lambda, noise.
+    /// Every combination of the axes: extra axes outermost, then depth, width, lambda, noise.
     public let cells: SweepCells
     /// Runs per cell.
     public var trials: Int { configuration.trials }
@@ -83,7 +108,7 @@ public struct SweepPlan: Sendable {
 
     public init(_ configuration: SweepConfiguration) {
         self.configuration = configuration
-        let cells = SweepCells(configuration.axes)
+        let cells = SweepCells(configuration.grid)
         self.cells = cells
         // The parser refuses grids whose task count overflows.
         self.taskCount = cells.count * configuration.trials
@@ -105,10 +130,9 @@ public struct SweepPlan: Sendable {
         let cell = cells[id / trials]
         let trial = id % trials
         var spec = configuration.baseSpec
-        spec.model.depth = cell.depth
-        spec.model.width = cell.width
-        spec.training.lambda = cell.lambda
-        spec.training.noise = cell.noise
+        for setting in cell.settings {
+            AxisDefinition.named(setting.key)?.apply(setting.value, to: &spec)
+        }
         spec.seeds = SweepSeeds.seeds(master: configuration.seed, cell: cell, trial: trial)
         return SweepTask(id: id, cell: cell, trial: trial, spec: spec)
     }
@@ -124,10 +148,15 @@ public struct SweepPlan: Sendable {
 /// Both are chains of SplitMix64 finalizers: `h = mix(h ^ mix(v))` over a list of words.
 /// - problem seed = chain(master, "PROBLEM", t): it depends on the trial alone, so every cell
 ///   of trial t sees the same A, R, X and test set (common random numbers: differences between
-///   cells are not noise in the problem draw).
+///   cells are not noise in the problem draw). When the grid sweeps problem keys
+///   (`measurements`, `samples`, `condition`, …), their values follow:
+///   chain(master, "PROBLEM", t, fnv(key), value, …) in key order, and nothing else.
 /// - training seed = chain(master, "TRAINING", depth, width, lambda.bitPattern,
-///   noise.bitPattern, t): it depends on the cell's parameter *values*, never on its index,
+///   noise.bitPattern, [fnv(key), value]…, t) with the extra axes (`init_scale`, `optimizer`,
+///   …) in key order: it depends on the cell's parameter *values*, never on its index,
 ///   so adding a value to an axis leaves every existing cell's runs unchanged.
+/// A value enters as its integer, the bit pattern of its double, FNV-1a of its name, or 0/1.
+/// Extra axes enter only when the grid lists them, so legacy grids keep their seeds.
 public enum SweepSeeds {
     /// The SplitMix64 output function (Steele, Lea & Flood 2014).
     @inlinable
@@ -162,10 +191,24 @@ public enum SweepSeeds {
     }
 
     public static func seeds(master: UInt64, cell: SweepCell, trial: Int) -> RunSeeds {
-        RunSeeds(
-            problem: problemSeed(master: master, trial: trial),
-            training: trainingSeed(master: master, depth: cell.depth, width: cell.width,
-                                   lambda: cell.lambda, noise: cell.noise, trial: trial))
+        let extras = cell.extraSettings.sorted { $0.key < $1.key }
+        guard !extras.isEmpty else {
+            return RunSeeds(
+                problem: problemSeed(master: master, trial: trial),
+                training: trainingSeed(master: master, depth: cell.depth, width: cell.width,
+                                       lambda: cell.lambda, noise: cell.noise, trial: trial))
+        }
+        func words(_ settings: [AxisSetting]) -> [UInt64] {
+            settings.flatMap { [fnv1a64Word(Array($0.key.utf8)), $0.value.seedWord] }
+        }
+        let problemAxes = extras.filter { AxisDefinition.named($0.key)?.isProblemKey ?? false }
+        let trialWord = UInt64(truncatingIfNeeded: trial)
+        return RunSeeds(
+            problem: chain(master, [problemTag, trialWord] + words(problemAxes)),
+            training: chain(master, [
+                trainingTag, UInt64(truncatingIfNeeded: cell.depth), UInt64(truncatingIfNeeded: cell.width),
+                (cell.lambda + 0).bitPattern, (cell.noise + 0).bitPattern,
+            ] + words(extras) + [trialWord]))
     }
 }
 
@@ -175,14 +218,22 @@ public enum SweepSeeds {
 /// `Codable` output, so a field added to a core spec changes the fingerprint only when the
 /// wire format (and its version) changes too. Pinned by a golden test.
 enum Fingerprint {
-    /// What the fingerprint covers: the base spec with the axis fields zeroed (the axes carry
-    /// them), the axes, trials, the master seed and (inside `training`) the test noise levels.
+    /// What the fingerprint covers: the base spec with the legacy axis fields zeroed (the axes
+    /// carry them), the axes, trials, the master seed and (inside `training`) the test noise
+    /// levels. `grid` (the extra axes, in file order) is present only when the grid has extra
+    /// axes, so the fingerprints of legacy grids are unchanged.
     private struct Canonical: Encodable {
         var version = 3
         var seed: String
         var trials: Int
         var axes: Axes
+        var grid: [Extra]?
         var spec: WireSpec
+    }
+
+    private struct Extra: Encodable {
+        var key: String
+        var values: [AxisValue]
     }
 
     private struct Axes: Encodable {
@@ -203,6 +254,7 @@ enum Fingerprint {
         let canonical = Canonical(
             seed: String(configuration.seed), trials: configuration.trials,
             axes: Axes(depth: axes.depth, width: axes.width, lambda: axes.lambda, noise: axes.noise),
+            grid: configuration.extraAxes.isEmpty ? nil : configuration.extraAxes.map { Extra(key: $0.key, values: $0.values) },
             spec: WireSpec(spec))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,13 +1,78 @@
 import Foundation
 public import SweepConfig
 
-/// An SVG heat map of one outcome's rate: one panel per (lambda, noise) pair (lambda down,
-/// noise across), depth down and width across inside a panel, each cell coloured by its rate
+/// Which two axes a heat map's panels show (rows down, columns across); one panel per
+/// combination of the other axes.
+///
+/// The config's `heatmap: {rows, columns}` names them; by default they are the first two axes
+/// with more than one value among depth, width, the numeric extra axes (in axis order), lambda
+/// and noise, with depth down and width across for the legacy grids; an axis of names
+/// (optimizer, init) splits the panels unless the config puts it inside them. A grid with one varying axis
+/// puts it across. Panels: one per combination of the remaining varying axes and of lambda
+/// and noise (always, as the legacy maps: lambda down, noise across).
+public struct HeatmapLayout: Sendable, Hashable {
+    public var rows: String
+    public var columns: String
+
+    public init(rows: String, columns: String) {
+        self.rows = rows
+        self.columns = columns
+    }
+
+    /// The layout for `summaries`, with the config's choices when given.
+    public static func choose(_ summaries: [CellSummary], rows: String? = nil, columns: String? = nil) -> HeatmapLayout {
+        let keys = candidateKeys(summaries).filter { key in summaries.allSatisfy { $0.axisValue(key)?.number != nil } }
+        let varying = keys.filter { key in Set(summaries.compactMap { $0.axisValue(key) }).count > 1 }
+        var picked = [rows, columns]
+        var pool = (varying + keys).filter { $0 != rows && $0 != columns }
+        // One varying axis and no choice: across, with depth down.
+        if rows == nil, columns == nil, varying.count == 1 {
+            picked = [keys.first { $0 != varying[0] } ?? "depth", varying[0]]
+        }
+        for i in 0..<2 where picked[i] == nil {
+            pool.removeAll { picked.contains($0) }
+            picked[i] = pool.first ?? (i == 0 ? "depth" : "width")
+        }
+        return HeatmapLayout(rows: picked[0]!, columns: picked[1]!)
+    }
+
+    /// The layout a config asks for (`heatmap:`), or the default.
+    public init(_ configuration: SweepConfiguration, _ summaries: [CellSummary]) {
+        self = .choose(summaries, rows: configuration.heatmapRows, columns: configuration.heatmapColumns)
+    }
+
+    static func candidateKeys(_ summaries: [CellSummary]) -> [String] {
+        ["depth", "width"] + extraAxisKeys(summaries) + ["lambda", "noise"]
+    }
+
+    /// The axes that split the map into panels: the varying ones not shown inside a panel,
+    /// then lambda and noise.
+    func panelKeys(_ summaries: [CellSummary]) -> [String] {
+        let shown = [rows, columns]
+        let varying = Self.candidateKeys(summaries).filter { key in
+            !["lambda", "noise"].contains(key) && Set(summaries.compactMap { $0.axisValue(key) }).count > 1
+        }
+        return (varying + ["lambda", "noise"]).filter { !shown.contains($0) }
+    }
+}
+
+/// How a panel title names an axis.
+private func axisLabel(_ key: String) -> String {
+    switch key {
+    case "lambda": "λ"
+    case "noise": "σ_train"
+    default: key
+    }
+}
+
+/// An SVG heat map of one outcome's rate: one panel per combination of the panel axes (by
+/// default one per (lambda, noise) pair, lambda down, noise across), the layout's rows down and
+/// columns across inside a panel (by default depth and width), each cell coloured by its rate
 /// and labelled k/n. Cells without finished runs are grey.
 public func renderSuccessPlotSVG(_ summaries: [CellSummary], title: String = "",
-                                 measure: SuccessMeasure = .converged) -> String {
+                                 measure: SuccessMeasure = .converged, layout: HeatmapLayout? = nil) -> String {
     renderHeatmapSVG(
-        summaries, title: (title.isEmpty ? "" : title + ": ") + "\(measure.rawValue) rate (k/n runs)",
+        summaries, layout: layout ?? .choose(summaries), title: (title.isEmpty ? "" : title + ": ") + "\(measure.rawValue) rate (k/n runs)",
         value: { $0.outcome(measure).rate },
         label: { $0.trials == 0 ? "–" : "\($0.outcome(measure).count)/\($0.trials)" },
         scale: ColourScale(low: 0, high: 1, logarithmic: false),
@@ -15,12 +80,12 @@ public func renderSuccessPlotSVG(_ summaries: [CellSummary], title: String = "",
 }
 
 /// The same layout coloured by the median number of iterations (log scale; lighter is faster).
-public func renderIterationsPlotSVG(_ summaries: [CellSummary], title: String = "") -> String {
+public func renderIterationsPlotSVG(_ summaries: [CellSummary], title: String = "", layout: HeatmapLayout? = nil) -> String {
     let values = summaries.compactMap(\.medianIterations).filter { $0.isFinite && $0 > 0 }
     let low = values.min() ?? 1
     let high = values.max() ?? 1
     return renderHeatmapSVG(
-        summaries, title: (title.isEmpty ? "" : title + ": ") + "median iterations",
+        summaries, layout: layout ?? .choose(summaries), title: (title.isEmpty ? "" : title + ": ") + "median iterations",
         value: { $0.medianIterations },
         label: { short($0.medianIterations) },
         scale: ColourScale(low: low, high: high, logarithmic: true, reversed: true),
@@ -85,15 +150,19 @@ private func ordered<T: Hashable>(_ values: [T]) -> [T] {
     return values.filter { seen.insert($0).inserted }
 }
 
-func renderHeatmapSVG(_ summaries: [CellSummary], title: String, value: (CellSummary) -> Double?,
+func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: String, value: (CellSummary) -> Double?,
                       label: (CellSummary) -> String, scale: ColourScale, legend: (String, String)) -> String {
-    let depths = ordered(summaries.map(\.depth))
-    let widths = ordered(summaries.map(\.width))
-    let lambdas = ordered(summaries.map(\.lambda))
-    let noises = ordered(summaries.map(\.noise))
-    var lookup: [String: CellSummary] = [:]
-    func key(_ d: Int, _ w: Int, _ l: Double, _ n: Double) -> String { "\(d)|\(w)|\(l)|\(n)" }
-    for s in summaries { lookup[key(s.depth, s.width, s.lambda, s.noise)] = s }
+    let panelKeys = layout.panelKeys(summaries)
+    let outerKeys = Array(panelKeys.dropLast())
+    let lastKey = panelKeys.last.map { [$0] } ?? []
+    func values(_ s: CellSummary, _ keys: [String]) -> [String] { keys.map { s.axisValue($0)?.description ?? "" } }
+    let depths = ordered(summaries.map { values($0, [layout.rows]) })
+    let widths = ordered(summaries.map { values($0, [layout.columns]) })
+    let lambdas = ordered(summaries.map { values($0, outerKeys) })
+    let noises = ordered(summaries.map { values($0, lastKey) })
+    var lookup: [[String]: CellSummary] = [:]
+    func key(_ d: [String], _ w: [String], _ l: [String], _ n: [String]) -> [String] { d + w + l + n }
+    for s in summaries { lookup[key(values(s, [layout.rows]), values(s, [layout.columns]), values(s, outerKeys), values(s, lastKey))] = s }
 
     let cellW = 58.0, cellH = 30.0
     let panelLeft = 52.0, panelTop = 44.0, gap = 24.0
@@ -114,15 +183,16 @@ func renderHeatmapSVG(_ summaries: [CellSummary], title: String, value: (CellSum
             let x0 = left + Double(ni) * (panelW + gap)
             let y0 = top + Double(li) * (panelH + gap)
             svg.append("<g>")
-            svg.append("<text x=\"\(x0 + panelLeft)\" y=\"\(y0 + 14)\" font-size=\"13\">λ = \(decimalLabel(lambda)), σ_train = \(decimalLabel(noise))</text>")
-            svg.append("<text x=\"\(x0 + panelLeft + Double(widths.count) * cellW / 2)\" y=\"\(y0 + 28)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">width</text>")
+            let panelTitle = zip(outerKeys + lastKey, lambda + noise).map { "\(axisLabel($0)) = \($1)" }.joined(separator: ", ")
+            svg.append("<text x=\"\(x0 + panelLeft)\" y=\"\(y0 + 14)\" font-size=\"13\">\(xmlEscaped(panelTitle))</text>")
+            svg.append("<text x=\"\(x0 + panelLeft + Double(widths.count) * cellW / 2)\" y=\"\(y0 + 28)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">\(xmlEscaped(layout.columns))</text>")
             for (wi, width) in widths.enumerated() {
-                svg.append("<text x=\"\(x0 + panelLeft + (Double(wi) + 0.5) * cellW)\" y=\"\(y0 + panelTop - 4)\" font-size=\"11\" text-anchor=\"middle\">\(width)</text>")
+                svg.append("<text x=\"\(x0 + panelLeft + (Double(wi) + 0.5) * cellW)\" y=\"\(y0 + panelTop - 4)\" font-size=\"11\" text-anchor=\"middle\">\(xmlEscaped(width.joined()))</text>")
             }
-            svg.append("<text x=\"\(x0 + 4)\" y=\"\(y0 + panelTop - 4)\" font-size=\"10\" fill=\"#555\">depth</text>")
+            svg.append("<text x=\"\(x0 + 4)\" y=\"\(y0 + panelTop - 4)\" font-size=\"10\" fill=\"#555\">\(xmlEscaped(layout.rows))</text>")
             for (di, depth) in depths.enumerated() {
                 let y = y0 + panelTop + Double(di) * cellH
-                svg.append("<text x=\"\(x0 + panelLeft - 6)\" y=\"\(y + cellH / 2 + 4)\" font-size=\"11\" text-anchor=\"end\">\(depth)</text>")
+                svg.append("<text x=\"\(x0 + panelLeft - 6)\" y=\"\(y + cellH / 2 + 4)\" font-size=\"11\" text-anchor=\"end\">\(xmlEscaped(depth.joined()))</text>")
                 for (wi, width) in widths.enumerated() {
                     let x = x0 + panelLeft + Double(wi) * cellW
                     let summary = lookup[key(depth, width, lambda, noise)]

@@ -40,11 +40,13 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 /// The columns shared by the text and Markdown tables.
 func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
-    let header = ["depth", "width", "lambda", "noise", "conv [95% CI]", "rec [95% CI]",
+    let extras = extraAxisKeys(summaries)
+    let header = extras + ["depth", "width", "lambda", "noise", "conv [95% CI]", "rec [95% CI]",
                   "stat", "budget", "div", "fail", "iter", "dist", "rec err", "off err"]
         + labels.map { "test@\($0)" }
     let rows = summaries.map { s in
-        [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
+        extras.map { s.axisValue($0)?.description ?? "-" }
+        + [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
          rateWithInterval(s, .converged), rateWithInterval(s, .recovered),
          String(s.stationary), s.capped > 0 ? "\(s.budget) (\(s.capped) capped)" : String(s.budget),
          String(s.diverged), String(s.failed),
@@ -98,9 +100,15 @@ public func renderHosts(_ hosts: [HostSummary]) -> String {
 
 // MARK: Machine-readable tables
 
-/// The CSV header of `renderCSV` for the given test noise labels.
-public func csvHeader(testNoiseLabels labels: [String]) -> [String] {
-    CellSummary.scalarKeys.map(\.rawValue)
+/// The extra axes (beyond depth, width, lambda, noise) of the summaries, in axis order.
+func extraAxisKeys(_ summaries: [CellSummary]) -> [String] {
+    var seen = Set<String>()
+    return summaries.flatMap { $0.extraAxes.map(\.key) }.filter { seen.insert($0).inserted }
+}
+
+/// The CSV header of `renderCSV` for the given test noise labels (extra axes first).
+public func csvHeader(testNoiseLabels labels: [String], extraAxes: [String] = []) -> [String] {
+    extraAxes + CellSummary.scalarKeys.map(\.rawValue)
         + labels.map { "median_test_error@\($0)" }
         + labels.map { "median_oracle_test_error@\($0)" }
 }
@@ -108,9 +116,12 @@ public func csvHeader(testNoiseLabels labels: [String]) -> [String] {
 /// A header and one row per cell; full-precision numbers, empty for no value, `inf`/`nan` spelled out.
 public func renderCSV(_ summaries: [CellSummary]) -> String {
     let labels = noiseLabels(summaries)
-    var lines = [csvHeader(testNoiseLabels: labels).joined(separator: ",")]
+    let extras = extraAxisKeys(summaries)
+    var lines = [csvHeader(testNoiseLabels: labels, extraAxes: extras).joined(separator: ",")]
     for s in summaries {
-        let fields: [String] = CellSummary.scalarKeys.map { key in
+        // Axis values are config keys' values: numbers, names of the listed choices, true/false.
+        let fields: [String] = extras.map { s.axisValue($0).map { $0.number.map(exact) ?? $0.description } ?? "" }
+            + CellSummary.scalarKeys.map { key in
             CellSummary.integerKeys.contains(key) ? String(Int(s.number(key) ?? 0)) : exact(s.number(key))
         } + labels.map { exact(s.medianTestError[$0] ?? nil) } + labels.map { exact(s.medianOracleTestError[$0] ?? nil) }
         lines.append(fields.joined(separator: ","))
@@ -138,14 +149,14 @@ public struct TableWriteError: Error, CustomStringConvertible, Sendable {
 /// `directory`; the heat map shows `measure`. Returns the paths written.
 @discardableResult
 public func writeTableFiles(directory: String, summaries: [CellSummary], title: String = "",
-                            measure: SuccessMeasure = .converged) throws -> [String] {
+                            measure: SuccessMeasure = .converged, layout: HeatmapLayout? = nil) throws -> [String] {
     let heading = title.isEmpty ? "" : "# \(title)\n\n"
     let files: [(String, String)] = [
         ("table.csv", renderCSV(summaries)),
         ("table.json", try renderJSON(summaries)),
         ("table.md", heading + renderMarkdown(summaries)),
-        ("success.svg", renderSuccessPlotSVG(summaries, title: title, measure: measure)),
-        ("iterations.svg", renderIterationsPlotSVG(summaries, title: title)),
+        ("success.svg", renderSuccessPlotSVG(summaries, title: title, measure: measure, layout: layout)),
+        ("iterations.svg", renderIterationsPlotSVG(summaries, title: title, layout: layout)),
         ("noise.svg", renderNoisePlotSVG(summaries, title: title)),
     ]
     var written: [String] = []

@@ -16,6 +16,8 @@ public struct SweepReport: Sendable {
     public var firstStarted: Date?
     public var lastFinished: Date?
     public var generatedAt: Date
+    /// The heat maps' axes (nil: `HeatmapLayout.choose`).
+    public var layout: HeatmapLayout?
 
     public init(meta: SweepMeta, successMeasure: SuccessMeasure, summaries: [CellSummary], hosts: [HostSummary],
                 failures: [ResultRow], failedCount: Int, firstStarted: Date?, lastFinished: Date?, generatedAt: Date) {
@@ -39,6 +41,7 @@ public struct SweepReport: Sendable {
         self.init(meta: store.meta, successMeasure: configuration.successMeasure, summaries: summaries,
                   hosts: try store.countByHost(), failures: failures, failedCount: failedCount,
                   firstStarted: span?.firstStarted, lastFinished: span?.lastFinished, generatedAt: now)
+        layout = HeatmapLayout(configuration, summaries)
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -63,13 +66,13 @@ public struct SweepReport: Sendable {
         html.append(provenanceSection())
         html.append(section(id: "converged", heading: "Convergence to W*_λ",
                             note: "Runs that reached the target W*_λ (target_distance ≤ tol_conv), k of n per cell.",
-                            body: plot(renderSuccessPlotSVG(summaries, title: meta.name, measure: .converged))))
+                            body: plot(renderSuccessPlotSVG(summaries, title: meta.name, measure: .converged, layout: layout))))
         html.append(section(id: "recovered", heading: "Recovery",
                             note: "Runs whose network is a good inverse on the subspace (on- and off-subspace errors within their tolerances).",
-                            body: plot(renderSuccessPlotSVG(summaries, title: meta.name, measure: .recovered))))
+                            body: plot(renderSuccessPlotSVG(summaries, title: meta.name, measure: .recovered, layout: layout))))
         html.append(section(id: "iterations", heading: "Iterations",
                             note: "Median steps run per cell (with stop_on_success, the steps to converge).",
-                            body: plot(renderIterationsPlotSVG(summaries, title: meta.name))))
+                            body: plot(renderIterationsPlotSVG(summaries, title: meta.name, layout: layout))))
         html.append(section(id: "noise", heading: "Test error against test noise (Figure 1)",
                             note: "Median test error per λ with the band between the quartiles over trials; the oracle R (A R)⁺ dashed.",
                             body: plot(renderNoisePlotSVG(summaries, title: meta.name))))

@@ -11,6 +11,9 @@ import TrainingCore
 /// no runs to take a median of. In JSON both nil and non-finite values are written as null
 /// (`diverged` tells which).
 public struct CellSummary: Codable, Sendable, Hashable {
+    /// The cell's values on axes other than the four below (`init_scale`, `optimizer`, …), in
+    /// the plan's axis order; written first in every table format.
+    public var extraAxes: [AxisSetting] = []
     public var depth: Int
     public var width: Int
     public var lambda: Double
@@ -137,7 +140,30 @@ public struct CellSummary: Codable, Sendable, Hashable {
         }
     }
 
+    /// The value of grid axis `key` in this cell (the legacy four or an extra axis).
+    public func axisValue(_ key: String) -> AxisValue? {
+        switch key {
+        case "depth": .int(depth)
+        case "width": .int(width)
+        case "lambda": .double(lambda)
+        case "noise": .double(noise)
+        default: extraAxes.first { $0.key == key }?.value
+        }
+    }
+
+    /// The axis keys of this cell, extra axes first (the table's first columns).
+    public var axisKeys: [String] { extraAxes.map(\.key) + AxisDefinition.legacyKeys }
+
+    private struct AxisKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     public func encode(to encoder: any Encoder) throws {
+        var axes = encoder.container(keyedBy: AxisKey.self)
+        for setting in extraAxes { try axes.encode(setting.value, forKey: AxisKey(stringValue: setting.key)) }
         var c = encoder.container(keyedBy: CodingKeys.self)
         for key in Self.scalarKeys {
             // Counts stay integers; non-finite values and nil both become null (JSON has no infinity).
@@ -241,6 +267,7 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
         return map
     }
     return CellSummary(
+        extraAxes: cell.extraSettings,
         depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
         trials: reports.count,
         converged: converged, convergenceRate: rate(converged), convergenceLow: convergence.low, convergenceHigh: convergence.high,

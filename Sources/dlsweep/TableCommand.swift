@@ -53,7 +53,8 @@ struct TableCommand: ParsableCommand {
         }
         if write {
             let paths = try writeTableFiles(directory: directory, summaries: summaries, title: configuration.name,
-                                             measure: configuration.successMeasure)
+                                             measure: configuration.successMeasure,
+                                             layout: HeatmapLayout(configuration, summaries))
             FileHandle.standardError.write(Data("wrote \(paths.joined(separator: ", "))\n".utf8))
         }
     }

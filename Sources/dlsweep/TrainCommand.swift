@@ -192,7 +192,7 @@ struct TrainCommand: ParsableCommand {
             print(try Self.json(outcome.report, testNoise: levels))
         } else {
             let cell = sweepTask.cell
-            print("task \(task) of sweep '\(configuration.name)': depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
+            print("task \(task) of sweep '\(configuration.name)': \(cell.extraSettings.map { "\($0.key) \($0.value), " }.joined())depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
             print(Self.summary(outcome.report, testNoise: levels))
         }
     }

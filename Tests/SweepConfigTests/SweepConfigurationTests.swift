@@ -148,7 +148,7 @@ let minimalYAML = """
         ("name: a\ngrid:\n  width: [40, 80, abc]\n",
          "configs/x.yaml:3: grid.width[2]: expected a list of positive integers, got \"abc\""),
         ("name: a\nbogus: 1\n",
-         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise"),
+         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise, heatmap"),
         ("training:\n  steps: 10\n  stepz: 3\n",
          "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
         ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
