@@ -177,7 +177,7 @@ let minimalYAML = """
         ("grid: {depth: [1, 2}\n", "configs/x.yaml:1: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence)"),
         ("trials: 2\ntrials: 3\n", "configs/x.yaml:1: duplicate key 'trials'"),
         ("training: {optimizer: adam}\n",
-         "configs/x.yaml:1: training.optimizer: expected one of gd|heavy-ball|inertial, got \"adam\""),
+         "configs/x.yaml:1: training.optimizer: expected one of gd|heavy-ball|inertial|flow, got \"adam\""),
         ("training:\n  optimizer: inertial\n  alpha: -1\n", "configs/x.yaml:3: training.alpha: expected a non-negative number, got -1"),
         ("training:\n  optimizer: inertial\n  beta: .inf\n", "configs/x.yaml:3: training.beta: expected a non-negative number, got \".inf\""),
         ("training:\n  steps: 10\n  alpha: 2\n", "configs/x.yaml:3: training.alpha: applies to optimizer heavy-ball or inertial, not gd"),
