@@ -20,7 +20,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 4
+VERSION = 5
 KINDS = {"hello": 1, "welcome": 2, "reject": 3, "task": 4, "result": 5, "task_failed": 6,
          "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11}
 NAMES = {v: k for k, v in KINDS.items()}
@@ -309,8 +309,8 @@ def training_target(x, u, s, v, gamma, lam, depth, max_rank):
 
 def run_task(spec):
     p, model, t = spec["problem"], spec["model"], spec["training"]
-    if t["optimizer"] != "gd" or p["measurementOperator"] != "gaussian":
-        raise ValueError("only gd on a gaussian operator")
+    if t["optimizer"] != "gd" or t.get("stepRule") not in (None, "fixed") or p["measurementOperator"] != "gaussian":
+        raise ValueError("only gd with a fixed step on a gaussian operator")
     a, basis, x, test_signals, test_noise = generate_problem(p, int(spec["seeds"]["problem"]))
     m, d, n = p["measurements"], p["signalDim"], p["samples"]
     rng = NormalGenerator(int(spec["seeds"]["training"]))
@@ -367,9 +367,13 @@ def run_task(spec):
         total += np.linalg.norm(delta + lam_layer * weights[0]) ** 2
         return math.sqrt(total)
 
+    def balance_gaps():
+        return [weights[l + 1].T @ weights[l + 1] - weights[l] @ weights[l].T for l in range(depth - 1)]
+
     def balancedness():
-        return max((np.linalg.norm(weights[l + 1].T @ weights[l + 1] - weights[l] @ weights[l].T)
-                    for l in range(depth - 1)), default=0.0)
+        return max((np.linalg.norm(g) for g in balance_gaps()), default=0.0)
+
+    initial_gaps = balance_gaps()
 
     def point(step):
         w = end_to_end(weights)
@@ -377,7 +381,8 @@ def run_task(spec):
                 "reconstructionError": rec_error(), "offSubspaceError": off_error(w),
                 "targetDistance": target_error(w) / oracle_norm,
                 "gradientNorm": gradient_norm() / max(initial_gradient, LEAST_NORMAL),
-                "balancedness": balancedness()}
+                "balancedness": balancedness(), "flowTime": eta * step,
+                "singularValues": [float(v) for v in np.linalg.svd(w, compute_uv=False)]}
 
     def step():
         forward = [weights[0]]
@@ -462,7 +467,9 @@ def run_task(spec):
         ratios = np.where(norms > 0, errors / np.where(norms > 0, norms, 1), 0.0)
         return float(np.sum(ratios) / max(1, test_signals.shape[1]))
 
+    # lossGapRate is not measured here (it needs F(W*)); the protocol lets a worker omit it.
     report = {"iterations": iterations, "trainSeconds": seconds, "stepBudget": steps, "budgetCapped": capped,
+              "flowTime": eta * iterations,
               "oracleNorm": float(oracle_norm), "oracleTestError": [test_error(oracle, v) for v in levels]}
     if trajectory:
         report["trajectory"] = trajectory
@@ -486,6 +493,15 @@ def run_task(spec):
             report[name + "At"] = first[name]
     values = np.linalg.svd(w, compute_uv=False)
     rank = int(np.sum(values > float(t["rankTolerance"]) * values[0])) if values[0] > 0 else 0
+    # The best rank-k gap (MODEL.md section 5): min over rank <= k of ||W Y - X||^2 is
+    # ||X||^2 - sum_{i<=k} sigma_i(X V)^2.
+    x_squared = np.linalg.norm(x) ** 2
+    xv_values = np.linalg.svd(x @ v_y, compute_uv=False)
+    best = max(0.0, x_squared - float(np.sum(xv_values[:rank] ** 2)))
+    if x_squared > 0:
+        report["bestRankGap"] = float((np.linalg.norm(w @ y - x) ** 2 - best) / x_squared)
+    report["balancednessDrift"] = max((float(np.linalg.norm(g - g0)) for g, g0 in zip(balance_gaps(), initial_gaps)),
+                                      default=0.0)
     report.update(
         trainResidual=float(np.linalg.norm(w @ y - x) / x_norm), reconstructionError=float(rec),
         offSubspaceError=float(off),

@@ -44,7 +44,10 @@ public enum ResultValidation {
         }
         let limit = t.stepLimit
         guard r.stepBudget >= 0, r.stepBudget <= limit else { return "stepBudget \(r.stepBudget) outside 0...\(limit)" }
-        if case .fixed(let n) = t.steps, r.stepBudget != n || r.budgetCapped {
+        if t.optimizer == .flow {
+            // The horizon took stepBudget accepted steps, or max_steps cut it.
+            if r.budgetCapped && r.stepBudget != t.maxSteps { return "a capped flow budget of \(r.stepBudget), not maxSteps \(t.maxSteps)" }
+        } else if case .fixed(let n) = t.steps, r.stepBudget != n || r.budgetCapped {
             return "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a fixed budget of \(n) steps"
         }
         guard r.iterations >= 0, r.iterations <= r.stepBudget else {
@@ -70,6 +73,7 @@ public enum ResultValidation {
             if value < 0 { return "\(name) \(value) is negative" }
             if !value.isFinite && !r.diverged { return "\(name) is \(value) but the run did not diverge" }
         }
+        if let problem = dynamicsProblem(r, spec: spec) { return problem }
         guard r.oracleNorm.isFinite, r.oracleNorm > 0 else { return "oracleNorm \(r.oracleNorm) is not a positive number" }
         if r.diverged && (r.converged || r.recovered || r.stationary) { return "an outcome with a diverged run" }
         if r.converged && r.convergedAt == nil { return "converged without convergedAt" }
@@ -97,6 +101,42 @@ public enum ResultValidation {
             guard let every = t.logEvery, every > 0 else { return "a trajectory without logEvery" }
             guard r.trajectory.count <= r.iterations / every + 2 else {
                 return "\(r.trajectory.count) trajectory points for \(r.iterations) steps"
+            }
+            let rankLimit = min(spec.problem.signalDim, spec.problem.measurements)
+            for point in r.trajectory {
+                if let time = point.flowTime, !(time.isFinite && time >= 0) { return "trajectory flowTime \(time) is not a time" }
+                guard point.singularValues.count <= rankLimit else {
+                    return "\(point.singularValues.count) singular values for a map of rank at most \(rankLimit)"
+                }
+                if let bad = point.singularValues.first(where: { !($0.isFinite && $0 >= 0) }) { return "singular value \(bad)" }
+            }
+        }
+        return nil
+    }
+
+    /// The dynamics are optional (a worker may not measure them) but, when given, finite and in
+    /// range: flow time ≥ 0 (within `flowTime` for flow), drift ≥ 0, and the best rank-k gap
+    /// between −1 and `trainResidual²` (it is the squared residual minus a loss in [0, ‖X‖²],
+    /// over ‖X‖²); none of them with a diverged run except the time.
+    static func dynamicsProblem(_ r: RunReport, spec: RunSpec) -> String? {
+        if let time = r.flowTime {
+            guard time.isFinite, time >= 0 else { return "flowTime \(time) is not a time" }
+            if spec.training.optimizer == .flow, let horizon = spec.training.flowTime, time > horizon * (1 + 1e-12) {
+                return "flowTime \(time) beyond the horizon \(horizon)"
+            }
+        }
+        if r.diverged {
+            if r.lossGapRate != nil || r.balancednessDrift != nil || r.bestRankGap != nil {
+                return "loss-gap rate, balancedness drift or best rank-k gap with a diverged run"
+            }
+            return nil
+        }
+        if let rate = r.lossGapRate, !rate.isFinite { return "lossGapRate \(rate) is not finite" }
+        if let drift = r.balancednessDrift, !(drift.isFinite && drift >= 0) { return "balancednessDrift \(drift) is not a norm" }
+        if let gap = r.bestRankGap {
+            let ceiling = r.trainResidual * r.trainResidual * (1 + 1e-9) + 1e-12
+            guard gap.isFinite, gap >= -1, gap <= ceiling else {
+                return "bestRankGap \(gap) outside -1...trainResidual² (\(ceiling))"
             }
         }
         return nil

@@ -10,6 +10,7 @@ enum ReportColumns {
         "target_distance", "gradient_norm", "oracle_norm", "balancedness", "effective_rank", "iterations",
         "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered", "stationary",
         "step_budget", "budget_capped", "test_error", "oracle_test_error",
+        "flow_time", "loss_gap_rate", "balancedness_drift", "best_rank_gap",
     ]
 
     /// The columns the v2 migration adds to a v1 table.
@@ -17,6 +18,11 @@ enum ReportColumns {
         ("target_distance", "REAL"), ("gradient_norm", "REAL"), ("oracle_norm", "REAL"),
         ("recovered_at", "INTEGER"), ("stationary_at", "INTEGER"), ("converged", "INTEGER"),
         ("recovered", "INTEGER"), ("stationary", "INTEGER"), ("step_budget", "INTEGER"), ("budget_capped", "INTEGER"),
+    ]
+
+    /// The columns the v4-dynamics migration adds: the dynamics of docs/MODEL.md §3 (NULL: not measured).
+    static let addedInV4: [(String, String)] = [
+        ("flow_time", "REAL"), ("loss_gap_rate", "REAL"), ("balancedness_drift", "REAL"), ("best_rank_gap", "REAL"),
     ]
 
     /// The values of `all` for one report, in order.
@@ -27,6 +33,7 @@ enum ReportColumns {
             r.gradientNorm.storable, r.oracleNorm.storable, r.balancedness.storable, r.effectiveRank, r.iterations,
             r.convergedAt, r.recoveredAt, r.stationaryAt, r.diverged, r.converged, r.recovered, r.stationary,
             r.stepBudget, r.budgetCapped, try encodeByNoise(r.testError), try encodeByNoise(r.oracleTestError),
+            r.flowTime?.storable, r.lossGapRate?.storable, r.balancednessDrift?.storable, r.bestRankGap?.storable,
         ]
     }
 }

@@ -217,6 +217,12 @@ public final class ResultsStore: Sendable {
         migrator.registerMigration("v3-axes") { db in
             try db.execute(sql: "ALTER TABLE results ADD COLUMN axes TEXT")
         }
+        // The dynamics: flow time, loss-gap rate, balancedness drift, best rank-k gap.
+        migrator.registerMigration("v4-dynamics") { db in
+            for (column, type) in ReportColumns.addedInV4 {
+                try db.execute(sql: "ALTER TABLE results ADD COLUMN \(column) \(type)")
+            }
+        }
         return migrator
     }
 
@@ -522,7 +528,9 @@ public final class ResultsStore: Sendable {
                 stationaryAt: row.checked("stationary_at"), diverged: diverged,
                 converged: row.checked("converged") ?? false, recovered: row.checked("recovered") ?? false,
                 stationary: row.checked("stationary") ?? false, stepBudget: row.checked("step_budget") ?? iterations,
-                budgetCapped: row.checked("budget_capped") ?? false, trainSeconds: real("train_seconds"))
+                budgetCapped: row.checked("budget_capped") ?? false, trainSeconds: real("train_seconds"),
+                flowTime: row.checked("flow_time"), lossGapRate: row.checked("loss_gap_rate"),
+                balancednessDrift: row.checked("balancedness_drift"), bestRankGap: row.checked("best_rank_gap"))
         }
         var result = ResultRow(
             taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,

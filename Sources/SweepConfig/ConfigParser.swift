@@ -289,8 +289,8 @@ struct ConfigParser {
                                optimizers sweptOptimizers: [AxisValue]?) throws {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
-            "alpha", "beta", "path", "mean_data_term", "lambda_per_layer", "rank_tolerance", "check_every",
-            "depth", "width", "lambda", "noise",
+            "alpha", "beta", "step_rule", "flow_rtol", "flow_atol", "flow_time", "path", "mean_data_term",
+            "lambda_per_layer", "rank_tolerance", "check_every", "depth", "width", "lambda", "noise",
         ])
         for item in items {
             if let axis = SweepAxis(rawValue: item.key), let listed = grid[axis] {
@@ -315,6 +315,12 @@ struct ConfigParser {
             case "optimizer": training.optimizer = try enumeration(item)
             case "alpha": training.alpha = try nonNegativeDouble(item)
             case "beta": training.beta = try nonNegativeDouble(item)
+            case "step_rule": training.stepRule = try enumeration(item)
+            case "flow_rtol", "flow_atol":
+                let tolerance = try double(item, what: "a number in (0, 1)")
+                guard tolerance > 0, tolerance < 1 else { throw error(item, "expected a number in (0, 1), got \(tolerance)") }
+                if item.key == "flow_rtol" { training.flowRtol = tolerance } else { training.flowAtol = tolerance }
+            case "flow_time": training.flowTime = try positiveDouble(item)
             case "path": training.path = try enumeration(item)
             case "mean_data_term": training.meanDataTerm = try bool(item)
             case "lambda_per_layer": training.lambdaPerLayer = try bool(item)
@@ -338,6 +344,12 @@ struct ConfigParser {
         }
         if let item = items.first(where: { $0.key == "beta" }), !optimizers.contains(.inertial) {
             throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let item = items.first(where: { ["flow_rtol", "flow_atol", "flow_time"].contains($0.key) }), training.optimizer != .flow {
+            throw error(item, "applies to optimizer flow only, not \(training.optimizer.rawValue)")
+        }
+        if let item = items.first(where: { $0.key == "step_rule" }), training.optimizer == .flow, training.stepRule == .adaptive {
+            throw error(item, "adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
         }
     }
 

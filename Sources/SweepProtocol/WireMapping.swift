@@ -25,7 +25,13 @@ extension WireSpec {
                 lambda: t.lambda, noise: t.noise, steps: WireSteps(t.steps), maxSteps: t.maxSteps,
                 budgetFactor: t.budgetFactor, eta: t.eta, etaScale: t.etaScale,
                 optimizer: t.optimizer.rawValue,
-                alpha: t.optimizer == .gd ? nil : t.alpha, beta: t.optimizer == .inertial ? t.beta : nil, path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
+                alpha: t.optimizer == .heavyBall || t.optimizer == .inertial ? t.alpha : nil,
+                beta: t.optimizer == .inertial ? t.beta : nil,
+                // Absent at their defaults, so the specs (and fingerprints) of earlier sweeps are unchanged.
+                stepRule: t.stepRule == .fixed ? nil : t.stepRule.rawValue,
+                flowRtol: t.optimizer == .flow ? t.flowRtol : nil, flowAtol: t.optimizer == .flow ? t.flowAtol : nil,
+                flowTime: t.optimizer == .flow ? t.flowTime : nil,
+                path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
                 logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
                 testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
@@ -60,11 +66,24 @@ extension WireSpec {
         spec.training.optimizer = try Self.named(training.optimizer, "training.optimizer")
         // Absent for gd, so gd's specs (and the fingerprints made of them) are those of version 3.
         switch (spec.training.optimizer, training.alpha, training.beta) {
-        case (.gd, nil, nil): break
+        case (.gd, nil, nil), (.flow, nil, nil): break
         case (.heavyBall, let alpha?, nil): spec.training.alpha = alpha
         case (.inertial, let alpha?, let beta?): spec.training.alpha = alpha; spec.training.beta = beta
         default:
             throw WireValueError(field: "training.alpha", detail: "alpha must be given exactly for heavy-ball and inertial, beta exactly for inertial (optimizer \(training.optimizer))")
+        }
+        if let rule = training.stepRule { spec.training.stepRule = try Self.named(rule, "training.stepRule") }
+        switch (spec.training.optimizer, training.flowRtol, training.flowAtol) {
+        case (.flow, let rtol?, let atol?): spec.training.flowRtol = rtol; spec.training.flowAtol = atol
+        case (.gd, nil, nil), (.heavyBall, nil, nil), (.inertial, nil, nil): break
+        default:
+            throw WireValueError(field: "training.flowRtol", detail: "flowRtol and flowAtol must be given exactly for flow (optimizer \(training.optimizer))")
+        }
+        if let time = training.flowTime {
+            guard spec.training.optimizer == .flow else {
+                throw WireValueError(field: "training.flowTime", detail: "flowTime applies to flow only (optimizer \(training.optimizer))")
+            }
+            spec.training.flowTime = time
         }
         spec.training.path = try Self.named(training.path, "training.path")
         spec.training.stopOnSuccess = training.stopOnSuccess
@@ -121,8 +140,11 @@ extension WireReport {
                 WireTrajectoryPoint(step: $0.step, loss: $0.loss, trainResidual: $0.trainResidual,
                                     reconstructionError: $0.reconstructionError,
                                     offSubspaceError: $0.offSubspaceError, targetDistance: $0.targetDistance,
-                                    gradientNorm: $0.gradientNorm, balancedness: $0.balancedness)
-            })
+                                    gradientNorm: $0.gradientNorm, balancedness: $0.balancedness,
+                                    flowTime: $0.flowTime, singularValues: $0.singularValues.isEmpty ? nil : $0.singularValues)
+            },
+            flowTime: r.flowTime, lossGapRate: r.lossGapRate, balancednessDrift: r.balancednessDrift,
+            bestRankGap: r.bestRankGap)
     }
 
     /// The core report (values unchecked: see the coordinator's result validation).
@@ -139,7 +161,9 @@ extension WireReport {
                 TrajectoryPoint(step: $0.step, loss: $0.loss, trainResidual: $0.trainResidual,
                                 reconstructionError: $0.reconstructionError, offSubspaceError: $0.offSubspaceError,
                                 targetDistance: $0.targetDistance, gradientNorm: $0.gradientNorm,
-                                balancedness: $0.balancedness)
-            })
+                                balancedness: $0.balancedness, flowTime: $0.flowTime,
+                                singularValues: $0.singularValues ?? [])
+            },
+            flowTime: flowTime, lossGapRate: lossGapRate, balancednessDrift: balancednessDrift, bestRankGap: bestRankGap)
     }
 }

@@ -91,12 +91,19 @@ public struct WireTraining: Codable, Sendable, Hashable {
     /// Absent: `etaScale / (L * sigma_max(Y)^2)`.
     public var eta: Double?
     public var etaScale: Double
-    /// "gd", "heavy-ball" or "inertial".
+    /// "gd", "heavy-ball", "inertial" or "flow".
     public var optimizer: String
     /// The viscous damping α: present exactly for "heavy-ball" and "inertial".
     public var alpha: Double?
     /// The Hessian-driven damping β: present exactly for "inertial".
     public var beta: Double?
+    /// "adaptive"; absent: "fixed" (never present for "flow").
+    public var stepRule: String?
+    /// The Runge–Kutta tolerances: present exactly for "flow".
+    public var flowRtol: Double?
+    public var flowAtol: Double?
+    /// The time horizon of "flow"; absent: the time `steps` steps of size η cover.
+    public var flowTime: Double?
     /// "reduced" or "plain".
     public var path: String
     public var stopOnSuccess: Bool
@@ -114,7 +121,9 @@ public struct WireTraining: Codable, Sendable, Hashable {
     public var checkEvery: Int
 
     public init(lambda: Double, noise: Double, steps: WireSteps, maxSteps: Int, budgetFactor: Double, eta: Double?,
-                etaScale: Double, optimizer: String, alpha: Double? = nil, beta: Double? = nil, path: String, stopOnSuccess: Bool, logEvery: Int?,
+                etaScale: Double, optimizer: String, alpha: Double? = nil, beta: Double? = nil, stepRule: String? = nil,
+                flowRtol: Double? = nil, flowAtol: Double? = nil, flowTime: Double? = nil,
+                path: String, stopOnSuccess: Bool, logEvery: Int?,
                 tolConv: Double, tolGrad: Double, tolRec: Double, tolOff: Double,
                 testNoise: [Double], meanDataTerm: Bool, lambdaPerLayer: Bool, rankTolerance: Double,
                 checkEvery: Int) {
@@ -128,6 +137,10 @@ public struct WireTraining: Codable, Sendable, Hashable {
         self.optimizer = optimizer
         self.alpha = alpha
         self.beta = beta
+        self.stepRule = stepRule
+        self.flowRtol = flowRtol
+        self.flowAtol = flowAtol
+        self.flowTime = flowTime
         self.path = path
         self.stopOnSuccess = stopOnSuccess
         self.logEvery = logEvery
@@ -184,13 +197,19 @@ public struct WireReport: Codable, Sendable, Hashable {
     public var trainSeconds: Double
     /// Absent or empty when `logEvery` is absent.
     public var trajectory: [WireTrajectoryPoint]?
+    /// The dynamics (docs/MODEL.md §3); each absent when not measured (a worker may omit them).
+    public var flowTime: Double?
+    public var lossGapRate: Double?
+    public var balancednessDrift: Double?
+    public var bestRankGap: Double?
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double, oracleDistance: Double,
                 targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
                 testError: [Double], oracleTestError: [Double], balancedness: Double, effectiveRank: Int,
                 iterations: Int, convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?, diverged: Bool,
                 converged: Bool, recovered: Bool, stationary: Bool, stepBudget: Int, budgetCapped: Bool,
-                trainSeconds: Double, trajectory: [WireTrajectoryPoint]?) {
+                trainSeconds: Double, trajectory: [WireTrajectoryPoint]?, flowTime: Double? = nil,
+                lossGapRate: Double? = nil, balancednessDrift: Double? = nil, bestRankGap: Double? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
@@ -214,6 +233,10 @@ public struct WireReport: Codable, Sendable, Hashable {
         self.budgetCapped = budgetCapped
         self.trainSeconds = trainSeconds
         self.trajectory = trajectory
+        self.flowTime = flowTime
+        self.lossGapRate = lossGapRate
+        self.balancednessDrift = balancednessDrift
+        self.bestRankGap = bestRankGap
     }
 }
 
@@ -226,9 +249,14 @@ public struct WireTrajectoryPoint: Codable, Sendable, Hashable {
     public var targetDistance: Double
     public var gradientNorm: Double
     public var balancedness: Double
+    /// Absent: not measured.
+    public var flowTime: Double?
+    /// The singular values of W, largest first; absent: not measured.
+    public var singularValues: [Double]?
 
     public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
-                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double) {
+                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double,
+                flowTime: Double? = nil, singularValues: [Double]? = nil) {
         self.step = step
         self.loss = loss
         self.trainResidual = trainResidual
@@ -237,5 +265,7 @@ public struct WireTrajectoryPoint: Codable, Sendable, Hashable {
         self.targetDistance = targetDistance
         self.gradientNorm = gradientNorm
         self.balancedness = balancedness
+        self.flowTime = flowTime
+        self.singularValues = singularValues
     }
 }

@@ -54,6 +54,11 @@ public struct CellSummary: Codable, Sendable, Hashable {
     public var medianBalancedness: Double?
     public var medianEffectiveRank: Double?
     public var medianTrainSeconds: Double?
+    /// The dynamics (docs/MODEL.md §3), over the runs that measured them.
+    public var medianFlowTime: Double?
+    public var medianLossGapRate: Double?
+    public var medianBalancednessDrift: Double?
+    public var medianBestRankGap: Double?
     /// Keyed by `decimalLabel(test noise)`, e.g. "0.1".
     public var medianTestError: [String: Double?]
     public var medianOracleTestError: [String: Double?]
@@ -92,6 +97,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
         case medianBalancedness = "median_balancedness"
         case medianEffectiveRank = "median_effective_rank"
         case medianTrainSeconds = "median_train_seconds"
+        case medianFlowTime = "median_flow_time"
+        case medianLossGapRate = "median_loss_gap_rate"
+        case medianBalancednessDrift = "median_balancedness_drift"
+        case medianBestRankGap = "median_best_rank_gap"
         case medianTestError = "median_test_error"
         case medianOracleTestError = "median_oracle_test_error"
         case lowerQuartileTestError = "lower_quartile_test_error"
@@ -136,6 +145,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
         case .medianBalancedness: medianBalancedness
         case .medianEffectiveRank: medianEffectiveRank
         case .medianTrainSeconds: medianTrainSeconds
+        case .medianFlowTime: medianFlowTime
+        case .medianLossGapRate: medianLossGapRate
+        case .medianBalancednessDrift: medianBalancednessDrift
+        case .medianBestRankGap: medianBestRankGap
         default: nil
         }
     }
@@ -289,6 +302,10 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
         medianBalancedness: median(reports.map(\.balancedness)),
         medianEffectiveRank: median(reports.map { Double($0.effectiveRank) }),
         medianTrainSeconds: median(reports.map(\.trainSeconds)),
+        medianFlowTime: median(reports.compactMap(\.flowTime)),
+        medianLossGapRate: median(reports.compactMap(\.lossGapRate)),
+        medianBalancednessDrift: median(reports.compactMap(\.balancednessDrift)),
+        medianBestRankGap: median(reports.compactMap(\.bestRankGap)),
         medianTestError: perNoise(\.testError, median),
         medianOracleTestError: perNoise(\.oracleTestError, median),
         lowerQuartileTestError: perNoise(\.testError) { quantile($0, 0.25) },

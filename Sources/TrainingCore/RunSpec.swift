@@ -197,9 +197,11 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
 
     public init() {}
 
-    /// The step budget's upper bound, whatever the problem: what a report's `iterations` may reach.
+    /// The step budget's upper bound, whatever the problem: what a report's `iterations` may reach
+    /// (`flow`: its accepted steps, capped by `maxSteps`).
     public var stepLimit: Int {
-        switch steps {
+        if optimizer == .flow { return maxSteps }
+        return switch steps {
         case .fixed(let n): n
         case .auto: maxSteps
         }

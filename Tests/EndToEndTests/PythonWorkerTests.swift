@@ -75,6 +75,14 @@ import Testing
                          (ra.oracleNorm, rb.oracleNorm), (ra.balancedness, rb.balancedness)]
                 + zip(ra.testError, rb.testError).map { ($0, $1) }
                 + zip(ra.oracleTestError, rb.oracleTestError).map { ($0, $1) }
+            // The dynamics the Python worker measures (it omits the loss-gap rate, which needs F*).
+            #expect(rb.lossGapRate == nil, "task \(a.taskID)")
+            let dynamics = [(ra.flowTime, rb.flowTime), (ra.balancednessDrift, rb.balancednessDrift),
+                            (ra.bestRankGap, rb.bestRankGap)]
+            for (x, y) in dynamics {
+                let (x, y) = (try #require(x, "task \(a.taskID)"), try #require(y, "task \(a.taskID)"))
+                #expect(close(x, y), "task \(a.taskID): Swift \(x), Python \(y)")
+            }
             for (index, (x, y)) in pairs.enumerated() {
                 #expect(close(x, y), "task \(a.taskID), value \(index): Swift \(x), Python \(y)")
             }

@@ -36,7 +36,10 @@ func report(seed: Int, success: Bool = true) -> RunReport {
                      recoveredAt: success ? 80 : nil, stationaryAt: nil, diverged: false, converged: success,
                      recovered: success, stationary: false, stepBudget: 1000, budgetCapped: false, trainSeconds: 0.25 * x,
                      trajectory: [TrajectoryPoint(step: 0, loss: 1, trainResidual: 1, reconstructionError: 1,
-                                                  offSubspaceError: 1, targetDistance: 1, gradientNorm: 1, balancedness: 0)])
+                                                  offSubspaceError: 1, targetDistance: 1, gradientNorm: 1, balancedness: 0)],
+                     // Odd seeds measured the dynamics, even ones did not (a worker may omit them).
+                     flowTime: 0.5 * x, lossGapRate: seed % 2 == 1 ? 0.3 * x : nil,
+                     balancednessDrift: seed % 2 == 1 ? 1e-9 * x : nil, bestRankGap: seed % 2 == 1 ? -1e-16 * x : nil)
 }
 
 func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: RecordedResult) -> TaskOutcome {
@@ -290,6 +293,36 @@ func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: Recorded
         sqlite.waitUntilExit()
         try #require(sqlite.terminationStatus == 0)
         #expect(throws: ResultsStoreError.self) { try store.rows() }
+    }
+
+    @Test("a results file from before the dynamics gains their columns, NULL (not measured) in its old rows")
+    func dynamicsMigration() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (configuration, plan) = try makePlan()
+        do {
+            let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+            try store.record(outcome(plan, 0, result: .report(report(seed: 1))))
+        }
+        // Make it a file of the v2 schema: without the four columns and their migration.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = ["sqlite3", (directory as NSString).appendingPathComponent(ResultsStore.fileName),
+                            "ALTER TABLE results DROP COLUMN flow_time; ALTER TABLE results DROP COLUMN loss_gap_rate; "
+                            + "ALTER TABLE results DROP COLUMN balancedness_drift; ALTER TABLE results DROP COLUMN best_rank_gap; "
+                            + "DELETE FROM grdb_migrations WHERE identifier = 'v4-dynamics'"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        try #require(sqlite.terminationStatus == 0)
+        let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        try store.record(outcome(plan, 1, result: .report(report(seed: 3))))
+        let rows = try store.rows()
+        #expect(rows.count == 2)
+        #expect(rows[0].report?.lossGapRate == nil && rows[0].report?.flowTime == nil && rows[0].report?.bestRankGap == nil)
+        let sent = report(seed: 3)
+        #expect(rows[1].report?.lossGapRate == sent.lossGapRate && rows[1].report?.flowTime == sent.flowTime)
+        #expect(rows[1].report?.bestRankGap == sent.bestRankGap && rows[1].report?.balancednessDrift == sent.balancednessDrift)
+        #expect(sent.lossGapRate != nil)
     }
 
     @Test func fileInTheWay() throws {

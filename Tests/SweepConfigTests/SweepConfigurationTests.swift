@@ -36,6 +36,18 @@ let minimalYAML = """
         #expect(other.fingerprint != config.fingerprint)
     }
 
+    @Test func flowKeysParse() throws {
+        let yaml = minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, optimizer: flow, flow_rtol: 1e-9, flow_atol: 1e-10, flow_time: 40}")
+        let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
+        let training = SweepPlan(config).task(0).spec.training
+        #expect(training.optimizer == .flow && training.flowRtol == 1e-9 && training.flowAtol == 1e-10 && training.flowTime == 40)
+        let other = try SweepConfiguration.parse(yaml: yaml.replacingOccurrences(of: "flow_time: 40", with: "flow_time: 20"), fileName: "t.yaml")
+        #expect(other.fingerprint != config.fingerprint)
+        let adaptive = try SweepConfiguration.parse(
+            yaml: minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, step_rule: adaptive}"), fileName: "t.yaml")
+        #expect(adaptive.training.stepRule == .adaptive)
+    }
+
     @Test func inertialConfigParses() throws {
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("inertial.yaml").path)
         #expect(config.name == "inertial")
@@ -150,7 +162,7 @@ let minimalYAML = """
         ("name: a\nbogus: 1\n",
          "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise, heatmap"),
         ("training:\n  steps: 10\n  stepz: 3\n",
-         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
+         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, step_rule, flow_rtol, flow_atol, flow_time, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
         ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
         ("grid:\n  depth: 3\n", "configs/x.yaml:2: grid.depth: expected a list of positive integers, got \"3\""),
         ("trials: 0\n", "configs/x.yaml:1: trials: expected a positive integer, got \"0\""),
@@ -178,6 +190,11 @@ let minimalYAML = """
         ("trials: 2\ntrials: 3\n", "configs/x.yaml:1: duplicate key 'trials'"),
         ("training: {optimizer: adam}\n",
          "configs/x.yaml:1: training.optimizer: expected one of gd|heavy-ball|inertial|flow, got \"adam\""),
+        ("training:\n  steps: 10\n  flow_rtol: 1e-6\n", "configs/x.yaml:3: training.flow_rtol: applies to optimizer flow only, not gd"),
+        ("training:\n  optimizer: flow\n  flow_atol: 0\n", "configs/x.yaml:3: training.flow_atol: expected a number in (0, 1), got 0.0"),
+        ("training:\n  optimizer: flow\n  step_rule: adaptive\n",
+         "configs/x.yaml:3: training.step_rule: adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)"),
+        ("training: {step_rule: armijo}\n", "configs/x.yaml:1: training.step_rule: expected one of fixed|adaptive, got \"armijo\""),
         ("training:\n  optimizer: inertial\n  alpha: -1\n", "configs/x.yaml:3: training.alpha: expected a non-negative number, got -1"),
         ("training:\n  optimizer: inertial\n  beta: .inf\n", "configs/x.yaml:3: training.beta: expected a non-negative number, got \".inf\""),
         ("training:\n  steps: 10\n  alpha: 2\n", "configs/x.yaml:3: training.alpha: applies to optimizer heavy-ball or inertial, not gd"),

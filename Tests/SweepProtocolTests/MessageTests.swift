@@ -147,11 +147,11 @@ import TrainingCore
     func goldenFrame(index: Int) throws {
         let (message, body) = Self.golden[index]
         let frame = try message.encoded()
-        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [4])
+        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [5])
         #expect(Int(frame[5]) == index + 1, "kind byte")
         #expect(String(decoding: frame.dropFirst(6), as: UTF8.self) == body)
         // And the same bytes decode (a peer in another language writes exactly these).
-        let decoded = try Message.decode(Array("DLSW".utf8) + [4, frame[5]] + Array(body.utf8))
+        let decoded = try Message.decode(Array("DLSW".utf8) + [5, frame[5]] + Array(body.utf8))
         #expect(try decoded.encoded() == frame)
     }
 
@@ -200,5 +200,64 @@ import TrainingCore
         bad = inertial
         bad.training.beta = nil
         #expect(throws: WireValueError.self) { try bad.runSpec() }
+    }
+
+    @Test("flow's tolerances and horizon and the step rule travel exactly when used; gd's spec has none of them")
+    func flowOnTheWire() throws {
+        func body(_ spec: WireSpec) throws -> String {
+            String(decoding: try Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: spec)).encoded().dropFirst(6),
+                   as: UTF8.self)
+        }
+        for key in ["flowRtol", "flowAtol", "flowTime", "stepRule"] { #expect(!(try body(Self.goldenSpec)).contains(key)) }
+        var core = try Self.goldenSpec.runSpec()
+        core.training.optimizer = .flow
+        core.training.flowRtol = 1e-9
+        core.training.flowAtol = 1e-10
+        core.training.flowTime = 12.5
+        let flow = WireSpec(core)
+        #expect(try body(flow).contains(#""flowAtol":1e-10,"flowRtol":1e-09,"flowTime":12.5,"lambda""#))
+        #expect(try flow.runSpec() == core)
+        core.training.flowTime = nil
+        #expect(try WireSpec(core).runSpec() == core)
+        core.training = try Self.goldenSpec.runSpec().training
+        core.training.stepRule = .adaptive
+        let adaptive = WireSpec(core)
+        #expect(try body(adaptive).contains(#""stepRule":"adaptive""#))
+        #expect(try adaptive.runSpec() == core)
+        // Tolerances without flow, flow without tolerances, an unknown rule: refused.
+        var bad = adaptive
+        bad.training.flowRtol = 1e-8
+        bad.training.flowAtol = 1e-8
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = flow
+        bad.training.flowAtol = nil
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = adaptive
+        bad.training.stepRule = "armijo"
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+    }
+
+    @Test("the dynamics of a report and the trajectory's singular values travel with fixed keys and come back")
+    func dynamicsOnTheWire() throws {
+        var report = Self.goldenReport
+        report.flowTime = 2.5
+        report.lossGapRate = 0.75
+        report.balancednessDrift = 1e-9
+        report.bestRankGap = -1e-17
+        report.trajectory = [TrajectoryPoint(step: 5, loss: 1, trainResidual: 0.5, reconstructionError: 0.25,
+                                             offSubspaceError: 0.125, targetDistance: 0.5, gradientNorm: 0.25,
+                                             balancedness: 0.5, flowTime: 0.25, singularValues: [2, 0.5])]
+        let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: WireReport(report),
+                                                startedAt: 1, finishedAt: 2))
+        let body = String(decoding: try message.encoded().dropFirst(6), as: UTF8.self)
+        #expect(body.contains(#""balancednessDrift":1e-09,"bestRankGap":-1e-17,"#))
+        #expect(body.contains(#""flowTime":2.5,"#) && body.contains(#""lossGapRate":0.75,"#))
+        #expect(body.contains(#""flowTime":0.25,"gradientNorm":0.25,"#) && body.contains(#""singularValues":[2,0.5],"#))
+        guard case .result(let back) = try Message.decode(try message.encoded()) else { Issue.record("not a result"); return }
+        let core = back.report.runReport
+        #expect(core.flowTime == 2.5 && core.lossGapRate == 0.75 && core.balancednessDrift == 1e-9 && core.bestRankGap == -1e-17)
+        #expect(core.trajectory == report.trajectory)
+        // A report without them (an older or simpler worker) reads as not measured.
+        #expect(WireReport(Self.goldenReport).runReport.bestRankGap == nil)
     }
 }
