@@ -144,6 +144,12 @@ struct ConfigParser {
         if let item = extraEntries["beta"], !optimizers.contains(.inertial) {
             throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
         }
+        if let item = ["flow_rtol", "flow_atol", "flow_time"].lazy.compactMap({ extraEntries[$0] }).first, !optimizers.contains(.flow) {
+            throw error(item, "applies to optimizer flow only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let item = extraEntries["step_rule"], optimizers.contains(.flow) {
+            throw error(item, "applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol): sweep flow in a config of its own")
+        }
 
         guard let cellCount = axes.cellCount,
               let extraCount = extraAxes.reduce(Optional(cellCount), { total, axis in
@@ -345,10 +351,10 @@ struct ConfigParser {
         if let item = items.first(where: { $0.key == "beta" }), !optimizers.contains(.inertial) {
             throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
         }
-        if let item = items.first(where: { ["flow_rtol", "flow_atol", "flow_time"].contains($0.key) }), training.optimizer != .flow {
-            throw error(item, "applies to optimizer flow only, not \(training.optimizer.rawValue)")
+        if let item = items.first(where: { ["flow_rtol", "flow_atol", "flow_time"].contains($0.key) }), !optimizers.contains(.flow) {
+            throw error(item, "applies to optimizer flow only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
         }
-        if let item = items.first(where: { $0.key == "step_rule" }), training.optimizer == .flow, training.stepRule == .adaptive {
+        if let item = items.first(where: { $0.key == "step_rule" }), optimizers.contains(.flow), training.stepRule == .adaptive {
             throw error(item, "adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
         }
     }

@@ -164,6 +164,18 @@ public struct AxisDefinition: Sendable {
         .init(key: "beta", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
             $0.training.beta = $1.doubleValue
         },
+        .init(key: "step_rule", section: .training, kind: .choice(StepRule.allCases.map(\.rawValue))) {
+            if let v = StepRule(rawValue: $1.stringValue) { $0.training.stepRule = v }
+        },
+        .init(key: "flow_rtol", section: .training, kind: .number(minimum: 0, strict: true, maximum: 1)) {
+            $0.training.flowRtol = $1.doubleValue
+        },
+        .init(key: "flow_atol", section: .training, kind: .number(minimum: 0, strict: true, maximum: 1)) {
+            $0.training.flowAtol = $1.doubleValue
+        },
+        .init(key: "flow_time", section: .training, kind: .number(minimum: 0, strict: true, maximum: nil)) {
+            $0.training.flowTime = $1.doubleValue
+        },
         .init(key: "path", section: .training, kind: .choice(GradientPath.allCases.map(\.rawValue))) {
             if let v = GradientPath(rawValue: $1.stringValue) { $0.training.path = v }
         },

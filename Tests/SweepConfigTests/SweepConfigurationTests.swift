@@ -48,6 +48,27 @@ let minimalYAML = """
         #expect(adaptive.training.stepRule == .adaptive)
     }
 
+    @Test func flowConfigParses() throws {
+        let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("flow.yaml").path)
+        let plan = SweepPlan(config)
+        #expect(plan.taskCount == 36)
+        #expect(plan.task(0).spec.training.optimizer == .flow && plan.task(0).spec.training.flowTime == 4)
+    }
+
+    @Test("flow keys swept in a grid, and where no optimizer of the grid uses them")
+    func flowKeysInAGrid() throws {
+        let swept = try SweepConfiguration.parse(
+            yaml: "training: {optimizer: flow}\ngrid:\n  flow_time: [1, 2]\n  flow_rtol: [1.0e-6, 1.0e-9]\n", fileName: "t.yaml")
+        #expect(SweepPlan(swept).taskCount == 4)
+        #expect(Set((0..<4).map { SweepPlan(swept).task($0).spec.training.flowRtol }) == [1e-6, 1e-9])
+        #expect(throws: ConfigError.self) {
+            try SweepConfiguration.parse(yaml: "grid:\n  flow_time: [1, 2]\n", fileName: "t.yaml")
+        }
+        #expect(throws: ConfigError.self) {
+            try SweepConfiguration.parse(yaml: "training: {optimizer: flow}\ngrid:\n  step_rule: [fixed, adaptive]\n", fileName: "t.yaml")
+        }
+    }
+
     @Test func inertialConfigParses() throws {
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("inertial.yaml").path)
         #expect(config.name == "inertial")
