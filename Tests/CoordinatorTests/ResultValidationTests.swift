@@ -129,4 +129,61 @@ import TrainingCore
             #expect(check(r) != nil, "edit \(index) passed")
         }
     }
+
+    @Test("the dynamics: absent is fine, present must be finite and in range")
+    func dynamics() {
+        var measured = Self.good
+        measured.flowTime = 0.8
+        measured.lossGapRate = -0.5
+        measured.balancednessDrift = 0
+        measured.bestRankGap = -1e-12
+        measured.trajectory = [TrajectoryPoint(step: 10, loss: 1, trainResidual: 0, reconstructionError: 0, offSubspaceError: 0,
+                                               targetDistance: 0, gradientNorm: 0, balancedness: 0, flowTime: 0.1,
+                                               singularValues: [3, 1, 0])]
+        var spec = Self.spec
+        spec.training.logEvery = 10
+        func check(_ report: RunReport, _ spec: RunSpec) -> String? {
+            let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+                                    startedAt: Self.now - 2, finishedAt: Self.now - 1)
+            if case .failure(let invalid) = ResultValidation.check(result, spec: spec, now: Self.now) { return invalid.reason }
+            return nil
+        }
+        #expect(check(measured, spec) == nil)
+        let edits: [(String, (inout RunReport) -> Void)] = [
+            ("flowTime", { $0.flowTime = -1 }), ("flowTime", { $0.flowTime = .infinity }),
+            ("lossGapRate", { $0.lossGapRate = .nan }), ("balancednessDrift", { $0.balancednessDrift = -1e-9 }),
+            ("balancednessDrift", { $0.balancednessDrift = .infinity }), ("bestRankGap", { $0.bestRankGap = -1.5 }),
+            // The gap is the squared residual minus a loss >= 0, over ‖X‖²: at most trainResidual² = 1e-6.
+            ("bestRankGap", { $0.bestRankGap = 1e-3 }), ("bestRankGap", { $0.bestRankGap = .nan }),
+            ("singular value", { $0.trajectory[0].singularValues = [1, -1] }),
+            ("singular values", { $0.trajectory[0].singularValues = Array(repeating: 1, count: 101) }),
+            ("trajectory flowTime", { $0.trajectory[0].flowTime = .nan }),
+        ]
+        for (name, edit) in edits {
+            var r = measured
+            edit(&r)
+            #expect(check(r, spec)?.contains(name) == true, "\(name): \(check(r, spec) ?? "accepted")")
+        }
+        // A diverged run keeps its time but has no rate, drift or gap.
+        var diverged = measured
+        diverged.diverged = true
+        diverged.converged = false
+        diverged.recovered = false
+        diverged.convergedAt = nil
+        diverged.recoveredAt = nil
+        #expect(check(diverged, spec)?.contains("diverged") == true)
+        diverged.lossGapRate = nil
+        diverged.balancednessDrift = nil
+        diverged.bestRankGap = nil
+        #expect(check(diverged, spec) == nil)
+        // flow: a time past the horizon, a capped budget that is not max_steps.
+        spec.training.optimizer = .flow
+        spec.training.flowTime = 0.5
+        #expect(check(measured, spec)?.contains("beyond the horizon") == true)
+        spec.training.flowTime = 0.8
+        #expect(check(measured, spec) == nil)
+        var capped = measured
+        capped.budgetCapped = true
+        #expect(check(capped, spec)?.contains("capped flow budget") == true)
+    }
 }
