@@ -37,6 +37,7 @@ public enum ResultValidation {
     /// Shapes, ranges, finiteness and the outcome booleans against the metrics and the spec's
     /// tolerances (the rule of `Trainer.finish`, MODEL.md §4).
     static func reportProblem(_ r: RunReport, spec: RunSpec) -> String? {
+        if spec.model.kind != .deepLinear { return syntheticProblem(r, spec: spec) }
         let t = spec.training
         let levels = t.testNoise.count
         guard r.testError.count == levels, r.oracleTestError.count == levels else {
@@ -139,6 +140,21 @@ public enum ResultValidation {
                 return "bestRankGap \(gap) outside -1...trainResidual² (\(ceiling))"
             }
         }
+        return nil
+    }
+
+    /// A `noop` or `sleep` run reports exactly `syntheticReport`, apart from its duration
+    /// (at least the sleep, less a microsecond of rounding).
+    static func syntheticProblem(_ r: RunReport, spec: RunSpec) -> String? {
+        guard r.trainSeconds.isFinite, r.trainSeconds >= 0, r.trainSeconds < 1e8 else {
+            return "trainSeconds \(r.trainSeconds) not a duration"
+        }
+        if spec.model.kind == .sleep, r.trainSeconds < spec.training.sleepSeconds - 1e-6 {
+            return "trainSeconds \(r.trainSeconds) shorter than the sleep of \(spec.training.sleepSeconds) s"
+        }
+        var expected = spec.syntheticReport(seconds: r.trainSeconds)
+        expected.trainSeconds = r.trainSeconds
+        guard r == expected else { return "not the fixed report of a \(spec.model.kind.rawValue) run" }
         return nil
     }
 }

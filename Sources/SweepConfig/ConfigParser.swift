@@ -39,7 +39,7 @@ struct ConfigParser {
             throw ConfigError(file: fileName, line: nil, keyPath: "", message: "empty file, expected a mapping of sweep keys")
         }
         let top = try entries(of: root, path: "", allowed: [
-            "name", "seed", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap",
+            "name", "seed", "model", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap",
         ])
 
         var name = URL(fileURLWithPath: fileName).deletingPathExtension().lastPathComponent
@@ -70,6 +70,8 @@ struct ConfigParser {
                 seed = try unsigned(entry)
             case "trials":
                 trials = try positiveInt(entry)
+            case "model":
+                model.kind = try enumeration(entry)
             case "test_noise":
                 training.testNoise = try doubleList(entry, what: "non-negative numbers", minimum: 0)
             case "problem":
@@ -296,7 +298,7 @@ struct ConfigParser {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
             "alpha", "beta", "step_rule", "flow_rtol", "flow_atol", "flow_time", "path", "mean_data_term",
-            "lambda_per_layer", "rank_tolerance", "check_every", "depth", "width", "lambda", "noise",
+            "lambda_per_layer", "rank_tolerance", "check_every", "depth", "width", "lambda", "noise", "sleep_seconds",
         ])
         for item in items {
             if let axis = SweepAxis(rawValue: item.key), let listed = grid[axis] {
@@ -335,6 +337,10 @@ struct ConfigParser {
                 guard tolerance > 0, tolerance < 1 else { throw error(item, "expected a number in (0, 1), got \(tolerance)") }
                 training.rankTolerance = tolerance
             case "check_every": training.checkEvery = try positiveInt(item)
+            case "sleep_seconds":
+                let seconds = try nonNegativeDouble(item)
+                guard seconds <= 86_400 else { throw error(item, "expected at most 86400 seconds, got \(decimalLabel(seconds))") }
+                training.sleepSeconds = seconds
             case "depth": axes.depth = [try positiveInt(item)]
             case "width": axes.width = [try positiveInt(item)]
             case "lambda": axes.lambda = [try nonNegativeDouble(item)]
@@ -347,6 +353,9 @@ struct ConfigParser {
         let optimizers = sweptOptimizers.map { $0.compactMap { OptimizerKind(rawValue: $0.stringValue) } } ?? [training.optimizer]
         if let item = items.first(where: { $0.key == "alpha" }), optimizers.allSatisfy({ $0 == .gd }) {
             throw error(item, "applies to optimizer heavy-ball or inertial, not gd")
+        }
+        if let item = items.first(where: { $0.key == "sleep_seconds" }), model.kind != .sleep {
+            throw error(item, "applies to model sleep only, not \(model.kind.rawValue)")
         }
         if let item = items.first(where: { $0.key == "beta" }), !optimizers.contains(.inertial) {
             throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")

@@ -20,7 +20,7 @@ extension WireSpec {
                 signalDim: p.signalDim, measurements: p.measurements, latentDim: p.latentDim, samples: p.samples,
                 condition: p.condition, measurementOperator: p.measurementOperator.rawValue,
                 testSamples: p.testSamples),
-            model: WireModel(depth: m.depth, width: m.width, initScheme: m.initScheme.rawValue, initScale: m.initScale),
+            model: WireModel(kind: m.kind == .deepLinear ? nil : m.kind.rawValue, depth: m.depth, width: m.width, initScheme: m.initScheme.rawValue, initScale: m.initScale),
             training: WireTraining(
                 lambda: t.lambda, noise: t.noise, steps: WireSteps(t.steps), maxSteps: t.maxSteps,
                 budgetFactor: t.budgetFactor, eta: t.eta, etaScale: t.etaScale,
@@ -35,7 +35,7 @@ extension WireSpec {
                 logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
                 testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
-                checkEvery: t.checkEvery),
+                checkEvery: t.checkEvery, sleepSeconds: m.kind == .sleep ? t.sleepSeconds : nil),
             seeds: WireSeeds(problem: String(spec.seeds.problem), training: String(spec.seeds.training)))
     }
 
@@ -49,6 +49,20 @@ extension WireSpec {
         spec.problem.condition = problem.condition
         spec.problem.measurementOperator = try Self.named(problem.measurementOperator, "problem.measurementOperator")
         spec.problem.testSamples = problem.testSamples
+        if let kind = model.kind {
+            // "deep-linear" is said by the absence of the key: one spelling per spec.
+            let named: ModelKind = try Self.named(kind, "model.kind")
+            guard named != .deepLinear else {
+                throw WireValueError(field: "model.kind", detail: "deep-linear is said by leaving the key out")
+            }
+            spec.model.kind = named
+        }
+        switch (spec.model.kind, training.sleepSeconds) {
+        case (.sleep, let seconds?): spec.training.sleepSeconds = seconds
+        case (.sleep, nil), (_, _?):
+            throw WireValueError(field: "training.sleepSeconds", detail: "must be given exactly for model kind sleep")
+        default: break
+        }
         spec.model.depth = model.depth
         spec.model.width = model.width
         spec.model.initScheme = try Self.named(model.initScheme, "model.initScheme")

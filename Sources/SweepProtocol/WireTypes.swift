@@ -43,13 +43,16 @@ public struct WireProblem: Codable, Sendable, Hashable {
 }
 
 public struct WireModel: Codable, Sendable, Hashable {
+    /// "noop" or "sleep"; absent: "deep-linear" (so the specs and fingerprints of version 4 stand).
+    public var kind: String?
     public var depth: Int
     public var width: Int
     /// "kaiming", "orthogonal", "balanced" or "zero-last".
     public var initScheme: String
     public var initScale: Double
 
-    public init(depth: Int, width: Int, initScheme: String, initScale: Double) {
+    public init(kind: String? = nil, depth: Int, width: Int, initScheme: String, initScale: Double) {
+        self.kind = kind
         self.depth = depth
         self.width = width
         self.initScheme = initScheme
@@ -119,6 +122,8 @@ public struct WireTraining: Codable, Sendable, Hashable {
     public var lambdaPerLayer: Bool
     public var rankTolerance: Double
     public var checkEvery: Int
+    /// The run's length in seconds: present exactly for model kind "sleep".
+    public var sleepSeconds: Double?
 
     public init(lambda: Double, noise: Double, steps: WireSteps, maxSteps: Int, budgetFactor: Double, eta: Double?,
                 etaScale: Double, optimizer: String, alpha: Double? = nil, beta: Double? = nil, stepRule: String? = nil,
@@ -126,7 +131,7 @@ public struct WireTraining: Codable, Sendable, Hashable {
                 path: String, stopOnSuccess: Bool, logEvery: Int?,
                 tolConv: Double, tolGrad: Double, tolRec: Double, tolOff: Double,
                 testNoise: [Double], meanDataTerm: Bool, lambdaPerLayer: Bool, rankTolerance: Double,
-                checkEvery: Int) {
+                checkEvery: Int, sleepSeconds: Double? = nil) {
         self.lambda = lambda
         self.noise = noise
         self.steps = steps
@@ -153,6 +158,7 @@ public struct WireTraining: Codable, Sendable, Hashable {
         self.lambdaPerLayer = lambdaPerLayer
         self.rankTolerance = rankTolerance
         self.checkEvery = checkEvery
+        self.sleepSeconds = sleepSeconds
     }
 }
 

@@ -50,6 +50,7 @@ extension RunSpec {
     /// fail a task for good), before anything is allocated: a worker records the task as
     /// failed instead of the allocator killing it, and the next worker, in turn.
     public func checkFitsInMemory(available: Double? = physicalMemoryBytes()) throws(TrainingError) {
+        guard model.kind == .deepLinear else { return }  // nothing is allocated
         let needed = estimatedBytes
         guard let available, needed > available else { return }
         throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) in all")

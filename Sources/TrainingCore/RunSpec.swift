@@ -54,8 +54,20 @@ public enum MeasurementOperator: String, Codable, Sendable, Hashable, CaseIterab
     case gaussian
 }
 
+/// What a run trains. Only `deep-linear` is the model of MODEL.md; the others exist to measure
+/// the sweep machinery itself (dispatch cost, overhead) with runs of known cost.
+public enum ModelKind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The deep linear network of MODEL.md §2.
+    case deepLinear = "deep-linear"
+    /// Returns the fixed minimal report at once (see `syntheticReport`): dispatch benchmarks.
+    case noop
+    /// Waits `TrainingSpec.sleepSeconds`, then returns the minimal report: sweep overhead.
+    case sleep
+}
+
 /// The deep linear network of MODEL.md §2.
 public struct ModelSpec: Codable, Sendable, Hashable {
+    public var kind: ModelKind = .deepLinear
     /// `L >= 1`; 1 is plain linear regression.
     public var depth: Int = 5
     /// `d_w`, the hidden width.
@@ -194,6 +206,8 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     public var rankTolerance: Double = 1e-3
     /// How often (in steps) the outcomes are judged: first-hit times are exact to this.
     public var checkEvery: Int = 10
+    /// How long a `sleep` model's run lasts, in seconds (ignored by the other kinds).
+    public var sleepSeconds: Double = 1
 
     public init() {}
 

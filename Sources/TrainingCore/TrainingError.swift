@@ -34,6 +34,9 @@ extension RunSpec {
         if let time = t.flowTime {
             guard time.isFinite, time > 0 else { throw TrainingError("flow_time must be a positive number, got \(time)") }
         }
+        guard t.sleepSeconds.isFinite, t.sleepSeconds >= 0, t.sleepSeconds <= 86_400 else {
+            throw TrainingError("sleep_seconds must be in 0...86400, got \(t.sleepSeconds)")
+        }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
         if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
         guard t.rankTolerance.isFinite, t.rankTolerance > 0, t.rankTolerance < 1 else {

@@ -186,4 +186,41 @@ import TrainingCore
         capped.budgetCapped = true
         #expect(check(capped, spec)?.contains("capped flow budget") == true)
     }
+
+    @Test("a noop or sleep run's report is exactly the fixed synthetic report; the deep-linear checks stay strict")
+    func syntheticReports() {
+        func check(_ report: RunReport, _ spec: RunSpec) -> String? {
+            let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+                                    startedAt: Self.now - 2, finishedAt: Self.now - 1)
+            switch ResultValidation.check(result, spec: spec, now: Self.now) {
+            case .success: return nil
+            case .failure(let invalid): return invalid.reason
+            }
+        }
+        var noop = Self.spec
+        noop.model.kind = .noop
+        let fixed = noop.syntheticReport(seconds: 0.001)
+        #expect(check(fixed, noop) == nil)
+        // The same report for a deep-linear task breaks its budget rule.
+        #expect(check(fixed, Self.spec) != nil)
+        var claimed = fixed
+        claimed.converged = true
+        claimed.convergedAt = 0
+        #expect(check(claimed, noop) == "not the fixed report of a noop run")
+        var shaped = fixed
+        shaped.testError = [0]
+        #expect(check(shaped, noop) != nil)
+        var nan = fixed
+        nan.targetDistance = .nan
+        #expect(check(nan, noop) != nil)
+        var negative = fixed
+        negative.trainSeconds = -1
+        #expect(check(negative, noop) != nil)
+
+        var sleep = Self.spec
+        sleep.model.kind = .sleep
+        sleep.training.sleepSeconds = 2
+        #expect(check(sleep.syntheticReport(seconds: 2.01), sleep) == nil)
+        #expect(check(sleep.syntheticReport(seconds: 1.5), sleep)?.contains("shorter than the sleep") == true)
+    }
 }

@@ -160,3 +160,28 @@ struct SweepEndToEndTests {
         #expect(coordinator.stderr.contains("resume"), "\(coordinator.stderr)")
     }
 }
+
+/// Sweeps of the synthetic model kinds go through real workers and the store like any other.
+@Suite(.serialized)
+struct SyntheticSweepTests {
+    @Test("dlsweep run with model noop and model sleep: every task recorded, sleeps at least their length")
+    func noopAndSleepSweeps() throws {
+        let directory = try makeTemporaryDirectory()
+        for (kind, extra) in [("noop", ""), ("sleep", ", sleep_seconds: 0.02")] {
+            let yaml = "model: \(kind)\n" + smallSweepYAML.replacingOccurrences(
+                of: "stop_on_success: true}", with: "stop_on_success: true\(extra)}")
+            let config = directory.appendingPathComponent("\(kind).yaml").path
+            try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+            let run = try DLSweepProcess(["run", config, "--workers", "2", "--out", kind, "--progress", "none"],
+                                         in: directory, label: "run-\(kind)")
+            #expect(run.wait(seconds: 120) == 0, "\(run.stderr.suffix(3000))")
+            let (store, _) = try ResultsStore.openExisting(directory: directory.appendingPathComponent(kind).path)
+            let rows = try store.rows()
+            #expect(rows.count == 24)
+            #expect(rows.allSatisfy { $0.status == .ok && $0.report?.iterations == 0 })
+            if kind == "sleep" {
+                #expect(rows.allSatisfy { ($0.report?.trainSeconds ?? 0) >= 0.02 - 1e-6 })
+            }
+        }
+    }
+}

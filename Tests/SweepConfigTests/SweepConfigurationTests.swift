@@ -69,6 +69,23 @@ let minimalYAML = """
         }
     }
 
+    @Test("model: noop and sleep reach every task's spec; deep-linear is the default and keeps the fingerprint")
+    func modelKindParses() throws {
+        let plain = try SweepConfiguration.parse(yaml: minimalYAML, fileName: "t.yaml")
+        #expect(plain.model.kind == .deepLinear)
+        let explicit = try SweepConfiguration.parse(yaml: "model: deep-linear\n" + minimalYAML, fileName: "t.yaml")
+        #expect(explicit.fingerprint == plain.fingerprint)
+        let noop = try SweepConfiguration.parse(yaml: "model: noop\n" + minimalYAML, fileName: "t.yaml")
+        #expect(SweepPlan(noop).task(5).spec.model.kind == .noop)
+        #expect(noop.fingerprint != plain.fingerprint)
+        let sleepYAML = "model: sleep\n" + minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, sleep_seconds: 0.25}")
+        let sleep = try SweepConfiguration.parse(yaml: sleepYAML, fileName: "t.yaml")
+        #expect(SweepPlan(sleep).task(0).spec.model.kind == .sleep)
+        #expect(SweepPlan(sleep).task(0).spec.training.sleepSeconds == 0.25)
+        let longer = try SweepConfiguration.parse(yaml: sleepYAML.replacingOccurrences(of: "0.25", with: "0.5"), fileName: "t.yaml")
+        #expect(longer.fingerprint != sleep.fingerprint)
+    }
+
     @Test func inertialConfigParses() throws {
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("inertial.yaml").path)
         #expect(config.name == "inertial")
@@ -181,9 +198,9 @@ let minimalYAML = """
         ("name: a\ngrid:\n  width: [40, 80, abc]\n",
          "configs/x.yaml:3: grid.width[2]: expected a list of positive integers, got \"abc\""),
         ("name: a\nbogus: 1\n",
-         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, problem, grid, trials, training, success, test_noise, heatmap"),
+         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, model, problem, grid, trials, training, success, test_noise, heatmap"),
         ("training:\n  steps: 10\n  stepz: 3\n",
-         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, step_rule, flow_rtol, flow_atol, flow_time, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise"),
+         "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, step_rule, flow_rtol, flow_atol, flow_time, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise, sleep_seconds"),
         ("grid:\n  depth: []\n", "configs/x.yaml:2: grid.depth: expected a non-empty list of positive integers"),
         ("grid:\n  depth: 3\n", "configs/x.yaml:2: grid.depth: expected a list of positive integers, got \"3\""),
         ("trials: 0\n", "configs/x.yaml:1: trials: expected a positive integer, got \"0\""),
@@ -223,6 +240,10 @@ let minimalYAML = """
          "configs/x.yaml:3: training.beta: applies to optimizer inertial only, not heavy-ball"),
         ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
         ("success: fast\n", "configs/x.yaml:1: success: expected one of converged|recovered, got \"fast\""),
+        ("model: resnet\n", "configs/x.yaml:1: model: expected one of deep-linear|noop|sleep, got \"resnet\""),
+        ("training:\n  sleep_seconds: 1\n", "configs/x.yaml:2: training.sleep_seconds: applies to model sleep only, not deep-linear"),
+        ("model: sleep\ntraining:\n  sleep_seconds: -1\n",
+         "configs/x.yaml:3: training.sleep_seconds: expected a non-negative number, got -1"),
         ("training: {steps: soon}\n", "configs/x.yaml:1: training.steps: expected a positive integer or auto, got \"soon\""),
     ]
 

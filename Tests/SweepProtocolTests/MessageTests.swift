@@ -260,4 +260,36 @@ import TrainingCore
         // A report without them (an older or simpler worker) reads as not measured.
         #expect(WireReport(Self.goldenReport).runReport.bestRankGap == nil)
     }
+
+    @Test("the model kind travels only when it is not deep-linear, sleepSeconds exactly with sleep")
+    func modelKindOnTheWire() throws {
+        func body(_ spec: WireSpec) throws -> String {
+            String(decoding: try Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: spec)).encoded().dropFirst(6),
+                   as: UTF8.self)
+        }
+        #expect(!(try body(Self.goldenSpec)).contains("kind"))
+        #expect(!(try body(Self.goldenSpec)).contains("sleepSeconds"))
+        var core = try Self.goldenSpec.runSpec()
+        core.model.kind = .sleep
+        core.training.sleepSeconds = 0.75
+        let sleep = WireSpec(core)
+        #expect(try body(sleep).contains(#""kind":"sleep""#))
+        #expect(try body(sleep).contains(#""sleepSeconds":0.75"#))
+        #expect(try sleep.runSpec() == core)
+        core.model.kind = .noop
+        let noop = WireSpec(core)
+        #expect(noop.model.kind == "noop" && noop.training.sleepSeconds == nil)
+        #expect(try noop.runSpec().model.kind == .noop)
+        var bad = noop
+        bad.model.kind = "deep-linear"  // said by the key's absence only
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad.model.kind = "resnet"
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = noop
+        bad.training.sleepSeconds = 1
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = sleep
+        bad.training.sleepSeconds = nil
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+    }
 }

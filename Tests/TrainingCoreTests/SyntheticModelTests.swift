@@ -1,0 +1,34 @@
+import Testing
+import TrainingCore
+
+/// The `noop` and `sleep` model kinds: runs of known cost that measure the sweep machinery.
+@Suite struct SyntheticModelTests {
+    @Test("noop returns the fixed report with one test error per test-noise level, whatever the problem size")
+    func noop() throws {
+        var spec = RunSpec()
+        spec.model.kind = .noop
+        spec.model.width = 1 << 40  // nothing is allocated, so no memory limit applies
+        spec.training.testNoise = [0, 0.1, 0.5]
+        try spec.checkFitsInMemory(available: 1)
+        let report = try runExperiment(spec)
+        #expect(report == spec.syntheticReport(seconds: 0))
+        #expect(report.testError == [0, 0, 0])
+        #expect(!report.converged && !report.recovered && !report.diverged && report.iterations == 0)
+    }
+
+    @Test("sleep lasts at least sleep_seconds and reports its own duration; a bad duration is refused")
+    func sleep() throws {
+        var spec = RunSpec()
+        spec.model.kind = .sleep
+        spec.training.sleepSeconds = 0.05
+        let report = try runExperiment(spec)
+        #expect(report.trainSeconds >= 0.05 - 1e-6)
+        var expected = spec.syntheticReport(seconds: report.trainSeconds)
+        expected.trainSeconds = report.trainSeconds
+        #expect(report == expected)
+        for bad in [-1.0, .nan, .infinity, 1e6] {
+            spec.training.sleepSeconds = bad
+            #expect(throws: TrainingError.self) { try runExperiment(spec) }
+        }
+    }
+}
