@@ -43,7 +43,7 @@ extension Coordinator {
             guard let worker = registered(worker, peer: peer, what: "a result for task \(result.taskID)") else { return }
             guard let task = leased(result.taskID, attempt: result.attempt, sweep: result.sweep, from: worker, peer: peer)
             else { return }
-            switch ResultValidation.check(result, spec: task.spec, now: now) {
+            switch ResultValidation.check(result, spec: runSpec(of: task), now: now) {
             case .success(let report):
                 stage(task, attempt: result.attempt, worker: worker, peer: peer, outcome: .report(report),
                       startedAt: result.startedAt, finishedAt: result.finishedAt)

@@ -1,6 +1,8 @@
 import Foundation
 import ResultsStore
+import SweepConfig
 import SweepProtocol
+import TrainingCore
 
 /// Dispatch and liveness: credit-based assignment, heartbeats, silent workers, overrun
 /// leases, a coordinator left without workers, farewell.
@@ -8,7 +10,7 @@ extension Coordinator {
     func assign(_ worker: String) {
         guard let slot = dispatcher.workers[worker], !resultBufferFull else { return }
         for (taskID, attempt) in dispatcher.assign(to: worker, now: Self.now()) {
-            let spec = WireSpec(plan.task(taskID).spec)
+            let spec = WireSpec(runSpec(of: plan.task(taskID)))
             let task = TaskAssignment(sweep: plan.fingerprint, taskID: taskID, attempt: attempt, spec: spec)
             if !send(.task(task), to: slot.peer) {
                 dispatcher.returnTask(taskID, from: worker)
@@ -16,6 +18,9 @@ extension Coordinator {
             }
         }
     }
+
+    /// The spec a worker gets for `task`: the sampled trials log a trajectory.
+    func runSpec(of task: SweepTask) -> RunSpec { configuration.sampled(task.spec, trial: task.trial) }
 
     func assignAll() {
         for worker in dispatcher.workers.keys.sorted() { assign(worker) }

@@ -98,18 +98,47 @@ public enum ResultValidation {
                 return "recovered \(r.recovered) with reconstructionError \(r.reconstructionError) (tolerance \(recTolerance)) and offSubspaceError \(r.offSubspaceError) (tolerance \(offTolerance))"
             }
         }
-        if !r.trajectory.isEmpty {
-            guard let every = t.logEvery, every > 0 else { return "a trajectory without logEvery" }
-            guard r.trajectory.count <= r.iterations / every + 2 else {
-                return "\(r.trajectory.count) trajectory points for \(r.iterations) steps"
+        if !r.trajectory.isEmpty, let problem = trajectoryProblem(r, spec: spec) { return problem }
+        return nil
+    }
+
+    /// A trajectory only where the spec asked for one; its steps those of the schedule (or a
+    /// subset, a worker may thin it to fit a frame), increasing, within the run, at most one point
+    /// per scheduled step; every value finite and in range.
+    static func trajectoryProblem(_ r: RunReport, spec: RunSpec) -> String? {
+        let t = spec.training
+        let points = r.trajectory
+        let scheduled: (Int) -> Bool
+        let limit: Int
+        if let every = t.logEvery, every > 0 {
+            scheduled = { $0 % every == 0 }
+            limit = r.iterations / every + 2
+        } else if let density = t.logDensity, density > 0 {
+            let steps = Set(LogSchedule.steps(through: r.iterations, density: density))
+            scheduled = { steps.contains($0) || $0 == r.iterations }
+            limit = steps.count + 1
+        } else {
+            return "a trajectory the task did not ask for"
+        }
+        guard points.count <= limit else { return "\(points.count) trajectory points for \(r.iterations) steps" }
+        let singularLimit = min(spec.problem.signalDim, spec.problem.measurements)
+        var previous = -1
+        for p in points {
+            guard p.step > previous, p.step <= r.iterations, scheduled(p.step) else {
+                return "trajectory step \(p.step) is not a scheduled step in \(previous + 1)...\(r.iterations)"
             }
-            let rankLimit = min(spec.problem.signalDim, spec.problem.measurements)
-            for point in r.trajectory {
-                if let time = point.flowTime, !(time.isFinite && time >= 0) { return "trajectory flowTime \(time) is not a time" }
-                guard point.singularValues.count <= rankLimit else {
-                    return "\(point.singularValues.count) singular values for a map of rank at most \(rankLimit)"
-                }
-                if let bad = point.singularValues.first(where: { !($0.isFinite && $0 >= 0) }) { return "singular value \(bad)" }
+            previous = p.step
+            let values: [(String, Double)] = [
+                ("loss", p.loss), ("trainResidual", p.trainResidual), ("reconstructionError", p.reconstructionError),
+                ("offSubspaceError", p.offSubspaceError), ("targetDistance", p.targetDistance),
+                ("gradientNorm", p.gradientNorm), ("balancedness", p.balancedness),
+                ("lossGap", p.lossGap ?? 0), ("flowTime", p.flowTime ?? 0),
+            ] + p.singularValues.map { ("singular value", $0) }
+            for (name, value) in values where !(value.isFinite && value >= 0) {
+                return "trajectory \(name) \(value) at step \(p.step) is not a finite number >= 0"
+            }
+            guard p.singularValues.count <= singularLimit else {
+                return "\(p.singularValues.count) singular values at step \(p.step), more than min(d, m) = \(singularLimit)"
             }
         }
         return nil

@@ -27,7 +27,7 @@ public final class ResultsStore: Sendable {
     public let path: String
     public let plan: SweepPlan
     public let meta: SweepMeta
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// Held by a writer for its life: one coordinator per folder. nil for readers.
     public let lock: FolderLock?
     /// Device and inode of the file when opened: a file deleted or replaced under a running
@@ -154,7 +154,7 @@ public final class ResultsStore: Sendable {
         }
     }
 
-    private func wrap<T>(_ body: () throws -> T) throws -> T {
+    func wrap<T>(_ body: () throws -> T) throws -> T {
         try Self.wrap(path, body)
     }
 
@@ -223,6 +223,8 @@ public final class ResultsStore: Sendable {
                 try db.execute(sql: "ALTER TABLE results ADD COLUMN \(column) \(type)")
             }
         }
+        // The log-spaced trajectories of the sampled runs (`trajectories:`), one row per task.
+        migrator.registerMigration("trajectories") { db in try StoredTrajectory.createTable(db) }
         return migrator
     }
 
@@ -250,13 +252,18 @@ public final class ResultsStore: Sendable {
     @discardableResult
     public func record(_ outcomes: [TaskOutcome]) throws -> [Bool] {
         let arguments = try outcomes.map(insertArguments)
+        let trajectories = try outcomes.map(StoredTrajectory.insertArguments)
         try checkFile()
         do {
             return try pool.write { db in
                 let statement = try db.cachedStatement(sql: Self.insertSQL)
-                return try arguments.map { arguments in
+                return try zip(arguments, trajectories).map { arguments, trajectory in
                     try statement.execute(arguments: arguments)
-                    return db.changesCount == 1
+                    let inserted = db.changesCount == 1
+                    if inserted, let trajectory {
+                        try db.cachedStatement(sql: StoredTrajectory.insertSQL).execute(arguments: trajectory)
+                    }
+                    return inserted
                 }
             }
         } catch let error as DatabaseError {

@@ -39,12 +39,13 @@ struct ConfigParser {
             throw ConfigError(file: fileName, line: nil, keyPath: "", message: "empty file, expected a mapping of sweep keys")
         }
         let top = try entries(of: root, path: "", allowed: [
-            "name", "seed", "model", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap",
+            "name", "seed", "model", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap", "trajectories",
         ])
 
         var name = URL(fileURLWithPath: fileName).deletingPathExtension().lastPathComponent
         var seed: UInt64 = 1
         var trials = 1
+        var trajectories = SweepConfiguration.defaultTrajectories
         var problem = ProblemSpec()
         var model = ModelSpec()
         var training = TrainingSpec()
@@ -72,6 +73,11 @@ struct ConfigParser {
                 trials = try positiveInt(entry)
             case "model":
                 model.kind = try enumeration(entry)
+            case "trajectories":
+                guard let scalar = scalar(entry.value, tags: [.int]), let n = Int.construct(from: scalar), n >= 0 else {
+                    throw error(entry, "expected a number of trials >= 0 (0: no trajectories), got \(describe(entry.value))")
+                }
+                trajectories = n
             case "test_noise":
                 training.testNoise = try doubleList(entry, what: "non-negative numbers", minimum: 0)
             case "problem":
@@ -185,7 +191,7 @@ struct ConfigParser {
             name: name, seed: seed, trials: trials, problem: base.problem, model: base.model, training: base.training,
             axes: axes, gridAxes: gridOrder, extraAxes: extraAxes,
             heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
-            successMeasure: successMeasure, yamlText: text, fileName: fileName)
+            successMeasure: successMeasure, trajectories: trajectories, yamlText: text, fileName: fileName)
     }
 
     /// The problem's shape rules (m < d, r <= m) for every combination of swept problem keys.

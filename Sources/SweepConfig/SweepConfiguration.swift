@@ -74,6 +74,12 @@ public struct SweepConfiguration: Sendable, Hashable {
     public var heatmapColumns: String?
     /// Which outcome the heat map shows (`success:`); not part of the fingerprint.
     public var successMeasure: SuccessMeasure
+    /// The first this many trials of every cell log their trajectory at log-spaced steps
+    /// (`trajectories:`; 0: none). Not part of the fingerprint: it changes what is kept, not the results.
+    public var trajectories: Int = SweepConfiguration.defaultTrajectories
+    public static let defaultTrajectories = 1
+    /// `TrainingSpec.logDensity` of the sampled runs: about 10 points per decade of steps.
+    public static let trajectoryDensity = 4
     /// The text the configuration was parsed from (the results database keeps it).
     public var yamlText: String
     /// Where the text came from, for error messages.
@@ -100,6 +106,15 @@ public struct SweepConfiguration: Sendable, Hashable {
             total = overflow ? nil : product
         }
         return total
+    }
+
+    /// `spec` of `trial` as a worker runs it: with a log-spaced trajectory for the sampled trials
+    /// of a deep linear network (unless the config logs every run with `log_every`).
+    public func sampled(_ spec: RunSpec, trial: Int) -> RunSpec {
+        guard trial < trajectories, spec.training.logEvery == nil, spec.model.kind == .deepLinear else { return spec }
+        var spec = spec
+        spec.training.logDensity = Self.trajectoryDensity
+        return spec
     }
 
     /// The base spec of a run before a cell and trial are applied.

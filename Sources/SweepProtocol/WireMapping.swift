@@ -35,7 +35,8 @@ extension WireSpec {
                 logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
                 testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
-                checkEvery: t.checkEvery, sleepSeconds: m.kind == .sleep ? t.sleepSeconds : nil),
+                checkEvery: t.checkEvery, sleepSeconds: m.kind == .sleep ? t.sleepSeconds : nil,
+                logDensity: t.logDensity),
             seeds: WireSeeds(problem: String(spec.seeds.problem), training: String(spec.seeds.training)))
     }
 
@@ -102,6 +103,7 @@ extension WireSpec {
         spec.training.path = try Self.named(training.path, "training.path")
         spec.training.stopOnSuccess = training.stopOnSuccess
         spec.training.logEvery = training.logEvery
+        spec.training.logDensity = training.logDensity
         spec.training.tolConv = training.tolConv
         spec.training.tolGrad = training.tolGrad
         spec.training.tolRec = training.tolRec
@@ -155,7 +157,8 @@ extension WireReport {
                                     reconstructionError: $0.reconstructionError,
                                     offSubspaceError: $0.offSubspaceError, targetDistance: $0.targetDistance,
                                     gradientNorm: $0.gradientNorm, balancedness: $0.balancedness,
-                                    flowTime: $0.flowTime, singularValues: $0.singularValues.isEmpty ? nil : $0.singularValues)
+                                    flowTime: $0.flowTime, singularValues: $0.singularValues.isEmpty ? nil : $0.singularValues,
+                                    lossGap: $0.lossGap)
             },
             flowTime: r.flowTime, lossGapRate: r.lossGapRate, balancednessDrift: r.balancednessDrift,
             bestRankGap: r.bestRankGap)
@@ -176,7 +179,7 @@ extension WireReport {
                                 reconstructionError: $0.reconstructionError, offSubspaceError: $0.offSubspaceError,
                                 targetDistance: $0.targetDistance, gradientNorm: $0.gradientNorm,
                                 balancedness: $0.balancedness, flowTime: $0.flowTime,
-                                singularValues: $0.singularValues ?? [])
+                                singularValues: $0.singularValues ?? [], lossGap: $0.lossGap)
             },
             flowTime: flowTime, lossGapRate: lossGapRate, balancednessDrift: balancednessDrift, bestRankGap: bestRankGap)
     }

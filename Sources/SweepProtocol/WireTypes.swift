@@ -110,8 +110,10 @@ public struct WireTraining: Codable, Sendable, Hashable {
     /// "reduced" or "plain".
     public var path: String
     public var stopOnSuccess: Bool
-    /// Absent: no trajectory.
+    /// Absent: no trajectory every so many steps.
     public var logEvery: Int?
+    /// Absent: no log-spaced trajectory (`LogSchedule`); present on a sweep's sampled runs only.
+    public var logDensity: Int?
     /// The outcome tolerances of MODEL.md §4.
     public var tolConv: Double
     public var tolGrad: Double
@@ -131,7 +133,7 @@ public struct WireTraining: Codable, Sendable, Hashable {
                 path: String, stopOnSuccess: Bool, logEvery: Int?,
                 tolConv: Double, tolGrad: Double, tolRec: Double, tolOff: Double,
                 testNoise: [Double], meanDataTerm: Bool, lambdaPerLayer: Bool, rankTolerance: Double,
-                checkEvery: Int, sleepSeconds: Double? = nil) {
+                checkEvery: Int, sleepSeconds: Double? = nil, logDensity: Int? = nil) {
         self.lambda = lambda
         self.noise = noise
         self.steps = steps
@@ -149,6 +151,7 @@ public struct WireTraining: Codable, Sendable, Hashable {
         self.path = path
         self.stopOnSuccess = stopOnSuccess
         self.logEvery = logEvery
+        self.logDensity = logDensity
         self.tolConv = tolConv
         self.tolGrad = tolGrad
         self.tolRec = tolRec
@@ -259,10 +262,12 @@ public struct WireTrajectoryPoint: Codable, Sendable, Hashable {
     public var flowTime: Double?
     /// The singular values of W, largest first; absent: not measured.
     public var singularValues: [Double]?
+    /// `max(0, F − F*)`; absent: not measured.
+    public var lossGap: Double?
 
     public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
                 offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double,
-                flowTime: Double? = nil, singularValues: [Double]? = nil) {
+                flowTime: Double? = nil, singularValues: [Double]? = nil, lossGap: Double? = nil) {
         self.step = step
         self.loss = loss
         self.trainResidual = trainResidual
@@ -273,5 +278,6 @@ public struct WireTrajectoryPoint: Codable, Sendable, Hashable {
         self.balancedness = balancedness
         self.flowTime = flowTime
         self.singularValues = singularValues
+        self.lossGap = lossGap
     }
 }

@@ -141,13 +141,15 @@ extension GradientDescent {
         let w = endToEnd()
         let x = data.problem.x
         let residual = (w * data.y - x).frobeniusNorm / max(x.frobeniusNorm, .leastNormalMagnitude)
+        let current = loss()
         return TrajectoryPoint(
-            step: step, loss: loss(), trainResidual: residual, reconstructionError: reconstructionError(),
+            step: step, loss: current, trainResidual: residual, reconstructionError: reconstructionError(),
             offSubspaceError: data.offSubspace(w).frobeniusNorm,
             targetDistance: targetError(w) / data.oracleNorm,
             gradientNorm: gradientNorm() / max(initialGradient, .leastNormalMagnitude),
             balancedness: balancedness(layers()), flowTime: time,
-            singularValues: w.isFinite ? try LAPACK.singularValues(w) : [])
+            singularValues: w.isFinite ? try LAPACK.singularValues(w) : [],
+            lossGap: max(0, current - data.optimalLoss))
     }
 }
 

@@ -110,10 +110,12 @@ public struct TrajectoryPoint: Codable, Sendable, Hashable {
     public var flowTime: Double?
     /// The singular values of the end-to-end map W, largest first; empty: not reported.
     public var singularValues: [Double]
+    /// `max(0, F − F*)`, F* = F(W*_λ) the optimal loss; nil: not reported.
+    public var lossGap: Double?
 
     public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
                 offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double,
-                flowTime: Double? = nil, singularValues: [Double] = []) {
+                flowTime: Double? = nil, singularValues: [Double] = [], lossGap: Double? = nil) {
         self.step = step
         self.loss = loss
         self.trainResidual = trainResidual
@@ -124,5 +126,34 @@ public struct TrajectoryPoint: Codable, Sendable, Hashable {
         self.balancedness = balancedness
         self.flowTime = flowTime
         self.singularValues = singularValues
+        self.lossGap = lossGap
+    }
+
+    /// Every value is a finite number (a point logged before a divergence was noticed may not be).
+    public var isFinite: Bool {
+        [loss, trainResidual, reconstructionError, offSubspaceError, targetDistance, gradientNorm, balancedness,
+         flowTime ?? 0, lossGap ?? 0].allSatisfy(\.isFinite) && singularValues.allSatisfy(\.isFinite)
+    }
+}
+
+/// The log-spaced steps of a sampled run's trajectory (`TrainingSpec.logDensity`): step 0, then
+/// after a logged step t the step `t + max(1, t / density)` (integer division), about
+/// about `2.3 density + 1` points per decade; and the run's last step. Integer arithmetic
+/// only, so a worker in any language logs exactly these steps and a receiver can check them.
+public enum LogSchedule {
+    /// The logged step after `step`.
+    public static func next(after step: Int, density: Int) -> Int {
+        step + max(1, step / max(1, density))
+    }
+
+    /// The scheduled steps in `0...last` (the run's last step not included unless scheduled).
+    public static func steps(through last: Int, density: Int) -> [Int] {
+        var steps: [Int] = []
+        var t = 0
+        while t <= last {
+            steps.append(t)
+            t = next(after: t, density: density)
+        }
+        return steps
     }
 }

@@ -189,6 +189,9 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     public var stopOnSuccess: Bool = false
     /// Record the metrics every `logEvery` steps (nil: no trajectory).
     public var logEvery: Int? = nil
+    /// Record the metrics at log-spaced steps (`LogSchedule`) and at the last step; nil: not.
+    /// A sweep sets it on its sampled runs only (`trajectories:`), so the others pay nothing.
+    public var logDensity: Int? = nil
     /// `converged`: `target_distance <= tolConv` (MODEL.md §4).
     public var tolConv: Double = 1e-3
     /// `stationary`: `gradient_norm <= tolGrad` without convergence.

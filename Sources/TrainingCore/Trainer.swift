@@ -82,11 +82,11 @@ extension GradientDescent {
         var tracker = OutcomeTracker(data: data, initialGradient: initialGradient)
         var gaps = LossGapFit(optimal: data.optimalLoss)
         let initialBalance = balanceGaps(layers())
-        var trajectory: [TrajectoryPoint] = []
         var iterations = 0
         var grow = true
 
-        if training.logEvery != nil && !diverged { trajectory.append(try trajectoryPoint(step: 0, initialGradient: initialGradient)) }
+        var log = TrajectoryLog(training)
+        if log.isOn && !diverged { log.record(try trajectoryPoint(step: 0, initialGradient: initialGradient)) }
         if !diverged { tracker.check(self, step: 0) }
 
         if !(training.stopOnSuccess && tracker.hasConverged) && !diverged && budget.steps > 0 && horizon > 0 {
@@ -110,9 +110,7 @@ extension GradientDescent {
                     tracker.check(self, step: t)
                     if training.stopOnSuccess && tracker.hasConverged { break }
                 }
-                if let every = training.logEvery, t % every == 0 {
-                    trajectory.append(try trajectoryPoint(step: t, initialGradient: initialGradient))
-                }
+                if log.wants(t) { log.record(try trajectoryPoint(step: t, initialGradient: initialGradient)) }
                 if reachedHorizon { break }
             }
         }
@@ -121,6 +119,8 @@ extension GradientDescent {
             let reached = time >= horizon
             budget = (reached ? iterations : training.maxSteps, !reached && iterations >= training.maxSteps)
         }
+        if log.wantsLast(iterations), !diverged { log.record(try trajectoryPoint(step: iterations, initialGradient: initialGradient)) }
+        let trajectory = log.points
         let seconds = Date().timeIntervalSince(started)
         var outcome = try finish(iterations: iterations, budget: budget, tracker: tracker, diverged: diverged,
                                  initialGradient: initialGradient, initialBalance: initialBalance, seconds: seconds,
@@ -189,5 +189,43 @@ extension GradientDescent {
             balancednessDrift: zip(balance, initialBalance).reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) },
             bestRankGap: data.bestRankGap(squaredResidual: residual * residual, rank: rank))
         return TrainingOutcome(report: report, weights: all)
+    }
+}
+
+/// Which steps a run logs: every `logEvery` steps, or the log-spaced `LogSchedule` plus the
+/// last step. Logging stops at the first point with a non-finite value (the run is diverging:
+/// its report says so), so every logged point is finite.
+struct TrajectoryLog {
+    private let every: Int?
+    private let density: Int?
+    private var nextLogged = 0
+    private var stopped = false
+    private(set) var points: [TrajectoryPoint] = []
+
+    init(_ training: TrainingSpec) {
+        every = training.logEvery
+        density = training.logDensity
+    }
+
+    var isOn: Bool { every != nil || density != nil }
+
+    func wants(_ step: Int) -> Bool {
+        guard !stopped else { return false }
+        if let every { return step % every == 0 }
+        return density != nil && step == nextLogged
+    }
+
+    /// The log-spaced schedule ends on the run's last step, wherever the run stopped.
+    func wantsLast(_ step: Int) -> Bool {
+        density != nil && !stopped && (points.last.map { $0.step < step } ?? true)
+    }
+
+    mutating func record(_ point: TrajectoryPoint) {
+        guard point.isFinite else {
+            stopped = true
+            return
+        }
+        points.append(point)
+        if let density { nextLogged = LogSchedule.next(after: point.step, density: density) }
     }
 }

@@ -39,6 +39,10 @@ extension RunSpec {
         }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
         if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
+        if let g = t.logDensity {
+            guard g >= 1 else { throw TrainingError("log_density must be at least 1, got \(g)") }
+            guard t.logEvery == nil else { throw TrainingError("log_every and log_density exclude each other") }
+        }
         guard t.rankTolerance.isFinite, t.rankTolerance > 0, t.rankTolerance < 1 else {
             throw TrainingError("rank_tolerance must be in (0, 1), got \(t.rankTolerance)")
         }

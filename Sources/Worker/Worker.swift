@@ -257,9 +257,13 @@ public final class Worker {
                     }
                     let frame: [UInt8]
                     do {
-                        frame = try message.encoded()
+                        if case .result(let result) = message {
+                            frame = try result.encodedFrame()  // a long trajectory thinned to fit
+                        } else {
+                            frame = try message.encoded()
+                        }
                     } catch {
-                        // Too large (a long trajectory): the task's own failure, said as such.
+                        // Too large even without a trajectory: the task's own failure, said as such.
                         frame = try Message.taskFailed(TaskFailure(
                             sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
                             reason: "its result cannot be sent: \(error)")).encoded()

@@ -223,4 +223,52 @@ import TrainingCore
         #expect(check(sleep.syntheticReport(seconds: 2.01), sleep) == nil)
         #expect(check(sleep.syntheticReport(seconds: 1.5), sleep)?.contains("shorter than the sleep") == true)
     }
+
+    static func point(_ step: Int) -> TrajectoryPoint {
+        TrajectoryPoint(step: step, loss: 1, trainResidual: 0.5, reconstructionError: 0.1, offSubspaceError: 0.1,
+                        targetDistance: 0.2, gradientNorm: 0.3, balancedness: 0.01, lossGap: 0.4)
+    }
+
+    func check(_ report: RunReport, density: Int?) -> String? {
+        var spec = Self.spec
+        spec.training.logDensity = density
+        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+                                startedAt: Self.now - 2, finishedAt: Self.now - 1)
+        switch ResultValidation.check(result, spec: spec, now: Self.now) {
+        case .success: return nil
+        case .failure(let invalid): return invalid.reason
+        }
+    }
+
+    @Test("a log-spaced trajectory: its schedule (or a thinned part of it) and the last step, every value finite and >= 0")
+    func logSpacedTrajectory() {
+        var r = Self.good  // 80 iterations
+        r.trajectory = (LogSchedule.steps(through: 80, density: 4) + [80]).map(Self.point)
+        #expect(check(r, density: 4) == nil)
+        r.trajectory = [0, 2, 4, 7, 10, 15, 22, 33, 51, 80].map(Self.point)  // thinned, as a worker may to fit a frame
+        #expect(check(r, density: 4) == nil)
+        #expect(check(r, density: nil) == "a trajectory the task did not ask for")
+        let refused: [(String, [TrajectoryPoint])] = [
+            ("unscheduled step", [0, 1, 9].map(Self.point)),
+            ("step beyond the run", [0, 97].map(Self.point)),
+            ("repeated step", [0, 1, 1].map(Self.point)),
+            ("decreasing steps", [0, 2, 1].map(Self.point)),
+            ("too many points", Array(repeating: Self.point(0), count: 40)),
+        ]
+        for (what, points) in refused {
+            r.trajectory = points
+            #expect(check(r, density: 4) != nil, "\(what) passed")
+        }
+        let edits: [(String, (inout TrajectoryPoint) -> Void)] = [
+            ("loss", { $0.loss = .nan }), ("targetDistance", { $0.targetDistance = -1e-3 }),
+            ("lossGap", { $0.lossGap = .infinity }), ("gradientNorm", { $0.gradientNorm = -.infinity }),
+            ("balancedness", { $0.balancedness = .nan }),
+        ]
+        for (name, edit) in edits {
+            var p = Self.point(4)
+            edit(&p)
+            r.trajectory = [Self.point(0), p]
+            #expect(check(r, density: 4)?.contains(name) == true, "\(name): \(check(r, density: 4) ?? "passed")")
+        }
+    }
 }

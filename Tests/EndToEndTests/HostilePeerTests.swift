@@ -89,6 +89,58 @@ struct HostilePeerTests {
         #expect(coordinator.stderr.contains("other sweep 1"), "\(coordinator.stderr.suffix(2000))")
     }
 
+    @Test("issue 13: a trajectory with a non-finite or unscheduled point, or one the task did not ask for, is refused")
+    func hostileTrajectories() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10"])
+        let peer = try ScriptedPeer(endpoint)
+        _ = try #require(try peer.register("trajectory-1", prefetch: 1))
+        func point(_ step: Int, loss: Double = 1) -> WireTrajectoryPoint {
+            WireTrajectoryPoint(step: step, loss: loss, trainResidual: 0.5, reconstructionError: 0.5, offSubspaceError: 0.5,
+                                targetDistance: 0.5, gradientNorm: 0.01, balancedness: 0.5, lossGap: 0.1)
+        }
+        // Task 0 is trial 0 of its cell: it asks for a log-spaced trajectory (and gets the same task
+        // back after each refusal); task 1 onward do not.
+        let hostile: [[WireTrajectoryPoint]] = [
+            [point(0), point(1, loss: .nan)],                     // not finite
+            [point(0), point(1, loss: -1)],                       // out of range
+            [point(0), point(9)],                                 // 9 is not a scheduled step
+            [point(0), point(1), point(1)],                       // repeated
+            [point(0), point(301)],                               // beyond the run
+            Array(repeating: point(0), count: 10_000),          // far more points than the schedule has
+        ]
+        for trajectory in hostile {
+            let task = try #require(try peer.nextTask())
+            #expect(task.taskID == 0 && task.spec.training.logDensity == 4, "\(task.taskID)")
+            var report = Self.report()
+            report.trajectory = trajectory
+            try peer.send(.result(TaskResult(sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
+                                             report: report, startedAt: Self.now, finishedAt: Self.now)))
+        }
+        // Not asked for: a task of trial 1.
+        let task = try #require(try peer.nextTask())
+        #expect(task.taskID == 0 && task.spec.training.logDensity == 4)
+        try peer.send(.bye(Bye(reason: "switching", taskIDs: [task.taskID])))
+        let second = try ScriptedPeer(endpoint)
+        _ = try #require(try second.register("trajectory-2", prefetch: 2))
+        let first = try #require(try second.nextTask()), other = try #require(try second.nextTask())
+        let unsampled = first.spec.training.logDensity == nil ? first : other
+        #expect(unsampled.spec.training.logDensity == nil && unsampled.taskID % 8 != 0)
+        var report = Self.report()
+        report.trajectory = [point(0), point(300)]
+        try second.send(.result(TaskResult(sweep: unsampled.sweep, taskID: unsampled.taskID, attempt: unsampled.attempt,
+                                           report: report, startedAt: Self.now, finishedAt: Self.now)))
+        try second.receive(seconds: 5) { if case .ack(let a) = $0 { a.taskIDs == [unsampled.taskID] } else { false } }
+        try second.send(.bye(Bye(reason: "done", taskIDs: [first.taskID, other.taskID].filter { $0 != unsampled.taskID })))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("invalid 7"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("a trajectory the task did not ask for"))
+        let out = directory.appendingPathComponent("out")
+        // Only the honest worker's trajectories are kept: trial 0 of each cell.
+        #expect(sqlite(out, "select group_concat(task_id) from (select task_id from trajectories order by task_id)") == "0,8")
+    }
+
     @Test("item 1: start/finish times that are NaN, infinite, 1e300 or negative are refused; the store stays readable")
     func badTimes() async throws {
         let directory = try makeTemporaryDirectory()
