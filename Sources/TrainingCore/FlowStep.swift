@@ -33,8 +33,6 @@ struct FlowState {
     /// The error of the last accepted step (the PI controller's memory).
     var previousError = 1e-4
     var rejectedLast = false
-    /// Rejected steps over the run.
-    var rejections = 0
     /// θ at the start of the step: first, then upper.
     var start: [Matrix]
     /// The gradient at each of the seven stages; `stages[0]` holds ∇F at the current point.
@@ -156,7 +154,6 @@ extension GradientDescent {
                 return
             }
             // Rejected (a non-finite error counts as a large one): back to the start, shorter.
-            state.rejections += 1
             state.rejectedLast = true
             let shrink = err.isFinite ? min(1 / p.shrinkLimit, Foundation.pow(err, p.alpha) / p.safety) : 1 / p.shrinkLimit
             state.h = h / shrink

@@ -8,7 +8,9 @@ import LinearAlgebra
 /// `(1 − ηλ)^t` and is kept as its initial value times that factor. Every step then costs
 /// O(L d_w² k) with k = rank(Y), and the weight decay is folded into each gemm (`beta`).
 /// `heavy-ball` and `inertial` share the gradient pass and update with their own step
-/// (InertialStep.swift); there the off-range factor follows the momentum's recurrence.
+/// (InertialStep.swift); there the off-range factor follows the momentum's recurrence. `flow`
+/// integrates the gradient flow with the same gradient pass (FlowStep.swift), and
+/// `step_rule: adaptive` chooses η per step (AdaptiveStep.swift).
 struct GradientDescent {
     let data: TrainingData
     var depth: Int { data.depth }
