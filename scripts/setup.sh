@@ -2,7 +2,8 @@
 # Installs what dlsweep needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
 # OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config; shellcheck and iproute2 for the cluster
 # scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark;
-# pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py);
+# pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py); Dask
+# distributed for the dispatch benchmark's comparison (scripts/bench_dask_noop.py);
 # chromium, chromium-driver and selenium for the report test (headless Chromium opens report.html);
 # slurm-wlm and munge for the Slurm test (installed by cluster/slurm/testbed.sh, which keeps
 # their system services from starting).
@@ -33,6 +34,13 @@ if ! python3 -c 'import zmq' 2>/dev/null; then
     echo "setup: installing pyzmq" >&2
     python3 -m pip install --quiet pyzmq 2>/dev/null \
         || { echo "setup: could not install pyzmq (pip install pyzmq)" >&2; exit 1; }
+fi
+if ! python3 -c 'import dask.distributed' 2>/dev/null; then
+    # For `dlsweep bench dispatch --compare-dask` (scripts/bench_dask_noop.py).
+    echo "setup: installing dask[distributed]" >&2
+    python3 -m pip install --quiet "dask[distributed]" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "dask[distributed]" 2>/dev/null \
+        || { echo "setup: could not install dask (pip install 'dask[distributed]')" >&2; exit 1; }
 fi
 if ! python3 -c 'import selenium' 2>/dev/null; then
     echo "setup: installing selenium" >&2

@@ -153,6 +153,7 @@ public final class Coordinator {
                 hosts: Set(dispatcher.workers.values.map(\.host)).count, perHost: tasksPerHost(), alert: storeAlert,
                 now: now)
         }
+        let dispatchSeconds = Self.now() - started
         progress.update(
             done: dispatcher.doneCount, workers: dispatcher.workers.count,
             hosts: Set(dispatcher.workers.values.map(\.host)).count, now: Self.now(), force: true)
@@ -169,8 +170,8 @@ public final class Coordinator {
 
         // A stopped sweep leaves its table to `dlsweep table`: summarizing a huge store here
         // would hold up a SIGTERM for as long as the scan takes.
-        let summaries = complete ? try summarize(store: store) : []
-        if complete {
+        let summaries = complete && options.writeTable ? try summarize(store: store) : []
+        if complete && options.writeTable {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
                                     measure: configuration.successMeasure,
                                     layout: HeatmapLayout(configuration, summaries))
@@ -186,7 +187,8 @@ public final class Coordinator {
         let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(
             complete: complete, summaries: summaries, counters: counters, hosts: hosts,
-            recordedNow: recordedNow, wallSeconds: Self.now() - started, stopReason: stopReason)
+            recordedNow: recordedNow, wallSeconds: Self.now() - started, dispatchSeconds: dispatchSeconds,
+            stopReason: stopReason)
     }
 
     /// Tasks finished by the connected workers of each host, this session.

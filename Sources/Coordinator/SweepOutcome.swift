@@ -38,6 +38,9 @@ public struct SweepOutcome: Sendable {
     /// Results recorded by this process (a resumed sweep counts only its own).
     public var recordedNow: Int
     public var wallSeconds: Double
+    /// Seconds from the start of `run()` to the last result committed or the stop (before
+    /// the farewell to the workers and the table).
+    public var dispatchSeconds: Double = 0
     /// Why the coordinator stopped before the end on its own, if it did.
     public var stopReason: String?
 }

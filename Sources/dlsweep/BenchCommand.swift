@@ -7,8 +7,8 @@ import TrainingCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: the training core, the coordinator.",
-        subcommands: [BenchCoreCommand.self, BenchCoordinatorCommand.self])
+        abstract: "Benchmarks: the training core, the coordinator, dispatch to worker processes.",
+        subcommands: [BenchCoreCommand.self, BenchCoordinatorCommand.self, BenchDispatchCommand.self, BenchOverheadCommand.self])
 }
 
 struct BenchCoreCommand: ParsableCommand {
