@@ -175,14 +175,8 @@ public final class Coordinator {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
                                     measure: configuration.successMeasure,
                                     layout: HeatmapLayout(configuration, summaries))
-            let (failures, failedCount) = try store.failures(limit: 500)
-            let span = try store.timeSpan()
-            var report = SweepReport(
-                meta: store.meta, successMeasure: configuration.successMeasure, summaries: summaries,
-                hosts: try store.countByHost(), failures: failures, failedCount: failedCount,
-                firstStarted: span?.firstStarted, lastFinished: span?.lastFinished, generatedAt: Date())
-            report.layout = HeatmapLayout(configuration, summaries)
-            _ = try writeReport(report, directory: options.outDirectory)
+            _ = try writeReport(try SweepReport(store: store, configuration: configuration, summaries: summaries),
+                                directory: options.outDirectory)
         }
         let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(

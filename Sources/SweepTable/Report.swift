@@ -18,6 +18,11 @@ public struct SweepReport: Sendable {
     public var generatedAt: Date
     /// The heat maps' axes (nil: `HeatmapLayout.choose`).
     public var layout: HeatmapLayout?
+    /// The first `trajectoryLimit` stored trajectories in task order, and how many are stored.
+    public var trajectories: [TrajectoryPanel] = []
+    public var trajectoryCount = 0
+    /// Small multiples shown at most: a page stays quick to write and to open at any grid size.
+    public static let trajectoryLimit = 60
 
     public init(meta: SweepMeta, successMeasure: SuccessMeasure, summaries: [CellSummary], hosts: [HostSummary],
                 failures: [ResultRow], failedCount: Int, firstStarted: Date?, lastFinished: Date?, generatedAt: Date) {
@@ -33,15 +38,20 @@ public struct SweepReport: Sendable {
     }
 
     /// Reads everything the report shows from `store`.
-    public init(store: ResultsStore, configuration: SweepConfiguration, failureLimit: Int = 500,
-                now: Date = Date()) throws {
-        let summaries = try summarize(store: store)
+    /// - Parameter summaries: the store's summaries when already computed (the end of a sweep).
+    public init(store: ResultsStore, configuration: SweepConfiguration, summaries: [CellSummary]? = nil,
+                failureLimit: Int = 500, now: Date = Date()) throws {
+        let summaries = try summaries ?? summarize(store: store)
         let (failures, failedCount) = try store.failures(limit: failureLimit)
         let span = try store.timeSpan()
         self.init(meta: store.meta, successMeasure: configuration.successMeasure, summaries: summaries,
                   hosts: try store.countByHost(), failures: failures, failedCount: failedCount,
                   firstStarted: span?.firstStarted, lastFinished: span?.lastFinished, generatedAt: now)
         layout = HeatmapLayout(configuration, summaries)
+        let (stored, total) = try store.trajectories(limit: Self.trajectoryLimit)
+        trajectories = TrajectoryPanel.panels(stored, summaries: summaries, trials: store.plan.trials,
+                                              tolConv: configuration.training.tolConv)
+        trajectoryCount = total
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -76,6 +86,9 @@ public struct SweepReport: Sendable {
         html.append(section(id: "noise", heading: "Test error against test noise (Figure 1)",
                             note: "Median test error per λ with the band between the quartiles over trials; the oracle R (A R)⁺ dashed.",
                             body: plot(renderNoisePlotSVG(summaries, title: meta.name))))
+        html.append(section(id: "trajectories", heading: "Trajectories of sampled runs",
+                            note: "The first trials of each cell (config key trajectories) logged at log-spaced steps: distance to W*_λ (relative to ‖W_or‖), loss gap F − F*, on- and off-subspace errors, against the step; both axes logarithmic.",
+                            body: trajectoriesBody()))
         html.append(section(id: "hosts", heading: "Hosts", note: nil, body: hostsTable()))
         html.append(section(id: "failures", heading: "Failures", note: nil, body: failuresTable()))
         html.append(section(id: "table", heading: "Table", note: "One row per cell, as `dlsweep table` prints it.",
@@ -111,6 +124,16 @@ public struct SweepReport: Sendable {
             + rows.map { "<tr><th>\(xmlEscaped($0.0))</th><td>\(xmlEscaped($0.1))</td></tr>" }.joined(separator: "\n")
             + "\n</table>"
         return section(id: "provenance", heading: "Sweep", note: nil, body: body)
+    }
+
+    private func trajectoriesBody() -> String {
+        guard !trajectories.isEmpty else {
+            return "<p>No trajectory stored yet (none of the sampled runs has finished, or the config has trajectories: 0).</p>"
+        }
+        let shown = trajectories.count < trajectoryCount
+            ? "<p>The first \(trajectories.count) of \(trajectoryCount) stored trajectories, in task order.</p>\n" : ""
+        return shown + trajectoryLegendHTML() + "\n<div class=\"multiples\">\n"
+            + trajectories.map { renderTrajectorySVG($0) }.joined() + "</div>"
     }
 
     private func hostsTable() -> String {
@@ -186,7 +209,7 @@ public struct SweepReport: Sendable {
     static let css = """
         body{font-family:Helvetica,Arial,sans-serif;margin:1.5em;color:#222;max-width:100%}\
         h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}\
-        .note{color:#555;font-size:.9em}.plot{overflow-x:auto}\
+        .note{color:#555;font-size:.9em}.plot{overflow-x:auto}.multiples{display:flex;flex-wrap:wrap;gap:6px}\
         table{border-collapse:collapse;font-size:.85em}th,td{padding:.2em .6em;border-bottom:1px solid #eee;text-align:right}\
         table.facts th,table.facts td{text-align:left}td:first-child,th:first-child{text-align:left}\
         #failures-table td:last-child{text-align:left}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}

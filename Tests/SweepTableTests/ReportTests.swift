@@ -90,4 +90,41 @@ import TrainingCore
         #expect(try String(contentsOfFile: path, encoding: .utf8) == report.renderHTML())
         #expect(throws: ReportWriteError.self) { try writeReport(report, directory: writer.directory + "/missing/folder") }
     }
+
+    @Test("trajectories: one log-log small multiple per stored trajectory, labelled with its cell, in task order")
+    func trajectories() throws {
+        let configuration = try SweepConfiguration.parse(yaml: tableYAML, fileName: "table.yaml")
+        let plan = SweepPlan(configuration)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dlsweep-report-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
+        func point(_ step: Int, _ value: Double) -> TrajectoryPoint {
+            TrajectoryPoint(step: step, loss: value, trainResidual: value, reconstructionError: value, offSubspaceError: 0,
+                            targetDistance: value / 2, gradientNorm: value, balancedness: 0, lossGap: value * value)
+        }
+        var outcomes: [TaskOutcome] = []
+        for cell in [4, 1] {
+            var report = makeReport(iterations: 100, rec: 0.01, off: 0.001, success: true, recovered: true)
+            report.trajectory = [0, 1, 2, 10, 100].map { point($0, 1 / Double($0 + 1)) }
+            outcomes.append(TaskOutcome(
+                task: plan.task(plan.taskID(cell: cell, trial: 0)), attempt: 1, workerID: "w", host: "h",
+                startedAt: Date(timeIntervalSince1970: 1_000_000_000), finishedAt: Date(timeIntervalSince1970: 1_000_000_001),
+                result: .report(report)))
+        }
+        try writer.record(outcomes)
+        let (reader, readConfiguration) = try ResultsStore.openExisting(directory: directory)
+        let report = try SweepReport(store: reader, configuration: readConfiguration)
+        #expect(report.trajectoryCount == 2)
+        #expect(report.trajectories.map(\.cell) == [1, 4].map { "depth \(plan.cells[$0].depth), width \(plan.cells[$0].width), λ \(decimalLabel(plan.cells[$0].lambda)), σ_train \(decimalLabel(plan.cells[$0].noise))" })
+        let html = report.renderHTML()
+        let section = try #require(html.components(separatedBy: "<section id=\"trajectories\">").last?
+            .components(separatedBy: "</section>").first)
+        #expect(section.components(separatedBy: "<svg ").count - 1 == 2)
+        // Four curves each (off-subspace error 0 has no place on a log axis: left out).
+        #expect(section.components(separatedBy: "<polyline").count - 1 == 2 * 3)
+        #expect(section.contains(">1e2</text>") && section.contains("step"))
+        // Step 0 is left out of the log axis: a trajectory of step 0 alone says so.
+        let lonely = renderTrajectorySVG(TrajectoryPanel(cell: "c", trial: 0, converged: nil, points: [point(0, 1)]))
+        #expect(lonely.contains("no point after step 0") && !lonely.contains("<polyline"))
+    }
 }

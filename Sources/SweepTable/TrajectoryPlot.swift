@@ -1,0 +1,110 @@
+import Foundation
+import ResultsStore
+import SweepConfig
+public import TrainingCore
+
+/// One sampled run's trajectory, with the cell it belongs to.
+public struct TrajectoryPanel: Sendable {
+    /// The cell's axis values, e.g. "depth 3, width 16, λ 0.01, σ_train 0".
+    public var cell: String
+    public var trial: Int
+    public var converged: Bool?
+    public var points: [TrajectoryPoint]
+
+    public init(cell: String, trial: Int, converged: Bool?, points: [TrajectoryPoint]) {
+        self.cell = cell
+        self.trial = trial
+        self.converged = converged
+        self.points = points
+    }
+}
+
+extension TrajectoryPanel {
+    /// The panels of `stored`, labelled from the summaries (indexed by cell).
+    /// `converged`: the last point (the run's final state) within `tolConv` of the target.
+    static func panels(_ stored: [StoredTrajectory], summaries: [CellSummary], trials: Int,
+                       tolConv: Double) -> [TrajectoryPanel] {
+        stored.map { t in
+            let cellIndex = t.taskID / max(1, trials)
+            let label = cellIndex < summaries.count ? cellLabel(summaries[cellIndex]) : "cell \(cellIndex)"
+            return TrajectoryPanel(cell: label, trial: t.taskID % max(1, trials),
+                                   converged: t.points.last.map { $0.targetDistance <= tolConv }, points: t.points)
+        }
+    }
+
+    static func cellLabel(_ s: CellSummary) -> String {
+        (s.extraAxes.map { "\($0.key) \($0.value)" }
+            + ["depth \(s.depth)", "width \(s.width)", "λ \(decimalLabel(s.lambda))", "σ_train \(decimalLabel(s.noise))"])
+            .joined(separator: ", ")
+    }
+}
+
+/// The curves of a trajectory plot: what each shows and its colour.
+let trajectorySeries: [(name: String, colour: String, value: @Sendable (TrajectoryPoint) -> Double?)] = [
+    ("distance to W*_λ", "#d95f02", { $0.targetDistance }),
+    ("loss gap F − F*", "#1b9e77", { $0.lossGap }),
+    ("on-subspace error ‖WAR − R‖", "#7570b3", { $0.reconstructionError }),
+    ("off-subspace error ‖WP⊥‖", "#e7298a", { $0.offSubspaceError }),
+]
+
+/// One small multiple: the errors, the distance to the target and the loss gap against the
+/// step, both axes logarithmic (step 0 is left out: the first point is step 1). Values that are
+/// zero or below 1e-300 are left out of a curve (a log axis has no place for them).
+public func renderTrajectorySVG(_ panel: TrajectoryPanel, width: Double = 300, height: Double = 210) -> String {
+    let left = 44.0, right = 8.0, top = 30.0, bottom = 30.0
+    let plotW = width - left - right, plotH = height - top - bottom
+    let points = panel.points.filter { $0.step >= 1 }
+    var svg: [String] = [
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">",
+        "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"white\"/>",
+        "<text x=\"4\" y=\"12\" font-size=\"10\">\(xmlEscaped(panel.cell))</text>",
+        "<text x=\"4\" y=\"24\" font-size=\"9\" fill=\"#555\">trial \(panel.trial)\(panel.converged.map { $0 ? ", converged" : ", not converged" } ?? "")</text>",
+        "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#999\"/>",
+    ]
+    let curves = trajectorySeries.map { series in
+        points.compactMap { p -> (Double, Double)? in
+            guard let v = series.value(p), v.isFinite, v > 1e-300 else { return nil }
+            return (log10(Double(p.step)), log10(v))
+        }
+    }
+    let xs = curves.flatMap { $0.map(\.0) }, ys = curves.flatMap { $0.map(\.1) }
+    guard let xMaxRaw = xs.max(), let yMinRaw = ys.min(), let yMaxRaw = ys.max() else {
+        svg.append("<text x=\"\(left + 8)\" y=\"\(top + plotH / 2)\" font-size=\"10\">no point after step 0</text>")
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+    // Whole decades on both axes.
+    let xMax = max(1, ceil(xMaxRaw)), yMin = floor(yMinRaw), yMax = max(yMin + 1, ceil(yMaxRaw))
+    func px(_ x: Double) -> Double { left + x / xMax * plotW }
+    func py(_ y: Double) -> Double { top + plotH - (y - yMin) / (yMax - yMin) * plotH }
+    let yStep = max(1, Int(((yMax - yMin) / 5).rounded(.up)))
+    for d in stride(from: Int(yMin), through: Int(yMax), by: yStep) {
+        let y = py(Double(d))
+        svg.append(String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", left, y, left + plotW, y))
+        svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"end\">1e%d</text>", left - 3, y + 3, d))
+    }
+    let xStep = max(1, Int((xMax / 6).rounded(.up)))
+    for d in stride(from: 0, through: Int(xMax), by: xStep) {
+        let x = px(Double(d))
+        svg.append(String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", x, top, x, top + plotH))
+        svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"middle\">\(d == 0 ? "1" : "1e\(d)")</text>", x, top + plotH + 10))
+    }
+    svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\" fill=\"#555\">step</text>", left + plotW / 2, top + plotH + 22))
+    for (series, curve) in zip(trajectorySeries, curves) {
+        let drawn = curve.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }
+        if drawn.count >= 2, Set(drawn).count >= 2 {
+            svg.append("<polyline points=\"\(drawn.joined(separator: " "))\" fill=\"none\" stroke=\"\(series.colour)\" stroke-width=\"1.5\"/>")
+        } else if let only = curve.first {
+            svg.append(String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"\(series.colour)\"/>", px(only.0), py(only.1)))
+        }
+    }
+    svg.append("</svg>")
+    return svg.joined(separator: "\n") + "\n"
+}
+
+/// The legend of the trajectory plots, once for all of them (HTML, so the panels stay small).
+func trajectoryLegendHTML() -> String {
+    "<p class=\"legend\">" + trajectorySeries.map { series in
+        "<span style=\"color:\(series.colour)\">■</span> \(xmlEscaped(series.name))"
+    }.joined(separator: " &nbsp; ") + "</p>"
+}
