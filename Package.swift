@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        // The live view's HTTP server: small, no SwiftNIO, builds in seconds.
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -64,12 +66,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        /// The live view: the report and /status.json over HTTP while a sweep runs (read-only).
+        .target(
+            name: "LiveView",
+            dependencies: ["SweepTable", "ResultsStore", "SweepConfig", .product(name: "FlyingFox", package: "FlyingFox")],
+            swiftSettings: swiftSettings),
+
         // MARK: The command line (only wires things together)
         .executableTarget(
             name: "dlsweep",
             dependencies: [
                 "TrainingCore", "NumPyFiles", "LinearAlgebra", "SweepConfig", "ResultsStore", "SweepTable",
-                "Coordinator", "Worker", "ZeroMQ", "SweepProtocol",
+                "Coordinator", "Worker", "ZeroMQ", "SweepProtocol", "LiveView",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Opens a dlsweep report.html in headless Chromium and prints what rendered, as JSON.
 
-Usage: check_report_browser.py REPORT_HTML
+Usage: check_report_browser.py REPORT_HTML_OR_URL
+
+A path is opened as a file; an http:// address (the live view of a running sweep) as is.
 
 Prints one JSON object: the bounding box of every <svg>, the number of drawn shapes, the
 number of scripts, the browser console entries (a resource that fails to load, e.g. anything
@@ -21,7 +23,8 @@ def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    page = os.path.abspath(sys.argv[1])
+    target = sys.argv[1]
+    page = target if target.startswith("http://") else "file://" + os.path.abspath(target)
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -45,7 +48,7 @@ def main():
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         driver.set_page_load_timeout(60)
-        driver.get("file://" + page)
+        driver.get(page)
         figures = driver.execute_script("""
             const boxes = Array.from(document.querySelectorAll('svg')).map(svg => {
                 const r = svg.getBoundingClientRect();

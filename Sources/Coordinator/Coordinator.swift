@@ -16,6 +16,8 @@ public final class Coordinator {
     /// The endpoint actually bound (a `*` port resolved).
     public let endpoint: String
     public let stop = StopSignal()
+    /// The sweep's figures, for the live view (`/status.json`); updated a few times a second.
+    public let status = StatusBoard()
     public let plan: SweepPlan
 
     let configuration: SweepConfiguration
@@ -119,8 +121,15 @@ public final class Coordinator {
         }
         dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
                                 maxPrefetch: options.maxPrefetch)
-        var progress = ProgressReporter(
-            style: options.progress, total: plan.taskCount, alreadyDone: dispatcher.doneCount, now: started)
+        var progress = ProgressReporter(style: options.progress)
+        let startDone = dispatcher.doneCount
+        func snapshot(_ state: String) -> SweepStatus {
+            SweepStatus(state: state, sweep: configuration.name, fingerprint: plan.fingerprint, tasks: plan.taskCount,
+                        done: dispatcher.doneCount, startDone: startDone, started: started, now: Self.now(),
+                        perWorker: dispatcher.workers.values.map { ($0.host, $0.tasksDone) }, counters: counters,
+                        alert: storeAlert)
+        }
+        var lastPublished = 0.0
         if dispatcher.doneCount > 0 {
             logger.info("resuming sweep '\(configuration.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
         }
@@ -148,15 +157,18 @@ public final class Coordinator {
             let now = Self.now()
             periodic(now: now)
             commitStaged()
-            progress.update(
-                done: dispatcher.doneCount, workers: dispatcher.workers.count,
-                hosts: Set(dispatcher.workers.values.map(\.host)).count, perHost: tasksPerHost(), alert: storeAlert,
-                now: now)
+            // A few times a second at most: the status walks the worker table.
+            if now - lastPublished >= 0.2 {
+                lastPublished = now
+                let current = snapshot("running")
+                status.publish(current)
+                progress.update(current)
+            }
         }
         let dispatchSeconds = Self.now() - started
-        progress.update(
-            done: dispatcher.doneCount, workers: dispatcher.workers.count,
-            hosts: Set(dispatcher.workers.values.map(\.host)).count, now: Self.now(), force: true)
+        let last = snapshot(dispatcher.isComplete ? "complete" : "stopped")
+        status.publish(last)
+        progress.update(last, force: true)
         progress.finish()
 
         var complete = dispatcher.isComplete
@@ -185,12 +197,6 @@ public final class Coordinator {
             stopReason: stopReason)
     }
 
-    /// Tasks finished by the connected workers of each host, this session.
-    func tasksPerHost() -> [(host: String, tasks: Int)] {
-        var counts: [String: Int] = [:]
-        for slot in dispatcher.workers.values { counts[slot.host, default: 0] += slot.tasksDone }
-        return counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
 
     @discardableResult
     func send(_ message: Message, to peer: [UInt8]) -> Bool {

@@ -1,50 +1,42 @@
 import Foundation
 
 /// Progress of a sweep on stderr: a redrawn bar on a terminal, a plain line every few seconds
-/// otherwise (logs and CI output stay readable).
+/// otherwise (logs and CI output stay readable). It prints the figures of `SweepStatus`, the
+/// same the live view serves.
 struct ProgressReporter {
     private let style: ProgressStyle
-    private let total: Int
-    private let startDone: Int
-    private let start: Double
     private var lastDraw = 0.0
     private let interval: Double
     private var drewBar = false
 
-    init(style: ProgressStyle, total: Int, alreadyDone: Int, now: Double) {
+    init(style: ProgressStyle) {
         let isTerminal = isatty(STDERR_FILENO) == 1
         switch style {
         case .automatic: self.style = isTerminal ? .bar : .lines
         default: self.style = style
         }
-        self.total = total
-        self.startDone = alreadyDone
-        self.start = now
         self.interval = self.style == .bar ? 0.2 : 5
     }
 
-    /// - Parameter perHost: tasks finished this session per host, for the line output.
-    /// - Parameter alert: a fault the operator must see (the store refusing commits).
-    mutating func update(done: Int, workers: Int, hosts: Int, perHost: [(host: String, tasks: Int)] = [],
-                         alert: String? = nil, now: Double, force: Bool = false) {
-        guard style != .none, force || now - lastDraw >= interval else { return }
-        lastDraw = now
-        let elapsed = max(now - start, 1e-9)
-        let rate = Double(done - startDone) / elapsed
-        let remaining = total - done
-        let eta = rate > 0 ? Self.duration(Double(remaining) / rate) : "--"
-        let percent = total == 0 ? 100 : Double(done) * 100 / Double(total)
-        let alertText = alert.map { "  [\($0)]" } ?? ""
-        let stats = "\(done)/\(total) (\(String(format: "%.1f", percent))%)  \(String(format: "%.1f", rate)) tasks/s  ETA \(eta)  workers \(workers) on \(hosts) host\(hosts == 1 ? "" : "s")\(alertText)"
+    mutating func update(_ status: SweepStatus, force: Bool = false) {
+        guard style != .none, force || status.updatedAt - lastDraw >= interval else { return }
+        lastDraw = status.updatedAt
+        let eta = status.etaSeconds.map(Self.duration) ?? "--"
+        let hostCount = status.hosts.count
+        let alertText = status.alert.map { "  [\($0)]" } ?? ""
+        let counters = status.counters
+        let trouble = counters.failed + counters.rejected > 0
+            ? "  failed \(counters.failed), rejected \(counters.rejected)" : ""
+        let stats = "\(status.done)/\(status.tasks) (\(String(format: "%.1f", status.percent))%)  \(String(format: "%.1f", status.tasksPerSecond)) tasks/s  ETA \(eta)  workers \(status.workers) on \(hostCount) host\(hostCount == 1 ? "" : "s")\(trouble)\(alertText)"
         if style == .bar {
             let width = 30
-            let filled = total == 0 ? width : min(width, done * width / max(total, 1))
+            let filled = status.tasks == 0 ? width : min(width, status.done * width / max(status.tasks, 1))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
             FileHandle.standardError.write(Data("\r\u{1B}[2K[\(bar)] \(stats)".utf8))
             drewBar = true
         } else {
-            let hostText = perHost.isEmpty ? "" : "  [" + perHost.map { host in
-                "\(host.host): \(host.tasks) (\(String(format: "%.1f", Double(host.tasks) / elapsed))/s)"
+            let hostText = status.hosts.isEmpty ? "" : "  [" + status.hosts.map { host in
+                "\(host.host): \(host.tasks) (\(String(format: "%.1f", host.tasksPerSecond))/s)"
             }.joined(separator: ", ") + "]"
             FileHandle.standardError.write(Data("progress: \(stats)\(hostText)\n".utf8))
         }

@@ -59,7 +59,8 @@ public struct SweepReport: Sendable {
 
     /// The report as one self-contained HTML page: inline SVG plots, inline CSS, no script and
     /// no external resource, so it opens anywhere, offline.
-    public func renderHTML() -> String {
+    /// - Parameter refreshSeconds: the live view's page reloads itself this often (a meta refresh).
+    public func renderHTML(refreshSeconds: Int? = nil) -> String {
         let title = "dlsweep report: \(meta.name)"
         var html: [String] = [
             "<!DOCTYPE html>",
@@ -67,6 +68,7 @@ public struct SweepReport: Sendable {
             "<head>",
             "<meta charset=\"utf-8\">",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        ] + (refreshSeconds.map { ["<meta http-equiv=\"refresh\" content=\"\($0)\">"] } ?? []) + [
             "<title>\(xmlEscaped(title))</title>",
             "<style>\(Self.css)</style>",
             "</head>",

@@ -1,6 +1,8 @@
 public import ArgumentParser
 public import Coordinator
 import Foundation
+import LiveView
+import Logging
 import ResultsStore
 import SweepConfig
 import SweepTable
@@ -40,6 +42,9 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Results held in memory while the store refuses commits; past this, no new tasks go out.")
     var resultBuffer = 100_000
 
+    @Option(help: "Serve the live view (report.html at /, /status.json; read-only) on PORT (loopback) or HOST:PORT, e.g. 8080 or 127.0.0.1:8080; port 0 picks a free one.")
+    var http: String?
+
     func validate() throws {
         guard storeRetryLimit.isFinite, storeRetryLimit >= 0 else {
             throw ValidationError("--store-retry-limit must be a number of seconds >= 0")
@@ -57,6 +62,21 @@ struct SweepServiceOptions: ParsableArguments {
             throw ValidationError("--task-timeout must be a positive number of seconds")
         }
         guard maxPrefetch >= 1 else { throw ValidationError("--max-prefetch must be at least 1") }
+        if let http, LiveViewAddress(http) == nil {
+            throw ValidationError("--http must be PORT, HOST:PORT or [IPv6]:PORT, got '\(http)'")
+        }
+    }
+
+    /// Starts the live view of `coordinator` when `--http` asks for it.
+    func startLiveView(_ coordinator: Coordinator, outDirectory: String, logger: Logger) throws -> LiveView? {
+        guard let http, let address = LiveViewAddress(http) else { return nil }
+        let board = coordinator.status
+        let view = try LiveView.start(address: address, directory: outDirectory, status: { board.status?.json() })
+        logger.notice("live view at \(view.url) (report.html, status.json; read-only)")
+        if !["127.0.0.1", "::1", "localhost"].contains(view.bound.host) && !view.bound.host.hasPrefix("127.") {
+            logger.warning("the live view listens on \(view.bound): anyone who reaches that address can read the sweep")
+        }
+        return view
     }
 
     var limits: SweepLimits { SweepLimits(maxTasks: maxTasks, maxCellGiB: maxCellMemory) }
@@ -128,6 +148,8 @@ struct CoordinatorCommand: ParsableCommand {
                 authorizedKeys: try KeyFiles.readAuthorizedKeys(authorizedKeys))
         }
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
+        let live = try service.startLiveView(coordinator, outDirectory: options.outDirectory, logger: logger)
+        defer { live?.stop() }
         let stop = coordinator.stop
         let signals = onTermination { stop.request() }
         let outcome = try coordinator.run()

@@ -38,6 +38,8 @@ struct RunCommand: ParsableCommand {
         // A safety net behind the restarts below: never wait forever for workers that are gone.
         options.stopWithoutWorkers = max(60, 6 * options.workerTimeout)
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
+        let live = try service.startLiveView(coordinator, outDirectory: options.outDirectory, logger: logger)
+        defer { live?.stop() }
 
         let count = workers ?? ProcessInfo.processInfo.activeProcessorCount
         let endpoint = coordinator.endpoint

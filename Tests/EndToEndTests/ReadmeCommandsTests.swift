@@ -27,6 +27,8 @@ import Testing
     /// the scratch folder with every grid axis cut to its first value and fewer steps.
     static let cutDowns: [String: (extraArguments: [String], configs: [String])] = [
         "dlsweep run configs/quick.yaml": ([], ["configs/quick.yaml"]),
+        // A free port instead of 8080 (the later --http wins); LiveViewTests checks what it serves.
+        "dlsweep run configs/quick.yaml --http 8080": (["--http", "0"], ["configs/quick.yaml"]),
         // The paper's size with a few hundred steps instead of ~10^5.
         "dlsweep train --depth 5 --width 400 --lambda 0.1 --steps auto --stop-on-success --json": (["--max-steps", "200"], []),
     ]

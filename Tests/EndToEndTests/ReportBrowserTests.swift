@@ -11,9 +11,14 @@ import Testing
     /// The browser's findings about `page`; nil (with the reason in `missing`) when the browser
     /// or its driver is not installed.
     static func inspect(_ page: URL, in directory: URL, label: String) throws -> (figures: [String: Any]?, missing: String) {
+        try inspect(page.path, in: directory, label: label)
+    }
+
+    /// `page`: a file path or an http:// address.
+    static func inspect(_ page: String, in directory: URL, label: String) throws -> (figures: [String: Any]?, missing: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, page.path]
+        process.arguments = ["python3", script, page]
         let out = directory.appendingPathComponent("\(label).out"), err = directory.appendingPathComponent("\(label).err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
