@@ -331,6 +331,9 @@ def run_task(spec):
     u_y, s_y, v_y = yu[:, :k], ys[:k], yvt[:k].T
     check_every = t["checkEvery"]
     log_every = t.get("logEvery")
+    # PROTOCOL.md, Trajectories: step 0, then t + max(1, t // g) after each logged step t, and
+    # the last step. (lossGap needs F(W*); this worker omits it, as the protocol allows.)
+    log_density = t.get("logDensity")
     ar = a @ basis
     u, s, _ = np.linalg.svd(ar, full_matrices=False)
     ar_basis = u[:, : svd_rank(s, 1e-10)]
@@ -434,8 +437,31 @@ def run_task(spec):
                 and gradient_norm() / max(initial_gradient, LEAST_NORMAL) <= tol_grad:
             first["stationary"] = at
 
-    if log_every is not None and not diverged:
-        trajectory.append(point(0))
+    next_logged = [0]
+    logging_on = [log_every is not None or log_density is not None]
+
+    def log(at):
+        # A point with a non-finite value ends the trajectory (the run is diverging).
+        if not logging_on[0]:
+            return
+        p = point(at)
+        values = [v for k, v in p.items() if k not in ("step", "singularValues")] + p["singularValues"]
+        if not all(math.isfinite(v) for v in values):
+            logging_on[0] = False
+            return
+        trajectory.append(p)
+        if log_density is not None:
+            next_logged[0] = at + max(1, at // log_density)
+
+    def wants(at):
+        if not logging_on[0]:
+            return False
+        if log_every is not None:
+            return at % log_every == 0
+        return log_density is not None and at == next_logged[0]
+
+    if logging_on[0] and not diverged:
+        log(0)
     if not diverged:
         check(0)
     stop = t["stopOnSuccess"]
@@ -451,8 +477,10 @@ def run_task(spec):
                 check(it)
                 if stop and first["converged"] is not None:
                     break
-            if log_every is not None and it % log_every == 0:
-                trajectory.append(point(it))
+            if wants(it):
+                log(it)
+    if log_density is not None and not diverged and logging_on[0] and (not trajectory or trajectory[-1]["step"] < iterations):
+        log(iterations)
     seconds = time.time() - started
 
     levels = [number(v) for v in t["testNoise"]]

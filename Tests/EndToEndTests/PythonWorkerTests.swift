@@ -89,5 +89,27 @@ import Testing
             if ra.converged { successes += 1 }
         }
         #expect(successes > 0 && successes < 16, "the sweep tells converged runs from the others")
+
+        // The sampled runs' trajectories (trial 0 of each cell, PROTOCOL.md "Trajectories"): the
+        // same steps, the same metrics to 1e-9; the Python worker omits the loss gap.
+        let ourTrajectories = try ResultsStore.openExisting(directory: directory.appendingPathComponent("swift").path).0
+            .trajectories(limit: 100).trajectories
+        let theirTrajectories = try ResultsStore.openExisting(directory: directory.appendingPathComponent("python").path).0
+            .trajectories(limit: 100).trajectories
+        #expect(ourTrajectories.map(\.taskID) == [0, 2, 4, 6, 8, 10, 12, 14])
+        #expect(theirTrajectories.map(\.taskID) == ourTrajectories.map(\.taskID))
+        for (a, b) in zip(ourTrajectories, theirTrajectories) {
+            #expect(a.points.map(\.step) == b.points.map(\.step), "task \(a.taskID)")
+            #expect(b.points.allSatisfy { $0.lossGap == nil } && a.points.allSatisfy { $0.lossGap != nil })
+            for (p, q) in zip(a.points, b.points) {
+                let pairs = [(p.loss, q.loss), (p.trainResidual, q.trainResidual),
+                             (p.reconstructionError, q.reconstructionError), (p.offSubspaceError, q.offSubspaceError),
+                             (p.targetDistance, q.targetDistance), (p.gradientNorm, q.gradientNorm),
+                             (p.balancedness, q.balancedness)]
+                for (index, (x, y)) in pairs.enumerated() {
+                    #expect(close(x, y), "task \(a.taskID) step \(p.step), value \(index): Swift \(x), Python \(y)")
+                }
+            }
+        }
     }
 }
