@@ -18,7 +18,8 @@ public final class Coordinator {
     public let stop = StopSignal()
     /// The sweep's figures, for the live view (`/status.json`); updated a few times a second.
     public let status = StatusBoard()
-    public let plan: SweepPlan
+    /// Grows with an adaptive sweep's rounds (`AdaptiveRounds.swift`).
+    public internal(set) var plan: SweepPlan
 
     let configuration: SweepConfiguration
     let options: CoordinatorOptions
@@ -90,6 +91,7 @@ public final class Coordinator {
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()
         store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
+        self.plan = store.plan  // with the adaptive rounds recorded so far
         store.lock?.note(address: endpoint)
         // Where launch scripts and `dlsweep worker` users find the port that was bound; atomic,
         // so a reader never sees the file empty.
@@ -127,7 +129,8 @@ public final class Coordinator {
             SweepStatus(state: state, sweep: configuration.name, fingerprint: plan.fingerprint, tasks: plan.taskCount,
                         done: dispatcher.doneCount, startDone: startDone, started: started, now: Self.now(),
                         perWorker: dispatcher.workers.values.map { ($0.host, $0.tasksDone) }, counters: counters,
-                        alert: storeAlert)
+                        alert: storeAlert,
+                        adaptiveRound: configuration.adaptive == nil ? nil : plan.rounds.count)
         }
         var lastPublished = 0.0
         if dispatcher.doneCount > 0 {
@@ -136,7 +139,8 @@ public final class Coordinator {
         logger.info("coordinator for sweep '\(configuration.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
 
         let tick = Int32(max(10, min(250, options.heartbeatInterval * 500)))
-        loop: while !dispatcher.isComplete {
+        // An adaptive sweep's round complete, the next one is planned from the recorded results.
+        loop: while try !dispatcher.isComplete || startNextRound() {
             if stop.isRequested || storeFailure != nil { break loop }
             do {
                 if let frames = try socket.receive(timeout: tick) {

@@ -67,7 +67,7 @@ public struct Dispatcher: Sendable {
         case exhausted(failures: Int)
     }
 
-    public let taskCount: Int
+    public private(set) var taskCount: Int
     public let maxAttempts: Int
     public let maxPrefetch: Int
     public private(set) var doneCount: Int
@@ -97,6 +97,13 @@ public struct Dispatcher: Sendable {
         var bitmap = TaskBitmap(count: done.count)
         for (id, isDone) in done.enumerated() where isDone { bitmap[id] = true }
         self.init(taskCount: taskCount, done: bitmap, maxAttempts: maxAttempts, maxPrefetch: maxPrefetch)
+    }
+
+    /// Adds tasks `taskCount..<newCount`, none done (an adaptive sweep's next round).
+    public mutating func grow(to newCount: Int) {
+        guard newCount > taskCount else { return }
+        done.grow(to: newCount)
+        taskCount = newCount
     }
 
     public var isComplete: Bool { doneCount == taskCount }

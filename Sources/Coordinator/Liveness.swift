@@ -41,7 +41,7 @@ extension Coordinator {
             lose(worker, reason: "silent for more than \(options.workerTimeout) s")
         }
         let overrun = dispatcher.overrunLeases(now: now) { taskID in
-            options.taskTimeout ?? durations.limit(cell: taskID / plan.trials, task: taskID)
+            options.taskTimeout ?? durations.limit(cell: plan.position(ofTask: taskID).cell, task: taskID)
         }
         for (worker, taskID, seconds) in overrun {
             counters.leasesExpired += 1

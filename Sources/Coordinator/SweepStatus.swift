@@ -28,6 +28,9 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     public var alert: String?
     /// Unix seconds of this snapshot.
     public var updatedAt: Double
+    /// An adaptive sweep's rounds after the first so far: `tasks` is the total so far and
+    /// grows with each round. nil (absent) for a plain sweep.
+    public var adaptiveRound: Int?
 
     /// The connected workers of one host and the tasks they finished this session.
     public struct HostRate: Codable, Sendable, Equatable {
@@ -69,7 +72,8 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     /// the tasks it finished this session.
     init(state: String, sweep: String, fingerprint: String, tasks: Int, done: Int, startDone: Int,
          started: Double, now: Double, perWorker: [(host: String, tasks: Int)], counters: WireCounters,
-         alert: String?) {
+         alert: String?, adaptiveRound: Int? = nil) {
+        self.adaptiveRound = adaptiveRound
         self.state = state
         self.sweep = sweep
         self.fingerprint = fingerprint

@@ -1,6 +1,7 @@
 public import Foundation
 public import SweepConfig
 import GRDB
+import Synchronization
 import TrainingCore
 
 /// The results of one sweep in `DIR/results.sqlite` (SQLite in WAL mode, via GRDB).
@@ -25,7 +26,9 @@ public final class ResultsStore: Sendable {
     public let directory: String
     /// `directory/results.sqlite`.
     public let path: String
-    public let plan: SweepPlan
+    /// The sweep's plan with the adaptive rounds recorded so far (see `record(round:)`).
+    public var plan: SweepPlan { planBox.withLock { $0 } }
+    private let planBox: Mutex<SweepPlan>
     public let meta: SweepMeta
     let pool: DatabasePool
     /// Held by a writer for its life: one coordinator per folder. nil for readers.
@@ -38,7 +41,7 @@ public final class ResultsStore: Sendable {
                  lock: FolderLock?) {
         self.directory = directory
         self.path = path
-        self.plan = plan
+        self.planBox = Mutex(plan)
         self.meta = meta
         self.pool = pool
         self.lock = lock
@@ -73,11 +76,12 @@ public final class ResultsStore: Sendable {
                                 meta.toolVersion])
                 return meta
             }
-            guard meta.fingerprint == plan.fingerprint, meta.taskCount == plan.taskCount else {
+            guard meta.fingerprint == plan.fingerprint, meta.taskCount == plan.gridTaskCount else {
                 throw ResultsStoreError.differentSweep(directory: directory, storedName: meta.name,
                                                        storedFingerprint: meta.fingerprint, expected: plan.fingerprint)
             }
-            return ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool, lock: lock)
+            let replayed = try replayRounds(pool, path: path, plan: plan)
+            return ResultsStore(directory: directory, path: path, plan: replayed, meta: meta, pool: pool, lock: lock)
         }
     }
 
@@ -101,7 +105,7 @@ public final class ResultsStore: Sendable {
             } catch {
                 throw ResultsStoreError.storedConfigInvalid(path: path, reason: "\(error)")
             }
-            let plan = SweepPlan(configuration)
+            let plan = try replayRounds(pool, path: path, plan: SweepPlan(configuration))
             return (ResultsStore(directory: directory, path: path, plan: plan, meta: meta, pool: pool, lock: nil),
                     configuration)
         }
@@ -225,7 +229,68 @@ public final class ResultsStore: Sendable {
         }
         // The log-spaced trajectories of the sampled runs (`trajectories:`), one row per task.
         migrator.registerMigration("trajectories") { db in try StoredTrajectory.createTable(db) }
+        // Adaptive sweeps: each round after the first (its new cells and extra trials, JSON),
+        // written before its tasks are handed out, replayed on open.
+        migrator.registerMigration("v5-adaptive-rounds") { db in
+            try db.execute(sql: """
+                CREATE TABLE adaptive_rounds (
+                    round INTEGER PRIMARY KEY,
+                    plan TEXT NOT NULL,
+                    created_at TEXT NOT NULL
+                )
+                """)
+        }
         return migrator
+    }
+
+    /// `plan` with the rounds recorded in the database (none in a folder from before them).
+    private static func replayRounds(_ pool: DatabasePool, path: String, plan: SweepPlan) throws -> SweepPlan {
+        let texts = try pool.read { db -> [String] in
+            guard try db.tableExists("adaptive_rounds") else { return [] }
+            return try String.fetchAll(db, sql: "SELECT plan FROM adaptive_rounds ORDER BY round")
+        }
+        var plan = plan
+        for (i, text) in texts.enumerated() {
+            guard let round = try? JSONDecoder().decode(AdaptiveRound.self, from: Data(text.utf8)), round.number == i + 1,
+                  round.extensions.allSatisfy({ $0.trials > 0 && $0.cell >= 0 && $0.cell < plan.cells.count + round.newCells.count })
+            else {
+                throw ResultsStoreError.corruptRow(path: path, taskID: -1, reason: "adaptive round \(i + 1) is not a readable round of this sweep")
+            }
+            plan = plan.applying(round)
+        }
+        return plan
+    }
+
+    /// The adaptive rounds recorded in the file now (a reader sees rounds added since it opened).
+    public func recordedRounds() throws -> [AdaptiveRound] {
+        try wrap {
+            try pool.read { db in
+                guard try db.tableExists("adaptive_rounds") else { return [] }
+                return try String.fetchAll(db, sql: "SELECT plan FROM adaptive_rounds ORDER BY round").map {
+                    try JSONDecoder().decode(AdaptiveRound.self, from: Data($0.utf8))
+                }
+            }
+        }
+    }
+
+    /// Records an adaptive round (before its tasks go out) and adds it to `plan`.
+    /// - Returns: the plan with the round.
+    @discardableResult
+    public func record(round: AdaptiveRound) throws -> SweepPlan {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let text = String(decoding: try encoder.encode(round), as: UTF8.self)
+        try checkFile()
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO adaptive_rounds (round, plan, created_at) VALUES (?, ?, ?)",
+                               arguments: [round.number, text, Date()])
+            }
+        }
+        return planBox.withLock { plan in
+            plan = plan.applying(round)
+            return plan
+        }
     }
 
     private static func fetchMeta(_ db: Database) throws -> SweepMeta? {
@@ -292,10 +357,12 @@ public final class ResultsStore: Sendable {
 
     private func insertArguments(_ outcome: TaskOutcome) throws -> StatementArguments {
         let task = outcome.task
+        let plan = self.plan
         guard plan.contains(taskID: task.id) else {
             throw ResultsStoreError.taskOutOfRange(taskID: task.id, taskCount: plan.taskCount)
         }
-        guard task.cell == plan.cells[task.id / plan.trials], task.trial == task.id % plan.trials else {
+        let position = plan.position(ofTask: task.id)
+        guard task.cell == plan.cells[position.cell], task.trial == position.trial else {
             throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
         }
         let testNoise = plan.configuration.testNoise

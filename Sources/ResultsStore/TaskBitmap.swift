@@ -1,7 +1,7 @@
 /// One bit per task id: which tasks are finished. 10⁹ tasks take 119 MiB, an eighth of a
 /// `[Bool]`, and finding the next unfinished task skips 64 finished ones per word.
 public struct TaskBitmap: Sendable, Hashable {
-    public let count: Int
+    public private(set) var count: Int
     public private(set) var setCount = 0
     private var words: [UInt64]
 
@@ -9,6 +9,13 @@ public struct TaskBitmap: Sendable, Hashable {
         precondition(count >= 0, "negative task count")
         self.count = count
         words = Array(repeating: 0, count: (count + 63) / 64)
+    }
+
+    /// Adds clear bits up to `newCount` (an adaptive sweep's next round).
+    public mutating func grow(to newCount: Int) {
+        guard newCount > count else { return }
+        count = newCount
+        words += Array(repeating: 0, count: (newCount + 63) / 64 - words.count)
     }
 
     /// Whether `index` is a task id of this bitmap (ids from the network are checked first).

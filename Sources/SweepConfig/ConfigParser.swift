@@ -39,7 +39,7 @@ struct ConfigParser {
             throw ConfigError(file: fileName, line: nil, keyPath: "", message: "empty file, expected a mapping of sweep keys")
         }
         let top = try entries(of: root, path: "", allowed: [
-            "name", "seed", "model", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap", "trajectories",
+            "name", "seed", "model", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap", "trajectories", "adaptive",
         ])
 
         var name = URL(fileURLWithPath: fileName).deletingPathExtension().lastPathComponent
@@ -55,6 +55,7 @@ struct ConfigParser {
         var extraAxes: [GridAxis] = []
         var extraEntries: [String: Entry] = [:]
         var heatmap: (rows: Entry?, columns: Entry?) = (nil, nil)
+        var adaptiveEntry: Entry?
         // The problem's shape rules are checked per cell when the grid sweeps its keys.
         var sweptKeys: Set<String> = []
         if let entry = top.first(where: { $0.key == "grid" }), case let .mapping(mapping) = entry.value {
@@ -99,6 +100,8 @@ struct ConfigParser {
                     default: break
                     }
                 }
+            case "adaptive":
+                adaptiveEntry = entry
             case "heatmap":
                 for item in try entries(of: entry.value, path: entry.path, allowed: ["rows", "columns"]) {
                     if item.key == "rows" { heatmap.rows = item } else { heatmap.columns = item }
@@ -135,6 +138,10 @@ struct ConfigParser {
                 let where_ = listed.line.map { " (line \($0))" } ?? ""
                 throw error("\(section).\(key.string)", keyNode, "also listed under grid\(where_); give an axis in one place")
             }
+        }
+        if let entry = top.first(where: { $0.key == "model" }), let listed = extraEntries["model"] {
+            let where_ = listed.line.map { " (line \($0))" } ?? ""
+            throw error(entry, "also listed under grid\(where_); give an axis in one place")
         }
         var optimizers = [training.optimizer]
         if let entry = top.first(where: { $0.key == "training" }) {
@@ -187,11 +194,91 @@ struct ConfigParser {
             }
         }
 
+        var adaptive: AdaptiveSettings?
+        if let entry = adaptiveEntry {
+            if let given = top.first(where: { $0.key == "trials" }) {
+                throw error(given, "not with adaptive: its min_trials, round and max_trials set the trials per cell")
+            }
+            adaptive = try parseAdaptive(entry, grid: extraAxes + [
+                GridAxis(key: "depth", values: axes.depth.map(AxisValue.int)),
+                GridAxis(key: "width", values: axes.width.map(AxisValue.int)),
+                GridAxis(key: "lambda", values: axes.lambda.map(AxisValue.double)),
+                GridAxis(key: "noise", values: axes.noise.map(AxisValue.double)),
+            ])
+            trials = adaptive!.minTrials
+        }
+
         return SweepConfiguration(
             name: name, seed: seed, trials: trials, problem: base.problem, model: base.model, training: base.training,
             axes: axes, gridAxes: gridOrder, extraAxes: extraAxes,
             heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
+            adaptive: adaptive,
             successMeasure: successMeasure, trajectories: trajectories, yamlText: text, fileName: fileName)
+    }
+
+    private func parseAdaptive(_ entry: Entry, grid: [GridAxis]) throws -> AdaptiveSettings {
+        var settings = AdaptiveSettings()
+        let items = try entries(of: entry.value, path: entry.path,
+                                allowed: ["target_ci_width", "min_trials", "max_trials", "round", "refine"])
+        for item in items {
+            switch item.key {
+            case "target_ci_width":
+                let width = try double(item, what: "a number in (0, 1]")
+                guard width > 0, width <= 1 else { throw error(item, "expected a number in (0, 1], got \(decimalLabel(width))") }
+                settings.targetCIWidth = width
+            case "min_trials": settings.minTrials = try positiveInt(item)
+            case "max_trials": settings.maxTrials = try positiveInt(item)
+            case "round": settings.round = try positiveInt(item)
+            case "refine": settings.refine = try parseRefine(item, grid: grid)
+            default: break
+            }
+        }
+        if settings.maxTrials < settings.minTrials, let item = items.first(where: { $0.key == "max_trials" }) ?? items.first(where: { $0.key == "min_trials" }) {
+            throw error(item, "max_trials (\(settings.maxTrials)) must be at least min_trials (\(settings.minTrials))")
+        }
+        return settings
+    }
+
+    private func parseRefine(_ entry: Entry, grid: [GridAxis]) throws -> RefineSettings {
+        var refine = RefineSettings(axes: [])
+        let items = try entries(of: entry.value, path: entry.path, allowed: ["axes", "levels", "threshold", "scale"])
+        guard items.contains(where: { $0.key == "axes" }) else {
+            throw error(entry, "expected axes: [KEY, ...], the numeric grid axes to refine")
+        }
+        for item in items {
+            switch item.key {
+            case "axes":
+                for (i, node) in try elements(item, what: "grid axes").enumerated() {
+                    let path = "\(item.path)[\(i)]"
+                    guard let scalar = scalar(node, tags: [.str]) else {
+                        throw error(path, node, "expected the name of a grid axis, got \(describe(node))")
+                    }
+                    guard let axis = grid.first(where: { $0.key == scalar.string }) else {
+                        throw error(path, node, "\(scalar.string) is not an axis of the grid (\(grid.map(\.key).joined(separator: ", ")))")
+                    }
+                    guard axis.isNumeric, axis.values.count >= 2 else {
+                        throw error(path, node, "\(scalar.string) must be a numeric axis with at least two values to refine")
+                    }
+                    guard !refine.axes.contains(scalar.string) else { throw error(path, node, "duplicate axis \(scalar.string)") }
+                    refine.axes.append(scalar.string)
+                }
+            case "levels": refine.levels = try positiveInt(item)
+            case "threshold":
+                let threshold = try double(item, what: "a number in [0, 1)")
+                guard threshold >= 0, threshold < 1 else { throw error(item, "expected a number in [0, 1), got \(decimalLabel(threshold))") }
+                refine.threshold = threshold
+            case "scale":
+                for scale in try entries(of: item.value, path: item.path, allowed: grid.map(\.key)) {
+                    refine.scales[scale.key] = try enumeration(scale) as RefineSettings.Scale
+                }
+            default: break
+            }
+        }
+        if let stray = refine.scales.keys.sorted().first(where: { !refine.axes.contains($0) }),
+           let item = items.first(where: { $0.key == "scale" }) {
+            throw error(item, "\(stray) is not among the refined axes (\(refine.axes.joined(separator: ", ")))")
+        }
+        return refine
     }
 
     /// The problem's shape rules (m < d, r <= m) for every combination of swept problem keys.

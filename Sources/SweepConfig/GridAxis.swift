@@ -127,6 +127,9 @@ public struct AxisDefinition: Sendable {
             if let v = MeasurementOperator(rawValue: $1.stringValue) { $0.problem.measurementOperator = v }
         },
         // model
+        .init(key: "model", section: .model, kind: .choice(ModelKind.allCases.map(\.rawValue))) {
+            if let v = ModelKind(rawValue: $1.stringValue) { $0.model.kind = v }
+        },
         .init(key: "depth", section: .model, kind: .positiveInt) { $0.model.depth = $1.intValue },
         .init(key: "width", section: .model, kind: .positiveInt) { $0.model.width = $1.intValue },
         .init(key: "init", section: .model, kind: .choice(InitScheme.allCases.map(\.rawValue))) {
@@ -186,6 +189,9 @@ public struct AxisDefinition: Sendable {
             $0.training.rankTolerance = $1.doubleValue
         },
         .init(key: "check_every", section: .training, kind: .positiveInt) { $0.training.checkEvery = $1.intValue },
+        .init(key: "sleep_seconds", section: .training, kind: .number(minimum: 0, strict: false, maximum: 86_400)) {
+            $0.training.sleepSeconds = $1.doubleValue
+        },
     ]
 
     private static let byKey: [String: AxisDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })

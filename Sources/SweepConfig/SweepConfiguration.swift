@@ -72,6 +72,9 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// (see `HeatmapLayout`). Not part of the fingerprint.
     public var heatmapRows: String?
     public var heatmapColumns: String?
+    /// Trials by rounds until each cell's interval is tight (`adaptive:`); nil: `trials` each.
+    /// With it, `trials` is the first round's `min_trials`.
+    public var adaptive: AdaptiveSettings?
     /// Which outcome the heat map shows (`success:`); not part of the fingerprint.
     public var successMeasure: SuccessMeasure
     /// The first this many trials of every cell log their trajectory at log-spaced steps

@@ -61,7 +61,13 @@ public struct SweepTask: Codable, Sendable, Hashable {
 public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
     /// Outermost first (`SweepConfiguration.grid`).
     public let grid: [GridAxis]
-    public let count: Int
+    /// Cells of the grid (the product of its axes).
+    public let gridCount: Int
+    /// Cells added by adaptive refinement, after the grid's (indices `gridCount...`).
+    public private(set) var added: [SweepCell] = []
+    /// Their refinement levels (`added[i]` has `levels[i]`).
+    public private(set) var addedLevels: [Int] = []
+    public var count: Int { gridCount + added.count }
 
     init(_ grid: [GridAxis]) {
         self.grid = grid
@@ -71,7 +77,12 @@ public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
             let (product, overflow) = total.multipliedReportingOverflow(by: axis.values.count)
             total = overflow ? 0 : product
         }
-        count = total
+        gridCount = total
+    }
+
+    mutating func append(_ settings: [AxisSetting], level: Int) {
+        added.append(SweepCell(index: count, settings: settings))
+        addedLevels.append(level)
     }
 
     public var startIndex: Int { 0 }
@@ -80,6 +91,7 @@ public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
     /// The first axis outermost, the last (noise) innermost.
     public subscript(index: Int) -> SweepCell {
         precondition(index >= 0 && index < count, "cell index \(index) outside 0..<\(count)")
+        if index >= gridCount { return added[index - gridCount] }
         var rest = index
         var settings = [AxisSetting](repeating: AxisSetting("", .int(0)), count: grid.count)
         for i in grid.indices.reversed() {
@@ -93,25 +105,47 @@ public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
 
 /// The cells and tasks of a configuration. Cells and tasks are computed on demand from their
 /// index, so a plan costs the same whatever the size of its grid.
+///
+/// Task ids of the grid's first `trials` trials per cell are `cell * trials + trial`; an
+/// adaptive sweep's later rounds (`applying(_:)`) append blocks of ids, one per cell and round,
+/// in the order the round lists them, so every id keeps its task as trials and cells are added.
 public struct SweepPlan: Sendable {
     public typealias Cell = SweepCell
 
     public let configuration: SweepConfiguration
-    /// Every combination of the axes: extra axes outermost, then depth, width, lambda, noise.
-    public let cells: SweepCells
-    /// Runs per cell.
+    /// Every combination of the axes (extra axes outermost, then depth, width, lambda, noise),
+    /// then the cells added by refinement.
+    public private(set) var cells: SweepCells
+    /// Runs per cell of the grid (an adaptive sweep: in its first round, `min_trials`).
     public var trials: Int { configuration.trials }
-    /// `cells.count * trials`; task ids are `0..<taskCount`.
-    public let taskCount: Int
+    /// Task ids are `0..<taskCount`.
+    public private(set) var taskCount: Int
+    /// `cells.gridCount * trials`: the tasks of the first round.
+    public let gridTaskCount: Int
     /// Stable hex hash of everything that affects results (see `SweepConfiguration.fingerprint`).
     public let fingerprint: String
+    /// The adaptive rounds after the first, in order.
+    public private(set) var rounds: [AdaptiveRound] = []
+
+    /// Ids `firstID..<firstID + count` are trials `firstTrial...` of `cell`.
+    struct Block: Sendable, Hashable {
+        var firstID: Int
+        var cell: Int
+        var firstTrial: Int
+        var count: Int
+    }
+
+    private var blocks: [Block] = []
+    /// Block indices per cell, in trial order.
+    private var cellBlocks: [Int: [Int]] = [:]
 
     public init(_ configuration: SweepConfiguration) {
         self.configuration = configuration
         let cells = SweepCells(configuration.grid)
         self.cells = cells
         // The parser refuses grids whose task count overflows.
-        self.taskCount = cells.count * configuration.trials
+        self.gridTaskCount = cells.count * configuration.trials
+        self.taskCount = gridTaskCount
         self.fingerprint = configuration.fingerprint
     }
 
@@ -124,11 +158,24 @@ public struct SweepPlan: Sendable {
         id >= 0 && id < taskCount
     }
 
+    /// The cell and trial of task `id` (in `0..<taskCount`).
+    public func position(ofTask id: Int) -> (cell: Int, trial: Int) {
+        if id < gridTaskCount { return (id / trials, id % trials) }
+        // The last block starting at or before id.
+        var low = 0, high = blocks.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if blocks[mid].firstID <= id { low = mid } else { high = mid - 1 }
+        }
+        let block = blocks[low]
+        return (block.cell, block.firstTrial + id - block.firstID)
+    }
+
     /// The task with the given id; `id` must be in `0..<taskCount` (see `contains(taskID:)`).
     public func task(_ id: Int) -> SweepTask {
         precondition(contains(taskID: id), "task id \(id) outside 0..<\(taskCount)")
-        let cell = cells[id / trials]
-        let trial = id % trials
+        let (index, trial) = position(ofTask: id)
+        let cell = cells[index]
         var spec = configuration.baseSpec
         for setting in cell.settings {
             AxisDefinition.named(setting.key)?.apply(setting.value, to: &spec)
@@ -137,9 +184,41 @@ public struct SweepPlan: Sendable {
         return SweepTask(id: id, cell: cell, trial: trial, spec: spec)
     }
 
-    /// The id of a cell's trial.
+    /// The id of a cell's trial; the trial must be scheduled (`trial < trials(ofCell:)`).
     public func taskID(cell: Int, trial: Int) -> Int {
-        cell * trials + trial
+        if cell < cells.gridCount, trial < trials { return cell * trials + trial }
+        let first = cell < cells.gridCount ? trials : 0
+        for index in cellBlocks[cell] ?? [] {
+            let block = blocks[index]
+            if trial < block.firstTrial + block.count { return block.firstID + trial - block.firstTrial }
+        }
+        preconditionFailure("trial \(trial) of cell \(cell) is not scheduled (from \(first))")
+    }
+
+    /// Trials scheduled for `cell` so far.
+    public func trials(ofCell cell: Int) -> Int {
+        let grid = cell < cells.gridCount ? trials : 0
+        return grid + (cellBlocks[cell] ?? []).reduce(0) { $0 + blocks[$1].count }
+    }
+
+    /// The refinement level of a cell (0 for the grid's).
+    public func level(ofCell cell: Int) -> Int {
+        cell < cells.gridCount ? 0 : cells.addedLevels[cell - cells.gridCount]
+    }
+
+    /// This plan with an adaptive round's cells and trials added.
+    public func applying(_ round: AdaptiveRound) -> SweepPlan {
+        var plan = self
+        for cell in round.newCells { plan.cells.append(cell.settings, level: cell.level) }
+        for extension_ in round.extensions where extension_.cell >= 0 && extension_.cell < plan.cells.count && extension_.trials > 0 {
+            let block = Block(firstID: plan.taskCount, cell: extension_.cell,
+                              firstTrial: plan.trials(ofCell: extension_.cell), count: extension_.trials)
+            plan.cellBlocks[extension_.cell, default: []].append(plan.blocks.count)
+            plan.blocks.append(block)
+            plan.taskCount += extension_.trials
+        }
+        plan.rounds.append(round)
+        return plan
     }
 }
 
@@ -221,13 +300,15 @@ enum Fingerprint {
     /// What the fingerprint covers: the base spec with the legacy axis fields zeroed (the axes
     /// carry them), the axes, trials, the master seed and (inside `training`) the test noise
     /// levels. `grid` (the extra axes, in file order) is present only when the grid has extra
-    /// axes, so the fingerprints of legacy grids are unchanged.
+    /// axes, so the fingerprints of legacy grids are unchanged; `adaptive` likewise, only for
+    /// adaptive sweeps.
     private struct Canonical: Encodable {
         var version = 3
         var seed: String
         var trials: Int
         var axes: Axes
         var grid: [Extra]?
+        var adaptive: AdaptiveSettings?
         var spec: WireSpec
     }
 
@@ -255,6 +336,7 @@ enum Fingerprint {
             seed: String(configuration.seed), trials: configuration.trials,
             axes: Axes(depth: axes.depth, width: axes.width, lambda: axes.lambda, noise: axes.noise),
             grid: configuration.extraAxes.isEmpty ? nil : configuration.extraAxes.map { Extra(key: $0.key, values: $0.values) },
+            adaptive: configuration.adaptive,
             spec: WireSpec(spec))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

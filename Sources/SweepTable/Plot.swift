@@ -145,9 +145,22 @@ func xmlEscaped(_ text: String) -> String {
     return out
 }
 
-private func ordered<T: Hashable>(_ values: [T]) -> [T] {
+private func distinctInOrder<T: Hashable>(_ values: [T]) -> [T] {
     var seen = Set<T>()
     return values.filter { seen.insert($0).inserted }
+}
+
+/// Distinct axis values in order of appearance, unless a refinement added values out of order:
+/// then numbers ascending, so a refined value sits between its neighbours.
+private func ordered(_ values: [[String]]) -> [[String]] {
+    let distinct = distinctInOrder(values)
+    let numbers = distinct.map { $0.count == 1 ? Double($0[0]) : nil }
+    guard numbers.allSatisfy({ $0 != nil }) else { return distinct }
+    let n = numbers.map { $0! }
+    let ascending = zip(n, n.dropFirst()).allSatisfy { $0 < $1 }
+    let descending = zip(n, n.dropFirst()).allSatisfy { $0 > $1 }
+    if ascending || descending { return distinct }
+    return n.indices.sorted { n[$0] < n[$1] }.map { distinct[$0] }
 }
 
 func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: String, value: (CellSummary) -> Double?,

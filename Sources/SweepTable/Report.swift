@@ -23,6 +23,9 @@ public struct SweepReport: Sendable {
     public var trajectoryCount = 0
     /// Small multiples shown at most: a page stays quick to write and to open at any grid size.
     public static let trajectoryLimit = 60
+    /// Tasks planned so far and the adaptive rounds after the first (nil: a plain sweep of
+    /// `meta.taskCount` tasks).
+    public var adaptive: (taskCount: Int, rounds: Int)?
 
     public init(meta: SweepMeta, successMeasure: SuccessMeasure, summaries: [CellSummary], hosts: [HostSummary],
                 failures: [ResultRow], failedCount: Int, firstStarted: Date?, lastFinished: Date?, generatedAt: Date) {
@@ -52,6 +55,7 @@ public struct SweepReport: Sendable {
         trajectories = TrajectoryPanel.panels(stored, summaries: summaries, trials: store.plan.trials,
                                               tolConv: configuration.training.tolConv)
         trajectoryCount = total
+        if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -104,11 +108,14 @@ public struct SweepReport: Sendable {
     // MARK: Sections
 
     private func provenanceSection() -> String {
-        let complete = recorded >= meta.taskCount
+        let complete = recorded >= (adaptive?.taskCount ?? meta.taskCount)
+        let progress = adaptive.map { a in
+            "\(recorded) of \(a.taskCount) tasks recorded in \(a.rounds + 1) adaptive round\(a.rounds == 0 ? "" : "s") so far (a round adds trials to uncertain cells: the total grows)"
+        } ?? "\(recorded) of \(meta.taskCount) tasks recorded"
+            + (complete ? " (complete)" : " (incomplete: running, stopped or not resumed yet)")
         var rows: [(String, String)] = [
             ("sweep", "\(meta.name) (fingerprint \(meta.fingerprint))"),
-            ("progress", "\(recorded) of \(meta.taskCount) tasks recorded"
-                + (complete ? " (complete)" : " (incomplete: running, stopped or not resumed yet)")),
+            ("progress", progress),
             ("outcomes", "\(summaries.reduce(0) { $0 + $1.converged }) converged, "
                 + "\(summaries.reduce(0) { $0 + $1.recovered }) recovered, "
                 + "\(summaries.reduce(0) { $0 + $1.diverged }) diverged, \(failedCount) failed"),

@@ -258,7 +258,22 @@ public func summarize(plan: SweepPlan, rows: [ResultRow]) -> [CellSummary] {
         byCell[row.cellIndex].append(row)
     }
     let labels = plan.configuration.testNoise.map(decimalLabel)
-    return plan.cells.map { cell in summarize(cell: cell, rows: byCell[cell.index], labels: labels) }
+    return displayOrder(plan, plan.cells.map { cell in summarize(cell: cell, rows: byCell[cell.index], labels: labels) })
+}
+
+/// The summaries in plan order, except that cells added by refinement go between their
+/// neighbours: every axis by value (numbers ascending, names in grid order), outermost first.
+func displayOrder(_ plan: SweepPlan, _ summaries: [CellSummary]) -> [CellSummary] {
+    guard !plan.cells.added.isEmpty, summaries.count == plan.cells.count else { return summaries }
+    let grid = plan.cells.grid
+    func key(_ cell: SweepCell) -> [Double] {
+        cell.settings.enumerated().map { i, setting in
+            setting.value.number ?? Double(grid[i].values.firstIndex(of: setting.value) ?? 0)
+        }
+    }
+    let keys = plan.cells.map(key)
+    let order = keys.indices.sorted { a, b in keys[a].lexicographicallyPrecedes(keys[b]) }
+    return order.map { summaries[$0] }
 }
 
 /// The summary of one cell from its rows.
@@ -336,5 +351,5 @@ public func summarize(store: ResultsStore) throws -> [CellSummary] {
         current.append(row)
     }
     flush(upTo: plan.cells.count)
-    return summaries
+    return displayOrder(plan, summaries)
 }

@@ -32,6 +32,6 @@ struct ReportCommand: ParsableCommand {
         let target = output ?? (directory as NSString).appendingPathComponent("report.html")
         let path = try writeReport(report, directory: (target as NSString).deletingLastPathComponent,
                                    fileName: (target as NSString).lastPathComponent)
-        print("wrote \(path) (\(report.recorded) of \(report.meta.taskCount) tasks recorded)")
+        print("wrote \(path) (\(report.recorded) of \(report.adaptive?.taskCount ?? report.meta.taskCount) tasks recorded)")
     }
 }

@@ -13,6 +13,21 @@ import Testing
         d.register(id: id, peer: [peer], host: "h", prefetch: prefetch, now: now, liveWithin: 10)
     }
 
+    @Test("an adaptive round grows a complete dispatcher: only the new ids go out, then it is complete again")
+    func growByARound() {
+        var d = dispatcher(tasks: 3, maxPrefetch: 4)
+        _ = register(&d, "w", peer: 1, prefetch: 4)
+        for task in d.assign(to: "w") { d.complete(task.taskID) }
+        #expect(d.isComplete)
+        d.grow(to: 70)
+        #expect(!d.isComplete && d.pendingCount == 67)
+        #expect(d.assign(to: "w").map(\.taskID) == [3, 4, 5, 6])
+        #expect(d.check(69, attempt: 1, from: "w") == .notHolder)
+        #expect(d.check(70, attempt: 1, from: "w") == .unknownTask)
+        d.grow(to: 10)  // never shrinks
+        #expect(d.taskCount == 70)
+    }
+
     @Test("credit: a worker holds at most its prefetch, capped by maxPrefetch (item 6)")
     func prefetchCapped() {
         var d = dispatcher(tasks: 100, maxPrefetch: 4)

@@ -56,6 +56,14 @@ import TrainingCore
         #expect(config.training.optimizer == .gd)
     }
 
+    @Test func modelKindIsAnAxis() throws {
+        let config = try parse(Self.yaml.replacingOccurrences(of: "  depth: [2, 3]", with: "  depth: [2, 3]\n  model: [deep-linear, noop]"))
+        let plan = SweepPlan(config)
+        #expect(Set((0..<plan.taskCount).map { plan.task($0).spec.model.kind }) == [.deepLinear, .noop])
+        let twice = parseError(Self.yaml.replacingOccurrences(of: "  depth: [2, 3]", with: "  depth: [2, 3]\n  model: [noop]") + "\nmodel: noop")
+        #expect(twice.hasPrefix("axes.yaml:11: model: also listed under grid (line 8)"), "\(twice)")
+    }
+
     @Test func aBillionCellGridIsNotMaterialized() throws {
         let values = (1...1000).map { String(Double($0) / 1000) }.joined(separator: ", ")
         let ints = (1...1000).map(String.init).joined(separator: ", ")
