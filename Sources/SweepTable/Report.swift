@@ -52,8 +52,7 @@ public struct SweepReport: Sendable {
                   firstStarted: span?.firstStarted, lastFinished: span?.lastFinished, generatedAt: now)
         layout = HeatmapLayout(configuration, summaries)
         let (stored, total) = try store.trajectories(limit: Self.trajectoryLimit)
-        trajectories = TrajectoryPanel.panels(stored, summaries: summaries, trials: store.plan.trials,
-                                              tolConv: configuration.training.tolConv)
+        trajectories = TrajectoryPanel.panels(stored, plan: store.plan, tolConv: configuration.training.tolConv)
         trajectoryCount = total
         if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
     }

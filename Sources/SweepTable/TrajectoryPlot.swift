@@ -20,16 +20,25 @@ public struct TrajectoryPanel: Sendable {
 }
 
 extension TrajectoryPanel {
-    /// The panels of `stored`, labelled from the summaries (indexed by cell).
+    /// The panels of `stored`, labelled with their cells' axis values (the plan maps a task
+    /// id to its cell and trial, adaptive rounds included).
     /// `converged`: the last point (the run's final state) within `tolConv` of the target.
-    static func panels(_ stored: [StoredTrajectory], summaries: [CellSummary], trials: Int,
-                       tolConv: Double) -> [TrajectoryPanel] {
+    static func panels(_ stored: [StoredTrajectory], plan: SweepPlan, tolConv: Double) -> [TrajectoryPanel] {
         stored.map { t in
-            let cellIndex = t.taskID / max(1, trials)
-            let label = cellIndex < summaries.count ? cellLabel(summaries[cellIndex]) : "cell \(cellIndex)"
-            return TrajectoryPanel(cell: label, trial: t.taskID % max(1, trials),
+            guard plan.contains(taskID: t.taskID) else {
+                return TrajectoryPanel(cell: "task \(t.taskID)", trial: 0,
+                                       converged: t.points.last.map { $0.targetDistance <= tolConv }, points: t.points)
+            }
+            let (cell, trial) = plan.position(ofTask: t.taskID)
+            return TrajectoryPanel(cell: cellLabel(plan.cells[cell]), trial: trial,
                                    converged: t.points.last.map { $0.targetDistance <= tolConv }, points: t.points)
         }
+    }
+
+    static func cellLabel(_ cell: SweepCell) -> String {
+        (cell.extraSettings.map { "\($0.key) \($0.value)" }
+            + ["depth \(cell.depth)", "width \(cell.width)", "λ \(decimalLabel(cell.lambda))", "σ_train \(decimalLabel(cell.noise))"])
+            .joined(separator: ", ")
     }
 
     static func cellLabel(_ s: CellSummary) -> String {
