@@ -46,7 +46,7 @@ struct AdaptiveEndToEndTests {
         try Self.yaml.write(toFile: config, atomically: true, encoding: .utf8)
         let log = try run(config, workers: 1, out: "one", in: directory)
         #expect(log.contains("adaptive round 1:"), "\(log.suffix(2000))")
-        #expect(log.contains("so far, adaptive round 1: rounds add tasks"), "progress says the total grows")
+        #expect(log.contains("so far, adaptive round "), "progress says the total grows")
         _ = try run(config, workers: 3, out: "three", in: directory)
 
         // A coordinator and one worker; the worker is frozen as soon as round 1 is recorded,
