@@ -13,6 +13,11 @@ public import SweepConfig
 public struct HeatmapLayout: Sendable, Hashable {
     public var rows: String
     public var columns: String
+    /// Axes drawn at the true positions of their values (key → logarithmic): an adaptive
+    /// sweep's refined axes, whose midpoints would otherwise look like grid steps. A row or
+    /// column is centred at its value, on a log scale for log-spaced axes, and reaches halfway
+    /// to its neighbours.
+    public var positioned: [String: Bool] = [:]
 
     public init(rows: String, columns: String) {
         self.rows = rows
@@ -39,6 +44,30 @@ public struct HeatmapLayout: Sendable, Hashable {
     /// The layout a config asks for (`heatmap:`), or the default.
     public init(_ configuration: SweepConfiguration, _ summaries: [CellSummary]) {
         self = .choose(summaries, rows: configuration.heatmapRows, columns: configuration.heatmapColumns)
+        if let refine = configuration.adaptive?.refine {
+            for axis in refine.axes {
+                let values = configuration.grid.first { $0.key == axis }?.values.compactMap(\.number) ?? []
+                positioned[axis] = refine.isLogarithmic(axis, values: values)
+            }
+        }
+    }
+
+    /// Where each of `values` (one axis, in drawing order) starts, how long it is and where its
+    /// label goes, in a band of `unit` per value: equal steps, or, on an axis in `positioned`,
+    /// labelled at the true position of the value and reaching halfway to its neighbours.
+    func spans(_ values: [[String]], key: String, unit: Double) -> [(start: Double, size: Double, centre: Double)] {
+        let equal = values.indices.map { (Double($0) * unit, unit, (Double($0) + 0.5) * unit) }
+        guard let logarithmic = positioned[key], values.count >= 3 else { return equal }
+        let numbers = values.compactMap { $0.count == 1 ? Double($0[0]) : nil }
+        guard numbers.count == values.count, !logarithmic || numbers.allSatisfy({ $0 > 0 }) else { return equal }
+        let t = numbers.map { logarithmic ? Foundation.log($0) : $0 }
+        guard let first = t.first, let last = t.last, last != first else { return equal }
+        let total = unit * Double(values.count)
+        let centres = t.map { ($0 - first) / (last - first) * (total - unit) + unit / 2 }
+        var bounds = [0.0]
+        for i in 1..<centres.count { bounds.append((centres[i - 1] + centres[i]) / 2) }
+        bounds.append(total)
+        return values.indices.map { (bounds[$0], bounds[$0 + 1] - bounds[$0], centres[$0]) }
     }
 
     static func candidateKeys(_ summaries: [CellSummary]) -> [String] {
@@ -178,6 +207,8 @@ func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: 
     for s in summaries { lookup[key(values(s, [layout.rows]), values(s, [layout.columns]), values(s, outerKeys), values(s, lastKey))] = s }
 
     let cellW = 58.0, cellH = 30.0
+    let columnSpans = layout.spans(widths, key: layout.columns, unit: cellW)
+    let rowSpans = layout.spans(depths, key: layout.rows, unit: cellH)
     let panelLeft = 52.0, panelTop = 44.0, gap = 24.0
     let panelW = panelLeft + Double(widths.count) * cellW
     let panelH = panelTop + Double(depths.count) * cellH + 4
@@ -200,14 +231,16 @@ func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: 
             svg.append("<text x=\"\(x0 + panelLeft)\" y=\"\(y0 + 14)\" font-size=\"13\">\(xmlEscaped(panelTitle))</text>")
             svg.append("<text x=\"\(x0 + panelLeft + Double(widths.count) * cellW / 2)\" y=\"\(y0 + 28)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">\(xmlEscaped(layout.columns))</text>")
             for (wi, width) in widths.enumerated() {
-                svg.append("<text x=\"\(x0 + panelLeft + (Double(wi) + 0.5) * cellW)\" y=\"\(y0 + panelTop - 4)\" font-size=\"11\" text-anchor=\"middle\">\(xmlEscaped(width.joined()))</text>")
+                svg.append("<text x=\"\(x0 + panelLeft + columnSpans[wi].centre)\" y=\"\(y0 + panelTop - 4)\" font-size=\"11\" text-anchor=\"middle\">\(xmlEscaped(width.joined()))</text>")
             }
             svg.append("<text x=\"\(x0 + 4)\" y=\"\(y0 + panelTop - 4)\" font-size=\"10\" fill=\"#555\">\(xmlEscaped(layout.rows))</text>")
             for (di, depth) in depths.enumerated() {
-                let y = y0 + panelTop + Double(di) * cellH
-                svg.append("<text x=\"\(x0 + panelLeft - 6)\" y=\"\(y + cellH / 2 + 4)\" font-size=\"11\" text-anchor=\"end\">\(xmlEscaped(depth.joined()))</text>")
+                let y = y0 + panelTop + rowSpans[di].start
+                let cellH = rowSpans[di].size
+                svg.append("<text x=\"\(x0 + panelLeft - 6)\" y=\"\(y0 + panelTop + rowSpans[di].centre + 4)\" font-size=\"11\" text-anchor=\"end\">\(xmlEscaped(depth.joined()))</text>")
                 for (wi, width) in widths.enumerated() {
-                    let x = x0 + panelLeft + Double(wi) * cellW
+                    let x = x0 + panelLeft + columnSpans[wi].start
+                    let cellW = columnSpans[wi].size
                     let summary = lookup[key(depth, width, lambda, noise)]
                     var fill = "#eeeeee", dark = false
                     if let summary, let v = value(summary), !v.isNaN {
@@ -215,7 +248,7 @@ func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: 
                     }
                     let text = summary.map(label) ?? ""
                     svg.append("<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cellW)\" height=\"\(cellH)\" fill=\"\(fill)\" stroke=\"white\" stroke-width=\"1\"/>")
-                    svg.append("<text x=\"\(x + cellW / 2)\" y=\"\(y + cellH / 2 + 4)\" font-size=\"11\" text-anchor=\"middle\" fill=\"\(dark ? "white" : "black")\">\(xmlEscaped(text))</text>")
+                    svg.append("<text x=\"\(x0 + panelLeft + columnSpans[wi].centre)\" y=\"\(y0 + panelTop + rowSpans[di].centre + 4)\" font-size=\"11\" text-anchor=\"middle\" fill=\"\(dark ? "white" : "black")\">\(xmlEscaped(text))</text>")
                 }
             }
             svg.append("</g>")

@@ -76,6 +76,34 @@ import TrainingCore
         #expect(renderSuccessPlotSVG(summaries, layout: HeatmapLayout(chosen, summaries)).contains(">depth = 2, λ = 0, σ_train = 0<"))
     }
 
+    @Test("a refined value is listed between its neighbours and drawn at its true position")
+    func refinedValuesInPlace() throws {
+        let configuration = try SweepConfiguration.parse(yaml: """
+            problem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 8}
+            grid: {steps: [100, 500], depth: [2]}
+            adaptive: {min_trials: 2, max_trials: 2, refine: {axes: [steps]}}
+            """, fileName: "r.yaml")
+        let base = SweepPlan(configuration)
+        let round = try #require(base.nextAdaptiveRound(
+            tallies: [CellTally(runs: 2, successes: 0), CellTally(runs: 2, successes: 2)], intervalWidth: { _ in 0 }))
+        let plan = base.applying(round)
+        let summaries = summarize(plan: plan, rows: [])
+        #expect(summaries.map { $0.axisValue("steps") } == [.int(100), .int(300), .int(500)])
+        let layout = HeatmapLayout(configuration, summaries)
+        #expect(layout.columns == "steps" && layout.positioned == ["steps": false])
+        // Centres at 100, 300, 500 on a linear scale: equal steps. Move the middle to 200.
+        var moved = summaries
+        moved[1].extraAxes = [AxisSetting("steps", .int(200))]
+        let svg = renderSuccessPlotSVG(moved, layout: layout)
+        func labelX(_ text: String) throws -> Double {
+            let line = try #require(svg.split(separator: "\n").first { $0.hasSuffix(">\(text)</text>") && $0.contains("text-anchor=\"middle\">") })
+            let start = try #require(line.range(of: "x=\""))
+            return try #require(Double(line[start.upperBound...].prefix { $0 != "\"" }))
+        }
+        let (a, b, c) = (try labelX("100"), try labelX("200"), try labelX("500"))
+        #expect(abs((b - a) / (c - a) - 0.25) < 1e-9, "200 sits a quarter of the way from 100 to 500")
+    }
+
     @Test func legacyGridKeepsItsLayout() throws {
         let plan = try tablePlan()
         let summaries = summarize(plan: plan, rows: [])
