@@ -22,12 +22,15 @@ public struct SweepLimits: Sendable, Hashable {
         let file = configuration.fileName
         let axes = configuration.axes
         let cells = configuration.cellCount ?? Int.max
-        let (tasks, overflow) = cells.multipliedReportingOverflow(by: configuration.trials)
+        // An adaptive sweep may give every grid cell max_trials (refined cells come on top).
+        let trials = configuration.adaptive?.maxTrials ?? configuration.trials
+        let (tasks, overflow) = cells.multipliedReportingOverflow(by: trials)
         if overflow || tasks > maxTasks {
             let count = overflow ? "more than \(Int.max)" : "\(tasks)"
+            let what = configuration.adaptive == nil ? "trials" : "adaptive.max_trials"
             throw ConfigError(
-                file: file, line: nil, keyPath: "trials",
-                message: "\(count) tasks (\(cells) cells × \(configuration.trials) trials) exceed the limit of \(maxTasks); use fewer trials or grid values, or raise the limit with --max-tasks")
+                file: file, line: nil, keyPath: configuration.adaptive == nil ? "trials" : "adaptive.max_trials",
+                message: "\(count) tasks (\(cells) cells × \(trials) \(what)) exceed the limit of \(maxTasks); use fewer trials or grid values, or raise the limit with --max-tasks")
         }
         // The estimate grows with depth and width, so the largest cell has the largest of each.
         var spec = configuration.baseSpec

@@ -167,7 +167,7 @@ public struct CellSummary: Codable, Sendable, Hashable {
     /// The axis keys of this cell, extra axes first (the table's first columns).
     public var axisKeys: [String] { extraAxes.map(\.key) + AxisDefinition.legacyKeys }
 
-    private struct AxisKey: CodingKey {
+    struct AxisKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
@@ -213,6 +213,58 @@ public struct CellSummary: Codable, Sendable, Hashable {
         Set(medianTestError.keys).union(medianOracleTestError.keys)
             .sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
     }
+}
+
+extension CellSummary {
+    /// Reads what `encode` writes: the extra axes are the keys that are no column (their
+    /// order is not kept by JSON: sorted by key).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func int(_ key: CodingKeys) throws -> Int { try c.decodeIfPresent(Int.self, forKey: key) ?? 0 }
+        func real(_ key: CodingKeys) throws -> Double? { try c.decodeIfPresent(Double.self, forKey: key) }
+        func map(_ key: CodingKeys) throws -> [String: Double?] { try c.decodeIfPresent([String: Double?].self, forKey: key) ?? [:] }
+        let columns = Set(CodingKeys.allCases.map(\.rawValue))
+        let axes = try decoder.container(keyedBy: AxisKey.self)
+        extraAxes = try axes.allKeys.filter { !columns.contains($0.stringValue) }.sorted { $0.stringValue < $1.stringValue }.map {
+            let value = try axes.decode(AxisValue.self, forKey: $0)
+            return AxisSetting($0.stringValue, AxisDefinition.named($0.stringValue)?.typed(value) ?? value)
+        }
+        depth = try int(.depth)
+        width = try int(.width)
+        lambda = try real(.lambda) ?? 0
+        noise = try real(.noise) ?? 0
+        trials = try int(.trials)
+        converged = try int(.converged)
+        convergenceRate = try real(.convergenceRate)
+        convergenceLow = try real(.convergenceLow) ?? 0
+        convergenceHigh = try real(.convergenceHigh) ?? 1
+        recovered = try int(.recovered)
+        recoveryRate = try real(.recoveryRate)
+        recoveryLow = try real(.recoveryLow) ?? 0
+        recoveryHigh = try real(.recoveryHigh) ?? 1
+        stationary = try int(.stationary)
+        budget = try int(.budget)
+        capped = try int(.capped)
+        diverged = try int(.diverged)
+        failed = try int(.failed)
+        medianIterations = try real(.medianIterations)
+        medianConvergedAt = try real(.medianConvergedAt)
+        medianRecoveredAt = try real(.medianRecoveredAt)
+        medianTargetDistance = try real(.medianTargetDistance)
+        medianGradientNorm = try real(.medianGradientNorm)
+        medianReconstructionError = try real(.medianReconstructionError)
+        medianOffSubspaceError = try real(.medianOffSubspaceError)
+        medianOracleDistance = try real(.medianOracleDistance)
+        medianTrainResidual = try real(.medianTrainResidual)
+        medianBalancedness = try real(.medianBalancedness)
+        medianEffectiveRank = try real(.medianEffectiveRank)
+        medianTrainSeconds = try real(.medianTrainSeconds)
+        medianTestError = try map(.medianTestError)
+        medianOracleTestError = try map(.medianOracleTestError)
+        lowerQuartileTestError = try map(.lowerQuartileTestError)
+        upperQuartileTestError = try map(.upperQuartileTestError)
+    }
+
 }
 
 /// The 95% Wilson score interval of `successes` out of `trials` (0...1 when `trials` is 0).

@@ -30,6 +30,21 @@ import TrainingCore
         }
     }
 
+    @Test("an adaptive sweep is checked at max_trials per cell, the most its rounds can give the grid")
+    func adaptiveWorstCase() throws {
+        let configuration = try config(base.replacingOccurrences(
+            of: "trials: 3", with: "adaptive: {min_trials: 2, max_trials: 300000000}"))
+        #expect(configuration.trials == 2)
+        #expect {
+            try SweepLimits().check(configuration)
+        } throws: { error in
+            let error = error as? ConfigError
+            return error?.keyPath == "adaptive.max_trials"
+                && error?.message.hasPrefix("1200000000 tasks (4 cells × 300000000 adaptive.max_trials) exceed the limit of 1000000000") == true
+        }
+        try SweepLimits(maxTasks: 1_200_000_000).check(configuration)
+    }
+
     @Test("the task cap can be raised")
     func capOverride() throws {
         let configuration = try config(base.replacingOccurrences(of: "trials: 3", with: "trials: 500000000"))

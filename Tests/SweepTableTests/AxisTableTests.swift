@@ -58,6 +58,13 @@ import TrainingCore
         #expect(json[7]["optimizer"] as? String == "heavy-ball")
         #expect((json[7]["init_scale"] as? NSNumber)?.doubleValue == 2)
         #expect((json[7]["depth"] as? NSNumber)?.intValue == 3)
+        // JSON reads back, the axes included (sorted by key: JSON objects have no order).
+        let decoded = try JSONDecoder().decode([CellSummary].self, from: Data(try renderJSON(summaries).utf8))
+        #expect(decoded == summaries.map { s in
+            var s = s
+            s.extraAxes.sort { $0.key < $1.key }
+            return s
+        })
 
         // Default heat map: depth down, init_scale across (width has one value), one panel per
         // optimizer (then lambda, noise).
