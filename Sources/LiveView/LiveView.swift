@@ -126,7 +126,11 @@ struct LiveViewHandler: HTTPHandler {
         switch request.path {
         case "/", "/report.html":
             switch await pages.page() {
-            case .success(let html):
+            case .success(var html):
+                // The figures of this moment above the (up to 2 s old) report.
+                if let figures = status().flatMap(Self.statusSection), let end = html.range(of: "</h1>") {
+                    html.insert(contentsOf: "\n" + figures, at: end.upperBound)
+                }
                 return HTTPResponse(statusCode: .ok, headers: Self.headers("text/html; charset=utf-8"), body: Data(html.utf8))
             case .failure(let error):
                 return Self.text(.serviceUnavailable, "the report cannot be made yet: \(error)\n")
@@ -140,6 +144,47 @@ struct LiveViewHandler: HTTPHandler {
         default:
             return Self.text(.notFound, "not found: / , /report.html and /status.json are served\n")
         }
+    }
+
+    /// `/status.json` as a small table: progress, rate, ETA, workers and hosts, failures.
+    static func statusSection(_ json: Data) -> String? {
+        guard let status = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else { return nil }
+        func number(_ key: String, in object: [String: Any] = status) -> Double? { (object[key] as? NSNumber)?.doubleValue }
+        let done = Int(number("done") ?? 0), tasks = Int(number("tasks") ?? 0)
+        let rate = number("tasksPerSecond") ?? 0
+        let eta = number("etaSeconds").map { seconds -> String in
+            let s = Int(seconds.rounded())
+            return s >= 3600 ? "\(s / 3600) h \(s / 60 % 60) min" : s >= 60 ? "\(s / 60) min \(s % 60) s" : "\(s) s"
+        } ?? "-"
+        let hosts = (status["hosts"] as? [[String: Any]] ?? []).map { host in
+            "\(host["host"] as? String ?? "?"): \(Int(number("workers", in: host) ?? 0)) worker(s), \(Int(number("tasks", in: host) ?? 0)) tasks, \(String(format: "%.2f", number("tasksPerSecond", in: host) ?? 0))/s"
+        }
+        let counters = status["counters"] as? [String: Any] ?? [:]
+        var rows: [(String, String)] = [
+            ("state", status["state"] as? String ?? "?"),
+            ("progress", "\(done) of \(tasks) tasks (\(String(format: "%.1f", number("percent") ?? 0))%)"),
+            ("rate", String(format: "%.2f tasks/s, ETA ", rate) + eta),
+            ("workers", "\(Int(number("workers") ?? 0))" + (hosts.isEmpty ? "" : " (" + hosts.joined(separator: "; ") + ")")),
+            ("failed, rejected", "\(Int(number("failed", in: counters) ?? 0)) tasks failed, \(Int(number("rejected", in: counters) ?? 0)) answers rejected"),
+        ]
+        if let alert = status["alert"] as? String { rows.append(("alert", alert)) }
+        return "<section id=\"live\">\n<h2>Live</h2>\n<p class=\"note\">Refreshed every \(ReportPages.refreshSeconds) s; the same figures as /status.json.</p>\n<table class=\"facts\">\n"
+            + rows.map { "<tr><th>\(escaped($0.0))</th><td>\(escaped($0.1))</td></tr>" }.joined(separator: "\n")
+            + "\n</table>\n</section>"
+    }
+
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
     }
 
     static func headers(_ type: String) -> HTTPHeaders {

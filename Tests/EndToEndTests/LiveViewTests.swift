@@ -97,6 +97,7 @@ import Testing
         #expect(code == 200)
         let html = String(decoding: page, as: UTF8.self)
         #expect(html.contains("<meta http-equiv=\"refresh\""))
+        #expect(html.contains("<section id=\"live\">") && html.contains(" tasks/s, ETA "), "the live figures")
         let recorded = html.components(separatedBy: " of 12 tasks recorded (incomplete").first?
             .split(separator: ">").last.flatMap { Int($0) }
         #expect(recorded.map { $0 >= held && $0 < 12 } == true, "\(recorded.map(String.init) ?? "no progress line")")
