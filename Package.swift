@@ -95,6 +95,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "LiveViewTests", dependencies: ["LiveView"], swiftSettings: swiftSettings),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),

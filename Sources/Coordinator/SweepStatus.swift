@@ -38,6 +38,13 @@ public struct SweepStatus: Codable, Sendable, Equatable {
         public var workers: Int
         public var tasks: Int
         public var tasksPerSecond: Double
+
+        public init(host: String, workers: Int, tasks: Int, tasksPerSecond: Double) {
+            self.host = host
+            self.workers = workers
+            self.tasks = tasks
+            self.tasksPerSecond = tasksPerSecond
+        }
     }
 
     public struct StatusCounters: Codable, Sendable, Equatable {
@@ -70,7 +77,7 @@ public struct SweepStatus: Codable, Sendable, Equatable {
 
     /// The progress figures from the counts; `perHost` lists each connected worker's host and
     /// the tasks it finished this session.
-    init(state: String, sweep: String, fingerprint: String, tasks: Int, done: Int, startDone: Int,
+    public init(state: String, sweep: String, fingerprint: String, tasks: Int, done: Int, startDone: Int,
          started: Double, now: Double, perWorker: [(host: String, tasks: Int)], counters: WireCounters,
          alert: String?, adaptiveRound: Int? = nil) {
         self.adaptiveRound = adaptiveRound

@@ -1,0 +1,39 @@
+import Coordinator
+import Foundation
+import Testing
+
+/// The figures the progress line prints and `/status.json` serves, from known counts.
+@Suite struct SweepStatusTests {
+    @Test("rate and ETA count this session only; hosts add their workers; counters sum the refusals")
+    func figures() throws {
+        var counters = WireCounters()
+        counters.tasksFailed = 2
+        counters.invalidResults = 3
+        counters.noLease = 1
+        counters.otherSweep = 1
+        let status = SweepStatus(
+            state: "running", sweep: "s", fingerprint: "f", tasks: 100, done: 30, startDone: 10, started: 1000,
+            now: 1010, perWorker: [("b", 4), ("a", 6), ("b", 10)], counters: counters, alert: nil)
+        #expect(status.doneThisSession == 20 && status.percent == 30)
+        #expect(status.elapsedSeconds == 10 && status.tasksPerSecond == 2)
+        #expect(status.etaSeconds == 35)  // 70 left at 2 per second
+        #expect(status.workers == 3)
+        #expect(status.hosts == [.init(host: "a", workers: 1, tasks: 6, tasksPerSecond: 0.6),
+                                 .init(host: "b", workers: 2, tasks: 14, tasksPerSecond: 1.4)])
+        #expect(status.counters.failed == 2 && status.counters.rejected == 5 && status.counters.invalidResults == 3)
+
+        let json = try #require(try JSONSerialization.jsonObject(with: status.json()) as? [String: Any])
+        #expect(Set(json.keys) == ["state", "sweep", "fingerprint", "tasks", "done", "doneThisSession", "percent",
+                                   "elapsedSeconds", "tasksPerSecond", "etaSeconds", "workers", "hosts", "counters",
+                                   "updatedAt"])
+    }
+
+    @Test("no result yet: no ETA (absent from the JSON), rate 0")
+    func beforeTheFirstResult() throws {
+        let status = SweepStatus(state: "running", sweep: "s", fingerprint: "f", tasks: 10, done: 4, startDone: 4,
+                                 started: 0, now: 5, perWorker: [], counters: WireCounters(), alert: "STORE FAILING")
+        #expect(status.etaSeconds == nil && status.tasksPerSecond == 0 && status.hosts.isEmpty)
+        let json = try #require(try JSONSerialization.jsonObject(with: status.json()) as? [String: Any])
+        #expect(json["etaSeconds"] == nil && json["alert"] as? String == "STORE FAILING")
+    }
+}
