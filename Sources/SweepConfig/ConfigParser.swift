@@ -143,15 +143,13 @@ struct ConfigParser {
             let where_ = listed.line.map { " (line \($0))" } ?? ""
             throw error(entry, "also listed under grid\(where_); give an axis in one place")
         }
-        var optimizers = [training.optimizer]
         if let entry = top.first(where: { $0.key == "training" }) {
             try parseTraining(entry, training: &training, model: &model, axes: &axes, grid: grid,
                               optimizers: extraAxes.first { $0.key == "optimizer" }?.values)
-            optimizers = [training.optimizer]
         }
-        if let axis = extraAxes.first(where: { $0.key == "optimizer" }) {
-            optimizers = axis.values.compactMap { OptimizerKind(rawValue: $0.stringValue) }
-        }
+        // The grid's optimizers (the one of `training` when the grid does not sweep them).
+        let optimizers = extraAxes.first { $0.key == "optimizer" }
+            .map { $0.values.compactMap { OptimizerKind(rawValue: $0.stringValue) } } ?? [training.optimizer]
         // A damping swept where no optimizer uses it is a mistake in the config.
         if let item = extraEntries["alpha"], optimizers.allSatisfy({ $0 == .gd }) {
             throw error(item, "applies to optimizer heavy-ball or inertial, not gd")

@@ -187,12 +187,11 @@ public struct SweepPlan: Sendable {
     /// The id of a cell's trial; the trial must be scheduled (`trial < trials(ofCell:)`).
     public func taskID(cell: Int, trial: Int) -> Int {
         if cell < cells.gridCount, trial < trials { return cell * trials + trial }
-        let first = cell < cells.gridCount ? trials : 0
         for index in cellBlocks[cell] ?? [] {
             let block = blocks[index]
             if trial < block.firstTrial + block.count { return block.firstID + trial - block.firstTrial }
         }
-        preconditionFailure("trial \(trial) of cell \(cell) is not scheduled (from \(first))")
+        preconditionFailure("trial \(trial) of cell \(cell) is not scheduled (\(trials(ofCell: cell)) are)")
     }
 
     /// Trials scheduled for `cell` so far.
