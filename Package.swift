@@ -32,6 +32,9 @@ let package = Package(
             name: "CZeroMQ",
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CGLPK",
+            providers: [.apt(["libglpk-dev"])]),
 
         /// Thin-operand kernels of the reduced step (AVX2+FMA when the CPU has it), always optimized:
         /// the test suite runs them in debug builds too.
@@ -40,7 +43,8 @@ let package = Package(
         // MARK: Numerics (knows nothing of networking)
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "NumPyFiles", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
-        .target(name: "TrainingCore", dependencies: ["LinearAlgebra", "NumPyFiles"], swiftSettings: swiftSettings),
+        .target(name: "LinearProgram", dependencies: ["CGLPK"], swiftSettings: swiftSettings),
+        .target(name: "TrainingCore", dependencies: ["LinearAlgebra", "NumPyFiles", "LinearProgram"], swiftSettings: swiftSettings),
 
         // MARK: Distribution
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
@@ -87,6 +91,10 @@ let package = Package(
         .testTarget(
             name: "LinearAlgebraTests",
             dependencies: ["LinearAlgebra", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LinearProgramTests",
+            dependencies: ["LinearProgram", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: swiftSettings),
         .testTarget(name: "NumPyFilesTests", dependencies: ["NumPyFiles", "LinearAlgebra"], swiftSettings: swiftSettings),
         .testTarget(

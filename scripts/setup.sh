@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what dlsweep needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
-# OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config; shellcheck and iproute2 for the cluster
+# OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config, GLPK (the diagonal model's minimum-l1 linear program); shellcheck and iproute2 for the cluster
 # scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark;
 # pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py); Dask
 # distributed for the dispatch benchmark's comparison (scripts/bench_dask_noop.py);
@@ -9,7 +9,7 @@
 # their system services from starting).
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq
+packages=(libopenblas-dev liblapacke-dev libzmq3-dev libglpk-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq
           chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do

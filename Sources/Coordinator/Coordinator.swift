@@ -190,7 +190,7 @@ public final class Coordinator {
         if complete && options.writeTable {
             _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
                                     measure: configuration.successMeasure,
-                                    layout: HeatmapLayout(configuration, summaries))
+                                    layout: HeatmapLayout(configuration, summaries), model: configuration.model.kind)
             _ = try writeReport(try SweepReport(store: store, configuration: configuration, summaries: summaries),
                                 directory: options.outDirectory)
         }

@@ -37,7 +37,12 @@ public enum ResultValidation {
     /// Shapes, ranges, finiteness and the outcome booleans against the metrics and the spec's
     /// tolerances (the rule of `Trainer.finish`, MODEL.md §4).
     static func reportProblem(_ r: RunReport, spec: RunSpec) -> String? {
-        if spec.model.kind != .deepLinear { return syntheticProblem(r, spec: spec) }
+        switch spec.model.kind {
+        case .deepLinear: break
+        case .diagonal: return diagonalProblem(r, spec: spec)
+        case .noop, .sleep: return syntheticProblem(r, spec: spec)
+        }
+        if r.supportRecovered != nil { return "supportRecovered with a deep-linear run" }
         let t = spec.training
         let levels = t.testNoise.count
         guard r.testError.count == levels, r.oracleTestError.count == levels else {
@@ -174,6 +179,66 @@ public enum ResultValidation {
 
     /// A `noop` or `sleep` run reports exactly `syntheticReport`, apart from its duration
     /// (at least the sleep, less a microsecond of rounding).
+    /// A diagonal run (docs/MODEL.md §5): the budget and steps as for gd, norms ≥ 0 and finite
+    /// unless diverged, `oracleNorm = ‖w_ℓ1‖ > 0`, a support size within n, the unused
+    /// deep-linear metrics 0, `supportRecovered` present exactly when not diverged, and the
+    /// outcomes by the model's own test: converged ⇔ trainResidual ≤ tolConv, recovered ⇔
+    /// targetDistance (‖w − w_ℓ1‖/‖w_ℓ1‖) ≤ tolRec.
+    static func diagonalProblem(_ r: RunReport, spec: RunSpec) -> String? {
+        let t = spec.training
+        guard r.testError.count == t.testNoise.count, r.oracleTestError.count == t.testNoise.count else {
+            return "\(r.testError.count) test errors for \(t.testNoise.count) test-noise levels"
+        }
+        guard r.stepBudget == t.stepLimit, !r.budgetCapped else {
+            return "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a diagonal budget of \(t.stepLimit) steps"
+        }
+        guard r.iterations >= 0, r.iterations <= r.stepBudget else { return "iterations \(r.iterations) outside 0...\(r.stepBudget)" }
+        for (name, at) in [("convergedAt", r.convergedAt), ("recoveredAt", r.recoveredAt), ("stationaryAt", r.stationaryAt)] {
+            if let at, at < 0 || at > r.iterations { return "\(name) \(at) outside 0...\(r.iterations)" }
+        }
+        guard r.effectiveRank >= 0, r.effectiveRank <= spec.problem.signalDim else {
+            return "support size (effectiveRank) \(r.effectiveRank) outside 0...\(spec.problem.signalDim)"
+        }
+        guard r.trainSeconds.isFinite, r.trainSeconds >= 0, r.trainSeconds < 1e8 else { return "trainSeconds \(r.trainSeconds) not a duration" }
+        guard r.oracleNorm.isFinite, r.oracleNorm > 0 else { return "oracleNorm \(r.oracleNorm) is not a positive number" }
+        let unused: [(String, Double)] = [
+            ("reconstructionError", r.reconstructionError), ("offSubspaceError", r.offSubspaceError), ("balancedness", r.balancedness),
+        ] + (r.testError + r.oracleTestError).map { ("testError", $0) }
+        if let (name, value) = unused.first(where: { $0.1 != 0 }) { return "\(name) \(value) for a diagonal run (not measured: 0)" }
+        if r.lossGapRate != nil || r.balancednessDrift != nil || r.bestRankGap != nil {
+            return "deep-linear dynamics with a diagonal run"
+        }
+        if let time = r.flowTime, !(time.isFinite && time >= 0) { return "flowTime \(time) is not a time" }
+        for (name, value) in [("trainResidual", r.trainResidual), ("oracleDistance", r.oracleDistance),
+                              ("targetDistance", r.targetDistance), ("gradientNorm", r.gradientNorm)] {
+            if value < 0 { return "\(name) \(value) is negative" }
+            if !value.isFinite && !r.diverged { return "\(name) is \(value) but the run did not diverge" }
+        }
+        if r.diverged {
+            if r.converged || r.recovered || r.stationary { return "an outcome with a diverged run" }
+            if r.supportRecovered != nil { return "supportRecovered with a diverged run" }
+            return nil
+        }
+        guard r.supportRecovered != nil else { return "a diagonal run without supportRecovered" }
+        if r.converged && r.convergedAt == nil { return "converged without convergedAt" }
+        if r.recovered && r.recoveredAt == nil { return "recovered without recoveredAt" }
+        if r.stationary && (r.stationaryAt == nil || r.converged) { return "stationary without stationaryAt, or converged" }
+        func disagrees(_ claimed: Bool, _ value: Double, _ tolerance: Double) -> Bool {
+            claimed ? value > tolerance * (1 + 1e-9) : value < tolerance * (1 - 1e-9)
+        }
+        if disagrees(r.converged, r.trainResidual, t.tolConv) {
+            return "converged \(r.converged) with trainResidual \(r.trainResidual) (tolerance \(t.tolConv))"
+        }
+        if disagrees(r.recovered, r.targetDistance, t.tolRec) {
+            return "recovered \(r.recovered) with targetDistance \(r.targetDistance) (tolerance \(t.tolRec))"
+        }
+        if let every = t.logEvery, r.trajectory.count > r.iterations / every + 2 {
+            return "\(r.trajectory.count) trajectory points for \(r.iterations) steps"
+        }
+        if t.logEvery == nil, !r.trajectory.isEmpty { return "a trajectory without logEvery" }
+        return nil
+    }
+
     static func syntheticProblem(_ r: RunReport, spec: RunSpec) -> String? {
         guard r.trainSeconds.isFinite, r.trainSeconds >= 0, r.trainSeconds < 1e8 else {
             return "trainSeconds \(r.trainSeconds) not a duration"

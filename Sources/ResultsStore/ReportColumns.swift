@@ -10,7 +10,7 @@ enum ReportColumns {
         "target_distance", "gradient_norm", "oracle_norm", "balancedness", "effective_rank", "iterations",
         "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered", "stationary",
         "step_budget", "budget_capped", "test_error", "oracle_test_error",
-        "flow_time", "loss_gap_rate", "balancedness_drift", "best_rank_gap",
+        "flow_time", "loss_gap_rate", "balancedness_drift", "best_rank_gap", "support_recovered",
     ]
 
     /// The columns the v2 migration adds to a v1 table.
@@ -34,6 +34,7 @@ enum ReportColumns {
             r.convergedAt, r.recoveredAt, r.stationaryAt, r.diverged, r.converged, r.recovered, r.stationary,
             r.stepBudget, r.budgetCapped, try encodeByNoise(r.testError), try encodeByNoise(r.oracleTestError),
             r.flowTime?.storable, r.lossGapRate?.storable, r.balancednessDrift?.storable, r.bestRankGap?.storable,
+            r.supportRecovered,
         ]
     }
 }

@@ -240,6 +240,10 @@ public final class ResultsStore: Sendable {
                 )
                 """)
         }
+        // The diagonal model's support recovery (NULL: another model, or not measured).
+        migrator.registerMigration("v6-diagonal") { db in
+            try db.execute(sql: "ALTER TABLE results ADD COLUMN support_recovered INTEGER")
+        }
         return migrator
     }
 
@@ -604,7 +608,8 @@ public final class ResultsStore: Sendable {
                 stationary: row.checked("stationary") ?? false, stepBudget: row.checked("step_budget") ?? iterations,
                 budgetCapped: row.checked("budget_capped") ?? false, trainSeconds: real("train_seconds"),
                 flowTime: row.checked("flow_time"), lossGapRate: row.checked("loss_gap_rate"),
-                balancednessDrift: row.checked("balancedness_drift"), bestRankGap: row.checked("best_rank_gap"))
+                balancednessDrift: row.checked("balancedness_drift"), bestRankGap: row.checked("best_rank_gap"),
+                supportRecovered: row.checked("support_recovered"))
         }
         var result = ResultRow(
             taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,

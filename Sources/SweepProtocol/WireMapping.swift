@@ -161,7 +161,7 @@ extension WireReport {
                                     lossGap: $0.lossGap)
             },
             flowTime: r.flowTime, lossGapRate: r.lossGapRate, balancednessDrift: r.balancednessDrift,
-            bestRankGap: r.bestRankGap)
+            bestRankGap: r.bestRankGap, supportRecovered: r.supportRecovered)
     }
 
     /// The core report (values unchecked: see the coordinator's result validation).
@@ -181,6 +181,7 @@ extension WireReport {
                                 balancedness: $0.balancedness, flowTime: $0.flowTime,
                                 singularValues: $0.singularValues ?? [], lossGap: $0.lossGap)
             },
-            flowTime: flowTime, lossGapRate: lossGapRate, balancednessDrift: balancednessDrift, bestRankGap: bestRankGap)
+            flowTime: flowTime, lossGapRate: lossGapRate, balancednessDrift: balancednessDrift, bestRankGap: bestRankGap,
+            supportRecovered: supportRecovered)
     }
 }

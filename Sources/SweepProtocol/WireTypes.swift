@@ -211,6 +211,8 @@ public struct WireReport: Codable, Sendable, Hashable {
     public var lossGapRate: Double?
     public var balancednessDrift: Double?
     public var bestRankGap: Double?
+    /// Model `"diagonal"` only: the s largest |w_i| are exactly the support of w*.
+    public var supportRecovered: Bool?
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double, oracleDistance: Double,
                 targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
@@ -218,7 +220,8 @@ public struct WireReport: Codable, Sendable, Hashable {
                 iterations: Int, convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?, diverged: Bool,
                 converged: Bool, recovered: Bool, stationary: Bool, stepBudget: Int, budgetCapped: Bool,
                 trainSeconds: Double, trajectory: [WireTrajectoryPoint]?, flowTime: Double? = nil,
-                lossGapRate: Double? = nil, balancednessDrift: Double? = nil, bestRankGap: Double? = nil) {
+                lossGapRate: Double? = nil, balancednessDrift: Double? = nil, bestRankGap: Double? = nil,
+                supportRecovered: Bool? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
@@ -246,6 +249,7 @@ public struct WireReport: Codable, Sendable, Hashable {
         self.lossGapRate = lossGapRate
         self.balancednessDrift = balancednessDrift
         self.bestRankGap = bestRankGap
+        self.supportRecovered = supportRecovered
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 public import ResultsStore
 public import SweepConfig
+public import TrainingCore
 
 // MARK: Number formats
 
@@ -146,12 +147,14 @@ public struct TableWriteError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Writes table.csv, table.json, table.md, success.svg, iterations.svg and noise.svg into
-/// `directory`; the heat map shows `measure`. Returns the paths written.
+/// `directory`, and diagonal.svg for a sweep of model diagonal; the heat map shows `measure`.
+/// Returns the paths written.
 @discardableResult
 public func writeTableFiles(directory: String, summaries: [CellSummary], title: String = "",
-                            measure: SuccessMeasure = .converged, layout: HeatmapLayout? = nil) throws -> [String] {
+                            measure: SuccessMeasure = .converged, layout: HeatmapLayout? = nil,
+                            model: ModelKind = .deepLinear) throws -> [String] {
     let heading = title.isEmpty ? "" : "# \(title)\n\n"
-    let files: [(String, String)] = [
+    var files: [(String, String)] = [
         ("table.csv", renderCSV(summaries)),
         ("table.json", try renderJSON(summaries)),
         ("table.md", heading + renderMarkdown(summaries)),
@@ -159,6 +162,7 @@ public func writeTableFiles(directory: String, summaries: [CellSummary], title: 
         ("iterations.svg", renderIterationsPlotSVG(summaries, title: title, layout: layout)),
         ("noise.svg", renderNoisePlotSVG(summaries, title: title)),
     ]
+    if model == .diagonal { files.append(("diagonal.svg", renderDiagonalPlotSVG(summaries, title: title))) }
     var written: [String] = []
     for (name, text) in files {
         let path = (directory as NSString).appendingPathComponent(name)

@@ -1,6 +1,7 @@
 public import Foundation
 public import ResultsStore
 public import SweepConfig
+public import TrainingCore
 
 /// What `report.html` shows, read from a store in a few queries and one streaming pass over
 /// the rows; works as well on a sweep still running (a read-only snapshot of what is committed).
@@ -26,6 +27,8 @@ public struct SweepReport: Sendable {
     /// Tasks planned so far and the adaptive rounds after the first (nil: a plain sweep of
     /// `meta.taskCount` tasks).
     public var adaptive: (taskCount: Int, rounds: Int)?
+    /// What the sweep trains: a diagonal sweep's report leads with `diagonal.svg`.
+    public var model: ModelKind = .deepLinear
 
     public init(meta: SweepMeta, successMeasure: SuccessMeasure, summaries: [CellSummary], hosts: [HostSummary],
                 failures: [ResultRow], failedCount: Int, firstStarted: Date?, lastFinished: Date?, generatedAt: Date) {
@@ -55,6 +58,7 @@ public struct SweepReport: Sendable {
         trajectories = TrajectoryPanel.panels(stored, plan: store.plan, tolConv: configuration.training.tolConv)
         trajectoryCount = total
         if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
+        model = configuration.model.kind
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -79,6 +83,11 @@ public struct SweepReport: Sendable {
             "<h1>\(xmlEscaped(title))</h1>",
         ]
         html.append(provenanceSection())
+        if model == .diagonal {
+            html.append(section(id: "diagonal", heading: "Distance to the minimum-ℓ1 solution",
+                                note: "Median ‖w − w_ℓ1‖/‖w_ℓ1‖ per cell against init_scale α, one line per depth D, with the least-squares slope on log-log axes (docs/MODEL.md §5).",
+                                body: plot(renderDiagonalPlotSVG(summaries, title: meta.name))))
+        }
         html.append(section(id: "converged", heading: "Convergence to W*_λ",
                             note: "Runs that reached the target W*_λ (target_distance ≤ tol_conv), k of n per cell.",
                             body: plot(renderSuccessPlotSVG(summaries, title: meta.name, measure: .converged, layout: layout))))

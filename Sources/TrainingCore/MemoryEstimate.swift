@@ -50,8 +50,13 @@ extension RunSpec {
     /// fail a task for good), before anything is allocated: a worker records the task as
     /// failed instead of the allocator killing it, and the next worker, in turn.
     public func checkFitsInMemory(available: Double? = physicalMemoryBytes()) throws(TrainingError) {
-        guard model.kind == .deepLinear else { return }  // nothing is allocated
-        let needed = estimatedBytes
+        let needed: Double
+        switch model.kind {
+        case .deepLinear: needed = estimatedBytes
+        // A (m × n), its LP (m × 2n dense, then GLPK's sparse copy): about six m × n doubles.
+        case .diagonal: needed = 48 * Double(problem.measurements) * Double(problem.signalDim)
+        case .noop, .sleep: return  // nothing is allocated
+        }
         guard let available, needed > available else { return }
         throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) in all")
     }

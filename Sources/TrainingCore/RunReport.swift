@@ -53,6 +53,9 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// `(‖W Y − X‖² − min_{rank M ≤ k} ‖M Y − X‖²) / ‖X‖²` at k = `effectiveRank`
     /// (MODEL.md §5's best rank-k loss); nil when diverged.
     public var bestRankGap: Double?
+    /// The diagonal model only (docs/MODEL.md §5): the s largest entries of |w| are exactly the
+    /// support of w*. nil for the other models.
+    public var supportRecovered: Bool?
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double,
                 oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
@@ -62,7 +65,7 @@ public struct RunReport: Codable, Sendable, Hashable {
                 diverged: Bool, converged: Bool, recovered: Bool, stationary: Bool,
                 stepBudget: Int, budgetCapped: Bool, trainSeconds: Double,
                 trajectory: [TrajectoryPoint] = [], flowTime: Double? = nil, lossGapRate: Double? = nil,
-                balancednessDrift: Double? = nil, bestRankGap: Double? = nil) {
+                balancednessDrift: Double? = nil, bestRankGap: Double? = nil, supportRecovered: Bool? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
@@ -90,6 +93,7 @@ public struct RunReport: Codable, Sendable, Hashable {
         self.lossGapRate = lossGapRate
         self.balancednessDrift = balancednessDrift
         self.bestRankGap = bestRankGap
+        self.supportRecovered = supportRecovered
     }
 
     /// Ran out of steps without converging or diverging (the table's `budget` column).

@@ -54,11 +54,13 @@ public enum MeasurementOperator: String, Codable, Sendable, Hashable, CaseIterab
     case gaussian
 }
 
-/// What a run trains. Only `deep-linear` is the model of MODEL.md; the others exist to measure
-/// the sweep machinery itself (dispatch cost, overhead) with runs of known cost.
+/// What a run trains: the deep linear network of MODEL.md §2, the diagonal linear network of §5,
+/// or runs of known cost that measure the sweep machinery itself (dispatch cost, overhead).
 public enum ModelKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// The deep linear network of MODEL.md §2.
     case deepLinear = "deep-linear"
+    /// `w = u^D − v^D` on sparse regression, measured against the minimum-ℓ1 solution (§5).
+    case diagonal
     /// Returns the fixed minimal report at once (see `syntheticReport`): dispatch benchmarks.
     case noop
     /// Waits `TrainingSpec.sleepSeconds`, then returns the minimal report: sweep overhead.

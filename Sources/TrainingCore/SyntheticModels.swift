@@ -34,8 +34,8 @@ extension RunSpec {
                 _ = nanosleep(&request, nil)
             }
             return syntheticReport(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-        case .deepLinear:
-            throw TrainingError("a deep-linear run is trained, not synthesized")
+        case .deepLinear, .diagonal:
+            throw TrainingError("a \(model.kind.rawValue) run is trained, not synthesized")
         }
     }
 }

@@ -53,7 +53,11 @@ public func train(problem: Problem, model: ModelSpec, training: TrainingSpec, tr
 /// `spec` apart from `trainSeconds`.
 public func runExperiment(_ spec: RunSpec) throws -> RunReport {
     try spec.validate()
-    guard spec.model.kind == .deepLinear else { return try spec.runSynthetic() }
+    switch spec.model.kind {
+    case .deepLinear: break
+    case .diagonal: return try trainDiagonal(spec).report
+    case .noop, .sleep: return try spec.runSynthetic()
+    }
     let problem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
     return try train(problem: problem, model: spec.model, training: spec.training,
                      trainingSeed: spec.seeds.training).report

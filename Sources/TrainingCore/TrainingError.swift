@@ -37,6 +37,7 @@ extension RunSpec {
         guard t.sleepSeconds.isFinite, t.sleepSeconds >= 0, t.sleepSeconds <= 86_400 else {
             throw TrainingError("sleep_seconds must be in 0...86400, got \(t.sleepSeconds)")
         }
+        if m.kind == .diagonal { try validateDiagonal() }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
         if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
         if let g = t.logDensity {
@@ -67,5 +68,22 @@ extension ProblemSpec {
         guard samples >= 1 else { throw TrainingError("samples must be at least 1, got \(samples)") }
         guard testSamples >= 1 else { throw TrainingError("test_samples must be at least 1, got \(testSamples)") }
         guard condition.isFinite, condition >= 1 else { throw TrainingError("condition must be >= 1, got \(condition)") }
+    }
+}
+
+extension RunSpec {
+    /// What the diagonal model of docs/MODEL.md §5 implements: gradient descent with a fixed
+    /// step from a positive scale, without weight decay.
+    func validateDiagonal() throws(TrainingError) {
+        guard model.initScale > 0 else {
+            throw TrainingError("init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got \(model.initScale)")
+        }
+        guard training.optimizer == .gd else {
+            throw TrainingError("model diagonal trains with optimizer gd only, got \(training.optimizer.rawValue)")
+        }
+        guard training.stepRule == .fixed else {
+            throw TrainingError("model diagonal trains with a fixed step (no step_rule)")
+        }
+        guard training.lambda == 0 else { throw TrainingError("model diagonal has no weight decay: lambda must be 0, got \(training.lambda)") }
     }
 }

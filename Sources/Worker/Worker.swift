@@ -218,7 +218,7 @@ public final class Worker {
         Hello(
             protocolVersion: Int(protocolVersion), workerID: workerID, host: ProcessInfo.processInfo.hostName,
             pid: Int(getpid()), cores: ProcessInfo.processInfo.activeProcessorCount,
-            blasThreads: options.blasThreads, capabilities: ["gd", "heavy-ball", "inertial", "flow", "adaptive-step", "reduced", "plain"], prefetch: options.prefetch)
+            blasThreads: options.blasThreads, capabilities: ["gd", "heavy-ball", "inertial", "flow", "adaptive-step", "reduced", "plain", "diagonal"], prefetch: options.prefetch)
     }
 
     // MARK: Sending

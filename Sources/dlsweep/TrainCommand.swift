@@ -10,11 +10,15 @@ extension InitScheme: ExpressibleByArgument {}
 extension GradientPath: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension StepRule: ExpressibleByArgument {}
+extension ModelKind: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train one deep linear network on one inverse problem and report its metrics (MODEL.md §3).")
+        abstract: "Train one deep linear network on one inverse problem (or, with --model diagonal, one diagonal linear network on sparse recovery) and report its metrics (docs/MODEL.md §3, §5).")
+
+    @Option(help: "deep-linear, or diagonal: w = u^D - v^D on y = A w*, w* s-sparse, with n = --signal-dim, m = --measurements, s = --latent-dim, D = --depth, u(0) = v(0) = --init-scale (docs/MODEL.md §5).")
+    var model: ModelKind = .deepLinear
 
     @Option(help: "d, the signal dimension.") var signalDim = 200
     @Option(help: "m < d, the number of measurements.") var measurements = 100
@@ -69,7 +73,11 @@ struct TrainCommand: ParsableCommand {
             }
             return value
         }
+        guard model == .deepLinear || model == .diagonal else {
+            throw TrainingError("--model: train runs deep-linear or diagonal, not \(model.rawValue)")
+        }
         var spec = RunSpec()
+        spec.model.kind = model
         spec.problem.signalDim = signalDim
         spec.problem.measurements = measurements
         spec.problem.latentDim = latentDim
@@ -116,6 +124,15 @@ struct TrainCommand: ParsableCommand {
         spec.training.tolOff = tolOff
         spec.training.path = path
         spec.seeds = RunSeeds(problem: seed, training: SweepSeeds.chain(seed, [0x7472_6169_6E69_6E67]))
+        if model == .diagonal {
+            if let name = [("--problem", problem), ("--init-weights", initWeights), ("--save-weights", saveWeights)]
+                .first(where: { $0.1 != nil })?.0 {
+                throw TrainingError("\(name) applies to the deep-linear model, not diagonal")
+            }
+            try spec.checkFitsInMemory()
+            try printDiagonal(trainDiagonal(spec), testNoise: levels)
+            return
+        }
 
         let outcome: TrainingOutcome
         do {
@@ -178,6 +195,11 @@ struct TrainCommand: ParsableCommand {
         if let logEvery { spec.training.logEvery = logEvery }
         try spec.validate()
         try spec.checkFitsInMemory()
+        if spec.model.kind == .diagonal {
+            guard saveWeights == nil else { throw TrainingError("--save-weights applies to the deep-linear model, not diagonal") }
+            try printDiagonal(trainDiagonal(spec), testNoise: spec.training.testNoise)
+            return
+        }
         let problem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
         let outcome = try train(problem: problem, model: spec.model, training: spec.training,
                                 trainingSeed: spec.seeds.training)
@@ -255,6 +277,8 @@ struct TrainCommand: ParsableCommand {
             "budget_capped": r.budgetCapped,
             "train_seconds": r.trainSeconds,
         ]
+        // The diagonal model's own (docs/MODEL.md §5); absent for the deep linear network.
+        if let support = r.supportRecovered { object["support_recovered"] = support }
         if !r.trajectory.isEmpty {
             object["trajectory"] = r.trajectory.map { p -> [String: Any] in
                 ["step": p.step, "loss": number(p.loss), "train_residual": number(p.trainResidual),
@@ -266,6 +290,30 @@ struct TrainCommand: ParsableCommand {
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A diagonal run: the report's JSON with the reference's figures, or a summary.
+    private func printDiagonal(_ outcome: DiagonalOutcome, testNoise: [Double]) throws {
+        let r = outcome.report, rho = outcome.reference.offSupportCertificate(a: outcome.problem.a)
+        if json {
+            var object = try JSONSerialization.jsonObject(with: Data(Self.json(r, testNoise: testNoise).utf8)) as? [String: Any] ?? [:]
+            object["final_loss"] = outcome.finalLoss.isFinite ? outcome.finalLoss : NSNull()
+            object["eta"] = outcome.eta
+            object["l1_norm"] = outcome.reference.norm
+            object["certificate_off_support"] = rho
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        func f(_ x: Double) -> String { String(format: "%.3e", x) }
+        let outcomeText = r.diverged ? "diverged" : r.converged ? "converged" : r.stationary ? "stationary (not converged)" : "not converged (budget)"
+        print([
+            "\(outcomeText) after \(r.iterations) of \(r.stepBudget) steps (eta \(f(outcome.eta)))" + String(format: " in %.2f s", r.trainSeconds),
+            "final loss \(f(outcome.finalLoss))   train residual ||Aw - y||/||y|| \(f(r.trainResidual))   converged at step \(r.convergedAt.map(String.init) ?? "-")",
+            "distance to the minimum-l1 solution \(f(r.targetDistance))   (recovered: \(r.recovered ? "yes" : "no"), ||w_l1||_1 = \(f(outcome.reference.norm)))",
+            "distance to w* \(f(r.oracleDistance))   support recovered: \(r.supportRecovered == true ? "yes" : "no")   support size \(r.effectiveRank)",
+            "gradient norm \(f(r.gradientNorm))   rho (largest off-support |A^T lambda| of the LP's dual certificate) \(f(rho))",
+        ].joined(separator: "\n"))
     }
 
     static func summary(_ r: RunReport, testNoise: [Double]) -> String {

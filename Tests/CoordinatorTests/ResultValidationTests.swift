@@ -271,4 +271,60 @@ import TrainingCore
             #expect(check(r, density: 4)?.contains(name) == true, "\(name): \(check(r, density: 4) ?? "passed")")
         }
     }
+
+    /// A real diagonal run's report, and the spec it ran.
+    static let diagonal: (spec: RunSpec, report: RunReport) = {
+        var spec = RunSpec()
+        spec.model.kind = .diagonal
+        spec.problem.signalDim = 20
+        spec.problem.measurements = 10
+        spec.problem.latentDim = 2
+        spec.model.depth = 2
+        spec.model.initScale = 0.3
+        spec.training.etaScale = 1
+        spec.training.steps = 20_000
+        spec.training.tolConv = 1e-5
+        spec.training.tolRec = 0.5
+        spec.training.stopOnSuccess = true
+        return (spec, try! runExperiment(spec))
+    }()
+
+    func checkDiagonal(_ report: RunReport) -> String? {
+        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report), startedAt: Self.now - 2, finishedAt: Self.now - 1)
+        switch ResultValidation.check(result, spec: Self.diagonal.spec, now: Self.now) {
+        case .success: return nil
+        case .failure(let invalid): return invalid.reason
+        }
+    }
+
+    @Test("a diagonal run's report passes; its outcomes follow its own test, its support flag must be there")
+    func diagonalReports() {
+        let good = Self.diagonal.report
+        #expect(good.converged && good.supportRecovered != nil)
+        #expect(checkDiagonal(good) == nil)
+        var bad = good
+        bad.converged = false
+        bad.convergedAt = nil
+        #expect(checkDiagonal(bad)?.hasPrefix("converged false with trainResidual") == true)
+        bad = good
+        bad.recovered.toggle()
+        bad.recoveredAt = bad.recovered ? bad.iterations : nil
+        #expect(checkDiagonal(bad)?.hasPrefix("recovered ") == true)
+        bad = good
+        bad.supportRecovered = nil
+        #expect(checkDiagonal(bad) == "a diagonal run without supportRecovered")
+        bad = good
+        bad.reconstructionError = 0.1
+        #expect(checkDiagonal(bad) == "reconstructionError 0.1 for a diagonal run (not measured: 0)")
+        bad = good
+        bad.targetDistance = .nan
+        #expect(checkDiagonal(bad) == "targetDistance is nan but the run did not diverge")
+        bad = good
+        bad.effectiveRank = 21
+        #expect(checkDiagonal(bad) == "support size (effectiveRank) 21 outside 0...20")
+        // And a deep-linear report may not claim a support.
+        var deep = Self.good
+        deep.supportRecovered = true
+        #expect(check(deep) == "supportRecovered with a deep-linear run")
+    }
 }

@@ -292,4 +292,24 @@ import TrainingCore
         bad.training.sleepSeconds = nil
         #expect(throws: WireValueError.self) { try bad.runSpec() }
     }
+
+    @Test("model diagonal's kind and supportRecovered travel and come back; other reports carry no supportRecovered")
+    func diagonalOnTheWire() throws {
+        var core = try Self.goldenSpec.runSpec()
+        core.model.kind = .diagonal
+        let wire = WireSpec(core)
+        #expect(wire.model.kind == "diagonal")
+        #expect(try wire.runSpec() == core)
+        var report = Self.goldenReport
+        report.supportRecovered = false
+        let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: WireReport(report),
+                                                startedAt: 1, finishedAt: 2))
+        let body = String(decoding: try message.encoded().dropFirst(6), as: UTF8.self)
+        #expect(body.contains(#""supportRecovered":false"#))
+        guard case .result(let back) = try Message.decode(try message.encoded()) else { Issue.record("not a result"); return }
+        #expect(back.report.runReport.supportRecovered == false)
+        let plain = String(decoding: try Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: WireReport(Self.goldenReport),
+                                                                   startedAt: 1, finishedAt: 2)).encoded().dropFirst(6), as: UTF8.self)
+        #expect(!plain.contains("supportRecovered"))
+    }
 }

@@ -1,0 +1,156 @@
+import Foundation
+public import LinearAlgebra
+
+/// A finished diagonal run: its report and what it was measured against.
+public struct DiagonalOutcome: Sendable {
+    public var report: RunReport
+    public var network: DiagonalNetwork
+    public var problem: DiagonalProblem
+    /// The measurements the network was trained on (`A w*`, plus training noise if any).
+    public var y: [Double]
+    public var reference: MinimumL1Solution
+    /// The step size used.
+    public var eta: Double
+    /// `½‖A w − y‖²` at the reported iterate.
+    public var finalLoss: Double
+}
+
+/// Support recovery (docs/MODEL.md §5): the s = |supp w*| largest entries of |w| are exactly
+/// supp w*, i.e. every entry on the support is larger in magnitude than every entry off it.
+public func recoversSupport(_ w: [Double], support: [Int]) -> Bool {
+    guard !support.isEmpty else { return true }
+    let on = Set(support)
+    let smallestOn = support.map { abs(w[$0]) }.min() ?? 0
+    let largestOff = w.indices.lazy.filter { !on.contains($0) }.map { abs(w[$0]) }.max() ?? 0
+    return smallestOn > largestOff
+}
+
+/// Generates the sparse-recovery problem of `spec`, trains the diagonal network from
+/// `u = v = init_scale · 1` by gradient descent and measures it against the minimum-ℓ1 solution.
+public func trainDiagonal(_ spec: RunSpec) throws -> DiagonalOutcome {
+    try spec.validate()
+    let problem = try DiagonalProblem.generate(spec.problem, seed: spec.seeds.problem)
+    return try trainDiagonal(problem: problem, model: spec.model, training: spec.training, trainingSeed: spec.seeds.training)
+}
+
+/// Trains on a given problem (tests, `dlsweep train`); the training seed draws the noise only.
+public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: TrainingSpec,
+                          trainingSeed: UInt64) throws -> DiagonalOutcome {
+    let started = Date()
+    var y = problem.apply(problem.signal)
+    if training.noise > 0 {
+        var rng = NormalGenerator(seed: trainingSeed)
+        for i in y.indices { y[i] += training.noise * rng.nextNormal() }
+    }
+    let reference = try MinimumL1Solution(a: problem.a, y: y)
+    let l1Norm = max(BLAS.norm2(reference.w), .leastNormalMagnitude)
+    let signalNorm = max(BLAS.norm2(problem.signal), .leastNormalMagnitude)
+    let yNorm = max(BLAS.norm2(y), .leastNormalMagnitude)
+    let depth = model.depth
+    let eta = try training.eta ?? diagonalStep(problem: problem, reference: reference, depth: depth, etaScale: training.etaScale)
+    let budget = training.stepLimit
+
+    func distance(_ w: [Double], _ to: [Double]) -> Double {
+        BLAS.norm2(zip(w, to).map { $0 - $1 })
+    }
+
+    var network = DiagonalNetwork(dimension: problem.dimension, depth: depth, scale: model.initScale)
+    let initialLoss = problem.loss(network, y: y)
+    let initialGradient = gradientNorm(problem.gradient(network, y: y))
+    var convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?
+    var trajectory: [TrajectoryPoint] = []
+    var diverged = !initialLoss.isFinite
+    var iterations = 0
+
+    /// Judges the outcomes at `step`; true when the run should stop.
+    func check(step: Int, loss: Double) -> Bool {
+        let w = network.w
+        let residual = (2 * loss).squareRoot() / yNorm
+        if convergedAt == nil, residual <= training.tolConv { convergedAt = step }
+        if recoveredAt == nil, distance(w, reference.w) / l1Norm <= training.tolRec { recoveredAt = step }
+        if stationaryAt == nil, convergedAt == nil,
+           gradientNorm(problem.gradient(network, y: y)) <= training.tolGrad * max(initialGradient, .leastNormalMagnitude) {
+            stationaryAt = step
+        }
+        return training.stopOnSuccess && convergedAt != nil
+    }
+    func point(step: Int, loss: Double) -> TrajectoryPoint {
+        let w = network.w
+        return TrajectoryPoint(
+            step: step, loss: loss, trainResidual: (2 * loss).squareRoot() / yNorm, reconstructionError: 0,
+            offSubspaceError: 0, targetDistance: distance(w, reference.w) / l1Norm,
+            gradientNorm: gradientNorm(problem.gradient(network, y: y)) / max(initialGradient, .leastNormalMagnitude),
+            balancedness: 0, flowTime: eta * Double(step))
+    }
+
+    if !diverged {
+        if training.logEvery != nil { trajectory.append(point(step: 0, loss: initialLoss)) }
+        var stop = check(step: 0, loss: initialLoss)
+        var stepper = DiagonalStepper(problem: problem, y: y, eta: eta)
+        var t = 0
+        while !stop && t < budget {
+            stepper.step(&network)
+            t += 1
+            iterations = t
+            if t % training.checkEvery == 0 || t == budget {
+                let current = problem.loss(network, y: y)
+                if !current.isFinite || current > 1e6 * max(initialLoss, .leastNormalMagnitude) {
+                    diverged = true
+                    break
+                }
+                stop = check(step: t, loss: current)
+            }
+            if let every = training.logEvery, t % every == 0 { trajectory.append(point(step: t, loss: problem.loss(network, y: y))) }
+        }
+    }
+    let seconds = Date().timeIntervalSince(started)
+    let levels = training.testNoise.map { _ in 0.0 }
+    let w = network.w
+    let finalLoss = problem.loss(network, y: y)
+    guard !diverged, finalLoss.isFinite, w.allSatisfy(\.isFinite) else {
+        let nan = Double.nan
+        let report = RunReport(
+            trainResidual: nan, reconstructionError: 0, offSubspaceError: 0, oracleDistance: nan, targetDistance: nan,
+            gradientNorm: nan, oracleNorm: l1Norm, testError: levels, oracleTestError: levels, balancedness: 0,
+            effectiveRank: 0, iterations: iterations, convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
+            diverged: true, converged: false, recovered: false, stationary: false, stepBudget: budget,
+            budgetCapped: false, trainSeconds: seconds, trajectory: trajectory, flowTime: eta * Double(iterations))
+        return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
+                               eta: eta, finalLoss: finalLoss)
+    }
+    let residual = (2 * finalLoss).squareRoot() / yNorm
+    let l1Distance = distance(w, reference.w) / l1Norm
+    let converged = residual <= training.tolConv
+    let recovered = l1Distance <= training.tolRec
+    // The final iterate may be a first hit (a budget that is not a multiple of checkEvery).
+    if converged && convergedAt == nil { convergedAt = iterations }
+    if recovered && recoveredAt == nil { recoveredAt = iterations }
+    let largest = w.map(abs).max() ?? 0
+    let report = RunReport(
+        trainResidual: residual, reconstructionError: 0, offSubspaceError: 0,
+        oracleDistance: distance(w, problem.signal) / signalNorm,
+        targetDistance: l1Distance,
+        gradientNorm: gradientNorm(problem.gradient(network, y: y)) / max(initialGradient, .leastNormalMagnitude),
+        oracleNorm: l1Norm, testError: levels, oracleTestError: levels, balancedness: 0,
+        effectiveRank: largest > 0 ? w.filter { abs($0) > training.rankTolerance * largest }.count : 0,
+        iterations: iterations, convergedAt: convergedAt, recoveredAt: recoveredAt, stationaryAt: stationaryAt,
+        diverged: false, converged: converged, recovered: recovered, stationary: stationaryAt != nil && !converged,
+        stepBudget: budget, budgetCapped: false, trainSeconds: seconds, trajectory: trajectory,
+        flowTime: eta * Double(iterations), supportRecovered: recoversSupport(w, support: problem.support))
+    return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
+                           eta: eta, finalLoss: finalLoss)
+}
+
+/// `η = eta_scale / (D² σ_max(A)² ‖w_ℓ1‖_∞^{2(D−1)/D})`: the curvature of the loss in (u, v)
+/// near an interpolator of the scale of w_ℓ1, where `∇²_u ≈ D² u^{2(D−1)} AᵀA` and
+/// `u ≈ |w|^{1/D}` (D = 1: plain least squares, `η = eta_scale / σ_max(A)²`).
+func diagonalStep(problem: DiagonalProblem, reference: MinimumL1Solution, depth: Int, etaScale: Double) throws -> Double {
+    let sigma = try LAPACK.singularValues(problem.a).first ?? 1
+    let scale = max(reference.w.map(abs).max() ?? 1, .leastNormalMagnitude)
+    let d = Double(depth)
+    return etaScale / (d * d * sigma * sigma * Foundation.pow(scale, 2 * (d - 1) / d))
+}
+
+private func gradientNorm(_ g: (u: [Double], v: [Double])) -> Double {
+    (g.u.reduce(0) { $0 + $1 * $1 } + g.v.reduce(0) { $0 + $1 * $1 }).squareRoot()
+}

@@ -1,0 +1,168 @@
+import LinearAlgebra
+import Numerics
+import Testing
+import TrainingCore
+
+@Suite struct DiagonalTests {
+    static func problem(n: Int, m: Int, s: Int, seed: UInt64) throws -> DiagonalProblem {
+        var spec = ProblemSpec()
+        spec.signalDim = n
+        spec.measurements = m
+        spec.latentDim = s
+        return try DiagonalProblem.generate(spec, seed: seed)
+    }
+
+    @Test("the generated problem: A is m x n, w* has s entries of ±1")
+    func generated() throws {
+        let p = try Self.problem(n: 30, m: 12, s: 4, seed: 3)
+        #expect(p.a.rows == 12 && p.a.columns == 30)
+        #expect(p.support.count == 4)
+        #expect(p.signal.filter { $0 != 0 }.allSatisfy { abs($0) == 1 })
+    }
+
+    @Test("the minimum-l1 LP solves A w = y to 1e-9 and its certificate is one", arguments: [1, 2, 3] as [UInt64])
+    func minimumL1Feasible(seed: UInt64) throws {
+        let p = try Self.problem(n: 40, m: 20, s: 3, seed: seed)
+        var y = p.apply(p.signal)
+        y[0] += 0.3  // not the sparse signal's measurements: w_l1 is then not w*
+        let solution = try MinimumL1Solution(a: p.a, y: y)
+        let residual = zip(p.apply(solution.w), y).map { abs($0 - $1) }.max()!
+        #expect(residual <= 1e-9)
+        #expect(solution.norm.isApproximatelyEqual(to: solution.w.map(abs).reduce(0, +), relativeTolerance: 1e-10))
+        // Strong duality: yᵀλ = ‖w‖_1 with |Aᵀλ| ≤ 1.
+        var aTl = Matrix(rows: 40, columns: 1)
+        BLAS.gemm(p.a, try Matrix(rows: 20, columns: 1, columnMajor: solution.certificate), transA: .transpose, into: &aTl)
+        #expect(aTl.storage.allSatisfy { abs($0) <= 1 + 1e-9 })
+        #expect(zip(y, solution.certificate).map(*).reduce(0, +).isApproximatelyEqual(to: solution.norm, relativeTolerance: 1e-9))
+    }
+
+    @Test("on a tiny instance the LP's solution is the least-l1 basic solution, by enumerating every support",
+          arguments: [4, 5, 6, 7] as [UInt64])
+    func bruteForce(seed: UInt64) throws {
+        let n = 7, m = 3
+        var rng = NormalGenerator(seed: seed)
+        let a = rng.normalMatrix(rows: m, columns: n)
+        let y = (0..<m).map { _ in rng.nextNormal() }
+        // An optimum of an LP in equality form is attained at a basic solution: w_B = A_B⁻¹ y on
+        // m columns B, zero elsewhere. Enumerate all C(7, 3) = 35 of them.
+        var best: (norm: Double, w: [Double])?
+        func subsets(_ start: Int, _ chosen: [Int]) {
+            if chosen.count == m {
+                guard let wB = Self.cramer(chosen.map { j in (0..<m).map { a[$0, j] } }, y) else { return }
+                var w = [Double](repeating: 0, count: n)
+                for (k, j) in chosen.enumerated() { w[j] = wB[k] }
+                let norm = w.map(abs).reduce(0, +)
+                if best == nil || norm < best!.norm { best = (norm, w) }
+                return
+            }
+            guard start < n else { return }
+            for j in start..<n { subsets(j + 1, chosen + [j]) }
+        }
+        subsets(0, [])
+        let brute = try #require(best)
+        let lp = try MinimumL1Solution(a: a, y: y)
+        #expect(lp.norm.isApproximatelyEqual(to: brute.norm, relativeTolerance: 1e-10))
+        for (x, z) in zip(lp.w, brute.w) { #expect(x.isApproximatelyEqual(to: z, absoluteTolerance: 1e-9)) }
+    }
+
+    /// Solves the 3 x 3 system whose columns are `columns` by Cramer's rule; nil when singular.
+    static func cramer(_ columns: [[Double]], _ y: [Double]) -> [Double]? {
+        func det(_ c: [[Double]]) -> Double {
+            c[0][0] * (c[1][1] * c[2][2] - c[2][1] * c[1][2]) - c[1][0] * (c[0][1] * c[2][2] - c[2][1] * c[0][2])
+                + c[2][0] * (c[0][1] * c[1][2] - c[1][1] * c[0][2])
+        }
+        let d = det(columns)
+        guard abs(d) > 1e-9 else { return nil }
+        return (0..<3).map { k in
+            var replaced = columns
+            replaced[k] = y
+            return det(replaced) / d
+        }
+    }
+
+    @Test("the parameter gradient matches central finite differences of the loss", arguments: [1, 2, 3, 4])
+    func gradient(depth: Int) throws {
+        let p = try Self.problem(n: 12, m: 6, s: 2, seed: 9)
+        let y = p.apply(p.signal)
+        var rng = NormalGenerator(seed: 11)
+        let network = DiagonalNetwork(u: (0..<12).map { _ in 0.5 + 0.3 * rng.nextNormal() },
+                                      v: (0..<12).map { _ in 0.5 + 0.3 * rng.nextNormal() }, depth: depth)
+        let g = p.gradient(network, y: y)
+        let h = 1e-6
+        for i in 0..<12 {
+            for (which, analytic) in [(0, g.u[i]), (1, g.v[i])] {
+                var plus = network, minus = network
+                if which == 0 { plus.u[i] += h; minus.u[i] -= h } else { plus.v[i] += h; minus.v[i] -= h }
+                let numeric = (p.loss(plus, y: y) - p.loss(minus, y: y)) / (2 * h)
+                #expect(numeric.isApproximatelyEqual(to: analytic, absoluteTolerance: 1e-7), "depth \(depth) \(which == 0 ? "u" : "v")[\(i)]")
+            }
+        }
+    }
+
+    @Test("one training step is u − η∇_u, v − η∇_v")
+    func stepIsGradientDescent() throws {
+        let p = try Self.problem(n: 12, m: 6, s: 2, seed: 9)
+        let y = p.apply(p.signal)
+        var network = DiagonalNetwork(dimension: 12, depth: 3, scale: 0.3)
+        network.u[0] = 0.7
+        let g = p.gradient(network, y: y)
+        let before = network
+        var stepper = DiagonalStepper(problem: p, y: y, eta: 0.01)
+        stepper.step(&network)
+        for i in 0..<12 {
+            #expect(network.u[i].isApproximatelyEqual(to: before.u[i] - 0.01 * g.u[i], absoluteTolerance: 1e-15))
+            #expect(network.v[i].isApproximatelyEqual(to: before.v[i] - 0.01 * g.v[i], absoluteTolerance: 1e-15))
+        }
+    }
+
+    static func run(depth: Int, alpha: Double) throws -> RunReport {
+        var spec = RunSpec()
+        spec.model.kind = .diagonal
+        spec.problem.signalDim = 20
+        spec.problem.measurements = 10
+        spec.problem.latentDim = 2
+        spec.model.depth = depth
+        spec.model.initScale = alpha
+        spec.training.etaScale = 1
+        spec.training.steps = .fixed(400_000)
+        spec.training.tolConv = 1e-5
+        spec.training.checkEvery = 50
+        spec.training.stopOnSuccess = true
+        spec.seeds = RunSeeds(problem: 5, training: 6)
+        return try runExperiment(spec)
+    }
+
+    @Test("the distance to the minimum-l1 solution shrinks with the initialization scale", arguments: [2, 3])
+    func distanceShrinks(depth: Int) throws {
+        let reports = try [0.4, 0.25, 0.15].map { try Self.run(depth: depth, alpha: $0) }
+        #expect(reports.allSatisfy { $0.converged }, "\(reports.map(\.iterations))")
+        let distances = reports.map(\.targetDistance)
+        #expect(distances[0] > distances[1] && distances[1] > distances[2], "\(distances)")
+        // Deeper is closer at the same small scale (ℓ1 distance ∝ α^D instead of α^(2(1−ρ))).
+        if depth == 3 { #expect(distances[2] < (try Self.run(depth: 2, alpha: 0.15)).targetDistance) }
+        #expect(reports.allSatisfy { $0.supportRecovered == true })
+    }
+
+    @Test("support recovery: the s largest entries of |w| are exactly the support")
+    func supportRecovery() {
+        #expect(recoversSupport([0.9, 0.01, -0.8, 0.02], support: [0, 2]))
+        #expect(!recoversSupport([0.9, 0.81, -0.8, 0.02], support: [0, 2]))
+        #expect(!recoversSupport([0.9, 0.0, 0.0, 0.0], support: [0, 2]))
+    }
+
+    @Test("model diagonal refuses what it does not implement", arguments: [
+        ("optimizer", "model diagonal trains with optimizer gd only, got heavy-ball"),
+        ("lambda", "model diagonal has no weight decay: lambda must be 0, got 0.1"),
+        ("init_scale", "init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got 0.0"),
+    ])
+    func refusals(key: String, message: String) {
+        var spec = RunSpec()
+        spec.model.kind = .diagonal
+        switch key {
+        case "optimizer": spec.training.optimizer = .heavyBall
+        case "lambda": spec.training.lambda = 0.1
+        default: spec.model.initScale = 0
+        }
+        #expect(throws: TrainingError(message)) { try spec.validate() }
+    }
+}
