@@ -294,7 +294,7 @@ struct TrainCommand: ParsableCommand {
 
     /// A diagonal run: the report's JSON with the reference's figures, or a summary.
     private func printDiagonal(_ outcome: DiagonalOutcome, testNoise: [Double]) throws {
-        let r = outcome.report, rho = outcome.reference.offSupportCertificate(a: outcome.problem.a)
+        let r = outcome.report, rho = try outcome.reference.strictestCertificate(a: outcome.problem.a)
         if json {
             var object = try JSONSerialization.jsonObject(with: Data(Self.json(r, testNoise: testNoise).utf8)) as? [String: Any] ?? [:]
             object["final_loss"] = outcome.finalLoss.isFinite ? outcome.finalLoss : NSNull()
@@ -312,7 +312,7 @@ struct TrainCommand: ParsableCommand {
             "final loss \(f(outcome.finalLoss))   train residual ||Aw - y||/||y|| \(f(r.trainResidual))   converged at step \(r.convergedAt.map(String.init) ?? "-")",
             "distance to the minimum-l1 solution \(f(r.targetDistance))   (recovered: \(r.recovered ? "yes" : "no"), ||w_l1||_1 = \(f(outcome.reference.norm)))",
             "distance to w* \(f(r.oracleDistance))   support recovered: \(r.supportRecovered == true ? "yes" : "no")   support size \(r.effectiveRank)",
-            "gradient norm \(f(r.gradientNorm))   rho (largest off-support |A^T lambda| of the LP's dual certificate) \(f(rho))",
+            "gradient norm \(f(r.gradientNorm))   rho (strictest dual certificate's largest off-support |A^T lambda|) \(f(rho))",
         ].joined(separator: "\n"))
     }
 

@@ -65,6 +65,19 @@ import TrainingCore
         for (x, z) in zip(lp.w, brute.w) { #expect(x.isApproximatelyEqual(to: z, absoluteTolerance: 1e-9)) }
     }
 
+    @Test("the strictest certificate's rho on instances with a known answer")
+    func certificate() throws {
+        // min |w1| + |w2| s.t. w1 + 0.5 w2 = 1: w_l1 = (1, 0); λ = 1 is forced on the support, so ρ = 0.5.
+        let a = Matrix([[1, 0.5]])
+        let solution = try MinimumL1Solution(a: a, y: [1])
+        #expect(solution.w[0].isApproximatelyEqual(to: 1, absoluteTolerance: 1e-12) && abs(solution.w[1]) <= 1e-12)
+        #expect(try solution.strictestCertificate(a: a).isApproximatelyEqual(to: 0.5, absoluteTolerance: 1e-12))
+        // Two rows, support {0, 1}: λ = (1, −1) is forced and the third column sees |0.25 − 0.5| = 0.25.
+        let b = Matrix([[1, 0, 0.25, 0.1], [0, 1, 0.5, 0.1]])
+        let two = try MinimumL1Solution(a: b, y: [2, -1])
+        #expect(try two.strictestCertificate(a: b).isApproximatelyEqual(to: 0.25, absoluteTolerance: 1e-12))
+    }
+
     /// Solves the 3 x 3 system whose columns are `columns` by Cramer's rule; nil when singular.
     static func cramer(_ columns: [[Double]], _ y: [Double]) -> [Double]? {
         func det(_ c: [[Double]]) -> Double {

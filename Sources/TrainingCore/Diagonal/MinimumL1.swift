@@ -42,13 +42,37 @@ public struct MinimumL1Solution: Sendable, Hashable {
 }
 
 extension MinimumL1Solution {
-    /// `ρ = max |(Aᵀλ)_i|` over the entries where w_ℓ1 is zero (below 1e-12 of its largest):
-    /// how strictly the certificate separates the support. ρ < 1 for a unique, stable solution;
-    /// it sets the D = 2 exponent of docs/MODEL.md §5. 0 when w_ℓ1 has no zero entry.
-    public func offSupportCertificate(a: Matrix) -> Double {
-        var aTl = Matrix(rows: a.columns, columns: 1)
-        BLAS.gemm(a, Matrix(column: certificate), transA: .transpose, into: &aTl)
+    /// `ρ = min over certificates λ of max_{i ∉ S} |(Aᵀλ)_i|`, subject to `(Aᵀλ)_S = sign(w_ℓ1)_S`,
+    /// S the support of w_ℓ1 (entries above 1e-9 of its largest): how strictly the best dual
+    /// certificate separates the support, itself a linear program (variables λ and ρ). ρ < 1
+    /// for a unique, stable solution; it sets the D = 2 exponent of docs/MODEL.md §5. 0 when
+    /// w_ℓ1 has no zero entry.
+    public func strictestCertificate(a: Matrix) throws(TrainingError) -> Double {
+        let m = a.rows, n = a.columns
         let largest = w.map(abs).max() ?? 0
-        return w.indices.filter { abs(w[$0]) <= 1e-12 * largest }.map { abs(aTl.storage[$0]) }.max() ?? 0
+        let support = Set(w.indices.filter { abs(w[$0]) > 1e-9 * largest })
+        guard support.count < n else { return 0 }
+        var constraints: [Double] = [], rows: [LinearProgram.Bound] = []
+        for i in 0..<n {
+            let column = (0..<m).map { a[$0, i] }
+            if support.contains(i) {
+                constraints += column + [0]
+                rows.append(.equal(w[i] > 0 ? 1 : -1))
+            } else {
+                constraints += column + [-1]
+                rows.append(.atMost(0))
+                constraints += column + [1]
+                rows.append(.atLeast(0))
+            }
+        }
+        let program = LinearProgram(
+            objective: [Double](repeating: 0, count: m) + [1],
+            variableBounds: [LinearProgram.Bound](repeating: .free, count: m) + [.atLeast(0)],
+            constraints: constraints, rowBounds: rows)
+        do {
+            return try program.solve().objective
+        } catch {
+            throw TrainingError("the certificate linear program: \(error)")
+        }
     }
 }
