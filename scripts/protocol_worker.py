@@ -11,6 +11,7 @@ usage: protocol_worker.py ENDPOINT [--name NAME] [--heartbeat SECONDS] [--give-u
 """
 import argparse
 import json
+import struct
 import math
 import os
 import socket
@@ -20,41 +21,166 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 5
+VERSION = 6
 KINDS = {"hello": 1, "welcome": 2, "reject": 3, "task": 4, "result": 5, "task_failed": 6,
-         "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11}
+         "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11, "batch": 12}
 NAMES = {v: k for k, v in KINDS.items()}
 MASK = (1 << 64) - 1
 LEAST_NORMAL = 2.2250738585072014e-308
 
 
-# --- Framing -------------------------------------------------------------------------------
+# --- Framing (PROTOCOL.md, "Encoding" and "Bodies") ----------------------------------------
+# Every body but reject's is binary: fields in the order listed, little-endian; i64 and f64
+# take 8 bytes, bool 1 (0 or 1), str a u32 byte count then UTF-8, a list a u32 count then the
+# elements, an optional value a presence byte (0 or 1) then the value, steps a u8 tag (0: a
+# fixed i64 follows, 1: "auto"). Bodies decode into dicts keyed by the field names.
 
-def encode_value(value):
-    """Non-finite doubles travel as the strings "nan", "inf", "-inf"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: encode_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [encode_value(v) for v in value]
-    return value
+OPT, LIST = "opt", "list"
+SCHEMAS = {
+    "problem": [("signalDim", "i64"), ("measurements", "i64"), ("latentDim", "i64"), ("samples", "i64"),
+                ("condition", "f64"), ("measurementOperator", "str"), ("testSamples", "i64")],
+    "model": [("kind", (OPT, "str")), ("depth", "i64"), ("width", "i64"), ("initScheme", "str"), ("initScale", "f64")],
+    "training": [("lambda", "f64"), ("noise", "f64"), ("steps", "steps"), ("maxSteps", "i64"), ("budgetFactor", "f64"),
+                 ("eta", (OPT, "f64")), ("etaScale", "f64"), ("optimizer", "str"), ("alpha", (OPT, "f64")),
+                 ("beta", (OPT, "f64")), ("stepRule", (OPT, "str")), ("flowRtol", (OPT, "f64")),
+                 ("flowAtol", (OPT, "f64")), ("flowTime", (OPT, "f64")), ("path", "str"), ("stopOnSuccess", "bool"),
+                 ("logEvery", (OPT, "i64")), ("logDensity", (OPT, "i64")), ("tolConv", "f64"), ("tolGrad", "f64"),
+                 ("tolRec", "f64"), ("tolOff", "f64"), ("testNoise", (LIST, "f64")), ("meanDataTerm", "bool"),
+                 ("lambdaPerLayer", "bool"), ("rankTolerance", "f64"), ("checkEvery", "i64"),
+                 ("sleepSeconds", (OPT, "f64"))],
+    "seeds": [("problem", "str"), ("training", "str")],
+    "spec": [("problem", "problem"), ("model", "model"), ("training", "training"), ("seeds", "seeds")],
+    "point": [("step", "i64"), ("loss", "f64"), ("trainResidual", "f64"), ("reconstructionError", "f64"),
+              ("offSubspaceError", "f64"), ("targetDistance", "f64"), ("gradientNorm", "f64"), ("balancedness", "f64"),
+              ("flowTime", (OPT, "f64")), ("singularValues", (OPT, (LIST, "f64"))), ("lossGap", (OPT, "f64"))],
+    "report": [("trainResidual", "f64"), ("reconstructionError", "f64"), ("offSubspaceError", "f64"),
+               ("oracleDistance", "f64"), ("targetDistance", "f64"), ("gradientNorm", "f64"), ("oracleNorm", "f64"),
+               ("testError", (LIST, "f64")), ("oracleTestError", (LIST, "f64")), ("balancedness", "f64"),
+               ("effectiveRank", "i64"), ("iterations", "i64"), ("convergedAt", (OPT, "i64")),
+               ("recoveredAt", (OPT, "i64")), ("stationaryAt", (OPT, "i64")), ("diverged", "bool"),
+               ("converged", "bool"), ("recovered", "bool"), ("stationary", "bool"), ("stepBudget", "i64"),
+               ("budgetCapped", "bool"), ("trainSeconds", "f64"), ("trajectory", (OPT, (LIST, "point"))),
+               ("flowTime", (OPT, "f64")), ("lossGapRate", (OPT, "f64")), ("balancednessDrift", (OPT, "f64")),
+               ("bestRankGap", (OPT, "f64"))],
+    "hello": [("protocolVersion", "i64"), ("workerID", "str"), ("host", "str"), ("pid", "i64"), ("cores", "i64"),
+              ("blasThreads", "i64"), ("capabilities", (LIST, "str")), ("prefetch", "i64")],
+    "welcome": [("sweep", "str"), ("fingerprint", "str"), ("heartbeatInterval", "f64"), ("workerTimeout", "f64"),
+                ("prefetch", "i64")],
+    "task": [("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("spec", "spec")],
+    "result": [("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("report", "report"), ("startedAt", "f64"),
+               ("finishedAt", "f64")],
+    "task_failed": [("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("reason", "str")],
+    "heartbeat": [("sentAt", "f64")],
+    "shutdown": [("reason", "str")],
+    "bye": [("reason", "str"), ("taskIDs", (LIST, "i64"))],
+    "ack": [("taskIDs", (LIST, "i64"))],
+    "register": [("reason", "str")],
+}
+
+
+def encode_field(out, kind, value):
+    if kind == "i64":
+        out += struct.pack("<q", int(value))
+    elif kind == "f64":
+        out += struct.pack("<d", float(value))
+    elif kind == "bool":
+        out.append(1 if value else 0)
+    elif kind == "str":
+        data = str(value).encode()
+        out += struct.pack("<I", len(data)) + data
+    elif kind == "steps":
+        out += b"\x01" if value == "auto" else b"\x00" + struct.pack("<q", int(value))
+    elif isinstance(kind, tuple) and kind[0] == OPT:
+        if value is None:
+            out.append(0)
+        else:
+            out.append(1)
+            encode_field(out, kind[1], value)
+    elif isinstance(kind, tuple) and kind[0] == LIST:
+        out += struct.pack("<I", len(value))
+        for element in value:
+            encode_field(out, kind[1], element)
+    else:
+        for name, field in SCHEMAS[kind]:
+            encode_field(out, field, value.get(name))
+
+
+class Reader:
+    def __init__(self, data, offset, end):
+        self.data, self.offset, self.end = data, offset, end
+
+    def take(self, count):
+        if count > self.end - self.offset:
+            raise ValueError("body too short")
+        start = self.offset
+        self.offset += count
+        return self.data[start:self.offset]
+
+    def field(self, kind):
+        if kind == "i64":
+            return struct.unpack("<q", self.take(8))[0]
+        if kind == "f64":
+            return struct.unpack("<d", self.take(8))[0]
+        if kind == "bool":
+            byte = self.take(1)[0]
+            if byte > 1:
+                raise ValueError("bad bool")
+            return byte == 1
+        if kind == "str":
+            return self.take(struct.unpack("<I", self.take(4))[0]).decode()
+        if kind == "steps":
+            tag = self.take(1)[0]
+            if tag > 1:
+                raise ValueError("bad steps tag")
+            return "auto" if tag == 1 else struct.unpack("<q", self.take(8))[0]
+        if isinstance(kind, tuple) and kind[0] == OPT:
+            present = self.take(1)[0]
+            if present > 1:
+                raise ValueError("bad presence byte")
+            return self.field(kind[1]) if present else None
+        if isinstance(kind, tuple) and kind[0] == LIST:
+            return [self.field(kind[1]) for _ in range(struct.unpack("<I", self.take(4))[0])]
+        body = {}
+        for name, field in SCHEMAS[kind]:
+            value = self.field(field)
+            if value is not None:
+                body[name] = value
+        return body
 
 
 def frame(kind, body):
-    return b"DLSW" + bytes([VERSION, KINDS[kind]]) + json.dumps(encode_value(body), allow_nan=False).encode()
+    out = bytearray(b"DLSW" + bytes([VERSION, KINDS[kind]]))
+    encode_field(out, kind, body)
+    return bytes(out)
 
 
 def decode(data):
+    """The messages of a frame as (kind, body) pairs; [] for a frame this worker cannot read."""
     if len(data) < 6 or data[:4] != b"DLSW":
-        return None, None
+        return []
     kind = NAMES.get(data[5])
     if kind is None or (data[4] != VERSION and kind != "reject"):
-        return None, None
+        return []
     try:
-        return kind, json.loads(data[6:].decode())
-    except (ValueError, UnicodeDecodeError):
-        return None, None
+        if kind == "reject":
+            return [(kind, json.loads(data[6:].decode()))]
+        reader = Reader(data, 6, len(data))
+        if kind != "batch":
+            body = reader.field(kind)
+            return [(kind, body)] if reader.offset == reader.end else []
+        entries = []
+        for _ in range(struct.unpack("<I", reader.take(4))[0]):
+            entry_kind = NAMES.get(reader.take(1)[0])
+            length = struct.unpack("<I", reader.take(4))[0]
+            entry = Reader(data, reader.offset, reader.offset + length)
+            reader.take(length)
+            body = entry.field(entry_kind)
+            if entry_kind not in ("task", "result", "task_failed") or entry.offset != entry.end:
+                return []
+            entries.append((entry_kind, body))
+        return entries if reader.offset == reader.end else []
+    except (ValueError, UnicodeDecodeError, struct.error, KeyError):
+        return []
 
 
 def number(value):
@@ -309,6 +435,8 @@ def training_target(x, u, s, v, gamma, lam, depth, max_rank):
 
 def run_task(spec):
     p, model, t = spec["problem"], spec["model"], spec["training"]
+    if model.get("kind") is not None:
+        raise ValueError(f"only the deep linear network, not model kind {model['kind']}")
     if t["optimizer"] != "gd" or t.get("stepRule") not in (None, "fixed") or p["measurementOperator"] != "gaussian":
         raise ValueError("only gd with a fixed step on a gaussian operator")
     a, basis, x, test_signals, test_noise = generate_problem(p, int(spec["seeds"]["problem"]))
@@ -584,39 +712,40 @@ def main():
             send(frame("heartbeat", {"sentAt": now}) if registered else frame("hello", hello))
         if not sock.poll(100):
             continue
-        kind, body = decode(sock.recv())
+        messages = decode(sock.recv())
         last_heard = time.time()
-        if kind == "welcome":
-            registered, fingerprint = True, body["fingerprint"]
-            timeout = number(body["workerTimeout"])
-            for task_id in [k for k, (sweep, _) in unsettled.items() if sweep != fingerprint]:
-                del unsettled[task_id]
-            for _, data in unsettled.values():
+        for kind, body in messages:
+            if kind == "welcome":
+                registered, fingerprint = True, body["fingerprint"]
+                timeout = number(body["workerTimeout"])
+                for task_id in [k for k, (sweep, _) in unsettled.items() if sweep != fingerprint]:
+                    del unsettled[task_id]
+                for _, data in unsettled.values():
+                    send(data)
+            elif kind == "register":
+                registered = False
+                last_sent = 0.0
+            elif kind == "ack":
+                for task_id in body["taskIDs"]:
+                    unsettled.pop(task_id, None)
+            elif kind == "task":
+                if body["sweep"] != fingerprint:
+                    continue
+                started = time.time()
+                answer = {"sweep": body["sweep"], "taskID": body["taskID"], "attempt": body["attempt"]}
+                try:
+                    answer.update(report=run_task(body["spec"]), startedAt=started, finishedAt=time.time())
+                    data = frame("result", answer)
+                except Exception as error:  # the run threw: a failure of the task itself
+                    answer["reason"] = f"{type(error).__name__}: {error}"
+                    data = frame("task_failed", answer)
+                unsettled[body["taskID"]] = (body["sweep"], data)
                 send(data)
-        elif kind == "register":
-            registered = False
-            last_sent = 0.0
-        elif kind == "ack":
-            for task_id in body["taskIDs"]:
-                unsettled.pop(task_id, None)
-        elif kind == "task":
-            if body["sweep"] != fingerprint:
-                continue
-            started = time.time()
-            answer = {"sweep": body["sweep"], "taskID": body["taskID"], "attempt": body["attempt"]}
-            try:
-                answer.update(report=run_task(body["spec"]), startedAt=started, finishedAt=time.time())
-                data = frame("result", answer)
-            except Exception as error:  # the run threw: a failure of the task itself
-                answer["reason"] = f"{type(error).__name__}: {error}"
-                data = frame("task_failed", answer)
-            unsettled[body["taskID"]] = (body["sweep"], data)
-            send(data)
-        elif kind == "shutdown":
-            return 0
-        elif kind == "reject":
-            print(f"protocol_worker: refused: {body.get('reason')}", file=sys.stderr)
-            return 4
+            elif kind == "shutdown":
+                return 0
+            elif kind == "reject":
+                print(f"protocol_worker: refused: {body.get('reason')}", file=sys.stderr)
+                return 4
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ public final class Coordinator {
     /// Set when the store cannot take results any more: the run stops with this error.
     var storeFailure: StoreFailure?
     var durations = TaskDurations()
+    /// Recent cells' tasks and encoded specs (see `taskAndEncodedSpec`).
+    var cellCache: [Int: CellCacheEntry] = [:]
     var lastLoop: Double
     var hadWorkers = false
     /// Why the coordinator stopped on its own (no workers, a dead authentication handler).

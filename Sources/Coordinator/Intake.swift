@@ -16,9 +16,9 @@ extension Coordinator {
         let peer = frames[0]
         let now = Self.now()
         let worker = dispatcher.workerID(forPeer: peer)
-        let message: Message
+        let messages: [Message]
         do {
-            message = try Message.decode(frames[1])
+            messages = try Message.decodeAll(frames[1])
         } catch {
             if case .versionMismatch(let peerVersion) = error {
                 counters.versionMismatches += 1
@@ -35,7 +35,12 @@ extension Coordinator {
             return
         }
         if let worker { dispatcher.touch(worker, now: now) }
+        for message in messages { handle(message, peer: peer, now: now) }
+    }
 
+    private func handle(_ message: Message, peer: [UInt8], now: Double) {
+        // Looked up per message: a hello or a bye earlier in the frame changes it.
+        let worker = dispatcher.workerID(forPeer: peer)
         switch message {
         case .hello(let hello):
             register(hello, peer: peer, now: now)
@@ -98,7 +103,7 @@ extension Coordinator {
                 counters.duplicateResults += 1
                 return nil
             }
-            return plan.task(taskID)
+            return task(taskID)
         case .unknownTask:
             counters.unknownTasks += 1
             logger.warning("refused a result for unknown task \(taskID) from \(describe(peer))")

@@ -7,20 +7,65 @@ import TrainingCore
 /// Dispatch and liveness: credit-based assignment, heartbeats, silent workers, overrun
 /// leases, a coordinator left without workers, farewell.
 extension Coordinator {
+    /// Hands `worker` the tasks its credit allows, in as few frames as fit (a batch).
     func assign(_ worker: String) {
         guard let slot = dispatcher.workers[worker], !resultBufferFull else { return }
-        for (taskID, attempt) in dispatcher.assign(to: worker, now: Self.now()) {
-            let spec = WireSpec(runSpec(of: plan.task(taskID)))
-            let task = TaskAssignment(sweep: plan.fingerprint, taskID: taskID, attempt: attempt, spec: spec)
-            if !send(.task(task), to: slot.peer) {
+        let assigned = dispatcher.assign(to: worker, now: Self.now())
+        guard !assigned.isEmpty else { return }
+        var batcher = FrameBatcher()
+        for (taskID, attempt) in assigned {
+            let (task, specWithoutSeeds) = taskAndEncodedSpec(taskID)
+            do {
+                try batcher.addTask(sweep: plan.fingerprint, taskID: taskID, attempt: attempt,
+                                    specWithoutSeeds: specWithoutSeeds, seeds: task.spec.seeds)
+            } catch {
+                logger.error("cannot encode task \(taskID): \(error)")
                 dispatcher.returnTask(taskID, from: worker)
-                break
+            }
+        }
+        for frame in batcher.frames() {
+            do {
+                try socket.send([slot.peer, frame], dontWait: true)
+            } catch {
+                // Nothing queued for this peer (gone, or its queue full): every task of the
+                // grant goes back (one sent in an earlier frame is then refused as unleased).
+                logger.debug("could not send tasks to \(describe(slot.peer)): \(error)")
+                for (taskID, _) in assigned { dispatcher.returnTask(taskID, from: worker) }
+                return
             }
         }
     }
 
     /// The spec a worker gets for `task`: the sampled trials log a trajectory.
     func runSpec(of task: SweepTask) -> RunSpec { configuration.sampled(task.spec, trial: task.trial) }
+
+    /// Task `id` of the plan, from a cache of recent cells: a cell's tasks differ only in their
+    /// trial and seeds, so the cell's settings are applied once, not once per task and again
+    /// per result.
+    func task(_ id: Int) -> SweepTask {
+        taskAndEncodedSpec(id).task
+    }
+
+    /// The task and its spec's body without the seeds (`WireSpec.encodedWithoutSeeds`).
+    func taskAndEncodedSpec(_ id: Int) -> (task: SweepTask, specWithoutSeeds: [UInt8]) {
+        let cellIndex = id / plan.trials
+        let trial = id % plan.trials
+        let sampled = trial < configuration.trajectories
+        if let entry = cellCache[cellIndex], let encoded = sampled ? entry.sampledSpec : entry.spec {
+            var task = entry.template
+            task.id = id
+            task.trial = trial
+            task.spec.seeds = SweepSeeds.seeds(master: configuration.seed, cell: task.cell, trial: trial)
+            return (task, encoded)
+        }
+        let task = plan.task(id)
+        let encoded = WireSpec(runSpec(of: task)).encodedWithoutSeeds
+        if cellCache.count >= 256 { cellCache.removeAll(keepingCapacity: true) }
+        var entry = cellCache[cellIndex] ?? CellCacheEntry(template: task)
+        if sampled { entry.sampledSpec = encoded } else { entry.spec = encoded }
+        cellCache[cellIndex] = entry
+        return (task, encoded)
+    }
 
     func assignAll() {
         for worker in dispatcher.workers.keys.sorted() { assign(worker) }
@@ -80,7 +125,7 @@ extension Coordinator {
         while Self.now() < deadline {
             guard let frames = try? socket.receive(timeout: 50) else { continue }
             guard frames.count == 2 else { continue }
-            guard let message = try? Message.decode(frames[1]) else { continue }
+            guard let messages = try? Message.decodeAll(frames[1]), let message = messages.first else { continue }
             switch message {
             case .result, .taskFailed:
                 // Still recorded: a result that arrives while stopping is not lost.
@@ -94,6 +139,14 @@ extension Coordinator {
             }
         }
     }
+}
+
+/// A cell's task (any trial; its id, trial and seeds are replaced) and its encoded specs
+/// without seeds, plain and with the sampled trials' trajectory.
+struct CellCacheEntry {
+    var template: SweepTask
+    var spec: [UInt8]?
+    var sampledSpec: [UInt8]?
 }
 
 /// Measured seconds per cell: the default lease of a task is a multiple of its cell's

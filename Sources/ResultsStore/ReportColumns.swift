@@ -26,15 +26,16 @@ enum ReportColumns {
     ]
 
     /// The values of `all` for one report, in order.
-    static func values(_ r: RunReport, encodeByNoise: ([Double]) throws -> String) throws -> [(any DatabaseValueConvertible)?] {
+    static func values(_ r: RunReport, byNoise: NoiseKeyedWriter) -> [SQLValue] {
         [
-            r.trainSeconds.storable, r.trainResidual.storable, r.reconstructionError.storable,
-            r.offSubspaceError.storable, r.oracleDistance.storable, r.targetDistance.storable,
-            r.gradientNorm.storable, r.oracleNorm.storable, r.balancedness.storable, r.effectiveRank, r.iterations,
-            r.convergedAt, r.recoveredAt, r.stationaryAt, r.diverged, r.converged, r.recovered, r.stationary,
-            r.stepBudget, r.budgetCapped, try encodeByNoise(r.testError), try encodeByNoise(r.oracleTestError),
-            r.flowTime?.storable, r.lossGapRate?.storable, r.balancednessDrift?.storable, r.bestRankGap?.storable,
-            r.supportRecovered,
+            .real(r.trainSeconds), .real(r.trainResidual), .real(r.reconstructionError),
+            .real(r.offSubspaceError), .real(r.oracleDistance), .real(r.targetDistance),
+            .real(r.gradientNorm), .real(r.oracleNorm), .real(r.balancedness), .int(r.effectiveRank), .int(r.iterations),
+            .int(r.convergedAt), .int(r.recoveredAt), .int(r.stationaryAt), .bool(r.diverged), .bool(r.converged),
+            .bool(r.recovered), .bool(r.stationary), .int(r.stepBudget), .bool(r.budgetCapped),
+            .text(byNoise.text(r.testError)), .text(byNoise.text(r.oracleTestError)),
+            .real(r.flowTime), .real(r.lossGapRate), .real(r.balancednessDrift), .real(r.bestRankGap),
+            .bool(r.supportRecovered),
         ]
     }
 }

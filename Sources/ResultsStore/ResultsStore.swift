@@ -36,6 +36,8 @@ public final class ResultsStore: Sendable {
     /// Device and inode of the file when opened: a file deleted or replaced under a running
     /// sweep would otherwise swallow every later result without a word.
     private let identity: FileIdentity?
+    /// Writes the test-noise keyed JSON of a row (the labels sorted once).
+    private let byNoise: NoiseKeyedWriter
 
     private init(directory: String, path: String, plan: SweepPlan, meta: SweepMeta, pool: DatabasePool,
                  lock: FolderLock?) {
@@ -46,6 +48,7 @@ public final class ResultsStore: Sendable {
         self.pool = pool
         self.lock = lock
         identity = FileIdentity(path: path)
+        byNoise = NoiseKeyedWriter(testNoise: plan.configuration.testNoise)
     }
 
     // MARK: Opening
@@ -327,7 +330,7 @@ public final class ResultsStore: Sendable {
             return try pool.write { db in
                 let statement = try db.cachedStatement(sql: Self.insertSQL)
                 return try zip(arguments, trajectories).map { arguments, trajectory in
-                    try statement.execute(arguments: arguments)
+                    try statement.executeBound(arguments, in: db)
                     let inserted = db.changesCount == 1
                     if inserted, let trajectory {
                         try db.cachedStatement(sql: StoredTrajectory.insertSQL).execute(arguments: trajectory)
@@ -359,7 +362,7 @@ public final class ResultsStore: Sendable {
         VALUES (\(Array(repeating: "?", count: insertColumns.count).joined(separator: ", ")))
         """
 
-    private func insertArguments(_ outcome: TaskOutcome) throws -> StatementArguments {
+    private func insertArguments(_ outcome: TaskOutcome) throws -> [SQLValue] {
         let task = outcome.task
         let plan = self.plan
         guard plan.contains(taskID: task.id) else {
@@ -370,7 +373,7 @@ public final class ResultsStore: Sendable {
             throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
         }
         let testNoise = plan.configuration.testNoise
-        var metrics: [(any DatabaseValueConvertible)?] = Array(repeating: nil, count: ReportColumns.all.count)
+        var metrics = [SQLValue](repeating: .null, count: ReportColumns.all.count)
         var failureReason: String?
         switch outcome.result {
         case let .report(report):
@@ -379,20 +382,22 @@ public final class ResultsStore: Sendable {
                     taskID: task.id,
                     reason: "\(report.testError.count) test errors and \(report.oracleTestError.count) oracle test errors for \(testNoise.count) test noise levels")
             }
-            metrics = try ReportColumns.values(report, encodeByNoise: { try Self.encodeByNoise($0, testNoise) })
+            metrics = ReportColumns.values(report, byNoise: byNoise)
         case let .failed(reason):
             failureReason = reason
         }
         let status: TaskStatus = failureReason == nil ? .ok : .failed
-        var values: [(any DatabaseValueConvertible)?] = [
-            task.id, task.cell.index, task.cell.depth, task.cell.width, task.cell.lambda, task.cell.noise, task.trial,
-            String(task.spec.seeds.problem), String(task.spec.seeds.training), status.rawValue, outcome.attempt,
-            outcome.workerID, outcome.host, outcome.startedAt, outcome.finishedAt,
+        var values: [SQLValue] = [
+            .int(task.id), .int(task.cell.index), .int(task.cell.depth), .int(task.cell.width), .real(task.cell.lambda),
+            .real(task.cell.noise), .int(task.trial), .text(String(task.spec.seeds.problem)),
+            .text(String(task.spec.seeds.training)), .text(status.rawValue), .int(outcome.attempt),
+            .text(outcome.workerID), .text(outcome.host), .date(outcome.startedAt), .date(outcome.finishedAt),
         ]
+        values.reserveCapacity(Self.insertColumns.count)
         values += metrics
-        values.append(failureReason)
-        values.append(try Self.encodeAxes(task.cell.extraSettings))
-        return StatementArguments(values)
+        values.append(.text(failureReason))
+        values.append(.text(try Self.encodeAxes(task.cell.extraSettings)))
+        return values
     }
 
     /// Throws `fileDeleted` or `fileReplaced` when `results.sqlite` is no longer the file this
@@ -541,15 +546,6 @@ public final class ResultsStore: Sendable {
         let order = plan.configuration.extraAxes.map(\.key)
         return object.sorted { (order.firstIndex(of: $0.key) ?? .max, $0.key) < (order.firstIndex(of: $1.key) ?? .max, $1.key) }
             .map { AxisSetting($0.key, AxisDefinition.named($0.key)?.typed($0.value) ?? $0.value) }
-    }
-
-    private static func encodeByNoise(_ values: [Double], _ noise: [Double]) throws -> String {
-        var object: [String: Double] = [:]
-        for (sigma, value) in zip(noise, values) { object[decimalLabel(sigma)] = value }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(object), as: UTF8.self)
     }
 
     private func decodeByNoise(_ text: String?, _ noise: [Double], taskID: Int, column: String) throws -> [Double] {

@@ -24,13 +24,20 @@ public enum ProtocolError: Error, CustomStringConvertible, Sendable, Hashable {
     }
 }
 
-/// One frame per message: `DLSW` magic, version byte, kind byte, JSON body.
+/// One frame per message, or a batch of task, result and failure messages in one frame:
+/// `DLSW` magic, version byte, kind byte, binary body (PROTOCOL.md). The reject body alone is
+/// JSON and never changes, so a peer of any version can read why it was refused.
 extension Message {
     static let magic: [UInt8] = Array("DLSW".utf8)
     static let headerBytes = 6
 
     enum Kind: UInt8, CaseIterable {
         case hello = 1, welcome, reject, task, result, taskFailed, heartbeat, shutdown, bye, ack, register
+        /// Several task, result or taskFailed messages (PROTOCOL.md, "Batches").
+        case batch
+
+        /// The kinds a batch may hold.
+        var batchable: Bool { self == .task || self == .result || self == .taskFailed }
     }
 
     var kind: Kind {
@@ -49,77 +56,124 @@ extension Message {
         }
     }
 
-    /// Non-finite numbers (a diverged run's metrics) travel as strings.
-    private static func encoder() -> JSONEncoder {
+    static func header(_ kind: Kind) -> [UInt8] { magic + [protocolVersion, kind.rawValue] }
+
+    /// The body of every kind but reject.
+    func writeBody(to w: inout WireWriter) throws(ProtocolError) {
+        switch self {
+        case .hello(let m): m.write(to: &w)
+        case .welcome(let m): m.write(to: &w)
+        case .reject(let m): w.append(try Self.rejectBody(m))
+        case .task(let m): m.write(to: &w)
+        case .result(let m): m.write(to: &w)
+        case .taskFailed(let m): m.write(to: &w)
+        case .heartbeat(let m): m.write(to: &w)
+        case .shutdown(let m): m.write(to: &w)
+        case .bye(let m): m.write(to: &w)
+        case .ack(let m): m.write(to: &w)
+        case .register(let m): m.write(to: &w)
+        }
+    }
+
+    /// JSON with sorted keys: the one body every version reads.
+    private static func rejectBody(_ reject: Reject) throws(ProtocolError) -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         encoder.outputFormatting = .sortedKeys
-        return encoder
-    }
-
-    private static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return decoder
-    }
-
-    public func encoded() throws(ProtocolError) -> [UInt8] {
-        let body: Data
         do {
-            let encoder = Self.encoder()
-            switch self {
-            case .hello(let m): body = try encoder.encode(m)
-            case .welcome(let m): body = try encoder.encode(m)
-            case .reject(let m): body = try encoder.encode(m)
-            case .task(let m): body = try encoder.encode(m)
-            case .result(let m): body = try encoder.encode(m)
-            case .taskFailed(let m): body = try encoder.encode(m)
-            case .heartbeat(let m): body = try encoder.encode(m)
-            case .shutdown(let m): body = try encoder.encode(m)
-            case .bye(let m): body = try encoder.encode(m)
-            case .ack(let m): body = try encoder.encode(m)
-            case .register(let m): body = try encoder.encode(m)
-            }
+            return Array(try encoder.encode(reject))
         } catch {
             throw .unencodable("\(error)")
         }
-        let frame = Self.magic + [protocolVersion, kind.rawValue] + Array(body)
-        guard frame.count <= maxFrameBytes else { throw .tooLarge(bytes: frame.count) }
-        return frame
     }
 
-    /// Decodes one frame. A reject is read whatever its version, so a worker learns why.
+    public func encoded() throws(ProtocolError) -> [UInt8] {
+        var w = WireWriter(prefix: Self.header(kind))
+        try writeBody(to: &w)
+        guard w.bytes.count <= maxFrameBytes else { throw .tooLarge(bytes: w.bytes.count) }
+        return w.bytes
+    }
+
+    /// Decodes a frame of one message (a batch frame is refused: see `decodeAll`). A reject
+    /// is read whatever its version, so a worker learns why.
     public static func decode(_ frame: [UInt8]) throws(ProtocolError) -> Message {
+        let kind = try header(of: frame)
+        guard kind != .batch else { throw .badBody(kind: "batch", detail: "a batch frame holds several messages") }
+        var r = WireReader(frame, from: headerBytes, kind: "\(kind)")
+        return try decodeBody(kind, &r)
+    }
+
+    /// Decodes a frame of one message or a batch of them.
+    public static func decodeAll(_ frame: [UInt8]) throws(ProtocolError) -> [Message] {
+        let kind = try header(of: frame)
+        guard kind == .batch else {
+            var r = WireReader(frame, from: headerBytes, kind: "\(kind)")
+            return [try decodeBody(kind, &r)]
+        }
+        var r = WireReader(frame, from: headerBytes, kind: "batch")
+        // An entry takes at least its kind byte and its length.
+        let count = try r.count("count", minimum: 5)
+        guard count >= 1 else { throw .badBody(kind: "batch", detail: "count: an empty batch") }
+        var messages: [Message] = []
+        messages.reserveCapacity(count)
+        for index in 0..<count {
+            let byte = try r.u8("entry \(index) kind")
+            guard let entryKind = Kind(rawValue: byte), entryKind.batchable else {
+                throw .badBody(kind: "batch", detail: "entry \(index): kind \(byte) cannot be batched (task, result and taskFailed can)")
+            }
+            let length = Int(try r.u32("entry \(index) length"))
+            guard length <= r.remaining else {
+                throw .badBody(kind: "batch", detail: "entry \(index): length \(length) exceeds the \(r.remaining) byte(s) left")
+            }
+            var entry = WireReader(frame, from: r.offset, to: r.offset + length, kind: "\(entryKind) (batch entry \(index))")
+            messages.append(try decodeBody(entryKind, &entry))
+            r.skip(length)
+        }
+        try r.finish()
+        return messages
+    }
+
+    /// Checks magic, size and version; the kind the header names.
+    private static func header(of frame: [UInt8]) throws(ProtocolError) -> Kind {
         guard frame.count >= headerBytes else { throw .tooShort(bytes: frame.count) }
         guard frame.count <= maxFrameBytes else { throw .tooLarge(bytes: frame.count) }
-        guard Array(frame[0..<4]) == magic else { throw .badMagic }
+        guard frame[0] == magic[0], frame[1] == magic[1], frame[2] == magic[2], frame[3] == magic[3] else {
+            throw .badMagic
+        }
         let version = frame[4]
         let kindByte = frame[5]
         guard version == protocolVersion || kindByte == Kind.reject.rawValue else {
             throw .versionMismatch(peerVersion: version)
         }
         guard let kind = Kind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
-        let body = Data(frame[headerBytes...])
-        let decoder = Self.decoder()
-        do {
-            switch kind {
-            case .hello: return .hello(try decoder.decode(Hello.self, from: body))
-            case .welcome: return .welcome(try decoder.decode(Welcome.self, from: body))
-            case .reject: return .reject(try decoder.decode(Reject.self, from: body))
-            case .task: return .task(try decoder.decode(TaskAssignment.self, from: body))
-            case .result: return .result(try decoder.decode(TaskResult.self, from: body))
-            case .taskFailed: return .taskFailed(try decoder.decode(TaskFailure.self, from: body))
-            case .heartbeat: return .heartbeat(try decoder.decode(Heartbeat.self, from: body))
-            case .shutdown: return .shutdown(try decoder.decode(Shutdown.self, from: body))
-            case .bye: return .bye(try decoder.decode(Bye.self, from: body))
-            case .ack: return .ack(try decoder.decode(Ack.self, from: body))
-            case .register: return .register(try decoder.decode(Register.self, from: body))
+        return kind
+    }
+
+    private static func decodeBody(_ kind: Kind, _ r: inout WireReader) throws(ProtocolError) -> Message {
+        let message: Message
+        switch kind {
+        case .hello: message = .hello(try Hello(from: &r))
+        case .welcome: message = .welcome(try Welcome(from: &r))
+        case .reject:
+            let body = Data(r.bytes[r.offset..<r.end])
+            do {
+                let decoder = JSONDecoder()
+                message = .reject(try decoder.decode(Reject.self, from: body))
+            } catch {
+                throw .badBody(kind: "reject", detail: Self.summary(of: error))
             }
-        } catch {
-            throw .badBody(kind: "\(kind)", detail: Self.summary(of: error))
+            r.skip(r.remaining)
+        case .task: message = .task(try TaskAssignment(from: &r))
+        case .result: message = .result(try TaskResult(from: &r))
+        case .taskFailed: message = .taskFailed(try TaskFailure(from: &r))
+        case .heartbeat: message = .heartbeat(try Heartbeat(from: &r))
+        case .shutdown: message = .shutdown(try Shutdown(from: &r))
+        case .bye: message = .bye(try Bye(from: &r))
+        case .ack: message = .ack(try Ack(from: &r))
+        case .register: message = .register(try Register(from: &r))
+        case .batch: throw .badBody(kind: "batch", detail: "a batch inside a batch")
         }
+        try r.finish()
+        return message
     }
 
     /// The kind a frame's header names, if the header is valid: says what could not be decoded.

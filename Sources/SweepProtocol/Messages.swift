@@ -1,5 +1,5 @@
 /// The protocol version this build speaks. Bump it on any change to a message's fields.
-public let protocolVersion: UInt8 = 5
+public let protocolVersion: UInt8 = 6
 
 /// The largest frame either side accepts (the coordinator also sets it as ZMQ_MAXMSGSIZE,
 /// so a larger frame closes that peer's connection before it is buffered).

@@ -106,11 +106,11 @@ public final class Worker {
                         logger.warning("dropped a message of \(frames.count) frames from the coordinator")
                         continue
                     }
-                    let message: Message
+                    let messages: [Message]
                     do {
-                        message = try Message.decode(frames[0])
+                        messages = try Message.decodeAll(frames[0])
                     } catch {
-                        if Message.headerKind(frames[0]) == "task" {
+                        if ["task", "batch"].contains(Message.headerKind(frames[0])) {
                             // A task this worker cannot read would sit here while it heartbeats.
                             let held = inbox.close()
                             send(.bye(Bye(reason: "cannot decode a task: \(error)", taskIDs: held)), on: dealer)
@@ -120,43 +120,45 @@ public final class Worker {
                         logger.warning("dropped a malformed frame from the coordinator: \(error)")
                         continue
                     }
-                    switch message {
-                    case .welcome(let welcome):
-                        if !session.registered {
-                            logger.info("registered with coordinator of sweep '\(welcome.sweep)' (\(welcome.fingerprint)) at \(options.connect)")
+                    for message in messages {
+                        switch message {
+                        case .welcome(let welcome):
+                            if !session.registered {
+                                logger.info("registered with coordinator of sweep '\(welcome.sweep)' (\(welcome.fingerprint)) at \(options.connect)")
+                            }
+                            session.registered = true
+                            session.fingerprint = welcome.fingerprint
+                            session.coordinatorTimeout = welcome.workerTimeout
+                            let dropped = results.welcomed(by: welcome.fingerprint)
+                            if dropped > 0 {
+                                logger.warning("dropped \(dropped) result(s) of another sweep: this coordinator runs \(welcome.fingerprint)")
+                            }
+                            results.send(on: dealer)
+                        case .task(let task):
+                            guard task.sweep == session.fingerprint else {
+                                logger.warning("dropped task \(task.taskID) of sweep \(task.sweep.prefix(32)): registered with \(session.fingerprint ?? "none")")
+                                continue
+                            }
+                            inbox.push(task)
+                        case .ack(let ack):
+                            results.settle(ack.taskIDs)
+                        case .register(let register):
+                            logger.info("coordinator asks this worker to register: \(register.reason)")
+                            session.registered = false
+                            session.lastSent = 0  // say hello at once
+                        case .heartbeat:
+                            break
+                        case .shutdown(let shutdown):
+                            let held = inbox.close()
+                            if !held.isEmpty { send(.bye(Bye(reason: shutdown.reason, taskIDs: held)), on: dealer) }
+                            logger.info("coordinator says: \(shutdown.reason)")
+                            return .finished(reason: shutdown.reason)
+                        case .reject(let reject):
+                            logger.error("coordinator refused this worker: \(reject.reason)")
+                            return .rejected(reason: reject.reason)
+                        case .hello, .result, .taskFailed, .bye:
+                            logger.warning("dropped a worker-only message from the coordinator")
                         }
-                        session.registered = true
-                        session.fingerprint = welcome.fingerprint
-                        session.coordinatorTimeout = welcome.workerTimeout
-                        let dropped = results.welcomed(by: welcome.fingerprint)
-                        if dropped > 0 {
-                            logger.warning("dropped \(dropped) result(s) of another sweep: this coordinator runs \(welcome.fingerprint)")
-                        }
-                        results.send(on: dealer)
-                    case .task(let task):
-                        guard task.sweep == session.fingerprint else {
-                            logger.warning("dropped task \(task.taskID) of sweep \(task.sweep.prefix(32)): registered with \(session.fingerprint ?? "none")")
-                            continue
-                        }
-                        inbox.push(task)
-                    case .ack(let ack):
-                        results.settle(ack.taskIDs)
-                    case .register(let register):
-                        logger.info("coordinator asks this worker to register: \(register.reason)")
-                        session.registered = false
-                        session.lastSent = 0  // say hello at once
-                    case .heartbeat:
-                        break
-                    case .shutdown(let shutdown):
-                        let held = inbox.close()
-                        if !held.isEmpty { send(.bye(Bye(reason: shutdown.reason, taskIDs: held)), on: dealer) }
-                        logger.info("coordinator says: \(shutdown.reason)")
-                        return .finished(reason: shutdown.reason)
-                    case .reject(let reject):
-                        logger.error("coordinator refused this worker: \(reject.reason)")
-                        return .rejected(reason: reject.reason)
-                    case .hello, .result, .taskFailed, .bye:
-                        logger.warning("dropped a worker-only message from the coordinator")
                     }
                 }
             }
@@ -321,13 +323,26 @@ private struct Unsettled {
         sentCount = sent
     }
 
-    /// Sends what has not gone out since the last registration; stops at the first refusal
-    /// (no connection yet: ZMQ_IMMEDIATE).
+    /// Sends what has not gone out since the last registration, up to 256 results a frame
+    /// (a batch); stops at the first refusal (no connection yet: ZMQ_IMMEDIATE).
     mutating func send(on dealer: Socket) {
         while sentCount < entries.count {
+            let chunk = entries[sentCount..<min(entries.count, sentCount + 256)]
+            var frames: [[UInt8]] = []
+            var batcher = FrameBatcher()
+            for entry in chunk {
+                do {
+                    try batcher.add(frame: entry.frame)
+                } catch {
+                    // A result within a few bytes of the frame limit travels alone.
+                    frames += batcher.frames()
+                    frames.append(entry.frame)
+                }
+            }
+            frames += batcher.frames()
             do {
-                try dealer.send([entries[sentCount].frame], dontWait: true)
-                sentCount += 1
+                for frame in frames { try dealer.send([frame], dontWait: true) }
+                sentCount += chunk.count
             } catch {
                 return
             }

@@ -167,17 +167,19 @@ final class LightweightWorkers: @unchecked Sendable {
             let readable = try poll(sockets, timeout: 100)
             for (socket, ready) in zip(sockets, readable) where ready {
                 while let frames = try socket.receive(timeout: 0) {
-                    guard let frame = frames.first, let message = try? Message.decode(frame) else { continue }
-                    switch message {
-                    case .task(let task):
-                        let now = Date().timeIntervalSince1970
-                        try socket.send([try Message.result(TaskResult(
-                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
-                            startedAt: now, finishedAt: now)).encoded()])
-                    case .heartbeat:
-                        try socket.send([try Message.heartbeat(Heartbeat(sentAt: Date().timeIntervalSince1970)).encoded()])
-                    default:
-                        break
+                    guard let frame = frames.first, let messages = try? Message.decodeAll(frame) else { continue }
+                    for message in messages {
+                        switch message {
+                        case .task(let task):
+                            let now = Date().timeIntervalSince1970
+                            try socket.send([try Message.result(TaskResult(
+                                sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
+                                startedAt: now, finishedAt: now)).encoded()])
+                        case .heartbeat:
+                            try socket.send([try Message.heartbeat(Heartbeat(sentAt: Date().timeIntervalSince1970)).encoded()])
+                        default:
+                            break
+                        }
                     }
                 }
             }

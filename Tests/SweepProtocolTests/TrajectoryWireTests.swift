@@ -41,7 +41,7 @@ import TrainingCore
 
     @Test("a trajectory too long for a frame is halved (first and last kept) until it fits; the rest is untouched")
     func thinnedToFit() throws {
-        let original = Self.result(points: 40_000)
+        let original = Self.result(points: 80_000)  // over 4 MiB in the binary encoding
         #expect(throws: ProtocolError.self) { try Message.result(original).encoded() }
         let frame = try original.encodedFrame()
         #expect(frame.count <= maxFrameBytes)

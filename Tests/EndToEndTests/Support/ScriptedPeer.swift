@@ -33,10 +33,12 @@ final class ScriptedPeer {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             guard let frames = try socket.receive(timeout: 50), let frame = frames.first,
-                  let message = try? Message.decode(frame) else { continue }
-            received.append(message)
-            if case .task(let task) = message { tasks.append(task) }
-            if stop(message) { return message }
+                  let messages = try? Message.decodeAll(frame) else { continue }
+            for message in messages {
+                received.append(message)
+                if case .task(let task) = message { tasks.append(task) }
+                if stop(message) { return message }
+            }
         }
         return nil
     }
