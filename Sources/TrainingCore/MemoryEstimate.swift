@@ -49,7 +49,7 @@ extension RunSpec {
     /// host's physical memory, not what is free at the moment, so that a busy host does not
     /// fail a task for good), before anything is allocated: a worker records the task as
     /// failed instead of the allocator killing it, and the next worker, in turn.
-    public func checkFitsInMemory(available: Double? = physicalMemoryBytes()) throws(TrainingError) {
+    public func checkFitsInMemory(available: Double?) throws(TrainingError) {
         let needed: Double
         switch model.kind {
         case .deepLinear: needed = estimatedBytes
@@ -61,6 +61,16 @@ extension RunSpec {
         throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) in all")
     }
 }
+
+extension RunSpec {
+    /// Against this host's physical memory (read once per process).
+    public func checkFitsInMemory() throws(TrainingError) {
+        try checkFitsInMemory(available: hostMemoryBytes)
+    }
+}
+
+/// `physicalMemoryBytes()` read once per process: a worker checks every task against it.
+private let hostMemoryBytes = physicalMemoryBytes()
 
 /// `MemTotal` of /proc/meminfo in bytes; nil when unknown (then nothing is refused).
 public func physicalMemoryBytes() -> Double? {

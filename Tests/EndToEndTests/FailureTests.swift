@@ -282,7 +282,7 @@ struct FailureTests {
             name: huge-trajectory
             problem: {signal_dim: 8, measurements: 4, latent_dim: 2, samples: 5, test_samples: 5}
             grid: {depth: [2], width: [4]}
-            training: {steps: 25000, log_every: 1}
+            training: {steps: 50000, log_every: 1}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "1"])
         let w = try worker(endpoint, in: directory, label: "w")
@@ -290,12 +290,12 @@ struct FailureTests {
         #expect(w.wait(seconds: 20) == 0)
         let out = directory.appendingPathComponent("out")
         #expect(sqlite(out, "select status from results") == "ok")
-        // 25,001 points every step do not fit 4 MiB; halved until they do, first and last kept.
+        // 50,001 points every step do not fit 4 MiB; halved until they do, first and last kept.
         let text = sqlite(out, "select points from trajectories")
         let columns = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let steps = try #require(columns["step"] as? [Int])
-        #expect(steps.count < 25_001 && steps.count > 25_001 / 16, "\(steps.count)")
-        #expect(steps.first == 0 && steps.last == 25_000 && zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(steps.count < 50_001 && steps.count > 50_001 / 16, "\(steps.count)")
+        #expect(steps.first == 0 && steps.last == 50_000 && zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 })
     }
 
     @Test("item 0: workers of a killed coordinator deliver nothing of its sweep to the next one on the same port")

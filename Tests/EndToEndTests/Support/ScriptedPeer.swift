@@ -34,11 +34,14 @@ final class ScriptedPeer {
         while Date() < deadline {
             guard let frames = try socket.receive(timeout: 50), let frame = frames.first,
                   let messages = try? Message.decodeAll(frame) else { continue }
+            // Every message of a batch is kept, even past the one awaited.
+            var found: Message?
             for message in messages {
                 received.append(message)
                 if case .task(let task) = message { tasks.append(task) }
-                if stop(message) { return message }
+                if found == nil, stop(message) { found = message }
             }
+            if let found { return found }
         }
         return nil
     }
