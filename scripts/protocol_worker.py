@@ -61,7 +61,7 @@ SCHEMAS = {
                ("converged", "bool"), ("recovered", "bool"), ("stationary", "bool"), ("stepBudget", "i64"),
                ("budgetCapped", "bool"), ("trainSeconds", "f64"), ("trajectory", (OPT, (LIST, "point"))),
                ("flowTime", (OPT, "f64")), ("lossGapRate", (OPT, "f64")), ("balancednessDrift", (OPT, "f64")),
-               ("bestRankGap", (OPT, "f64"))],
+               ("bestRankGap", (OPT, "f64")), ("supportRecovered", (OPT, "bool"))],
     "hello": [("protocolVersion", "i64"), ("workerID", "str"), ("host", "str"), ("pid", "i64"), ("cores", "i64"),
               ("blasThreads", "i64"), ("capabilities", (LIST, "str")), ("prefetch", "i64")],
     "welcome": [("sweep", "str"), ("fingerprint", "str"), ("heartbeatInterval", "f64"), ("workerTimeout", "f64"),

@@ -45,7 +45,7 @@ import Testing
             iterations: v.int(), convergedAt: v.int(), recoveredAt: v.int(), stationaryAt: v.int(), diverged: true,
             converged: true, recovered: true, stationary: true, stepBudget: v.int(), budgetCapped: true,
             trainSeconds: v.double(), trajectory: [point(&v), point(&v)], flowTime: v.double(),
-            lossGapRate: v.double(), balancednessDrift: v.double(), bestRankGap: v.double())
+            lossGapRate: v.double(), balancednessDrift: v.double(), bestRankGap: v.double(), supportRecovered: true)
         return (spec, report)
     }
 
