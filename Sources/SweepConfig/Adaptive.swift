@@ -83,12 +83,23 @@ public struct AdaptiveRound: Sendable, Hashable, Codable {
     public struct Extension: Sendable, Hashable, Codable {
         public var cell: Int
         public var trials: Int
+
+        public init(cell: Int, trials: Int) {
+            self.cell = cell
+            self.trials = trials
+        }
     }
 
     /// 1 for the first round after the grid's.
     public var number: Int
     public var newCells: [NewCell]
     public var extensions: [Extension]
+
+    public init(number: Int, newCells: [NewCell], extensions: [Extension]) {
+        self.number = number
+        self.newCells = newCells
+        self.extensions = extensions
+    }
 
     public var addedTasks: Int { extensions.reduce(0) { $0 + $1.trials } }
 }

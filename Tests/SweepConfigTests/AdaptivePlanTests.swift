@@ -111,6 +111,22 @@ import TrainingCore
         #expect(last.nextAdaptiveRound(tallies: settled(last), intervalWidth: Self.width) == nil)
     }
 
+    @Test("configs/phase-adaptive.yaml: phase.yaml's cells, whose first 8 trials are phase.yaml's runs")
+    func phaseAdaptiveContainsPhase() throws {
+        let adaptive = SweepPlan(try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("phase-adaptive.yaml").path))
+        let phase = SweepPlan(try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("phase.yaml").path))
+        #expect(adaptive.configuration.adaptive == AdaptiveSettings(targetCIWidth: 0.35, minTrials: 4, maxTrials: 24, round: 4))
+        #expect(adaptive.cells.map(\.settings) == phase.cells.map(\.settings))
+        // Round 1 gives every cell 4 more trials: trials 4..7 are phase.yaml's too.
+        let next = adaptive.applying(AdaptiveRound(number: 1, newCells: [],
+                                                   extensions: (0..<64).map { .init(cell: $0, trials: 4) }))
+        for cell in [0, 17, 63] {
+            for trial in 0..<8 {
+                #expect(next.task(next.taskID(cell: cell, trial: trial)).spec == phase.task(phase.taskID(cell: cell, trial: trial)).spec)
+            }
+        }
+    }
+
     @Test("a round read back from its JSON (as the store keeps it) gives the same plan: 1.0 stays a number")
     func roundTripsThroughJSON() throws {
         let base = try plan(Self.yaml.replacingOccurrences(of: "lambda: [0.01, 0.1, 1.0]", with: "lambda: [1.0, 4.0]"))
