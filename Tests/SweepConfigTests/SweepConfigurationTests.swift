@@ -241,7 +241,7 @@ let minimalYAML = """
          "configs/x.yaml:3: training.beta: applies to optimizer inertial only, not heavy-ball"),
         ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
         ("success: fast\n", "configs/x.yaml:1: success: expected one of converged|recovered, got \"fast\""),
-        ("model: resnet\n", "configs/x.yaml:1: model: expected one of deep-linear|noop|sleep, got \"resnet\""),
+        ("model: resnet\n", "configs/x.yaml:1: model: expected one of deep-linear|diagonal|noop|sleep, got \"resnet\""),
         ("training:\n  sleep_seconds: 1\n", "configs/x.yaml:2: training.sleep_seconds: applies to model sleep only, not deep-linear"),
         ("model: sleep\ntraining:\n  sleep_seconds: -1\n",
          "configs/x.yaml:3: training.sleep_seconds: expected a non-negative number, got -1"),
