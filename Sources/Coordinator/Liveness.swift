@@ -48,8 +48,7 @@ extension Coordinator {
 
     /// The task and its spec's body without the seeds (`WireSpec.encodedWithoutSeeds`).
     func taskAndEncodedSpec(_ id: Int) -> (task: SweepTask, specWithoutSeeds: [UInt8]) {
-        let cellIndex = id / plan.trials
-        let trial = id % plan.trials
+        let (cellIndex, trial) = plan.position(ofTask: id)  // adaptive rounds append blocks of ids
         let sampled = trial < configuration.trajectories
         if let entry = cellCache[cellIndex], let encoded = sampled ? entry.sampledSpec : entry.spec {
             var task = entry.template
