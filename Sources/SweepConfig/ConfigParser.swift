@@ -184,6 +184,19 @@ struct ConfigParser {
             AxisDefinition.named(axis.key)?.apply(axis.values[0], to: &base)
         }
         try checkProblemAxes(base.problem, extraAxes, extraEntries)
+        // The diagonal model trains with fixed-step gd and no weight decay (docs/MODEL.md §5).
+        if base.model.kind == .diagonal, let entry = top.first(where: { $0.key == "model" }) {
+            let stepRules = extraAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [training.stepRule.rawValue]
+            if let other = optimizers.first(where: { $0 != .gd }) {
+                throw error(entry, "diagonal trains with optimizer gd only, not \(other.rawValue)")
+            }
+            if let lambda = axes.lambda.first(where: { $0 != 0 }) {
+                throw error(entry, "diagonal has no weight decay: lambda must be 0, not \(decimalLabel(lambda))")
+            }
+            if stepRules.contains(where: { $0 != StepRule.fixed.rawValue }) {
+                throw error(entry, "diagonal trains with a fixed step: no step_rule")
+            }
+        }
         let gridKeys = Set(extraAxes.map(\.key) + AxisDefinition.legacyKeys)
         for item in [heatmap.rows, heatmap.columns].compactMap({ $0 }) {
             let key = try string(item)

@@ -48,6 +48,15 @@ let minimalYAML = """
         #expect(adaptive.training.stepRule == .adaptive)
     }
 
+    @Test func diagonalConfigParses() throws {
+        let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("diagonal.yaml").path)
+        let plan = SweepPlan(config)
+        #expect(plan.taskCount == 30)
+        #expect(config.model.kind == .diagonal)
+        #expect(plan.task(0).spec.model.kind == .diagonal && plan.task(0).spec.model.initScale == 0.02)
+        #expect(Set((0..<plan.taskCount).map { plan.task($0).spec.model.depth }) == [2, 3])
+    }
+
     @Test func flowConfigParses() throws {
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("flow.yaml").path)
         let plan = SweepPlan(config)
@@ -242,6 +251,8 @@ let minimalYAML = """
         ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
         ("success: fast\n", "configs/x.yaml:1: success: expected one of converged|recovered, got \"fast\""),
         ("model: resnet\n", "configs/x.yaml:1: model: expected one of deep-linear|diagonal|noop|sleep, got \"resnet\""),
+        ("model: diagonal\ntraining: {optimizer: heavy-ball}\n", "configs/x.yaml:1: model: diagonal trains with optimizer gd only, not heavy-ball"),
+        ("model: diagonal\ngrid:\n  lambda: [0, 0.1]\n", "configs/x.yaml:1: model: diagonal has no weight decay: lambda must be 0, not 0.1"),
         ("training:\n  sleep_seconds: 1\n", "configs/x.yaml:2: training.sleep_seconds: applies to model sleep only, not deep-linear"),
         ("model: sleep\ntraining:\n  sleep_seconds: -1\n",
          "configs/x.yaml:3: training.sleep_seconds: expected a non-negative number, got -1"),
