@@ -32,6 +32,31 @@ import Testing
         #expect(object["iterations"] as? Int == object["converged_at"] as? Int)
     }
 
+    @Test("--model diagonal: the report with the diagonal figures, the text summary, and the deep-linear options refused")
+    func diagonal() throws {
+        let directory = try makeTemporaryDirectory()
+        let args = ["train", "--model", "diagonal", "--signal-dim", "20", "--measurements", "10", "--latent-dim", "2",
+                    "--depth", "2", "--init-scale", "0.1", "--eta-scale", "1", "--steps", "100000", "--tol-conv", "1e-8",
+                    "--stop-on-success"]
+        let run = try DLSweepProcess(args + ["--json"], in: directory, label: "diagonal")
+        #expect(run.wait(seconds: 60) == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["converged"] as? Bool == true && object["support_recovered"] as? Bool != nil)
+        let loss = try #require(object["final_loss"] as? Double), residual = try #require(object["train_residual"] as? Double)
+        #expect(residual <= 1e-8 && loss >= 0)
+        let rho = try #require(object["certificate_off_support"] as? Double)
+        #expect(rho > 0 && rho < 1)
+        #expect(try #require(object["l1_norm"] as? Double) > 0 && (object["target_distance"] as? Double ?? -1) > 0)
+
+        let text = try DLSweepProcess(args, in: directory, label: "diagonal-text")
+        #expect(text.wait(seconds: 60) == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("distance to the minimum-l1 solution") && text.stdout.contains("support recovered: "))
+
+        let refused = try DLSweepProcess(args + ["--save-weights", "w"], in: directory, label: "diagonal-refused")
+        #expect(refused.wait(seconds: 60) != 0)
+        #expect(refused.stderr.contains("--save-weights applies to the deep-linear model, not diagonal"), "\(refused.stderr)")
+    }
+
     @Test("--optimizer flow integrates to its horizon and logs the singular values of W")
     func flow() throws {
         let directory = try makeTemporaryDirectory()
