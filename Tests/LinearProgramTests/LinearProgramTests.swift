@@ -1,5 +1,7 @@
+import Dispatch
 import LinearProgram
 import Numerics
+import Synchronization
 import Testing
 
 @Suite struct LinearProgramTests {
@@ -62,6 +64,28 @@ import Testing
             _ = try lp.solve()
         } catch {
             #expect(error.kind == .invalidInput)
+        }
+    }
+
+    @Test("solves on several threads at once are independent (GLPK's environment is per thread)")
+    func concurrentSolves() throws {
+        let results = Mutex<[Int: [Double]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 8) { k in
+            // max x + y s.t. x + 2y ≤ 4 + k, 3x + y ≤ 6, solved 50 times on each of 8 threads.
+            let lp = LinearProgram(objective: [-1, -1], variableBounds: [.atLeast(0), .atLeast(0)],
+                                   constraints: [1, 2, 3, 1], rowBounds: [.atMost(4 + Double(k)), .atMost(6)])
+            for _ in 0..<50 {
+                let value = (try? lp.solve().objective) ?? .nan
+                results.withLock { $0[k, default: []].append(value) }
+            }
+        }
+        for k in 0..<8 {
+            // The vertex of x + 2y = b, 3x + y = 6 is x = (12 − b)/5, y = (3b − 6)/5 while x ≥ 0 (b ≤ 12).
+            let b = 4 + Double(k)
+            let expected = -((12 - b) / 5 + (3 * b - 6) / 5)
+            let values = try #require(results.withLock { $0[k] })
+            #expect(values.count == 50)
+            #expect(values.allSatisfy { $0.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-12) }, "k = \(k): \(values)")
         }
     }
 }
