@@ -40,6 +40,9 @@ struct GradientDescent {
     /// The previous iterate and gradient of `heavy-ball` and `inertial`.
     var inertia: InertialState?
     let firstOutsideAR: Matrix   // firstOutside · A R, n_1 × r
+    /// `‖firstOutside‖²_F` and `‖firstOutside · A R‖_F`: constants the checks use.
+    let firstOutsideSquaredNorm: Double
+    let firstOutsideARNorm: Double
     let utAR: Matrix             // Uᵀ A R, k × r
 
     // Work buffers of the hot loop.
@@ -75,6 +78,8 @@ struct GradientDescent {
             firstOutside = Matrix(rows: 0, columns: 0)
             firstOutsideAR = Matrix(rows: 0, columns: 0)
         }
+        firstOutsideSquaredNorm = BLAS.squaredNorm(firstOutside)
+        firstOutsideARNorm = firstOutsideAR.frobeniusNorm
         utAR = u.transposed * data.ar
 
         let columns = reduced ? k : problem.measurements

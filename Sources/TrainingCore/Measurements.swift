@@ -38,14 +38,18 @@ extension GradientDescent {
         return (max(0, BLAS.squaredNorm(first) - BLAS.squaredNorm(first * data.u))).squareRoot()
     }
 
+    /// `‖W_l‖²_F` of W_2 … W_L, one read of every weight: a check's loss and its
+    /// reconstruction bound (`OutcomeTracker`) share them.
+    func upperSquaredNorms() -> [Double] { upper.map { BLAS.squaredNorm($0) } }
+
     /// The objective F: data term from the reduced quantities, plus weight decay.
-    func loss() -> Double {
+    func loss(upperSquaredNorms norms: [Double]? = nil) -> Double {
         var p = onRange()
         let s = data.s
         for j in 0..<s.count { for i in 0..<p.rows { p[i, j] = p[i, j] * s[j] - data.xv[i, j] } }
         let dataTerm = 0.5 * gamma * (BLAS.squaredNorm(p) + data.outsideResidual)
-        var regularization = upper.reduce(0) { $0 + BLAS.squaredNorm($1) } + BLAS.squaredNorm(first)
-        if reduced { regularization += outsideFactor * outsideFactor * BLAS.squaredNorm(firstOutside) }
+        var regularization = (norms ?? upperSquaredNorms()).reduce(0, +) + BLAS.squaredNorm(first)
+        if reduced { regularization += outsideFactor * outsideFactor * firstOutsideSquaredNorm }
         return dataTerm + 0.5 * data.lambdaLayer * regularization
     }
 
@@ -59,6 +63,15 @@ extension GradientDescent {
             w1ar = first * data.ar
         }
         return (throughUpper(w1ar) - data.problem.basis).frobeniusNorm
+    }
+
+    /// `‖(W U) Uᵀ A R − R‖_F` (reduced path): the reconstruction error without its off-range
+    /// part `c_t W_{L:2} W_1(0)(I − U Uᵀ) A R`, from the forward product the step keeps
+    /// (d × k times k × r) instead of a product through every layer.
+    func onRangeReconstructionError() -> Double {
+        var p = data.problem.basis
+        BLAS.gemm(onRange(), utAR, alpha: 1, beta: -1, into: &p)
+        return p.frobeniusNorm
     }
 
     /// `‖W − W*‖_F` (λ > 0) or `‖W U − W* U‖_F` (λ = 0) for the full W.
@@ -117,7 +130,7 @@ extension GradientDescent {
         var g1 = delta
         BLAS.axpy(lambda, first, &g1)
         total += BLAS.squaredNorm(g1)
-        if reduced { total += lambda * lambda * outsideFactor * outsideFactor * BLAS.squaredNorm(firstOutside) }
+        if reduced { total += lambda * lambda * outsideFactor * outsideFactor * firstOutsideSquaredNorm }
         return total.squareRoot()
     }
 

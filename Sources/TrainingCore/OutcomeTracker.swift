@@ -49,10 +49,15 @@ struct OutcomeTracker {
         if recovered && recoveredAt == nil { recoveredAt = step }
     }
 
-    mutating func check(_ net: GradientDescent, step t: Int) {
+    /// - Parameter upperSquaredNorms: `‖W_l‖²_F` of W_2 … W_L if the caller has them (the
+    ///   loss of the same check reads them).
+    mutating func check(_ net: GradientDescent, step t: Int, upperSquaredNorms: [Double]? = nil) {
         let needConverged = convergedAt == nil
         let needRecovered = recoveredAt == nil
-        if needConverged || needRecovered { judge(net, step: t, needConverged: needConverged, needRecovered: needRecovered) }
+        if needConverged || needRecovered {
+            judge(net, step: t, needConverged: needConverged, needRecovered: needRecovered,
+                  upperSquaredNorms: upperSquaredNorms)
+        }
         if stationaryAt == nil && convergedAt == nil
             && net.gradientNorm(stoppingAbove: data.training.tolGrad * initialGradient) / initialGradient
                <= data.training.tolGrad {
@@ -60,7 +65,8 @@ struct OutcomeTracker {
         }
     }
 
-    private mutating func judge(_ net: GradientDescent, step t: Int, needConverged: Bool, needRecovered: Bool) {
+    private mutating func judge(_ net: GradientDescent, step t: Int, needConverged: Bool, needRecovered: Bool,
+                                upperSquaredNorms: [Double]?) {
         guard net.reduced else {
             let w = net.endToEnd()
             if needConverged && net.targetError(w) <= convergenceThreshold { convergedAt = t }
@@ -74,7 +80,7 @@ struct OutcomeTracker {
         let factor = net.outsideFactor
         let wu = net.onRange()
         let onRangeError = (wu - data.target.onRange).frobeniusNorm
-        let reconstructionHolds = needRecovered && net.reconstructionError() <= reconstructionThreshold
+        let reconstructionHolds = needRecovered && reconstructionHolds(net, upperSquaredNorms: upperSquaredNorms)
         // W U Uᵀ P⊥: the part of the off-subspace error that the step keeps exactly.
         let onRangeOff = reconstructionHolds ? wu * data.utPerp : nil
         // E is needed by the λ > 0 convergence test and by the off-subspace test. The distance
@@ -110,6 +116,28 @@ struct OutcomeTracker {
            offSubspaceError(onRangeOff, productOffSubspace) <= offSubspaceThreshold {
             recoveredAt = t
         }
+    }
+
+    /// Whether `‖W A R − R‖_F ≤ reconstructionThreshold`, exactly, usually without the product
+    /// through every layer that `reconstructionError()` forms (a third of a step).
+    ///
+    /// `W A R = (W U) Uᵀ A R + c_t W_{L:2} F` with `F = W_1(0)(I − U Uᵀ) A R` fixed, and
+    /// `‖W_{L:2} F‖_F ≤ ‖W_L‖_F ⋯ ‖W_2‖_F ‖F‖_F`, so the error lies within `bound` of the on-range
+    /// part's. F is the part of range(A R) outside range(Y): zero up to rounding for generated
+    /// data (noiseless Y spans range(A R); with noise and n ≥ m, U spans everything), so the
+    /// on-range part settles the question unless the error lies within `bound` (plus a margin
+    /// far above rounding) of the threshold; then the exact error decides, as before.
+    private func reconstructionHolds(_ net: GradientDescent, upperSquaredNorms: [Double]?) -> Bool {
+        let onRangeError = net.onRangeReconstructionError()
+        var bound = abs(net.outsideFactor) * net.firstOutsideARNorm
+        if bound > 0 {
+            for squared in upperSquaredNorms ?? net.upperSquaredNorms() { bound *= squared.squareRoot() }
+        }
+        let margin = bound + 1e-6 * (onRangeError + data.basisNorm)
+        guard bound.isFinite, onRangeError.isFinite else { return net.reconstructionError() <= reconstructionThreshold }
+        if onRangeError - margin > reconstructionThreshold { return false }
+        if onRangeError + margin < reconstructionThreshold { return true }
+        return net.reconstructionError() <= reconstructionThreshold
     }
 
     /// Forms E exactly and adapts the refresh interval to how far it moved.

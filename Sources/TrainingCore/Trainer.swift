@@ -105,13 +105,14 @@ extension GradientDescent {
                 iterations = t
                 let reachedHorizon = isFlow && time >= horizon
                 if t % training.checkEvery == 0 || t == budget.steps || reachedHorizon {
-                    let current = loss()
+                    let norms = upperSquaredNorms()
+                    let current = loss(upperSquaredNorms: norms)
                     if !current.isFinite || current > 1e6 * max(initialLoss, .leastNormalMagnitude) {
                         diverged = true
                         break
                     }
                     gaps.record(time: time, loss: current)
-                    tracker.check(self, step: t)
+                    tracker.check(self, step: t, upperSquaredNorms: norms)
                     if training.stopOnSuccess && tracker.hasConverged { break }
                 }
                 if log.wants(t) { log.record(try trajectoryPoint(step: t, initialGradient: initialGradient)) }

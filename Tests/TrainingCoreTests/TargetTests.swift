@@ -213,6 +213,46 @@ import TrainingCore
         #expect(reduced.converged == plain.converged && reduced.recovered == plain.recovered)
     }
 
+    @Test("the reconstruction check decides as the exact error does when part of range(A R) lies outside range(Y) (its bound is not trivial)")
+    func reconstructionBoundWithOffRangeSignal() throws {
+        // n = 6 < m = 10 and signals off range(R): Y spans 6 directions that do not contain
+        // range(A R), so W_1(0)(I − U Uᵀ) A R is not zero and decays only as (1 − ηλ)^t.
+        var problem = try smallProblem(samples: 6)
+        var rng = NormalGenerator(seed: 11)
+        BLAS.axpy(0.1, rng.normalMatrix(rows: problem.signalDim, columns: problem.samples), &problem.x)
+        let svd = try LAPACK.svd(problem.a * problem.x)
+        let u = svd.u.columns(0..<svd.rank(relativeTolerance: 1e-12))
+        let ar = problem.a * problem.basis
+        let offRange = (ar - u * (u.transposed * ar)).frobeniusNorm / ar.frobeniusNorm
+        #expect(offRange > 0.1, "range(A R) must stick out of range(Y), got \(offRange)")
+        var training = TrainingSpec()
+        training.lambda = 0.2
+        training.steps = 300
+        training.checkEvery = 5
+        training.tolOff = 1e9   // recovered = the reconstruction test alone
+        training.testNoise = []
+        training.path = .plain
+        training.logEvery = 5
+        let net = model(depth: 3, width: 10)
+        let start = try weights(for: problem, net)
+        let errors = try train(problem: problem, model: net, training: training, trainingSeed: 8, initialWeights: start)
+            .report.trajectory.map(\.reconstructionError)
+        training.logEvery = nil
+        // Thresholds a hair above the exact error of a check: the on-range part alone would
+        // misjudge them, as it differs from the error by up to c_t ‖W_{L:2} F‖.
+        var hits = 0
+        for error in errors.dropFirst().prefix(40).enumerated().filter({ $0.offset % 4 == 0 }).map(\.element) {
+            training.tolRec = error * (1 + 1e-4) / problem.basis.frobeniusNorm
+            training.path = .reduced
+            let reduced = try train(problem: problem, model: net, training: training, trainingSeed: 8, initialWeights: start).report
+            training.path = .plain
+            let plain = try train(problem: problem, model: net, training: training, trainingSeed: 8, initialWeights: start).report
+            #expect(reduced.recoveredAt == plain.recoveredAt, "tol_rec \(training.tolRec)")
+            if plain.recoveredAt != nil { hits += 1 }
+        }
+        #expect(hits >= 5, "the thresholds must be reached for the comparison to mean something")
+    }
+
     @Test("steps: auto follows ln(scale / tol) / (η λ) and is capped by max_steps")
     func autoBudget() throws {
         let problem = try smallProblem()
