@@ -197,6 +197,57 @@ DEFINE_TRANSPOSED_K(6)
 DEFINE_TRANSPOSED_K(7)
 DEFINE_TRANSPOSED_K(8)
 
+// The gradient norm of a layer and Wᵀ Δ together (as the AVX-512 version below), one column
+// of W at a time, k accumulators and k broadcast inputs in registers.
+#define DEFINE_GRADIENT_NORM_AVX2(K)                                                                   \
+__attribute__((target("avx2,fma")))                                                                    \
+static double gradient_norm_avx2_##K(size_t n_out, size_t n_in, const double *restrict w,               \
+                                     const double *restrict delta, const double *restrict input,       \
+                                     double lambda, double *restrict back) {                           \
+    const __m256d vlambda = _mm256_set1_pd(lambda);                                                    \
+    __m256d total = _mm256_setzero_pd();                                                               \
+    double rest = 0;                                                                                   \
+    for (size_t j = 0; j < n_in; j++) {                                                                \
+        const double *col = w + j * n_out;                                                             \
+        __m256d a[K], b[K];                                                                            \
+        for (int c = 0; c < K; c++) { a[c] = _mm256_setzero_pd(); b[c] = _mm256_set1_pd(input[j + c * n_in]); } \
+        size_t i = 0;                                                                                  \
+        for (; i + 4 <= n_out; i += 4) {                                                               \
+            const __m256d v = _mm256_loadu_pd(col + i);                                                \
+            __m256d g = _mm256_mul_pd(vlambda, v);                                                     \
+            for (int c = 0; c < K; c++) {                                                              \
+                const __m256d d = _mm256_loadu_pd(delta + c * n_out + i);                              \
+                g = _mm256_fmadd_pd(d, b[c], g);                                                       \
+                a[c] = _mm256_fmadd_pd(v, d, a[c]);                                                    \
+            }                                                                                          \
+            total = _mm256_fmadd_pd(g, g, total);                                                      \
+        }                                                                                              \
+        for (size_t t = i; t < n_out; t++) {                                                           \
+            double g = lambda * col[t];                                                                \
+            for (int c = 0; c < K; c++) g += delta[c * n_out + t] * input[j + c * n_in];               \
+            rest += g * g;                                                                             \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) {                                                                  \
+            double r[4];                                                                               \
+            _mm256_storeu_pd(r, a[c]);                                                                 \
+            double sum = (r[0] + r[1]) + (r[2] + r[3]);                                                \
+            for (size_t t = i; t < n_out; t++) sum += col[t] * delta[c * n_out + t];                   \
+            back[j + c * n_in] = sum;                                                                  \
+        }                                                                                              \
+    }                                                                                                  \
+    double r[4];                                                                                       \
+    _mm256_storeu_pd(r, total);                                                                        \
+    return ((r[0] + r[1]) + (r[2] + r[3])) + rest;                                                     \
+}
+DEFINE_GRADIENT_NORM_AVX2(1)
+DEFINE_GRADIENT_NORM_AVX2(2)
+DEFINE_GRADIENT_NORM_AVX2(3)
+DEFINE_GRADIENT_NORM_AVX2(4)
+DEFINE_GRADIENT_NORM_AVX2(5)
+DEFINE_GRADIENT_NORM_AVX2(6)
+DEFINE_GRADIENT_NORM_AVX2(7)
+DEFINE_GRADIENT_NORM_AVX2(8)
+
 // One version per k (1…8) so the k coefficients of a column live in registers and the
 // loops over k unroll: W's four rows stay in a register through the update and the forward
 // product, so W is loaded and stored once per step.
@@ -614,6 +665,19 @@ double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, siz
         case 4: return gradient_norm_avx512_4(n_out, n_in, w, delta, input, lambda, back);
         case 5: return gradient_norm_avx512_5(n_out, n_in, w, delta, input, lambda, back);
         case 6: return gradient_norm_avx512_6(n_out, n_in, w, delta, input, lambda, back);
+        default: break;
+        }
+    }
+    if (runnable(variant) >= DLSWEEP_KERNELS_AVX2) {
+        switch (k) {
+        case 1: return gradient_norm_avx2_1(n_out, n_in, w, delta, input, lambda, back);
+        case 2: return gradient_norm_avx2_2(n_out, n_in, w, delta, input, lambda, back);
+        case 3: return gradient_norm_avx2_3(n_out, n_in, w, delta, input, lambda, back);
+        case 4: return gradient_norm_avx2_4(n_out, n_in, w, delta, input, lambda, back);
+        case 5: return gradient_norm_avx2_5(n_out, n_in, w, delta, input, lambda, back);
+        case 6: return gradient_norm_avx2_6(n_out, n_in, w, delta, input, lambda, back);
+        case 7: return gradient_norm_avx2_7(n_out, n_in, w, delta, input, lambda, back);
+        case 8: return gradient_norm_avx2_8(n_out, n_in, w, delta, input, lambda, back);
         default: break;
         }
     }
