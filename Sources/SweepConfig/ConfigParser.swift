@@ -185,7 +185,10 @@ struct ConfigParser {
         }
         try checkProblemAxes(base.problem, extraAxes, extraEntries)
         // The diagonal model trains with fixed-step gd and no weight decay (docs/MODEL.md §5).
-        if base.model.kind == .diagonal, let entry = top.first(where: { $0.key == "model" }) {
+        // A `model:` grid axis that lists diagonal is held to the same rules.
+        let diagonalInGrid = extraAxes.contains { $0.key == "model" && $0.values.contains { $0.stringValue == ModelKind.diagonal.rawValue } }
+        if base.model.kind == .diagonal || diagonalInGrid,
+           let entry = top.first(where: { $0.key == "model" }) ?? extraEntries["model"] {
             let stepRules = extraAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [training.stepRule.rawValue]
             if let other = optimizers.first(where: { $0 != .gd }) {
                 throw error(entry, "diagonal trains with optimizer gd only, not \(other.rawValue)")
