@@ -190,8 +190,8 @@ struct ConfigParser {
         if base.model.kind == .diagonal || diagonalInGrid,
            let entry = top.first(where: { $0.key == "model" }) ?? extraEntries["model"] {
             let stepRules = extraAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [training.stepRule.rawValue]
-            if let other = optimizers.first(where: { $0 != .gd }) {
-                throw error(entry, "diagonal trains with optimizer gd only, not \(other.rawValue)")
+            if let other = optimizers.first(where: { $0 != .gd && $0 != .flow }) {
+                throw error(entry, "diagonal trains with optimizer gd or flow only, not \(other.rawValue)")
             }
             if let lambda = axes.lambda.first(where: { $0 != 0 }) {
                 throw error(entry, "diagonal has no weight decay: lambda must be 0, not \(decimalLabel(lambda))")

@@ -78,8 +78,8 @@ extension RunSpec {
         guard model.initScale > 0 else {
             throw TrainingError("init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got \(model.initScale)")
         }
-        guard training.optimizer == .gd else {
-            throw TrainingError("model diagonal trains with optimizer gd only, got \(training.optimizer.rawValue)")
+        guard training.optimizer == .gd || training.optimizer == .flow else {
+            throw TrainingError("model diagonal trains with optimizer gd or flow only, got \(training.optimizer.rawValue)")
         }
         guard training.stepRule == .fixed else {
             throw TrainingError("model diagonal trains with a fixed step (no step_rule)")

@@ -145,6 +145,68 @@ import TrainingCore
         return try runExperiment(spec)
     }
 
+    @Test("flow agrees with gd at the same time: the gap falls linearly in η")
+    func flowMatchesSmallStepGD() throws {
+        let p = try Self.problem(n: 12, m: 6, s: 2, seed: 9)
+        var model = ModelSpec()
+        model.depth = 2
+        model.initScale = 0.3
+        var training = TrainingSpec()
+        training.stopOnSuccess = false
+        training.checkEvery = 1
+        training.eta = 0.05
+        training.optimizer = .flow
+        training.flowTime = 4
+        training.flowRtol = 1e-11
+        training.flowAtol = 1e-12
+        let flow = try trainDiagonal(problem: p, model: model, training: training, trainingSeed: 1)
+        #expect(flow.report.flowTime == 4)
+        training.optimizer = .gd
+        training.flowTime = nil
+        let gaps = try [40, 80, 160].map { steps in
+            training.eta = 4 / Double(steps)
+            training.steps = .fixed(steps)
+            let gd = try trainDiagonal(problem: p, model: model, training: training, trainingSeed: 1)
+            return BLAS.norm2(zip(gd.network.w, flow.network.w).map { $0 - $1 })
+        }
+        #expect(gaps[0] > 1e-4, "\(gaps)")
+        for k in 0..<2 { #expect((gaps[k] / gaps[k + 1]).isApproximatelyEqual(to: 2, relativeTolerance: 0.1), "\(gaps)") }
+    }
+
+    static func runFlow(depth: Int, alpha: Double) throws -> RunReport {
+        var spec = RunSpec()
+        spec.model.kind = .diagonal
+        spec.problem.signalDim = 20
+        spec.problem.measurements = 10
+        spec.problem.latentDim = 2
+        spec.model.depth = depth
+        spec.model.initScale = alpha
+        spec.training.etaScale = 1
+        spec.training.optimizer = .flow
+        spec.training.flowRtol = 1e-7
+        spec.training.flowAtol = 1e-9
+        spec.training.steps = .fixed(400_000)
+        spec.training.tolConv = 1e-5
+        spec.training.checkEvery = 1
+        spec.training.stopOnSuccess = true
+        spec.seeds = RunSeeds(problem: 5, training: 6)
+        return try runExperiment(spec)
+    }
+
+    @Test("flow approaches the minimum-l1 solution as α shrinks, as gd does", arguments: [2, 3])
+    func flowApproachesL1(depth: Int) throws {
+        let alphas = [0.4, 0.25, 0.15]
+        let flows = try alphas.map { try Self.runFlow(depth: depth, alpha: $0) }
+        let gds = try alphas.map { try Self.run(depth: depth, alpha: $0) }
+        #expect(flows.allSatisfy { $0.converged }, "\(flows.map(\.iterations)) \(flows.map(\.flowTime))")
+        let distances = flows.map(\.targetDistance)
+        #expect(distances[0] > distances[1] && distances[1] > distances[2], "\(distances)")
+        for (f, g) in zip(flows, gds) {
+            #expect(f.targetDistance.isApproximatelyEqual(to: g.targetDistance, relativeTolerance: 0.05),
+                    "flow \(f.targetDistance) (\(f.iterations) steps, t \(f.flowTime ?? 0)) gd \(g.targetDistance) (\(g.iterations) steps)")
+        }
+    }
+
     @Test("the distance to the minimum-l1 solution shrinks with the initialization scale", arguments: [2, 3])
     func distanceShrinks(depth: Int) throws {
         let reports = try [0.4, 0.25, 0.15].map { try Self.run(depth: depth, alpha: $0) }
@@ -164,7 +226,7 @@ import TrainingCore
     }
 
     @Test("model diagonal refuses what it does not implement", arguments: [
-        ("optimizer", "model diagonal trains with optimizer gd only, got heavy-ball"),
+        ("optimizer", "model diagonal trains with optimizer gd or flow only, got heavy-ball"),
         ("lambda", "model diagonal has no weight decay: lambda must be 0, got 0.1"),
         ("init_scale", "init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got 0.0"),
     ])

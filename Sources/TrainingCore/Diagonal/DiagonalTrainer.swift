@@ -61,6 +61,8 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
     var trajectory: [TrajectoryPoint] = []
     var diverged = !initialLoss.isFinite
     var iterations = 0
+    /// The gradient-flow time reached: η per gd step, the integrator's time for flow.
+    var time = 0.0
 
     /// Judges the outcomes at `step`; true when the run should stop.
     func check(step: Int, loss: Double) -> Bool {
@@ -80,19 +82,29 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
             step: step, loss: loss, trainResidual: (2 * loss).squareRoot() / yNorm, reconstructionError: 0,
             offSubspaceError: 0, targetDistance: distance(w, reference.w) / l1Norm,
             gradientNorm: gradientNorm(problem.gradient(network, y: y)) / max(initialGradient, .leastNormalMagnitude),
-            balancedness: 0, flowTime: eta * Double(step))
+            balancedness: 0, flowTime: time)
     }
 
     if !diverged {
         if training.logEvery != nil { trajectory.append(point(step: 0, loss: initialLoss)) }
         var stop = check(step: 0, loss: initialLoss)
         var stepper = DiagonalStepper(problem: problem, y: y, eta: eta)
+        var flow = training.optimizer == .flow
+            ? DiagonalFlow(problem: problem, y: y, horizon: diagonalHorizon(training, eta: eta), initialStep: eta,
+                           rtol: training.flowRtol, atol: training.flowAtol)
+            : nil
         var t = 0
-        while !stop && t < budget {
-            stepper.step(&network)
+        while !stop && t < budget && !(flow?.finished ?? false) {
+            if flow != nil {
+                do { try flow!.step(&network) } catch { diverged = true; break }
+                time = flow!.time
+            } else {
+                stepper.step(&network)
+                time = eta * Double(t + 1)
+            }
             t += 1
             iterations = t
-            if t % training.checkEvery == 0 || t == budget {
+            if t % training.checkEvery == 0 || t == budget || (flow?.finished ?? false) {
                 let current = problem.loss(network, y: y)
                 if !current.isFinite || current > 1e6 * max(initialLoss, .leastNormalMagnitude) {
                     diverged = true
@@ -114,7 +126,7 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
             gradientNorm: nan, oracleNorm: l1Norm, testError: levels, oracleTestError: levels, balancedness: 0,
             effectiveRank: 0, iterations: iterations, convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
             diverged: true, converged: false, recovered: false, stationary: false, stepBudget: budget,
-            budgetCapped: false, trainSeconds: seconds, trajectory: trajectory, flowTime: eta * Double(iterations))
+            budgetCapped: false, trainSeconds: seconds, trajectory: trajectory, flowTime: time)
         return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
                                eta: eta, finalLoss: finalLoss)
     }
@@ -136,7 +148,7 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
         iterations: iterations, convergedAt: convergedAt, recoveredAt: recoveredAt, stationaryAt: stationaryAt,
         diverged: false, converged: converged, recovered: recovered, stationary: stationaryAt != nil && !converged,
         stepBudget: budget, budgetCapped: false, trainSeconds: seconds, trajectory: trajectory,
-        flowTime: eta * Double(iterations), supportRecovered: recoversSupport(w, support: problem.support))
+        flowTime: time, supportRecovered: recoversSupport(w, support: problem.support))
     return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
                            eta: eta, finalLoss: finalLoss)
 }
@@ -149,6 +161,13 @@ func diagonalStep(problem: DiagonalProblem, reference: MinimumL1Solution, depth:
     let scale = max(reference.w.map(abs).max() ?? 1, .leastNormalMagnitude)
     let d = Double(depth)
     return etaScale / (d * d * sigma * sigma * Foundation.pow(scale, 2 * (d - 1) / d))
+}
+
+/// The horizon of `flow`: `flow_time`, else the time `steps` steps of η cover (`auto`: `max_steps`).
+private func diagonalHorizon(_ training: TrainingSpec, eta: Double) -> Double {
+    if let time = training.flowTime { return time }
+    if case .fixed(let n) = training.steps { return Double(n) * eta }
+    return Double(training.maxSteps) * eta
 }
 
 private func gradientNorm(_ g: (u: [Double], v: [Double])) -> Double {
