@@ -59,6 +59,12 @@ public struct CellSummary: Codable, Sendable, Hashable {
     public var medianLossGapRate: Double?
     public var medianBalancednessDrift: Double?
     public var medianBestRankGap: Double?
+    /// Diagonal networks (docs/MODEL.md §5): runs whose s largest entries are the support of
+    /// w*, over the runs that report it (nil: no run does, e.g. a deep network); 95% Wilson interval.
+    public var supportRecovered: Int? = nil
+    public var supportRecoveryRate: Double? = nil
+    public var supportRecoveryLow: Double? = nil
+    public var supportRecoveryHigh: Double? = nil
     /// Keyed by `decimalLabel(test noise)`, e.g. "0.1".
     public var medianTestError: [String: Double?]
     public var medianOracleTestError: [String: Double?]
@@ -101,6 +107,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
         case medianLossGapRate = "median_loss_gap_rate"
         case medianBalancednessDrift = "median_balancedness_drift"
         case medianBestRankGap = "median_best_rank_gap"
+        case supportRecovered = "support_recovered"
+        case supportRecoveryRate = "support_recovery_rate"
+        case supportRecoveryLow = "support_recovery_ci_low"
+        case supportRecoveryHigh = "support_recovery_ci_high"
         case medianTestError = "median_test_error"
         case medianOracleTestError = "median_oracle_test_error"
         case lowerQuartileTestError = "lower_quartile_test_error"
@@ -149,6 +159,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
         case .medianLossGapRate: medianLossGapRate
         case .medianBalancednessDrift: medianBalancednessDrift
         case .medianBestRankGap: medianBestRankGap
+        case .supportRecovered: supportRecovered.map(Double.init)
+        case .supportRecoveryRate: supportRecoveryRate
+        case .supportRecoveryLow: supportRecoveryLow
+        case .supportRecoveryHigh: supportRecoveryHigh
         default: nil
         }
     }
@@ -198,6 +212,7 @@ public struct CellSummary: Codable, Sendable, Hashable {
 
     static let integerKeys: Set<CodingKeys> = [
         .depth, .width, .trials, .converged, .recovered, .stationary, .budget, .capped, .diverged, .failed,
+        .supportRecovered,
     ]
 
     /// The count, rate and interval of one outcome.
@@ -259,6 +274,14 @@ extension CellSummary {
         medianBalancedness = try real(.medianBalancedness)
         medianEffectiveRank = try real(.medianEffectiveRank)
         medianTrainSeconds = try real(.medianTrainSeconds)
+        medianFlowTime = try real(.medianFlowTime)
+        medianLossGapRate = try real(.medianLossGapRate)
+        medianBalancednessDrift = try real(.medianBalancednessDrift)
+        medianBestRankGap = try real(.medianBestRankGap)
+        supportRecovered = try c.decodeIfPresent(Int.self, forKey: .supportRecovered)
+        supportRecoveryRate = try real(.supportRecoveryRate)
+        supportRecoveryLow = try real(.supportRecoveryLow)
+        supportRecoveryHigh = try real(.supportRecoveryHigh)
         medianTestError = try map(.medianTestError)
         medianOracleTestError = try map(.medianOracleTestError)
         lowerQuartileTestError = try map(.lowerQuartileTestError)
@@ -346,6 +369,9 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
         }
         return map
     }
+    let supportFlags = reports.compactMap(\.supportRecovered)
+    let support = supportFlags.filter { $0 }.count
+    let supportInterval = supportFlags.isEmpty ? nil : wilsonInterval(successes: support, trials: supportFlags.count)
     return CellSummary(
         extraAxes: cell.extraSettings,
         depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
@@ -373,6 +399,10 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
         medianLossGapRate: median(reports.compactMap(\.lossGapRate)),
         medianBalancednessDrift: median(reports.compactMap(\.balancednessDrift)),
         medianBestRankGap: median(reports.compactMap(\.bestRankGap)),
+        supportRecovered: supportFlags.isEmpty ? nil : support,
+        supportRecoveryRate: supportFlags.isEmpty ? nil : Double(support) / Double(supportFlags.count),
+        supportRecoveryLow: supportInterval?.low,
+        supportRecoveryHigh: supportInterval?.high,
         medianTestError: perNoise(\.testError, median),
         medianOracleTestError: perNoise(\.oracleTestError, median),
         lowerQuartileTestError: perNoise(\.testError) { quantile($0, 0.25) },

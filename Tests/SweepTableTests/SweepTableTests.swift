@@ -163,7 +163,8 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
             "median_target_distance", "median_gradient_norm", "median_reconstruction_error",
             "median_off_subspace_error", "median_oracle_distance", "median_train_residual", "median_balancedness",
             "median_effective_rank", "median_train_seconds", "median_flow_time", "median_loss_gap_rate",
-            "median_balancedness_drift", "median_best_rank_gap", "median_test_error", "median_oracle_test_error",
+            "median_balancedness_drift", "median_best_rank_gap", "support_recovered", "support_recovery_rate",
+            "support_recovery_ci_low", "support_recovery_ci_high", "median_test_error", "median_oracle_test_error",
             "lower_quartile_test_error", "upper_quartile_test_error",
         ]
         for object in list {
@@ -174,6 +175,35 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         // Decodes back to the same summaries where every value is finite.
         let decoded = try JSONDecoder().decode([CellSummary].self, from: Data(json.utf8))
         #expect(decoded == (try sampleSummaries()))
+    }
+
+    /// The dynamics medians and the diagonal model's support recovery rate survive table.json.
+    @Test func dynamicsAndSupportRecoveryReadBack() throws {
+        let plan = try tablePlan()
+        var rows: [ResultRow] = []
+        for trial in 0..<4 {
+            var report = makeReport(iterations: 100, rec: 0.01, off: 0.002, success: true)
+            report.flowTime = 2.5 + Double(trial)
+            report.lossGapRate = 0.2
+            report.balancednessDrift = 1e-9
+            report.bestRankGap = 1e-12
+            report.supportRecovered = trial != 0 // 3 of 4
+            rows.append(row(plan, cell: 0, trial: trial, .report(report)))
+        }
+        rows.append(row(plan, cell: 1, trial: 0, .report(makeReport(iterations: 100, rec: 0.01, off: 0.002, success: true))))
+        let summaries = summarize(plan: plan, rows: rows)
+        let diagonal = try #require(summaries.first { $0.depth == plan.cells[0].depth && $0.width == plan.cells[0].width
+            && $0.lambda == plan.cells[0].lambda && $0.noise == plan.cells[0].noise })
+        #expect(diagonal.supportRecovered == 3)
+        #expect(close(diagonal.supportRecoveryRate, 0.75))
+        let interval = wilsonInterval(successes: 3, trials: 4)
+        #expect(close(diagonal.supportRecoveryLow, interval.low) && close(diagonal.supportRecoveryHigh, interval.high))
+        #expect(close(diagonal.medianFlowTime, 4))
+        // A cell whose runs do not report support recovery has no rate (not 0 of n).
+        let deep = try #require(summaries.first { $0.trials == 1 })
+        #expect(deep.supportRecovered == nil && deep.supportRecoveryRate == nil)
+        let decoded = try JSONDecoder().decode([CellSummary].self, from: Data(try renderJSON(summaries).utf8))
+        #expect(decoded == summaries)
     }
 
     @Test func csvHasConstantColumns() throws {
