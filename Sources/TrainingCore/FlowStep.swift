@@ -24,15 +24,41 @@ enum DormandPrince {
     static let growLimit = 10.0
 }
 
-/// The integrator's state between accepted steps.
-struct FlowState {
-    /// The time horizon of the run.
-    let horizon: Double
+/// Hairer's PI step-size control, shared by every Dormand–Prince integrator of the core.
+struct StepSizeControl {
     /// The next step to try.
     var h: Double
     /// The error of the last accepted step (the PI controller's memory).
     var previousError = 1e-4
     var rejectedLast = false
+
+    /// After accepting step `h` with scaled error `err` (≤ 1), when `remaining` was left to the horizon.
+    mutating func accepted(_ h: Double, error err: Double, remaining: Double) {
+        let p = DormandPrince.self
+        var factor = Foundation.pow(err, p.alpha) / Foundation.pow(previousError, p.beta) / p.safety
+        factor = min(1 / p.shrinkLimit, max(1 / p.growLimit, factor))
+        var next = h / factor
+        if rejectedLast { next = min(next, h) }
+        // A step shortened to land on the horizon says nothing about the next one.
+        self.h = h == remaining && h < self.h ? self.h : next
+        previousError = max(err, 1e-4)
+        rejectedLast = false
+    }
+
+    /// After rejecting step `h` with scaled error `err` (a non-finite error counts as a large one).
+    mutating func rejected(_ h: Double, error err: Double) {
+        let p = DormandPrince.self
+        rejectedLast = true
+        let shrink = err.isFinite ? min(1 / p.shrinkLimit, Foundation.pow(err, p.alpha) / p.safety) : 1 / p.shrinkLimit
+        self.h = h / shrink
+    }
+}
+
+/// The integrator's state between accepted steps.
+struct FlowState {
+    /// The time horizon of the run.
+    let horizon: Double
+    var control: StepSizeControl
     /// θ at the start of the step: first, then upper.
     var start: [Matrix]
     /// The gradient at each of the seven stages; `stages[0]` holds ∇F at the current point.
@@ -41,7 +67,7 @@ struct FlowState {
 
     init(layers: [Matrix], horizon: Double, initialStep: Double) {
         self.horizon = horizon
-        h = initialStep
+        control = StepSizeControl(h: initialStep)
         start = layers
         stages = Array(repeating: layers, count: 7)
     }
@@ -103,7 +129,7 @@ extension GradientDescent {
         for i in 0..<count { BLAS.copy(layer(i), into: &state.start[i]) }
         while true {
             let remaining = state.horizon - time
-            let h = min(state.h, remaining)
+            let h = min(state.control.h, remaining)
             guard h > 1e-14 * max(time, eta) else { throw .stepUnderflow }
             // Stages 2 … 7; the seventh point is the fifth-order solution.
             for s in 1..<7 {
@@ -138,25 +164,15 @@ extension GradientDescent {
                 }
             }
             let err = (sum / Double(max(n, 1))).squareRoot()
-            let p = DormandPrince.self
             if err <= 1 {
                 time = h == remaining ? state.horizon : time + h
                 if reduced { outsideFactor = Foundation.exp(-data.lambdaLayer * time) }
                 state.stages.swapAt(0, 6)
-                var factor = Foundation.pow(err, p.alpha) / Foundation.pow(state.previousError, p.beta) / p.safety
-                factor = min(1 / p.shrinkLimit, max(1 / p.growLimit, factor))
-                var next = h / factor
-                if state.rejectedLast { next = min(next, h) }
-                // A step shortened to land on the horizon says nothing about the next one.
-                state.h = h == remaining && h < state.h ? state.h : next
-                state.previousError = max(err, 1e-4)
-                state.rejectedLast = false
+                state.control.accepted(h, error: err, remaining: remaining)
                 return
             }
-            // Rejected (a non-finite error counts as a large one): back to the start, shorter.
-            state.rejectedLast = true
-            let shrink = err.isFinite ? min(1 / p.shrinkLimit, Foundation.pow(err, p.alpha) / p.safety) : 1 / p.shrinkLimit
-            state.h = h / shrink
+            // Rejected: back to the start, shorter.
+            state.control.rejected(h, error: err)
             for i in 0..<count { setLayer(i, from: state.start[i]) }
             refreshForward()
         }

@@ -8,9 +8,7 @@ struct DiagonalFlow {
     let horizon: Double
     let rtol: Double, atol: Double
     private(set) var time = 0.0
-    private var h: Double
-    private var previousError = 1e-4
-    private var rejectedLast = false
+    private var control: StepSizeControl
     /// The gradient at each stage; `stages[0]` at the current point (first same as last).
     private var stages: [[Double]]
     private var started = false
@@ -21,7 +19,7 @@ struct DiagonalFlow {
         self.horizon = horizon
         self.rtol = rtol
         self.atol = atol
-        h = initialStep
+        control = StepSizeControl(h: initialStep)
         stages = Array(repeating: [], count: 7)
     }
 
@@ -45,7 +43,7 @@ struct DiagonalFlow {
         let p = DormandPrince.self
         while true {
             let remaining = horizon - time
-            let h = min(self.h, remaining)
+            let h = min(control.h, remaining)
             guard h > 1e-14 * max(time, horizon) else { throw .stepUnderflow }
             var point = start
             for s in 1..<7 {
@@ -67,21 +65,13 @@ struct DiagonalFlow {
             if err <= 1 {
                 time = h == remaining ? horizon : time + h
                 stages.swapAt(0, 6)
-                var factor = Foundation.pow(err, p.alpha) / Foundation.pow(previousError, p.beta) / p.safety
-                factor = min(1 / p.shrinkLimit, max(1 / p.growLimit, factor))
-                var next = h / factor
-                if rejectedLast { next = min(next, h) }
-                self.h = h == remaining && h < self.h ? self.h : next
-                previousError = max(err, 1e-4)
-                rejectedLast = false
+                control.accepted(h, error: err, remaining: remaining)
                 let n = problem.dimension
                 network.u = Array(point[0..<n])
                 network.v = Array(point[n...])
                 return
             }
-            rejectedLast = true
-            let shrink = err.isFinite ? min(1 / p.shrinkLimit, Foundation.pow(err, p.alpha) / p.safety) : 1 / p.shrinkLimit
-            self.h = h / shrink
+            control.rejected(h, error: err)
         }
     }
 }
