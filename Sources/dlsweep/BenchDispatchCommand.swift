@@ -58,7 +58,7 @@ struct BenchDispatchCommand: ParsableCommand {
 
         let rate = Double(outcome.recordedNow) / outcome.dispatchSeconds
         let microseconds = cpu / Double(outcome.recordedNow) * 1e6
-        let peak = CPUTime.peakResidentBytes()
+        let peak = MemoryUsage.peakResidentBytes()
         if json {
             print(#"{"tasks":\#(outcome.recordedNow),"workers":\#(workers),"tasks_per_second":\#(String(format: "%.1f", rate)),"coordinator_us_per_task":\#(String(format: "%.2f", microseconds)),"peak_rss_bytes":\#(peak)}"#)
         } else {
@@ -139,7 +139,7 @@ struct LocalBenchSweep {
     }
 }
 
-/// CPU time and peak memory of this process, from getrusage.
+/// CPU time of this process, from getrusage.
 enum CPUTime {
     /// User plus system seconds of every thread of this process so far.
     static func process() -> Double {
@@ -147,12 +147,5 @@ enum CPUTime {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
-    }
-
-    /// The peak resident set size (ru_maxrss, kilobytes on Linux) in bytes.
-    static func peakResidentBytes() -> Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss * 1024
     }
 }
