@@ -169,22 +169,8 @@ struct LiveViewHandler: HTTPHandler {
         ]
         if let alert = status["alert"] as? String { rows.append(("alert", alert)) }
         return "<section id=\"live\">\n<h2>Live</h2>\n<p class=\"note\">Refreshed every \(ReportPages.refreshSeconds) s; the same figures as /status.json.</p>\n<table class=\"facts\">\n"
-            + rows.map { "<tr><th>\(escaped($0.0))</th><td>\(escaped($0.1))</td></tr>" }.joined(separator: "\n")
+            + rows.map { "<tr><th>\(xmlEscaped($0.0))</th><td>\(xmlEscaped($0.1))</td></tr>" }.joined(separator: "\n")
             + "\n</table>\n</section>"
-    }
-
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(ch)
-            }
-        }
-        return out
     }
 
     static func headers(_ type: String) -> HTTPHeaders {

@@ -159,8 +159,8 @@ struct ColourScale {
     }
 }
 
-/// Escapes text for SVG character data and attribute values.
-func xmlEscaped(_ text: String) -> String {
+/// Escapes text for SVG and HTML character data and attribute values (the report and the live view).
+public func xmlEscaped(_ text: String) -> String {
     var out = ""
     for ch in text {
         switch ch {

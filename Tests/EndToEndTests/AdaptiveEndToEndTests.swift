@@ -19,19 +19,6 @@ struct AdaptiveEndToEndTests {
         adaptive: {target_ci_width: 0.35, min_trials: 4, max_trials: 12, round: 4, refine: {axes: [steps], levels: 1}}
         """
 
-    private func sqlite(_ out: URL, _ query: String) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", "-readonly", out.appendingPathComponent("results.sqlite").path, query]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return "" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     private func run(_ config: String, workers: Int, out: String, in directory: URL) throws -> String {
         let run = try DLSweepProcess(["run", config, "--workers", "\(workers)", "--out", out, "--progress", "lines"],
                                      in: directory, label: out)
