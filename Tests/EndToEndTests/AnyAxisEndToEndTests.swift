@@ -27,15 +27,9 @@ import Testing
         #expect(Set(rows.compactMap { $0.report?.balancedness }).count == 6)
         for task in [0, 3] {
             let stored = try #require(rows.first { $0.taskID == task }?.report)
-            let replay = try DLSweepProcess(["train", "--from", "out", "--task", "\(task)", "--json"],
-                                            in: directory, label: "replay\(task)")
-            #expect(replay.wait(seconds: 60) == 0, "\(replay.stderr)")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
             // A worker that ran with the default init_scale 1 would differ far above this.
-            for (column, value) in [("train_residual", stored.trainResidual), ("balancedness", stored.balancedness)] {
-                let replayed = try #require((object[column] as? NSNumber)?.doubleValue)
-                #expect(abs(replayed - value) <= 1e-12 * max(abs(value), 1e-12), "\(column): \(replayed) vs stored \(value)")
-            }
+            try expectReplay(task: task, in: directory,
+                             matches: [("train_residual", stored.trainResidual), ("balancedness", stored.balancedness)])
         }
         let data = try Data(contentsOf: directory.appendingPathComponent("out/table.json"))
         let table = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])

@@ -35,16 +35,11 @@ import Testing
         for task in 0..<4 { #expect(reports[task + 4].iterations > reports[task].iterations, "task \(task)") }
         for task in [1, 6] {
             let stored = reports[task]
-            let replay = try DLSweepProcess(["train", "--from", "out", "--task", "\(task)", "--json"],
-                                            in: directory, label: "replay\(task)")
-            #expect(replay.wait(seconds: 60) == 0, "\(replay.stderr)")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+            let object = try expectReplay(task: task, in: directory, matches: [
+                ("train_residual", stored.trainResidual), ("balancedness_drift", stored.balancednessDrift ?? .nan),
+                ("best_rank_gap", stored.bestRankGap ?? .nan),
+            ])
             #expect(object["iterations"] as? Int == stored.iterations)
-            for (column, value) in [("train_residual", stored.trainResidual), ("balancedness_drift", stored.balancednessDrift ?? .nan),
-                                    ("best_rank_gap", stored.bestRankGap ?? .nan)] {
-                let replayed = try #require((object[column] as? NSNumber)?.doubleValue)
-                #expect(abs(replayed - value) <= 1e-12 * max(abs(value), 1e-12), "\(column): \(replayed) vs stored \(value)")
-            }
         }
         let data = try Data(contentsOf: directory.appendingPathComponent("out/table.json"))
         let table = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])

@@ -205,3 +205,23 @@ actor ReferenceTables {
         return table
     }
 }
+
+/// Replays task `task` of the sweep in `directory/out` (`dlsweep train --from out --task N --json`,
+/// plus `arguments`) and expects each column to equal its stored value to 1e-12 relative: the same
+/// spec, seeds and code path (BLAS may sum in another order depending on buffer alignment, so the
+/// last bits may differ). Returns the replay's JSON for further checks.
+@discardableResult
+func expectReplay(task: Int, in directory: URL, matches columns: [(String, Double)], arguments: [String] = [],
+                  sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+    let replay = try DLSweepProcess(["train", "--from", "out", "--task", "\(task)"] + arguments + ["--json"],
+                                    in: directory, label: "replay\(task)")
+    #expect(replay.wait(seconds: 60) == 0, "\(replay.stderr)", sourceLocation: sourceLocation)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any],
+                              sourceLocation: sourceLocation)
+    for (column, value) in columns {
+        let replayed = try #require((object[column] as? NSNumber)?.doubleValue, "\(column)", sourceLocation: sourceLocation)
+        #expect(abs(replayed - value) <= 1e-12 * max(abs(value), 1e-12), "task \(task), \(column): \(replayed) vs stored \(value)",
+                sourceLocation: sourceLocation)
+    }
+    return object
+}
