@@ -48,7 +48,7 @@ let package = Package(
 
         // MARK: Distribution
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
-        .target(name: "SweepConfig", dependencies: ["TrainingCore", "SweepProtocol", "Yams"], swiftSettings: swiftSettings),
+        .target(name: "SweepConfig", dependencies: ["TrainingCore", "Yams"], swiftSettings: swiftSettings),
         .target(name: "SweepProtocol", dependencies: ["TrainingCore"], exclude: ["PROTOCOL.md"], swiftSettings: swiftSettings),
         .target(
             name: "ResultsStore",

@@ -1,5 +1,4 @@
 import Foundation
-import SweepProtocol
 public import TrainingCore
 
 /// One combination of the grid axes: an ordered list of (axis key, value), the extra axes
@@ -41,7 +40,7 @@ public struct SweepCell: Codable, Sendable, Hashable {
 }
 
 /// One run of a sweep: a cell, a trial and the complete spec a worker needs.
-public struct SweepTask: Codable, Sendable, Hashable {
+public struct SweepTask: Sendable, Hashable {
     /// `cell.index * trials + trial`.
     public var id: Int
     public var cell: SweepCell
@@ -292,9 +291,10 @@ public enum SweepSeeds {
 
 /// FNV-1a (64-bit) of the canonical JSON of everything that affects results.
 ///
-/// The canonical form is built from the wire's own structs (fixed keys), not from the core's
-/// `Codable` output, so a field added to a core spec changes the fingerprint only when the
-/// wire format (and its version) changes too. Pinned by a golden test.
+/// The spec enters in its canonical form (`RunSpec`'s `Encodable`: fixed keys, a key present
+/// only where it applies), so the config needs no wire types and a field added to the core
+/// changes the fingerprint only when that form changes. Pinned by golden tests, one per config
+/// in configs/.
 enum Fingerprint {
     /// What the fingerprint covers: the base spec with the legacy axis fields zeroed (the axes
     /// carry them), the axes, trials, the master seed and (inside `training`) the test noise
@@ -308,7 +308,7 @@ enum Fingerprint {
         var axes: Axes
         var grid: [Extra]?
         var adaptive: AdaptiveSettings?
-        var spec: WireSpec
+        var spec: RunSpec
     }
 
     private struct Extra: Encodable {
@@ -336,7 +336,7 @@ enum Fingerprint {
             axes: Axes(depth: axes.depth, width: axes.width, lambda: axes.lambda, noise: axes.noise),
             grid: configuration.extraAxes.isEmpty ? nil : configuration.extraAxes.map { Extra(key: $0.key, values: $0.values) },
             adaptive: configuration.adaptive,
-            spec: WireSpec(spec))
+            spec: spec)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every value is finite (the parser refuses the rest), so encoding cannot fail; fall back

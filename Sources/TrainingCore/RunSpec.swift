@@ -1,7 +1,7 @@
 /// Everything that determines one training run: the problem, the network, the training
 /// schedule and the two seeds. A run is a pure function of its `RunSpec`, which is what
 /// lets a sweep give the same table whatever worker runs which task.
-public struct RunSpec: Codable, Sendable, Hashable {
+public struct RunSpec: Sendable, Hashable {
     public var problem: ProblemSpec
     public var model: ModelSpec
     public var training: TrainingSpec

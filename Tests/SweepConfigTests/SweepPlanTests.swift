@@ -93,7 +93,7 @@ import TrainingCore
     }
 
     /// Pinned: another value makes every stored sweep "another sweep" to a new coordinator and
-    /// its workers. It changes only with the wire format (WireSpec) and its version.
+    /// its workers. It changes only with the canonical form of the spec (`RunSpec`'s `Encodable`).
     @Test func fingerprintGolden() {
         #expect(plan.fingerprint == "826ac771b9a2c9af")
     }
