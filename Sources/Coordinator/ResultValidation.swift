@@ -50,7 +50,7 @@ public enum ResultValidation {
         }
         let limit = t.stepLimit
         guard r.stepBudget >= 0, r.stepBudget <= limit else { return "stepBudget \(r.stepBudget) outside 0...\(limit)" }
-        if t.optimizer == .flow {
+        if t.optimizer.kind == .flow {
             // The horizon took stepBudget accepted steps, or max_steps cut it.
             if r.budgetCapped && r.stepBudget != t.maxSteps { return "a capped flow budget of \(r.stepBudget), not maxSteps \(t.maxSteps)" }
         } else if case .fixed(let n) = t.steps, r.stepBudget != n || r.budgetCapped {
@@ -156,7 +156,7 @@ public enum ResultValidation {
     static func dynamicsProblem(_ r: RunReport, spec: RunSpec) -> String? {
         if let time = r.flowTime {
             guard time.isFinite, time >= 0 else { return "flowTime \(time) is not a time" }
-            if spec.training.optimizer == .flow, let horizon = spec.training.flowTime, time > horizon * (1 + 1e-12) {
+            if let horizon = spec.training.optimizer.flow?.horizon, time > horizon * (1 + 1e-12) {
                 return "flowTime \(time) beyond the horizon \(horizon)"
             }
         }
@@ -243,8 +243,8 @@ public enum ResultValidation {
         guard r.trainSeconds.isFinite, r.trainSeconds >= 0, r.trainSeconds < 1e8 else {
             return "trainSeconds \(r.trainSeconds) not a duration"
         }
-        if spec.model.kind == .sleep, r.trainSeconds < spec.training.sleepSeconds - 1e-6 {
-            return "trainSeconds \(r.trainSeconds) shorter than the sleep of \(spec.training.sleepSeconds) s"
+        if case .sleep(let seconds) = spec.model.choice, r.trainSeconds < seconds - 1e-6 {
+            return "trainSeconds \(r.trainSeconds) shorter than the sleep of \(seconds) s"
         }
         var expected = spec.syntheticReport(seconds: r.trainSeconds)
         expected.trainSeconds = r.trainSeconds

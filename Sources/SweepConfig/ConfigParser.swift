@@ -46,9 +46,8 @@ struct ConfigParser {
         var seed: UInt64 = 1
         var trials = 1
         var trajectories = SweepConfiguration.defaultTrajectories
-        var problem = ProblemSpec()
-        var model = ModelSpec()
-        var training = TrainingSpec()
+        // Every key lands here; `RunSettings` turns it into each cell's spec.
+        var settings = RunSettings()
         var successMeasure = SuccessMeasure.converged
         var grid: [SweepAxis: (values: Entry, line: Int?)] = [:]
         var gridOrder: [SweepAxis] = []
@@ -61,8 +60,8 @@ struct ConfigParser {
         if let entry = top.first(where: { $0.key == "grid" }), case let .mapping(mapping) = entry.value {
             for (keyNode, _) in mapping { if case let .scalar(key) = keyNode { sweptKeys.insert(key.string) } }
         }
-        var axes = SweepAxes(depth: [model.depth], width: [model.width],
-                             lambda: [training.lambda], noise: [training.noise])
+        var axes = SweepAxes(depth: [settings.common.model.depth], width: [settings.common.model.width],
+                             lambda: [settings.common.training.lambda], noise: [settings.common.training.noise])
 
         for entry in top {
             switch entry.key {
@@ -73,16 +72,16 @@ struct ConfigParser {
             case "trials":
                 trials = try positiveInt(entry)
             case "model":
-                model.kind = try enumeration(entry)
+                settings.model = try enumeration(entry) as ModelKind
             case "trajectories":
                 guard let scalar = scalar(entry.value, tags: [.int]), let n = Int.construct(from: scalar), n >= 0 else {
                     throw error(entry, "expected a number of trials >= 0 (0: no trajectories), got \(describe(entry.value))")
                 }
                 trajectories = n
             case "test_noise":
-                training.testNoise = try doubleList(entry, what: "non-negative numbers", minimum: 0)
+                settings.common.training.testNoise = try doubleList(entry, what: "non-negative numbers", minimum: 0)
             case "problem":
-                problem = try parseProblem(entry, swept: sweptKeys)
+                settings.common.problem = try parseProblem(entry, swept: sweptKeys)
             case "success":
                 // `success: converged`, or a mapping with the measure and the tolerances.
                 if case .scalar = entry.value {
@@ -93,10 +92,10 @@ struct ConfigParser {
                                         allowed: ["measure", "tol_conv", "tol_grad", "tol_rec", "tol_off"]) {
                     switch item.key {
                     case "measure": successMeasure = try enumeration(item)
-                    case "tol_conv": training.tolConv = try positiveDouble(item)
-                    case "tol_grad": training.tolGrad = try positiveDouble(item)
-                    case "tol_rec": training.tolRec = try positiveDouble(item)
-                    case "tol_off": training.tolOff = try positiveDouble(item)
+                    case "tol_conv": settings.common.training.tolConv = try positiveDouble(item)
+                    case "tol_grad": settings.common.training.tolGrad = try positiveDouble(item)
+                    case "tol_rec": settings.common.training.tolRec = try positiveDouble(item)
+                    case "tol_off": settings.common.training.tolOff = try positiveDouble(item)
                     default: break
                     }
                 }
@@ -143,22 +142,20 @@ struct ConfigParser {
             let where_ = listed.line.map { " (line \($0))" } ?? ""
             throw error(entry, "also listed under grid\(where_); give an axis in one place")
         }
+        // The grid's models and optimizers (those of the sections when the grid does not sweep them).
+        let optimizerAxis = extraAxes.first { $0.key == "optimizer" }?.values.compactMap { OptimizerKind(rawValue: $0.stringValue) }
+        let modelAxis = extraAxes.first { $0.key == "model" }?.values.compactMap { ModelKind(rawValue: $0.stringValue) }
         if let entry = top.first(where: { $0.key == "training" }) {
-            try parseTraining(entry, training: &training, model: &model, axes: &axes, grid: grid,
-                              optimizers: extraAxes.first { $0.key == "optimizer" }?.values)
+            try parseTraining(entry, settings: &settings, axes: &axes, grid: grid,
+                              models: modelAxis, optimizers: optimizerAxis)
         }
-        // The grid's optimizers (the one of `training` when the grid does not sweep them).
-        let optimizers = extraAxes.first { $0.key == "optimizer" }
-            .map { $0.values.compactMap { OptimizerKind(rawValue: $0.stringValue) } } ?? [training.optimizer]
-        // A damping swept where no optimizer uses it is a mistake in the config.
-        if let item = extraEntries["alpha"], optimizers.allSatisfy({ $0 == .gd }) {
-            throw error(item, "applies to optimizer heavy-ball or inertial, not gd")
-        }
-        if let item = extraEntries["beta"], !optimizers.contains(.inertial) {
-            throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let item = ["flow_rtol", "flow_atol", "flow_time"].lazy.compactMap({ extraEntries[$0] }).first, !optimizers.contains(.flow) {
-            throw error(item, "applies to optimizer flow only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
+        let optimizers = optimizerAxis ?? [settings.optimizerKind]
+        // A setting swept where no model or optimizer of the grid uses it is a mistake in the config.
+        for key in RunSettings.Key.allCases where key != .stepRule {
+            if let item = extraEntries[key.rawValue],
+               let refusal = RunSettings.refusal(key, models: modelAxis ?? [settings.modelKind], optimizers: optimizers) {
+                throw error(item, refusal.message)
+            }
         }
         if let item = extraEntries["step_rule"], optimizers.contains(.flow) {
             throw error(item, "applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol): sweep flow in a config of its own")
@@ -175,21 +172,21 @@ struct ConfigParser {
         else {
             throw ConfigError(file: fileName, line: nil, keyPath: "grid", message: "too many tasks: cells x trials overflows")
         }
-        model.depth = axes.depth[0]
-        model.width = axes.width[0]
-        training.lambda = axes.lambda[0]
-        training.noise = axes.noise[0]
-        var base = RunSpec(problem: problem, model: model, training: training)
+        settings.common.model.depth = axes.depth[0]
+        settings.common.model.width = axes.width[0]
+        settings.common.training.lambda = axes.lambda[0]
+        settings.common.training.noise = axes.noise[0]
+        var base = settings
         for axis in extraAxes {
             AxisDefinition.named(axis.key)?.apply(axis.values[0], to: &base)
         }
-        try checkProblemAxes(base.problem, extraAxes, extraEntries)
+        try checkProblemAxes(base.common.problem, extraAxes, extraEntries)
         // The diagonal model trains with fixed-step gd and no weight decay (docs/MODEL.md §5).
         // A `model:` grid axis that lists diagonal is held to the same rules.
         let diagonalInGrid = extraAxes.contains { $0.key == "model" && $0.values.contains { $0.stringValue == ModelKind.diagonal.rawValue } }
-        if base.model.kind == .diagonal || diagonalInGrid,
+        if base.modelKind == .diagonal || diagonalInGrid,
            let entry = top.first(where: { $0.key == "model" }) ?? extraEntries["model"] {
-            let stepRules = extraAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [training.stepRule.rawValue]
+            let stepRules = extraAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [(settings.stepRule ?? .fixed).rawValue]
             if let other = optimizers.first(where: { $0 != .gd && $0 != .flow }) {
                 throw error(entry, "diagonal trains with optimizer gd or flow only, not \(other.rawValue)")
             }
@@ -223,7 +220,7 @@ struct ConfigParser {
         }
 
         return SweepConfiguration(
-            name: name, seed: seed, trials: trials, problem: base.problem, model: base.model, training: base.training,
+            name: name, seed: seed, trials: trials, settings: base,
             axes: axes, gridAxes: gridOrder, extraAxes: extraAxes,
             heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
             adaptive: adaptive,
@@ -399,9 +396,9 @@ struct ConfigParser {
         return problem
     }
 
-    private func parseTraining(_ entry: Entry, training: inout TrainingSpec, model: inout ModelSpec,
+    private func parseTraining(_ entry: Entry, settings: inout RunSettings,
                                axes: inout SweepAxes, grid: [SweepAxis: (values: Entry, line: Int?)],
-                               optimizers sweptOptimizers: [AxisValue]?) throws {
+                               models sweptModels: [ModelKind]?, optimizers sweptOptimizers: [OptimizerKind]?) throws {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
             "alpha", "beta", "step_rule", "flow_rtol", "flow_atol", "flow_time", "path", "mean_data_term",
@@ -415,39 +412,39 @@ struct ConfigParser {
             switch item.key {
             case "steps":
                 if case let .scalar(scalar) = item.value, scalar.string == "auto" {
-                    training.steps = .auto
+                    settings.common.training.steps = .auto
                 } else {
-                    training.steps = .fixed(try positiveInt(item.value, path: item.path, what: "a positive integer or auto"))
+                    settings.common.training.steps = .fixed(try positiveInt(item.value, path: item.path, what: "a positive integer or auto"))
                 }
-            case "max_steps": training.maxSteps = try positiveInt(item)
-            case "budget_factor": training.budgetFactor = try positiveDouble(item)
-            case "eta": training.eta = try positiveDouble(item)
-            case "eta_scale": training.etaScale = try positiveDouble(item)
-            case "stop_on_success": training.stopOnSuccess = try bool(item)
-            case "log_every": training.logEvery = try positiveInt(item)
-            case "init": model.initScheme = try enumeration(item)
-            case "init_scale": model.initScale = try positiveDouble(item)
-            case "optimizer": training.optimizer = try enumeration(item)
-            case "alpha": training.alpha = try nonNegativeDouble(item)
-            case "beta": training.beta = try nonNegativeDouble(item)
-            case "step_rule": training.stepRule = try enumeration(item)
+            case "max_steps": settings.common.training.maxSteps = try positiveInt(item)
+            case "budget_factor": settings.common.training.budgetFactor = try positiveDouble(item)
+            case "eta": settings.common.training.eta = try positiveDouble(item)
+            case "eta_scale": settings.common.training.etaScale = try positiveDouble(item)
+            case "stop_on_success": settings.common.training.stopOnSuccess = try bool(item)
+            case "log_every": settings.common.training.logEvery = try positiveInt(item)
+            case "init": settings.common.model.initScheme = try enumeration(item)
+            case "init_scale": settings.common.model.initScale = try positiveDouble(item)
+            case "optimizer": settings.optimizer = try enumeration(item) as OptimizerKind
+            case "alpha": settings.alpha = try nonNegativeDouble(item)
+            case "beta": settings.beta = try nonNegativeDouble(item)
+            case "step_rule": settings.stepRule = try enumeration(item) as StepRule
             case "flow_rtol", "flow_atol":
                 let tolerance = try double(item, what: "a number in (0, 1)")
                 guard tolerance > 0, tolerance < 1 else { throw error(item, "expected a number in (0, 1), got \(tolerance)") }
-                if item.key == "flow_rtol" { training.flowRtol = tolerance } else { training.flowAtol = tolerance }
-            case "flow_time": training.flowTime = try positiveDouble(item)
-            case "path": training.path = try enumeration(item)
-            case "mean_data_term": training.meanDataTerm = try bool(item)
-            case "lambda_per_layer": training.lambdaPerLayer = try bool(item)
+                if item.key == "flow_rtol" { settings.flowRtol = tolerance } else { settings.flowAtol = tolerance }
+            case "flow_time": settings.flowTime = try positiveDouble(item)
+            case "path": settings.common.training.path = try enumeration(item)
+            case "mean_data_term": settings.common.training.meanDataTerm = try bool(item)
+            case "lambda_per_layer": settings.common.training.lambdaPerLayer = try bool(item)
             case "rank_tolerance":
                 let tolerance = try double(item, what: "a number in (0, 1)")
                 guard tolerance > 0, tolerance < 1 else { throw error(item, "expected a number in (0, 1), got \(tolerance)") }
-                training.rankTolerance = tolerance
-            case "check_every": training.checkEvery = try positiveInt(item)
+                settings.common.training.rankTolerance = tolerance
+            case "check_every": settings.common.training.checkEvery = try positiveInt(item)
             case "sleep_seconds":
                 let seconds = try nonNegativeDouble(item)
                 guard seconds <= 86_400 else { throw error(item, "expected at most 86400 seconds, got \(decimalLabel(seconds))") }
-                training.sleepSeconds = seconds
+                settings.sleepSeconds = seconds
             case "depth": axes.depth = [try positiveInt(item)]
             case "width": axes.width = [try positiveInt(item)]
             case "lambda": axes.lambda = [try nonNegativeDouble(item)]
@@ -455,23 +452,12 @@ struct ConfigParser {
             default: break
             }
         }
-        // A damping the optimizer ignores is a mistake in the config, not a no-op (with an
-        // optimizer axis: when no optimizer of the grid uses it).
-        let optimizers = sweptOptimizers.map { $0.compactMap { OptimizerKind(rawValue: $0.stringValue) } } ?? [training.optimizer]
-        if let item = items.first(where: { $0.key == "alpha" }), optimizers.allSatisfy({ $0 == .gd }) {
-            throw error(item, "applies to optimizer heavy-ball or inertial, not gd")
-        }
-        if let item = items.first(where: { $0.key == "sleep_seconds" }), model.kind != .sleep {
-            throw error(item, "applies to model sleep only, not \(model.kind.rawValue)")
-        }
-        if let item = items.first(where: { $0.key == "beta" }), !optimizers.contains(.inertial) {
-            throw error(item, "applies to optimizer inertial only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let item = items.first(where: { ["flow_rtol", "flow_atol", "flow_time"].contains($0.key) }), !optimizers.contains(.flow) {
-            throw error(item, "applies to optimizer flow only, not \(optimizers.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let item = items.first(where: { $0.key == "step_rule" }), optimizers.contains(.flow), training.stepRule == .adaptive {
-            throw error(item, "adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
+        // A setting its model or optimizer ignores is a mistake in the config, not a no-op (with a
+        // model or optimizer axis: when no run of the grid uses it).
+        let models = sweptModels ?? [settings.modelKind], optimizers = sweptOptimizers ?? [settings.optimizerKind]
+        for item in items {
+            guard let key = RunSettings.Key(rawValue: item.key), settings.isGiven(key) else { continue }
+            if let refusal = RunSettings.refusal(key, models: models, optimizers: optimizers) { throw error(item, refusal.message) }
         }
     }
 

@@ -83,7 +83,7 @@ public struct GridAxis: Sendable, Hashable {
 }
 
 /// The run-spec keys a grid may sweep: what each is, which section of the config holds it,
-/// how its values are checked and where a value goes in a `RunSpec`.
+/// how its values are checked and where a value goes in a run's `RunSettings`.
 public struct AxisDefinition: Sendable {
     public enum Section: String, Sendable { case problem, model, training }
 
@@ -101,7 +101,7 @@ public struct AxisDefinition: Sendable {
     public var key: String
     public var section: Section
     public var kind: Kind
-    let apply: @Sendable (inout RunSpec, AxisValue) -> Void
+    let apply: @Sendable (inout RunSettings, AxisValue) -> Void
 
     /// The four axes every sweep has had: cells always carry them (one value when the grid does
     /// not list them), innermost in this order, and the seeds encode them first.
@@ -115,88 +115,88 @@ public struct AxisDefinition: Sendable {
     /// Every key a grid may list, in the order the config reference gives them.
     public static let all: [AxisDefinition] = [
         // problem
-        .init(key: "signal_dim", section: .problem, kind: .positiveInt) { $0.problem.signalDim = $1.intValue },
-        .init(key: "measurements", section: .problem, kind: .positiveInt) { $0.problem.measurements = $1.intValue },
-        .init(key: "latent_dim", section: .problem, kind: .positiveInt) { $0.problem.latentDim = $1.intValue },
-        .init(key: "samples", section: .problem, kind: .positiveInt) { $0.problem.samples = $1.intValue },
-        .init(key: "test_samples", section: .problem, kind: .positiveInt) { $0.problem.testSamples = $1.intValue },
+        .init(key: "signal_dim", section: .problem, kind: .positiveInt) { $0.common.problem.signalDim = $1.intValue },
+        .init(key: "measurements", section: .problem, kind: .positiveInt) { $0.common.problem.measurements = $1.intValue },
+        .init(key: "latent_dim", section: .problem, kind: .positiveInt) { $0.common.problem.latentDim = $1.intValue },
+        .init(key: "samples", section: .problem, kind: .positiveInt) { $0.common.problem.samples = $1.intValue },
+        .init(key: "test_samples", section: .problem, kind: .positiveInt) { $0.common.problem.testSamples = $1.intValue },
         .init(key: "condition", section: .problem, kind: .number(minimum: 1, strict: false, maximum: nil)) {
-            $0.problem.condition = $1.doubleValue
+            $0.common.problem.condition = $1.doubleValue
         },
         .init(key: "operator", section: .problem, kind: .choice(MeasurementOperator.allCases.map(\.rawValue))) {
-            if let v = MeasurementOperator(rawValue: $1.stringValue) { $0.problem.measurementOperator = v }
+            if let v = MeasurementOperator(rawValue: $1.stringValue) { $0.common.problem.measurementOperator = v }
         },
         // model
         .init(key: "model", section: .model, kind: .choice(ModelKind.allCases.map(\.rawValue))) {
-            if let v = ModelKind(rawValue: $1.stringValue) { $0.model.kind = v }
+            $0.model = ModelKind(rawValue: $1.stringValue)
         },
-        .init(key: "depth", section: .model, kind: .positiveInt) { $0.model.depth = $1.intValue },
-        .init(key: "width", section: .model, kind: .positiveInt) { $0.model.width = $1.intValue },
+        .init(key: "depth", section: .model, kind: .positiveInt) { $0.common.model.depth = $1.intValue },
+        .init(key: "width", section: .model, kind: .positiveInt) { $0.common.model.width = $1.intValue },
         .init(key: "init", section: .model, kind: .choice(InitScheme.allCases.map(\.rawValue))) {
-            if let v = InitScheme(rawValue: $1.stringValue) { $0.model.initScheme = v }
+            if let v = InitScheme(rawValue: $1.stringValue) { $0.common.model.initScheme = v }
         },
         .init(key: "init_scale", section: .model, kind: .number(minimum: 0, strict: true, maximum: nil)) {
-            $0.model.initScale = $1.doubleValue
+            $0.common.model.initScale = $1.doubleValue
         },
         // training
         .init(key: "lambda", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
-            $0.training.lambda = $1.doubleValue
+            $0.common.training.lambda = $1.doubleValue
         },
         .init(key: "noise", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
-            $0.training.noise = $1.doubleValue
+            $0.common.training.noise = $1.doubleValue
         },
         .init(key: "steps", section: .training, kind: .steps) {
-            if case let .int(n) = $1 { $0.training.steps = .fixed(n) } else { $0.training.steps = .auto }
+            if case let .int(n) = $1 { $0.common.training.steps = .fixed(n) } else { $0.common.training.steps = .auto }
         },
-        .init(key: "max_steps", section: .training, kind: .positiveInt) { $0.training.maxSteps = $1.intValue },
+        .init(key: "max_steps", section: .training, kind: .positiveInt) { $0.common.training.maxSteps = $1.intValue },
         .init(key: "budget_factor", section: .training, kind: .number(minimum: 0, strict: true, maximum: nil)) {
-            $0.training.budgetFactor = $1.doubleValue
+            $0.common.training.budgetFactor = $1.doubleValue
         },
         .init(key: "eta", section: .training, kind: .number(minimum: 0, strict: true, maximum: nil)) {
-            $0.training.eta = $1.doubleValue
+            $0.common.training.eta = $1.doubleValue
         },
         .init(key: "eta_scale", section: .training, kind: .number(minimum: 0, strict: true, maximum: nil)) {
-            $0.training.etaScale = $1.doubleValue
+            $0.common.training.etaScale = $1.doubleValue
         },
         .init(key: "optimizer", section: .training, kind: .choice(OptimizerKind.allCases.map(\.rawValue))) {
-            if let v = OptimizerKind(rawValue: $1.stringValue) { $0.training.optimizer = v }
+            $0.optimizer = OptimizerKind(rawValue: $1.stringValue)
         },
         .init(key: "alpha", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
-            $0.training.alpha = $1.doubleValue
+            $0.alpha = $1.doubleValue
         },
         .init(key: "beta", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
-            $0.training.beta = $1.doubleValue
+            $0.beta = $1.doubleValue
         },
         .init(key: "step_rule", section: .training, kind: .choice(StepRule.allCases.map(\.rawValue))) {
-            if let v = StepRule(rawValue: $1.stringValue) { $0.training.stepRule = v }
+            $0.stepRule = StepRule(rawValue: $1.stringValue)
         },
         .init(key: "flow_rtol", section: .training, kind: .number(minimum: 0, strict: true, maximum: 1)) {
-            $0.training.flowRtol = $1.doubleValue
+            $0.flowRtol = $1.doubleValue
         },
         .init(key: "flow_atol", section: .training, kind: .number(minimum: 0, strict: true, maximum: 1)) {
-            $0.training.flowAtol = $1.doubleValue
+            $0.flowAtol = $1.doubleValue
         },
         .init(key: "flow_time", section: .training, kind: .number(minimum: 0, strict: true, maximum: nil)) {
-            $0.training.flowTime = $1.doubleValue
+            $0.flowTime = $1.doubleValue
         },
         .init(key: "path", section: .training, kind: .choice(GradientPath.allCases.map(\.rawValue))) {
-            if let v = GradientPath(rawValue: $1.stringValue) { $0.training.path = v }
+            if let v = GradientPath(rawValue: $1.stringValue) { $0.common.training.path = v }
         },
-        .init(key: "stop_on_success", section: .training, kind: .flag) { $0.training.stopOnSuccess = $1.boolValue },
-        .init(key: "mean_data_term", section: .training, kind: .flag) { $0.training.meanDataTerm = $1.boolValue },
-        .init(key: "lambda_per_layer", section: .training, kind: .flag) { $0.training.lambdaPerLayer = $1.boolValue },
+        .init(key: "stop_on_success", section: .training, kind: .flag) { $0.common.training.stopOnSuccess = $1.boolValue },
+        .init(key: "mean_data_term", section: .training, kind: .flag) { $0.common.training.meanDataTerm = $1.boolValue },
+        .init(key: "lambda_per_layer", section: .training, kind: .flag) { $0.common.training.lambdaPerLayer = $1.boolValue },
         .init(key: "rank_tolerance", section: .training, kind: .number(minimum: 0, strict: true, maximum: 1)) {
-            $0.training.rankTolerance = $1.doubleValue
+            $0.common.training.rankTolerance = $1.doubleValue
         },
-        .init(key: "check_every", section: .training, kind: .positiveInt) { $0.training.checkEvery = $1.intValue },
+        .init(key: "check_every", section: .training, kind: .positiveInt) { $0.common.training.checkEvery = $1.intValue },
         .init(key: "sleep_seconds", section: .training, kind: .number(minimum: 0, strict: false, maximum: 86_400)) {
-            $0.training.sleepSeconds = $1.doubleValue
+            $0.sleepSeconds = $1.doubleValue
         },
     ]
 
     private static let byKey: [String: AxisDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })
 
-    init(key: String, section: Section, kind: Kind, apply: @escaping @Sendable (inout RunSpec, AxisValue) -> Void) {
+    init(key: String, section: Section, kind: Kind, apply: @escaping @Sendable (inout RunSettings, AxisValue) -> Void) {
         self.key = key
         self.section = section
         self.kind = kind
@@ -211,9 +211,9 @@ public struct AxisDefinition: Sendable {
         }
     }
 
-    /// Puts `value` into `spec` where this key lives.
-    public func apply(_ value: AxisValue, to spec: inout RunSpec) {
-        apply(&spec, value)
+    /// Puts `value` into `settings` where this key lives.
+    public func apply(_ value: AxisValue, to settings: inout RunSettings) {
+        apply(&settings, value)
     }
 }
 

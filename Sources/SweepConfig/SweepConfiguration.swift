@@ -54,13 +54,16 @@ public struct SweepConfiguration: Sendable, Hashable {
     public var seed: UInt64
     /// Runs per cell.
     public var trials: Int
+    /// The settings every run shares, with the first value of every axis; a cell overrides the
+    /// keys of `grid` and builds its spec from them (`RunSettings.specIgnoringInapplicable`).
+    public var settings: RunSettings
     /// The problem every run shares (a trial's problem seed fixes its draws).
-    public var problem: ProblemSpec
+    public var problem: ProblemSpec { baseSpec.problem }
     /// The model with `depth` and `width` as their first axis values.
-    public var model: ModelSpec
+    public var model: ModelSpec { baseSpec.model }
     /// The training spec, including `testNoise` and the outcome tolerances;
     /// `lambda` and `noise` hold their first axis values.
-    public var training: TrainingSpec
+    public var training: TrainingSpec { baseSpec.training }
     /// The grid; axes absent from `grid` have one value.
     public var axes: SweepAxes
     /// The legacy axes listed under `grid` in the file (the others are fixed).
@@ -120,9 +123,22 @@ public struct SweepConfiguration: Sendable, Hashable {
         return spec
     }
 
-    /// The base spec of a run before a cell and trial are applied.
+    /// The spec of the grid's first cell before a trial sets its seeds.
     public var baseSpec: RunSpec {
-        RunSpec(problem: problem, model: model, training: training, seeds: RunSeeds())
+        var spec = settings.specIgnoringInapplicable()
+        spec.seeds = RunSeeds()
+        return spec
+    }
+
+    /// The spec of `cell` before a trial sets its seeds.
+    public func spec(of cell: SweepCell) -> RunSpec {
+        var settings = settings
+        for setting in cell.settings {
+            AxisDefinition.named(setting.key)?.apply(setting.value, to: &settings)
+        }
+        var spec = settings.specIgnoringInapplicable()
+        spec.seeds = RunSeeds()
+        return spec
     }
 
     /// Test noise levels of every run (`test_noise`).

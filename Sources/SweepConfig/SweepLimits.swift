@@ -33,16 +33,17 @@ public struct SweepLimits: Sendable, Hashable {
                 message: "\(count) tasks (\(cells) cells × \(trials) \(what)) exceed the limit of \(maxTasks); use fewer trials or grid values, or raise the limit with --max-tasks")
         }
         // The estimate grows with depth and width, so the largest cell has the largest of each.
-        var spec = configuration.baseSpec
-        spec.model.depth = axes.depth.max() ?? spec.model.depth
-        spec.model.width = axes.width.max() ?? spec.model.width
+        var settings = configuration.settings
+        settings.common.model.depth = axes.depth.max() ?? settings.common.model.depth
+        settings.common.model.width = axes.width.max() ?? settings.common.model.width
         // Swept sizes (measurements, samples, …): their largest values, likewise.
         for axis in configuration.extraAxes {
             guard let definition = AxisDefinition.named(axis.key), case .positiveInt = definition.kind,
                   let largest = axis.values.max(by: { $0.intValue < $1.intValue })
             else { continue }
-            definition.apply(largest, to: &spec)
+            definition.apply(largest, to: &settings)
         }
+        let spec = settings.specIgnoringInapplicable()
         let bytes = spec.estimatedBytes
         guard bytes <= maxCellBytes else {
             var problemOnly = spec

@@ -175,10 +175,7 @@ public struct SweepPlan: Sendable {
         precondition(contains(taskID: id), "task id \(id) outside 0..<\(taskCount)")
         let (index, trial) = position(ofTask: id)
         let cell = cells[index]
-        var spec = configuration.baseSpec
-        for setting in cell.settings {
-            AxisDefinition.named(setting.key)?.apply(setting.value, to: &spec)
-        }
+        var spec = configuration.spec(of: cell)
         spec.seeds = SweepSeeds.seeds(master: configuration.seed, cell: cell, trial: trial)
         return SweepTask(id: id, cell: cell, trial: trial, spec: spec)
     }

@@ -24,18 +24,16 @@ extension WireSpec {
             training: WireTraining(
                 lambda: t.lambda, noise: t.noise, steps: WireSteps(t.steps), maxSteps: t.maxSteps,
                 budgetFactor: t.budgetFactor, eta: t.eta, etaScale: t.etaScale,
-                optimizer: t.optimizer.rawValue,
-                alpha: t.optimizer == .heavyBall || t.optimizer == .inertial ? t.alpha : nil,
-                beta: t.optimizer == .inertial ? t.beta : nil,
-                // Absent at their defaults, so the specs (and fingerprints) of earlier sweeps are unchanged.
-                stepRule: t.stepRule == .fixed ? nil : t.stepRule.rawValue,
-                flowRtol: t.optimizer == .flow ? t.flowRtol : nil, flowAtol: t.optimizer == .flow ? t.flowAtol : nil,
-                flowTime: t.optimizer == .flow ? t.flowTime : nil,
+                optimizer: t.optimizer.kind.rawValue,
+                alpha: t.optimizer.alpha, beta: t.optimizer.beta,
+                // Absent at its default, so the specs of earlier sweeps are unchanged.
+                stepRule: t.optimizer.stepRule.flatMap { $0 == .fixed ? nil : $0.rawValue },
+                flowRtol: t.optimizer.flow?.rtol, flowAtol: t.optimizer.flow?.atol, flowTime: t.optimizer.flow?.horizon,
                 path: t.path.rawValue, stopOnSuccess: t.stopOnSuccess,
                 logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
                 testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
-                checkEvery: t.checkEvery, sleepSeconds: m.kind == .sleep ? t.sleepSeconds : nil,
+                checkEvery: t.checkEvery, sleepSeconds: { if case .sleep(let seconds) = m.choice { seconds } else { nil } }(),
                 logDensity: t.logDensity),
             seeds: WireSeeds(problem: String(spec.seeds.problem), training: String(spec.seeds.training)))
     }
@@ -50,19 +48,23 @@ extension WireSpec {
         spec.problem.condition = problem.condition
         spec.problem.measurementOperator = try Self.named(problem.measurementOperator, "problem.measurementOperator")
         spec.problem.testSamples = problem.testSamples
-        if let kind = model.kind {
+        // Each model's and optimizer's own keys must be present exactly where they apply: the
+        // typed spec has no place for the others.
+        let kind: ModelKind = try model.kind.map { name throws(WireValueError) in
+            let named: ModelKind = try Self.named(name, "model.kind")
             // "deep-linear" is said by the absence of the key: one spelling per spec.
-            let named: ModelKind = try Self.named(kind, "model.kind")
             guard named != .deepLinear else {
                 throw WireValueError(field: "model.kind", detail: "deep-linear is said by leaving the key out")
             }
-            spec.model.kind = named
-        }
-        switch (spec.model.kind, training.sleepSeconds) {
-        case (.sleep, let seconds?): spec.training.sleepSeconds = seconds
+            return named
+        } ?? .deepLinear
+        switch (kind, training.sleepSeconds) {
+        case (.sleep, let seconds?): spec.model.choice = .sleep(seconds: seconds)
         case (.sleep, nil), (_, _?):
             throw WireValueError(field: "training.sleepSeconds", detail: "must be given exactly for model kind sleep")
-        default: break
+        case (.deepLinear, nil): spec.model.choice = .deepLinear
+        case (.diagonal, nil): spec.model.choice = .diagonal
+        case (.noop, nil): spec.model.choice = .noop
         }
         spec.model.depth = model.depth
         spec.model.width = model.width
@@ -78,27 +80,31 @@ extension WireSpec {
         spec.training.budgetFactor = training.budgetFactor
         spec.training.eta = training.eta
         spec.training.etaScale = training.etaScale
-        spec.training.optimizer = try Self.named(training.optimizer, "training.optimizer")
+        let optimizer: OptimizerKind = try Self.named(training.optimizer, "training.optimizer")
+        let rule: StepRule = try training.stepRule.map { name throws(WireValueError) in try Self.named(name, "training.stepRule") } ?? .fixed
         // Absent for gd, so gd's specs (and the fingerprints made of them) are those of version 3.
-        switch (spec.training.optimizer, training.alpha, training.beta) {
+        switch (optimizer, training.alpha, training.beta) {
         case (.gd, nil, nil), (.flow, nil, nil): break
-        case (.heavyBall, let alpha?, nil): spec.training.alpha = alpha
-        case (.inertial, let alpha?, let beta?): spec.training.alpha = alpha; spec.training.beta = beta
+        case (.heavyBall, _?, nil), (.inertial, _?, _?): break
         default:
             throw WireValueError(field: "training.alpha", detail: "alpha must be given exactly for heavy-ball and inertial, beta exactly for inertial (optimizer \(training.optimizer))")
         }
-        if let rule = training.stepRule { spec.training.stepRule = try Self.named(rule, "training.stepRule") }
-        switch (spec.training.optimizer, training.flowRtol, training.flowAtol) {
-        case (.flow, let rtol?, let atol?): spec.training.flowRtol = rtol; spec.training.flowAtol = atol
-        case (.gd, nil, nil), (.heavyBall, nil, nil), (.inertial, nil, nil): break
+        switch (optimizer, training.flowRtol, training.flowAtol) {
+        case (.flow, _?, _?), (.gd, nil, nil), (.heavyBall, nil, nil), (.inertial, nil, nil): break
         default:
             throw WireValueError(field: "training.flowRtol", detail: "flowRtol and flowAtol must be given exactly for flow (optimizer \(training.optimizer))")
         }
-        if let time = training.flowTime {
-            guard spec.training.optimizer == .flow else {
-                throw WireValueError(field: "training.flowTime", detail: "flowTime applies to flow only (optimizer \(training.optimizer))")
-            }
-            spec.training.flowTime = time
+        if training.flowTime != nil, optimizer != .flow {
+            throw WireValueError(field: "training.flowTime", detail: "flowTime applies to flow only (optimizer \(training.optimizer))")
+        }
+        if training.stepRule != nil, optimizer == .flow {
+            throw WireValueError(field: "training.stepRule", detail: "flow's steps are always adaptive: no stepRule")
+        }
+        spec.training.optimizer = switch optimizer {
+        case .gd: .gd(rule)
+        case .heavyBall: .heavyBall(alpha: training.alpha ?? 0, stepRule: rule)
+        case .inertial: .inertial(alpha: training.alpha ?? 0, beta: training.beta ?? 0, stepRule: rule)
+        case .flow: .flow(FlowControl(rtol: training.flowRtol ?? 0, atol: training.flowAtol ?? 0, horizon: training.flowTime))
         }
         spec.training.path = try Self.named(training.path, "training.path")
         spec.training.stopOnSuccess = training.stopOnSuccess

@@ -23,7 +23,7 @@ extension GradientDescent {
     var maximumEta: Double {
         var cap = AdaptiveRule.maximumRatio * data.eta
         if data.lambdaLayer > 0 { cap = min(cap, 0.9 / data.lambdaLayer) }
-        if coefficients != nil, data.training.alpha > 0 { cap = min(cap, 1 / (data.training.alpha * data.training.alpha)) }
+        if coefficients != nil, let alpha = data.training.optimizer.alpha, alpha > 0 { cap = min(cap, 1 / (alpha * alpha)) }
         return cap
     }
 

@@ -51,14 +51,14 @@ extension RunSpec: Encodable {
         try s.encode(t.budgetFactor, forKey: .budgetFactor)
         try s.encodeIfPresent(t.eta, forKey: .eta)
         try s.encode(t.etaScale, forKey: .etaScale)
-        try s.encode(t.optimizer.rawValue, forKey: .optimizer)
-        if t.optimizer == .heavyBall || t.optimizer == .inertial { try s.encode(t.alpha, forKey: .alpha) }
-        if t.optimizer == .inertial { try s.encode(t.beta, forKey: .beta) }
-        if t.stepRule != .fixed { try s.encode(t.stepRule.rawValue, forKey: .stepRule) }
-        if t.optimizer == .flow {
-            try s.encode(t.flowRtol, forKey: .flowRtol)
-            try s.encode(t.flowAtol, forKey: .flowAtol)
-            try s.encodeIfPresent(t.flowTime, forKey: .flowTime)
+        try s.encode(t.optimizer.kind.rawValue, forKey: .optimizer)
+        try s.encodeIfPresent(t.optimizer.alpha, forKey: .alpha)
+        try s.encodeIfPresent(t.optimizer.beta, forKey: .beta)
+        if let rule = t.optimizer.stepRule, rule != .fixed { try s.encode(rule.rawValue, forKey: .stepRule) }
+        if let flow = t.optimizer.flow {
+            try s.encode(flow.rtol, forKey: .flowRtol)
+            try s.encode(flow.atol, forKey: .flowAtol)
+            try s.encodeIfPresent(flow.horizon, forKey: .flowTime)
         }
         try s.encode(t.path.rawValue, forKey: .path)
         try s.encode(t.stopOnSuccess, forKey: .stopOnSuccess)
@@ -73,7 +73,7 @@ extension RunSpec: Encodable {
         try s.encode(t.lambdaPerLayer, forKey: .lambdaPerLayer)
         try s.encode(t.rankTolerance, forKey: .rankTolerance)
         try s.encode(t.checkEvery, forKey: .checkEvery)
-        if model.kind == .sleep { try s.encode(t.sleepSeconds, forKey: .sleepSeconds) }
+        if case .sleep(let seconds) = model.choice { try s.encode(seconds, forKey: .sleepSeconds) }
 
         var seedContainer = c.nestedContainer(keyedBy: Key.self, forKey: .seeds)
         try seedContainer.encode(String(seeds.problem), forKey: .problem)

@@ -124,7 +124,8 @@ extension GradientDescent {
             fullGradient(into: &state.stages[0])
             state.started = true
         }
-        let rtol = data.training.flowRtol, atol = data.training.flowAtol
+        let tolerances = data.training.optimizer.flow ?? FlowControl()
+        let rtol = tolerances.rtol, atol = tolerances.atol
         let count = depth
         for i in 0..<count { BLAS.copy(layer(i), into: &state.start[i]) }
         while true {

@@ -19,14 +19,14 @@ struct InertialCoefficients: Sendable {
 
     /// Nil for gradient descent.
     init?(_ training: TrainingSpec, eta: Double, lambda: Double) throws(TrainingError) {
-        guard training.optimizer == .heavyBall || training.optimizer == .inertial else { return nil }
+        guard let alpha = training.optimizer.alpha else { return nil }
         let h = eta.squareRoot()
-        momentum = 1 - training.alpha * h
+        momentum = 1 - alpha * h
         guard momentum >= 0 else {
-            throw TrainingError("alpha * h = \(training.alpha * h) (h = sqrt(eta) = \(h)) must be at most 1, or the momentum 1 - alpha h is negative: lower alpha or eta")
+            throw TrainingError("alpha * h = \(alpha * h) (h = sqrt(eta) = \(h)) must be at most 1, or the momentum 1 - alpha h is negative: lower alpha or eta")
         }
-        keepsGradient = training.optimizer == .inertial
-        hessian = keepsGradient ? training.beta * h : 0
+        keepsGradient = training.optimizer.kind == .inertial
+        hessian = (training.optimizer.beta ?? 0) * h
         step = eta
         // c+ = p c − q c−: the characteristic roots z² − p z + q, the largest modulus.
         let p = 1 + momentum - (hessian + step) * lambda, q = momentum - hessian * lambda

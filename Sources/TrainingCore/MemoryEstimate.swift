@@ -19,7 +19,7 @@ extension RunSpec {
         let data = 3 * m * n + m * k + k * n
         // Momentum keeps the previous weights and a gradient buffer (inertial: the previous gradient too);
         // an adaptive step keeps a copy of the state to return to (counted as twice the weights).
-        let momentumCopies: Double = switch self.training.optimizer {
+        let momentumCopies: Double = switch self.training.optimizer.kind {
         case .gd: 0
         case .heavyBall: 2
         case .inertial: 3
@@ -29,7 +29,7 @@ extension RunSpec {
         // Weights, the first layer's reduced and outside parts, the previous first layer, and
         // the forward, backward and next-forward products of each layer.
         let training = 3 * weights + 3 * Double(shapes.count) * widest * columns + 2 * d * k
-            + (momentumCopies + (self.training.stepRule == .adaptive ? 2 : 0)) * weights
+            + (momentumCopies + (self.training.optimizer.stepRule == .adaptive ? 2 : 0)) * weights
         // The end-to-end product and the balancedness gaps measured at the end.
         let metrics = d * m + Double(model.width) * Double(model.width) * 2
         return 8 * (problemArrays + data + training + metrics)

@@ -54,8 +54,7 @@ public enum MeasurementOperator: String, Codable, Sendable, Hashable, CaseIterab
     case gaussian
 }
 
-/// What a run trains: the deep linear network of MODEL.md §2, the diagonal linear network of §5,
-/// or runs of known cost that measure the sweep machinery itself (dispatch cost, overhead).
+/// The names of the models (config `model:`, `dlsweep train --model`, the wire's `model.kind`).
 public enum ModelKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// The deep linear network of MODEL.md §2.
     case deepLinear = "deep-linear"
@@ -63,13 +62,38 @@ public enum ModelKind: String, Codable, Sendable, Hashable, CaseIterable {
     case diagonal
     /// Returns the fixed minimal report at once (see `syntheticReport`): dispatch benchmarks.
     case noop
-    /// Waits `TrainingSpec.sleepSeconds`, then returns the minimal report: sweep overhead.
+    /// Waits, then returns the minimal report: sweep overhead.
     case sleep
 }
 
-/// The deep linear network of MODEL.md §2.
-public struct ModelSpec: Codable, Sendable, Hashable {
-    public var kind: ModelKind = .deepLinear
+/// What a run trains: the deep linear network of MODEL.md §2, the diagonal linear network of §5,
+/// or runs of known cost that measure the sweep machinery itself (dispatch cost, overhead). A
+/// model's own settings live in its case, so no other model can carry them.
+public enum Model: Sendable, Hashable {
+    case deepLinear
+    case diagonal
+    /// Trains nothing; the network and problem of its spec are only the shape its task frames
+    /// carry, so that a dispatch benchmark sends frames of a real task's size.
+    case noop
+    /// As `noop`, after waiting `seconds` (0...86400).
+    case sleep(seconds: Double)
+
+    /// `sleep`'s duration when a config or `dlsweep train` does not give one.
+    public static let defaultSleepSeconds = 1.0
+
+    public var kind: ModelKind {
+        switch self {
+        case .deepLinear: .deepLinear
+        case .diagonal: .diagonal
+        case .noop: .noop
+        case .sleep: .sleep
+        }
+    }
+}
+
+/// The network of MODEL.md §2 (§5 for `diagonal`: `depth` is D, `initScale` is u(0) = v(0)).
+public struct ModelSpec: Sendable, Hashable {
+    public var choice: Model = .deepLinear
     /// `L >= 1`; 1 is plain linear regression.
     public var depth: Int = 5
     /// `d_w`, the hidden width.
@@ -79,6 +103,9 @@ public struct ModelSpec: Codable, Sendable, Hashable {
     public var initScale: Double = 1
 
     public init() {}
+
+    /// The model's name.
+    public var kind: ModelKind { choice.kind }
 }
 
 public enum InitScheme: String, Codable, Sendable, Hashable, CaseIterable {
@@ -92,17 +119,84 @@ public enum InitScheme: String, Codable, Sendable, Hashable, CaseIterable {
     case zeroLast = "zero-last"
 }
 
-/// Optimizers of MODEL.md §2 (docs/MODEL.md, "Optimizers").
+/// The names of the optimizers (config `optimizer:`, `dlsweep train --optimizer`, the wire).
 public enum OptimizerKind: String, Codable, Sendable, Hashable, CaseIterable {
-    /// Gradient descent with step η.
     case gd
-    /// The inertial update with viscous damping α only (β ignored).
     case heavyBall = "heavy-ball"
-    /// `θ+ = θ + (1 − αh)(θ − θ−) − βh (g(θ) − g(θ−)) − h² g(θ)`, h = √η.
     case inertial
-    /// The gradient flow `θ' = −∇F(θ)`, integrated by Dormand–Prince 5(4) with error control
-    /// (`flowRtol`, `flowAtol`) up to the time `flowTime` (FlowStep.swift).
     case flow
+}
+
+/// Optimizers of MODEL.md §2 (docs/MODEL.md, "Optimizers"), each with the settings it uses and
+/// no others: a damping, a step rule or a tolerance cannot be given to an optimizer that ignores it.
+public enum Optimizer: Sendable, Hashable {
+    /// Gradient descent with step η.
+    case gd(StepRule)
+    /// The inertial update with viscous damping α only: the momentum is `1 − α h`, h = √η.
+    case heavyBall(alpha: Double, stepRule: StepRule)
+    /// `θ+ = θ + (1 − αh)(θ − θ−) − βh (g(θ) − g(θ−)) − h² g(θ)`, h = √η.
+    case inertial(alpha: Double, beta: Double, stepRule: StepRule)
+    /// The gradient flow `θ' = −∇F(θ)`, integrated by Dormand–Prince 5(4) with error control
+    /// (FlowStep.swift); its steps are always adaptive, so it has no step rule.
+    case flow(FlowControl)
+
+    /// The dampings when a config or `dlsweep train` does not give them.
+    public static let defaultAlpha = 1.0
+    public static let defaultBeta = 0.0
+
+    public var kind: OptimizerKind {
+        switch self {
+        case .gd: .gd
+        case .heavyBall: .heavyBall
+        case .inertial: .inertial
+        case .flow: .flow
+        }
+    }
+
+    /// How η is chosen; nil for `flow`.
+    public var stepRule: StepRule? {
+        switch self {
+        case .gd(let rule), .heavyBall(_, let rule), .inertial(_, _, let rule): rule
+        case .flow: nil
+        }
+    }
+
+    /// The viscous damping α of `heavy-ball` and `inertial`; nil for the others.
+    public var alpha: Double? {
+        switch self {
+        case .heavyBall(let alpha, _), .inertial(let alpha, _, _): alpha
+        case .gd, .flow: nil
+        }
+    }
+
+    /// The Hessian-driven damping β of `inertial`; nil for the others.
+    public var beta: Double? {
+        if case .inertial(_, let beta, _) = self { return beta }
+        return nil
+    }
+
+    /// `flow`'s error control and horizon; nil for the others.
+    public var flow: FlowControl? {
+        if case .flow(let control) = self { return control }
+        return nil
+    }
+}
+
+/// The error control and the horizon of `flow` (docs/MODEL.md, "Gradient flow").
+public struct FlowControl: Sendable, Hashable {
+    /// A Runge–Kutta step is accepted when the RMS over all weights of
+    /// `err_i / (atol + rtol · |θ_i|)` is at most 1.
+    public var rtol: Double
+    public var atol: Double
+    /// The time horizon; nil: the time `steps` steps of size η cover (`auto`: the time the
+    /// off-range part of W_1, `e^(−λt)`, needs; see `TrainingData.flowHorizon`).
+    public var horizon: Double?
+
+    public init(rtol: Double = 1e-8, atol: Double = 1e-8, horizon: Double? = nil) {
+        self.rtol = rtol
+        self.atol = atol
+        self.horizon = horizon
+    }
 }
 
 /// How the step size of `gd`, `heavy-ball` and `inertial` is chosen (docs/MODEL.md, "Adaptive step").
@@ -158,7 +252,7 @@ extension StepBudget: Codable {
 }
 
 /// The training schedule, the stopping rule and what to measure.
-public struct TrainingSpec: Codable, Sendable, Hashable {
+public struct TrainingSpec: Sendable, Hashable {
     /// Weight decay `lambda >= 0`.
     public var lambda: Double = 0
     /// `sigma_train`, the training measurement noise.
@@ -172,20 +266,8 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     /// A fixed step size; when nil, `eta = etaScale / (L * sigma_max(Y)^2)`.
     public var eta: Double? = nil
     public var etaScale: Double = 0.5
-    public var optimizer: OptimizerKind = .gd
-    /// Viscous damping α of `heavy-ball` and `inertial`: the momentum is `1 − α h`, h = √η.
-    public var alpha: Double = 1
-    /// Hessian-driven damping β of `inertial`.
-    public var beta: Double = 0
-    /// `fixed` or `adaptive` (not for `flow`, whose steps are always adaptive).
-    public var stepRule: StepRule = .fixed
-    /// The error tolerances of `flow`'s Runge–Kutta steps: a step is accepted when the RMS over
-    /// all weights of `err_i / (flowAtol + flowRtol · |θ_i|)` is at most 1.
-    public var flowRtol: Double = 1e-8
-    public var flowAtol: Double = 1e-8
-    /// The time horizon of `flow`; nil: the time `steps` steps of size η cover (`auto`: the
-    /// time the off-range part of W_1, `e^(−λt)`, needs; see `TrainingData.flowHorizon`).
-    public var flowTime: Double? = nil
+    /// The update, with the settings only it uses.
+    public var optimizer: Optimizer = .gd(.fixed)
     public var path: GradientPath = .reduced
     /// Stop at the first check where the run has converged (sweeps: yes).
     public var stopOnSuccess: Bool = false
@@ -211,15 +293,12 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
     public var rankTolerance: Double = 1e-3
     /// How often (in steps) the outcomes are judged: first-hit times are exact to this.
     public var checkEvery: Int = 10
-    /// How long a `sleep` model's run lasts, in seconds (ignored by the other kinds).
-    public var sleepSeconds: Double = 1
-
     public init() {}
 
     /// The step budget's upper bound, whatever the problem: what a report's `iterations` may reach
     /// (`flow`: its accepted steps, capped by `maxSteps`).
     public var stepLimit: Int {
-        if optimizer == .flow { return maxSteps }
+        if optimizer.kind == .flow { return maxSteps }
         return switch steps {
         case .fixed(let n): n
         case .auto: maxSteps

@@ -69,8 +69,8 @@ extension GradientDescent {
     mutating func run() throws -> TrainingOutcome {
         let started = Date()
         let training = data.training
-        let isFlow = training.optimizer == .flow
-        let adaptive = training.stepRule == .adaptive && !isFlow
+        let isFlow = training.optimizer.kind == .flow
+        let adaptive = training.optimizer.stepRule == .adaptive
         let initialDistance = data.training.steps == .auto ? targetError(endToEnd()) : 0
         var budget = data.stepBudget(outsideNorm: initialOutsideNorm(), initialDistance: initialDistance)
         var horizon = Double.infinity

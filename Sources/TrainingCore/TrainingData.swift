@@ -112,7 +112,7 @@ struct TrainingData {
     /// the off-range part `e^(−λ_l t) W_1(0)(I − U Uᵀ)` needs, as `stepBudget`; λ = 0:
     /// `max_steps · η`).
     func flowHorizon(outsideNorm: Double, initialDistance: Double) -> Double {
-        if let time = training.flowTime { return time }
+        if let time = training.optimizer.flow?.horizon { return time }
         switch training.steps {
         case .fixed(let n):
             return Double(n) * eta

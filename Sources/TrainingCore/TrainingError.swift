@@ -23,19 +23,25 @@ extension RunSpec {
         }
         if let eta = t.eta { guard eta.isFinite, eta > 0 else { throw TrainingError("eta must be a positive number, got \(eta)") } }
         guard t.etaScale.isFinite, t.etaScale > 0 else { throw TrainingError("eta_scale must be a positive number, got \(t.etaScale)") }
-        guard t.alpha.isFinite, t.alpha >= 0 else { throw TrainingError("alpha must be a finite number >= 0, got \(t.alpha)") }
-        guard t.beta.isFinite, t.beta >= 0 else { throw TrainingError("beta must be a finite number >= 0, got \(t.beta)") }
-        if t.stepRule == .adaptive, t.optimizer == .flow {
-            throw TrainingError("step_rule adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
+        // Ranges only: which optimizer or model a value belongs to, its type says.
+        if let alpha = t.optimizer.alpha {
+            guard alpha.isFinite, alpha >= 0 else { throw TrainingError("alpha must be a finite number >= 0, got \(alpha)") }
         }
-        for (name, tol) in [("flow_rtol", t.flowRtol), ("flow_atol", t.flowAtol)] {
-            guard tol.isFinite, tol > 0, tol < 1 else { throw TrainingError("\(name) must be a number in (0, 1), got \(tol)") }
+        if let beta = t.optimizer.beta {
+            guard beta.isFinite, beta >= 0 else { throw TrainingError("beta must be a finite number >= 0, got \(beta)") }
         }
-        if let time = t.flowTime {
-            guard time.isFinite, time > 0 else { throw TrainingError("flow_time must be a positive number, got \(time)") }
+        if let flow = t.optimizer.flow {
+            for (name, tol) in [("flow_rtol", flow.rtol), ("flow_atol", flow.atol)] {
+                guard tol.isFinite, tol > 0, tol < 1 else { throw TrainingError("\(name) must be a number in (0, 1), got \(tol)") }
+            }
+            if let time = flow.horizon {
+                guard time.isFinite, time > 0 else { throw TrainingError("flow_time must be a positive number, got \(time)") }
+            }
         }
-        guard t.sleepSeconds.isFinite, t.sleepSeconds >= 0, t.sleepSeconds <= 86_400 else {
-            throw TrainingError("sleep_seconds must be in 0...86400, got \(t.sleepSeconds)")
+        if case .sleep(let seconds) = m.choice {
+            guard seconds.isFinite, seconds >= 0, seconds <= 86_400 else {
+                throw TrainingError("sleep_seconds must be in 0...86400, got \(seconds)")
+            }
         }
         if m.kind == .diagonal { try validateDiagonal() }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
@@ -78,10 +84,10 @@ extension RunSpec {
         guard model.initScale > 0 else {
             throw TrainingError("init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got \(model.initScale)")
         }
-        guard training.optimizer == .gd || training.optimizer == .flow else {
-            throw TrainingError("model diagonal trains with optimizer gd or flow only, got \(training.optimizer.rawValue)")
+        guard training.optimizer.kind == .gd || training.optimizer.kind == .flow else {
+            throw TrainingError("model diagonal trains with optimizer gd or flow only, got \(training.optimizer.kind.rawValue)")
         }
-        guard training.stepRule == .fixed else {
+        guard (training.optimizer.stepRule ?? .fixed) == .fixed else {
             throw TrainingError("model diagonal trains with a fixed step (no step_rule)")
         }
         guard training.lambda == 0 else { throw TrainingError("model diagonal has no weight decay: lambda must be 0, got \(training.lambda)") }

@@ -18,44 +18,44 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train one deep linear network on one inverse problem (or, with --model diagonal, one diagonal linear network on sparse recovery) and report its metrics (docs/MODEL.md §3, §5).")
 
     @Option(help: "deep-linear, or diagonal: w = u^D - v^D on y = A w*, w* s-sparse, with n = --signal-dim, m = --measurements, s = --latent-dim, D = --depth, u(0) = v(0) = --init-scale (docs/MODEL.md §5).")
-    var model: ModelKind = .deepLinear
+    var model: ModelKind = ModelSpec().kind
 
-    @Option(help: "d, the signal dimension.") var signalDim = 200
-    @Option(help: "m < d, the number of measurements.") var measurements = 100
-    @Option(help: "r, the dimension of the signal subspace.") var latentDim = 5
-    @Option(help: "n, the number of training signals.") var samples = 50
-    @Option(help: "L >= 1, the number of layers (default 5, or as many as --init-weights holds).") var depth: Int?
-    @Option(help: "d_w, the hidden width.") var width = 400
-    @Option(help: "Weight decay lambda >= 0.") var lambda = 0.0
-    @Option(help: "Training measurement noise sigma_train.") var noise = 0.0
+    @Option(help: "d, the signal dimension.") var signalDim = ProblemSpec().signalDim
+    @Option(help: "m < d, the number of measurements.") var measurements = ProblemSpec().measurements
+    @Option(help: "r, the dimension of the signal subspace.") var latentDim = ProblemSpec().latentDim
+    @Option(help: "n, the number of training signals.") var samples = ProblemSpec().samples
+    @Option(help: "L >= 1, the number of layers (default \(ModelSpec().depth), or as many as --init-weights holds).") var depth: Int?
+    @Option(help: "d_w, the hidden width.") var width = ModelSpec().width
+    @Option(help: "Weight decay lambda >= 0.") var lambda = TrainingSpec().lambda
+    @Option(help: "Training measurement noise sigma_train.") var noise = TrainingSpec().noise
     @Option(help: "Seed of the problem; the training seed derives from it.") var seed: UInt64 = 1
     @Option(help: "T, the number of steps at most, or auto (MODEL.md §4: ln(scale/tol_conv)/(eta lambda), capped by --max-steps).")
-    var steps = "10000"
-    @Option(help: "The cap of --steps auto, and its budget for lambda = 0.") var maxSteps = 1_000_000
-    @Option(help: "c of --steps auto.") var budgetFactor = 2.0
+    var steps = "\(TrainingSpec().stepLimit)"
+    @Option(help: "The cap of --steps auto, and its budget for lambda = 0.") var maxSteps = TrainingSpec().maxSteps
+    @Option(help: "c of --steps auto.") var budgetFactor = TrainingSpec().budgetFactor
     @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
-    @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = 0.5
-    @Option(help: "gd, heavy-ball, inertial or flow (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = .gd
-    @Option(help: "fixed or adaptive (backtracking; gd, heavy-ball and inertial; docs/MODEL.md, Adaptive step).") var stepRule: StepRule = .fixed
-    @Option(help: "flow: relative error tolerance of each Runge-Kutta step (default 1e-8).") var flowRtol: Double?
-    @Option(help: "flow: absolute error tolerance of each Runge-Kutta step (default 1e-8).") var flowAtol: Double?
+    @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = TrainingSpec().etaScale
+    @Option(help: "gd, heavy-ball, inertial or flow (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = TrainingSpec().optimizer.kind
+    @Option(help: "fixed (default) or adaptive (backtracking; gd, heavy-ball and inertial; docs/MODEL.md, Adaptive step).") var stepRule: StepRule?
+    @Option(help: "flow: relative error tolerance of each Runge-Kutta step (default \(FlowControl().rtol)).") var flowRtol: Double?
+    @Option(help: "flow: absolute error tolerance of each Runge-Kutta step (default \(FlowControl().atol)).") var flowAtol: Double?
     @Option(help: "flow: the time horizon (default: the time --steps steps of size eta cover); --max-steps caps the accepted steps.") var flowTime: Double?
-    @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta) (default 1).") var alpha: Double?
-    @Option(help: "Hessian-driven damping beta of inertial (default 0).") var beta: Double?
-    @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = .kaiming
-    @Option(help: "alpha, multiplies every initial weight.") var initScale = 1.0
+    @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta) (default \(decimalLabel(Optimizer.defaultAlpha))).") var alpha: Double?
+    @Option(help: "Hessian-driven damping beta of inertial (default \(decimalLabel(Optimizer.defaultBeta))).") var beta: Double?
+    @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = ModelSpec().initScheme
+    @Option(help: "alpha, multiplies every initial weight.") var initScale = ModelSpec().initScale
     @Flag(help: "Stop at the first check where the run has converged to W*_lambda.") var stopOnSuccess = false
     @Option(help: "Record the metrics every K steps (the trajectory).") var logEvery: Int?
-    @Option(help: "Test noise levels, comma-separated (e.g. 0,0.1,0.5).") var testNoise = "0"
-    @Option(help: "converged: target_distance <= tol-conv.") var tolConv = 1e-3
-    @Option(help: "stationary: gradient_norm <= tol-grad without convergence.") var tolGrad = 1e-6
-    @Option(help: "recovered: reconstruction_error <= tol-rec ||R||_F ...") var tolRec = 0.05
-    @Option(help: "... and off_subspace_error <= tol-off ||W_or||_F.") var tolOff = 0.05
-    @Option(help: "Judge the outcomes every K steps (first-hit times are exact to K).") var checkEvery = 10
+    @Option(help: "Test noise levels, comma-separated (e.g. 0,0.1,0.5).") var testNoise = TrainingSpec().testNoise.map(decimalLabel).joined(separator: ",")
+    @Option(help: "converged: target_distance <= tol-conv.") var tolConv = TrainingSpec().tolConv
+    @Option(help: "stationary: gradient_norm <= tol-grad without convergence.") var tolGrad = TrainingSpec().tolGrad
+    @Option(help: "recovered: reconstruction_error <= tol-rec ||R||_F ...") var tolRec = TrainingSpec().tolRec
+    @Option(help: "... and off_subspace_error <= tol-off ||W_or||_F.") var tolOff = TrainingSpec().tolOff
+    @Option(help: "Judge the outcomes every K steps (first-hit times are exact to K).") var checkEvery = TrainingSpec().checkEvery
     @Option(help: "Folder with A.npy, X.npy and optionally R.npy (replaces the generated problem).") var problem: String?
     @Option(help: "Folder with W1.npy ... WL.npy, the initial weights.") var initWeights: String?
     @Option(help: "Folder to write the final W1.npy ... WL.npy to.") var saveWeights: String?
-    @Option(help: "reduced (column-space reduction, fast) or plain (full gradient, the reference).") var path: GradientPath = .reduced
+    @Option(help: "reduced (column-space reduction, fast) or plain (full gradient, the reference).") var path: GradientPath = TrainingSpec().path
     @Option(help: "OpenBLAS threads.") var threads = 1
     @Flag(help: "Print one JSON object with the metrics.") var json = false
     @Option(help: "Replay a task of the sweep whose results are in this folder (with --task); only --log-every, --save-weights, --threads and --json apply.") var from: String?
@@ -76,53 +76,55 @@ struct TrainCommand: ParsableCommand {
         guard model == .deepLinear || model == .diagonal else {
             throw TrainingError("--model: train runs deep-linear or diagonal, not \(model.rawValue)")
         }
-        var spec = RunSpec()
-        spec.model.kind = model
-        spec.problem.signalDim = signalDim
-        spec.problem.measurements = measurements
-        spec.problem.latentDim = latentDim
-        spec.problem.samples = samples
-        spec.model.depth = depth ?? 5
-        spec.model.width = width
-        spec.model.initScheme = `init`
-        spec.model.initScale = initScale
-        spec.training.lambda = lambda
-        spec.training.noise = noise
+        // The path a config takes too (RunSettings): the same defaults, the same refusals.
+        var settings = RunSettings()
+        settings.model = model
+        settings.common.problem.signalDim = signalDim
+        settings.common.problem.measurements = measurements
+        settings.common.problem.latentDim = latentDim
+        settings.common.problem.samples = samples
+        if let depth { settings.common.model.depth = depth }
+        settings.common.model.width = width
+        settings.common.model.initScheme = `init`
+        settings.common.model.initScale = initScale
+        settings.common.training.lambda = lambda
+        settings.common.training.noise = noise
         if steps == "auto" {
-            spec.training.steps = .auto
+            settings.common.training.steps = .auto
         } else if let fixed = Int(steps) {
-            spec.training.steps = .fixed(fixed)
+            settings.common.training.steps = .fixed(fixed)
         } else {
             throw TrainingError("--steps: expected a number of steps or auto, got '\(steps)'")
         }
-        spec.training.maxSteps = maxSteps
-        spec.training.budgetFactor = budgetFactor
-        spec.training.checkEvery = checkEvery
-        spec.training.tolConv = tolConv
-        spec.training.tolGrad = tolGrad
-        spec.training.eta = eta
-        spec.training.etaScale = etaScale
-        // As in a config: a damping the optimizer ignores is a mistake, not a no-op.
-        if alpha != nil, optimizer == .gd { throw TrainingError("--alpha applies to --optimizer heavy-ball or inertial, not gd") }
-        if beta != nil, optimizer != .inertial {
-            throw TrainingError("--beta applies to --optimizer inertial only, not \(optimizer.rawValue)")
+        settings.common.training.maxSteps = maxSteps
+        settings.common.training.budgetFactor = budgetFactor
+        settings.common.training.checkEvery = checkEvery
+        settings.common.training.tolConv = tolConv
+        settings.common.training.tolGrad = tolGrad
+        settings.common.training.eta = eta
+        settings.common.training.etaScale = etaScale
+        settings.common.training.stopOnSuccess = stopOnSuccess
+        settings.common.training.logEvery = logEvery
+        settings.common.training.testNoise = levels
+        settings.common.training.tolRec = tolRec
+        settings.common.training.tolOff = tolOff
+        settings.common.training.path = path
+        settings.optimizer = optimizer
+        settings.stepRule = stepRule
+        settings.alpha = alpha
+        settings.beta = beta
+        settings.flowRtol = flowRtol
+        settings.flowAtol = flowAtol
+        settings.flowTime = flowTime
+        var spec: RunSpec
+        do {
+            spec = try settings.spec()
+        } catch {
+            // In the command line's spelling: "--beta applies to --optimizer inertial only, not gd".
+            let option = "--" + error.key.rawValue.replacingOccurrences(of: "_", with: "-")
+            throw TrainingError(option + " " + error.message.replacingOccurrences(of: "applies to optimizer", with: "applies to --optimizer")
+                .replacingOccurrences(of: "applies to model", with: "applies to --model"))
         }
-        if optimizer != .flow, flowRtol != nil || flowAtol != nil || flowTime != nil {
-            throw TrainingError("--flow-rtol, --flow-atol and --flow-time apply to --optimizer flow only, not \(optimizer.rawValue)")
-        }
-        spec.training.optimizer = optimizer
-        spec.training.stepRule = stepRule
-        if let flowRtol { spec.training.flowRtol = flowRtol }
-        if let flowAtol { spec.training.flowAtol = flowAtol }
-        spec.training.flowTime = flowTime
-        if let alpha { spec.training.alpha = alpha }
-        if let beta { spec.training.beta = beta }
-        spec.training.stopOnSuccess = stopOnSuccess
-        spec.training.logEvery = logEvery
-        spec.training.testNoise = levels
-        spec.training.tolRec = tolRec
-        spec.training.tolOff = tolOff
-        spec.training.path = path
         spec.seeds = RunSeeds(problem: seed, training: SweepSeeds.chain(seed, [0x7472_6169_6E69_6E67]))
         if model == .diagonal {
             if let name = [("--problem", problem), ("--init-weights", initWeights), ("--save-weights", saveWeights)]

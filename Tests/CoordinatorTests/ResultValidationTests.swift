@@ -177,10 +177,9 @@ import TrainingCore
         diverged.bestRankGap = nil
         #expect(check(diverged, spec) == nil)
         // flow: a time past the horizon, a capped budget that is not max_steps.
-        spec.training.optimizer = .flow
-        spec.training.flowTime = 0.5
+        spec.training.optimizer = .flow(FlowControl(horizon: 0.5))
         #expect(check(measured, spec)?.contains("beyond the horizon") == true)
-        spec.training.flowTime = 0.8
+        spec.training.optimizer = .flow(FlowControl(horizon: 0.8))
         #expect(check(measured, spec) == nil)
         var capped = measured
         capped.budgetCapped = true
@@ -198,7 +197,7 @@ import TrainingCore
             }
         }
         var noop = Self.spec
-        noop.model.kind = .noop
+        noop.model.choice = .noop
         let fixed = noop.syntheticReport(seconds: 0.001)
         #expect(check(fixed, noop) == nil)
         // The same report for a deep-linear task breaks its budget rule.
@@ -218,8 +217,7 @@ import TrainingCore
         #expect(check(negative, noop) != nil)
 
         var sleep = Self.spec
-        sleep.model.kind = .sleep
-        sleep.training.sleepSeconds = 2
+        sleep.model.choice = .sleep(seconds: 2)
         #expect(check(sleep.syntheticReport(seconds: 2.01), sleep) == nil)
         #expect(check(sleep.syntheticReport(seconds: 1.5), sleep)?.contains("shorter than the sleep") == true)
     }
@@ -275,7 +273,7 @@ import TrainingCore
     /// A real diagonal run's report, and the spec it ran.
     static let diagonal: (spec: RunSpec, report: RunReport) = {
         var spec = RunSpec()
-        spec.model.kind = .diagonal
+        spec.model.choice = .diagonal
         spec.problem.signalDim = 20
         spec.problem.measurements = 10
         spec.problem.latentDim = 2

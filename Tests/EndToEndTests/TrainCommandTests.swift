@@ -118,9 +118,9 @@ import Testing
         (["--optimizer", "heavy-ball", "--beta", "0.1"], "--beta applies to --optimizer inertial only, not heavy-ball"),
         (["--optimizer", "inertial", "--alpha=-1"], "alpha must be a finite number >= 0"),
         (["--optimizer", "heavy-ball", "--alpha", "1000"], "alpha * h"),
-        (["--flow-rtol", "1e-6"], "--flow-rtol, --flow-atol and --flow-time apply to --optimizer flow only, not gd"),
+        (["--flow-rtol", "1e-6"], "--flow-rtol applies to --optimizer flow only, not gd"),
         (["--optimizer", "flow", "--flow-atol", "2"], "flow_atol must be a number in (0, 1)"),
-        (["--optimizer", "flow", "--step-rule", "adaptive"], "step_rule adaptive applies to gd, heavy-ball and inertial"),
+        (["--optimizer", "flow", "--step-rule", "adaptive"], "--step-rule adaptive applies to gd, heavy-ball and inertial"),
     ])
     func badInput(arguments: [String], culprit: String) throws {
         let directory = try makeTemporaryDirectory()

@@ -27,10 +27,8 @@ let minimalYAML = """
     @Test func optimizerKeysParse() throws {
         let yaml = minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, optimizer: inertial, alpha: 3, beta: 0.5}")
         let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
-        #expect(config.training.optimizer == .inertial)
-        #expect(config.training.alpha == 3)
-        #expect(config.training.beta == 0.5)
-        #expect(SweepPlan(config).task(0).spec.training.alpha == 3)
+        #expect(config.training.optimizer == .inertial(alpha: 3, beta: 0.5, stepRule: .fixed))
+        #expect(SweepPlan(config).task(0).spec.training.optimizer.alpha == 3)
         // The damping is part of what the results depend on.
         let other = try SweepConfiguration.parse(yaml: yaml.replacingOccurrences(of: "beta: 0.5", with: "beta: 0.25"), fileName: "t.yaml")
         #expect(other.fingerprint != config.fingerprint)
@@ -40,12 +38,12 @@ let minimalYAML = """
         let yaml = minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, optimizer: flow, flow_rtol: 1e-9, flow_atol: 1e-10, flow_time: 40}")
         let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
         let training = SweepPlan(config).task(0).spec.training
-        #expect(training.optimizer == .flow && training.flowRtol == 1e-9 && training.flowAtol == 1e-10 && training.flowTime == 40)
+        #expect(training.optimizer == .flow(FlowControl(rtol: 1e-9, atol: 1e-10, horizon: 40)))
         let other = try SweepConfiguration.parse(yaml: yaml.replacingOccurrences(of: "flow_time: 40", with: "flow_time: 20"), fileName: "t.yaml")
         #expect(other.fingerprint != config.fingerprint)
         let adaptive = try SweepConfiguration.parse(
             yaml: minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, step_rule: adaptive}"), fileName: "t.yaml")
-        #expect(adaptive.training.stepRule == .adaptive)
+        #expect(adaptive.training.optimizer == .gd(.adaptive))
     }
 
     @Test func diagonalConfigParses() throws {
@@ -61,7 +59,7 @@ let minimalYAML = """
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("flow.yaml").path)
         let plan = SweepPlan(config)
         #expect(plan.taskCount == 36)
-        #expect(plan.task(0).spec.training.optimizer == .flow && plan.task(0).spec.training.flowTime == 4)
+        #expect(plan.task(0).spec.training.optimizer.flow?.horizon == 4)
     }
 
     @Test("flow keys swept in a grid, and where no optimizer of the grid uses them")
@@ -69,7 +67,7 @@ let minimalYAML = """
         let swept = try SweepConfiguration.parse(
             yaml: "training: {optimizer: flow}\ngrid:\n  flow_time: [1, 2]\n  flow_rtol: [1.0e-6, 1.0e-9]\n", fileName: "t.yaml")
         #expect(SweepPlan(swept).taskCount == 4)
-        #expect(Set((0..<4).map { SweepPlan(swept).task($0).spec.training.flowRtol }) == [1e-6, 1e-9])
+        #expect(Set((0..<4).map { SweepPlan(swept).task($0).spec.training.optimizer.flow?.rtol }) == [1e-6, 1e-9])
         #expect(throws: ConfigError.self) {
             try SweepConfiguration.parse(yaml: "grid:\n  flow_time: [1, 2]\n", fileName: "t.yaml")
         }
@@ -90,7 +88,7 @@ let minimalYAML = """
         let sleepYAML = "model: sleep\n" + minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, sleep_seconds: 0.25}")
         let sleep = try SweepConfiguration.parse(yaml: sleepYAML, fileName: "t.yaml")
         #expect(SweepPlan(sleep).task(0).spec.model.kind == .sleep)
-        #expect(SweepPlan(sleep).task(0).spec.training.sleepSeconds == 0.25)
+        #expect(SweepPlan(sleep).task(0).spec.model.choice == .sleep(seconds: 0.25))
         let longer = try SweepConfiguration.parse(yaml: sleepYAML.replacingOccurrences(of: "0.25", with: "0.5"), fileName: "t.yaml")
         #expect(longer.fingerprint != sleep.fingerprint)
     }
@@ -98,7 +96,7 @@ let minimalYAML = """
     @Test func inertialConfigParses() throws {
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("inertial.yaml").path)
         #expect(config.name == "inertial")
-        #expect(config.training.optimizer != .gd)
+        #expect(config.training.optimizer.kind != .gd)
     }
 
     @Test func quickConfigParses() throws {

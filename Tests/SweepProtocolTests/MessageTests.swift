@@ -197,13 +197,11 @@ import TrainingCore
     func dampingOnTheWire() throws {
         #expect(Self.goldenSpec.training.alpha == nil)
         var core = try Self.goldenSpec.runSpec()
-        core.training.optimizer = .inertial
-        core.training.alpha = 2.5
-        core.training.beta = 0.125
+        core.training.optimizer = .inertial(alpha: 2.5, beta: 0.125, stepRule: .fixed)
         let inertial = WireSpec(core)
         #expect(try Self.roundTrip(inertial) == inertial && inertial.training.alpha == 2.5 && inertial.training.beta == 0.125)
         #expect(try inertial.runSpec() == core)
-        core.training.optimizer = .heavyBall
+        core.training.optimizer = .heavyBall(alpha: 2.5, stepRule: .fixed)
         let heavy = WireSpec(core)
         #expect(heavy.training.alpha == 2.5 && heavy.training.beta == nil)
         // A damping the optimizer does not use, or a missing one, is refused.
@@ -220,17 +218,14 @@ import TrainingCore
         let gd = Self.goldenSpec.training
         #expect(gd.flowRtol == nil && gd.flowAtol == nil && gd.flowTime == nil && gd.stepRule == nil)
         var core = try Self.goldenSpec.runSpec()
-        core.training.optimizer = .flow
-        core.training.flowRtol = 1e-9
-        core.training.flowAtol = 1e-10
-        core.training.flowTime = 12.5
+        core.training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-10, horizon: 12.5))
         let flow = WireSpec(core)
         #expect(try Self.roundTrip(flow) == flow && flow.training.flowAtol == 1e-10 && flow.training.flowTime == 12.5)
         #expect(try flow.runSpec() == core)
-        core.training.flowTime = nil
+        core.training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-10))
         #expect(try WireSpec(core).runSpec() == core)
         core.training = try Self.goldenSpec.runSpec().training
-        core.training.stepRule = .adaptive
+        core.training.optimizer = .gd(.adaptive)
         let adaptive = WireSpec(core)
         #expect(try Self.roundTrip(adaptive) == adaptive && adaptive.training.stepRule == "adaptive")
         #expect(try adaptive.runSpec() == core)
@@ -244,6 +239,9 @@ import TrainingCore
         #expect(throws: WireValueError.self) { try bad.runSpec() }
         bad = adaptive
         bad.training.stepRule = "armijo"
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
+        bad = flow  // flow has no step rule: its steps are always adaptive
+        bad.training.stepRule = "adaptive"
         #expect(throws: WireValueError.self) { try bad.runSpec() }
     }
 
@@ -271,12 +269,11 @@ import TrainingCore
     func modelKindOnTheWire() throws {
         #expect(Self.goldenSpec.model.kind == nil && Self.goldenSpec.training.sleepSeconds == nil)
         var core = try Self.goldenSpec.runSpec()
-        core.model.kind = .sleep
-        core.training.sleepSeconds = 0.75
+        core.model.choice = .sleep(seconds: 0.75)
         let sleep = WireSpec(core)
         #expect(try Self.roundTrip(sleep) == sleep && sleep.model.kind == "sleep" && sleep.training.sleepSeconds == 0.75)
         #expect(try sleep.runSpec() == core)
-        core.model.kind = .noop
+        core.model.choice = .noop
         let noop = WireSpec(core)
         #expect(noop.model.kind == "noop" && noop.training.sleepSeconds == nil)
         #expect(try noop.runSpec().model.kind == .noop)
@@ -296,7 +293,7 @@ import TrainingCore
     @Test("model diagonal's kind and supportRecovered travel and come back; other reports carry no supportRecovered")
     func diagonalOnTheWire() throws {
         var core = try Self.goldenSpec.runSpec()
-        core.model.kind = .diagonal
+        core.model.choice = .diagonal
         let wire = WireSpec(core)
         #expect(wire.model.kind == "diagonal")
         #expect(try wire.runSpec() == core)

@@ -130,7 +130,7 @@ import TrainingCore
 
     static func run(depth: Int, alpha: Double) throws -> RunReport {
         var spec = RunSpec()
-        spec.model.kind = .diagonal
+        spec.model.choice = .diagonal
         spec.problem.signalDim = 20
         spec.problem.measurements = 10
         spec.problem.latentDim = 2
@@ -155,14 +155,10 @@ import TrainingCore
         training.stopOnSuccess = false
         training.checkEvery = 1
         training.eta = 0.05
-        training.optimizer = .flow
-        training.flowTime = 4
-        training.flowRtol = 1e-11
-        training.flowAtol = 1e-12
+        training.optimizer = .flow(FlowControl(rtol: 1e-11, atol: 1e-12, horizon: 4))
         let flow = try trainDiagonal(problem: p, model: model, training: training, trainingSeed: 1)
         #expect(flow.report.flowTime == 4)
-        training.optimizer = .gd
-        training.flowTime = nil
+        training.optimizer = .gd(.fixed)
         let gaps = try [40, 80, 160].map { steps in
             training.eta = 4 / Double(steps)
             training.steps = .fixed(steps)
@@ -175,16 +171,14 @@ import TrainingCore
 
     static func runFlow(depth: Int, alpha: Double) throws -> RunReport {
         var spec = RunSpec()
-        spec.model.kind = .diagonal
+        spec.model.choice = .diagonal
         spec.problem.signalDim = 20
         spec.problem.measurements = 10
         spec.problem.latentDim = 2
         spec.model.depth = depth
         spec.model.initScale = alpha
         spec.training.etaScale = 1
-        spec.training.optimizer = .flow
-        spec.training.flowRtol = 1e-7
-        spec.training.flowAtol = 1e-9
+        spec.training.optimizer = .flow(FlowControl(rtol: 1e-7, atol: 1e-9))
         spec.training.steps = .fixed(400_000)
         spec.training.tolConv = 1e-5
         spec.training.checkEvery = 1
@@ -232,9 +226,9 @@ import TrainingCore
     ])
     func refusals(key: String, message: String) {
         var spec = RunSpec()
-        spec.model.kind = .diagonal
+        spec.model.choice = .diagonal
         switch key {
-        case "optimizer": spec.training.optimizer = .heavyBall
+        case "optimizer": spec.training.optimizer = .heavyBall(alpha: 1, stepRule: .fixed)
         case "lambda": spec.training.lambda = 0.1
         default: spec.model.initScale = 0
         }

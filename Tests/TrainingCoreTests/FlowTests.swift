@@ -8,7 +8,7 @@ import TrainingCore
 @Suite struct FlowTests {
     func spec(_ optimizer: OptimizerKind, lambda: Double, eta: Double, steps: Int, path: GradientPath = .reduced) -> TrainingSpec {
         var training = TrainingSpec()
-        training.optimizer = optimizer
+        training.optimizer = TrainingCoreTests.optimizer(optimizer)
         training.lambda = lambda
         training.eta = eta
         training.steps = .fixed(steps)
@@ -19,9 +19,7 @@ import TrainingCore
 
     func flowSpec(lambda: Double, time: Double, tolerance: Double = 1e-11, path: GradientPath = .reduced) -> TrainingSpec {
         var training = spec(.flow, lambda: lambda, eta: 0.01, steps: 1, path: path)
-        training.flowTime = time
-        training.flowRtol = tolerance
-        training.flowAtol = tolerance
+        training.optimizer = .flow(FlowControl(rtol: tolerance, atol: tolerance, horizon: time))
         return training
     }
 
@@ -93,7 +91,7 @@ import TrainingCore
         #expect(long.report.converged)
         #expect(long.report.convergedAt == long.report.iterations)
         #expect(try #require(long.report.flowTime) < 400)
-        training.flowTime = 0.05
+        training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-9, horizon: 0.05))
         let short = try train(problem: problem, model: net, training: training, trainingSeed: 4)
         #expect(!short.report.converged && !short.report.diverged)
         #expect(short.report.exhaustedBudget)
@@ -129,9 +127,7 @@ import TrainingCore
         let net = model(depth: 3, width: 12)
         let start = try weights(for: problem, net)
         var training = spec(optimizer, lambda: 0.05, eta: 0.005, steps: 300)
-        training.alpha = 3
-        training.beta = 0.02
-        training.stepRule = .adaptive
+        training.optimizer = TrainingCoreTests.optimizer(optimizer, alpha: 3, beta: 0.02, stepRule: .adaptive)
         training.logEvery = 1
         let run = try train(problem: problem, model: net, training: training, trainingSeed: 1, initialWeights: start)
         let losses = run.report.trajectory.map(\.loss)
@@ -142,17 +138,18 @@ import TrainingCore
         #expect(try #require(run.report.flowTime) > 2 * 0.005 * 300)
     }
 
-    @Test("flow refuses an adaptive step rule and bad tolerances, naming the key")
+    @Test("flow refuses an adaptive step rule (at the settings: the spec has no place for one) and bad tolerances, naming the key")
     func validation() throws {
+        var settings = RunSettings()
+        settings.optimizer = .flow
+        settings.stepRule = .adaptive
+        #expect(throws: SettingError.self) { try settings.spec() }
+        settings.stepRule = .fixed  // the default spelled out: accepted
+        #expect(try settings.spec().training.optimizer == .flow(FlowControl()))
         var spec = RunSpec()
-        spec.training.optimizer = .flow
-        spec.training.stepRule = .adaptive
-        #expect(throws: TrainingError.self) { try spec.validate() }
-        spec.training.stepRule = .fixed
-        spec.training.flowRtol = 0
+        spec.training.optimizer = .flow(FlowControl(rtol: 0))
         do { try spec.validate(); Issue.record("flow_rtol 0 accepted") } catch { #expect(error.message.hasPrefix("flow_rtol")) }
-        spec.training.flowRtol = 1e-8
-        spec.training.flowTime = -1
+        spec.training.optimizer = .flow(FlowControl(horizon: -1))
         do { try spec.validate(); Issue.record("flow_time -1 accepted") } catch { #expect(error.message.hasPrefix("flow_time")) }
     }
 }

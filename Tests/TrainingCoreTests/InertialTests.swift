@@ -11,9 +11,7 @@ import TrainingCore
 
     func spec(_ optimizer: OptimizerKind, path: GradientPath, steps: Int, beta: Double = beta) -> TrainingSpec {
         var training = TrainingSpec()
-        training.optimizer = optimizer
-        training.alpha = Self.alpha
-        training.beta = beta
+        training.optimizer = TrainingCoreTests.optimizer(optimizer, alpha: Self.alpha, beta: beta)
         training.lambda = Self.lambda
         training.eta = Self.eta
         training.steps = .fixed(steps)
@@ -124,8 +122,7 @@ import TrainingCore
     func heavyBallConverges() throws {
         let problem = try smallProblem()
         var training = TrainingSpec()
-        training.optimizer = .heavyBall
-        training.alpha = 1
+        training.optimizer = .heavyBall(alpha: 1, stepRule: .fixed)
         training.lambda = 0.01
         training.steps = .auto
         training.stopOnSuccess = true
@@ -150,7 +147,7 @@ import TrainingCore
     func negativeMomentumRefused() throws {
         let problem = try smallProblem()
         var training = spec(.heavyBall, path: .reduced, steps: 10)
-        training.alpha = 20  // h = 0.1
+        training.optimizer = .heavyBall(alpha: 20, stepRule: .fixed)  // h = 0.1
         #expect {
             _ = try train(problem: problem, model: model(depth: 2, width: 8), training: training, trainingSeed: 1)
         } throws: { error in

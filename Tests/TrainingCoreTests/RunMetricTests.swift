@@ -35,8 +35,7 @@ import TrainingCore
         let net = model(depth: 2, width: 12)
         let start = try weights(for: problem, net)
         let gd = try train(problem: problem, model: net, training: training, trainingSeed: 1, initialWeights: start)
-        training.optimizer = .heavyBall
-        training.alpha = 2 * training.lambda.squareRoot()  // critical damping of the weight-decay mode
+        training.optimizer = .heavyBall(alpha: 2 * training.lambda.squareRoot(), stepRule: .fixed)  // critical damping of the weight-decay mode
         let heavy = try train(problem: problem, model: net, training: training, trainingSeed: 1, initialWeights: start)
         #expect(!gd.report.diverged && !heavy.report.diverged)
         let gdRate = try #require(gd.report.lossGapRate), heavyRate = try #require(heavy.report.lossGapRate)

@@ -36,3 +36,18 @@ func outsideProjector(_ problem: Problem) throws -> Matrix {
 func relativeDifference(_ a: Matrix, _ b: Matrix) -> Double {
     (a - b).frobeniusNorm / max(b.frobeniusNorm, .leastNormalMagnitude)
 }
+
+/// `kind` with the given settings where it uses them (dropped where it does not), as a config's
+/// grid cell builds it.
+func optimizer(_ kind: OptimizerKind, alpha: Double? = nil, beta: Double? = nil, stepRule: StepRule? = nil,
+               flow: FlowControl? = nil) -> Optimizer {
+    var settings = RunSettings()
+    settings.optimizer = kind
+    settings.alpha = alpha
+    settings.beta = beta
+    settings.stepRule = stepRule
+    settings.flowRtol = flow?.rtol
+    settings.flowAtol = flow?.atol
+    settings.flowTime = flow?.horizon
+    return settings.specIgnoringInapplicable().training.optimizer
+}

@@ -6,7 +6,7 @@ import TrainingCore
     @Test("noop returns the fixed report with one test error per test-noise level, whatever the problem size")
     func noop() throws {
         var spec = RunSpec()
-        spec.model.kind = .noop
+        spec.model.choice = .noop
         spec.model.width = 1 << 40  // nothing is allocated, so no memory limit applies
         spec.training.testNoise = [0, 0.1, 0.5]
         try spec.checkFitsInMemory(available: 1)
@@ -19,15 +19,14 @@ import TrainingCore
     @Test("sleep lasts at least sleep_seconds and reports its own duration; a bad duration is refused")
     func sleep() throws {
         var spec = RunSpec()
-        spec.model.kind = .sleep
-        spec.training.sleepSeconds = 0.05
+        spec.model.choice = .sleep(seconds: 0.05)
         let report = try runExperiment(spec)
         #expect(report.trainSeconds >= 0.05 - 1e-6)
         var expected = spec.syntheticReport(seconds: report.trainSeconds)
         expected.trainSeconds = report.trainSeconds
         #expect(report == expected)
         for bad in [-1.0, .nan, .infinity, 1e6] {
-            spec.training.sleepSeconds = bad
+            spec.model.choice = .sleep(seconds: bad)
             #expect(throws: TrainingError.self) { try runExperiment(spec) }
         }
     }

@@ -89,10 +89,10 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
         if training.logEvery != nil { trajectory.append(point(step: 0, loss: initialLoss)) }
         var stop = check(step: 0, loss: initialLoss)
         var stepper = DiagonalStepper(problem: problem, y: y, eta: eta)
-        var flow = training.optimizer == .flow
-            ? DiagonalFlow(problem: problem, y: y, horizon: diagonalHorizon(training, eta: eta), initialStep: eta,
-                           rtol: training.flowRtol, atol: training.flowAtol)
-            : nil
+        var flow = training.optimizer.flow.map {
+            DiagonalFlow(problem: problem, y: y, horizon: diagonalHorizon(training, eta: eta), initialStep: eta,
+                         rtol: $0.rtol, atol: $0.atol)
+        }
         var t = 0
         while !stop && t < budget && !(flow?.finished ?? false) {
             if flow != nil {
@@ -165,7 +165,7 @@ func diagonalStep(problem: DiagonalProblem, reference: MinimumL1Solution, depth:
 
 /// The horizon of `flow`: `flow_time`, else the time `steps` steps of η cover (`auto`: `max_steps`).
 private func diagonalHorizon(_ training: TrainingSpec, eta: Double) -> Double {
-    if let time = training.flowTime { return time }
+    if let time = training.optimizer.flow?.horizon { return time }
     if case .fixed(let n) = training.steps { return Double(n) * eta }
     return Double(training.maxSteps) * eta
 }
