@@ -244,6 +244,8 @@ let minimalYAML = """
         ("training:\n  optimizer: inertial\n  alpha: -1\n", "configs/x.yaml:3: training.alpha: expected a non-negative number, got -1"),
         ("training:\n  optimizer: inertial\n  beta: .inf\n", "configs/x.yaml:3: training.beta: expected a non-negative number, got \".inf\""),
         ("training:\n  steps: 10\n  alpha: 2\n", "configs/x.yaml:3: training.alpha: applies to optimizer heavy-ball or inertial, not gd"),
+        ("training:\n  optimizer: flow\n  alpha: 2\n", "configs/x.yaml:3: training.alpha: applies to optimizer heavy-ball or inertial, not flow"),
+        ("grid:\n  optimizer: [gd, heavy-ball]\n  flow_time: [1, 2]\n", "configs/x.yaml:3: grid.flow_time: applies to optimizer flow only, not gd, heavy-ball"),
         ("training:\n  optimizer: heavy-ball\n  beta: 1\n",
          "configs/x.yaml:3: training.beta: applies to optimizer inertial only, not heavy-ball"),
         ("success: {tol_off: 0}\n", "configs/x.yaml:1: success.tol_off: expected a positive number, got 0"),
