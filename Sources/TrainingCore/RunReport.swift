@@ -56,6 +56,12 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// The diagonal model only (docs/MODEL.md §5): the s largest entries of |w| are exactly the
     /// support of w*. nil for the other models.
     public var supportRecovered: Bool?
+    /// How W*_λ was found (MODEL.md §4): whether the `converged` outcome rests on a certified
+    /// global minimizer (every method but `search`). nil for models without it.
+    public var targetMethod: TargetMethod?
+    /// W*_λ's first-order residual on its rank manifold, relative to `‖γ B S‖` (at most 1e-12,
+    /// or the run fails). nil for models without it.
+    public var targetResidual: Double?
 
     public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double,
                 oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
@@ -65,7 +71,8 @@ public struct RunReport: Codable, Sendable, Hashable {
                 diverged: Bool, converged: Bool, recovered: Bool, stationary: Bool,
                 stepBudget: Int, budgetCapped: Bool, trainSeconds: Double,
                 trajectory: [TrajectoryPoint] = [], flowTime: Double? = nil, lossGapRate: Double? = nil,
-                balancednessDrift: Double? = nil, bestRankGap: Double? = nil, supportRecovered: Bool? = nil) {
+                balancednessDrift: Double? = nil, bestRankGap: Double? = nil, supportRecovered: Bool? = nil,
+                targetMethod: TargetMethod? = nil, targetResidual: Double? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
@@ -94,6 +101,8 @@ public struct RunReport: Codable, Sendable, Hashable {
         self.balancednessDrift = balancednessDrift
         self.bestRankGap = bestRankGap
         self.supportRecovered = supportRecovered
+        self.targetMethod = targetMethod
+        self.targetResidual = targetResidual
     }
 
     /// Ran out of steps without converging or diverging (the table's `budget` column).

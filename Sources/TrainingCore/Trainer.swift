@@ -151,7 +151,7 @@ extension GradientDescent {
                 convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
                 diverged: true, converged: false, recovered: false, stationary: false,
                 stepBudget: budget.steps, budgetCapped: budget.capped, trainSeconds: seconds, trajectory: trajectory,
-                flowTime: time)
+                flowTime: time, targetMethod: data.target.method, targetResidual: data.target.residual)
             return TrainingOutcome(report: report, weights: all)
         }
         let training = data.training
@@ -192,7 +192,9 @@ extension GradientDescent {
             trajectory: trajectory,
             flowTime: time,
             balancednessDrift: zip(balance, initialBalance).reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) },
-            bestRankGap: data.bestRankGap(squaredResidual: residual * residual, rank: rank))
+            bestRankGap: data.bestRankGap(squaredResidual: residual * residual, rank: rank),
+            targetMethod: data.target.method,
+            targetResidual: data.target.residual)
         return TrainingOutcome(report: report, weights: all)
     }
 }
