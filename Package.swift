@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "ZeroMQ", "SweepProtocol", "SweepConfig", "ResultsStore", "SweepTable",
+                "ZeroMQ", "SweepProtocol", "SweepConfig", "ResultsStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -104,7 +104,11 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "LiveViewTests", dependencies: ["LiveView"], swiftSettings: swiftSettings),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "SweepProtocol", "SweepConfig", "ResultsStore", "TrainingCore",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),

@@ -1,67 +1,48 @@
 import Foundation
 public import Logging
 public import SweepConfig
-import SweepTable
-import ResultsStore
+public import ResultsStore
 public import SweepProtocol
-import TrainingCore
 import ZeroMQ
 
-/// Expands a sweep into tasks, hands them to workers over a ZeroMQ ROUTER socket, records
-/// every result in the results store and writes the table at the end.
+/// Expands a sweep into tasks, hands them to workers over a ZeroMQ ROUTER socket and records
+/// every result in the results store.
 ///
-/// One thread owns the socket: `run()` blocks that thread (never call it on the cooperative
-/// pool). `stop` may be requested from any thread.
+/// The driver of `CoordinatorCore`: it owns the socket, the store and the clock, turns what
+/// they say into events and executes the core's commands. One thread owns the socket: `run()`
+/// blocks that thread (never call it on the cooperative pool). `stop` may be requested from
+/// any thread.
 public final class Coordinator {
     /// The endpoint actually bound (a `*` port resolved).
     public let endpoint: String
     public let stop = StopSignal()
     /// The sweep's figures, for the live view (`/status.json`); updated a few times a second.
     public let status = StatusBoard()
-    /// Grows with an adaptive sweep's rounds (`AdaptiveRounds.swift`).
-    public internal(set) var plan: SweepPlan
+    /// The results: the command line renders the table from it once `run()` returns.
+    public let store: ResultsStore
+    /// Grows with an adaptive sweep's rounds.
+    public var plan: SweepPlan { core.plan }
 
     let configuration: SweepConfiguration
     let options: CoordinatorOptions
     let logger: Logger
-    let store: ResultsStore
     let context: Context
     let socket: Socket
     let authenticator: ZAPAuthenticator?
     /// Logs every refused CURVE handshake with its reason (a wrong server key is otherwise silent).
     let handshakeMonitor: HandshakeMonitor?
-    var dispatcher: Dispatcher
+    var core: CoordinatorCore
     var counters = WireCounters()
-    var lastHeartbeat = 0.0
-    var lastWorkerSeen: Double
-    var lastIdleNotice = 0.0
-    var recordedNow = 0
-    /// Results validated but not yet committed (see `commitStaged`).
-    var staged: [StagedResult] = []
-    var stagedIDs = Set<Int>()
-    /// `staged[..<parkedCount]` no longer hold their worker's credit (the store is failing).
-    var parkedCount = 0
-    /// Set while the store refuses commits that may yet succeed.
-    var storeFault: StoreFault?
-    /// Set when the store cannot take results any more: the run stops with this error.
+    /// Set by the core's `finish`: every task has a row and no round follows.
+    var finished = false
+    /// Set by the core's `fail` (or a store file gone at the end): the run throws it.
     var storeFailure: StoreFailure?
-    var durations = TaskDurations()
-    /// Recent cells' tasks and encoded specs (see `taskAndEncodedSpec`).
-    var cellCache: [Int: CellCacheEntry] = [:]
-    var lastLoop: Double
-    var hadWorkers = false
-    /// Why the coordinator stopped on its own (no workers, a dead authentication handler).
-    var stopReason: String?
 
     public init(configuration: SweepConfiguration, options: CoordinatorOptions, logger: Logger) throws {
         self.configuration = configuration
         self.options = options
         self.logger = logger
         let plan = SweepPlan(configuration)
-        self.plan = plan
-        // The finished tasks are read in `run()`, where a stop request can interrupt the load.
-        dispatcher = Dispatcher(taskCount: 0, done: TaskBitmap(count: 0), maxAttempts: options.maxAttempts,
-                                maxPrefetch: options.maxPrefetch)
 
         // The socket first: a bad address or a port in use fails before --out is touched.
         context = try Context()
@@ -93,7 +74,10 @@ public final class Coordinator {
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()
         store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
-        self.plan = store.plan  // with the adaptive rounds recorded so far
+        // With the adaptive rounds recorded so far; the finished tasks are read in `run()`,
+        // where a stop request can interrupt the load.
+        core = CoordinatorCore(configuration: configuration, plan: store.plan, options: options, endpoint: endpoint,
+                               now: Self.now())
         store.lock?.note(address: endpoint)
         // Where launch scripts and `dlsweep worker` users find the port that was bound; atomic,
         // so a reader never sees the file empty.
@@ -103,8 +87,6 @@ public final class Coordinator {
         if case .network(let type) = FileSystemKind.of(options.outDirectory) {
             logger.warning("results folder \(options.outDirectory) is on \(type): the folder lock excludes coordinators on other hosts only if the mount has locking (not nolock); read it with `dlsweep table` from this host while the sweep runs (SQLite's WAL needs one host)")
         }
-        lastWorkerSeen = Self.now()
-        lastLoop = lastWorkerSeen
         if options.curve == nil && !Self.isLoopback(endpoint) {
             logger.warning("listening on \(endpoint) in plain text: anyone who reaches this port can join; use --curve-key and --authorized-keys across networks")
         }
@@ -117,53 +99,50 @@ public final class Coordinator {
         do {
             done = try store.completedTasks(isCancelled: { stop.isRequested })
         } catch is CancellationError {
-            return SweepOutcome(complete: false, summaries: [], counters: counters, hosts: [],
-                                recordedNow: 0, wallSeconds: Self.now() - started)
+            return SweepOutcome(complete: false, counters: counters, hosts: [], recordedNow: 0,
+                                wallSeconds: Self.now() - started)
         } catch {
             try store.checkFile()  // a file deleted since `init` says so, not "unable to open"
             throw error
         }
-        dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
-                                maxPrefetch: options.maxPrefetch)
+        try execute(.started(done: done))
         var progress = ProgressReporter(style: options.progress)
-        let startDone = dispatcher.doneCount
+        let startDone = core.dispatcher.doneCount
         func snapshot(_ state: String) -> SweepStatus {
-            SweepStatus(state: state, sweep: configuration.name, fingerprint: plan.fingerprint, tasks: plan.taskCount,
-                        done: dispatcher.doneCount, startDone: startDone, started: started, now: Self.now(),
-                        perWorker: dispatcher.workers.values.map { ($0.host, $0.tasksDone) }, counters: counters,
-                        alert: storeAlert,
-                        adaptiveRound: configuration.adaptive == nil ? nil : plan.rounds.count)
+            let now = Self.now()
+            return SweepStatus(
+                state: state, sweep: configuration.name, fingerprint: core.plan.fingerprint,
+                tasks: core.plan.taskCount, done: core.dispatcher.doneCount, startDone: startDone, started: started,
+                now: now, perWorker: core.dispatcher.workers.values.map { ($0.host, $0.tasksDone) },
+                counters: counters, alert: core.storeAlert(now: now),
+                adaptiveRound: configuration.adaptive == nil ? nil : core.plan.rounds.count)
         }
         var lastPublished = 0.0
-        if dispatcher.doneCount > 0 {
-            logger.info("resuming sweep '\(configuration.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
-        }
-        logger.info("coordinator for sweep '\(configuration.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
 
         let tick = Int32(max(10, min(250, options.heartbeatInterval * 500)))
-        // An adaptive sweep's round complete, the next one is planned from the recorded results.
-        loop: while try !dispatcher.isComplete || startNextRound() {
+        loop: while !finished {
             if stop.isRequested || storeFailure != nil { break loop }
             do {
                 if let frames = try socket.receive(timeout: tick) {
-                    handle(frames)
+                    try execute(.received(frames))
                     // Drain what else is queued before the periodic work.
                     var drained = 0
                     while drained < 1000, let more = try socket.receive(timeout: 0) {
-                        handle(more)
+                        try execute(.received(more))
                         drained += 1
                     }
-                    commitStaged()
+                    try execute(.flush)
                 }
-            } catch {
+            } catch let error as ZMQError {
                 // The context was shut down under us: stop as if asked to.
                 if error.code == ZMQError.terminated.code { break loop }
                 throw error
             }
-            let now = Self.now()
-            periodic(now: now)
-            commitStaged()
+            try execute(.tick)
+            if let failure = authenticator?.failure { try execute(.authenticationFailed(failure)) }
+            try execute(.flush)
             // A few times a second at most: the status walks the worker table.
+            let now = Self.now()
             if now - lastPublished >= 0.2 {
                 lastPublished = now
                 let current = snapshot("running")
@@ -172,54 +151,88 @@ public final class Coordinator {
             }
         }
         let dispatchSeconds = Self.now() - started
-        let last = snapshot(dispatcher.isComplete ? "complete" : "stopped")
+        let last = snapshot(core.dispatcher.isComplete ? "complete" : "stopped")
         status.publish(last)
         progress.update(last, force: true)
         progress.finish()
 
-        var complete = dispatcher.isComplete
-        farewell(reason: complete ? "sweep complete" : "coordinator stopping")
-        if storeFailure == nil, complete {
+        try farewell(reason: core.dispatcher.isComplete ? "sweep complete" : "coordinator stopping")
+        if storeFailure == nil, core.dispatcher.isComplete {
             // Finished, but into the file we opened? (A deleted one would take the table with it.)
             do { try store.checkFile() } catch { storeFailure = StoreFailure(description: "\(error)") }
         }
         if let storeFailure { throw storeFailure }
-        complete = dispatcher.isComplete
-
-        // A stopped sweep leaves its table to `dlsweep table`: summarizing a huge store here
-        // would hold up a SIGTERM for as long as the scan takes.
-        let summaries = complete && options.writeTable ? try summarize(store: store) : []
-        if complete && options.writeTable {
-            _ = try writeTableFiles(directory: options.outDirectory, summaries: summaries, title: configuration.name,
-                                    measure: configuration.successMeasure,
-                                    layout: HeatmapLayout(configuration, summaries), model: configuration.model.kind)
-            _ = try writeReport(try SweepReport(store: store, configuration: configuration, summaries: summaries),
-                                directory: options.outDirectory)
-        }
+        let complete = core.dispatcher.isComplete
         let hosts = complete ? try store.countByHost() : []
         return SweepOutcome(
-            complete: complete, summaries: summaries, counters: counters, hosts: hosts,
-            recordedNow: recordedNow, wallSeconds: Self.now() - started, dispatchSeconds: dispatchSeconds,
-            stopReason: stopReason)
+            complete: complete, counters: counters, hosts: hosts, recordedNow: core.recordedNow,
+            wallSeconds: Self.now() - started, dispatchSeconds: dispatchSeconds, stopReason: core.stopReason)
     }
 
-
-    @discardableResult
-    func send(_ message: Message, to peer: [UInt8]) -> Bool {
-        do {
-            try socket.send([peer, try message.encoded()], dontWait: true)
-            return true
-        } catch {
-            logger.debug("could not send to \(describe(peer)): \(error)")
-            return false
+    /// Tells every worker the sweep is over, and answers stragglers for a moment.
+    private func farewell(reason: String) throws {
+        try execute(.farewell(reason: reason))
+        let deadline = Self.now() + core.farewellSeconds
+        while Self.now() < deadline {
+            guard let frames = try? socket.receive(timeout: 50) else { continue }
+            try execute(.received(frames))
         }
     }
 
-    func describe(_ peer: [UInt8]) -> String {
-        if let id = dispatcher.workerID(forPeer: peer), let slot = dispatcher.workers[id] {
-            return "worker \(id) on \(slot.host)"
+    // MARK: Executing the core's commands
+
+    /// Hands `event` to the core and carries out its commands, each one's answer first.
+    private func execute(_ event: CoordinatorCore.Event) throws {
+        for command in core.handle(event, now: Self.now()) { try perform(command) }
+    }
+
+    private func perform(_ command: CoordinatorCore.Command) throws {
+        switch command {
+        case .send(let message, let peer):
+            do {
+                try socket.send([peer, try message.encoded()], dontWait: true)
+            } catch {
+                logger.debug("could not send to \(core.describe(peer)): \(error)")
+            }
+        case .sendTasks(let frames, let peer, let worker, let taskIDs):
+            for frame in frames {
+                do {
+                    try socket.send([peer, frame], dontWait: true)
+                } catch {
+                    // Nothing queued for this peer (gone, or its queue full).
+                    logger.debug("could not send tasks to \(core.describe(peer)): \(error)")
+                    try execute(.tasksUndelivered(worker: worker, taskIDs: taskIDs))
+                    return
+                }
+            }
+        case .commit(let outcomes):
+            let inserted: [Bool]
+            do {
+                inserted = try store.record(outcomes)
+            } catch {
+                let retryable = (error as? ResultsStoreError)?.isRetryable ?? false
+                try execute(.commitFailed(reason: "\(error)", retryable: retryable))
+                return
+            }
+            try execute(.committed(inserted: inserted))
+        case .tally:
+            // Stopping between rounds ends the sweep where it is (a resume plans the round).
+            guard !stop.isRequested else { return }
+            try execute(.tallied(try store.tallies(plan: core.plan, measure: configuration.successMeasure)))
+        case .recordRound(let round):
+            let plan = try store.record(round: round)
+            try execute(.roundRecorded(round, plan: plan))
+        case .log(let level, let message):
+            logger.log(level: level, "\(message)")
+        case .count(let counter, let n):
+            counters[counter] += n
+        case .stop:
+            stop.request()
+        case .fail(let failure):
+            storeFailure = failure
+        case .finish:
+            finished = true
         }
-        return "peer 0x" + peer.map { String(format: "%02x", $0) }.joined()
     }
 
     static func isLoopback(_ endpoint: String) -> Bool {

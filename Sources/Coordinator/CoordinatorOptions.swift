@@ -30,9 +30,6 @@ public struct CoordinatorOptions: Sendable {
     /// Seconds the store may keep failing before the coordinator gives up and exits non-zero
     /// (a resume then redoes only what was not committed).
     public var storeRetryLimit: Double = 600
-    /// Write the table files and report.html when the sweep completes (the dispatch
-    /// benchmark measures dispatch alone).
-    public var writeTable = true
 
     public init(bind: String, outDirectory: String) {
         self.bind = bind

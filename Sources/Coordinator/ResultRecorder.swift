@@ -3,7 +3,7 @@ import ResultsStore
 import SweepProtocol
 
 /// A store that refuses commits: since when, how often, and when to try again.
-struct StoreFault {
+struct StoreFault: Sendable {
     var since: Double
     var attempts: Int
     var nextRetry: Double
@@ -14,36 +14,45 @@ struct StoreFault {
 }
 
 /// Why the coordinator must stop: the store cannot take results any more.
-public struct StoreFailure: Error, CustomStringConvertible, Sendable {
+public struct StoreFailure: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
+}
+
+/// A checked result waiting for the next commit.
+struct StagedResult: Sendable {
+    var outcome: TaskOutcome
+    var worker: String?
+    /// Where to send the acknowledgement once committed.
+    var peer: [UInt8]?
+    var seconds: Double
 }
 
 /// Result recording: validated results are committed in batches, and only then count.
-extension Coordinator {
-    /// Commits the results received since the last call in one transaction; only then do
-    /// they count (done, next tasks sent).
-    ///
-    /// A commit that fails for a reason that may pass (a full disk) keeps the results in
-    /// memory and retries with back-off, saying so; the workers' credit is freed meanwhile so
-    /// tasks keep flowing until `resultBufferLimit` results are held. A file deleted or
-    /// replaced under us, or a fault that outlasts `storeRetryLimit`, sets `storeFailure`:
-    /// the run loop then stops and the coordinator exits non-zero.
-    func commitStaged(now: Double = Coordinator.now()) {
+///
+/// A commit that fails for a reason that may pass (a full disk) keeps the results in memory
+/// and retries with back-off, saying so; the workers' credit is freed meanwhile so tasks keep
+/// flowing until `resultBufferLimit` results are held. A file deleted or replaced under us, or
+/// a fault that outlasts `storeRetryLimit`, fails the run: the coordinator exits non-zero.
+extension CoordinatorCore {
+    /// Asks for the results received since the last commit to be committed in one transaction;
+    /// only once `committed` do they count (done, next tasks sent).
+    mutating func flush(now: Double) {
         guard !staged.isEmpty, storeFailure == nil else { return }
         if let fault = storeFault, now < fault.nextRetry {
-            parkStaged()
+            parkStaged(now: now)
             return
         }
-        let inserted: [Bool]
-        do {
-            inserted = try store.record(staged.map(\.outcome))
-        } catch {
-            storeFailed(error, now: now)
-            return
-        }
+        emit(.commit(staged.map(\.outcome)))
+    }
+
+    mutating func committed(_ inserted: [Bool], now: Double) {
         let recovered = storeFault != nil
         if let fault = storeFault {
-            logger.notice("results store recovered after \(fault.attempts) failed commit(s) over \(Int(now - fault.since)) s: \(staged.count) held result(s) committed")
+            log(.notice, "results store recovered after \(fault.attempts) failed commit(s) over \(Int(now - fault.since)) s: \(staged.count) held result(s) committed")
             storeFault = nil
         }
         let batch = staged
@@ -57,11 +66,11 @@ extension Coordinator {
             if isNew {
                 recordedNow += 1
                 if case .failed(let reason) = item.outcome.result {
-                    counters.tasksFailed += 1
-                    logger.warning("task \(taskID) failed on \(item.outcome.host): \(reason)")
+                    count(.tasksFailed)
+                    log(.warning, "task \(taskID) failed on \(item.outcome.host): \(reason)")
                 }
             } else {
-                counters.duplicateResults += 1
+                count(.duplicateResults)
             }
             if dispatcher.complete(taskID, seconds: item.seconds, now: now), case .report = item.outcome.result {
                 durations.record(cell: item.outcome.task.cell.index, seconds: item.seconds)
@@ -71,9 +80,9 @@ extension Coordinator {
         }
         for (peer, taskIDs) in acks { send(.ack(Ack(taskIDs: taskIDs)), to: peer) }
         if recovered {
-            assignAll()  // the buffer may have been full: every worker may be waiting
+            assignAll(now: now)  // the buffer may have been full: every worker may be waiting
         } else {
-            for worker in workers.sorted() { assign(worker) }
+            for worker in workers.sorted() { assign(worker, now: now) }
         }
     }
 
@@ -81,37 +90,42 @@ extension Coordinator {
     var resultBufferFull: Bool { staged.count >= options.resultBufferLimit }
 
     /// The line the progress output adds while the store refuses commits.
-    var storeAlert: String? {
+    public func storeAlert(now: Double) -> String? {
         guard let fault = storeFault else { return nil }
-        let wait = max(0, Int((fault.nextRetry - Coordinator.now()).rounded(.up)))
-        return "STORE FAILING since \(Int(Coordinator.now() - fault.since)) s (\(fault.message)); \(staged.count) result(s) held in memory\(resultBufferFull ? " (full: no new tasks)" : ""), retry in \(wait) s"
+        let wait = max(0, Int((fault.nextRetry - now).rounded(.up)))
+        return "STORE FAILING since \(Int(now - fault.since)) s (\(fault.message)); \(staged.count) result(s) held in memory\(resultBufferFull ? " (full: no new tasks)" : ""), retry in \(wait) s"
     }
 
-    private func storeFailed(_ error: any Error, now: Double) {
-        let retryable = (error as? ResultsStoreError)?.isRetryable ?? false
+    mutating func commitFailed(_ error: String, retryable: Bool, now: Double) {
         guard retryable else {
-            storeFailure = StoreFailure(description: "\(error)")
-            logger.critical("results store failed for good: \(error)")
+            fail(StoreFailure(description: error))
+            log(.critical, "results store failed for good: \(error)")
             return
         }
         var fault = storeFault ?? StoreFault(since: now, attempts: 0, nextRetry: now, message: "")
         fault.attempts += 1
-        fault.message = "\(error)"
+        fault.message = error
         if now - fault.since >= options.storeRetryLimit {
-            storeFailure = StoreFailure(description: "the results store kept failing for \(Int(now - fault.since)) s (\(fault.attempts) attempts): \(error). \(staged.count) result(s) were not committed; free the space (or fix the file system) and run the same command again to resume")
-            logger.critical("giving up on the results store: \(error)")
+            fail(StoreFailure(description: "the results store kept failing for \(Int(now - fault.since)) s (\(fault.attempts) attempts): \(error). \(staged.count) result(s) were not committed; free the space (or fix the file system) and run the same command again to resume"))
+            log(.critical, "giving up on the results store: \(error)")
             return
         }
         let delay = StoreFault.delay(afterAttempts: fault.attempts)
         fault.nextRetry = now + delay
         storeFault = fault
-        logger.error("cannot commit \(staged.count) result(s): \(error); they are kept in memory, next try in \(Int(delay)) s (gives up after \(Int(options.storeRetryLimit)) s)")
-        parkStaged()
+        log(.error, "cannot commit \(staged.count) result(s): \(error); they are kept in memory, next try in \(Int(delay)) s (gives up after \(Int(options.storeRetryLimit)) s)")
+        parkStaged(now: now)
+    }
+
+    /// The store cannot take results any more: the run ends with this error.
+    mutating func fail(_ failure: StoreFailure) {
+        storeFailure = failure
+        emit(.fail(failure))
     }
 
     /// Frees the credit of the workers whose results are held (they were validated and wait
     /// only for the store), so they can take more tasks.
-    private func parkStaged() {
+    private mutating func parkStaged(now: Double) {
         guard parkedCount < staged.count else { return }
         var workers = Set<String>()
         for item in staged[parkedCount...] {
@@ -120,6 +134,6 @@ extension Coordinator {
             workers.insert(worker)
         }
         parkedCount = staged.count
-        for worker in workers.sorted() { assign(worker) }
+        for worker in workers.sorted() { assign(worker, now: now) }
     }
 }

@@ -1,4 +1,3 @@
-public import SweepTable
 public import ResultsStore
 
 /// Counts of what went wrong on the wire, reported at the end of a sweep.
@@ -24,14 +23,60 @@ public struct WireCounters: Sendable, Equatable {
     /// Hellos refused because the worker id was live on another connection.
     public var duplicateWorkers = 0
 
+    /// One counter, named in `CoordinatorCore.Command.count`.
+    public enum Counter: Sendable, Hashable, CaseIterable {
+        case malformedFrames, versionMismatches, unexpectedMessages, unknownTasks, duplicateResults, workersLost
+        case tasksRequeued, tasksFailed, unregistered, otherSweep, noLease, invalidResults, leasesExpired
+        case duplicateWorkers
+    }
+
     public init() {}
+
+    public subscript(counter: Counter) -> Int {
+        get {
+            switch counter {
+            case .malformedFrames: malformedFrames
+            case .versionMismatches: versionMismatches
+            case .unexpectedMessages: unexpectedMessages
+            case .unknownTasks: unknownTasks
+            case .duplicateResults: duplicateResults
+            case .workersLost: workersLost
+            case .tasksRequeued: tasksRequeued
+            case .tasksFailed: tasksFailed
+            case .unregistered: unregistered
+            case .otherSweep: otherSweep
+            case .noLease: noLease
+            case .invalidResults: invalidResults
+            case .leasesExpired: leasesExpired
+            case .duplicateWorkers: duplicateWorkers
+            }
+        }
+        set {
+            switch counter {
+            case .malformedFrames: malformedFrames = newValue
+            case .versionMismatches: versionMismatches = newValue
+            case .unexpectedMessages: unexpectedMessages = newValue
+            case .unknownTasks: unknownTasks = newValue
+            case .duplicateResults: duplicateResults = newValue
+            case .workersLost: workersLost = newValue
+            case .tasksRequeued: tasksRequeued = newValue
+            case .tasksFailed: tasksFailed = newValue
+            case .unregistered: unregistered = newValue
+            case .otherSweep: otherSweep = newValue
+            case .noLease: noLease = newValue
+            case .invalidResults: invalidResults = newValue
+            case .leasesExpired: leasesExpired = newValue
+            case .duplicateWorkers: duplicateWorkers = newValue
+            }
+        }
+    }
 }
 
-/// What a coordinator's run ended with.
+/// What a coordinator's run ended with. The table is the command line's to render, from the
+/// coordinator's store (`Coordinator.store`): the coordinator does not depend on `SweepTable`.
 public struct SweepOutcome: Sendable {
     /// True when every task has a result (or a recorded failure).
     public var complete: Bool
-    public var summaries: [CellSummary]
     public var counters: WireCounters
     /// Tasks and busy seconds per worker host, from the results store.
     public var hosts: [HostSummary]
@@ -39,17 +84,8 @@ public struct SweepOutcome: Sendable {
     public var recordedNow: Int
     public var wallSeconds: Double
     /// Seconds from the start of `run()` to the last result committed or the stop (before
-    /// the farewell to the workers and the table).
+    /// the farewell to the workers).
     public var dispatchSeconds: Double = 0
     /// Why the coordinator stopped before the end on its own, if it did.
     public var stopReason: String?
-}
-
-/// A checked result waiting for the next commit.
-struct StagedResult {
-    var outcome: TaskOutcome
-    var worker: String?
-    /// Where to send the acknowledgement once committed.
-    var peer: [UInt8]?
-    var seconds: Double
 }

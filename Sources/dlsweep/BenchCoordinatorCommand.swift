@@ -75,6 +75,8 @@ struct BenchCoordinatorCommand: ParsableCommand {
         for driver in drivers { driver.start() }
         let started = Date()
         let outcome = try coordinator.run()
+        // The table as `dlsweep coordinator` writes it, timed as before it moved out of `run()`.
+        if outcome.complete { _ = try writeSweepTables(coordinator, configuration: configuration, outDirectory: directory) }
         let seconds = Date().timeIntervalSince(started)
         for driver in drivers { driver.stopAndJoin() }
         let peak = MemoryUsage.peakResidentBytes()

@@ -112,7 +112,6 @@ struct LocalBenchSweep {
         options.progress = .none
         options.workerTimeout = 60
         options.maxPrefetch = max(options.maxPrefetch, prefetch)
-        options.writeTable = false
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let pool = try (0..<workers).map { try spawnWorker(index: $0, endpoint: coordinator.endpoint) }
         let before = CPUTime.process()

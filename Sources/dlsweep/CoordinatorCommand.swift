@@ -154,14 +154,14 @@ struct CoordinatorCommand: ParsableCommand {
         let signals = onTermination { stop.request() }
         let outcome = try coordinator.run()
         withExtendedLifetime(signals) {}
-        try report(outcome, outDirectory: options.outDirectory)
+        try finish(outcome, of: coordinator, configuration: configuration, outDirectory: options.outDirectory)
     }
 }
 
 /// Prints the table and the sweep's summary; a sweep stopped early exits non-zero.
-func report(_ outcome: SweepOutcome, outDirectory: String) throws {
+func report(_ outcome: SweepOutcome, summaries: [CellSummary], outDirectory: String) throws {
     if outcome.complete {
-        print(renderText(outcome.summaries), terminator: "")
+        print(renderText(summaries), terminator: "")
         fflush(nil)  // the table before the summary lines on stderr
         printError(renderHosts(outcome.hosts), terminator: "")
     }

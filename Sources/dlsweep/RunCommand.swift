@@ -61,7 +61,7 @@ struct RunCommand: ParsableCommand {
         withExtendedLifetime(signals) {}
         local.reap()
         if let reason = local.gaveUp { printError("dlsweep run: \(reason)") }
-        try report(outcome, outDirectory: options.outDirectory)
+        try finish(outcome, of: coordinator, configuration: configuration, outDirectory: options.outDirectory)
     }
 
     /// A worker process of this same binary, one BLAS thread each.

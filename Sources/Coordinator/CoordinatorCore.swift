@@ -1,0 +1,193 @@
+public import Foundation
+public import Logging
+public import ResultsStore
+public import SweepConfig
+public import SweepProtocol
+
+/// The coordinator's decisions as a value: register, lease, settle, re-queue, expire, refuse,
+/// adaptive round, finish. It takes an event and the time and returns the commands that carry
+/// the decision out; it holds no socket, no store and no clock, so every decision is tested
+/// in-process on events and commands (`CoordinatorCoreTests`). `Coordinator` is the driver at
+/// the edges: it turns socket input, timer ticks and the store's answers into events and
+/// executes the commands, depth first (a command's answer is handled before the next command).
+public struct CoordinatorCore: Sendable {
+    /// What happened, as the driver saw it.
+    public enum Event: Sendable {
+        /// The store's finished tasks are read: dispatching starts.
+        case started(done: TaskBitmap)
+        /// One message from the ROUTER socket: the peer's routing identity, then its frames.
+        case received([[UInt8]])
+        /// The driver's loop turned: heartbeats, silent workers, overrun leases, idle notices.
+        case tick
+        /// The socket is drained for now: commit what was staged.
+        case flush
+        /// The store took the last `commit`; `inserted[i]` is false for a row it already had.
+        case committed(inserted: [Bool])
+        /// The store refused the last `commit`; `retryable` when the cause may pass (a full disk).
+        case commitFailed(reason: String, retryable: Bool)
+        /// A `sendTasks` could not go out (the peer is gone or its queue full).
+        case tasksUndelivered(worker: String, taskIDs: [Int])
+        /// The store's per-cell tallies, asked for by `tally`.
+        case tallied([CellTally])
+        /// The store recorded the round of `recordRound`; `plan` includes it.
+        case roundRecorded(AdaptiveRound, plan: SweepPlan)
+        /// The CURVE authentication handler stopped.
+        case authenticationFailed(String)
+        /// The run is ending: tell every worker, then answer stragglers (`received`) with a shutdown.
+        case farewell(reason: String)
+    }
+
+    /// What the driver must do.
+    public enum Command: Sendable, Equatable {
+        case send(Message, to: [UInt8])
+        /// Encoded task frames for `worker`; if any cannot be sent, answer `tasksUndelivered`.
+        case sendTasks(frames: [[UInt8]], to: [UInt8], worker: String, taskIDs: [Int])
+        /// Commit these rows in one transaction; answer `committed` or `commitFailed`.
+        case commit([TaskOutcome])
+        /// Read the per-cell tallies of the store's results; answer `tallied`.
+        case tally
+        /// Record the next adaptive round; answer `roundRecorded`.
+        case recordRound(AdaptiveRound)
+        case log(Logger.Level, String)
+        case count(WireCounters.Counter, Int = 1)
+        /// End the run early (incomplete) for `reason`.
+        case stop(reason: String)
+        /// The store cannot take results any more: end the run with this error.
+        case fail(StoreFailure)
+        /// Every task has a row and no round follows: the sweep is complete.
+        case finish
+    }
+
+    public enum Phase: Sendable, Equatable {
+        /// Before `started`: no task is known to be done yet.
+        case loading
+        case running
+        /// Waiting for the store's tallies or the recorded round.
+        case planningRound
+        case finished
+        /// Saying goodbye: stragglers' results are still recorded, every peer is told to stop.
+        case farewell(reason: String)
+    }
+
+    public let configuration: SweepConfiguration
+    public let options: CoordinatorOptions
+    /// The bound endpoint, named in the lines that tell an operator where workers should connect.
+    public let endpoint: String
+    /// Grows with an adaptive sweep's rounds.
+    public internal(set) var plan: SweepPlan
+    public internal(set) var dispatcher: Dispatcher
+    public internal(set) var phase = Phase.loading
+    /// Results recorded by this process (a resumed sweep counts only its own).
+    public internal(set) var recordedNow = 0
+    /// Why the coordinator stopped on its own (no workers, a dead authentication handler).
+    public internal(set) var stopReason: String?
+    /// Set when the store cannot take results any more.
+    public internal(set) var storeFailure: StoreFailure?
+
+    var durations = TaskDurations()
+    var lastHeartbeat = 0.0
+    var lastWorkerSeen: Double
+    var lastIdleNotice = 0.0
+    var lastLoop: Double
+    var hadWorkers = false
+    /// Hellos refused for a live id, so that only the 1st, 2nd, 4th … are logged.
+    var duplicateHellos = 0
+    /// Results validated but not yet committed (`ResultRecorder.swift`).
+    var staged: [StagedResult] = []
+    var stagedIDs = Set<Int>()
+    /// `staged[..<parkedCount]` no longer hold their worker's credit (the store is failing).
+    var parkedCount = 0
+    /// Set while the store refuses commits that may yet succeed.
+    var storeFault: StoreFault?
+    /// Recent cells' tasks and encoded specs (`TaskSpecCache.swift`).
+    var cellCache: [Int: CellCacheEntry] = [:]
+    /// The commands of the event being handled.
+    private var out: [Command] = []
+
+    public init(configuration: SweepConfiguration, plan: SweepPlan, options: CoordinatorOptions, endpoint: String,
+                now: Double) {
+        self.configuration = configuration
+        self.plan = plan
+        self.options = options
+        self.endpoint = endpoint
+        dispatcher = Dispatcher(taskCount: 0, done: TaskBitmap(count: 0), maxAttempts: options.maxAttempts,
+                                maxPrefetch: options.maxPrefetch)
+        lastWorkerSeen = now
+        lastLoop = now
+    }
+
+    /// Decides what `event` at `now` calls for.
+    public mutating func handle(_ event: Event, now: Double) -> [Command] {
+        switch event {
+        case .started(let done): start(done: done)
+        case .received(let frames):
+            if case .farewell(let reason) = phase {
+                answerStraggler(frames, reason: reason, now: now)
+            } else {
+                receive(frames, now: now)
+            }
+        case .tick: tick(now: now)
+        case .flush: flush(now: now)
+        case .committed(let inserted): committed(inserted, now: now)
+        case .commitFailed(let reason, let retryable): commitFailed(reason, retryable: retryable, now: now)
+        case .tasksUndelivered(let worker, let taskIDs):
+            for taskID in taskIDs { dispatcher.returnTask(taskID, from: worker) }
+        case .tallied(let tallies): planRound(tallies)
+        case .roundRecorded(let round, let plan): openRound(round, plan: plan, now: now)
+        case .authenticationFailed(let failure):
+            let reason = "the CURVE authentication handler stopped: \(failure)"
+            log(.critical, reason)
+            stop(reason)
+        case .farewell(let reason): farewell(reason: reason)
+        }
+        if phase == .running && dispatcher.isComplete {
+            // An adaptive sweep's round complete, the next one is planned from the recorded results.
+            if configuration.adaptive != nil && storeFailure == nil {
+                phase = .planningRound
+                out.append(.tally)
+            } else {
+                phase = .finished
+                out.append(.finish)
+            }
+        }
+        let commands = out
+        out = []
+        return commands
+    }
+
+    private mutating func start(done: TaskBitmap) {
+        dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
+                                maxPrefetch: options.maxPrefetch)
+        if dispatcher.doneCount > 0 {
+            log(.info, "resuming sweep '\(configuration.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
+        }
+        log(.info, "coordinator for sweep '\(configuration.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
+        phase = .running
+    }
+
+    /// How long the farewell answers stragglers: less when stopping on a signal (Slurm's
+    /// warning signal leaves little time).
+    public var farewellSeconds: Double { min(dispatcher.isComplete ? 1.0 : 0.3, options.heartbeatInterval) }
+
+    // MARK: Emitting
+
+    mutating func send(_ message: Message, to peer: [UInt8]) { out.append(.send(message, to: peer)) }
+    mutating func log(_ level: Logger.Level, _ message: String) { out.append(.log(level, message)) }
+    mutating func count(_ counter: WireCounters.Counter, _ n: Int = 1) {
+        if n != 0 { out.append(.count(counter, n)) }
+    }
+    mutating func emit(_ command: Command) { out.append(command) }
+
+    mutating func stop(_ reason: String) {
+        stopReason = reason
+        out.append(.stop(reason: reason))
+    }
+
+    /// A peer as the logs name it: its worker id and host once registered.
+    public func describe(_ peer: [UInt8]) -> String {
+        if let id = dispatcher.workerID(forPeer: peer), let slot = dispatcher.workers[id] {
+            return "worker \(id) on \(slot.host)"
+        }
+        return "peer 0x" + peer.map { String(format: "%02x", $0) }.joined()
+    }
+}
