@@ -109,6 +109,10 @@ let package = Package(
             dependencies: ["Coordinator", "SweepProtocol", "SweepConfig", "ResultsStore", "TrainingCore",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: ["Worker", "SweepProtocol", "TrainingCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
