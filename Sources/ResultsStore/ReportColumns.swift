@@ -1,17 +1,27 @@
 import GRDB
+import SweepConfig
 import TrainingCore
 
-/// The columns of `results` that hold a `RunReport`, named once: the insert statement and
-/// the migrations derive from this list.
+/// The columns of `results` that hold a `RunReport`: one per carried field of
+/// `RunReport.fields`, named by its `column`. The insert statement, the migration that adds a
+/// new field's column to an existing folder, and the decoding all derive from that list.
 enum ReportColumns {
-    /// In insert order. `success` (v1) is no longer written.
-    static let all = [
-        "train_seconds", "train_residual", "reconstruction_error", "off_subspace_error", "oracle_distance",
-        "target_distance", "gradient_norm", "oracle_norm", "balancedness", "effective_rank", "iterations",
-        "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered", "stationary",
-        "step_budget", "budget_capped", "test_error", "oracle_test_error",
-        "flow_time", "loss_gap_rate", "balancedness_drift", "best_rank_gap", "support_recovered",
-    ]
+    /// The stored fields, in insert order.
+    static let fields: [ReportField] = RunReport.fields.filter {
+        if case .trajectory = $0.value { return false }
+        return $0.value.isCarried
+    }
+
+    static let all: [String] = fields.map(\.column)
+
+    /// The SQL type of a field's column (per-noise values are a JSON object keyed by noise).
+    static func sqlType(_ field: ReportField) -> String {
+        switch field.value {
+        case .double: "REAL"
+        case .int, .bool: "INTEGER"
+        case .perNoise, .trajectory, .derived: "TEXT"
+        }
+    }
 
     /// The columns the v2 migration adds to a v1 table.
     static let addedInV2: [(String, String)] = [
@@ -25,22 +35,32 @@ enum ReportColumns {
         ("flow_time", "REAL"), ("loss_gap_rate", "REAL"), ("balancedness_drift", "REAL"), ("best_rank_gap", "REAL"),
     ]
 
-    /// The values of `all` for one report, in order.
-    static func values(_ r: RunReport, byNoise: NoiseKeyedWriter) -> [SQLValue] {
-        [
-            .real(r.trainSeconds), .real(r.trainResidual), .real(r.reconstructionError),
-            .real(r.offSubspaceError), .real(r.oracleDistance), .real(r.targetDistance),
-            .real(r.gradientNorm), .real(r.oracleNorm), .real(r.balancedness), .int(r.effectiveRank), .int(r.iterations),
-            .int(r.convergedAt), .int(r.recoveredAt), .int(r.stationaryAt), .bool(r.diverged), .bool(r.converged),
-            .bool(r.recovered), .bool(r.stationary), .int(r.stepBudget), .bool(r.budgetCapped),
-            .text(byNoise.text(r.testError)), .text(byNoise.text(r.oracleTestError)),
-            .real(r.flowTime), .real(r.lossGapRate), .real(r.balancednessDrift), .real(r.bestRankGap),
-            .bool(r.supportRecovered),
-        ]
+    /// Adds the column of every field the table lacks (a folder written before the field
+    /// existed): its rows read back without the field, as a worker that did not measure it.
+    static func addMissing(_ db: Database) throws {
+        let existing = Set(try db.columns(in: "results").map(\.name))
+        for field in fields where !existing.contains(field.column) {
+            try db.execute(sql: "ALTER TABLE results ADD COLUMN \(field.column) \(sqlType(field))")
+        }
     }
-}
 
-extension Double {
-    /// NaN as NULL (what SQLite would do anyway), said explicitly.
-    var storable: Double? { isNaN ? nil : self }
+    /// The values of `all` for one report, in order (absent fields and NaN as NULL).
+    static func values(_ r: RunReport, byNoise: NoiseKeyedWriter) -> [SQLValue] {
+        fields.map { field in
+            switch field.value {
+            case .double(let get, _): .real(get(r))
+            case .int(let get, _): .int(get(r))
+            case .bool(let get, _): .bool(get(r))
+            case .perNoise(let get, _): .text(get(r).map(byNoise.text))
+            case .trajectory, .derived: .null
+            }
+        }
+    }
+
+    /// The columns an older version wrote a diagonal run's own fields to, before each model's
+    /// report had its own named fields (read when the new column is NULL).
+    static let diagonalBefore: [String: String] = ["support_size": "effective_rank", "l1_norm": "oracle_norm"]
+
+    /// What a v1 row (before the outcome columns) reads as, where a column is NULL.
+    static let v1Defaults: [String: String] = ["step_budget": "iterations"]
 }

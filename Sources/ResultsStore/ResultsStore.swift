@@ -65,6 +65,8 @@ public final class ResultsStore: Sendable {
         return try wrap(path) {
             let pool = try DatabasePool(path: path, configuration: databaseConfiguration(readonly: false))
             try migrator.migrate(pool)
+            // A field added to the report since the folder was written gets its column here.
+            try pool.write { try ReportColumns.addMissing($0) }
             let meta = try pool.write { db -> SweepMeta in
                 if let stored = try fetchMeta(db) { return stored }
                 let meta = SweepMeta(name: configuration.name, fingerprint: plan.fingerprint,
@@ -377,10 +379,11 @@ public final class ResultsStore: Sendable {
         var failureReason: String?
         switch outcome.result {
         case let .report(report):
-            guard report.testError.count == testNoise.count, report.oracleTestError.count == testNoise.count else {
+            for field in ReportColumns.fields {
+                guard case .perNoise(let get, _) = field.value, let values = get(report), values.count != testNoise.count
+                else { continue }
                 throw ResultsStoreError.malformedOutcome(
-                    taskID: task.id,
-                    reason: "\(report.testError.count) test errors and \(report.oracleTestError.count) oracle test errors for \(testNoise.count) test noise levels")
+                    taskID: task.id, reason: "\(values.count) values of \(field.name) for \(testNoise.count) test noise levels")
             }
             metrics = ReportColumns.values(report, byNoise: byNoise)
         case let .failed(reason):
@@ -548,8 +551,7 @@ public final class ResultsStore: Sendable {
             .map { AxisSetting($0.key, AxisDefinition.named($0.key)?.typed($0.value) ?? $0.value) }
     }
 
-    private func decodeByNoise(_ text: String?, _ noise: [Double], taskID: Int, column: String) throws -> [Double] {
-        guard let text else { return noise.map { _ in .nan } }
+    private func decodeByNoise(_ text: String, _ noise: [Double], taskID: Int, column: String) throws -> [Double] {
         if let object = NoiseKeyedJSON.parse(text) { return noise.map { object[decimalLabel($0)] ?? .nan } }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -560,6 +562,47 @@ public final class ResultsStore: Sendable {
             throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "\(column) is not a JSON object of numbers")
         }
         return noise.map { object[decimalLabel($0)] ?? .nan }
+    }
+
+    /// The model of a row's cell: the config's, unless the grid has a `model` axis.
+    private func modelKind(_ extraAxes: [AxisSetting]) -> ModelKind {
+        let configuration = plan.configuration
+        guard let setting = extraAxes.first(where: { $0.key == "model" }), let axis = AxisDefinition.named("model") else {
+            return configuration.model.kind
+        }
+        var spec = configuration.baseSpec
+        axis.apply(setting.value, to: &spec)
+        return spec.model.kind
+    }
+
+    /// The stored fields a report of `model` carries, by `RunReport.fields` (a NULL is an
+    /// absent field, or a NaN for a non-optional one).
+    private func decodeReport(_ row: Row, model: ModelKind, testNoise: [Double], taskID: Int) throws -> RunReport {
+        var report = RunReport.blank
+        for field in ReportColumns.fields where field.applies(to: model) {
+            var column = field.column
+            if model == .diagonal, let before = ReportColumns.diagonalBefore[column], !row.hasValue(column) {
+                column = before
+            }
+            if !field.isOptional, !row.hasValue(column), let fallback = ReportColumns.v1Defaults[column] {
+                column = fallback
+            }
+            switch field.value {
+            case .double(_, let set):
+                let value: Double? = row.checked(column)
+                set(&report, value ?? (field.isOptional ? nil : .nan))
+            case .int(_, let set):
+                set(&report, row.checked(column) as Int?)
+            case .bool(_, let set):
+                set(&report, row.checked(column) as Bool?)
+            case .perNoise(_, let set):
+                let text: String? = row.checked(column)
+                set(&report, try text.map { try decodeByNoise($0, testNoise, taskID: taskID, column: column) })
+            case .trajectory, .derived:
+                break
+            }
+        }
+        return report
     }
 
     private func decode(_ row: Row, testNoise: [Double]) throws -> ResultRow {
@@ -583,36 +626,20 @@ public final class ResultsStore: Sendable {
               let host: String = row.checked("host")
         else { throw corrupt("a cell, trial, attempt or worker column is missing or of the wrong type") }
         let trainSeconds: Double? = row.checked("train_seconds")
+        let extraAxes = try decodeAxes(row.checked("axes"), taskID: taskID)
         var report: RunReport?
         if status == .ok {
-            func real(_ column: String) -> Double { row.checked(column) ?? .nan }
-            guard let effectiveRank: Int = row.checked("effective_rank"), let iterations: Int = row.checked("iterations"),
-                  let diverged: Bool = row.checked("diverged")
-            else { throw corrupt("an ok row without integer metrics") }
-            report = RunReport(
-                trainResidual: real("train_residual"), reconstructionError: real("reconstruction_error"),
-                offSubspaceError: real("off_subspace_error"), oracleDistance: real("oracle_distance"),
-                targetDistance: real("target_distance"), gradientNorm: real("gradient_norm"),
-                oracleNorm: real("oracle_norm"),
-                testError: try decodeByNoise(row.checked("test_error"), testNoise, taskID: taskID, column: "test_error"),
-                oracleTestError: try decodeByNoise(row.checked("oracle_test_error"), testNoise, taskID: taskID,
-                                                   column: "oracle_test_error"),
-                balancedness: real("balancedness"), effectiveRank: effectiveRank, iterations: iterations,
-                convergedAt: row.checked("converged_at"), recoveredAt: row.checked("recovered_at"),
-                stationaryAt: row.checked("stationary_at"), diverged: diverged,
-                converged: row.checked("converged") ?? false, recovered: row.checked("recovered") ?? false,
-                stationary: row.checked("stationary") ?? false, stepBudget: row.checked("step_budget") ?? iterations,
-                budgetCapped: row.checked("budget_capped") ?? false, trainSeconds: real("train_seconds"),
-                flowTime: row.checked("flow_time"), lossGapRate: row.checked("loss_gap_rate"),
-                balancednessDrift: row.checked("balancedness_drift"), bestRankGap: row.checked("best_rank_gap"),
-                supportRecovered: row.checked("support_recovered"))
+            guard let _: Int = row.checked("iterations"), let _: Bool = row.checked("diverged") else {
+                throw corrupt("an ok row without integer metrics")
+            }
+            report = try decodeReport(row, model: modelKind(extraAxes), testNoise: testNoise, taskID: taskID)
         }
         var result = ResultRow(
             taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,
             trial: trial, problemSeed: problemSeed, trainingSeed: trainingSeed, status: status, attempt: attempt,
             workerID: workerID, host: host, startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
             report: report, failureReason: row.checked("failure_reason"))
-        result.extraAxes = try decodeAxes(row.checked("axes"), taskID: taskID)
+        result.extraAxes = extraAxes
         return result
     }
 }
@@ -620,6 +647,10 @@ public final class ResultsStore: Sendable {
 extension Row {
     /// `column` as `T`, or nil when it is NULL, absent or not convertible: GRDB's typed
     /// subscripts trap on a value they cannot convert, and a file may hold anything.
+    fileprivate func hasValue(_ column: String) -> Bool {
+        hasColumn(column) && !(self[column] as DatabaseValue).isNull
+    }
+
     fileprivate func checked<T: DatabaseValueConvertible>(_ column: String) -> T? {
         guard hasColumn(column) else { return nil }
         return T.fromDatabaseValue(self[column] as DatabaseValue)

@@ -78,6 +78,8 @@ public struct WireWriter: Sendable {
         for i in 0..<4 { bytes[index + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
     }
 
+    mutating func patch(at index: Int, _ value: UInt8) { bytes[index] = value }
+
     mutating func truncate(to count: Int) { bytes.removeSubrange(count...) }
 }
 

@@ -1,5 +1,7 @@
+public import TrainingCore
+
 /// The protocol version this build speaks. Bump it on any change to a message's fields.
-public let protocolVersion: UInt8 = 6
+public let protocolVersion: UInt8 = 7
 
 /// The largest frame either side accepts (the coordinator also sets it as ZMQ_MAXMSGSIZE,
 /// so a larger frame closes that peer's connection before it is buffered).
@@ -87,12 +89,12 @@ public struct TaskResult: Codable, Sendable, Hashable {
     public var sweep: String
     public var taskID: Int
     public var attempt: Int
-    public var report: WireReport
+    public var report: RunReport
     /// Unix seconds.
     public var startedAt: Double
     public var finishedAt: Double
 
-    public init(sweep: String, taskID: Int, attempt: Int, report: WireReport, startedAt: Double, finishedAt: Double) {
+    public init(sweep: String, taskID: Int, attempt: Int, report: RunReport, startedAt: Double, finishedAt: Double) {
         self.sweep = sweep
         self.taskID = taskID
         self.attempt = attempt

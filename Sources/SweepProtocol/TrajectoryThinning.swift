@@ -1,3 +1,5 @@
+import TrainingCore
+
 /// A result whose trajectory does not fit one frame is thinned, not refused: its points stay
 /// log-spaced and scheduled (a receiver checks them against the schedule), the run's metrics
 /// are untouched. PROTOCOL.md, "Trajectories".
@@ -11,14 +13,15 @@ extension TaskResult {
             do {
                 return try Message.result(result).encoded()
             } catch .tooLarge(let bytes) {
-                guard let points = result.report.trajectory, !points.isEmpty else { throw .tooLarge(bytes: bytes) }
-                result.report.trajectory = points.count > 2 ? Self.thinned(points) : nil
+                let points = result.report.trajectory
+                guard !points.isEmpty else { throw .tooLarge(bytes: bytes) }
+                result.report.trajectory = points.count > 2 ? Self.thinned(points) : []
             }
         }
     }
 
     /// The points at even positions, and the last one.
-    static func thinned(_ points: [WireTrajectoryPoint]) -> [WireTrajectoryPoint] {
+    static func thinned(_ points: [TrajectoryPoint]) -> [TrajectoryPoint] {
         var kept = stride(from: 0, to: points.count, by: 2).map { points[$0] }
         if points.count % 2 == 0, let last = points.last { kept.append(last) }
         return kept

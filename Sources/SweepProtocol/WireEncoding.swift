@@ -1,3 +1,5 @@
+import TrainingCore
+
 /// The binary body of every wire struct, field by field in declaration order (PROTOCOL.md,
 /// "Bodies"). A field added to a wire struct must be added here, to PROTOCOL.md and to
 /// scripts/protocol_worker.py; `EncodingCoverageTests` fails until it is.
@@ -162,122 +164,6 @@ extension WireSeeds {
     }
 }
 
-extension WireReport {
-    func write(to w: inout WireWriter) {
-        w.double(trainResidual)
-        w.double(reconstructionError)
-        w.double(offSubspaceError)
-        w.double(oracleDistance)
-        w.double(targetDistance)
-        w.double(gradientNorm)
-        w.double(oracleNorm)
-        w.doubles(testError)
-        w.doubles(oracleTestError)
-        w.double(balancedness)
-        w.int(effectiveRank)
-        w.int(iterations)
-        w.optionalInt(convergedAt)
-        w.optionalInt(recoveredAt)
-        w.optionalInt(stationaryAt)
-        w.bool(diverged)
-        w.bool(converged)
-        w.bool(recovered)
-        w.bool(stationary)
-        w.int(stepBudget)
-        w.bool(budgetCapped)
-        w.double(trainSeconds)
-        w.optional(trajectory) { w, points in
-            w.u32(UInt32(truncatingIfNeeded: points.count))
-            for point in points { point.write(to: &w) }
-        }
-        w.optionalDouble(flowTime)
-        w.optionalDouble(lossGapRate)
-        w.optionalDouble(balancednessDrift)
-        w.optionalDouble(bestRankGap)
-        w.optional(supportRecovered) { $0.bool($1) }
-    }
-
-    init(from r: inout WireReader) throws(ProtocolError) {
-        let trainResidual = try r.double("report.trainResidual")
-        let reconstructionError = try r.double("report.reconstructionError")
-        let offSubspaceError = try r.double("report.offSubspaceError")
-        let oracleDistance = try r.double("report.oracleDistance")
-        let targetDistance = try r.double("report.targetDistance")
-        let gradientNorm = try r.double("report.gradientNorm")
-        let oracleNorm = try r.double("report.oracleNorm")
-        let testError = try r.doubles("report.testError")
-        let oracleTestError = try r.doubles("report.oracleTestError")
-        let balancedness = try r.double("report.balancedness")
-        let effectiveRank = try r.int("report.effectiveRank")
-        let iterations = try r.int("report.iterations")
-        let convergedAt = try r.optionalInt("report.convergedAt")
-        let recoveredAt = try r.optionalInt("report.recoveredAt")
-        let stationaryAt = try r.optionalInt("report.stationaryAt")
-        let diverged = try r.bool("report.diverged")
-        let converged = try r.bool("report.converged")
-        let recovered = try r.bool("report.recovered")
-        let stationary = try r.bool("report.stationary")
-        let stepBudget = try r.int("report.stepBudget")
-        let budgetCapped = try r.bool("report.budgetCapped")
-        let trainSeconds = try r.double("report.trainSeconds")
-        var trajectory: [WireTrajectoryPoint]?
-        if try r.present("report.trajectory") {
-            // A point takes at least 8 numbers and 3 presence bytes.
-            let count = try r.count("report.trajectory", minimum: 67)
-            var points: [WireTrajectoryPoint] = []
-            points.reserveCapacity(count)
-            for _ in 0..<count { points.append(try WireTrajectoryPoint(from: &r)) }
-            trajectory = points
-        }
-        self.init(
-            trainResidual: trainResidual, reconstructionError: reconstructionError, offSubspaceError: offSubspaceError,
-            oracleDistance: oracleDistance, targetDistance: targetDistance, gradientNorm: gradientNorm,
-            oracleNorm: oracleNorm, testError: testError, oracleTestError: oracleTestError, balancedness: balancedness,
-            effectiveRank: effectiveRank, iterations: iterations, convergedAt: convergedAt, recoveredAt: recoveredAt,
-            stationaryAt: stationaryAt, diverged: diverged, converged: converged, recovered: recovered,
-            stationary: stationary, stepBudget: stepBudget, budgetCapped: budgetCapped, trainSeconds: trainSeconds,
-            trajectory: trajectory, flowTime: try r.optionalDouble("report.flowTime"),
-            lossGapRate: try r.optionalDouble("report.lossGapRate"),
-            balancednessDrift: try r.optionalDouble("report.balancednessDrift"),
-            bestRankGap: try r.optionalDouble("report.bestRankGap"),
-            supportRecovered: try r.present("report.supportRecovered") ? try r.bool("report.supportRecovered") : nil)
-    }
-}
-
-extension WireTrajectoryPoint {
-    func write(to w: inout WireWriter) {
-        w.int(step)
-        w.double(loss)
-        w.double(trainResidual)
-        w.double(reconstructionError)
-        w.double(offSubspaceError)
-        w.double(targetDistance)
-        w.double(gradientNorm)
-        w.double(balancedness)
-        w.optionalDouble(flowTime)
-        w.optional(singularValues) { $0.doubles($1) }
-        w.optionalDouble(lossGap)
-    }
-
-    init(from r: inout WireReader) throws(ProtocolError) {
-        let step = try r.int("trajectory.step")
-        let loss = try r.double("trajectory.loss")
-        let trainResidual = try r.double("trajectory.trainResidual")
-        let reconstructionError = try r.double("trajectory.reconstructionError")
-        let offSubspaceError = try r.double("trajectory.offSubspaceError")
-        let targetDistance = try r.double("trajectory.targetDistance")
-        let gradientNorm = try r.double("trajectory.gradientNorm")
-        let balancedness = try r.double("trajectory.balancedness")
-        let flowTime = try r.optionalDouble("trajectory.flowTime")
-        let singularValues = try r.present("trajectory.singularValues") ? try r.doubles("trajectory.singularValues") : nil
-        self.init(
-            step: step, loss: loss, trainResidual: trainResidual, reconstructionError: reconstructionError,
-            offSubspaceError: offSubspaceError, targetDistance: targetDistance, gradientNorm: gradientNorm,
-            balancedness: balancedness, flowTime: flowTime, singularValues: singularValues,
-            lossGap: try r.optionalDouble("trajectory.lossGap"))
-    }
-}
-
 // MARK: Messages
 
 extension Hello {
@@ -343,7 +229,7 @@ extension TaskResult {
 
     init(from r: inout WireReader) throws(ProtocolError) {
         self.init(sweep: try r.string("sweep"), taskID: try r.int("taskID"), attempt: try r.int("attempt"),
-                  report: try WireReport(from: &r), startedAt: try r.double("startedAt"),
+                  report: try RunReport(from: &r), startedAt: try r.double("startedAt"),
                   finishedAt: try r.double("finishedAt"))
     }
 }

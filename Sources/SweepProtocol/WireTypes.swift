@@ -1,6 +1,6 @@
-/// The run spec and report as they travel: structs of their own with fixed keys, so a field
-/// added to the training core changes the wire only when this file (and the protocol
-/// version) changes. `WireMapping.swift` converts to and from the core's types.
+/// The run spec as it travels: structs of their own with fixed keys, so a field added to the
+/// training core's spec changes the wire only when this file (and the protocol version)
+/// changes. `WireMapping.swift` converts to and from the core's types.
 ///
 /// Seeds are decimal strings: a UInt64 above 2^53 does not survive a JSON reader that reads
 /// numbers as doubles. Non-finite numbers are the strings "nan", "inf" and "-inf".
@@ -176,112 +176,5 @@ public struct WireSeeds: Codable, Sendable, Hashable {
     }
 }
 
-/// `result.report`: the metrics and outcomes of one run (MODEL.md §3, §4).
-public struct WireReport: Codable, Sendable, Hashable {
-    public var trainResidual: Double
-    public var reconstructionError: Double
-    public var offSubspaceError: Double
-    public var oracleDistance: Double
-    public var targetDistance: Double
-    public var gradientNorm: Double
-    /// ‖W_or‖_F, the scale of the recovery test.
-    public var oracleNorm: Double
-    /// Aligned with `spec.training.testNoise`.
-    public var testError: [Double]
-    public var oracleTestError: [Double]
-    public var balancedness: Double
-    public var effectiveRank: Int
-    public var iterations: Int
-    /// Absent: the outcome never held at a check.
-    public var convergedAt: Int?
-    public var recoveredAt: Int?
-    public var stationaryAt: Int?
-    public var diverged: Bool
-    public var converged: Bool
-    public var recovered: Bool
-    public var stationary: Bool
-    /// The budget T the run had (`"auto"` resolved), and whether `maxSteps` cut it.
-    public var stepBudget: Int
-    public var budgetCapped: Bool
-    public var trainSeconds: Double
-    /// Absent or empty when `logEvery` is absent.
-    public var trajectory: [WireTrajectoryPoint]?
-    /// The dynamics (docs/MODEL.md §3); each absent when not measured (a worker may omit them).
-    public var flowTime: Double?
-    public var lossGapRate: Double?
-    public var balancednessDrift: Double?
-    public var bestRankGap: Double?
-    /// Model `"diagonal"` only: the s largest |w_i| are exactly the support of w*.
-    public var supportRecovered: Bool?
-
-    public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double, oracleDistance: Double,
-                targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
-                testError: [Double], oracleTestError: [Double], balancedness: Double, effectiveRank: Int,
-                iterations: Int, convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?, diverged: Bool,
-                converged: Bool, recovered: Bool, stationary: Bool, stepBudget: Int, budgetCapped: Bool,
-                trainSeconds: Double, trajectory: [WireTrajectoryPoint]?, flowTime: Double? = nil,
-                lossGapRate: Double? = nil, balancednessDrift: Double? = nil, bestRankGap: Double? = nil,
-                supportRecovered: Bool? = nil) {
-        self.trainResidual = trainResidual
-        self.reconstructionError = reconstructionError
-        self.offSubspaceError = offSubspaceError
-        self.oracleDistance = oracleDistance
-        self.targetDistance = targetDistance
-        self.gradientNorm = gradientNorm
-        self.oracleNorm = oracleNorm
-        self.testError = testError
-        self.oracleTestError = oracleTestError
-        self.balancedness = balancedness
-        self.effectiveRank = effectiveRank
-        self.iterations = iterations
-        self.convergedAt = convergedAt
-        self.recoveredAt = recoveredAt
-        self.stationaryAt = stationaryAt
-        self.diverged = diverged
-        self.converged = converged
-        self.recovered = recovered
-        self.stationary = stationary
-        self.stepBudget = stepBudget
-        self.budgetCapped = budgetCapped
-        self.trainSeconds = trainSeconds
-        self.trajectory = trajectory
-        self.flowTime = flowTime
-        self.lossGapRate = lossGapRate
-        self.balancednessDrift = balancednessDrift
-        self.bestRankGap = bestRankGap
-        self.supportRecovered = supportRecovered
-    }
-}
-
-public struct WireTrajectoryPoint: Codable, Sendable, Hashable {
-    public var step: Int
-    public var loss: Double
-    public var trainResidual: Double
-    public var reconstructionError: Double
-    public var offSubspaceError: Double
-    public var targetDistance: Double
-    public var gradientNorm: Double
-    public var balancedness: Double
-    /// Absent: not measured.
-    public var flowTime: Double?
-    /// The singular values of W, largest first; absent: not measured.
-    public var singularValues: [Double]?
-    /// `max(0, F − F*)`; absent: not measured.
-    public var lossGap: Double?
-
-    public init(step: Int, loss: Double, trainResidual: Double, reconstructionError: Double,
-                offSubspaceError: Double, targetDistance: Double, gradientNorm: Double, balancedness: Double,
-                flowTime: Double? = nil, singularValues: [Double]? = nil, lossGap: Double? = nil) {
-        self.step = step
-        self.loss = loss
-        self.trainResidual = trainResidual
-        self.reconstructionError = reconstructionError
-        self.offSubspaceError = offSubspaceError
-        self.targetDistance = targetDistance
-        self.gradientNorm = gradientNorm
-        self.balancedness = balancedness
-        self.flowTime = flowTime
-        self.singularValues = singularValues
-        self.lossGap = lossGap
-    }
-}
+// `result.report` is the training core's own `RunReport`, written field by field from
+// `RunReport.fields` (ReportCoding.swift).

@@ -24,7 +24,7 @@ public func diagonalLines(_ summaries: [CellSummary]) -> [DiagonalLine] {
     var byDepth: [Int: [DiagonalLine.Point]] = [:]
     for s in summaries where s.trials > 0 {
         guard let alpha = s.extraAxes.first(where: { $0.key == "init_scale" })?.value.number, alpha > 0,
-              let distance = s.medianTargetDistance, distance.isFinite, distance > 0 else { continue }
+              let distance = s.median("target_distance"), distance.isFinite, distance > 0 else { continue }
         byDepth[s.depth, default: []].append(.init(alpha: alpha, distance: distance, converged: 2 * s.converged > s.trials))
     }
     return byDepth.keys.sorted().map { depth in

@@ -51,8 +51,8 @@ func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[Stri
          rateWithInterval(s, .converged), rateWithInterval(s, .recovered),
          String(s.stationary), s.capped > 0 ? "\(s.budget) (\(s.capped) capped)" : String(s.budget),
          String(s.diverged), String(s.failed),
-         short(s.medianIterations), short(s.medianTargetDistance), short(s.medianReconstructionError),
-         short(s.medianOffSubspaceError)]
+         short(s.medianIterations), short(s.median("target_distance")), short(s.median("reconstruction_error")),
+         short(s.median("off_subspace_error"))]
             + labels.map { short(s.medianTestError[$0] ?? nil) }
     }
     return (header, rows)
@@ -109,7 +109,7 @@ func extraAxisKeys(_ summaries: [CellSummary]) -> [String] {
 
 /// The CSV header of `renderCSV` for the given test noise labels (extra axes first).
 public func csvHeader(testNoiseLabels labels: [String], extraAxes: [String] = []) -> [String] {
-    extraAxes + CellSummary.scalarKeys.map(\.rawValue)
+    extraAxes + CellSummary.scalarKeys
         + labels.map { "median_test_error@\($0)" }
         + labels.map { "median_oracle_test_error@\($0)" }
 }

@@ -3,13 +3,14 @@ public import ResultsStore
 public import SweepConfig
 import TrainingCore
 
-/// The aggregate of one cell: the two outcome rates with their Wilson intervals, the other
-/// outcome counts, and medians of the metrics.
+/// The aggregate of one cell: its axes, the runs it holds, and one column per aggregate of
+/// `RunReport.fields` (the outcome rates with their Wilson intervals, the counts, the medians,
+/// the per-noise maps), named and ordered by `CellSummary.columns`.
 ///
-/// Medians are over the cell's `ok` runs (failed tasks have no metrics). A NaN metric counts
-/// as +infinity (a diverged run is the worst, not missing), so a median can be infinite. nil:
-/// no runs to take a median of. In JSON both nil and non-finite values are written as null
-/// (`diverged` tells which).
+/// Aggregates are over the cell's `ok` runs that report the field (failed tasks have no
+/// metrics). A NaN metric counts as +infinity (a diverged run is the worst, not missing), so a
+/// median can be infinite. nil: no runs to aggregate. In JSON both nil and non-finite values
+/// are written as null (`diverged` tells which).
 public struct CellSummary: Codable, Sendable, Hashable {
     /// The cell's values on axes other than the four below (`init_scale`, `optimizer`, …), in
     /// the plan's axis order; written first in every table format.
@@ -20,152 +21,75 @@ public struct CellSummary: Codable, Sendable, Hashable {
     public var noise: Double
     /// Finished `ok` runs.
     public var trials: Int
-    /// Runs that reached W*_λ (MODEL.md §4); rate and 95% Wilson interval.
-    public var converged: Int
-    public var convergenceRate: Double?
-    public var convergenceLow: Double
-    public var convergenceHigh: Double
-    /// Runs whose network is a good inverse on the subspace; rate and 95% Wilson interval.
-    public var recovered: Int
-    public var recoveryRate: Double?
-    public var recoveryLow: Double
-    public var recoveryHigh: Double
-    /// Runs that stalled (gradient below tol_grad) without converging.
-    public var stationary: Int
-    /// Runs that ran out of steps without converging or diverging.
-    public var budget: Int
-    /// Runs whose `auto` budget was cut by `max_steps`.
-    public var capped: Int
-    /// `ok` runs that diverged.
-    public var diverged: Int
     /// Tasks recorded as failed (no report).
     public var failed: Int
-    public var medianIterations: Double?
-    /// Over converged runs.
-    public var medianConvergedAt: Double?
-    /// Over runs that recovered at some check.
-    public var medianRecoveredAt: Double?
-    public var medianTargetDistance: Double?
-    public var medianGradientNorm: Double?
-    public var medianReconstructionError: Double?
-    public var medianOffSubspaceError: Double?
-    public var medianOracleDistance: Double?
-    public var medianTrainResidual: Double?
-    public var medianBalancedness: Double?
-    public var medianEffectiveRank: Double?
-    public var medianTrainSeconds: Double?
-    /// The dynamics (docs/MODEL.md §3), over the runs that measured them.
-    public var medianFlowTime: Double?
-    public var medianLossGapRate: Double?
-    public var medianBalancednessDrift: Double?
-    public var medianBestRankGap: Double?
-    /// Diagonal networks (docs/MODEL.md §5): runs whose s largest entries are the support of
-    /// w*, over the runs that report it (nil: no run does, e.g. a deep network); 95% Wilson interval.
-    public var supportRecovered: Int? = nil
-    public var supportRecoveryRate: Double? = nil
-    public var supportRecoveryLow: Double? = nil
-    public var supportRecoveryHigh: Double? = nil
-    /// Keyed by `decimalLabel(test noise)`, e.g. "0.1".
-    public var medianTestError: [String: Double?]
-    public var medianOracleTestError: [String: Double?]
-    /// Quartiles of the test error over the cell's runs (the seed band of `noise.svg`).
-    public var lowerQuartileTestError: [String: Double?]
-    public var upperQuartileTestError: [String: Double?]
+    /// The scalar aggregates by column name (`convergence_rate`, `median_iterations`, …).
+    public var values: [String: Double]
+    /// The per-noise aggregates by column name (`median_test_error`, …), each keyed by
+    /// `decimalLabel(test noise)`, e.g. "0.1".
+    public var perNoise: [String: [String: Double?]]
 
-    public enum CodingKeys: String, CodingKey, CaseIterable {
-        case depth = "depth"
-        case width = "width"
-        case lambda = "lambda"
-        case noise = "noise"
-        case trials = "trials"
-        case converged = "converged"
-        case convergenceRate = "convergence_rate"
-        case convergenceLow = "convergence_ci_low"
-        case convergenceHigh = "convergence_ci_high"
-        case recovered = "recovered"
-        case recoveryRate = "recovery_rate"
-        case recoveryLow = "recovery_ci_low"
-        case recoveryHigh = "recovery_ci_high"
-        case stationary = "stationary"
-        case budget = "budget"
-        case capped = "capped"
-        case diverged = "diverged"
-        case failed = "failed"
-        case medianIterations = "median_iterations"
-        case medianConvergedAt = "median_converged_at"
-        case medianRecoveredAt = "median_recovered_at"
-        case medianTargetDistance = "median_target_distance"
-        case medianGradientNorm = "median_gradient_norm"
-        case medianReconstructionError = "median_reconstruction_error"
-        case medianOffSubspaceError = "median_off_subspace_error"
-        case medianOracleDistance = "median_oracle_distance"
-        case medianTrainResidual = "median_train_residual"
-        case medianBalancedness = "median_balancedness"
-        case medianEffectiveRank = "median_effective_rank"
-        case medianTrainSeconds = "median_train_seconds"
-        case medianFlowTime = "median_flow_time"
-        case medianLossGapRate = "median_loss_gap_rate"
-        case medianBalancednessDrift = "median_balancedness_drift"
-        case medianBestRankGap = "median_best_rank_gap"
-        case supportRecovered = "support_recovered"
-        case supportRecoveryRate = "support_recovery_rate"
-        case supportRecoveryLow = "support_recovery_ci_low"
-        case supportRecoveryHigh = "support_recovery_ci_high"
-        case medianTestError = "median_test_error"
-        case medianOracleTestError = "median_oracle_test_error"
-        case lowerQuartileTestError = "lower_quartile_test_error"
-        case upperQuartileTestError = "upper_quartile_test_error"
+    /// One column of the table.
+    public struct Column: Sendable, Hashable {
+        public var name: String
+        /// Written as an integer (a count or an integer axis).
+        public var isInteger: Bool
     }
 
-    /// The keys with one number each (the per-noise maps are the others).
-    public static let scalarKeys: [CodingKeys] = CodingKeys.allCases.filter {
-        ![.medianTestError, .medianOracleTestError, .lowerQuartileTestError, .upperQuartileTestError].contains($0)
-    }
+    /// The scalar columns in table order: the four axes and `trials`, the outcomes and counts of
+    /// the fields every model reports, `failed`, the medians, then the outcomes of fields only
+    /// some models report.
+    public static let columns: [Column] = {
+        func outcomes(_ field: ReportField) -> [Column] {
+            switch field.aggregate {
+            case .outcome(let count, let stem):
+                [Column(name: count, isInteger: true), Column(name: stem + "_rate", isInteger: false),
+                 Column(name: stem + "_ci_low", isInteger: false), Column(name: stem + "_ci_high", isInteger: false)]
+            case .count(let name): [Column(name: name, isInteger: true)]
+            default: []
+            }
+        }
+        let fields = RunReport.fields
+        let everyModel = Set(ModelKind.allCases)
+        let axes = ["depth", "width", "lambda", "noise", "trials"].map { Column(name: $0, isInteger: $0 != "lambda" && $0 != "noise") }
+        let common = fields.filter { $0.models == everyModel }.flatMap(outcomes)
+        let medians = fields.compactMap { field -> Column? in
+            guard case .median = field.aggregate else { return nil }
+            return Column(name: "median_" + field.column, isInteger: false)
+        }
+        let specific = fields.filter { $0.models != everyModel }.flatMap(outcomes)
+        return axes + common + [Column(name: "failed", isInteger: true)] + medians + specific
+    }()
 
-    /// A scalar field by key, as a Double (counts too), for CSV and plots.
-    public func number(_ key: CodingKeys) -> Double? {
+    /// The per-noise columns in table order: the medians, then the quartiles.
+    public static let perNoiseColumns: [String] = {
+        let fields = RunReport.fields.compactMap { field -> (String, Bool)? in
+            guard case .perNoise(let quartiles) = field.aggregate else { return nil }
+            return (field.column, quartiles)
+        }
+        return fields.map { "median_" + $0.0 }
+            + fields.filter(\.1).flatMap { ["lower_quartile_" + $0.0, "upper_quartile_" + $0.0] }
+    }()
+
+    /// The names of the scalar columns (the per-noise maps are the others).
+    public static let scalarKeys: [String] = columns.map(\.name)
+    public static let integerKeys: Set<String> = Set(columns.filter(\.isInteger).map(\.name))
+
+    /// A scalar column by name, as a Double (counts too), for CSV and plots; nil: no value.
+    public func number(_ key: String) -> Double? {
         switch key {
-        case .depth: Double(depth)
-        case .width: Double(width)
-        case .lambda: lambda
-        case .noise: noise
-        case .trials: Double(trials)
-        case .converged: Double(converged)
-        case .convergenceRate: convergenceRate
-        case .convergenceLow: convergenceLow
-        case .convergenceHigh: convergenceHigh
-        case .recovered: Double(recovered)
-        case .recoveryRate: recoveryRate
-        case .recoveryLow: recoveryLow
-        case .recoveryHigh: recoveryHigh
-        case .stationary: Double(stationary)
-        case .budget: Double(budget)
-        case .capped: Double(capped)
-        case .diverged: Double(diverged)
-        case .failed: Double(failed)
-        case .medianIterations: medianIterations
-        case .medianConvergedAt: medianConvergedAt
-        case .medianRecoveredAt: medianRecoveredAt
-        case .medianTargetDistance: medianTargetDistance
-        case .medianGradientNorm: medianGradientNorm
-        case .medianReconstructionError: medianReconstructionError
-        case .medianOffSubspaceError: medianOffSubspaceError
-        case .medianOracleDistance: medianOracleDistance
-        case .medianTrainResidual: medianTrainResidual
-        case .medianBalancedness: medianBalancedness
-        case .medianEffectiveRank: medianEffectiveRank
-        case .medianTrainSeconds: medianTrainSeconds
-        case .medianFlowTime: medianFlowTime
-        case .medianLossGapRate: medianLossGapRate
-        case .medianBalancednessDrift: medianBalancednessDrift
-        case .medianBestRankGap: medianBestRankGap
-        case .supportRecovered: supportRecovered.map(Double.init)
-        case .supportRecoveryRate: supportRecoveryRate
-        case .supportRecoveryLow: supportRecoveryLow
-        case .supportRecoveryHigh: supportRecoveryHigh
-        default: nil
+        case "depth": Double(depth)
+        case "width": Double(width)
+        case "lambda": lambda
+        case "noise": noise
+        case "trials": Double(trials)
+        case "failed": Double(failed)
+        default: values[key]
         }
     }
+
+    /// The median of a report field (by its column, e.g. `iterations`) over the cell's runs.
+    public func median(_ column: String) -> Double? { values["median_" + column] }
 
     /// The value of grid axis `key` in this cell (the legacy four or an extra axis).
     public func axisValue(_ key: String) -> AxisValue? {
@@ -181,39 +105,32 @@ public struct CellSummary: Codable, Sendable, Hashable {
     /// The axis keys of this cell, extra axes first (the table's first columns).
     public var axisKeys: [String] { extraAxes.map(\.key) + AxisDefinition.legacyKeys }
 
-    struct AxisKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    // MARK: The outcomes by name
 
-    public func encode(to encoder: any Encoder) throws {
-        var axes = encoder.container(keyedBy: AxisKey.self)
-        for setting in extraAxes { try axes.encode(setting.value, forKey: AxisKey(stringValue: setting.key)) }
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        for key in Self.scalarKeys {
-            // Counts stay integers; non-finite values and nil both become null (JSON has no infinity).
-            switch number(key) {
-            case let value? where value.isFinite:
-                if Self.integerKeys.contains(key) { try c.encode(Int(value), forKey: key) } else { try c.encode(value, forKey: key) }
-            default:
-                try c.encodeNil(forKey: key)
-            }
-        }
-        func putMap(_ map: [String: Double?], _ key: CodingKeys) throws {
-            try c.encode(map.mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }, forKey: key)
-        }
-        try putMap(medianTestError, .medianTestError)
-        try putMap(medianOracleTestError, .medianOracleTestError)
-        try putMap(lowerQuartileTestError, .lowerQuartileTestError)
-        try putMap(upperQuartileTestError, .upperQuartileTestError)
-    }
-
-    static let integerKeys: Set<CodingKeys> = [
-        .depth, .width, .trials, .converged, .recovered, .stationary, .budget, .capped, .diverged, .failed,
-        .supportRecovered,
-    ]
+    private func count(_ key: String) -> Int { values[key].map { Int($0) } ?? 0 }
+    public var converged: Int { count("converged") }
+    public var convergenceRate: Double? { values["convergence_rate"] }
+    public var convergenceLow: Double { values["convergence_ci_low"] ?? 0 }
+    public var convergenceHigh: Double { values["convergence_ci_high"] ?? 1 }
+    public var recovered: Int { count("recovered") }
+    public var recoveryRate: Double? { values["recovery_rate"] }
+    public var recoveryLow: Double { values["recovery_ci_low"] ?? 0 }
+    public var recoveryHigh: Double { values["recovery_ci_high"] ?? 1 }
+    public var stationary: Int { count("stationary") }
+    public var budget: Int { count("budget") }
+    public var capped: Int { count("capped") }
+    public var diverged: Int { count("diverged") }
+    /// Diagonal networks: nil where no run reports support recovery (a deep network).
+    public var supportRecovered: Int? { values["support_recovered"].map { Int($0) } }
+    public var supportRecoveryRate: Double? { values["support_recovery_rate"] }
+    public var supportRecoveryLow: Double? { values["support_recovery_ci_low"] }
+    public var supportRecoveryHigh: Double? { values["support_recovery_ci_high"] }
+    public var medianIterations: Double? { median("iterations") }
+    public var medianTestError: [String: Double?] { perNoise["median_test_error"] ?? [:] }
+    public var medianOracleTestError: [String: Double?] { perNoise["median_oracle_test_error"] ?? [:] }
+    /// Quartiles of the test error over the cell's runs (the seed band of `noise.svg`).
+    public var lowerQuartileTestError: [String: Double?] { perNoise["lower_quartile_test_error"] ?? [:] }
+    public var upperQuartileTestError: [String: Double?] { perNoise["upper_quartile_test_error"] ?? [:] }
 
     /// The count, rate and interval of one outcome.
     public func outcome(_ measure: SuccessMeasure) -> (count: Int, rate: Double?, low: Double, high: Double) {
@@ -228,66 +145,70 @@ public struct CellSummary: Codable, Sendable, Hashable {
         Set(medianTestError.keys).union(medianOracleTestError.keys)
             .sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
     }
-}
 
-extension CellSummary {
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        for setting in extraAxes { try c.encode(setting.value, forKey: Key(stringValue: setting.key)) }
+        for column in Self.columns {
+            let key = Key(stringValue: column.name)
+            // Counts stay integers; non-finite values and nil both become null (JSON has no infinity).
+            switch number(column.name) {
+            case let value? where value.isFinite:
+                if column.isInteger { try c.encode(Int(value), forKey: key) } else { try c.encode(value, forKey: key) }
+            default:
+                try c.encodeNil(forKey: key)
+            }
+        }
+        for name in Self.perNoiseColumns {
+            try c.encode((perNoise[name] ?? [:]).mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }, forKey: Key(stringValue: name))
+        }
+    }
+
     /// Reads what `encode` writes: the extra axes are the keys that are no column (their
     /// order is not kept by JSON: sorted by key).
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func int(_ key: CodingKeys) throws -> Int { try c.decodeIfPresent(Int.self, forKey: key) ?? 0 }
-        func real(_ key: CodingKeys) throws -> Double? { try c.decodeIfPresent(Double.self, forKey: key) }
-        func map(_ key: CodingKeys) throws -> [String: Double?] { try c.decodeIfPresent([String: Double?].self, forKey: key) ?? [:] }
-        let columns = Set(CodingKeys.allCases.map(\.rawValue))
-        let axes = try decoder.container(keyedBy: AxisKey.self)
-        extraAxes = try axes.allKeys.filter { !columns.contains($0.stringValue) }.sorted { $0.stringValue < $1.stringValue }.map {
-            let value = try axes.decode(AxisValue.self, forKey: $0)
+        let c = try decoder.container(keyedBy: Key.self)
+        let known = Set(Self.scalarKeys + Self.perNoiseColumns)
+        extraAxes = try c.allKeys.filter { !known.contains($0.stringValue) }.sorted { $0.stringValue < $1.stringValue }.map {
+            let value = try c.decode(AxisValue.self, forKey: $0)
             return AxisSetting($0.stringValue, AxisDefinition.named($0.stringValue)?.typed(value) ?? value)
         }
-        depth = try int(.depth)
-        width = try int(.width)
-        lambda = try real(.lambda) ?? 0
-        noise = try real(.noise) ?? 0
-        trials = try int(.trials)
-        converged = try int(.converged)
-        convergenceRate = try real(.convergenceRate)
-        convergenceLow = try real(.convergenceLow) ?? 0
-        convergenceHigh = try real(.convergenceHigh) ?? 1
-        recovered = try int(.recovered)
-        recoveryRate = try real(.recoveryRate)
-        recoveryLow = try real(.recoveryLow) ?? 0
-        recoveryHigh = try real(.recoveryHigh) ?? 1
-        stationary = try int(.stationary)
-        budget = try int(.budget)
-        capped = try int(.capped)
-        diverged = try int(.diverged)
-        failed = try int(.failed)
-        medianIterations = try real(.medianIterations)
-        medianConvergedAt = try real(.medianConvergedAt)
-        medianRecoveredAt = try real(.medianRecoveredAt)
-        medianTargetDistance = try real(.medianTargetDistance)
-        medianGradientNorm = try real(.medianGradientNorm)
-        medianReconstructionError = try real(.medianReconstructionError)
-        medianOffSubspaceError = try real(.medianOffSubspaceError)
-        medianOracleDistance = try real(.medianOracleDistance)
-        medianTrainResidual = try real(.medianTrainResidual)
-        medianBalancedness = try real(.medianBalancedness)
-        medianEffectiveRank = try real(.medianEffectiveRank)
-        medianTrainSeconds = try real(.medianTrainSeconds)
-        medianFlowTime = try real(.medianFlowTime)
-        medianLossGapRate = try real(.medianLossGapRate)
-        medianBalancednessDrift = try real(.medianBalancednessDrift)
-        medianBestRankGap = try real(.medianBestRankGap)
-        supportRecovered = try c.decodeIfPresent(Int.self, forKey: .supportRecovered)
-        supportRecoveryRate = try real(.supportRecoveryRate)
-        supportRecoveryLow = try real(.supportRecoveryLow)
-        supportRecoveryHigh = try real(.supportRecoveryHigh)
-        medianTestError = try map(.medianTestError)
-        medianOracleTestError = try map(.medianOracleTestError)
-        lowerQuartileTestError = try map(.lowerQuartileTestError)
-        upperQuartileTestError = try map(.upperQuartileTestError)
+        func real(_ name: String) throws -> Double? { try c.decodeIfPresent(Double.self, forKey: Key(stringValue: name)) }
+        depth = Int(try real("depth") ?? 0)
+        width = Int(try real("width") ?? 0)
+        lambda = try real("lambda") ?? 0
+        noise = try real("noise") ?? 0
+        trials = Int(try real("trials") ?? 0)
+        failed = Int(try real("failed") ?? 0)
+        values = [:]
+        for column in Self.columns where !["depth", "width", "lambda", "noise", "trials", "failed"].contains(column.name) {
+            if let value = try real(column.name) { values[column.name] = value }
+        }
+        perNoise = [:]
+        for name in Self.perNoiseColumns {
+            perNoise[name] = try c.decodeIfPresent([String: Double?].self, forKey: Key(stringValue: name)) ?? [:]
+        }
     }
 
+    public init(extraAxes: [AxisSetting] = [], depth: Int, width: Int, lambda: Double, noise: Double, trials: Int,
+                failed: Int, values: [String: Double], perNoise: [String: [String: Double?]]) {
+        self.extraAxes = extraAxes
+        self.depth = depth
+        self.width = width
+        self.lambda = lambda
+        self.noise = noise
+        self.trials = trials
+        self.failed = failed
+        self.values = values
+        self.perNoise = perNoise
+    }
 }
 
 /// The 95% Wilson score interval of `successes` out of `trials` (0...1 when `trials` is 0).
@@ -351,62 +272,72 @@ func displayOrder(_ plan: SweepPlan, _ summaries: [CellSummary]) -> [CellSummary
     return order.map { summaries[$0] }
 }
 
-/// The summary of one cell from its rows.
+/// The summary of one cell from its rows: each field's aggregate of `RunReport.fields`.
 func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) -> CellSummary {
     let reports = cellRows.compactMap(\.report)
-    let converged = reports.filter(\.converged).count
-    let recovered = reports.filter(\.recovered).count
-    let convergence = wilsonInterval(successes: converged, trials: reports.count)
-    let recovery = wilsonInterval(successes: recovered, trials: reports.count)
-    let rate = { (k: Int) in reports.isEmpty ? nil : Double(k) / Double(reports.count) }
-    func perNoise(_ values: (RunReport) -> [Double], _ statistic: ([Double]) -> Double?) -> [String: Double?] {
-        var map: [String: Double?] = [:]
-        for (i, label) in labels.enumerated() {
-            map[label] = statistic(reports.compactMap { report in
-                let v = values(report)
-                return i < v.count ? v[i] : nil
-            })
+    let everyModel = Set(ModelKind.allCases)
+    var values: [String: Double] = [:]
+    var perNoise: [String: [String: Double?]] = [:]
+    for field in RunReport.fields {
+        switch field.aggregate {
+        case .none:
+            break
+        case .median(let only):
+            let runs = only.map { reports.filter($0) } ?? reports
+            if let value = median(runs.compactMap { field.number(of: $0) }) { values["median_" + field.column] = value }
+        case .count(let name):
+            values[name] = Double(reports.filter { field.flag(of: $0) == true }.count)
+        case .outcome(let name, let stem):
+            let flags = reports.compactMap { field.flag(of: $0) }
+            // A field of some models only: no count at all where no run reports it.
+            if flags.isEmpty && field.models != everyModel { break }
+            let successes = flags.filter { $0 }.count
+            let interval = wilsonInterval(successes: successes, trials: flags.count)
+            values[name] = Double(successes)
+            if !flags.isEmpty { values[stem + "_rate"] = Double(successes) / Double(flags.count) }
+            values[stem + "_ci_low"] = interval.low
+            values[stem + "_ci_high"] = interval.high
+        case .perNoise(let quartiles):
+            guard case .perNoise(let get, _) = field.value else { break }
+            func map(_ statistic: ([Double]) -> Double?) -> [String: Double?] {
+                var map: [String: Double?] = [:]
+                for (i, label) in labels.enumerated() {
+                    map[label] = statistic(reports.compactMap { report in get(report).flatMap { i < $0.count ? $0[i] : nil } })
+                }
+                return map
+            }
+            perNoise["median_" + field.column] = map(median)
+            if quartiles {
+                perNoise["lower_quartile_" + field.column] = map { quantile($0, 0.25) }
+                perNoise["upper_quartile_" + field.column] = map { quantile($0, 0.75) }
+            }
         }
-        return map
     }
-    let supportFlags = reports.compactMap(\.supportRecovered)
-    let support = supportFlags.filter { $0 }.count
-    let supportInterval = supportFlags.isEmpty ? nil : wilsonInterval(successes: support, trials: supportFlags.count)
     return CellSummary(
-        extraAxes: cell.extraSettings,
-        depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
-        trials: reports.count,
-        converged: converged, convergenceRate: rate(converged), convergenceLow: convergence.low, convergenceHigh: convergence.high,
-        recovered: recovered, recoveryRate: rate(recovered), recoveryLow: recovery.low, recoveryHigh: recovery.high,
-        stationary: reports.filter(\.stationary).count,
-        budget: reports.filter(\.exhaustedBudget).count,
-        capped: reports.filter(\.budgetCapped).count,
-        diverged: reports.filter(\.diverged).count,
-        failed: cellRows.filter { $0.status == .failed }.count,
-        medianIterations: median(reports.map { Double($0.iterations) }),
-        medianConvergedAt: median(reports.filter(\.converged).compactMap { $0.convergedAt.map(Double.init) }),
-        medianRecoveredAt: median(reports.compactMap { $0.recoveredAt.map(Double.init) }),
-        medianTargetDistance: median(reports.map(\.targetDistance)),
-        medianGradientNorm: median(reports.map(\.gradientNorm)),
-        medianReconstructionError: median(reports.map(\.reconstructionError)),
-        medianOffSubspaceError: median(reports.map(\.offSubspaceError)),
-        medianOracleDistance: median(reports.map(\.oracleDistance)),
-        medianTrainResidual: median(reports.map(\.trainResidual)),
-        medianBalancedness: median(reports.map(\.balancedness)),
-        medianEffectiveRank: median(reports.map { Double($0.effectiveRank) }),
-        medianTrainSeconds: median(reports.map(\.trainSeconds)),
-        medianFlowTime: median(reports.compactMap(\.flowTime)),
-        medianLossGapRate: median(reports.compactMap(\.lossGapRate)),
-        medianBalancednessDrift: median(reports.compactMap(\.balancednessDrift)),
-        medianBestRankGap: median(reports.compactMap(\.bestRankGap)),
-        supportRecovered: supportFlags.isEmpty ? nil : support,
-        supportRecoveryRate: supportFlags.isEmpty ? nil : Double(support) / Double(supportFlags.count),
-        supportRecoveryLow: supportInterval?.low,
-        supportRecoveryHigh: supportInterval?.high,
-        medianTestError: perNoise(\.testError, median),
-        medianOracleTestError: perNoise(\.oracleTestError, median),
-        lowerQuartileTestError: perNoise(\.testError) { quantile($0, 0.25) },
-        upperQuartileTestError: perNoise(\.testError) { quantile($0, 0.75) })
+        extraAxes: cell.extraSettings, depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
+        trials: reports.count, failed: cellRows.filter { $0.status == .failed }.count, values: values, perNoise: perNoise)
+}
+
+extension ReportField {
+    /// The field of `report` as a number (a median's input); nil where the run does not report it.
+    func number(of report: RunReport) -> Double? {
+        switch value {
+        case .double(let get, _): get(report)
+        case .int(let get, _): get(report).map(Double.init)
+        case .bool(let get, _): get(report).map { $0 ? 1 : 0 }
+        case .derived(let get): get(report) ? 1 : 0
+        case .perNoise, .trajectory: nil
+        }
+    }
+
+    /// The field of `report` as a flag (a count's input); nil where the run does not report it.
+    func flag(of report: RunReport) -> Bool? {
+        switch value {
+        case .bool(let get, _): get(report)
+        case .derived(let get): get(report)
+        default: nil
+        }
+    }
 }
 
 /// The summaries of everything `store` holds so far, in one streaming pass over the rows in

@@ -3,17 +3,12 @@ import Foundation
 /// The runs of the `noop` and `sleep` model kinds: no problem is drawn and nothing is trained,
 /// so a sweep of them measures the coordinator, the wire and the store alone.
 extension RunSpec {
-    /// The report every `noop` and `sleep` run gives: no steps, every metric 0, `oracleNorm` 1
-    /// (the recovery test's scale must be positive), no outcome, a test error of 0 at each test
-    /// noise level, and the run's own duration.
+    /// The report every `noop` and `sleep` run gives: the fields every model reports, each 0 or
+    /// false, no steps, no outcome, and the run's own duration.
     public func syntheticReport(seconds: Double) -> RunReport {
-        let levels = training.testNoise.map { _ in 0.0 }
-        return RunReport(
-            trainResidual: 0, reconstructionError: 0, offSubspaceError: 0, oracleDistance: 0, targetDistance: 0,
-            gradientNorm: 0, oracleNorm: 1, testError: levels, oracleTestError: levels, balancedness: 0,
-            effectiveRank: 0, iterations: 0, convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
-            diverged: false, converged: false, recovered: false, stationary: false,
-            stepBudget: 0, budgetCapped: false, trainSeconds: seconds)
+        var report = RunReport.blank
+        report.trainSeconds = seconds
+        return report
     }
 
     /// Runs a `noop` or `sleep` spec.

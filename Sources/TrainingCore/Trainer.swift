@@ -193,6 +193,7 @@ extension GradientDescent {
             flowTime: time,
             balancednessDrift: zip(balance, initialBalance).reduce(0) { max($0, ($1.0 - $1.1).frobeniusNorm) },
             bestRankGap: data.bestRankGap(squaredResidual: residual * residual, rank: rank),
+            lossRatio: data.optimalLoss > 0 ? loss() / data.optimalLoss : nil,
             targetMethod: data.target.method,
             targetResidual: data.target.residual)
         return TrainingOutcome(report: report, weights: all)

@@ -155,7 +155,7 @@ public final class Worker {
                         try spec.checkFitsInMemory()
                         let report = try compute(spec)
                         message = .result(TaskResult(
-                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: WireReport(report),
+                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
                             startedAt: started, finishedAt: Self.now()))
                     } catch {
                         message = .taskFailed(TaskFailure(

@@ -160,11 +160,11 @@ final class LightweightWorkers: @unchecked Sendable {
             return socket
         }
         // A consistent report of the bench config's tasks (fixed budget of 100 steps).
-        let report = WireReport(RunReport(
+        let report = RunReport(
             trainResidual: 0, reconstructionError: 0, offSubspaceError: 0, oracleDistance: 0, targetDistance: 0,
             gradientNorm: 0, oracleNorm: 1, testError: [0], oracleTestError: [0], balancedness: 0, effectiveRank: 2,
             iterations: 1, convergedAt: 1, recoveredAt: 1, stationaryAt: nil, diverged: false, converged: true,
-            recovered: true, stationary: false, stepBudget: 100, budgetCapped: false, trainSeconds: 0))
+            recovered: true, stationary: false, stepBudget: 100, budgetCapped: false, trainSeconds: 0)
         while !stop.isRequested {
             let readable = try poll(sockets, timeout: 100)
             for (socket, ready) in zip(sockets, readable) where ready {

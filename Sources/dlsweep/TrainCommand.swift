@@ -174,7 +174,7 @@ struct TrainCommand: ParsableCommand {
         }
         let report = outcome.report
         if json {
-            print(try Self.json(report, testNoise: levels))
+            print(try Self.json(report, model: .deepLinear, testNoise: levels))
         } else {
             print(Self.summary(report, testNoise: levels))
         }
@@ -213,7 +213,7 @@ struct TrainCommand: ParsableCommand {
         }
         let levels = spec.training.testNoise
         if json {
-            print(try Self.json(outcome.report, testNoise: levels))
+            print(try Self.json(outcome.report, model: .deepLinear, testNoise: levels))
         } else {
             let cell = sweepTask.cell
             print("task \(task) of sweep '\(configuration.name)': \(cell.extraSettings.map { "\($0.key) \($0.value), " }.joined())depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
@@ -245,49 +245,30 @@ struct TrainCommand: ParsableCommand {
         return try (1...depth).map { try NPYFile.read(dir.appendingPathComponent("W\($0).npy").path) }
     }
 
-    static func json(_ r: RunReport, testNoise: [Double]) throws -> String {
-        func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
-        func byNoise(_ values: [Double]) -> [String: Any] {
-            Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))
+    /// The report as JSON, one key per field of `RunReport.fields` that the run's model
+    /// reports (null where it was not measured or is not finite), the trajectory last.
+    static func json(_ r: RunReport, model: ModelKind, testNoise: [Double]) throws -> String {
+        func number(_ x: Double?) -> Any { x.flatMap { $0.isFinite ? $0 : nil } ?? NSNull() }
+        var object: [String: Any] = [:]
+        for field in RunReport.fields where field.value.isCarried && field.applies(to: model) {
+            switch field.value {
+            case .double(let get, _): object[field.column] = number(get(r))
+            case .int(let get, _): object[field.column] = get(r) ?? NSNull()
+            case .bool(let get, _): object[field.column] = get(r) ?? NSNull()
+            case .perNoise(let get, _):
+                object[field.column] = get(r).map { values in
+                    Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))
+                } ?? NSNull()
+            case .trajectory, .derived: break
+            }
         }
-        func step(_ t: Int?) -> Any { t.map { $0 as Any } ?? NSNull() }
-        var object: [String: Any] = [
-            "train_residual": number(r.trainResidual),
-            "reconstruction_error": number(r.reconstructionError),
-            "off_subspace_error": number(r.offSubspaceError),
-            "oracle_distance": number(r.oracleDistance),
-            "target_distance": number(r.targetDistance),
-            "gradient_norm": number(r.gradientNorm),
-            "oracle_norm": number(r.oracleNorm),
-            "test_error": byNoise(r.testError),
-            "oracle_test_error": byNoise(r.oracleTestError),
-            "balancedness": number(r.balancedness),
-            "balancedness_drift": r.balancednessDrift.map(number) ?? NSNull(),
-            "loss_gap_rate": r.lossGapRate.map(number) ?? NSNull(),
-            "best_rank_gap": r.bestRankGap.map(number) ?? NSNull(),
-            "flow_time": r.flowTime.map(number) ?? NSNull(),
-            "effective_rank": r.effectiveRank,
-            "iterations": r.iterations,
-            "converged_at": step(r.convergedAt),
-            "recovered_at": step(r.recoveredAt),
-            "stationary_at": step(r.stationaryAt),
-            "diverged": r.diverged,
-            "converged": r.converged,
-            "recovered": r.recovered,
-            "stationary": r.stationary,
-            "step_budget": r.stepBudget,
-            "budget_capped": r.budgetCapped,
-            "train_seconds": r.trainSeconds,
-        ]
-        // The diagonal model's own (docs/MODEL.md §5); absent for the deep linear network.
-        if let support = r.supportRecovered { object["support_recovered"] = support }
         if !r.trajectory.isEmpty {
             object["trajectory"] = r.trajectory.map { p -> [String: Any] in
                 ["step": p.step, "loss": number(p.loss), "train_residual": number(p.trainResidual),
                  "reconstruction_error": number(p.reconstructionError),
                  "off_subspace_error": number(p.offSubspaceError), "target_distance": number(p.targetDistance),
                  "gradient_norm": number(p.gradientNorm), "balancedness": number(p.balancedness),
-                 "flow_time": p.flowTime.map(number) ?? NSNull(), "singular_values": p.singularValues.map(number)]
+                 "flow_time": number(p.flowTime), "singular_values": p.singularValues.map(number)]
             }
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -298,10 +279,9 @@ struct TrainCommand: ParsableCommand {
     private func printDiagonal(_ outcome: DiagonalOutcome, testNoise: [Double]) throws {
         let r = outcome.report, rho = try outcome.reference.strictestCertificate(a: outcome.problem.a)
         if json {
-            var object = try JSONSerialization.jsonObject(with: Data(Self.json(r, testNoise: testNoise).utf8)) as? [String: Any] ?? [:]
+            var object = try JSONSerialization.jsonObject(with: Data(Self.json(r, model: .diagonal, testNoise: testNoise).utf8)) as? [String: Any] ?? [:]
             object["final_loss"] = outcome.finalLoss.isFinite ? outcome.finalLoss : NSNull()
             object["eta"] = outcome.eta
-            object["l1_norm"] = outcome.reference.norm
             object["certificate_off_support"] = rho
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -313,14 +293,15 @@ struct TrainCommand: ParsableCommand {
             "\(outcomeText) after \(r.iterations) of \(r.stepBudget) steps (eta \(f(outcome.eta)))" + String(format: " in %.2f s", r.trainSeconds),
             "final loss \(f(outcome.finalLoss))   train residual ||Aw - y||/||y|| \(f(r.trainResidual))   converged at step \(r.convergedAt.map(String.init) ?? "-")",
             "distance to the minimum-l1 solution \(f(r.targetDistance))   (recovered: \(r.recovered ? "yes" : "no"), ||w_l1||_1 = \(f(outcome.reference.norm)))",
-            "distance to w* \(f(r.oracleDistance))   support recovered: \(r.supportRecovered == true ? "yes" : "no")   support size \(r.effectiveRank)",
+            "distance to w* \(f(r.oracleDistance))   support recovered: \(r.supportRecovered == true ? "yes" : "no")   support size \(r.supportSize ?? 0)",
             "gradient norm \(f(r.gradientNorm))   rho (strictest dual certificate's largest off-support |A^T lambda|) \(f(rho))",
         ].joined(separator: "\n"))
     }
 
     static func summary(_ r: RunReport, testNoise: [Double]) -> String {
-        func f(_ x: Double) -> String { String(format: "%.3e", x) }
-        func o(_ x: Double?) -> String { x.map(f) ?? "-" }
+        func f(_ x: Double?) -> String { x.map { String(format: "%.3e", $0) } ?? "-" }
+        func o(_ x: Double?) -> String { f(x) }
+        let rank = r.effectiveRank.map(String.init) ?? "-"
         let outcome = r.diverged ? "diverged"
             : r.converged ? "converged" : r.stationary ? "stationary (not converged)" : "not converged (budget)"
         var lines = [
@@ -332,12 +313,12 @@ struct TrainCommand: ParsableCommand {
             "target distance \(f(r.targetDistance))   gradient norm \(f(r.gradientNorm))",
             "reconstruction error \(f(r.reconstructionError))   off-subspace error \(f(r.offSubspaceError))",
             "train residual \(f(r.trainResidual))   oracle distance \(f(r.oracleDistance))",
-            "balancedness \(f(r.balancedness))   effective rank \(r.effectiveRank)",
-            "balancedness drift from t = 0 \(o(r.balancednessDrift))   best rank-\(r.effectiveRank) gap \(o(r.bestRankGap))",
-            "loss gap rate \(o(r.lossGapRate)) per unit time   flow time reached \(o(r.flowTime))",
+            "balancedness \(f(r.balancedness))   effective rank \(rank)",
+            "balancedness drift from t = 0 \(o(r.balancednessDrift))   best rank-\(rank) gap \(o(r.bestRankGap))",
+            "loss gap rate \(o(r.lossGapRate)) per unit time   flow time reached \(o(r.flowTime))   F(θ_T)/F* \(o(r.lossRatio))",
         ]
         for (i, sigma) in testNoise.enumerated() {
-            lines.append("test error at noise \(decimalLabel(sigma)): \(f(r.testError[i]))   (oracle \(f(r.oracleTestError[i])))")
+            lines.append("test error at noise \(decimalLabel(sigma)): \(f(r.testError?[i]))   (oracle \(f(r.oracleTestError?[i])))")
         }
         return lines.joined(separator: "\n")
     }

@@ -122,22 +122,22 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         #expect(first.convergenceLow == interval.low && first.convergenceHigh == interval.high)
         let recovery = wilsonInterval(successes: 1, trials: 3)
         #expect(first.recoveryLow == recovery.low && first.recoveryHigh == recovery.high)
-        #expect(first.medianRecoveredAt == 100)
+        #expect(first.median("recovered_at") == 100)
         // No run used up its step budget or stalled.
         #expect(first.budget == 0 && first.stationary == 0)
         #expect(first.medianIterations == 200)
-        #expect(first.medianConvergedAt == 150)
-        #expect(first.medianReconstructionError == 0.03)
-        #expect(first.medianOffSubspaceError == 0.004)
-        #expect(first.medianOracleDistance == 0.06)
-        #expect(first.medianTrainSeconds == 2)
+        #expect(first.median("converged_at") == 150)
+        #expect(first.median("reconstruction_error") == 0.03)
+        #expect(first.median("off_subspace_error") == 0.004)
+        #expect(first.median("oracle_distance") == 0.06)
+        #expect(first.median("train_seconds") == 2)
         #expect(first.medianTestError == ["0": 0.2, "0.1": 0.5])
         #expect(first.medianOracleTestError == ["0": 0.1, "0.1": 0.25])
 
         let diverged = summaries[5]
         #expect(diverged.trials == 1 && diverged.diverged == 1 && diverged.converged == 0)
-        #expect(diverged.medianReconstructionError == .infinity)
-        #expect(diverged.medianConvergedAt == nil)
+        #expect(diverged.median("reconstruction_error") == .infinity)
+        #expect(diverged.median("converged_at") == nil)
 
         let empty = summaries[1]
         #expect(empty.trials == 0 && empty.convergenceRate == nil && empty.recoveryRate == nil)
@@ -209,7 +209,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         #expect(close(diagonal.supportRecoveryRate, 0.75))
         let interval = wilsonInterval(successes: 3, trials: 4)
         #expect(close(diagonal.supportRecoveryLow, interval.low) && close(diagonal.supportRecoveryHigh, interval.high))
-        #expect(close(diagonal.medianFlowTime, 4))
+        #expect(close(diagonal.median("flow_time"), 4))
         // A cell whose runs do not report support recovery has no rate (not 0 of n).
         let deep = try #require(summaries.first { $0.trials == 1 })
         #expect(deep.supportRecovered == nil && deep.supportRecoveryRate == nil)

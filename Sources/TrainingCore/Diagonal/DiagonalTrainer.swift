@@ -116,17 +116,16 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
         }
     }
     let seconds = Date().timeIntervalSince(started)
-    let levels = training.testNoise.map { _ in 0.0 }
     let w = network.w
     let finalLoss = problem.loss(network, y: y)
     guard !diverged, finalLoss.isFinite, w.allSatisfy(\.isFinite) else {
         let nan = Double.nan
         let report = RunReport(
-            trainResidual: nan, reconstructionError: 0, offSubspaceError: 0, oracleDistance: nan, targetDistance: nan,
-            gradientNorm: nan, oracleNorm: l1Norm, testError: levels, oracleTestError: levels, balancedness: 0,
-            effectiveRank: 0, iterations: iterations, convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
+            trainResidual: nan, oracleDistance: nan, targetDistance: nan, gradientNorm: nan, iterations: iterations,
+            convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
             diverged: true, converged: false, recovered: false, stationary: false, stepBudget: budget,
-            budgetCapped: false, trainSeconds: seconds, trajectory: trajectory, flowTime: time)
+            budgetCapped: false, trainSeconds: seconds, trajectory: trajectory, flowTime: time,
+            supportSize: 0, l1Norm: l1Norm)
         return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
                                eta: eta, finalLoss: finalLoss)
     }
@@ -139,16 +138,16 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
     if recovered && recoveredAt == nil { recoveredAt = iterations }
     let largest = w.map(abs).max() ?? 0
     let report = RunReport(
-        trainResidual: residual, reconstructionError: 0, offSubspaceError: 0,
+        trainResidual: residual,
         oracleDistance: distance(w, problem.signal) / signalNorm,
         targetDistance: l1Distance,
         gradientNorm: gradientNorm(problem.gradient(network, y: y)) / max(initialGradient, .leastNormalMagnitude),
-        oracleNorm: l1Norm, testError: levels, oracleTestError: levels, balancedness: 0,
-        effectiveRank: largest > 0 ? w.filter { abs($0) > training.rankTolerance * largest }.count : 0,
         iterations: iterations, convergedAt: convergedAt, recoveredAt: recoveredAt, stationaryAt: stationaryAt,
         diverged: false, converged: converged, recovered: recovered, stationary: stationaryAt != nil && !converged,
         stepBudget: budget, budgetCapped: false, trainSeconds: seconds, trajectory: trajectory,
-        flowTime: time, supportRecovered: recoversSupport(w, support: problem.support))
+        flowTime: time,
+        supportSize: largest > 0 ? w.filter { abs($0) > training.rankTolerance * largest }.count : 0,
+        l1Norm: l1Norm, supportRecovered: recoversSupport(w, support: problem.support))
     return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
                            eta: eta, finalLoss: finalLoss)
 }

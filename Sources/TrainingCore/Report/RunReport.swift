@@ -1,25 +1,21 @@
 /// What one run reports: the metrics of MODEL.md §3 and the outcomes of §4.
+///
+/// Every field is described once in `RunReport.fields` (ReportFields.swift): the wire, the
+/// store, the table, the validation and `dlsweep train --json` are driven from there. A field
+/// that every model reports is non-optional; a field of one model (or one that a worker may
+/// leave unmeasured) is optional, nil where it does not apply.
 public struct RunReport: Codable, Sendable, Hashable {
-    /// `‖W Y − X‖_F / ‖X‖_F`.
+    // MARK: Every model
+
+    /// Deep linear: `‖W Y − X‖_F / ‖X‖_F`; diagonal: `‖A w − y‖ / ‖y‖`.
     public var trainResidual: Double
-    /// `‖W A R − R‖_F`.
-    public var reconstructionError: Double
-    /// `‖W P⊥‖_F`, P the projector onto range(A R).
-    public var offSubspaceError: Double
-    /// `‖W − W_or‖_F / ‖W_or‖_F`, W_or = R (A R)⁺.
+    /// Deep linear: `‖W − W_or‖_F / ‖W_or‖_F`, W_or = R (A R)⁺; diagonal: `‖w − w*‖ / ‖w*‖`.
     public var oracleDistance: Double
-    /// `‖W − W*_λ‖_F / ‖W_or‖_F` (λ = 0: measured on W U Uᵀ).
+    /// Deep linear: `‖W − W*_λ‖_F / ‖W_or‖_F` (λ = 0: measured on W U Uᵀ); diagonal:
+    /// `‖w − w_ℓ1‖ / ‖w_ℓ1‖`.
     public var targetDistance: Double
-    /// `‖∇F(θ)‖_F / ‖∇F(θ_0)‖_F` over all layers.
+    /// `‖∇F(θ)‖_F / ‖∇F(θ_0)‖_F` over all parameters.
     public var gradientNorm: Double
-    /// `‖W_or‖_F`: the scale of `off_subspace_error` in the `recovered` test.
-    public var oracleNorm: Double
-    /// Aligned with `TrainingSpec.testNoise`.
-    public var testError: [Double]
-    /// Aligned with `TrainingSpec.testNoise`.
-    public var oracleTestError: [Double]
-    public var balancedness: Double
-    public var effectiveRank: Int
     /// Steps run.
     public var iterations: Int
     /// First checked step at which each outcome held, if it did.
@@ -43,6 +39,21 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// The gradient-flow time reached, `Σ_k η_k` (η · iterations for a fixed step; `flow`: the
     /// integrated time). nil: not reported (a worker that predates it).
     public var flowTime: Double?
+
+    // MARK: The deep linear network
+
+    /// `‖W A R − R‖_F`.
+    public var reconstructionError: Double?
+    /// `‖W P⊥‖_F`, P the projector onto range(A R).
+    public var offSubspaceError: Double?
+    /// `‖W_or‖_F`: the scale of `offSubspaceError` in the `recovered` test.
+    public var oracleNorm: Double?
+    /// Aligned with `TrainingSpec.testNoise`.
+    public var testError: [Double]?
+    /// Aligned with `TrainingSpec.testNoise`.
+    public var oracleTestError: [Double]?
+    public var balancedness: Double?
+    public var effectiveRank: Int?
     /// The fitted linear rate of the loss gap `F − F*`, F* = F(W*_λ), per unit of `flowTime`:
     /// minus the least-squares slope of `ln(F − F*)` over the checks of its last two decades.
     /// nil below three checks above the rounding floor, or diverged.
@@ -53,8 +64,17 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// `(‖W Y − X‖² − min_{rank M ≤ k} ‖M Y − X‖²) / ‖X‖²` at k = `effectiveRank`
     /// (MODEL.md §5's best rank-k loss); nil when diverged.
     public var bestRankGap: Double?
-    /// The diagonal model only (docs/MODEL.md §5): the s largest entries of |w| are exactly the
-    /// support of w*. nil for the other models.
+    /// `F(θ_T) / F(θ*_λ)`: the final loss over the optimal loss (≥ 1 up to rounding; 1 at the
+    /// target). nil when diverged or when F* is 0.
+    public var lossRatio: Double?
+
+    // MARK: The diagonal network (docs/MODEL.md §5)
+
+    /// Entries of w above `rankTolerance · max|w_i|`.
+    public var supportSize: Int?
+    /// `‖w_ℓ1‖_1`: the minimum-ℓ1 solution's norm (the scale of `targetDistance`).
+    public var l1Norm: Double?
+    /// The s largest entries of |w| are exactly the support of w*; nil when diverged.
     public var supportRecovered: Bool?
     /// How W*_λ was found (MODEL.md §4): whether the `converged` outcome rests on a certified
     /// global minimizer (every method but `search`). nil for models without it.
@@ -63,15 +83,16 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// or the run fails). nil for models without it.
     public var targetResidual: Double?
 
-    public init(trainResidual: Double, reconstructionError: Double, offSubspaceError: Double,
-                oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double,
-                testError: [Double], oracleTestError: [Double],
-                balancedness: Double, effectiveRank: Int, iterations: Int,
+    public init(trainResidual: Double, reconstructionError: Double? = nil, offSubspaceError: Double? = nil,
+                oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double? = nil,
+                testError: [Double]? = nil, oracleTestError: [Double]? = nil,
+                balancedness: Double? = nil, effectiveRank: Int? = nil, iterations: Int,
                 convergedAt: Int?, recoveredAt: Int?, stationaryAt: Int?,
                 diverged: Bool, converged: Bool, recovered: Bool, stationary: Bool,
                 stepBudget: Int, budgetCapped: Bool, trainSeconds: Double,
                 trajectory: [TrajectoryPoint] = [], flowTime: Double? = nil, lossGapRate: Double? = nil,
-                balancednessDrift: Double? = nil, bestRankGap: Double? = nil, supportRecovered: Bool? = nil,
+                balancednessDrift: Double? = nil, bestRankGap: Double? = nil, lossRatio: Double? = nil,
+                supportSize: Int? = nil, l1Norm: Double? = nil, supportRecovered: Bool? = nil,
                 targetMethod: TargetMethod? = nil, targetResidual: Double? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
@@ -100,10 +121,19 @@ public struct RunReport: Codable, Sendable, Hashable {
         self.lossGapRate = lossGapRate
         self.balancednessDrift = balancednessDrift
         self.bestRankGap = bestRankGap
+        self.lossRatio = lossRatio
+        self.supportSize = supportSize
+        self.l1Norm = l1Norm
         self.supportRecovered = supportRecovered
         self.targetMethod = targetMethod
         self.targetResidual = targetResidual
     }
+
+    /// A report with every field zero, false or absent: what a decoder fills in.
+    public static let blank = RunReport(
+        trainResidual: 0, oracleDistance: 0, targetDistance: 0, gradientNorm: 0, iterations: 0,
+        convergedAt: nil, recoveredAt: nil, stationaryAt: nil, diverged: false, converged: false, recovered: false,
+        stationary: false, stepBudget: 0, budgetCapped: false, trainSeconds: 0)
 
     /// Ran out of steps without converging or diverging (the table's `budget` column).
     public var exhaustedBudget: Bool { !converged && !diverged && iterations >= stepBudget }

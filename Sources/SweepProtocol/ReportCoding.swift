@@ -1,0 +1,156 @@
+import TrainingCore
+
+/// `result.report` on the wire (PROTOCOL.md, "The report"): a u8 count, then that many fields,
+/// each a u8 tag, a u8 type and the value, in increasing tag order. The tags and types are those
+/// of `RunReport.fields`; a field a report leaves out is simply not there. A receiver skips a
+/// tag it does not know (its type says how long it is), so a worker may send a metric the
+/// coordinator has not learnt yet, and a new metric needs no protocol version.
+enum ReportWireType: UInt8 {
+    case double = 1
+    case int = 2
+    case bool = 3
+    case doubles = 4
+    /// A u32 byte length, then the bytes (the trajectory).
+    case bytes = 5
+}
+
+extension ReportField {
+    /// The field's type on the wire; nil for derived fields (never sent).
+    var wireType: ReportWireType? {
+        switch value {
+        case .double: .double
+        case .int: .int
+        case .bool: .bool
+        case .perNoise: .doubles
+        case .trajectory: .bytes
+        case .derived: nil
+        }
+    }
+}
+
+extension RunReport {
+    /// The carried fields in tag order: the order they are written in.
+    static let wireFields: [ReportField] = fields.filter(\.value.isCarried).sorted { $0.tag < $1.tag }
+
+    func write(to w: inout WireWriter) {
+        let countAt = w.count
+        w.u8(0)
+        var count: UInt8 = 0
+        for field in Self.wireFields where isPresent(field) {
+            guard let type = field.wireType else { continue }
+            w.u8(field.tag)
+            w.u8(type.rawValue)
+            switch field.value {
+            case .double(let get, _): w.double(get(self)!)
+            case .int(let get, _): w.int(get(self)!)
+            case .bool(let get, _): w.bool(get(self)!)
+            case .perNoise(let get, _): w.doubles(get(self)!)
+            case .trajectory:
+                let lengthAt = w.count
+                w.u32(0)
+                w.u32(UInt32(truncatingIfNeeded: trajectory.count))
+                for point in trajectory { point.write(to: &w) }
+                w.patchU32(at: lengthAt, UInt32(truncatingIfNeeded: w.count - lengthAt - 4))
+            case .derived: break
+            }
+            count += 1
+        }
+        w.patch(at: countAt, count)
+    }
+
+    init(from r: inout WireReader) throws(ProtocolError) {
+        var report = RunReport.blank
+        let count = Int(try r.u8("report"))
+        var seen = Set<UInt8>()
+        var previous: Int = -1
+        for _ in 0..<count {
+            let tag = try r.u8("report.tag")
+            let rawType = try r.u8("report.type")
+            guard Int(tag) > previous else {
+                throw r.fail("report", "tag \(tag) after tag \(previous): tags must increase")
+            }
+            previous = Int(tag)
+            guard let type = ReportWireType(rawValue: rawType) else {
+                throw r.fail("report", "tag \(tag) has unknown type \(rawType)")
+            }
+            guard let field = Self.fieldsByTag[tag] else {
+                try r.skipValue(of: type, "report.tag\(tag)")
+                continue
+            }
+            let name = "report." + field.name
+            guard field.wireType == type else {
+                throw r.fail(name, "type \(rawType), expected \(field.wireType?.rawValue ?? 0)")
+            }
+            seen.insert(tag)
+            switch field.value {
+            case .double(_, let set): set(&report, try r.double(name))
+            case .int(_, let set): set(&report, try r.int(name))
+            case .bool(_, let set): set(&report, try r.bool(name))
+            case .perNoise(_, let set): set(&report, try r.doubles(name))
+            case .trajectory:
+                let length = Int(try r.u32(name))
+                guard length <= r.remaining else { throw r.fail(name, "\(length) byte(s), \(r.remaining) left") }
+                let end = r.offset + length
+                // A point takes at least 8 numbers and 3 presence bytes.
+                let points = try r.count(name, minimum: 67)
+                report.trajectory.reserveCapacity(points)
+                for _ in 0..<points { report.trajectory.append(try TrajectoryPoint(from: &r)) }
+                guard r.offset == end else { throw r.fail(name, "length \(length) does not match its points") }
+            case .derived: break
+            }
+        }
+        if let missing = Self.wireFields.first(where: { !$0.isOptional && !seen.contains($0.tag) }) {
+            throw r.fail("report." + missing.name, "missing (every report carries it)")
+        }
+        self = report
+    }
+}
+
+extension TrajectoryPoint {
+    func write(to w: inout WireWriter) {
+        w.int(step)
+        w.double(loss)
+        w.double(trainResidual)
+        w.double(reconstructionError)
+        w.double(offSubspaceError)
+        w.double(targetDistance)
+        w.double(gradientNorm)
+        w.double(balancedness)
+        w.optionalDouble(flowTime)
+        w.optional(singularValues.isEmpty ? nil : singularValues) { $0.doubles($1) }
+        w.optionalDouble(lossGap)
+    }
+
+    init(from r: inout WireReader) throws(ProtocolError) {
+        let step = try r.int("trajectory.step")
+        let loss = try r.double("trajectory.loss")
+        let trainResidual = try r.double("trajectory.trainResidual")
+        let reconstructionError = try r.double("trajectory.reconstructionError")
+        let offSubspaceError = try r.double("trajectory.offSubspaceError")
+        let targetDistance = try r.double("trajectory.targetDistance")
+        let gradientNorm = try r.double("trajectory.gradientNorm")
+        let balancedness = try r.double("trajectory.balancedness")
+        let flowTime = try r.optionalDouble("trajectory.flowTime")
+        let singularValues = try r.present("trajectory.singularValues") ? try r.doubles("trajectory.singularValues") : []
+        self.init(
+            step: step, loss: loss, trainResidual: trainResidual, reconstructionError: reconstructionError,
+            offSubspaceError: offSubspaceError, targetDistance: targetDistance, gradientNorm: gradientNorm,
+            balancedness: balancedness, flowTime: flowTime, singularValues: singularValues,
+            lossGap: try r.optionalDouble("trajectory.lossGap"))
+    }
+}
+
+extension WireReader {
+    /// Steps over one value of `type` (a field this build does not know).
+    mutating func skipValue(of type: ReportWireType, _ field: String) throws(ProtocolError) {
+        switch type {
+        case .double, .int: _ = try u64(field)
+        case .bool: _ = try bool(field)
+        case .doubles: _ = try doubles(field)
+        case .bytes:
+            let length = Int(try u32(field))
+            guard length <= remaining else { throw fail(field, "\(length) byte(s), \(remaining) left") }
+            skip(length)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+/// One field of a `RunReport`, described once: its names, its type, which models report it,
+/// what makes a value valid, and how the sweep table aggregates it. The wire codec, the
+/// results store, the table, the result validation, `dlsweep train --json` and the field
+/// tables of PROTOCOL.md and docs/RESULTS-FOLDER.md are all driven by `RunReport.fields`, so a
+/// new metric is one entry there (plus its computation).
+public struct ReportField: Sendable {
+    /// The wire and PROTOCOL.md name (`bestRankGap`).
+    public let name: String
+    /// The store column and JSON key (`best_rank_gap`); the table's columns derive from it.
+    public let column: String
+    /// The wire tag: fixed for ever once a field is released (a removed field's tag is never
+    /// reused), so a receiver can skip a tag it does not know.
+    public let tag: UInt8
+    public let value: Value
+    /// The models whose reports carry this field; in any other model's report it is absent.
+    public let models: Set<ModelKind>
+    public let presence: Presence
+    public let rule: Rule
+    public let aggregate: Aggregate
+    /// A relation to other fields or to the spec, beyond the rule.
+    public let check: Check?
+    /// One line for the documents' field tables.
+    public let doc: String
+    /// The report's Swift type holds nil for it (a report may leave it out); a non-optional
+    /// field must be on the wire in every report.
+    public let isOptional: Bool
+
+    init(_ name: String, _ column: String, tag: UInt8, _ value: Value, optional: Bool, models: Set<ModelKind>,
+         presence: Presence, rule: Rule, aggregate: Aggregate, check: Check?, doc: String) {
+        self.name = name
+        self.column = column
+        self.tag = tag
+        self.value = value
+        self.isOptional = optional
+        self.models = models
+        self.presence = presence
+        self.rule = rule
+        self.aggregate = aggregate
+        self.check = check
+        self.doc = doc
+    }
+
+    /// Whether a report of `model` carries the field (its presence rule aside).
+    public func applies(to model: ModelKind) -> Bool { models.contains(model) }
+
+    /// How the field reads and writes a report, by its type.
+    public enum Value: Sendable {
+        case double(get: @Sendable (RunReport) -> Double?, set: @Sendable (inout RunReport, Double?) -> Void)
+        case int(get: @Sendable (RunReport) -> Int?, set: @Sendable (inout RunReport, Int?) -> Void)
+        case bool(get: @Sendable (RunReport) -> Bool?, set: @Sendable (inout RunReport, Bool?) -> Void)
+        /// One value per test-noise level of the spec.
+        case perNoise(get: @Sendable (RunReport) -> [Double]?, set: @Sendable (inout RunReport, [Double]?) -> Void)
+        /// The logged points (their own codec and table); empty is absent.
+        case trajectory
+        /// Computed from the other fields: aggregated, never sent or stored.
+        case derived(@Sendable (RunReport) -> Bool)
+
+        /// Whether the field travels on the wire and has a store column.
+        public var isCarried: Bool {
+            switch self {
+            case .derived: false
+            default: true
+            }
+        }
+    }
+
+    /// When a model that reports the field must include it.
+    public enum Presence: Sendable, Hashable {
+        /// In every report.
+        case always
+        /// Exactly when the run did not diverge.
+        case unlessDiverged
+        /// A worker may leave it out (not measured).
+        case measured
+        /// A worker may leave it out; never with a diverged run.
+        case measuredUnlessDiverged
+    }
+
+    /// The range a value must lie in (the checks every field shares: types, finiteness).
+    public enum Rule: Sendable {
+        /// A norm or error: ≥ 0; non-finite only when the run diverged.
+        case norm
+        /// A finite number > 0.
+        case positive
+        /// Finite (any sign).
+        case finite
+        /// A finite, non-negative number.
+        case nonNegative
+        /// Seconds of wall clock: finite, in 0 ..< 1e8.
+        case duration
+        /// A step of the run: 0 ... iterations.
+        case step
+        /// A count in 0 ... the spec's bound.
+        case count(upTo: @Sendable (RunSpec) -> Int)
+        /// Any value of its type (booleans; what a `check` covers).
+        case any
+        /// One norm per test-noise level.
+        case perNoiseNorms
+    }
+
+    /// How the sweep table aggregates the field per cell (over the cell's `ok` runs that
+    /// report it).
+    public enum Aggregate: Sendable {
+        case none
+        /// `median_<column>` (NaN counts as +∞); `only`: over the runs for which it holds.
+        case median(only: (@Sendable (RunReport) -> Bool)? = nil)
+        /// The runs where it is true, `count`, their rate `<stem>_rate` and 95% Wilson interval
+        /// `<stem>_ci_low`, `<stem>_ci_high`.
+        case outcome(count: String, stem: String)
+        /// The runs where it is true, column `count`.
+        case count(String)
+        /// Per test-noise level (`{"0.1": …}`): `median_<column>`, and with `quartiles` also
+        /// `lower_quartile_<column>` and `upper_quartile_<column>`.
+        case perNoise(quartiles: Bool)
+    }
+
+    /// A relation to other fields or to the spec, checked after the rule: the reason the
+    /// value is impossible, or nil.
+    public typealias Check = @Sendable (RunReport, RunSpec) -> String?
+}
+
+
+// MARK: Building entries from key paths
+
+extension ReportField {
+    typealias Path<T> = any WritableKeyPath<RunReport, T> & Sendable
+
+    static func double(_ name: String, _ column: String, tag: UInt8, _ path: Path<Double>, models: Set<ModelKind>,
+                       rule: Rule, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .double(get: { $0[keyPath: path] }, set: { if let v = $1 { $0[keyPath: path] = v } }),
+                    optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func double(_ name: String, _ column: String, tag: UInt8, _ path: Path<Double?>, models: Set<ModelKind>,
+                       presence: Presence = .always, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
+                       doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .double(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+                    optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func int(_ name: String, _ column: String, tag: UInt8, _ path: Path<Int>, models: Set<ModelKind>,
+                    rule: Rule, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .int(get: { $0[keyPath: path] }, set: { if let v = $1 { $0[keyPath: path] = v } }),
+                    optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func int(_ name: String, _ column: String, tag: UInt8, _ path: Path<Int?>, models: Set<ModelKind>,
+                    presence: Presence = .always, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
+                    doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .int(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+                    optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func bool(_ name: String, _ column: String, tag: UInt8, _ path: Path<Bool>, models: Set<ModelKind>,
+                     aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .bool(get: { $0[keyPath: path] }, set: { if let v = $1 { $0[keyPath: path] = v } }),
+                    optional: false, models: models, presence: .always, rule: .any, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func bool(_ name: String, _ column: String, tag: UInt8, _ path: Path<Bool?>, models: Set<ModelKind>,
+                     presence: Presence, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .bool(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+                    optional: true, models: models, presence: presence, rule: .any, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func perNoise(_ name: String, _ column: String, tag: UInt8, _ path: Path<[Double]?>, models: Set<ModelKind>,
+                         aggregate: Aggregate, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .perNoise(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+                    optional: true, models: models, presence: .always, rule: .perNoiseNorms, aggregate: aggregate,
+                    check: nil, doc: doc)
+    }
+}

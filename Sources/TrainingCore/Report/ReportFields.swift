@@ -1,0 +1,156 @@
+/// Every field a run reports, once. The order is the table's (outcomes, then medians, then the
+/// model-specific ones); the tags are the wire's and never change.
+///
+/// To add a metric: compute it (give `RunReport` an optional property), add one entry here with
+/// the next free tag, and teach the Python worker (scripts/protocol_worker.py) to send it. The
+/// wire, the store (a column is added to existing folders on open), the table, the validation,
+/// `dlsweep train --json` and the documents' field tables follow; `ReportFieldDocumentTests`
+/// says which document table to regenerate.
+extension RunReport {
+    public static let fields: [ReportField] = [
+        // MARK: Outcomes (MODEL.md §4)
+        .bool("converged", "converged", tag: 1, \.converged, models: every,
+              aggregate: .outcome(count: "converged", stem: "convergence"),
+              doc: "reached W*_λ: targetDistance ≤ tolConv (diagonal: trainResidual ≤ tolConv) at the final iterate"),
+        .bool("recovered", "recovered", tag: 2, \.recovered, models: every,
+              aggregate: .outcome(count: "recovered", stem: "recovery"),
+              doc: "a good inverse on the subspace (diagonal: targetDistance ≤ tolRec) at the final iterate"),
+        .bool("stationary", "stationary", tag: 3, \.stationary, models: every, aggregate: .count("stationary"),
+              doc: "the gradient fell below tolGrad at a check without convergence"),
+        ReportField("exhaustedBudget", "budget", tag: 0, .derived(\.exhaustedBudget), optional: false, models: every,
+                    presence: .always, rule: .any, aggregate: .count("budget"), check: nil,
+                    doc: "derived: ran out of steps without converging or diverging"),
+        .bool("budgetCapped", "budget_capped", tag: 4, \.budgetCapped, models: every, aggregate: .count("capped"),
+              doc: "the auto budget was cut by maxSteps"),
+        .bool("diverged", "diverged", tag: 5, \.diverged, models: every, aggregate: .count("diverged"),
+              check: { r, _ in r.diverged && (r.converged || r.recovered || r.stationary) ? "an outcome with a diverged run" : nil },
+              doc: "the loss became non-finite or grew 10⁶-fold"),
+
+        // MARK: Steps and distances
+        .int("iterations", "iterations", tag: 6, \.iterations, models: every, rule: .count(upTo: { _ in .max }),
+             aggregate: .median(),
+             check: { r, _ in r.iterations <= r.stepBudget ? nil : "iterations \(r.iterations) outside 0...\(r.stepBudget)" },
+             doc: "steps run"),
+        .int("convergedAt", "converged_at", tag: 7, \.convergedAt, models: every, presence: .measured, rule: .step,
+             aggregate: .median(only: { $0.converged }),
+             check: { r, _ in r.converged && r.convergedAt == nil ? "converged without convergedAt" : nil },
+             doc: "the first check at which the run had converged; absent: never"),
+        .int("recoveredAt", "recovered_at", tag: 8, \.recoveredAt, models: every, presence: .measured, rule: .step,
+             aggregate: .median(),
+             check: { r, _ in r.recovered && r.recoveredAt == nil ? "recovered without recoveredAt" : nil },
+             doc: "the first check at which the run had recovered; absent: never"),
+        .double("targetDistance", "target_distance", tag: 9, \.targetDistance, models: every, rule: .norm,
+                aggregate: .median(),
+                doc: "‖W − W*_λ‖_F / ‖W_or‖_F (diagonal: ‖w − w_ℓ1‖ / ‖w_ℓ1‖)"),
+        .double("gradientNorm", "gradient_norm", tag: 10, \.gradientNorm, models: every, rule: .norm,
+                aggregate: .median(), doc: "‖∇F(θ_T)‖ / ‖∇F(θ_0)‖"),
+        .double("reconstructionError", "reconstruction_error", tag: 11, \.reconstructionError, models: deep,
+                rule: .norm, aggregate: .median(), doc: "‖W A R − R‖_F"),
+        .double("offSubspaceError", "off_subspace_error", tag: 12, \.offSubspaceError, models: deep, rule: .norm,
+                aggregate: .median(), doc: "‖W P⊥‖_F, P the projector onto range(A R)"),
+        .double("oracleDistance", "oracle_distance", tag: 13, \.oracleDistance, models: every, rule: .norm,
+                aggregate: .median(), doc: "‖W − W_or‖_F / ‖W_or‖_F (diagonal: ‖w − w*‖ / ‖w*‖)"),
+        .double("trainResidual", "train_residual", tag: 14, \.trainResidual, models: every, rule: .norm,
+                aggregate: .median(), doc: "‖W Y − X‖_F / ‖X‖_F (diagonal: ‖A w − y‖ / ‖y‖)"),
+        .double("balancedness", "balancedness", tag: 15, \.balancedness, models: deep, rule: .norm,
+                aggregate: .median(), doc: "max_l ‖W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ‖_F"),
+        .int("effectiveRank", "effective_rank", tag: 16, \.effectiveRank, models: deep,
+             rule: .count(upTo: { max($0.problem.signalDim, $0.problem.measurements) }), aggregate: .median(),
+             doc: "singular values of W above rankTolerance · σ_1"),
+        .double("trainSeconds", "train_seconds", tag: 17, \.trainSeconds, models: every, rule: .duration,
+                aggregate: .median(),
+                check: { r, spec in
+                    spec.model.kind == .sleep && r.trainSeconds < spec.training.sleepSeconds - 1e-6
+                        ? "trainSeconds \(r.trainSeconds) shorter than the sleep of \(spec.training.sleepSeconds) s" : nil
+                },
+                doc: "wall-clock seconds of the training loop"),
+
+        // MARK: Dynamics (MODEL.md §3)
+        .double("flowTime", "flow_time", tag: 18, \.flowTime, models: trained, presence: .measured, rule: .nonNegative,
+                aggregate: .median(),
+                check: { r, spec in
+                    guard let time = r.flowTime, spec.training.optimizer == .flow, let horizon = spec.training.flowTime,
+                          time > horizon * (1 + 1e-12) else { return nil }
+                    return "flowTime \(time) beyond the horizon \(horizon)"
+                },
+                doc: "the gradient-flow time reached, Σ_k η_k"),
+        .double("lossGapRate", "loss_gap_rate", tag: 19, \.lossGapRate, models: deep, presence: .measuredUnlessDiverged,
+                rule: .finite, aggregate: .median(),
+                doc: "minus the fitted slope of ln(F − F*) per unit of flow time over its last two decades"),
+        .double("balancednessDrift", "balancedness_drift", tag: 20, \.balancednessDrift, models: deep,
+                presence: .measuredUnlessDiverged, rule: .nonNegative, aggregate: .median(),
+                doc: "max_l ‖B_l(T) − B_l(0)‖_F"),
+        .double("bestRankGap", "best_rank_gap", tag: 21, \.bestRankGap, models: deep,
+                presence: .measuredUnlessDiverged, rule: .finite, aggregate: .median(),
+                check: { r, _ in
+                    guard let gap = r.bestRankGap else { return nil }
+                    let ceiling = r.trainResidual * r.trainResidual * (1 + 1e-9) + 1e-12
+                    return gap >= -1 && gap <= ceiling ? nil : "bestRankGap \(gap) outside -1...trainResidual² (\(ceiling))"
+                },
+                doc: "(‖W Y − X‖² − min_{rank M ≤ k} ‖M Y − X‖²) / ‖X‖², k = effectiveRank"),
+        .double("lossRatio", "loss_ratio", tag: 22, \.lossRatio, models: deep, presence: .measuredUnlessDiverged,
+                rule: .positive, aggregate: .median(),
+                doc: "F(θ_T) / F(θ*_λ): the final loss over the target's (1 at W*_λ)"),
+
+        // MARK: The diagonal network (MODEL.md §5)
+        .int("supportSize", "support_size", tag: 23, \.supportSize, models: diagonal,
+             rule: .count(upTo: { $0.problem.signalDim }), aggregate: .median(),
+             doc: "entries of w above rankTolerance · max|w_i|"),
+        .bool("supportRecovered", "support_recovered", tag: 24, \.supportRecovered, models: diagonal,
+              presence: .unlessDiverged, aggregate: .outcome(count: "support_recovered", stem: "support_recovery"),
+              doc: "the s largest |w_i| are exactly the support of w*"),
+
+        // MARK: Not aggregated
+        .int("stationaryAt", "stationary_at", tag: 25, \.stationaryAt, models: every, presence: .measured, rule: .step,
+             check: { r, _ in r.stationary && (r.stationaryAt == nil || r.converged) ? "stationary without stationaryAt, or converged" : nil },
+             doc: "the first check at which the gradient was below tolGrad; absent: never"),
+        .int("stepBudget", "step_budget", tag: 26, \.stepBudget, models: every, rule: .count(upTo: { $0.training.stepLimit }),
+             check: stepBudgetProblem, doc: "the budget T the run had (auto resolved)"),
+        .double("oracleNorm", "oracle_norm", tag: 27, \.oracleNorm, models: deep, rule: .positive,
+                doc: "‖W_or‖_F, the scale of the recovery test"),
+        .double("l1Norm", "l1_norm", tag: 28, \.l1Norm, models: diagonal, rule: .positive,
+                doc: "‖w_ℓ1‖_1, the minimum-ℓ1 solution's norm"),
+        .perNoise("testError", "test_error", tag: 29, \.testError, models: deep, aggregate: .perNoise(quartiles: true),
+                  doc: "per test-noise level σ: ‖W (A X + σ E) − X‖_F / ‖X‖_F on fresh test data"),
+        .perNoise("oracleTestError", "oracle_test_error", tag: 30, \.oracleTestError, models: deep,
+                  aggregate: .perNoise(quartiles: false), doc: "the same for W_or"),
+        ReportField("trajectory", "trajectory", tag: 31, .trajectory, optional: true, models: trained,
+                    presence: .measured, rule: .any, aggregate: .none, check: nil,
+                    doc: "the logged points (their own table and codec); absent: none logged"),
+    ]
+
+    /// The carried fields by wire tag.
+    public static let fieldsByTag: [UInt8: ReportField] = Dictionary(
+        uniqueKeysWithValues: fields.filter(\.value.isCarried).map { ($0.tag, $0) })
+
+    private static let every = Set(ModelKind.allCases)
+    private static let trained: Set<ModelKind> = [.deepLinear, .diagonal]
+    private static let deep: Set<ModelKind> = [.deepLinear]
+    private static let diagonal: Set<ModelKind> = [.diagonal]
+
+    /// The budget a run had, against the spec: a fixed budget exactly (not capped), an auto
+    /// one within the cap, a flow horizon's accepted steps or `maxSteps` when capped.
+    private static let stepBudgetProblem: ReportField.Check = { r, spec in
+        let t = spec.training
+        switch spec.model.kind {
+        case .noop, .sleep:
+            return r.stepBudget == 0 && !r.budgetCapped ? nil : "stepBudget \(r.stepBudget) for a \(spec.model.kind.rawValue) run"
+        case .diagonal:
+            return r.stepBudget == t.stepLimit && !r.budgetCapped
+                ? nil : "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a diagonal budget of \(t.stepLimit) steps"
+        case .deepLinear:
+            if t.optimizer == .flow {
+                return r.budgetCapped && r.stepBudget != t.maxSteps ? "a capped flow budget of \(r.stepBudget), not maxSteps \(t.maxSteps)" : nil
+            }
+            if case .fixed(let n) = t.steps, r.stepBudget != n || r.budgetCapped {
+                return "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a fixed budget of \(n) steps"
+            }
+            return nil
+        }
+    }
+
+    /// The field named `name` (wire name or column).
+    public static func field(_ name: String) -> ReportField? {
+        fields.first { $0.name == name || $0.column == name }
+    }
+}

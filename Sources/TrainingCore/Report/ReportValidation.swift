@@ -1,0 +1,89 @@
+/// The checks every field shares, driven by `RunReport.fields`: which fields a model's report
+/// carries (and which it must not), each value's range and finiteness, and each field's
+/// relation to the others. The model-level rules (an outcome against its tolerance, a
+/// trajectory against its schedule) are the coordinator's `ResultValidation`.
+extension RunReport {
+    /// Why this report cannot be a run of `spec` field by field, or nil.
+    public func fieldProblem(for spec: RunSpec) -> String? {
+        let model = spec.model.kind
+        let levels = spec.training.testNoise.count
+        for field in Self.fields where field.value.isCarried {
+            let present = isPresent(field)
+            guard field.applies(to: model) else {
+                if present { return "\(field.name) in a \(model.rawValue) report (the model does not report it)" }
+                continue
+            }
+            switch (field.presence, present) {
+            case (.always, false):
+                return "\(field.name) missing from a \(model.rawValue) report"
+            case (.unlessDiverged, _) where present == diverged:
+                return diverged ? "\(field.name) with a diverged run" : "\(field.name) missing from a \(model.rawValue) report"
+            case (.measuredUnlessDiverged, true) where diverged:
+                return "\(field.name) with a diverged run"
+            default:
+                break
+            }
+            if present, let problem = rangeProblem(field, spec: spec, levels: levels) { return problem }
+        }
+        for field in Self.fields where field.applies(to: model) {
+            if let check = field.check, let problem = check(self, spec) { return problem }
+        }
+        return nil
+    }
+
+    /// Whether a carried field has a value (an empty trajectory is absent).
+    public func isPresent(_ field: ReportField) -> Bool {
+        switch field.value {
+        case .double(let get, _): get(self) != nil
+        case .int(let get, _): get(self) != nil
+        case .bool(let get, _): get(self) != nil
+        case .perNoise(let get, _): get(self) != nil
+        case .trajectory: !trajectory.isEmpty
+        case .derived: true
+        }
+    }
+
+    private func rangeProblem(_ field: ReportField, spec: RunSpec, levels: Int) -> String? {
+        let name = field.name
+        func real(_ value: Double) -> String? {
+            switch field.rule {
+            case .norm, .perNoiseNorms:
+                if value < 0 { return "\(name) \(value) is negative" }
+                if !value.isFinite && !diverged { return "\(name) is \(value) but the run did not diverge" }
+            case .positive:
+                if !(value.isFinite && value > 0) { return "\(name) \(value) is not a positive number" }
+            case .finite:
+                if !value.isFinite { return "\(name) \(value) is not finite" }
+            case .nonNegative:
+                if !(value.isFinite && value >= 0) { return "\(name) \(value) is not a finite number >= 0" }
+            case .duration:
+                if !(value.isFinite && value >= 0 && value < 1e8) { return "\(name) \(value) not a duration" }
+            case .step, .count, .any:
+                break
+            }
+            return nil
+        }
+        switch field.value {
+        case .double(let get, _):
+            return get(self).flatMap(real)
+        case .perNoise(let get, _):
+            guard let values = get(self) else { return nil }
+            guard values.count == levels else { return "\(values.count) values of \(name) for \(levels) test-noise levels" }
+            return values.lazy.compactMap(real).first
+        case .int(let get, _):
+            guard let value = get(self) else { return nil }
+            switch field.rule {
+            case .step:
+                if value < 0 || value > iterations { return "\(name) \(value) outside 0...\(iterations)" }
+            case .count(let bound):
+                let limit = bound(spec)
+                if value < 0 || value > limit { return "\(name) \(value) outside 0...\(limit)" }
+            default:
+                break
+            }
+            return nil
+        case .bool, .trajectory, .derived:
+            return nil
+        }
+    }
+}
