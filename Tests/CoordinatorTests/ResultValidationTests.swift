@@ -25,7 +25,7 @@ import TrainingCore
     }
 
     func check(_ report: RunReport, startedAt: Double = now - 2, finishedAt: Double = now - 1) -> String? {
-        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report,
                                 startedAt: startedAt, finishedAt: finishedAt)
         switch ResultValidation.check(result, spec: Self.spec, now: Self.now) {
         case .success: return nil
@@ -143,7 +143,7 @@ import TrainingCore
         var spec = Self.spec
         spec.training.logEvery = 10
         func check(_ report: RunReport, _ spec: RunSpec) -> String? {
-            let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+            let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report,
                                     startedAt: Self.now - 2, finishedAt: Self.now - 1)
             if case .failure(let invalid) = ResultValidation.check(result, spec: spec, now: Self.now) { return invalid.reason }
             return nil
@@ -189,7 +189,7 @@ import TrainingCore
     @Test("a noop or sleep run's report is exactly the fixed synthetic report; the deep-linear checks stay strict")
     func syntheticReports() {
         func check(_ report: RunReport, _ spec: RunSpec) -> String? {
-            let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+            let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report,
                                     startedAt: Self.now - 2, finishedAt: Self.now - 1)
             switch ResultValidation.check(result, spec: spec, now: Self.now) {
             case .success: return nil
@@ -230,7 +230,7 @@ import TrainingCore
     func check(_ report: RunReport, density: Int?) -> String? {
         var spec = Self.spec
         spec.training.logDensity = density
-        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report),
+        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report,
                                 startedAt: Self.now - 2, finishedAt: Self.now - 1)
         switch ResultValidation.check(result, spec: spec, now: Self.now) {
         case .success: return nil
@@ -288,7 +288,7 @@ import TrainingCore
     }()
 
     func checkDiagonal(_ report: RunReport) -> String? {
-        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: WireReport(report), startedAt: Self.now - 2, finishedAt: Self.now - 1)
+        let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report, startedAt: Self.now - 2, finishedAt: Self.now - 1)
         switch ResultValidation.check(result, spec: Self.diagonal.spec, now: Self.now) {
         case .success: return nil
         case .failure(let invalid): return invalid.reason

@@ -114,11 +114,11 @@ struct FailureTests {
         try intruder.send([Array("DLSW".utf8) + [protocolVersion, 1] + Array("{not json".utf8)])
         try intruder.send([[1, 2, 3], [4, 5, 6]])  // two frames
         // Results from a peer that never said hello: refused, counted, and the peer asked to register.
-        let report = WireReport(RunReport(
+        let report = RunReport(
             trainResidual: 0, reconstructionError: 0, offSubspaceError: 0, oracleDistance: 0, targetDistance: 1,
             gradientNorm: 1, oracleNorm: 1, testError: [0], oracleTestError: [0], balancedness: 0, effectiveRank: 1,
             iterations: 1, convergedAt: nil, recoveredAt: nil, stationaryAt: nil, diverged: false, converged: false,
-            recovered: false, stationary: false, stepBudget: 1, budgetCapped: false, trainSeconds: 0))
+            recovered: false, stationary: false, stepBudget: 1, budgetCapped: false, trainSeconds: 0)
         for taskID in [999_999, 47] {
             try intruder.send([try Message.result(TaskResult(
                 sweep: "x", taskID: taskID, attempt: 1, report: report, startedAt: 0, finishedAt: 0)).encoded()])

@@ -44,14 +44,14 @@ struct HostilePeerTests {
 
     /// A plausible report of a tiny-sweep task (fixed budget of 300 steps); `converged` claims
     /// convergence with the metrics to match.
-    static func report(testLevels: Int = 2, converged: Bool = false) -> WireReport {
-        WireReport(RunReport(
+    static func report(testLevels: Int = 2, converged: Bool = false) -> RunReport {
+        RunReport(
             trainResidual: 0.5, reconstructionError: 0.5, offSubspaceError: 0.5, oracleDistance: 0.5,
             targetDistance: converged ? 1e-4 : 0.5, gradientNorm: 0.01, oracleNorm: 1,
             testError: Array(repeating: 0.5, count: testLevels), oracleTestError: Array(repeating: 0.5, count: testLevels),
             balancedness: 0.5, effectiveRank: 2, iterations: 300, convergedAt: converged ? 300 : nil, recoveredAt: nil,
             stationaryAt: nil, diverged: false, converged: converged, recovered: false, stationary: false,
-            stepBudget: 300, budgetCapped: false, trainSeconds: 0.01))
+            stepBudget: 300, budgetCapped: false, trainSeconds: 0.01)
     }
 
     static var now: Double { Date().timeIntervalSince1970 }
@@ -95,13 +95,13 @@ struct HostilePeerTests {
         let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10"])
         let peer = try ScriptedPeer(endpoint)
         _ = try #require(try peer.register("trajectory-1", prefetch: 1))
-        func point(_ step: Int, loss: Double = 1) -> WireTrajectoryPoint {
-            WireTrajectoryPoint(step: step, loss: loss, trainResidual: 0.5, reconstructionError: 0.5, offSubspaceError: 0.5,
+        func point(_ step: Int, loss: Double = 1) -> TrajectoryPoint {
+            TrajectoryPoint(step: step, loss: loss, trainResidual: 0.5, reconstructionError: 0.5, offSubspaceError: 0.5,
                                 targetDistance: 0.5, gradientNorm: 0.01, balancedness: 0.5, lossGap: 0.1)
         }
         // Task 0 is trial 0 of its cell: it asks for a log-spaced trajectory (and gets the same task
         // back after each refusal); task 1 onward do not.
-        let hostile: [[WireTrajectoryPoint]] = [
+        let hostile: [[TrajectoryPoint]] = [
             [point(0), point(1, loss: .nan)],                     // not finite
             [point(0), point(1, loss: -1)],                       // out of range
             [point(0), point(9)],                                 // 9 is not a scheduled step
@@ -240,12 +240,12 @@ struct HostilePeerTests {
                                                report: forged, startedAt: Self.now, finishedAt: Self.now)))
         }
         let nan = Double.nan
-        let allNaN = WireReport(RunReport(
+        let allNaN = RunReport(
             trainResidual: nan, reconstructionError: nan, offSubspaceError: nan, oracleDistance: nan,
             targetDistance: nan, gradientNorm: nan, oracleNorm: nan,
             testError: [nan, nan], oracleTestError: [nan, nan], balancedness: nan, effectiveRank: 0,
             iterations: 300, convergedAt: 300, recoveredAt: 300, stationaryAt: nil, diverged: false, converged: true,
-            recovered: true, stationary: false, stepBudget: 300, budgetCapped: false, trainSeconds: 0))
+            recovered: true, stationary: false, stepBudget: 300, budgetCapped: false, trainSeconds: 0)
         try holder.send(.result(TaskResult(sweep: held.sweep, taskID: held.taskID, attempt: held.attempt,
                                            report: allNaN, startedAt: Self.now, finishedAt: Self.now)))
         try holder.receive(seconds: 2) { _ in false }

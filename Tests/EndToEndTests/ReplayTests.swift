@@ -17,9 +17,10 @@ import Testing
         for task in [0, 13] {
             let stored = try #require(rows.first { $0.taskID == task }?.report)
             let columns: [(String, Double)] = [
-                ("reconstruction_error", stored.reconstructionError), ("off_subspace_error", stored.offSubspaceError),
+                ("reconstruction_error", try #require(stored.reconstructionError)),
+                ("off_subspace_error", try #require(stored.offSubspaceError)),
                 ("train_residual", stored.trainResidual), ("oracle_distance", stored.oracleDistance),
-                ("balancedness", stored.balancedness),
+                ("balancedness", try #require(stored.balancedness)),
             ]
             let object = try expectReplay(task: task, in: directory, matches: columns, arguments: ["--log-every", "50"])
             #expect(object["iterations"] as? Int == stored.iterations)
@@ -52,7 +53,7 @@ import Testing
             #expect(!stored.diverged)
             // A worker that ran with the default alpha 1 or beta 0 would differ far above this.
             try expectReplay(task: task, in: directory,
-                             matches: [("train_residual", stored.trainResidual), ("balancedness", stored.balancedness)])
+                             matches: [("train_residual", stored.trainResidual), ("balancedness", try #require(stored.balancedness))])
         }
     }
 }

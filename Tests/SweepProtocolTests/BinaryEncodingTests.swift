@@ -1,5 +1,6 @@
 import SweepProtocol
 import Testing
+import TrainingCore
 
 /// Every field of every wire struct survives the binary encoding, and no byte sequence makes
 /// the decoder trap.
@@ -12,8 +13,8 @@ import Testing
         mutating func string() -> String { next += 1; return "s\(next)" }
     }
 
-    static func point(_ v: inout Distinct) -> WireTrajectoryPoint {
-        WireTrajectoryPoint(
+    static func point(_ v: inout Distinct) -> TrajectoryPoint {
+        TrajectoryPoint(
             step: v.int(), loss: v.double(), trainResidual: v.double(), reconstructionError: v.double(),
             offSubspaceError: v.double(), targetDistance: v.double(), gradientNorm: v.double(),
             balancedness: v.double(), flowTime: v.double(), singularValues: [v.double(), v.double()],
@@ -23,7 +24,7 @@ import Testing
     /// A spec and a report with every field set to a distinct value other than its default
     /// (and every optional present). A field added to a wire struct without a value here fails
     /// `everyFieldIsSet`; set it here, and `roundTrip` fails until the codec carries it.
-    static func full() -> (spec: WireSpec, report: WireReport) {
+    static func full() -> (spec: WireSpec, report: RunReport) {
         var v = Distinct()
         let spec = WireSpec(
             problem: WireProblem(signalDim: v.int(), measurements: v.int(), latentDim: v.int(), samples: v.int(),
@@ -38,14 +39,16 @@ import Testing
                 meanDataTerm: true, lambdaPerLayer: true, rankTolerance: v.double(), checkEvery: v.int(),
                 sleepSeconds: v.double(), logDensity: v.int()),
             seeds: WireSeeds(problem: v.string(), training: v.string()))
-        let report = WireReport(
+        // Every field of every model at once: the codec does not look at the model.
+        let report = RunReport(
             trainResidual: v.double(), reconstructionError: v.double(), offSubspaceError: v.double(),
             oracleDistance: v.double(), targetDistance: v.double(), gradientNorm: v.double(), oracleNorm: v.double(),
             testError: [v.double()], oracleTestError: [v.double()], balancedness: v.double(), effectiveRank: v.int(),
             iterations: v.int(), convergedAt: v.int(), recoveredAt: v.int(), stationaryAt: v.int(), diverged: true,
             converged: true, recovered: true, stationary: true, stepBudget: v.int(), budgetCapped: true,
             trainSeconds: v.double(), trajectory: [point(&v), point(&v)], flowTime: v.double(),
-            lossGapRate: v.double(), balancednessDrift: v.double(), bestRankGap: v.double(), supportRecovered: true)
+            lossGapRate: v.double(), balancednessDrift: v.double(), bestRankGap: v.double(), lossRatio: v.double(),
+            supportSize: v.int(), l1Norm: v.double(), supportRecovered: true)
         return (spec, report)
     }
 
@@ -168,14 +171,29 @@ import Testing
         // A bool, a presence byte and a steps tag other than those allowed.
         let (spec, report) = Self.full()
         let result = try Message.result(TaskResult(sweep: "s", taskID: 1, attempt: 1, report: report, startedAt: 1, finishedAt: 2)).encoded()
-        let divergedAt = 6 + 4 + 1 + 8 + 8 + 7 * 8 + (4 + 8) * 2 + 8 + 8 + 8 + 3 * 9
-        #expect(result[divergedAt] == 1)
+        // The report starts after the header, the sweep "s" and two ints: its count, then
+        // converged, recovered, stationary, budgetCapped (tag, type, value each), then diverged.
+        let reportAt = 6 + 4 + 1 + 8 + 8
+        let divergedAt = reportAt + 1 + 4 * 3
+        #expect(Array(result[divergedAt...divergedAt + 2]) == [5, 3, 1])
         var badBool = result
-        badBool[divergedAt] = 2
+        badBool[divergedAt + 2] = 2
         #expect(throws: ProtocolError.self) { try Message.decode(badBool) }
-        var badPresence = result
-        badPresence[divergedAt - 9] = 7  // stationaryAt's presence byte
-        #expect(throws: ProtocolError.self) { try Message.decode(badPresence) }
+        var badType = result
+        badType[divergedAt + 1] = 1  // diverged said to be a double
+        #expect(throws: ProtocolError.self) { try Message.decode(badType) }
+        var unknownType = result
+        unknownType[divergedAt + 1] = 9
+        #expect(throws: ProtocolError.self) { try Message.decode(unknownType) }
+        var outOfOrder = result
+        outOfOrder[divergedAt] = 2  // a second tag 2 after tag 4
+        #expect(throws: ProtocolError.self) { try Message.decode(outOfOrder) }
+        var unknownTag = result
+        unknownTag[divergedAt - 3] = 200  // budgetCapped's tag as one this build does not know: skipped, then 5 < 200
+        #expect(throws: ProtocolError.self) { try Message.decode(unknownTag) }
+        var tooMany = result
+        tooMany[reportAt] = 250  // more fields than the body holds
+        #expect(throws: ProtocolError.self) { try Message.decode(tooMany) }
         let task = try Message.task(TaskAssignment(sweep: "s", taskID: 1, attempt: 1, spec: spec)).encoded()
         var auto = spec
         auto.training.steps = .auto

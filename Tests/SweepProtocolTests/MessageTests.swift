@@ -19,7 +19,7 @@ import TrainingCore
                          prefetch: 2)),
         .reject(Reject(reason: "no", coordinatorVersion: 1, peerVersion: 7)),
         .task(TaskAssignment(sweep: "0123456789abcdef", taskID: 17, attempt: 2, spec: WireSpec(RunSpec()))),
-        .result(TaskResult(sweep: "0123456789abcdef", taskID: 17, attempt: 2, report: WireReport(report),
+        .result(TaskResult(sweep: "0123456789abcdef", taskID: 17, attempt: 2, report: report,
                            startedAt: 1.5, finishedAt: 2.5)),
         .taskFailed(TaskFailure(sweep: "0123456789abcdef", taskID: 3, attempt: 1, reason: "depth must be at least 1")),
         .heartbeat(Heartbeat(sentAt: 123.25)),
@@ -35,7 +35,7 @@ import TrainingCore
         let decoded = try Message.decode(try message.encoded())
         if case .result(let r) = decoded, case .result(let original) = message {
             // NaN != NaN: compare the rest field by field.
-            #expect(r.report.offSubspaceError.isNaN && r.report.oracleDistance == .infinity)
+            #expect(r.report.offSubspaceError?.isNaN == true && r.report.oracleDistance == .infinity)
             #expect(r.report.testError == original.report.testError)
             #expect(r.report.trajectory == original.report.trajectory)
             #expect(r.taskID == original.taskID && r.startedAt == original.startedAt && r.sweep == original.sweep)
@@ -101,6 +101,19 @@ import TrainingCore
         (.bye(Bye(reason: "SIGTERM", taskIDs: [4, 5])), str("SIGTERM") + le(2, 4) + le(4) + le(5)),
         (.ack(Ack(taskIDs: [17])), le(1, 4) + le(17)),
         (.register(Register(reason: "say hello")), str("say hello")),
+        // The report: a count, then (tag, type, value) in increasing tag order; only present fields.
+        (.result(TaskResult(sweep: "f", taskID: 3, attempt: 1, report: RunReport(
+            trainResidual: 0.5, oracleDistance: 0.25, targetDistance: 2, gradientNorm: 4, iterations: 7,
+            convergedAt: nil, recoveredAt: 5, stationaryAt: nil, diverged: false, converged: false, recovered: true,
+            stationary: false, stepBudget: 9, budgetCapped: false, trainSeconds: 1.5, supportSize: 3),
+            startedAt: 1, finishedAt: 2)),
+         str("f") + le(3) + le(1) + [15]
+            + [1, 3, 0] + [2, 3, 1] + [3, 3, 0] + [4, 3, 0] + [5, 3, 0]     // converged … diverged
+            + [6, 2] + le(7) + [8, 2] + le(5)                              // iterations, recoveredAt
+            + [9, 1] + f64(2) + [10, 1] + f64(4) + [13, 1] + f64(0.25)     // targetDistance, gradientNorm, oracleDistance
+            + [14, 1] + f64(0.5) + [17, 1] + f64(1.5)                      // trainResidual, trainSeconds
+            + [23, 2] + le(3) + [26, 2] + le(9)                            // supportSize, stepBudget
+            + f64(1) + f64(2)),
     ]
 
     /// A spec through a task frame and back.
@@ -145,7 +158,7 @@ import TrainingCore
     func goldenFrame(index: Int) throws {
         let (message, body) = Self.golden[index]
         let frame = try message.encoded()
-        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [6])
+        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [7])
         #expect(Array(frame.dropFirst(6)) == body)
         // And the same bytes decode (a peer in another language writes exactly these).
         #expect(try Message.decode(Array(frame.prefix(6)) + body) == message)
@@ -160,7 +173,7 @@ import TrainingCore
         let frames = batcher.frames()
         #expect(frames.count == 1)
         let bodies = failures.map { Self.str($0.sweep) + Self.le(UInt64($0.taskID)) + Self.le(UInt64($0.attempt)) + Self.str($0.reason) }
-        let expected = Array("DLSW".utf8) + [6, 12] + Self.le(2, 4)
+        let expected = Array("DLSW".utf8) + [7, 12] + Self.le(2, 4)
             + bodies.flatMap { [6] + Self.le(UInt64($0.count), 4) + $0 }
         #expect(frames[0] == expected)
         #expect(try Message.decodeAll(frames[0]) == failures.map { .taskFailed($0) })
@@ -255,14 +268,17 @@ import TrainingCore
         report.trajectory = [TrajectoryPoint(step: 5, loss: 1, trainResidual: 0.5, reconstructionError: 0.25,
                                              offSubspaceError: 0.125, targetDistance: 0.5, gradientNorm: 0.25,
                                              balancedness: 0.5, flowTime: 0.25, singularValues: [2, 0.5])]
-        let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: WireReport(report),
+        let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: report,
                                                 startedAt: 1, finishedAt: 2))
         guard case .result(let back) = try Message.decode(try message.encoded()) else { Issue.record("not a result"); return }
-        let core = back.report.runReport
+        let core = back.report
         #expect(core.flowTime == 2.5 && core.lossGapRate == 0.75 && core.balancednessDrift == 1e-9 && core.bestRankGap == -1e-17)
         #expect(core.trajectory == report.trajectory)
         // A report without them (an older or simpler worker) reads as not measured.
-        #expect(WireReport(Self.goldenReport).runReport.bestRankGap == nil)
+        guard case .result(let plain) = try Message.decode(try Message.result(TaskResult(
+            sweep: "f", taskID: 1, attempt: 1, report: Self.goldenReport, startedAt: 1, finishedAt: 2)).encoded())
+        else { Issue.record("not a result"); return }
+        #expect(plain.report.bestRankGap == nil && plain.report == Self.goldenReport)
     }
 
     @Test("the model kind travels only when it is not deep-linear, sleepSeconds exactly with sleep")
@@ -299,11 +315,11 @@ import TrainingCore
         #expect(try wire.runSpec() == core)
         var report = Self.goldenReport
         report.supportRecovered = false
-        let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: WireReport(report),
+        let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: report,
                                                 startedAt: 1, finishedAt: 2))
         guard case .result(let back) = try Message.decode(try message.encoded()) else { Issue.record("not a result"); return }
-        #expect(back.report.runReport.supportRecovered == false)
-        let plain = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: WireReport(Self.goldenReport),
+        #expect(back.report.supportRecovered == false)
+        let plain = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: Self.goldenReport,
                                               startedAt: 1, finishedAt: 2))
         guard case .result(let plainBack) = try Message.decode(try plain.encoded()) else { Issue.record("not a result"); return }
         #expect(plainBack.report.supportRecovered == nil)

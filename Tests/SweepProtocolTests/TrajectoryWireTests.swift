@@ -7,14 +7,14 @@ import TrainingCore
 @Suite struct TrajectoryWireTests {
     static func result(points: Int) -> TaskResult {
         let steps = 0..<points
-        var report = WireReport(RunReport(
+        var report = RunReport(
             trainResidual: 0.1, reconstructionError: 0.1, offSubspaceError: 0.1, oracleDistance: 0.1, targetDistance: 0.1,
             gradientNorm: 0.1, oracleNorm: 1, testError: [], oracleTestError: [], balancedness: 0, effectiveRank: 1,
             iterations: points, convergedAt: nil, recoveredAt: nil, stationaryAt: nil, diverged: false,
             converged: false, recovered: false, stationary: false, stepBudget: points, budgetCapped: false,
-            trainSeconds: 1))
+            trainSeconds: 1)
         report.trajectory = steps.map {
-            WireTrajectoryPoint(step: $0, loss: 0.1234567890123, trainResidual: 0.1234567890123,
+            TrajectoryPoint(step: $0, loss: 0.1234567890123, trainResidual: 0.1234567890123,
                                 reconstructionError: 0.1234567890123, offSubspaceError: 0.1234567890123,
                                 targetDistance: 0.1234567890123, gradientNorm: 0.1234567890123,
                                 balancedness: 0.1234567890123, lossGap: 0.1234567890123)
@@ -36,7 +36,7 @@ import TrainingCore
         let original = Self.result(points: 30)
         guard case .result(let back) = try Message.decode(try original.encodedFrame()) else { Issue.record("not a result"); return }
         #expect(back == original)
-        #expect(back.report.runReport.trajectory.allSatisfy { $0.lossGap == 0.1234567890123 })
+        #expect(back.report.trajectory.allSatisfy { $0.lossGap == 0.1234567890123 })
     }
 
     @Test("a trajectory too long for a frame is halved (first and last kept) until it fits; the rest is untouched")
@@ -46,8 +46,8 @@ import TrainingCore
         let frame = try original.encodedFrame()
         #expect(frame.count <= maxFrameBytes)
         guard case .result(let sent) = try Message.decode(frame) else { Issue.record("not a result"); return }
-        let kept = try #require(sent.report.trajectory)
-        let all = try #require(original.report.trajectory)
+        let kept = sent.report.trajectory
+        let all = original.report.trajectory
         #expect(kept.count < all.count && kept.count > all.count / 8)
         #expect(kept.first == all.first && kept.last == all.last)
         // Every kept point is one of the original's, in order, a power-of-two stride apart.

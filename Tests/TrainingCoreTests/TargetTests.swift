@@ -121,7 +121,7 @@ import TrainingCore
         let zero = try train(problem: problem, model: model(depth: 3, width: 10, scale: 0), training: training,
                              trainingSeed: 1).report
         #expect(!zero.converged && !zero.recovered)
-        #expect(zero.testError[0].isApproximatelyEqual(to: 1, relativeTolerance: 1e-12))
+        #expect((zero.testError?[0] ?? .nan).isApproximatelyEqual(to: 1, relativeTolerance: 1e-12))
         #expect(zero.targetDistance > 0.1)
 
         training.steps = 20
@@ -135,8 +135,8 @@ import TrainingCore
         training.steps = 140
         let heavy = try train(problem: problem, model: model(depth: 3, width: 10), training: training, trainingSeed: 1).report
         #expect(!heavy.recovered && heavy.recoveredAt == nil)
-        #expect(heavy.reconstructionError > 0.5 * problem.basis.frobeniusNorm)
-        #expect(heavy.testError[0] > 0.5)
+        #expect((heavy.reconstructionError ?? .nan) > 0.5 * problem.basis.frobeniusNorm)
+        #expect((heavy.testError?[0] ?? .nan) > 0.5)
 
         // At the paper's Figure 1 size (d = 200, m = 100, r = 5, n = 50, L = 5, d_w = 400) the
         // λ = 10 run that the old test passed at step 140 is neither converged nor recovered.
@@ -294,7 +294,7 @@ import TrainingCore
         for (lambda, noise) in [(0.0, 0.0), (0.1, 0.0), (0.1, 0.2)] {
             spec.training.lambda = lambda
             spec.training.noise = noise
-            errors.append(try runExperiment(spec).oracleTestError)
+            errors.append(try #require(try runExperiment(spec).oracleTestError))
         }
         #expect(errors[0][0] < 1e-12)
         #expect(errors[0] == errors[1] && errors[1] == errors[2])

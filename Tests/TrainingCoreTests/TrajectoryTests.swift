@@ -34,7 +34,7 @@ import TrainingCore
         #expect(steps == LogSchedule.steps(through: 700, density: 4) + [700])
         let last = try #require(report.trajectory.last)
         #expect(last.targetDistance.isApproximatelyEqual(to: report.targetDistance, relativeTolerance: 1e-12))
-        #expect(last.reconstructionError.isApproximatelyEqual(to: report.reconstructionError, relativeTolerance: 1e-12))
+        #expect(last.reconstructionError.isApproximatelyEqual(to: report.reconstructionError ?? .nan, relativeTolerance: 1e-12))
         #expect(report.trajectory.allSatisfy { $0.isFinite && ($0.lossGap ?? -1) >= 0 })
         // The gap is F − F* with one F* for the whole run, and it shrinks.
         let optimum = report.trajectory.map { $0.loss - ($0.lossGap ?? .nan) }
