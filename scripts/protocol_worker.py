@@ -21,7 +21,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 6
+VERSION = 7
 KINDS = {"hello": 1, "welcome": 2, "reject": 3, "task": 4, "result": 5, "task_failed": 6,
          "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11, "batch": 12}
 NAMES = {v: k for k, v in KINDS.items()}
@@ -53,15 +53,6 @@ SCHEMAS = {
     "point": [("step", "i64"), ("loss", "f64"), ("trainResidual", "f64"), ("reconstructionError", "f64"),
               ("offSubspaceError", "f64"), ("targetDistance", "f64"), ("gradientNorm", "f64"), ("balancedness", "f64"),
               ("flowTime", (OPT, "f64")), ("singularValues", (OPT, (LIST, "f64"))), ("lossGap", (OPT, "f64"))],
-    "report": [("trainResidual", "f64"), ("reconstructionError", "f64"), ("offSubspaceError", "f64"),
-               ("oracleDistance", "f64"), ("targetDistance", "f64"), ("gradientNorm", "f64"), ("oracleNorm", "f64"),
-               ("testError", (LIST, "f64")), ("oracleTestError", (LIST, "f64")), ("balancedness", "f64"),
-               ("effectiveRank", "i64"), ("iterations", "i64"), ("convergedAt", (OPT, "i64")),
-               ("recoveredAt", (OPT, "i64")), ("stationaryAt", (OPT, "i64")), ("diverged", "bool"),
-               ("converged", "bool"), ("recovered", "bool"), ("stationary", "bool"), ("stepBudget", "i64"),
-               ("budgetCapped", "bool"), ("trainSeconds", "f64"), ("trajectory", (OPT, (LIST, "point"))),
-               ("flowTime", (OPT, "f64")), ("lossGapRate", (OPT, "f64")), ("balancednessDrift", (OPT, "f64")),
-               ("bestRankGap", (OPT, "f64")), ("supportRecovered", (OPT, "bool"))],
     "hello": [("protocolVersion", "i64"), ("workerID", "str"), ("host", "str"), ("pid", "i64"), ("cores", "i64"),
               ("blasThreads", "i64"), ("capabilities", (LIST, "str")), ("prefetch", "i64")],
     "welcome": [("sweep", "str"), ("fingerprint", "str"), ("heartbeatInterval", "f64"), ("workerTimeout", "f64"),
@@ -78,8 +69,41 @@ SCHEMAS = {
 }
 
 
+# The report (PROTOCOL.md, "The report"): a u8 count, then for each field present a u8 tag, a
+# u8 type (1 f64, 2 i64, 3 bool, 4 list of f64, 5 u32 byte length then bytes) and the value,
+# in increasing tag order. A field left out is simply absent.
+REPORT_FIELDS = [  # (tag, name, type)
+    (1, "converged", "bool"), (2, "recovered", "bool"), (3, "stationary", "bool"), (4, "budgetCapped", "bool"),
+    (5, "diverged", "bool"), (6, "iterations", "i64"), (7, "convergedAt", "i64"), (8, "recoveredAt", "i64"),
+    (9, "targetDistance", "f64"), (10, "gradientNorm", "f64"), (11, "reconstructionError", "f64"),
+    (12, "offSubspaceError", "f64"), (13, "oracleDistance", "f64"), (14, "trainResidual", "f64"),
+    (15, "balancedness", "f64"), (16, "effectiveRank", "i64"), (17, "trainSeconds", "f64"), (18, "flowTime", "f64"),
+    (19, "lossGapRate", "f64"), (20, "balancednessDrift", "f64"), (21, "bestRankGap", "f64"),
+    (22, "lossRatio", "f64"), (23, "supportSize", "i64"), (24, "supportRecovered", "bool"),
+    (25, "stationaryAt", "i64"), (26, "stepBudget", "i64"), (27, "oracleNorm", "f64"), (28, "l1Norm", "f64"),
+    (29, "testError", (LIST, "f64")), (30, "oracleTestError", (LIST, "f64")), (31, "trajectory", "trajectory"),
+]
+REPORT_TYPES = {"f64": 1, "i64": 2, "bool": 3, (LIST, "f64"): 4, "trajectory": 5}
+
+
+def encode_report(out, report):
+    present = [(tag, name, kind) for tag, name, kind in REPORT_FIELDS
+               if report.get(name) is not None and (kind != "trajectory" or report[name])]
+    out.append(len(present))
+    for tag, name, kind in present:
+        out += bytes([tag, REPORT_TYPES[kind]])
+        if kind == "trajectory":
+            points = bytearray()
+            encode_field(points, (LIST, "point"), report[name])
+            out += struct.pack("<I", len(points)) + points
+        else:
+            encode_field(out, kind, report[name])
+
+
 def encode_field(out, kind, value):
-    if kind == "i64":
+    if kind == "report":
+        encode_report(out, value)
+    elif kind == "i64":
         out += struct.pack("<q", int(value))
     elif kind == "f64":
         out += struct.pack("<d", float(value))

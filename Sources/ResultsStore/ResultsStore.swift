@@ -576,7 +576,7 @@ public final class ResultsStore: Sendable {
     }
 
     /// The stored fields a report of `model` carries, by `RunReport.fields` (a NULL is an
-    /// absent field, or a NaN for a non-optional one).
+    /// absent field, or a NaN for one that every report of the model carries).
     private func decodeReport(_ row: Row, model: ModelKind, testNoise: [Double], taskID: Int) throws -> RunReport {
         var report = RunReport.blank
         for field in ReportColumns.fields where field.applies(to: model) {
@@ -587,14 +587,22 @@ public final class ResultsStore: Sendable {
             if !field.isOptional, !row.hasValue(column), let fallback = ReportColumns.v1Defaults[column] {
                 column = fallback
             }
+            // A value of the wrong type is a damaged row, not an absent field.
+            func typed<T: DatabaseValueConvertible>(_: T.Type) throws -> T? {
+                guard row.hasValue(column) else { return nil }
+                guard let value: T = row.checked(column) else {
+                    throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "\(column) is not of type \(T.self)")
+                }
+                return value
+            }
             switch field.value {
             case .double(_, let set):
-                let value: Double? = row.checked(column)
-                set(&report, value ?? (field.isOptional ? nil : .nan))
+                // SQLite holds a NaN as NULL: a field every report of this model carries was NaN.
+                set(&report, try typed(Double.self) ?? (field.presence == .always ? .nan : nil))
             case .int(_, let set):
-                set(&report, row.checked(column) as Int?)
+                set(&report, try typed(Int.self))
             case .bool(_, let set):
-                set(&report, row.checked(column) as Bool?)
+                set(&report, try typed(Bool.self))
             case .perNoise(_, let set):
                 let text: String? = row.checked(column)
                 set(&report, try text.map { try decodeByNoise($0, testNoise, taskID: taskID, column: column) })

@@ -310,19 +310,25 @@ import TrainingCore
         #expect(checkDiagonal(bad)?.hasPrefix("recovered ") == true)
         bad = good
         bad.supportRecovered = nil
-        #expect(checkDiagonal(bad) == "a diagonal run without supportRecovered")
+        #expect(checkDiagonal(bad) == "supportRecovered missing from a diagonal report")
         bad = good
         bad.reconstructionError = 0.1
-        #expect(checkDiagonal(bad) == "reconstructionError 0.1 for a diagonal run (not measured: 0)")
+        #expect(checkDiagonal(bad) == "reconstructionError in a diagonal report (the model does not report it)")
         bad = good
         bad.targetDistance = .nan
         #expect(checkDiagonal(bad) == "targetDistance is nan but the run did not diverge")
         bad = good
-        bad.effectiveRank = 21
-        #expect(checkDiagonal(bad) == "support size (effectiveRank) 21 outside 0...20")
+        bad.supportSize = 21
+        #expect(checkDiagonal(bad) == "supportSize 21 outside 0...20")
+        bad = good
+        bad.supportSize = nil
+        #expect(checkDiagonal(bad) == "supportSize missing from a diagonal report")
+        bad = good
+        bad.l1Norm = 0
+        #expect(checkDiagonal(bad) == "l1Norm 0.0 is not a positive number")
         // And a deep-linear report may not claim a support.
         var deep = Self.good
         deep.supportRecovered = true
-        #expect(check(deep) == "supportRecovered with a deep-linear run")
+        #expect(check(deep) == "supportRecovered in a deep-linear report (the model does not report it)")
     }
 }
