@@ -7,6 +7,6 @@ struct DLSweep: ParsableCommand {
         commandName: "dlsweep",
         abstract: "Hyperparameter sweeps of deep linear networks on linear inverse problems.",
         subcommands: [
-            RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, TableCommand.self, ReportCommand.self, TrainCommand.self, BenchCommand.self,
+            RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, TableCommand.self, ReportCommand.self, TrainCommand.self, BenchCommand.self, FieldsCommand.self,
         ])
 }

@@ -90,8 +90,8 @@ public struct ReportField: Sendable {
         case duration
         /// A step of the run: 0 ... iterations.
         case step
-        /// A count in 0 ... the spec's bound.
-        case count(upTo: @Sendable (RunSpec) -> Int)
+        /// A count in 0 ... the spec's bound (named for the documents).
+        case count(upTo: @Sendable (RunSpec) -> Int, bound: String)
         /// Any value of its type (booleans; what a `check` covers).
         case any
         /// One norm per test-noise level.

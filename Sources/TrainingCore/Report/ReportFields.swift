@@ -27,7 +27,7 @@ extension RunReport {
               doc: "the loss became non-finite or grew 10⁶-fold"),
 
         // MARK: Steps and distances
-        .int("iterations", "iterations", tag: 6, \.iterations, models: every, rule: .count(upTo: { _ in .max }),
+        .int("iterations", "iterations", tag: 6, \.iterations, models: every, rule: .count(upTo: { _ in .max }, bound: "stepBudget"),
              aggregate: .median(),
              check: { r, _ in r.iterations <= r.stepBudget ? nil : "iterations \(r.iterations) outside 0...\(r.stepBudget)" },
              doc: "steps run"),
@@ -55,7 +55,7 @@ extension RunReport {
         .double("balancedness", "balancedness", tag: 15, \.balancedness, models: deep, rule: .norm,
                 aggregate: .median(), doc: "max_l ‖W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ‖_F"),
         .int("effectiveRank", "effective_rank", tag: 16, \.effectiveRank, models: deep,
-             rule: .count(upTo: { max($0.problem.signalDim, $0.problem.measurements) }), aggregate: .median(),
+             rule: .count(upTo: { max($0.problem.signalDim, $0.problem.measurements) }, bound: "max(signalDim, measurements)"), aggregate: .median(),
              doc: "singular values of W above rankTolerance · σ_1"),
         .double("trainSeconds", "train_seconds", tag: 17, \.trainSeconds, models: every, rule: .duration,
                 aggregate: .median(),
@@ -94,7 +94,7 @@ extension RunReport {
 
         // MARK: The diagonal network (MODEL.md §5)
         .int("supportSize", "support_size", tag: 23, \.supportSize, models: diagonal,
-             rule: .count(upTo: { $0.problem.signalDim }), aggregate: .median(),
+             rule: .count(upTo: { $0.problem.signalDim }, bound: "signalDim"), aggregate: .median(),
              doc: "entries of w above rankTolerance · max|w_i|"),
         .bool("supportRecovered", "support_recovered", tag: 24, \.supportRecovered, models: diagonal,
               presence: .unlessDiverged, aggregate: .outcome(count: "support_recovered", stem: "support_recovery"),
@@ -104,7 +104,7 @@ extension RunReport {
         .int("stationaryAt", "stationary_at", tag: 25, \.stationaryAt, models: every, presence: .measured, rule: .step,
              check: { r, _ in r.stationary && (r.stationaryAt == nil || r.converged) ? "stationary without stationaryAt, or converged" : nil },
              doc: "the first check at which the gradient was below tolGrad; absent: never"),
-        .int("stepBudget", "step_budget", tag: 26, \.stepBudget, models: every, rule: .count(upTo: { $0.training.stepLimit }),
+        .int("stepBudget", "step_budget", tag: 26, \.stepBudget, models: every, rule: .count(upTo: { $0.training.stepLimit }, bound: "the step limit (steps, or maxSteps for auto and flow)"),
              check: stepBudgetProblem, doc: "the budget T the run had (auto resolved)"),
         .double("oracleNorm", "oracle_norm", tag: 27, \.oracleNorm, models: deep, rule: .positive,
                 doc: "‖W_or‖_F, the scale of the recovery test"),

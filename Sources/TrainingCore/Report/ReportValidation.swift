@@ -75,7 +75,7 @@ extension RunReport {
             switch field.rule {
             case .step:
                 if value < 0 || value > iterations { return "\(name) \(value) outside 0...\(iterations)" }
-            case .count(let bound):
+            case .count(let bound, _):
                 let limit = bound(spec)
                 if value < 0 || value > limit { return "\(name) \(value) outside 0...\(limit)" }
             default:
