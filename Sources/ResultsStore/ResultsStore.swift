@@ -566,13 +566,11 @@ public final class ResultsStore: Sendable {
 
     /// The model of a row's cell: the config's, unless the grid has a `model` axis.
     private func modelKind(_ extraAxes: [AxisSetting]) -> ModelKind {
-        let configuration = plan.configuration
-        guard let setting = extraAxes.first(where: { $0.key == "model" }), let axis = AxisDefinition.named("model") else {
-            return configuration.model.kind
+        var settings = plan.configuration.settings
+        if let setting = extraAxes.first(where: { $0.key == "model" }) {
+            AxisDefinition.named("model")?.apply(setting.value, to: &settings)
         }
-        var spec = configuration.baseSpec
-        axis.apply(setting.value, to: &spec)
-        return spec.model.kind
+        return settings.modelKind
     }
 
     /// The stored fields a report of `model` carries, by `RunReport.fields` (a NULL is an

@@ -33,10 +33,10 @@ import TrainingCore
         deep.training.steps = .fixed(3000)
         deep.training.logEvery = 500
         var flow = deep
-        flow.training.optimizer = .flow
+        flow.training.optimizer = .flow(FlowControl())
         flow.training.logEvery = nil
         var diagonal = RunSpec()
-        diagonal.model.kind = .diagonal
+        diagonal.model.choice = .diagonal
         diagonal.problem.signalDim = 20
         diagonal.problem.measurements = 10
         diagonal.problem.latentDim = 2
@@ -45,7 +45,7 @@ import TrainingCore
         diagonal.training.lambda = 0
         diagonal.training.steps = .fixed(2000)
         var noop = RunSpec()
-        noop.model.kind = .noop
+        noop.model.choice = .noop
         return try [("deep", deep), ("flow", flow), ("diagonal", diagonal), ("noop", noop)].map {
             ($0.0, $0.1, try runExperiment($0.1))
         }
@@ -74,8 +74,9 @@ import TrainingCore
         bad.lossRatio = -1
         #expect(bad.fieldProblem(for: spec) == "lossRatio -1.0 is not a positive number")
         bad = report
-        bad.testError = [0.1]
-        #expect(bad.fieldProblem(for: spec) == "1 values of testError for 2 test-noise levels")
+        bad.testError = (report.testError ?? []) + [0.1]
+        let levels = spec.training.testNoise.count
+        #expect(bad.fieldProblem(for: spec) == "\(levels + 1) values of testError for \(levels) test-noise levels")
         bad = report
         bad.diverged = true
         bad.converged = false

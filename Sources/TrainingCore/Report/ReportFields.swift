@@ -60,8 +60,8 @@ extension RunReport {
         .double("trainSeconds", "train_seconds", tag: 17, \.trainSeconds, models: every, rule: .duration,
                 aggregate: .median(),
                 check: { r, spec in
-                    spec.model.kind == .sleep && r.trainSeconds < spec.training.sleepSeconds - 1e-6
-                        ? "trainSeconds \(r.trainSeconds) shorter than the sleep of \(spec.training.sleepSeconds) s" : nil
+                    guard case .sleep(let seconds) = spec.model.choice, r.trainSeconds < seconds - 1e-6 else { return nil }
+                    return "trainSeconds \(r.trainSeconds) shorter than the sleep of \(seconds) s"
                 },
                 doc: "wall-clock seconds of the training loop"),
 
@@ -69,8 +69,8 @@ extension RunReport {
         .double("flowTime", "flow_time", tag: 18, \.flowTime, models: trained, presence: .measured, rule: .nonNegative,
                 aggregate: .median(),
                 check: { r, spec in
-                    guard let time = r.flowTime, spec.training.optimizer == .flow, let horizon = spec.training.flowTime,
-                          time > horizon * (1 + 1e-12) else { return nil }
+                    guard let time = r.flowTime, case .flow(let control) = spec.training.optimizer,
+                          let horizon = control.horizon, time > horizon * (1 + 1e-12) else { return nil }
                     return "flowTime \(time) beyond the horizon \(horizon)"
                 },
                 doc: "the gradient-flow time reached, Σ_k η_k"),
@@ -139,7 +139,7 @@ extension RunReport {
             return r.stepBudget == t.stepLimit && !r.budgetCapped
                 ? nil : "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a diagonal budget of \(t.stepLimit) steps"
         case .deepLinear:
-            if t.optimizer == .flow {
+            if t.optimizer.kind == .flow {
                 return r.budgetCapped && r.stepBudget != t.maxSteps ? "a capped flow budget of \(r.stepBudget), not maxSteps \(t.maxSteps)" : nil
             }
             if case .fixed(let n) = t.steps, r.stepBudget != n || r.budgetCapped {
