@@ -70,7 +70,7 @@ SCHEMAS = {
 
 
 # The report (PROTOCOL.md, "The report"): a u8 count, then for each field present a u8 tag, a
-# u8 type (1 f64, 2 i64, 3 bool, 4 list of f64, 5 u32 byte length then bytes) and the value,
+# u8 type (1 f64, 2 i64, 3 bool, 4 list of f64, 5 u32 byte length then bytes, 6 str) and the value,
 # in increasing tag order. A field left out is simply absent.
 REPORT_FIELDS = [  # (tag, name, type)
     (1, "converged", "bool"), (2, "recovered", "bool"), (3, "stationary", "bool"), (4, "budgetCapped", "bool"),
@@ -82,8 +82,9 @@ REPORT_FIELDS = [  # (tag, name, type)
     (22, "lossRatio", "f64"), (23, "supportSize", "i64"), (24, "supportRecovered", "bool"),
     (25, "stationaryAt", "i64"), (26, "stepBudget", "i64"), (27, "oracleNorm", "f64"), (28, "l1Norm", "f64"),
     (29, "testError", (LIST, "f64")), (30, "oracleTestError", (LIST, "f64")), (31, "trajectory", "trajectory"),
+    (32, "targetResidual", "f64"), (33, "targetMethod", "str"),
 ]
-REPORT_TYPES = {"f64": 1, "i64": 2, "bool": 3, (LIST, "f64"): 4, "trajectory": 5}
+REPORT_TYPES = {"f64": 1, "i64": 2, "bool": 3, (LIST, "f64"): 4, "trajectory": 5, "str": 6}
 
 
 def encode_report(out, report):

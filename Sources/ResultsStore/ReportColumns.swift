@@ -19,7 +19,7 @@ enum ReportColumns {
         switch field.value {
         case .double: "REAL"
         case .int, .bool: "INTEGER"
-        case .perNoise, .trajectory, .derived: "TEXT"
+        case .perNoise, .name, .trajectory, .derived: "TEXT"
         }
     }
 
@@ -52,6 +52,7 @@ enum ReportColumns {
             case .int(let get, _): .int(get(r))
             case .bool(let get, _): .bool(get(r))
             case .perNoise(let get, _): .text(get(r).map(byNoise.text))
+            case .name(let get, _, _): .text(get(r))
             case .trajectory, .derived: .null
             }
         }

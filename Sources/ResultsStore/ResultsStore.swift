@@ -601,6 +601,12 @@ public final class ResultsStore: Sendable {
                 set(&report, try typed(Int.self))
             case .bool(_, let set):
                 set(&report, try typed(Bool.self))
+            case .name(_, let set, let allowed):
+                let name = try typed(String.self)
+                if let name, !allowed.contains(name) {
+                    throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "\(column) '\(name.prefix(40))' is not one of \(allowed)")
+                }
+                set(&report, name)
             case .perNoise(_, let set):
                 let text: String? = row.checked(column)
                 set(&report, try text.map { try decodeByNoise($0, testNoise, taskID: taskID, column: column) })

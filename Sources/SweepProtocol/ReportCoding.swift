@@ -12,6 +12,8 @@ enum ReportWireType: UInt8 {
     case doubles = 4
     /// A u32 byte length, then the bytes (the trajectory).
     case bytes = 5
+    /// A `str`: one of the field's allowed names.
+    case string = 6
 }
 
 extension ReportField {
@@ -22,6 +24,7 @@ extension ReportField {
         case .int: .int
         case .bool: .bool
         case .perNoise: .doubles
+        case .name: .string
         case .trajectory: .bytes
         case .derived: nil
         }
@@ -45,6 +48,7 @@ extension RunReport {
             case .int(let get, _): w.int(get(self)!)
             case .bool(let get, _): w.bool(get(self)!)
             case .perNoise(let get, _): w.doubles(get(self)!)
+            case .name(let get, _, _): w.string(get(self)!)
             case .trajectory:
                 let lengthAt = w.count
                 w.u32(0)
@@ -87,6 +91,10 @@ extension RunReport {
             case .int(_, let set): set(&report, try r.int(name))
             case .bool(_, let set): set(&report, try r.bool(name))
             case .perNoise(_, let set): set(&report, try r.doubles(name))
+            case .name(_, let set, let allowed):
+                let value = try r.string(name)
+                guard allowed.contains(value) else { throw r.fail(name, "unknown value '\(value.prefix(40))'") }
+                set(&report, value)
             case .trajectory:
                 let length = Int(try r.u32(name))
                 guard length <= r.remaining else { throw r.fail(name, "\(length) byte(s), \(r.remaining) left") }
@@ -147,6 +155,7 @@ extension WireReader {
         case .double, .int: _ = try u64(field)
         case .bool: _ = try bool(field)
         case .doubles: _ = try doubles(field)
+        case .string: _ = try string(field)
         case .bytes:
             let length = Int(try u32(field))
             guard length <= remaining else { throw fail(field, "\(length) byte(s), \(remaining) left") }

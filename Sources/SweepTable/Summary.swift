@@ -326,7 +326,7 @@ extension ReportField {
         case .int(let get, _): get(report).map(Double.init)
         case .bool(let get, _): get(report).map { $0 ? 1 : 0 }
         case .derived(let get): get(report) ? 1 : 0
-        case .perNoise, .trajectory: nil
+        case .perNoise, .name, .trajectory: nil
         }
     }
 

@@ -255,6 +255,7 @@ struct TrainCommand: ParsableCommand {
             case .double(let get, _): object[field.column] = number(get(r))
             case .int(let get, _): object[field.column] = get(r) ?? NSNull()
             case .bool(let get, _): object[field.column] = get(r) ?? NSNull()
+            case .name(let get, _, _): object[field.column] = get(r) ?? NSNull()
             case .perNoise(let get, _):
                 object[field.column] = get(r).map { values in
                     Dictionary(uniqueKeysWithValues: zip(testNoise.map(decimalLabel), values.map(number)))

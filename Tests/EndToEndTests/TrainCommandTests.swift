@@ -21,7 +21,7 @@ import Testing
             "gradient_norm", "oracle_norm", "test_error", "oracle_test_error", "balancedness", "effective_rank",
             "iterations", "converged_at", "recovered_at", "stationary_at", "diverged", "converged", "recovered",
             "stationary", "step_budget", "budget_capped", "train_seconds", "balancedness_drift", "loss_gap_rate",
-            "best_rank_gap", "flow_time", "loss_ratio",
+            "best_rank_gap", "flow_time", "loss_ratio", "target_method", "target_residual",
         ])
         let testError = try #require(object["test_error"] as? [String: Double])
         #expect(Set(testError.keys) == ["0", "0.1"])

@@ -48,7 +48,8 @@ import TrainingCore
             converged: true, recovered: true, stationary: true, stepBudget: v.int(), budgetCapped: true,
             trainSeconds: v.double(), trajectory: [point(&v), point(&v)], flowTime: v.double(),
             lossGapRate: v.double(), balancednessDrift: v.double(), bestRankGap: v.double(), lossRatio: v.double(),
-            supportSize: v.int(), l1Norm: v.double(), supportRecovered: true)
+            supportSize: v.int(), l1Norm: v.double(), supportRecovered: true, targetMethod: .exhaustive,
+            targetResidual: v.double())
         return (spec, report)
     }
 

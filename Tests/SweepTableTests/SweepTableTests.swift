@@ -174,7 +174,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
             "median_target_distance", "median_gradient_norm", "median_reconstruction_error",
             "median_off_subspace_error", "median_oracle_distance", "median_train_residual", "median_balancedness",
             "median_effective_rank", "median_train_seconds", "median_flow_time", "median_loss_gap_rate",
-            "median_balancedness_drift", "median_best_rank_gap", "median_loss_ratio", "median_support_size",
+            "median_balancedness_drift", "median_best_rank_gap", "median_loss_ratio", "median_target_residual", "median_support_size", "target_searched",
             "support_recovered", "support_recovery_rate",
             "support_recovery_ci_low", "support_recovery_ci_high", "median_test_error", "median_oracle_test_error",
             "lower_quartile_test_error", "upper_quartile_test_error",

@@ -50,6 +50,8 @@ public struct ReportField: Sendable {
         case bool(get: @Sendable (RunReport) -> Bool?, set: @Sendable (inout RunReport, Bool?) -> Void)
         /// One value per test-noise level of the spec.
         case perNoise(get: @Sendable (RunReport) -> [Double]?, set: @Sendable (inout RunReport, [Double]?) -> Void)
+        /// One of a fixed set of names (an enum's raw values).
+        case name(get: @Sendable (RunReport) -> String?, set: @Sendable (inout RunReport, String?) -> Void, allowed: [String])
         /// The logged points (their own codec and table); empty is absent.
         case trajectory
         /// Computed from the other fields: aggregated, never sent or stored.
@@ -161,6 +163,16 @@ extension ReportField {
                      presence: Presence, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
         ReportField(name, column, tag: tag, .bool(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
                     optional: true, models: models, presence: presence, rule: .any, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func name<E: RawRepresentable & CaseIterable & Sendable>(
+        _ name: String, _ column: String, tag: UInt8, _ path: Path<E?>, models: Set<ModelKind>, presence: Presence,
+        doc: String
+    ) -> ReportField where E.RawValue == String {
+        ReportField(name, column, tag: tag,
+                    .name(get: { $0[keyPath: path]?.rawValue }, set: { $0[keyPath: path] = $1.flatMap(E.init(rawValue:)) },
+                          allowed: E.allCases.map(\.rawValue)),
+                    optional: true, models: models, presence: presence, rule: .any, aggregate: .none, check: nil, doc: doc)
     }
 
     static func perNoise(_ name: String, _ column: String, tag: UInt8, _ path: Path<[Double]?>, models: Set<ModelKind>,

@@ -40,6 +40,7 @@ extension ReportField {
         case .int: "2 (`i64`)"
         case .bool: "3 (`bool`)"
         case .perNoise: "4 (`[f64]`)"
+        case .name(_, _, let allowed): "6 (`str`: " + allowed.map { "`\($0)`" }.joined(separator: ", ") + ")"
         case .trajectory: "5 (bytes: `[point]`)"
         case .derived: "-"
         }
@@ -51,6 +52,7 @@ extension ReportField {
         case .int: "INTEGER"
         case .bool: "INTEGER 0/1"
         case .perNoise: "TEXT: JSON object by test noise"
+        case .name: "TEXT"
         case .trajectory, .derived: "-"
         }
     }

@@ -92,6 +92,18 @@ extension RunReport {
                 rule: .positive, aggregate: .median(),
                 doc: "F(θ_T) / F(θ*_λ): the final loss over the target's (1 at W*_λ)"),
 
+        .double("targetResidual", "target_residual", tag: 32, \.targetResidual, models: deep, presence: .measured,
+                rule: .nonNegative, aggregate: .median(),
+                check: { r, _ in
+                    guard let residual = r.targetResidual, residual > 1e-12 else { return nil }
+                    return "targetResidual \(residual) above 1e-12: W*_λ was not found"
+                },
+                doc: "W*_λ's first-order residual on its rank manifold, relative (at most 1e-12)"),
+        ReportField("targetSearched", "target_searched", tag: 0,
+                    .derived { $0.targetMethod.map { !$0.isCertified } ?? false }, optional: false, models: deep,
+                    presence: .always, rule: .any, aggregate: .count("target_searched"), check: nil,
+                    doc: "derived: W*_λ came from a local search, not a certified global minimizer"),
+
         // MARK: The diagonal network (MODEL.md §5)
         .int("supportSize", "support_size", tag: 23, \.supportSize, models: diagonal,
              rule: .count(upTo: { $0.problem.signalDim }, bound: "signalDim"), aggregate: .median(),
@@ -110,6 +122,8 @@ extension RunReport {
                 doc: "‖W_or‖_F, the scale of the recovery test"),
         .double("l1Norm", "l1_norm", tag: 28, \.l1Norm, models: diagonal, rule: .positive,
                 doc: "‖w_ℓ1‖_1, the minimum-ℓ1 solution's norm"),
+        .name("targetMethod", "target_method", tag: 33, \.targetMethod, models: deep, presence: .measured,
+              doc: "how W*_λ was found (MODEL.md §4): closed-form, convex, exhaustive (certified) or search"),
         .perNoise("testError", "test_error", tag: 29, \.testError, models: deep, aggregate: .perNoise(quartiles: true),
                   doc: "per test-noise level σ: ‖W (A X + σ E) − X‖_F / ‖X‖_F on fresh test data"),
         .perNoise("oracleTestError", "oracle_test_error", tag: 30, \.oracleTestError, models: deep,

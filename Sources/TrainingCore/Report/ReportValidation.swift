@@ -38,6 +38,7 @@ extension RunReport {
         case .int(let get, _): get(self) != nil
         case .bool(let get, _): get(self) != nil
         case .perNoise(let get, _): get(self) != nil
+        case .name(let get, _, _): get(self) != nil
         case .trajectory: !trajectory.isEmpty
         case .derived: true
         }
@@ -82,7 +83,7 @@ extension RunReport {
                 break
             }
             return nil
-        case .bool, .trajectory, .derived:
+        case .bool, .name, .trajectory, .derived:
             return nil
         }
     }
