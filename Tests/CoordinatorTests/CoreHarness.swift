@@ -99,7 +99,7 @@ struct CoreHarness {
     func result(_ taskID: Int, attempt: Int = 1, sweep: String? = nil) -> Message {
         let spec = core.configuration.sampled(core.plan.task(taskID).spec, trial: core.plan.task(taskID).trial)
         return .result(TaskResult(sweep: sweep ?? fingerprint, taskID: taskID, attempt: attempt,
-                                  report: WireReport(spec.syntheticReport(seconds: 0.5)),
+                                  report: spec.syntheticReport(seconds: 0.5),
                                   startedAt: now - 1, finishedAt: now - 0.5))
     }
 
