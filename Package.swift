@@ -115,7 +115,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "SweepConfigTests", dependencies: ["SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsStoreTests", dependencies: ["ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SweepTableTests", dependencies: ["SweepTable", "ResultsStore", "SweepConfig", "TrainingCore"],
+            exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["dlsweep", "ResultsStore", "SweepTable", "ZeroMQ", "SweepProtocol", "TrainingCore", "NumPyFiles", "LinearAlgebra"], swiftSettings: swiftSettings),
     ]
 )

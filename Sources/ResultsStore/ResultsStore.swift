@@ -355,8 +355,9 @@ public final class ResultsStore: Sendable {
     ].map(\.rawValue))
 
     private static let insertColumns = [
-        "task_id", "cell_index", "depth", "width", "lambda", "noise", "trial", "problem_seed", "training_seed",
-        "status", "attempt", "worker_id", "host", "started_at", "finished_at",
+        "task_id", "cell_index",
+    ] + AxisColumns.all.map(\.key) + [
+        "trial", "problem_seed", "training_seed", "status", "attempt", "worker_id", "host", "started_at", "finished_at",
     ] + ReportColumns.all + ["failure_reason", "axes"]
 
     private static let insertSQL = """
@@ -390,16 +391,17 @@ public final class ResultsStore: Sendable {
             failureReason = reason
         }
         let status: TaskStatus = failureReason == nil ? .ok : .failed
-        var values: [SQLValue] = [
-            .int(task.id), .int(task.cell.index), .int(task.cell.depth), .int(task.cell.width), .real(task.cell.lambda),
-            .real(task.cell.noise), .int(task.trial), .text(String(task.spec.seeds.problem)),
+        var values: [SQLValue] = [.int(task.id), .int(task.cell.index)]
+        values.reserveCapacity(Self.insertColumns.count)
+        values += AxisColumns.all.map { $0.value(task.cell[$0.key]) }
+        values += [
+            .int(task.trial), .text(String(task.spec.seeds.problem)),
             .text(String(task.spec.seeds.training)), .text(status.rawValue), .int(outcome.attempt),
             .text(outcome.workerID), .text(outcome.host), .date(outcome.startedAt), .date(outcome.finishedAt),
         ]
-        values.reserveCapacity(Self.insertColumns.count)
         values += metrics
         values.append(.text(failureReason))
-        values.append(.text(try Self.encodeAxes(task.cell.extraSettings)))
+        values.append(.text(try Self.encodeAxes(task.cell.settings.filter { AxisColumns.named($0.key) == nil })))
         return values
     }
 
@@ -525,7 +527,8 @@ public final class ResultsStore: Sendable {
 
     // MARK: Encoding
 
-    /// The extra axis values as a JSON object in axis order; nil (NULL) when there are none.
+    /// The values of the axes without a column of their own (`AxisColumns`) as a JSON object in
+    /// axis order; nil (NULL) when there are none.
     static func encodeAxes(_ settings: [AxisSetting]) throws -> String? {
         guard !settings.isEmpty else { return nil }
         let encoder = JSONEncoder()
@@ -537,16 +540,23 @@ public final class ResultsStore: Sendable {
         return "{" + parts.joined(separator: ",") + "}"
     }
 
-    /// Reads `encodeAxes`' object back in the plan's axis order.
-    private func decodeAxes(_ text: String?, taskID: Int) throws -> [AxisSetting] {
-        guard let text else { return [] }
-        let object: [String: AxisValue]
-        do {
-            object = try JSONDecoder().decode([String: AxisValue].self, from: Data(text.utf8))
-        } catch {
-            throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "axes is not a JSON object of axis values")
+    /// A row's axis values, from their columns and `encodeAxes`' object, in the plan's axis order.
+    private func decodeAxes(_ row: Row, taskID: Int) throws -> [AxisSetting] {
+        var object: [String: AxisValue] = [:]
+        if let text: String = row.checked("axes") {
+            do {
+                object = try JSONDecoder().decode([String: AxisValue].self, from: Data(text.utf8))
+            } catch {
+                throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "axes is not a JSON object of axis values")
+            }
         }
-        let order = plan.configuration.extraAxes.map(\.key)
+        for column in AxisColumns.all {
+            guard let value = column.read(row) else {
+                throw ResultsStoreError.corruptRow(path: path, taskID: taskID, reason: "\(column.key) is missing or of the wrong type")
+            }
+            object[column.key] = value
+        }
+        let order = plan.configuration.grid.map(\.key)
         return object.sorted { (order.firstIndex(of: $0.key) ?? .max, $0.key) < (order.firstIndex(of: $1.key) ?? .max, $1.key) }
             .map { AxisSetting($0.key, AxisDefinition.named($0.key)?.typed($0.value) ?? $0.value) }
     }
@@ -565,9 +575,9 @@ public final class ResultsStore: Sendable {
     }
 
     /// The model of a row's cell: the config's, unless the grid has a `model` axis.
-    private func modelKind(_ extraAxes: [AxisSetting]) -> ModelKind {
+    private func modelKind(_ axes: [AxisSetting]) -> ModelKind {
         var settings = plan.configuration.settings
-        if let setting = extraAxes.first(where: { $0.key == "model" }) {
+        if let setting = axes.first(where: { $0.key == "model" }) {
             AxisDefinition.named("model")?.apply(setting.value, to: &settings)
         }
         return settings.modelKind
@@ -631,28 +641,24 @@ public final class ResultsStore: Sendable {
         guard let startedAt: Date = row.checked("started_at"), let finishedAt: Date = row.checked("finished_at") else {
             throw corrupt("unreadable timestamps")
         }
-        guard let cellIndex: Int = row.checked("cell_index"), let depth: Int = row.checked("depth"),
-              let width: Int = row.checked("width"), let lambda: Double = row.checked("lambda"),
-              let noise: Double = row.checked("noise"), let trial: Int = row.checked("trial"),
+        guard let cellIndex: Int = row.checked("cell_index"), let trial: Int = row.checked("trial"),
               let attempt: Int = row.checked("attempt"), let workerID: String = row.checked("worker_id"),
               let host: String = row.checked("host")
         else { throw corrupt("a cell, trial, attempt or worker column is missing or of the wrong type") }
         let trainSeconds: Double? = row.checked("train_seconds")
-        let extraAxes = try decodeAxes(row.checked("axes"), taskID: taskID)
+        let axes = try decodeAxes(row, taskID: taskID)
         var report: RunReport?
         if status == .ok {
             guard let _: Int = row.checked("iterations"), let _: Bool = row.checked("diverged") else {
                 throw corrupt("an ok row without integer metrics")
             }
-            report = try decodeReport(row, model: modelKind(extraAxes), testNoise: testNoise, taskID: taskID)
+            report = try decodeReport(row, model: modelKind(axes), testNoise: testNoise, taskID: taskID)
         }
-        var result = ResultRow(
-            taskID: taskID, cellIndex: cellIndex, depth: depth, width: width, lambda: lambda, noise: noise,
+        return ResultRow(
+            taskID: taskID, cellIndex: cellIndex, axes: axes,
             trial: trial, problemSeed: problemSeed, trainingSeed: trainingSeed, status: status, attempt: attempt,
             workerID: workerID, host: host, startedAt: startedAt, finishedAt: finishedAt, trainSeconds: trainSeconds,
             report: report, failureReason: row.checked("failure_reason"))
-        result.extraAxes = extraAxes
-        return result
     }
 }
 
@@ -683,3 +689,33 @@ struct FileIdentity: Sendable, Hashable {
     }
 }
 
+/// The axes that keep a column of their own in `results` (`depth`, `width`, `lambda`,
+/// `noise`, NOT NULL since schema v1); every other axis goes into the `axes` JSON object.
+///
+/// Why columns and not a migration into `axes`: a folder written before any version stays
+/// byte-for-byte readable and resumable with no rewrite of its rows, the SQL queries of
+/// docs/RESULTS-FOLDER.md keep working, and an older binary can still read a newer folder's
+/// rows. Only the store knows this split: a `ResultRow` has one list of axes, in plan order.
+enum AxisColumns {
+    struct Column: Sendable {
+        var key: String
+        var isInteger: Bool
+
+        /// The column's value for an axis value; 0 when the cell has no such axis (NOT NULL).
+        func value(_ value: AxisValue?) -> SQLValue {
+            isInteger ? .int(value?.intValue ?? 0) : .real(value?.doubleValue ?? 0)
+        }
+
+        func read(_ row: Row) -> AxisValue? {
+            if isInteger { return (row.checked(key) as Int?).map(AxisValue.int) }
+            return (row.checked(key) as Double?).map(AxisValue.double)
+        }
+    }
+
+    static let all = [
+        Column(key: "depth", isInteger: true), Column(key: "width", isInteger: true),
+        Column(key: "lambda", isInteger: false), Column(key: "noise", isInteger: false),
+    ]
+
+    static func named(_ key: String) -> Column? { all.first { $0.key == key } }
+}

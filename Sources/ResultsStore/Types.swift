@@ -43,13 +43,8 @@ public struct TaskOutcome: Sendable, Hashable {
 public struct ResultRow: Sendable, Hashable {
     public var taskID: Int
     public var cellIndex: Int
-    public var depth: Int
-    public var width: Int
-    public var lambda: Double
-    public var noise: Double
-    /// The cell's values on axes other than the four above (`init_scale`, `optimizer`, …);
-    /// empty for legacy grids.
-    public var extraAxes: [AxisSetting] = []
+    /// The cell's value on every axis of the plan, in the plan's axis order.
+    public var axes: [AxisSetting]
     public var trial: Int
     public var problemSeed: UInt64
     public var trainingSeed: UInt64
@@ -67,16 +62,13 @@ public struct ResultRow: Sendable, Hashable {
     public var report: RunReport?
     public var failureReason: String?
 
-    public init(taskID: Int, cellIndex: Int, depth: Int, width: Int, lambda: Double, noise: Double, trial: Int,
+    public init(taskID: Int, cellIndex: Int, axes: [AxisSetting], trial: Int,
                 problemSeed: UInt64, trainingSeed: UInt64, status: TaskStatus, attempt: Int, workerID: String,
                 host: String, startedAt: Date, finishedAt: Date, trainSeconds: Double?, report: RunReport?,
                 failureReason: String?) {
         self.taskID = taskID
         self.cellIndex = cellIndex
-        self.depth = depth
-        self.width = width
-        self.lambda = lambda
-        self.noise = noise
+        self.axes = axes
         self.trial = trial
         self.problemSeed = problemSeed
         self.trainingSeed = trainingSeed
@@ -103,13 +95,16 @@ public struct ResultRow: Sendable, Hashable {
         case let .failed(why):
             reason = why
         }
-        self.init(taskID: task.id, cellIndex: task.cell.index, depth: task.cell.depth, width: task.cell.width,
-                  lambda: task.cell.lambda, noise: task.cell.noise, trial: task.trial,
+        self.init(taskID: task.id, cellIndex: task.cell.index, axes: task.cell.settings, trial: task.trial,
                   problemSeed: task.spec.seeds.problem, trainingSeed: task.spec.seeds.training,
                   status: report == nil ? .failed : .ok, attempt: outcome.attempt, workerID: outcome.workerID,
                   host: outcome.host, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt,
                   trainSeconds: report?.trainSeconds, report: report, failureReason: reason)
-        extraAxes = task.cell.extraSettings
+    }
+
+    /// The value of axis `key`, nil when the plan has no such axis.
+    public subscript(axis key: String) -> AxisValue? {
+        axes.last { $0.key == key }?.value
     }
 }
 

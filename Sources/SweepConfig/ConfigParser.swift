@@ -197,7 +197,7 @@ struct ConfigParser {
                 throw error(entry, "diagonal trains with a fixed step: no step_rule")
             }
         }
-        let gridKeys = Set(extraAxes.map(\.key) + AxisDefinition.legacyKeys)
+        let gridKeys = Set(extraAxes.map(\.key) + SweepAxis.allCases.map(\.rawValue))
         for item in [heatmap.rows, heatmap.columns].compactMap({ $0 }) {
             let key = try string(item)
             guard gridKeys.contains(key) else {

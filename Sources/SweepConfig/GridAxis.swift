@@ -98,19 +98,31 @@ public struct AxisDefinition: Sendable {
         case steps
     }
 
+    /// Where the default heat map draws an axis when no `heatmap:` names it: inside a panel
+    /// (down or across) or as one panel per value. The plots' convention since the first
+    /// sweeps (depth down, width across, a panel per λ and σ_train), carried by the axis.
+    public enum HeatmapPlace: Int, Sendable, Comparable {
+        case rows, columns, panels
+
+        public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    }
+
     public var key: String
     public var section: Section
     public var kind: Kind
+    /// How plots name the axis (`λ`, `σ_train`); the key for most.
+    public var symbol: String
+    /// nil: the heat map places it by the rules of `HeatmapLayout`.
+    public var heatmapPlace: HeatmapPlace?
     let apply: @Sendable (inout RunSettings, AxisValue) -> Void
-
-    /// The four axes every sweep has had: cells always carry them (one value when the grid does
-    /// not list them), innermost in this order, and the seeds encode them first.
-    public static let legacyKeys = ["depth", "width", "lambda", "noise"]
 
     /// Whether the key draws the problem (A, R, X, test set): these alone enter the problem seed.
     public var isProblemKey: Bool { section == .problem }
 
     public static func named(_ key: String) -> AxisDefinition? { byKey[key] }
+
+    /// How plots name axis `key`: its symbol, or the key itself.
+    public static func symbol(_ key: String) -> String { byKey[key]?.symbol ?? key }
 
     /// Every key a grid may list, in the order the config reference gives them.
     public static let all: [AxisDefinition] = [
@@ -130,8 +142,8 @@ public struct AxisDefinition: Sendable {
         .init(key: "model", section: .model, kind: .choice(ModelKind.allCases.map(\.rawValue))) {
             $0.model = ModelKind(rawValue: $1.stringValue)
         },
-        .init(key: "depth", section: .model, kind: .positiveInt) { $0.common.model.depth = $1.intValue },
-        .init(key: "width", section: .model, kind: .positiveInt) { $0.common.model.width = $1.intValue },
+        .init(key: "depth", section: .model, kind: .positiveInt, heatmapPlace: .rows) { $0.common.model.depth = $1.intValue },
+        .init(key: "width", section: .model, kind: .positiveInt, heatmapPlace: .columns) { $0.common.model.width = $1.intValue },
         .init(key: "init", section: .model, kind: .choice(InitScheme.allCases.map(\.rawValue))) {
             if let v = InitScheme(rawValue: $1.stringValue) { $0.common.model.initScheme = v }
         },
@@ -139,10 +151,12 @@ public struct AxisDefinition: Sendable {
             $0.common.model.initScale = $1.doubleValue
         },
         // training
-        .init(key: "lambda", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
+        .init(key: "lambda", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil),
+              symbol: "λ", heatmapPlace: .panels) {
             $0.common.training.lambda = $1.doubleValue
         },
-        .init(key: "noise", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil)) {
+        .init(key: "noise", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil),
+              symbol: "σ_train", heatmapPlace: .panels) {
             $0.common.training.noise = $1.doubleValue
         },
         .init(key: "steps", section: .training, kind: .steps) {
@@ -196,10 +210,13 @@ public struct AxisDefinition: Sendable {
 
     private static let byKey: [String: AxisDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })
 
-    init(key: String, section: Section, kind: Kind, apply: @escaping @Sendable (inout RunSettings, AxisValue) -> Void) {
+    init(key: String, section: Section, kind: Kind, symbol: String? = nil, heatmapPlace: HeatmapPlace? = nil,
+         apply: @escaping @Sendable (inout RunSettings, AxisValue) -> Void) {
         self.key = key
         self.section = section
         self.kind = kind
+        self.symbol = symbol ?? key
+        self.heatmapPlace = heatmapPlace
         self.apply = apply
     }
 
@@ -218,7 +235,8 @@ public struct AxisDefinition: Sendable {
 }
 
 extension AxisValue {
-    var intValue: Int {
+    /// The value as an integer axis reads it (a number truncated; 0 for names and booleans).
+    public var intValue: Int {
         switch self {
         case let .int(v): v
         case let .double(v): Int(v)
@@ -226,7 +244,8 @@ extension AxisValue {
         }
     }
 
-    var doubleValue: Double {
+    /// The value as a number axis reads it (NaN for names and booleans).
+    public var doubleValue: Double {
         switch self {
         case let .int(v): Double(v)
         case let .double(v): v

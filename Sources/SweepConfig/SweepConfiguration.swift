@@ -1,9 +1,10 @@
 public import TrainingCore
 import Foundation
 
-/// The four axes every sweep has (see `AxisDefinition.legacyKeys`). Every cell has a value on
-/// each; an axis the grid does not list has exactly one value (fixed under `training`, or the
-/// TrainingCore default). A grid may sweep any other run-spec key too (`SweepConfiguration.grid`).
+/// The four axes every sweep has: the parser always puts them in `SweepConfiguration.grid`
+/// (one value when the grid does not list them: fixed under `training`, or the TrainingCore
+/// default), so every cell has a value on each. Past the parser and the fingerprint's canonical
+/// form they are ordinary grid axes, read by key.
 public enum SweepAxis: String, Codable, Sendable, Hashable, CaseIterable {
     case depth, width, lambda, noise
 }

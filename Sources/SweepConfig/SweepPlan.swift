@@ -1,10 +1,11 @@
 import Foundation
 public import TrainingCore
 
-/// One combination of the grid axes: an ordered list of (axis key, value), the extra axes
-/// first, then depth, width, lambda and noise, which every cell has.
+/// One combination of the grid axes: an ordered list of (axis key, value), one per axis of
+/// the plan in its order. Depth, width, lambda and noise are axes like any other; every cell
+/// has them because the parser always lists them (one value when the config fixes them).
 public struct SweepCell: Codable, Sendable, Hashable {
-    /// Position in `SweepPlan.cells` (the first axis outermost, noise innermost).
+    /// Position in `SweepPlan.cells` (the first axis outermost, the last innermost).
     public var index: Int
     /// Every axis value of the cell, in the plan's axis order.
     public var settings: [AxisSetting]
@@ -14,28 +15,9 @@ public struct SweepCell: Codable, Sendable, Hashable {
         self.settings = settings
     }
 
-    /// A cell of the four legacy axes only.
-    public init(index: Int, depth: Int, width: Int, lambda: Double, noise: Double) {
-        self.init(index: index, settings: [
-            AxisSetting("depth", .int(depth)), AxisSetting("width", .int(width)),
-            AxisSetting("lambda", .double(lambda)), AxisSetting("noise", .double(noise)),
-        ])
-    }
-
     /// The value of axis `key`, nil when the cell has no such axis.
     public subscript(key: String) -> AxisValue? {
         settings.last { $0.key == key }?.value
-    }
-
-    public var depth: Int { self["depth"]?.intValue ?? 0 }
-    public var width: Int { self["width"]?.intValue ?? 0 }
-    public var lambda: Double { self["lambda"]?.doubleValue ?? 0 }
-    /// Training measurement noise `sigma_train`.
-    public var noise: Double { self["noise"]?.doubleValue ?? 0 }
-
-    /// The values on axes other than the legacy four, in axis order.
-    public var extraSettings: [AxisSetting] {
-        settings.filter { !AxisDefinition.legacyKeys.contains($0.key) }
     }
 }
 
@@ -87,7 +69,7 @@ public struct SweepCells: RandomAccessCollection, Sendable, Hashable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
 
-    /// The first axis outermost, the last (noise) innermost.
+    /// The first axis outermost, the last innermost.
     public subscript(index: Int) -> SweepCell {
         precondition(index >= 0 && index < count, "cell index \(index) outside 0..<\(count)")
         if index >= gridCount { return added[index - gridCount] }
@@ -112,8 +94,8 @@ public struct SweepPlan: Sendable {
     public typealias Cell = SweepCell
 
     public let configuration: SweepConfiguration
-    /// Every combination of the axes (extra axes outermost, then depth, width, lambda, noise),
-    /// then the cells added by refinement.
+    /// Every combination of the axes (`SweepConfiguration.grid`, the first outermost), then the
+    /// cells added by refinement.
     public private(set) var cells: SweepCells
     /// Runs per cell of the grid (an adaptive sweep: in its first round, `min_trials`).
     public var trials: Int { configuration.trials }
@@ -225,12 +207,12 @@ public struct SweepPlan: Sendable {
 ///   cells are not noise in the problem draw). When the grid sweeps problem keys
 ///   (`measurements`, `samples`, `condition`, …), their values follow:
 ///   chain(master, "PROBLEM", t, fnv(key), value, …) in key order, and nothing else.
-/// - training seed = chain(master, "TRAINING", depth, width, lambda.bitPattern,
-///   noise.bitPattern, [fnv(key), value]…, t) with the extra axes (`init_scale`, `optimizer`,
-///   …) in key order: it depends on the cell's parameter *values*, never on its index,
-///   so adding a value to an axis leaves every existing cell's runs unchanged.
+/// - training seed = chain(master, "TRAINING", depth, width, lambda, noise, [fnv(key), value]…,
+///   t) with the values of `leadingKeys` first and every other axis (`init_scale`,
+///   `optimizer`, …) in key order: it depends on the cell's parameter *values*, never on its
+///   index, so adding a value to an axis leaves every existing cell's runs unchanged.
 /// A value enters as its integer, the bit pattern of its double, FNV-1a of its name, or 0/1.
-/// Extra axes enter only when the grid lists them, so legacy grids keep their seeds.
+/// A grid over the leading axes alone folds in no key words, so the first sweeps keep their seeds.
 public enum SweepSeeds {
     /// The SplitMix64 output function (Steele, Lea & Flood 2014).
     @inlinable
@@ -256,33 +238,23 @@ public enum SweepSeeds {
         chain(master, [problemTag, UInt64(truncatingIfNeeded: trial)])
     }
 
-    public static func trainingSeed(master: UInt64, depth: Int, width: Int, lambda: Double, noise: Double,
-                                    trial: Int) -> UInt64 {
-        chain(master, [
-            trainingTag, UInt64(truncatingIfNeeded: depth), UInt64(truncatingIfNeeded: width),
-            (lambda + 0).bitPattern, (noise + 0).bitPattern, UInt64(truncatingIfNeeded: trial),
-        ])
-    }
+    /// The axes whose values open every training chain, in this order, whether or not the grid
+    /// lists them: the seed scheme of every folder written so far, kept so that their runs keep
+    /// their seeds. Not a special kind of axis; a cell without one of them folds in 0.
+    static let leadingKeys = ["depth", "width", "lambda", "noise"]
 
     public static func seeds(master: UInt64, cell: SweepCell, trial: Int) -> RunSeeds {
-        let extras = cell.extraSettings.sorted { $0.key < $1.key }
-        guard !extras.isEmpty else {
-            return RunSeeds(
-                problem: problemSeed(master: master, trial: trial),
-                training: trainingSeed(master: master, depth: cell.depth, width: cell.width,
-                                       lambda: cell.lambda, noise: cell.noise, trial: trial))
-        }
         func words(_ settings: [AxisSetting]) -> [UInt64] {
             settings.flatMap { [fnv1a64Word(Array($0.key.utf8)), $0.value.seedWord] }
         }
-        let problemAxes = extras.filter { AxisDefinition.named($0.key)?.isProblemKey ?? false }
+        // Typed as the key is (a number axis read back from JSON as `1` is the double 1).
+        let leading = leadingKeys.map { key in cell[key].map { AxisDefinition.named(key)?.typed($0) ?? $0 }?.seedWord ?? 0 }
+        let others = cell.settings.filter { !leadingKeys.contains($0.key) }.sorted { $0.key < $1.key }
+        let problemAxes = others.filter { AxisDefinition.named($0.key)?.isProblemKey ?? false }
         let trialWord = UInt64(truncatingIfNeeded: trial)
         return RunSeeds(
             problem: chain(master, [problemTag, trialWord] + words(problemAxes)),
-            training: chain(master, [
-                trainingTag, UInt64(truncatingIfNeeded: cell.depth), UInt64(truncatingIfNeeded: cell.width),
-                (cell.lambda + 0).bitPattern, (cell.noise + 0).bitPattern,
-            ] + words(extras) + [trialWord]))
+            training: chain(master, [trainingTag] + leading + words(others) + [trialWord]))
     }
 }
 

@@ -23,9 +23,9 @@ public struct DiagonalLine: Sendable, Hashable {
 public func diagonalLines(_ summaries: [CellSummary]) -> [DiagonalLine] {
     var byDepth: [Int: [DiagonalLine.Point]] = [:]
     for s in summaries where s.trials > 0 {
-        guard let alpha = s.extraAxes.first(where: { $0.key == "init_scale" })?.value.number, alpha > 0,
+        guard let alpha = s.axisValue("init_scale")?.number, alpha > 0,
               let distance = s.median("target_distance"), distance.isFinite, distance > 0 else { continue }
-        byDepth[s.depth, default: []].append(.init(alpha: alpha, distance: distance, converged: 2 * s.converged > s.trials))
+        byDepth[s.axisValue("depth")?.intValue ?? 0, default: []].append(.init(alpha: alpha, distance: distance, converged: 2 * s.converged > s.trials))
     }
     return byDepth.keys.sorted().map { depth in
         let points = byDepth[depth, default: []].sorted { $0.alpha < $1.alpha }

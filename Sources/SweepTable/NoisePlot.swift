@@ -3,13 +3,17 @@ import SweepConfig
 
 /// The paper's Figure 1: test error against test noise σ, one curve per λ (the median over
 /// the cell's runs, with the band between the quartiles of its seeds), and the oracle
-/// `R (A R)⁺` as a dashed line. One panel per (depth, width, σ_train); linear axes.
+/// `R (A R)⁺` as a dashed line. One panel per combination of the other axes (depth, width,
+/// σ_train, and any the config adds); linear axes.
 public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -> String {
-    struct PanelKey: Hashable { var depth: Int, width: Int, noise: Double }
+    /// The curves' axis; the plot is about λ, so it names it.
+    let curveKey = "lambda"
+    func lambda(_ s: CellSummary) -> Double { s.axisValue(curveKey)?.number ?? 0 }
+    typealias PanelKey = [AxisSetting]
     var panels: [PanelKey] = []
     var byPanel: [PanelKey: [CellSummary]] = [:]
     for s in summaries where s.trials > 0 {
-        let key = PanelKey(depth: s.depth, width: s.width, noise: s.noise)
+        let key = s.axes.filter { $0.key != curveKey }
         if byPanel[key] == nil { panels.append(key) }
         byPanel[key, default: []].append(s)
     }
@@ -18,7 +22,7 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
     let panelW = 340.0, panelH = 240.0, margin = 48.0, gap = 30.0, top = 44.0, legendH = 22.0
     let columns = max(1, min(3, panels.count))
     let rows = max(1, (panels.count + columns - 1) / columns)
-    let lambdas = Array(Set(summaries.map(\.lambda))).sorted()
+    let lambdas = Array(Set(summaries.map(lambda))).sorted()
     let totalW = max(Double(columns) * (panelW + gap) + 20, 360)
     let totalH = top + Double(rows) * (panelH + gap + legendH) + Double(lambdas.count / 4 + 1) * 18 + 30
     let palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
@@ -54,7 +58,7 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
         func px(_ sigma: Double) -> Double { x0 + sigma / sigmaMax * plotW }
         func py(_ value: Double) -> Double { y0 + plotH - min(value, yMax) / yMax * plotH }
         svg.append("<g>")
-        svg.append("<text x=\"\(x0)\" y=\"\(y0 - 6)\" font-size=\"12\">depth \(key.depth), width \(key.width), σ_train = \(decimalLabel(key.noise))</text>")
+        svg.append("<text x=\"\(x0)\" y=\"\(y0 - 6)\" font-size=\"12\">\(xmlEscaped(TrajectoryPanel.label(key)))</text>")
         svg.append("<rect x=\"\(x0)\" y=\"\(y0)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#999\"/>")
         for i in 0...4 {
             let v = yMax * Double(i) / 4
@@ -65,8 +69,8 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
         }
         svg.append("<text x=\"\(x0 + plotW / 2)\" y=\"\(y0 + plotH + 26)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">test noise σ</text>")
         var oracleDrawn = false
-        for c in cells.sorted(by: { $0.lambda < $1.lambda }) {
-            let colour = colour(c.lambda)
+        for c in cells.sorted(by: { lambda($0) < lambda($1) }) {
+            let colour = colour(lambda(c))
             // The seed band: lower quartile out, upper quartile back.
             let lower = zip(sigmas, labels).compactMap { s, l in (c.lowerQuartileTestError[l] ?? nil).flatMap { $0.isFinite ? (px(s), py($0)) : nil } }
             let upper = zip(sigmas, labels).compactMap { s, l in (c.upperQuartileTestError[l] ?? nil).flatMap { $0.isFinite ? (px(s), py($0)) : nil } }

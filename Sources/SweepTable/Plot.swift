@@ -4,12 +4,13 @@ public import SweepConfig
 /// Which two axes a heat map's panels show (rows down, columns across); one panel per
 /// combination of the other axes.
 ///
-/// The config's `heatmap: {rows, columns}` names them; by default they are the first two axes
-/// with more than one value among depth, width, the numeric extra axes (in axis order), lambda
-/// and noise, with depth down and width across for the legacy grids; an axis of names
-/// (optimizer, init) splits the panels unless the config puts it inside them. A grid with one varying axis
-/// puts it across. Panels: one per combination of the remaining varying axes and of lambda
-/// and noise (always, as the legacy maps: lambda down, noise across).
+/// The config's `heatmap: {rows, columns}` names them; by default they are the first two
+/// numeric axes with more than one value, the axes ordered by `AxisDefinition.heatmapPlace`
+/// (depth, width, the other axes in axis order, lambda, noise), so depth is down and width
+/// across when both vary; an axis of names (optimizer, init) splits the panels unless the
+/// config puts it inside them. A grid with one varying axis puts it across. Panels: one per
+/// combination of the remaining varying axes and of the `.panels` axes (always: lambda down,
+/// noise across).
 public struct HeatmapLayout: Sendable, Hashable {
     public var rows: String
     public var columns: String
@@ -30,13 +31,13 @@ public struct HeatmapLayout: Sendable, Hashable {
         let varying = keys.filter { key in Set(summaries.compactMap { $0.axisValue(key) }).count > 1 }
         var picked = [rows, columns]
         var pool = (varying + keys).filter { $0 != rows && $0 != columns }
-        // One varying axis and no choice: across, with depth down.
+        // One varying axis and no choice: across, with the first axis (depth) down.
         if rows == nil, columns == nil, varying.count == 1 {
-            picked = [keys.first { $0 != varying[0] } ?? "depth", varying[0]]
+            picked = [keys.first { $0 != varying[0] } ?? "", varying[0]]
         }
         for i in 0..<2 where picked[i] == nil {
             pool.removeAll { picked.contains($0) }
-            picked[i] = pool.first ?? (i == 0 ? "depth" : "width")
+            picked[i] = pool.first ?? ""
         }
         return HeatmapLayout(rows: picked[0]!, columns: picked[1]!)
     }
@@ -70,29 +71,31 @@ public struct HeatmapLayout: Sendable, Hashable {
         return values.indices.map { (bounds[$0], bounds[$0 + 1] - bounds[$0], centres[$0]) }
     }
 
+    /// The axes in the order the default layout considers them: `.rows`, `.columns`, the
+    /// unplaced in axis order, then `.panels` (a stable sort).
     static func candidateKeys(_ summaries: [CellSummary]) -> [String] {
-        ["depth", "width"] + extraAxisKeys(summaries) + ["lambda", "noise"]
+        let keys = axisKeys(summaries)
+        func place(_ key: String) -> Int {
+            AxisDefinition.named(key)?.heatmapPlace.map { $0 == .panels ? 3 : $0.rawValue } ?? 2
+        }
+        return keys.indices.sorted { (place(keys[$0]), $0) < (place(keys[$1]), $1) }.map { keys[$0] }
     }
 
     /// The axes that split the map into panels: the varying ones not shown inside a panel,
-    /// then lambda and noise.
+    /// then the `.panels` axes (lambda and noise).
     func panelKeys(_ summaries: [CellSummary]) -> [String] {
         let shown = [rows, columns]
-        let varying = Self.candidateKeys(summaries).filter { key in
-            !["lambda", "noise"].contains(key) && Set(summaries.compactMap { $0.axisValue(key) }).count > 1
+        let keys = Self.candidateKeys(summaries)
+        let always = keys.filter { AxisDefinition.named($0)?.heatmapPlace == .panels }
+        let varying = keys.filter { key in
+            !always.contains(key) && Set(summaries.compactMap { $0.axisValue(key) }).count > 1
         }
-        return (varying + ["lambda", "noise"]).filter { !shown.contains($0) }
+        return (varying + always).filter { !shown.contains($0) }
     }
 }
 
 /// How a panel title names an axis.
-private func axisLabel(_ key: String) -> String {
-    switch key {
-    case "lambda": "λ"
-    case "noise": "σ_train"
-    default: key
-    }
-}
+private func axisLabel(_ key: String) -> String { AxisDefinition.symbol(key) }
 
 /// An SVG heat map of one outcome's rate: one panel per combination of the panel axes (by
 /// default one per (lambda, noise) pair, lambda down, noise across), the layout's rows down and

@@ -41,14 +41,13 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 /// The columns shared by the text and Markdown tables.
 func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
-    let extras = extraAxisKeys(summaries)
-    let header = extras + ["depth", "width", "lambda", "noise", "conv [95% CI]", "rec [95% CI]",
+    let keys = axisKeys(summaries)
+    let header = keys + ["conv [95% CI]", "rec [95% CI]",
                   "stat", "budget", "div", "fail", "iter", "dist", "rec err", "off err"]
         + labels.map { "test@\($0)" }
     let rows = summaries.map { s in
-        extras.map { s.axisValue($0)?.description ?? "-" }
-        + [String(s.depth), String(s.width), decimalLabel(s.lambda), decimalLabel(s.noise),
-         rateWithInterval(s, .converged), rateWithInterval(s, .recovered),
+        keys.map { s.axisValue($0)?.description ?? "-" }
+        + [rateWithInterval(s, .converged), rateWithInterval(s, .recovered),
          String(s.stationary), s.capped > 0 ? "\(s.budget) (\(s.capped) capped)" : String(s.budget),
          String(s.diverged), String(s.failed),
          short(s.medianIterations), short(s.median("target_distance")), short(s.median("reconstruction_error")),
@@ -101,15 +100,15 @@ public func renderHosts(_ hosts: [HostSummary]) -> String {
 
 // MARK: Machine-readable tables
 
-/// The extra axes (beyond depth, width, lambda, noise) of the summaries, in axis order.
-func extraAxisKeys(_ summaries: [CellSummary]) -> [String] {
+/// The axes of the summaries, in axis order.
+func axisKeys(_ summaries: [CellSummary]) -> [String] {
     var seen = Set<String>()
-    return summaries.flatMap { $0.extraAxes.map(\.key) }.filter { seen.insert($0).inserted }
+    return summaries.flatMap(\.axisKeys).filter { seen.insert($0).inserted }
 }
 
-/// The CSV header of `renderCSV` for the given test noise labels (extra axes first).
-public func csvHeader(testNoiseLabels labels: [String], extraAxes: [String] = []) -> [String] {
-    extraAxes + CellSummary.scalarKeys
+/// The CSV header of `renderCSV` for the given axes and test noise labels.
+public func csvHeader(axes: [String], testNoiseLabels labels: [String]) -> [String] {
+    axes + CellSummary.scalarKeys
         + labels.map { "median_test_error@\($0)" }
         + labels.map { "median_oracle_test_error@\($0)" }
 }
@@ -117,11 +116,11 @@ public func csvHeader(testNoiseLabels labels: [String], extraAxes: [String] = []
 /// A header and one row per cell; full-precision numbers, empty for no value, `inf`/`nan` spelled out.
 public func renderCSV(_ summaries: [CellSummary]) -> String {
     let labels = noiseLabels(summaries)
-    let extras = extraAxisKeys(summaries)
-    var lines = [csvHeader(testNoiseLabels: labels, extraAxes: extras).joined(separator: ",")]
+    let keys = axisKeys(summaries)
+    var lines = [csvHeader(axes: keys, testNoiseLabels: labels).joined(separator: ",")]
     for s in summaries {
         // Axis values are config keys' values: numbers, names of the listed choices, true/false.
-        let fields: [String] = extras.map { s.axisValue($0).map { $0.number.map(exact) ?? $0.description } ?? "" }
+        let fields: [String] = keys.map { s.axisValue($0).map { $0.number.map(exact) ?? $0.description } ?? "" }
             + CellSummary.scalarKeys.map { key in
             CellSummary.integerKeys.contains(key) ? String(Int(s.number(key) ?? 0)) : exact(s.number(key))
         } + labels.map { exact(s.medianTestError[$0] ?? nil) } + labels.map { exact(s.medianOracleTestError[$0] ?? nil) }

@@ -166,9 +166,11 @@ public struct SweepReport: Sendable {
 
     private func failuresTable() -> String {
         guard failedCount > 0 else { return "<p>No failed task.</p>" }
-        let header = ["task", "depth", "width", "lambda", "noise", "trial", "attempt", "host", "worker", "reason"]
+        // Every row of a plan has the same axes, in plan order.
+        let keys = failures.first?.axes.map(\.key) ?? []
+        let header = ["task"] + keys + ["trial", "attempt", "host", "worker", "reason"]
         let rows = failures.map { r in
-            [String(r.taskID), String(r.depth), String(r.width), decimalLabel(r.lambda), decimalLabel(r.noise),
+            [String(r.taskID)] + keys.map { r[axis: $0]?.description ?? "-" } + [
              String(r.trial), String(r.attempt), r.host, r.workerID, r.failureReason ?? "no reason given"]
         }
         let shown = failures.count < failedCount ? "; the first \(failures.count) in task order" : ""

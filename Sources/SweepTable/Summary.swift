@@ -12,13 +12,9 @@ import TrainingCore
 /// median can be infinite. nil: no runs to aggregate. In JSON both nil and non-finite values
 /// are written as null (`diverged` tells which).
 public struct CellSummary: Codable, Sendable, Hashable {
-    /// The cell's values on axes other than the four below (`init_scale`, `optimizer`, …), in
-    /// the plan's axis order; written first in every table format.
-    public var extraAxes: [AxisSetting] = []
-    public var depth: Int
-    public var width: Int
-    public var lambda: Double
-    public var noise: Double
+    /// The cell's value on every axis, in the plan's axis order (the config's other axes, then
+    /// depth, width, lambda and noise); the first columns of every table format.
+    public var axes: [AxisSetting]
     /// Finished `ok` runs.
     public var trials: Int
     /// Tasks recorded as failed (no report).
@@ -36,7 +32,7 @@ public struct CellSummary: Codable, Sendable, Hashable {
         public var isInteger: Bool
     }
 
-    /// The scalar columns in table order: the four axes and `trials`, the outcomes and counts of
+    /// The scalar columns after the axes, in table order: `trials`, the outcomes and counts of
     /// the fields every model reports, `failed`, the medians, then the outcomes of fields only
     /// some models report.
     public static let columns: [Column] = {
@@ -51,14 +47,13 @@ public struct CellSummary: Codable, Sendable, Hashable {
         }
         let fields = RunReport.fields
         let everyModel = Set(ModelKind.allCases)
-        let axes = ["depth", "width", "lambda", "noise", "trials"].map { Column(name: $0, isInteger: $0 != "lambda" && $0 != "noise") }
         let common = fields.filter { $0.models == everyModel }.flatMap(outcomes)
         let medians = fields.compactMap { field -> Column? in
             guard case .median = field.aggregate else { return nil }
             return Column(name: "median_" + field.column, isInteger: false)
         }
         let specific = fields.filter { $0.models != everyModel }.flatMap(outcomes)
-        return axes + common + [Column(name: "failed", isInteger: true)] + medians + specific
+        return [Column(name: "trials", isInteger: true)] + common + [Column(name: "failed", isInteger: true)] + medians + specific
     }()
 
     /// The per-noise columns in table order: the medians, then the quartiles.
@@ -71,39 +66,30 @@ public struct CellSummary: Codable, Sendable, Hashable {
             + fields.filter(\.1).flatMap { ["lower_quartile_" + $0.0, "upper_quartile_" + $0.0] }
     }()
 
-    /// The names of the scalar columns (the per-noise maps are the others).
+    /// The names of the scalar columns (the axes and the per-noise maps are the others).
     public static let scalarKeys: [String] = columns.map(\.name)
     public static let integerKeys: Set<String> = Set(columns.filter(\.isInteger).map(\.name))
 
-    /// A scalar column by name, as a Double (counts too), for CSV and plots; nil: no value.
+    /// A scalar column or numeric axis by name, as a Double (counts too), for CSV and plots;
+    /// nil: no value.
     public func number(_ key: String) -> Double? {
         switch key {
-        case "depth": Double(depth)
-        case "width": Double(width)
-        case "lambda": lambda
-        case "noise": noise
         case "trials": Double(trials)
         case "failed": Double(failed)
-        default: values[key]
+        default: values[key] ?? axisValue(key)?.number
         }
     }
 
     /// The median of a report field (by its column, e.g. `iterations`) over the cell's runs.
     public func median(_ column: String) -> Double? { values["median_" + column] }
 
-    /// The value of grid axis `key` in this cell (the legacy four or an extra axis).
+    /// The value of grid axis `key` in this cell; nil when the cell has no such axis.
     public func axisValue(_ key: String) -> AxisValue? {
-        switch key {
-        case "depth": .int(depth)
-        case "width": .int(width)
-        case "lambda": .double(lambda)
-        case "noise": .double(noise)
-        default: extraAxes.first { $0.key == key }?.value
-        }
+        axes.last { $0.key == key }?.value
     }
 
-    /// The axis keys of this cell, extra axes first (the table's first columns).
-    public var axisKeys: [String] { extraAxes.map(\.key) + AxisDefinition.legacyKeys }
+    /// The axis keys of this cell in plan order (the table's first columns).
+    public var axisKeys: [String] { axes.map(\.key) }
 
     // MARK: The outcomes by name
 
@@ -155,7 +141,7 @@ public struct CellSummary: Codable, Sendable, Hashable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
-        for setting in extraAxes { try c.encode(setting.value, forKey: Key(stringValue: setting.key)) }
+        for setting in axes { try c.encode(setting.value, forKey: Key(stringValue: setting.key)) }
         for column in Self.columns {
             let key = Key(stringValue: column.name)
             // Counts stay integers; non-finite values and nil both become null (JSON has no infinity).
@@ -171,24 +157,25 @@ public struct CellSummary: Codable, Sendable, Hashable {
         }
     }
 
-    /// Reads what `encode` writes: the extra axes are the keys that are no column (their
-    /// order is not kept by JSON: sorted by key).
+    /// Reads what `encode` writes: the axes are the keys that are no column. JSON keeps no
+    /// order: they come back in the order of `AxisDefinition.all` (the config reference's),
+    /// which for the axes every grid has is the plan's (depth, width, lambda, noise).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         let known = Set(Self.scalarKeys + Self.perNoiseColumns)
-        extraAxes = try c.allKeys.filter { !known.contains($0.stringValue) }.sorted { $0.stringValue < $1.stringValue }.map {
+        let reference = AxisDefinition.all.map(\.key)
+        func rank(_ key: any CodingKey) -> (Int, String) {
+            (reference.firstIndex(of: key.stringValue) ?? .max, key.stringValue)
+        }
+        axes = try c.allKeys.filter { !known.contains($0.stringValue) }.sorted { rank($0) < rank($1) }.map {
             let value = try c.decode(AxisValue.self, forKey: $0)
             return AxisSetting($0.stringValue, AxisDefinition.named($0.stringValue)?.typed(value) ?? value)
         }
         func real(_ name: String) throws -> Double? { try c.decodeIfPresent(Double.self, forKey: Key(stringValue: name)) }
-        depth = Int(try real("depth") ?? 0)
-        width = Int(try real("width") ?? 0)
-        lambda = try real("lambda") ?? 0
-        noise = try real("noise") ?? 0
         trials = Int(try real("trials") ?? 0)
         failed = Int(try real("failed") ?? 0)
         values = [:]
-        for column in Self.columns where !["depth", "width", "lambda", "noise", "trials", "failed"].contains(column.name) {
+        for column in Self.columns where !["trials", "failed"].contains(column.name) {
             if let value = try real(column.name) { values[column.name] = value }
         }
         perNoise = [:]
@@ -197,13 +184,9 @@ public struct CellSummary: Codable, Sendable, Hashable {
         }
     }
 
-    public init(extraAxes: [AxisSetting] = [], depth: Int, width: Int, lambda: Double, noise: Double, trials: Int,
-                failed: Int, values: [String: Double], perNoise: [String: [String: Double?]]) {
-        self.extraAxes = extraAxes
-        self.depth = depth
-        self.width = width
-        self.lambda = lambda
-        self.noise = noise
+    public init(axes: [AxisSetting], trials: Int, failed: Int, values: [String: Double],
+                perNoise: [String: [String: Double?]]) {
+        self.axes = axes
         self.trials = trials
         self.failed = failed
         self.values = values
@@ -314,8 +297,7 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
         }
     }
     return CellSummary(
-        extraAxes: cell.extraSettings, depth: cell.depth, width: cell.width, lambda: cell.lambda, noise: cell.noise,
-        trials: reports.count, failed: cellRows.filter { $0.status == .failed }.count, values: values, perNoise: perNoise)
+        axes: cell.settings, trials: reports.count, failed: cellRows.filter { $0.status == .failed }.count, values: values, perNoise: perNoise)
 }
 
 extension ReportField {

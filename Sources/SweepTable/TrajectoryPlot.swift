@@ -35,16 +35,13 @@ extension TrajectoryPanel {
         }
     }
 
-    static func cellLabel(_ cell: SweepCell) -> String {
-        (cell.extraSettings.map { "\($0.key) \($0.value)" }
-            + ["depth \(cell.depth)", "width \(cell.width)", "λ \(decimalLabel(cell.lambda))", "σ_train \(decimalLabel(cell.noise))"])
-            .joined(separator: ", ")
-    }
+    static func cellLabel(_ cell: SweepCell) -> String { label(cell.settings) }
 
-    static func cellLabel(_ s: CellSummary) -> String {
-        (s.extraAxes.map { "\($0.key) \($0.value)" }
-            + ["depth \(s.depth)", "width \(s.width)", "λ \(decimalLabel(s.lambda))", "σ_train \(decimalLabel(s.noise))"])
-            .joined(separator: ", ")
+    static func cellLabel(_ s: CellSummary) -> String { label(s.axes) }
+
+    /// "depth 3, width 16, λ 0.01, σ_train 0": each axis by its symbol, in plan order.
+    static func label(_ axes: [AxisSetting]) -> String {
+        axes.map { "\(AxisDefinition.symbol($0.key)) \($0.value)" }.joined(separator: ", ")
     }
 }
 

@@ -36,7 +36,7 @@ struct TableCommand: ParsableCommand {
                 print("\n\(failedCount) failed task(s); first reasons:")
                 var seen = Set<String>()
                 for row in failures where seen.insert(row.failureReason ?? "").inserted && seen.count <= 5 {
-                    print("  task \(row.taskID) (depth \(row.depth), width \(row.width)): \(row.failureReason ?? "no reason given")")
+                    print("  task \(row.taskID) (\(row.axes.map { "\($0.key) \($0.value)" }.joined(separator: ", "))): \(row.failureReason ?? "no reason given")")
                 }
             }
             let hosts = try store.countByHost()

@@ -216,7 +216,7 @@ struct TrainCommand: ParsableCommand {
             print(try Self.json(outcome.report, model: .deepLinear, testNoise: levels))
         } else {
             let cell = sweepTask.cell
-            print("task \(task) of sweep '\(configuration.name)': \(cell.extraSettings.map { "\($0.key) \($0.value), " }.joined())depth \(cell.depth), width \(cell.width), lambda \(decimalLabel(cell.lambda)), noise \(decimalLabel(cell.noise)), trial \(sweepTask.trial)")
+            print("task \(task) of sweep '\(configuration.name)': \(cell.settings.map { "\($0.key) \($0.value), " }.joined())trial \(sweepTask.trial)")
             print(Self.summary(outcome.report, testNoise: levels))
         }
     }

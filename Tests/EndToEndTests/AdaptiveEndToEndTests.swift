@@ -117,7 +117,7 @@ struct AdaptiveEndToEndTests {
         let added = refined.dropFirst(16)
         #expect(added.count == 8)
         #expect(Set(added.map(\.cellIndex)) == [2])
-        #expect(Set(added.map(\.extraAxes)) == [[AxisSetting("steps", .int(1414))]])
+        #expect(Set(added.map { $0[axis: "steps"] }) == [.int(1414)])
         // Its runs are those of a plain sweep over that value: seeds by value, not by position.
         #expect(added.map { strip($0).report } == middle.map { strip($0).report })
         #expect(added.map(\.trainingSeed) == middle.map(\.trainingSeed))

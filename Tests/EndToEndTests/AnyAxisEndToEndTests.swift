@@ -22,7 +22,7 @@ import Testing
         let (store, _) = try ResultsStore.openExisting(directory: directory.appendingPathComponent("out").path)
         let rows = try store.rows()
         #expect(rows.count == 6)
-        #expect(rows.map { $0.extraAxes.first?.value } == [0.01, 0.01, 0.1, 0.1, 1.0, 1.0].map { AxisValue.double($0) })
+        #expect(rows.map { $0[axis: "init_scale"] } == [0.01, 0.01, 0.1, 0.1, 1.0, 1.0].map { AxisValue.double($0) })
         // The scale changes the run: balancedness at the end differs between the scales.
         #expect(Set(rows.compactMap { $0.report?.balancedness }).count == 6)
         for task in [0, 3] {

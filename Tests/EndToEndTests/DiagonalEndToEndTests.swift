@@ -35,7 +35,7 @@ import Testing
         #expect(rows.allSatisfy { $0.status == .ok && $0.report?.converged == true && $0.report?.supportRecovered != nil })
         for depth in [2, 3] {
             func distance(_ alpha: Double) -> Double? {
-                rows.first { $0.depth == depth && $0.extraAxes.first?.value == .double(alpha) }?.report?.targetDistance
+                rows.first { $0[axis: "depth"] == .int(depth) && $0[axis: "init_scale"] == .double(alpha) }?.report?.targetDistance
             }
             let large = try #require(distance(0.4)), small = try #require(distance(0.2))
             #expect(small < large, "depth \(depth): distance \(small) at 0.2, \(large) at 0.4")

@@ -62,7 +62,7 @@ import TrainingCore
     @Test func roundsKeepEveryTaskIdAndAddTrialsBySeedRule() throws {
         let base = try plan()
         // lambda 0.01 fails, 0.1 and 1 succeed, at both widths: the pairs (0.01, 0.1) differ.
-        let tallies = base.cells.map { CellTally(runs: 4, successes: $0.lambda < 0.05 ? 0 : 4) }
+        let tallies = base.cells.map { CellTally(runs: 4, successes: lambda($0) < 0.05 ? 0 : 4) }
         let round = try #require(base.nextAdaptiveRound(tallies: tallies, intervalWidth: Self.width))
         #expect(round.number == 1)
         // Geometric midpoints of 0.01 and 0.1 (log-spaced lambda), one per width.
@@ -90,7 +90,7 @@ import TrainingCore
         // Round 2: the new cell at width 32 (0/4) pairs with 0.1 (8/8): a level-2 midpoint; at
         // width 8, 0.1 is at 4/8 now, a difference of 0.5, not more: no midpoint there. Cells at
         // 8 runs and a settled rate stop; max_trials caps the mixed one at 10.
-        var tallies2 = next.cells.map { CellTally(runs: next.trials(ofCell: $0.index), successes: $0.lambda < 0.05 ? 0 : next.trials(ofCell: $0.index)) }
+        var tallies2 = next.cells.map { CellTally(runs: next.trials(ofCell: $0.index), successes: lambda($0) < 0.05 ? 0 : next.trials(ofCell: $0.index)) }
         tallies2[1] = CellTally(runs: 8, successes: 4)
         let round2 = try #require(next.nextAdaptiveRound(tallies: tallies2, intervalWidth: Self.width))
         #expect(round2.newCells.map(\.level) == [2])
@@ -102,7 +102,7 @@ import TrainingCore
         // Settled at width 8 too: its level-2 midpoint comes; then levels stop refinement (a
         // third would be level 3) and settled cells stop trials: nothing left.
         let third = next.applying(round2)
-        let settled = { (plan: SweepPlan) in plan.cells.map { CellTally(runs: 10, successes: $0.lambda < 0.05 ? 0 : 10) } }
+        let settled = { (plan: SweepPlan) in plan.cells.map { CellTally(runs: 10, successes: lambda($0) < 0.05 ? 0 : 10) } }
         let round3 = try #require(third.nextAdaptiveRound(tallies: settled(third), intervalWidth: Self.width))
         #expect(round3.newCells.map { $0.settings[1].value } == [.int(8)])
         #expect(round3.newCells.map { $0.settings[2].value } == [quarter])
@@ -130,7 +130,7 @@ import TrainingCore
     @Test("a round read back from its JSON (as the store keeps it) gives the same plan: 1.0 stays a number")
     func roundTripsThroughJSON() throws {
         let base = try plan(Self.yaml.replacingOccurrences(of: "lambda: [0.01, 0.1, 1.0]", with: "lambda: [1.0, 4.0]"))
-        let tallies = base.cells.map { CellTally(runs: 4, successes: $0.lambda < 2 ? 0 : 4) }
+        let tallies = base.cells.map { CellTally(runs: 4, successes: lambda($0) < 2 ? 0 : 4) }
         let round = try #require(base.nextAdaptiveRound(tallies: tallies, intervalWidth: Self.width))
         #expect(round.newCells.first?.settings.contains(AxisSetting("noise", .double(0))) == true)
         let decoded = try JSONDecoder().decode(AdaptiveRound.self, from: try JSONEncoder().encode(round))
@@ -138,7 +138,7 @@ import TrainingCore
         let next = base.applying(decoded)
         for id in 0..<next.taskCount { #expect(next.task(id) == base.applying(round).task(id)) }
         // Replayed, the plan knows its refined cells: the same tallies add no duplicate.
-        let again = next.nextAdaptiveRound(tallies: next.cells.map { CellTally(runs: 8, successes: $0.lambda < 2 ? 0 : 8) },
+        let again = next.nextAdaptiveRound(tallies: next.cells.map { CellTally(runs: 8, successes: lambda($0) < 2 ? 0 : 8) },
                                            intervalWidth: Self.width)
         #expect(again?.newCells.contains { $0.settings == round.newCells[0].settings } != true)
     }
@@ -146,11 +146,14 @@ import TrainingCore
     @Test func integerAxesGetIntegerMidpointsAndNoDuplicates() throws {
         let p = try plan(Self.yaml.replacingOccurrences(of: "width: [8, 32]", with: "width: [8, 9, 32]"))
         // Width 8 fails, 9 and 32 succeed: no integer between 8 and 9; (9, 32) agree.
-        let tallies = p.cells.map { CellTally(runs: 8, successes: $0.width == 8 ? 0 : 8) }
+        let tallies = p.cells.map { CellTally(runs: 8, successes: $0["width"] == .int(8) ? 0 : 8) }
         #expect(p.nextAdaptiveRound(tallies: tallies, intervalWidth: { _ in 0 }) == nil)
-        let split = p.cells.map { CellTally(runs: 8, successes: $0.width == 32 ? 8 : 0) }
+        let split = p.cells.map { CellTally(runs: 8, successes: $0["width"] == .int(32) ? 8 : 0) }
         let round = try #require(p.nextAdaptiveRound(tallies: split, intervalWidth: { _ in 0 }))
         #expect(Set(round.newCells.map { $0.settings[1].value }) == [.int(21)])
         #expect(round.newCells.count == 3)
     }
 }
+
+/// A cell's lambda (every cell of these grids has one).
+private func lambda(_ cell: SweepCell) -> Double { cell["lambda"]?.number ?? .nan }

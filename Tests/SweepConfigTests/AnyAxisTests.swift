@@ -48,7 +48,7 @@ import TrainingCore
             let task = plan.task(id)
             #expect(task.spec.model.initScale == task.cell["init_scale"]?.number)
             #expect(task.spec.training.optimizer.kind.rawValue == task.cell["optimizer"]?.description)
-            #expect(task.spec.model.depth == task.cell.depth)
+            #expect(task.cell["depth"] == .int(task.spec.model.depth))
             // The fixed alpha reaches the heavy-ball cells; gd's spec has no place for it.
             #expect(task.spec.training.optimizer.alpha == (task.spec.training.optimizer.kind == .gd ? nil : 2))
         }

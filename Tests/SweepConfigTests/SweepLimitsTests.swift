@@ -88,9 +88,10 @@ import TrainingCore
         let plan = SweepPlan(configuration)
         #expect(plan.cells.count == 1_000_000_000 && plan.taskCount == 1_000_000_000)
         let last = plan.cells[999_999_999]
-        #expect(last.depth == 1000 && last.width == 1000 && last.lambda == 0.0999 && last.index == 999_999_999)
+        #expect(last["depth"] == .int(1000) && last["width"] == .int(1000) && last["lambda"] == .double(0.0999)
+            && last.index == 999_999_999)
         let middle = plan.cells[1_002_003]  // depth index 1, width index 2, lambda index 3
-        #expect(middle.depth == 2 && middle.width == 3 && middle.lambda == 3e-4)
+        #expect(middle["depth"] == .int(2) && middle["width"] == .int(3) && middle["lambda"] == .double(3e-4))
         #expect(plan.task(999_999_999).cell == last)
         try SweepLimits(maxCellGiB: 1e6).check(configuration)
     }

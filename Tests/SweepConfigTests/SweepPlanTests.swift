@@ -14,7 +14,8 @@ import TrainingCore
     @Test func cellOrderIsDepthWidthLambdaNoise() {
         #expect(plan.cells.count == 2 * 3 * 2 * 1)
         #expect(plan.taskCount == plan.cells.count * 3)
-        let tuples = plan.cells.map { [Double($0.depth), Double($0.width), $0.lambda, $0.noise] }
+        #expect(plan.cells.allSatisfy { $0.settings.map(\.key) == ["depth", "width", "lambda", "noise"] })
+        let tuples = plan.cells.map { $0.settings.compactMap(\.value.number) }
         var expected: [[Double]] = []
         for d in [2.0, 3] { for w in [40.0, 80, 160] { for l in [0.0, 0.01] { expected.append([d, w, l, 0]) } } }
         #expect(tuples == expected)
@@ -28,10 +29,10 @@ import TrainingCore
             #expect(task.cell == plan.cells[id / 3])
             #expect(task.trial == id % 3)
             #expect(plan.taskID(cell: task.cell.index, trial: task.trial) == id)
-            #expect(task.spec.model.depth == task.cell.depth)
-            #expect(task.spec.model.width == task.cell.width)
-            #expect(task.spec.training.lambda == task.cell.lambda)
-            #expect(task.spec.training.noise == task.cell.noise)
+            #expect(task.cell["depth"] == .int(task.spec.model.depth))
+            #expect(task.cell["width"] == .int(task.spec.model.width))
+            #expect(task.cell["lambda"] == .double(task.spec.training.lambda))
+            #expect(task.cell["noise"] == .double(task.spec.training.noise))
             #expect(task.spec.training.steps == 500)
             #expect(task.spec.training.testNoise == [0, 0.1])
         }
@@ -55,9 +56,7 @@ import TrainingCore
         let widened = minimalYAML.replacingOccurrences(of: "width: [40, 80, 160]", with: "width: [20, 40, 80, 160]")
         let other = SweepPlan(try SweepConfiguration.parse(yaml: widened, fileName: "t.yaml"))
         for cell in plan.cells {
-            let match = try #require(other.cells.first {
-                $0.depth == cell.depth && $0.width == cell.width && $0.lambda == cell.lambda && $0.noise == cell.noise
-            })
+            let match = try #require(other.cells.first { $0.settings == cell.settings })
             #expect(match.index != cell.index || cell.index == 0)
             for trial in 0..<3 {
                 #expect(other.task(other.taskID(cell: match.index, trial: trial)).spec
@@ -67,14 +66,15 @@ import TrainingCore
     }
 
     @Test func seedsFollowTheDocumentedChain() {
-        let cell = plan.cells[5]
+        // Cell 5: depth 2, width 160, lambda 0.01, noise 0.
+        #expect(plan.cells[5].settings == [AxisSetting("depth", .int(2)), AxisSetting("width", .int(160)),
+                                           AxisSetting("lambda", .double(0.01)), AxisSetting("noise", .double(0))])
         let expected = SweepSeeds.chain(7, [
             0x50_524F_424C_454D, 2,
         ])
         #expect(plan.task(plan.taskID(cell: 5, trial: 2)).spec.seeds.problem == expected)
         let training = SweepSeeds.chain(7, [
-            0x5452_4149_4E49_4E47, UInt64(cell.depth), UInt64(cell.width),
-            cell.lambda.bitPattern, cell.noise.bitPattern, 2,
+            0x5452_4149_4E49_4E47, 2, 160, (0.01).bitPattern, (0.0).bitPattern, 2,
         ])
         #expect(plan.task(plan.taskID(cell: 5, trial: 2)).spec.seeds.training == training)
         // SplitMix64 reference value: the first output of the generator seeded with 0.
@@ -123,9 +123,9 @@ import TrainingCore
         #expect(big.cells.count == 10_000)
         #expect(big.taskCount == 1_000_000)
         let last = big.task(999_999)
-        #expect(last.cell.depth == 100 && last.cell.width == 100 && last.trial == 99)
+        #expect(last.cell["depth"] == .int(100) && last.cell["width"] == .int(100) && last.trial == 99)
         let middle = big.task(123_456)
         #expect(middle.cell.index == 1234 && middle.trial == 56)
-        #expect(middle.cell.depth == 13 && middle.cell.width == 35)
+        #expect(middle.cell["depth"] == .int(13) && middle.cell["width"] == .int(35))
     }
 }

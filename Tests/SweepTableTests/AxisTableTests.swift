@@ -36,8 +36,10 @@ import TrainingCore
         }
         try store.record(outcomes)
         let rows = try store.rows()
-        #expect(rows.map(\.extraAxes) == outcomes.map { $0.task.cell.extraSettings })
-        #expect(rows[0].extraAxes == [AxisSetting("optimizer", .string("gd")), AxisSetting("init_scale", .double(0.5))])
+        #expect(rows.map(\.axes) == outcomes.map { $0.task.cell.settings })
+        #expect(rows[0].axes == [AxisSetting("optimizer", .string("gd")), AxisSetting("init_scale", .double(0.5)),
+                                 AxisSetting("depth", .int(2)), AxisSetting("width", .int(400)),
+                                 AxisSetting("lambda", .double(0)), AxisSetting("noise", .double(0))])
 
         let summaries = try summarize(store: store)
         #expect(summaries.count == 8)
@@ -58,11 +60,12 @@ import TrainingCore
         #expect(json[7]["optimizer"] as? String == "heavy-ball")
         #expect((json[7]["init_scale"] as? NSNumber)?.doubleValue == 2)
         #expect((json[7]["depth"] as? NSNumber)?.intValue == 3)
-        // JSON reads back, the axes included (sorted by key: JSON objects have no order).
+        // JSON reads back, the axes included (in the config reference's order: JSON objects have none).
         let decoded = try JSONDecoder().decode([CellSummary].self, from: Data(try renderJSON(summaries).utf8))
+        let reference = AxisDefinition.all.map(\.key)
         #expect(decoded == summaries.map { s in
             var s = s
-            s.extraAxes.sort { $0.key < $1.key }
+            s.axes.sort { reference.firstIndex(of: $0.key)! < reference.firstIndex(of: $1.key)! }
             return s
         })
 
@@ -100,7 +103,7 @@ import TrainingCore
         #expect(layout.columns == "steps" && layout.positioned == ["steps": false])
         // Centres at 100, 300, 500 on a linear scale: equal steps. Move the middle to 200.
         var moved = summaries
-        moved[1].extraAxes = [AxisSetting("steps", .int(200))]
+        moved[1].axes[0] = AxisSetting("steps", .int(200))
         let svg = renderSuccessPlotSVG(moved, layout: layout)
         func labelX(_ text: String) throws -> Double {
             let line = try #require(svg.split(separator: "\n").first { $0.hasSuffix(">\(text)</text>") && $0.contains("text-anchor=\"middle\">") })

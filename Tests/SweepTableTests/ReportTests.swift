@@ -115,7 +115,10 @@ import TrainingCore
         let (reader, readConfiguration) = try ResultsStore.openExisting(directory: directory)
         let report = try SweepReport(store: reader, configuration: readConfiguration)
         #expect(report.trajectoryCount == 2)
-        #expect(report.trajectories.map(\.cell) == [1, 4].map { "depth \(plan.cells[$0].depth), width \(plan.cells[$0].width), λ \(decimalLabel(plan.cells[$0].lambda)), σ_train \(decimalLabel(plan.cells[$0].noise))" })
+        #expect(report.trajectories.map(\.cell) == [1, 4].map { i in
+            let value = { (key: String) in plan.cells[i][key]?.description ?? "?" }
+            return "depth \(value("depth")), width \(value("width")), λ \(value("lambda")), σ_train \(value("noise"))"
+        })
         let html = report.renderHTML()
         let section = try #require(html.components(separatedBy: "<section id=\"trajectories\">").last?
             .components(separatedBy: "</section>").first)

@@ -108,8 +108,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         ]
         let summaries = summarize(plan: plan, rows: rows)
         #expect(summaries.count == plan.cells.count)
-        #expect(summaries.map(\.depth) == plan.cells.map(\.depth))
-        #expect(summaries.map(\.lambda) == plan.cells.map(\.lambda))
+        #expect(summaries.map(\.axes) == plan.cells.map(\.settings))
 
         let first = summaries[0]
         #expect(first.trials == 3)
@@ -152,7 +151,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         var rows: [ResultRow] = []
         for cell in plan.cells where cell.index % 3 != 2 {
             for trial in 0..<plan.trials where (trial + cell.index) % 4 != 0 {
-                let ok = (trial + cell.depth) % 2 == 0
+                let ok = (trial + (cell["depth"]?.intValue ?? 0)) % 2 == 0
                 rows.append(row(plan, cell: cell.index, trial: trial, .report(makeReport(
                     iterations: 100 * (trial + 1), rec: 0.01 * Double(trial + 1), off: 0.002, success: ok,
                     diverged: trial == 3 && cell.index == 4))))
@@ -204,8 +203,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         }
         rows.append(row(plan, cell: 1, trial: 0, .report(makeReport(iterations: 100, rec: 0.01, off: 0.002, success: true))))
         let summaries = summarize(plan: plan, rows: rows)
-        let diagonal = try #require(summaries.first { $0.depth == plan.cells[0].depth && $0.width == plan.cells[0].width
-            && $0.lambda == plan.cells[0].lambda && $0.noise == plan.cells[0].noise })
+        let diagonal = try #require(summaries.first { $0.axes == plan.cells[0].settings })
         #expect(diagonal.supportRecovered == 3)
         #expect(close(diagonal.supportRecoveryRate, 0.75))
         let interval = wilsonInterval(successes: 3, trials: 4)
@@ -224,7 +222,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         let lines = csv.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(lines.count == summaries.count + 1)
         let header = lines[lines.startIndex].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        #expect(header == csvHeader(testNoiseLabels: ["0", "0.1"]))
+        #expect(header == csvHeader(axes: ["depth", "width", "lambda", "noise"], testNoiseLabels: ["0", "0.1"]))
         #expect(header.contains("median_test_error@0.1"))
         #expect(header.contains("median_oracle_test_error@0"))
         for line in lines {
@@ -271,7 +269,7 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         parser.delegate = counter
         #expect(parser.parse())
         let withRuns = summaries.filter { $0.trials > 0 }.count
-        #expect(counter.names.filter { $0 == "polyline" }.count == withRuns + Set(summaries.filter { $0.trials > 0 }.map { "\($0.depth)|\($0.width)|\($0.noise)" }).count)
+        #expect(counter.names.filter { $0 == "polyline" }.count == withRuns + Set(summaries.filter { $0.trials > 0 }.map { $0.axes.filter { $0.key != "lambda" } }).count)
         #expect(noise.contains("stroke-dasharray"))
     }
 
