@@ -50,7 +50,6 @@ struct ConfigParser {
         var settings = RunSettings()
         var successMeasure = SuccessMeasure.converged
         var grid: [SweepAxis: (values: Entry, line: Int?)] = [:]
-        var gridOrder: [SweepAxis] = []
         var extraAxes: [GridAxis] = []
         var extraEntries: [String: Entry] = [:]
         var heatmap: (rows: Entry?, columns: Entry?) = (nil, nil)
@@ -114,7 +113,6 @@ struct ConfigParser {
                         continue
                     }
                     grid[axis] = (item, item.line)
-                    gridOrder.append(axis)
                     switch axis {
                     case .depth: axes.depth = try intList(item)
                     case .width: axes.width = try intList(item)
@@ -161,14 +159,14 @@ struct ConfigParser {
             throw error(item, "applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol): sweep flow in a config of its own")
         }
 
-        guard let cellCount = axes.cellCount,
-              let extraCount = extraAxes.reduce(Optional(cellCount), { total, axis in
+        let fullGrid = extraAxes + axes.grid
+        guard let cellCount = fullGrid.reduce(Optional(1), { total, axis in
                   total.flatMap { t in
                       let (p, o) = t.multipliedReportingOverflow(by: axis.values.count)
                       return o ? nil : p
                   }
               }),
-              !extraCount.multipliedReportingOverflow(by: trials).overflow
+              !cellCount.multipliedReportingOverflow(by: trials).overflow
         else {
             throw ConfigError(file: fileName, line: nil, keyPath: "grid", message: "too many tasks: cells x trials overflows")
         }
@@ -197,7 +195,7 @@ struct ConfigParser {
                 throw error(entry, "diagonal trains with a fixed step: no step_rule")
             }
         }
-        let gridKeys = Set(extraAxes.map(\.key) + SweepAxis.allCases.map(\.rawValue))
+        let gridKeys = Set(fullGrid.map(\.key))
         for item in [heatmap.rows, heatmap.columns].compactMap({ $0 }) {
             let key = try string(item)
             guard gridKeys.contains(key) else {
@@ -210,18 +208,13 @@ struct ConfigParser {
             if let given = top.first(where: { $0.key == "trials" }) {
                 throw error(given, "not with adaptive: its min_trials, round and max_trials set the trials per cell")
             }
-            adaptive = try parseAdaptive(entry, grid: extraAxes + [
-                GridAxis(key: "depth", values: axes.depth.map(AxisValue.int)),
-                GridAxis(key: "width", values: axes.width.map(AxisValue.int)),
-                GridAxis(key: "lambda", values: axes.lambda.map(AxisValue.double)),
-                GridAxis(key: "noise", values: axes.noise.map(AxisValue.double)),
-            ])
+            adaptive = try parseAdaptive(entry, grid: fullGrid)
             trials = adaptive!.minTrials
         }
 
         return SweepConfiguration(
             name: name, seed: seed, trials: trials, settings: base,
-            axes: axes, gridAxes: gridOrder, extraAxes: extraAxes,
+            grid: fullGrid,
             heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
             adaptive: adaptive,
             successMeasure: successMeasure, trajectories: trajectories, yamlText: text, fileName: fileName)

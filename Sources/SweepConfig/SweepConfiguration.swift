@@ -1,38 +1,30 @@
 public import TrainingCore
 import Foundation
 
-/// The four axes every sweep has: the parser always puts them in `SweepConfiguration.grid`
-/// (one value when the grid does not list them: fixed under `training`, or the TrainingCore
-/// default), so every cell has a value on each. Past the parser and the fingerprint's canonical
-/// form they are ordinary grid axes, read by key.
-public enum SweepAxis: String, Codable, Sendable, Hashable, CaseIterable {
+/// The four axes every sweep has, as the parser reads them: it always puts them in
+/// `SweepConfiguration.grid` (one value when the grid does not list them: fixed under
+/// `training`, or the TrainingCore default), so every cell has a value on each. Past the parser
+/// they are grid axes like any other, read by key.
+enum SweepAxis: String, Sendable, Hashable, CaseIterable {
     case depth, width, lambda, noise
 }
 
-/// The values of the four legacy axes, in the order the config file lists them.
-public struct SweepAxes: Codable, Sendable, Hashable {
-    public var depth: [Int]
-    public var width: [Int]
-    public var lambda: [Double]
+/// The parser's values of the four axes of `SweepAxis` while it reads a file.
+struct SweepAxes: Sendable, Hashable {
+    var depth: [Int]
+    var width: [Int]
+    var lambda: [Double]
     /// Training measurement noise `sigma_train`.
-    public var noise: [Double]
+    var noise: [Double]
 
-    public init(depth: [Int], width: [Int], lambda: [Double], noise: [Double]) {
-        self.depth = depth
-        self.width = width
-        self.lambda = lambda
-        self.noise = noise
-    }
-
-    /// Number of cells, or nil when the product overflows `Int`.
-    public var cellCount: Int? {
-        var total = 1
-        for n in [depth.count, width.count, lambda.count, noise.count] {
-            let (product, overflow) = total.multipliedReportingOverflow(by: n)
-            if overflow { return nil }
-            total = product
-        }
-        return total
+    /// As grid axes, in cell order (depth outermost).
+    var grid: [GridAxis] {
+        [
+            GridAxis(key: "depth", values: depth.map(AxisValue.int)),
+            GridAxis(key: "width", values: width.map(AxisValue.int)),
+            GridAxis(key: "lambda", values: lambda.map(AxisValue.double)),
+            GridAxis(key: "noise", values: noise.map(AxisValue.double)),
+        ]
     }
 }
 
@@ -65,13 +57,11 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// The training spec, including `testNoise` and the outcome tolerances;
     /// `lambda` and `noise` hold their first axis values.
     public var training: TrainingSpec { baseSpec.training }
-    /// The grid; axes absent from `grid` have one value.
-    public var axes: SweepAxes
-    /// The legacy axes listed under `grid` in the file (the others are fixed).
-    public var gridAxes: [SweepAxis]
-    /// Axes over other run-spec keys (`init_scale`, `optimizer`, `measurements`, …), in the
-    /// order the file lists them; empty for a grid over the four legacy axes only.
-    public var extraAxes: [GridAxis]
+    /// Every axis in cell order, outermost first: the file's other axes (`init_scale`,
+    /// `optimizer`, `measurements`, …) in the order it lists them, then depth, width, lambda and
+    /// noise, always there (one value each when the grid does not list them). Grids of the four
+    /// alone keep the cell order and task ids of the first versions.
+    public var grid: [GridAxis]
     /// The heat map's row and column axes (`heatmap: {rows, columns}`); nil: the default
     /// (see `HeatmapLayout`). Not part of the fingerprint.
     public var heatmapRows: String?
@@ -92,25 +82,16 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// Where the text came from, for error messages.
     public var fileName: String
 
-    /// Every axis in cell order, outermost first: the extra axes in file order, then depth,
-    /// width, lambda and noise (one value each when the grid does not list them). Legacy
-    /// grids keep their cell order and task ids.
-    public var grid: [GridAxis] {
-        extraAxes + [
-            GridAxis(key: "depth", values: axes.depth.map(AxisValue.int)),
-            GridAxis(key: "width", values: axes.width.map(AxisValue.int)),
-            GridAxis(key: "lambda", values: axes.lambda.map(AxisValue.double)),
-            GridAxis(key: "noise", values: axes.noise.map(AxisValue.double)),
-        ]
-    }
+    /// The grid's axis `key`; nil when it has none.
+    public func axis(_ key: String) -> GridAxis? { grid.first { $0.key == key } }
 
     /// Cells of the grid, or nil when the product overflows `Int`.
     public var cellCount: Int? {
-        var total = axes.cellCount
-        for axis in extraAxes {
-            guard let t = total else { return nil }
-            let (product, overflow) = t.multipliedReportingOverflow(by: axis.values.count)
-            total = overflow ? nil : product
+        var total = 1
+        for axis in grid {
+            let (product, overflow) = total.multipliedReportingOverflow(by: axis.values.count)
+            if overflow { return nil }
+            total = product
         }
         return total
     }

@@ -20,7 +20,6 @@ public struct SweepLimits: Sendable, Hashable {
     /// Throws a `ConfigError` naming the key when `configuration` exceeds a limit.
     public func check(_ configuration: SweepConfiguration) throws(ConfigError) {
         let file = configuration.fileName
-        let axes = configuration.axes
         let cells = configuration.cellCount ?? Int.max
         // An adaptive sweep may give every grid cell max_trials (refined cells come on top).
         let trials = configuration.adaptive?.maxTrials ?? configuration.trials
@@ -32,12 +31,10 @@ public struct SweepLimits: Sendable, Hashable {
                 file: file, line: nil, keyPath: configuration.adaptive == nil ? "trials" : "adaptive.max_trials",
                 message: "\(count) tasks (\(cells) cells × \(trials) \(what)) exceed the limit of \(maxTasks); use fewer trials or grid values, or raise the limit with --max-tasks")
         }
-        // The estimate grows with depth and width, so the largest cell has the largest of each.
+        // The estimate grows with every size (depth, width, measurements, samples, …), so the
+        // largest cell has the largest value of each integer axis.
         var settings = configuration.settings
-        settings.common.model.depth = axes.depth.max() ?? settings.common.model.depth
-        settings.common.model.width = axes.width.max() ?? settings.common.model.width
-        // Swept sizes (measurements, samples, …): their largest values, likewise.
-        for axis in configuration.extraAxes {
+        for axis in configuration.grid {
             guard let definition = AxisDefinition.named(axis.key), case .positiveInt = definition.kind,
                   let largest = axis.values.max(by: { $0.intValue < $1.intValue })
             else { continue }

@@ -265,11 +265,11 @@ public enum SweepSeeds {
 /// changes the fingerprint only when that form changes. Pinned by golden tests, one per config
 /// in configs/.
 enum Fingerprint {
-    /// What the fingerprint covers: the base spec with the legacy axis fields zeroed (the axes
-    /// carry them), the axes, trials, the master seed and (inside `training`) the test noise
-    /// levels. `grid` (the extra axes, in file order) is present only when the grid has extra
-    /// axes, so the fingerprints of legacy grids are unchanged; `adaptive` likewise, only for
-    /// adaptive sweeps.
+    /// What the fingerprint covers: the base spec with depth, width, lambda and noise zeroed
+    /// (`axes` carries them), trials, the master seed and (inside `training`) the test noise
+    /// levels. `grid` (the other axes, in file order) is present only when the grid has such
+    /// axes, so the fingerprints of grids over the four alone are those of the first versions;
+    /// `adaptive` likewise, only for adaptive sweeps.
     private struct Canonical: Encodable {
         var version = 3
         var seed: String
@@ -285,7 +285,10 @@ enum Fingerprint {
         var values: [AxisValue]
     }
 
+    /// The four axes of the first versions, each under its own key (the form every
+    /// fingerprint so far was taken of).
     private struct Axes: Encodable {
+        static let keys = ["depth", "width", "lambda", "noise"]
         var depth: [Int]
         var width: [Int]
         var lambda: [Double]
@@ -299,11 +302,13 @@ enum Fingerprint {
         spec.training.lambda = 0
         spec.training.noise = 0
         spec.seeds = RunSeeds(problem: 0, training: 0)
-        let axes = configuration.axes
+        func values(_ key: String) -> [AxisValue] { configuration.axis(key)?.values ?? [] }
+        let others = configuration.grid.filter { !Axes.keys.contains($0.key) }
         let canonical = Canonical(
             seed: String(configuration.seed), trials: configuration.trials,
-            axes: Axes(depth: axes.depth, width: axes.width, lambda: axes.lambda, noise: axes.noise),
-            grid: configuration.extraAxes.isEmpty ? nil : configuration.extraAxes.map { Extra(key: $0.key, values: $0.values) },
+            axes: Axes(depth: values("depth").map(\.intValue), width: values("width").map(\.intValue),
+                       lambda: values("lambda").map(\.doubleValue), noise: values("noise").map(\.doubleValue)),
+            grid: others.isEmpty ? nil : others.map { Extra(key: $0.key, values: $0.values) },
             adaptive: configuration.adaptive,
             spec: spec)
         let encoder = JSONEncoder()

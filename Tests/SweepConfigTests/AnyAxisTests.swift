@@ -31,9 +31,10 @@ import TrainingCore
 
     @Test func extraAxesAreOutermostAndReachTheSpec() throws {
         let config = try parse(Self.yaml)
-        #expect(config.extraAxes.map(\.key) == ["init_scale", "optimizer"])
-        #expect(config.extraAxes[0].values == [.double(0.1), .double(1)])
-        #expect(config.extraAxes[1].values == [.string("gd"), .string("heavy-ball")])
+        // The file's other axes outermost, in its order, then the four every grid has.
+        #expect(config.grid.map(\.key) == ["init_scale", "optimizer", "depth", "width", "lambda", "noise"])
+        #expect(config.grid[0].values == [.double(0.1), .double(1)])
+        #expect(config.grid[1].values == [.string("gd"), .string("heavy-ball")])
         let plan = SweepPlan(config)
         #expect(plan.cells.count == 8)
         #expect(plan.taskCount == 16)
@@ -153,7 +154,7 @@ import TrainingCore
     @Test func legacyGridsKeepSeedsAndFingerprints() throws {
         // The four legacy axes enter the seeds exactly as before, with no extra words.
         let legacy = SweepPlan(try parse(minimalYAML))
-        #expect(legacy.configuration.extraAxes.isEmpty)
+        #expect(legacy.configuration.grid.map(\.key) == ["depth", "width", "lambda", "noise"])
         #expect(legacy.cells[0].settings.map(\.key) == ["depth", "width", "lambda", "noise"])
         #expect(legacy.fingerprint == "826ac771b9a2c9af")
         // Moving an axis into the grid with one value is a different sweep (the grid lists it).

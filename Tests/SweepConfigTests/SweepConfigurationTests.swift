@@ -106,7 +106,7 @@ let minimalYAML = """
         #expect(config.seed == 1)
         #expect(config.problem.signalDim == 60)
         #expect(config.problem.measurements == 30)
-        #expect(config.axes.depth == [2, 3, 5])
+        #expect(config.axis("depth")?.values == [.int(2), .int(3), .int(5)])
         #expect(config.training.stopOnSuccess)
         let plan = SweepPlan(config)
         #expect(plan.taskCount >= 100 && plan.taskCount <= 300)
@@ -125,8 +125,10 @@ let minimalYAML = """
         let config = try SweepConfiguration.parse(yaml: minimalYAML, fileName: "t.yaml")
         #expect(config.seed == 7)
         #expect(config.trials == 3)
-        #expect(config.axes == SweepAxes(depth: [2, 3], width: [40, 80, 160], lambda: [0, 0.01], noise: [0]))
-        #expect(config.gridAxes == [.depth, .width, .lambda, .noise])
+        #expect(config.grid == [
+            GridAxis(key: "depth", values: [.int(2), .int(3)]), GridAxis(key: "width", values: [.int(40), .int(80), .int(160)]),
+            GridAxis(key: "lambda", values: [.double(0), .double(0.01)]), GridAxis(key: "noise", values: [.double(0)]),
+        ])
         #expect(config.training.steps == 500)
         #expect(config.training.etaScale == 0.25)
         #expect(config.training.tolRec == 0.05)
@@ -161,7 +163,10 @@ let minimalYAML = """
             """
         let config = try SweepConfiguration.parse(yaml: yaml, fileName: "f.yaml")
         #expect(config.name == "f")
-        #expect(config.axes == SweepAxes(depth: [2, 4], width: [33], lambda: [0.5], noise: [0.25]))
+        #expect(config.grid == [
+            GridAxis(key: "depth", values: [.int(2), .int(4)]), GridAxis(key: "width", values: [.int(33)]),
+            GridAxis(key: "lambda", values: [.double(0.5)]), GridAxis(key: "noise", values: [.double(0.25)]),
+        ])
         let plan = SweepPlan(config)
         #expect(plan.cells.count == 2)
         #expect(plan.task(1).spec.model.width == 33)
@@ -172,10 +177,11 @@ let minimalYAML = """
     @Test func absentAxesTakeTheDefaults() throws {
         let config = try SweepConfiguration.parse(yaml: "trials: 2\n", fileName: "d.yaml")
         let defaults = RunSpec()
-        #expect(config.axes.depth == [defaults.model.depth])
-        #expect(config.axes.width == [defaults.model.width])
-        #expect(config.axes.lambda == [defaults.training.lambda])
-        #expect(config.axes.noise == [defaults.training.noise])
+        #expect(config.grid == [
+            GridAxis(key: "depth", values: [.int(defaults.model.depth)]), GridAxis(key: "width", values: [.int(defaults.model.width)]),
+            GridAxis(key: "lambda", values: [.double(defaults.training.lambda)]),
+            GridAxis(key: "noise", values: [.double(defaults.training.noise)]),
+        ])
         #expect(SweepPlan(config).taskCount == 2)
     }
 
