@@ -221,8 +221,8 @@ public final class ResultsStore: Sendable {
                 try db.execute(sql: "ALTER TABLE results ADD COLUMN \(column) \(type)")
             }
         }
-        // Grids over any run-spec key: the cell's values on the extra axes as a JSON object
-        // (`{"init_scale":0.5}`), NULL for the legacy four (older folders have no such cells).
+        // Grids over any run-spec key: the cell's values on the axes without a column
+        // (`AxisColumns`) as a JSON object (`{"init_scale":0.5}`), NULL when it has none.
         migrator.registerMigration("v3-axes") { db in
             try db.execute(sql: "ALTER TABLE results ADD COLUMN axes TEXT")
         }

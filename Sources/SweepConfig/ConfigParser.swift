@@ -311,7 +311,8 @@ struct ConfigParser {
         }
     }
 
-    /// The values of a grid axis over a non-legacy key, checked as the key is outside the grid.
+    /// The values of a grid axis other than depth, width, lambda and noise (`SweepAxes` reads
+    /// those), checked as the key is outside the grid.
     private func axisValues(_ entry: Entry, _ definition: AxisDefinition) throws -> [AxisValue] {
         let nodes = try elements(entry, what: "values")
         var values: [AxisValue] = []
