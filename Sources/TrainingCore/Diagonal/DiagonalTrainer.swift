@@ -9,6 +9,8 @@ public struct DiagonalOutcome: Sendable {
     /// The measurements the network was trained on (`A w*`, plus training noise if any).
     public var y: [Double]
     public var reference: MinimumL1Solution
+    /// Where the gradient flow from this run's (D, α) ends.
+    public var limit: DiagonalFlowLimit
     /// The step size used.
     public var eta: Double
     /// `½‖A w − y‖²` at the reported iterate.
@@ -44,15 +46,14 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
     }
     let reference = try MinimumL1Solution(a: problem.a, y: y)
     let l1Norm = max(BLAS.norm2(reference.w), .leastNormalMagnitude)
+    let limit = try DiagonalFlowLimit(a: problem.a, y: y, depth: model.depth, scale: model.initScale)
+    let limitNorm = max(BLAS.norm2(limit.w), .leastNormalMagnitude)
     let signalNorm = max(BLAS.norm2(problem.signal), .leastNormalMagnitude)
     let yNorm = max(BLAS.norm2(y), .leastNormalMagnitude)
     let depth = model.depth
     let eta = try training.eta ?? diagonalStep(problem: problem, reference: reference, depth: depth, etaScale: training.etaScale)
     let budget = training.stepLimit
 
-    func distance(_ w: [Double], _ to: [Double]) -> Double {
-        BLAS.norm2(zip(w, to).map { $0 - $1 })
-    }
 
     var network = DiagonalNetwork(dimension: problem.dimension, depth: depth, scale: model.initScale)
     let initialLoss = problem.loss(network, y: y)
@@ -125,9 +126,9 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
             convergedAt: nil, recoveredAt: nil, stationaryAt: nil,
             diverged: true, converged: false, recovered: false, stationary: false, stepBudget: budget,
             budgetCapped: false, trainSeconds: seconds, trajectory: trajectory, flowTime: time,
-            supportSize: 0, l1Norm: l1Norm)
+            supportSize: 0, l1Norm: l1Norm, flowLimitL1Distance: distance(limit.w, reference.w) / l1Norm)
         return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
-                               eta: eta, finalLoss: finalLoss)
+                               limit: limit, eta: eta, finalLoss: finalLoss)
     }
     let residual = (2 * finalLoss).squareRoot() / yNorm
     let l1Distance = distance(w, reference.w) / l1Norm
@@ -147,9 +148,11 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
         stepBudget: budget, budgetCapped: false, trainSeconds: seconds, trajectory: trajectory,
         flowTime: time,
         supportSize: largest > 0 ? w.filter { abs($0) > training.rankTolerance * largest }.count : 0,
-        l1Norm: l1Norm, supportRecovered: recoversSupport(w, support: problem.support))
+        l1Norm: l1Norm, supportRecovered: recoversSupport(w, support: problem.support),
+        flowLimitDistance: distance(w, limit.w) / limitNorm,
+        flowLimitL1Distance: distance(limit.w, reference.w) / l1Norm)
     return DiagonalOutcome(report: report, network: network, problem: problem, y: y, reference: reference,
-                           eta: eta, finalLoss: finalLoss)
+                           limit: limit, eta: eta, finalLoss: finalLoss)
 }
 
 /// `η = eta_scale / (D² σ_max(A)² ‖w_ℓ1‖_∞^{2(D−1)/D})`: the curvature of the loss in (u, v)
@@ -167,6 +170,11 @@ private func diagonalHorizon(_ training: TrainingSpec, eta: Double) -> Double {
     if let time = training.optimizer.flow?.horizon { return time }
     if case .fixed(let n) = training.steps { return Double(n) * eta }
     return Double(training.maxSteps) * eta
+}
+
+/// `‖a − b‖`.
+private func distance(_ a: [Double], _ b: [Double]) -> Double {
+    BLAS.norm2(zip(a, b).map { $0 - $1 })
 }
 
 private func gradientNorm(_ g: (u: [Double], v: [Double])) -> Double {

@@ -82,6 +82,13 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// W*_λ's first-order residual on its rank manifold, relative to `‖γ B S‖` (at most 1e-12,
     /// or the run fails). nil for models without it.
     public var targetResidual: Double?
+    /// The diagonal model only (docs/MODEL.md §5): `‖w − w∞‖ / ‖w∞‖`, w∞ the exact limit of the
+    /// gradient flow from this run's (D, α) (`DiagonalFlowLimit`): how far the optimizer is from
+    /// finishing. nil for the other models and when diverged.
+    public var flowLimitDistance: Double?
+    /// The diagonal model only: `‖w∞ − w_ℓ1‖ / ‖w_ℓ1‖`, how far the implicit bias at this α is
+    /// from ℓ1 (the part of `targetDistance` no optimizer can remove). nil for the other models.
+    public var flowLimitL1Distance: Double?
 
     public init(trainResidual: Double, reconstructionError: Double? = nil, offSubspaceError: Double? = nil,
                 oracleDistance: Double, targetDistance: Double, gradientNorm: Double, oracleNorm: Double? = nil,
@@ -93,7 +100,8 @@ public struct RunReport: Codable, Sendable, Hashable {
                 trajectory: [TrajectoryPoint] = [], flowTime: Double? = nil, lossGapRate: Double? = nil,
                 balancednessDrift: Double? = nil, bestRankGap: Double? = nil, lossRatio: Double? = nil,
                 supportSize: Int? = nil, l1Norm: Double? = nil, supportRecovered: Bool? = nil,
-                targetMethod: TargetMethod? = nil, targetResidual: Double? = nil) {
+                targetMethod: TargetMethod? = nil, targetResidual: Double? = nil,
+                flowLimitDistance: Double? = nil, flowLimitL1Distance: Double? = nil) {
         self.trainResidual = trainResidual
         self.reconstructionError = reconstructionError
         self.offSubspaceError = offSubspaceError
@@ -127,6 +135,8 @@ public struct RunReport: Codable, Sendable, Hashable {
         self.supportRecovered = supportRecovered
         self.targetMethod = targetMethod
         self.targetResidual = targetResidual
+        self.flowLimitDistance = flowLimitDistance
+        self.flowLimitL1Distance = flowLimitL1Distance
     }
 
     /// A report with every field zero, false or absent: what a decoder fills in.
