@@ -18,10 +18,9 @@ struct KeptDirectionSearch {
     /// The most directions a start keeps: min(ρ, the network's rank limit).
     let maxKept: Int
 
-    /// 2^10 = 1024 starts: on the development VM about 0.1–0.3 s at r = 10 (a start costs
-    /// 0.1–0.3 ms at the sizes of the configs, debug build), against a few ms at r ≤ 5; at 12
-    /// it would be four times that per run.
-    static let exhaustiveRank = 10
+    /// 2^8 = 256 starts, about MEASURE in a release build on the development VM at r = 8,
+    /// k = 30; each direction more doubles it (r = 10: MEASURE). The configs have r ≤ 5.
+    static let exhaustiveRank = 8
 
     /// A start and the local minimum reached from it.
     struct Candidate {

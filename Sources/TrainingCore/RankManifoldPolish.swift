@@ -24,6 +24,11 @@ struct FactoredCore {
         for i in 0..<rank { for j in 0..<d.columns { factor[i, j] = svd.singularValues[i] * svd.vt[i, j] } }
     }
 
+    /// `E` factored as `Q' E'` (its kept directions) becomes `(Q Q') E'`.
+    func rotated(by outer: Matrix) -> FactoredCore {
+        FactoredCore(basis: outer * basis, factor: factor)
+    }
+
     init(basis: Matrix, factor: Matrix) {
         self.basis = basis
         self.factor = factor
@@ -37,45 +42,111 @@ extension SchattenProblem {
     /// unpenalized fit `Qᵀ B S⁻¹` on them: above every stationary point of each kept direction,
     /// so a direction that has a local minimum keeps it and one that has none collapses.
     ///
-    /// Each iteration is two exact minimizations, so g never rises: E by one step of
-    /// iteratively reweighted least squares for fixed Q (see `polish`), then Q by orthogonal
-    /// Procrustes for fixed E (`‖Q E S − B‖² = const − 2 tr(Qᵀ B S Eᵀ)`, so Q is the polar factor
-    /// of `B S Eᵀ`; the penalty does not depend on Q). The rank never grows; a singular value of
-    /// E below 1e-12 of the largest is dropped (IRLS takes a collapsing one to zero
-    /// superlinearly for p < 1). Stops when D moves less than `tolerance` relative.
-    func descend(from start: Matrix, iterations: Int = 2000, tolerance: Double = 1e-11) throws -> FactoredCore {
+    /// Each `descentStep` is two exact minimizations, so g never rises. The step converges only
+    /// linearly, slowly where columns of small s weigh in (their IRLS factor tends to 2 − p), so
+    /// it is accelerated (Anderson, the last `memory` steps): the extrapolated D, cut back to
+    /// rank q, is taken only when its g is no higher than the current point's, so g still never
+    /// rises (about 8× fewer steps at the quick config's size with noise). The rank never
+    /// grows. Stops when D moves less than `tolerance` relative.
+    func descend(from start: Matrix, iterations: Int = 2000, tolerance: Double = 1e-11,
+                 memory: Int = 5) throws -> FactoredCore {
         let r = b.rows, k = s.count
-        var q = start
-        var e = q.transposed * b
+        var e = start.transposed * b
         for j in 0..<k { for i in 0..<e.rows { e[i, j] /= s[j] } }
         var bs = b
         for j in 0..<k { for i in 0..<r { bs[i, j] *= s[j] } }
-        var current = q * e
+        var point = FactoredCore(basis: start, factor: e)
+        var current = point.matrix
+        /// g at `point`, computed only when an extrapolation is to be compared with it.
+        var value: Double?
+        var history: [(f: Matrix, g: Matrix)] = []
         for _ in 0..<iterations {
-            let svd = try LAPACK.svd(e)
-            let rank = min(svd.rank(relativeTolerance: 1e-12), maxRank)
-            guard rank > 0 else { return .zero(rows: r, columns: k) }
-            // In the basis of E's left singular vectors, M = μ p (E Eᵀ)^(p/2 − 1) is diagonal.
-            q = q * svd.u.columns(0..<rank)
-            let qb = q.transposed * b
-            var next = Matrix(rows: rank, columns: k)
-            for i in 0..<rank {
-                let weight = mu * p * Foundation.pow(svd.singularValues[i], p - 2)
-                for j in 0..<k { next[i, j] = gamma * qb[i, j] * s[j] / (weight + gamma * s[j] * s[j]) }
+            let plain = try descentStep(point, bs: bs)
+            guard plain.rank > 0 else { return plain }
+            if plain.rank != point.rank { history.removeAll() }
+            let stepped = plain.matrix
+            var residual = stepped
+            BLAS.axpy(-1, current, &residual)
+            history.append((residual, stepped))
+            if history.count > memory + 1 { history.removeFirst() }
+            var next = plain
+            var nextValue: Double?
+            if history.count >= 2, let extrapolated = try anderson(history, rank: plain.rank) {
+                // Against g at the current point, which the plain step never exceeds: one
+                // evaluation of g per step instead of two.
+                let before = value ?? objective(point)
+                let after = objective(extrapolated)
+                if after <= before {
+                    next = extrapolated
+                    nextValue = after
+                } else {
+                    history.removeAll()
+                }
             }
-            if rank < r {
-                var m = Matrix(rows: r, columns: rank)
-                BLAS.gemm(bs, next, transB: .transpose, into: &m)
-                let polar = try LAPACK.svd(m)
-                q = polar.u * polar.vt
-            }
-            e = next
-            let d = q * e
-            let change = (d - current).frobeniusNorm
+            let d = next.matrix
+            var moved = d
+            BLAS.axpy(-1, current, &moved)
+            let change = moved.frobeniusNorm
+            point = next
+            value = nextValue
             current = d
             if change <= tolerance * d.frobeniusNorm { break }
         }
-        return FactoredCore(basis: q, factor: e)
+        // A direction still collapsing when D stopped moving is dropped as the next step would.
+        return try FactoredCore(point.factor, maxRank: maxRank).rotated(by: point.basis)
+    }
+
+    /// One descent step: E by one step of iteratively reweighted least squares for fixed Q
+    /// (see `polish`), then Q by orthogonal Procrustes for fixed E
+    /// (`‖Q E S − B‖² = const − 2 tr(Qᵀ B S Eᵀ)`, so Q is the polar factor of `B S Eᵀ`; the
+    /// penalty does not depend on Q). A singular value of E below 1e-12 of the largest is
+    /// dropped (IRLS takes a collapsing one to zero superlinearly for p < 1).
+    private func descentStep(_ point: FactoredCore, bs: Matrix) throws -> FactoredCore {
+        let r = b.rows, k = s.count
+        let svd = try LAPACK.svd(point.factor)
+        let rank = min(svd.rank(relativeTolerance: 1e-12), maxRank)
+        guard rank > 0 else { return .zero(rows: r, columns: k) }
+        // In the basis of E's left singular vectors, M = μ p (E Eᵀ)^(p/2 − 1) is diagonal.
+        var q = point.basis * svd.u.columns(0..<rank)
+        let qb = q.transposed * b
+        var next = Matrix(rows: rank, columns: k)
+        for i in 0..<rank {
+            let weight = mu * p * Foundation.pow(svd.singularValues[i], p - 2)
+            for j in 0..<k { next[i, j] = gamma * qb[i, j] * s[j] / (weight + gamma * s[j] * s[j]) }
+        }
+        if rank < r {
+            var m = Matrix(rows: r, columns: rank)
+            BLAS.gemm(bs, next, transB: .transpose, into: &m)
+            let polar = try LAPACK.svd(m)
+            q = polar.u * polar.vt
+        }
+        return FactoredCore(basis: q, factor: next)
+    }
+
+    /// Anderson's extrapolation from the last steps `(f_i = T(x_i) − x_i, g_i = T(x_i))`:
+    /// `g − ΔG γ` with γ the least-squares fit of f by ΔF (BLAS throughout: the tests run
+    /// debug builds), cut back to `rank` (its best approximation of that rank); nil when the
+    /// fit is singular or not finite.
+    private func anderson(_ history: [(f: Matrix, g: Matrix)], rank: Int) throws -> FactoredCore? {
+        let h = history.count - 1, shape = history[h].g, n = shape.storage.count
+        let f = try Matrix(rows: n, columns: h + 1, columnMajor: history.flatMap(\.f.storage))
+        let g = try Matrix(rows: n, columns: h + 1, columnMajor: history.flatMap(\.g.storage))
+        var difference = Matrix(rows: h + 1, columns: h)    // column i: e_{i+1} − e_i
+        for i in 0..<h { difference[i, i] = -1; difference[i + 1, i] = 1 }
+        let df = f * difference, dg = g * difference
+        var normal = Matrix(rows: h, columns: h), rhs = Matrix(rows: h, columns: 1)
+        BLAS.gemm(df, df, transA: .transpose, into: &normal)
+        let lastF = try Matrix(rows: n, columns: 1, columnMajor: history[h].f.storage)
+        BLAS.gemm(df, lastF, transA: .transpose, into: &rhs)
+        let trace = (0..<h).reduce(0) { $0 + normal[$1, $1] }
+        guard trace > 0 else { return nil }
+        for i in 0..<h { normal[i, i] += 1e-12 * trace }
+        guard let weights = try? LAPACK.solveSPD(normal, rhs), weights.isFinite else { return nil }
+        var x = try Matrix(rows: n, columns: 1, columnMajor: shape.storage)
+        BLAS.gemm(dg, weights, alpha: -1, beta: 1, into: &x)
+        guard x.isFinite else { return nil }
+        let core = try FactoredCore(try Matrix(rows: shape.rows, columns: shape.columns, columnMajor: x.storage), maxRank: rank)
+        return core.rank == rank ? core : nil
     }
 
     /// Newton's method for the first-order conditions on the manifold of rank q = `start.rank`,

@@ -296,6 +296,8 @@ struct TrainCommand: ParsableCommand {
             "distance to the minimum-l1 solution \(f(r.targetDistance))   (recovered: \(r.recovered ? "yes" : "no"), ||w_l1||_1 = \(f(outcome.reference.norm)))",
             "distance to w* \(f(r.oracleDistance))   support recovered: \(r.supportRecovered == true ? "yes" : "no")   support size \(r.supportSize ?? 0)",
             "gradient norm \(f(r.gradientNorm))   rho (strictest dual certificate's largest off-support |A^T lambda|) \(f(rho))",
+            "distance to the gradient flow's limit at this depth and init scale \(r.flowLimitDistance.map(f) ?? "-")"
+                + "   the limit's distance to w_l1 \(r.flowLimitL1Distance.map(f) ?? "-")",
         ].joined(separator: "\n"))
     }
 
@@ -318,6 +320,10 @@ struct TrainCommand: ParsableCommand {
             "balancedness drift from t = 0 \(o(r.balancednessDrift))   best rank-\(rank) gap \(o(r.bestRankGap))",
             "loss gap rate \(o(r.lossGapRate)) per unit time   flow time reached \(o(r.flowTime))   F(θ_T)/F* \(o(r.lossRatio))",
         ]
+        if let method = r.targetMethod {
+            lines.append("target W*_lambda found by \(method.rawValue)\(method.isCertified ? "" : " (not certified global)")"
+                + "   first-order residual \(o(r.targetResidual))")
+        }
         for (i, sigma) in testNoise.enumerated() {
             lines.append("test error at noise \(decimalLabel(sigma)): \(f(r.testError?[i]))   (oracle \(f(r.oracleTestError?[i])))")
         }
