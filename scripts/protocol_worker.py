@@ -422,6 +422,184 @@ class Schatten:
                 break
         return current
 
+    # The kept-direction search and the manifold polish of docs/MODEL.md section 4.
+
+    def descend(self, q):
+        """From the kept directions q (r x k0): E = q^T B S^-1, then IRLS in E and Procrustes in q."""
+        e = (q.T @ self.b) / self.s
+        current = q @ e
+        for _ in range(20000):
+            u, sigma, vt = np.linalg.svd(e, full_matrices=False)
+            rank = min(svd_rank(sigma, 1e-12), self.max_rank)
+            if rank == 0:
+                return np.zeros((self.b.shape[0], 0)), np.zeros((0, len(self.s)))
+            q = q @ u[:, :rank]
+            weight = self.mu * self.p * sigma[:rank] ** (self.p - 2)
+            e = self.gamma * (q.T @ self.b) * self.s / (weight[:, None] + self.gamma * self.s ** 2)
+            if rank < self.b.shape[0]:
+                pu, _, pvt = np.linalg.svd((self.b * self.s) @ e.T, full_matrices=False)
+                q = pu @ pvt
+            d = q @ e
+            change = np.linalg.norm(d - current)
+            current = d
+            if change <= 1e-11 * np.linalg.norm(d):
+                break
+        u, sigma, vt = np.linalg.svd(e, full_matrices=False)
+        rank = min(svd_rank(sigma, 1e-12), self.max_rank)
+        return q @ u[:, :rank], sigma[:rank, None] * vt[:rank]
+
+    def gradient(self, d, rank):
+        g = self.gamma * (d * self.s - self.b) * self.s
+        u, sigma, vt = np.linalg.svd(d, full_matrices=False)
+        u, w = u[:, :rank], vt[:rank].T
+        return g + self.mu * self.p * (u * sigma[:rank] ** (self.p - 1)) @ w.T, u, w
+
+    def residual(self, d, rank):
+        scale = np.linalg.norm(self.gamma * self.b * self.s)
+        if scale == 0:
+            return 0.0
+        if self.p == 2:
+            return np.linalg.norm(self.gamma * (d * self.s - self.b) * self.s + 2 * self.mu * d) / scale
+        g, u, w = self.gradient(d, rank)
+        normal = g - u @ (u.T @ g)
+        tangent = u @ (u.T @ g) + normal @ w @ w.T
+        out = np.linalg.norm(tangent)
+        if self.p == 1 and self.mu > 0 and rank < self.max_rank:
+            largest = np.linalg.norm(normal - normal @ w @ w.T, 2) if normal.size else 0.0
+            out = max(out, largest - self.mu)
+        return out / scale
+
+    def newton(self, q, e):
+        """Newton on the rank-q manifold in the chart D = (q + q_perp K)(e + F), central-difference Hessian."""
+        r, k, rank = self.b.shape[0], len(self.s), q.shape[1]
+        res = self.residual(q @ e, rank)
+        if rank == 0:
+            return q, e, res
+        nk = (r - rank) * rank
+        last = math.inf
+        for _ in range(20):
+            perp = np.linalg.svd(np.eye(r) - q @ q.T)[0][:, : r - rank]
+
+            def chart(x):
+                basis = q + perp @ x[:nk].reshape(rank, r - rank).T
+                moved = e + x[nk:].reshape(k, rank).T
+                g = self.gradient(basis @ moved, rank)[0]
+                return np.concatenate([((perp.T @ g) @ moved.T).T.ravel(), (basis.T @ g).T.ravel()])
+
+            n = nk + rank * k
+            g0 = chart(np.zeros(n))
+            scale_f = max(np.linalg.norm(e) / math.sqrt(rank * k), 1e-300)
+            hessian = np.zeros((n, n))
+            for i in range(n):
+                h = 1e-5 * (1 if i < nk else scale_f)
+                step = np.zeros(n)
+                step[i] = h
+                hessian[:, i] = (chart(step) - chart(-step)) / (2 * h)
+            hessian = 0.5 * (hessian + hessian.T)
+            damping, delta = 0.0, None
+            for _ in range(30):
+                try:
+                    np.linalg.cholesky(hessian + damping * np.eye(n))
+                    delta = np.linalg.solve(hessian + damping * np.eye(n), -g0)
+                    break
+                except np.linalg.LinAlgError:
+                    damping = 1e-12 * max(np.abs(hessian).max(), 1e-300) if damping == 0 else 10 * damping
+            if delta is None:
+                break
+            basis = q + perp @ delta[:nk].reshape(rank, r - rank).T
+            moved = e + delta[nk:].reshape(k, rank).T
+            if not (np.all(np.isfinite(basis)) and np.all(np.isfinite(moved))):
+                break
+            nq, rr = np.linalg.qr(basis)
+            ne = rr @ moved
+            nres = self.residual(nq @ ne, rank)
+            if not (math.isfinite(nres) and nres <= 2 * res + 1e-16):
+                break
+            size = np.linalg.norm(q @ e)
+            step_size = np.linalg.norm(nq @ ne - q @ e)
+            q, e, res = nq, ne, nres
+            if step_size <= 1e-15 * size or step_size > 0.5 * last:
+                break
+            last = step_size
+        return q, e, res
+
+    def factored_objective(self, q, e):
+        data = np.sum((q @ e * self.s - self.b) ** 2)
+        sigma = np.linalg.svd(e, compute_uv=False) if e.size else []
+        return 0.5 * self.gamma * data + self.mu * sum(v ** self.p for v in sigma if v > 0)
+
+
+def factor(d, max_rank):
+    u, sigma, vt = np.linalg.svd(d, full_matrices=False)
+    rank = min(svd_rank(sigma, 1e-12), max_rank)
+    return u[:, :rank], sigma[:rank, None] * vt[:rank]
+
+
+def kept_direction_search(problem, directions, max_kept):
+    """Every subset of the ridge directions (up to 8 of them), else a local search; the least polished."""
+    rho = directions.shape[1]
+
+    def candidate(kept):
+        cols = [j for j in range(rho) if kept[j]]
+        if not cols:
+            q, e = np.zeros((directions.shape[0], 0)), np.zeros((0, len(problem.s)))
+        else:
+            q, e = problem.descend(directions[:, cols])
+        return kept, q, e, problem.factored_objective(q, e)
+
+    def settle(rough):
+        lowest = min(c[3] for c in rough)
+        near = sorted((c for c in rough if c[3] <= lowest + 1e-6 * max(abs(lowest), 1e-300)), key=lambda c: c[3])
+        distinct = []
+        for c in near:
+            d = c[1] @ c[2]
+            if any(np.linalg.norm(o - d) <= 1e-8 * max(np.linalg.norm(d), np.linalg.norm(o), 1e-300) for o, _ in distinct):
+                continue
+            distinct.append((d, c))
+        polished = []
+        for _, c in distinct:
+            q, e, res = problem.newton(c[1], c[2])
+            polished.append((c[0], q, e, problem.factored_objective(q, e), res))
+        passing = [c for c in polished if c[4] <= 1e-12]
+        if not passing:
+            raise ValueError("the target could not be polished to 1e-12")
+        return min(passing, key=lambda c: c[3])
+
+    if rho <= 8:
+        rough = [candidate([mask & (1 << j) != 0 for j in range(rho)])
+                 for mask in range(1 << rho) if bin(mask).count("1") <= max_kept]
+        return settle(rough)
+    visited, prefixes = set(), []
+    for j in range(max_kept + 1):
+        kept = tuple(i < j for i in range(rho))
+        visited.add(kept)
+        prefixes.append(candidate(list(kept)))
+    current = settle(prefixes)
+    for _ in range(4 * rho):
+        kept = list(current[0])
+        inside = [i for i in range(rho) if kept[i]]
+        outside = [i for i in range(rho) if not kept[i]]
+        moves = []
+        if len(inside) < max_kept:
+            moves += [[k or i == j for i, k in enumerate(kept)] for j in outside]
+        moves += [[k and i != j for i, k in enumerate(kept)] for j in inside]
+        moves += [[(k and i != a) or i == b for i, k in enumerate(kept)] for a in inside for b in outside]
+        rough = []
+        for move in moves:
+            if tuple(move) not in visited:
+                visited.add(tuple(move))
+                rough.append(candidate(move))
+        moved = False
+        for c in sorted((c for c in rough if c[3] <= current[3] + 1e-6 * max(abs(current[3]), 1e-300)), key=lambda c: c[3]):
+            q, e, res = problem.newton(c[1], c[2])
+            value = problem.factored_objective(q, e)
+            if res <= 1e-12 and value < current[3] - 1e-12 * abs(current[3]):
+                current, moved = (c[0], q, e, value, res), True
+                break
+        if not moved:
+            break
+    return current
+
 
 def training_target(x, u, s, v, gamma, lam, depth, max_rank):
     """W*_lambda U (d x k): the global minimizer of the training objective restricted to range(U)."""
@@ -436,24 +614,22 @@ def training_target(x, u, s, v, gamma, lam, depth, max_rank):
     ru, rs, rvt = np.linalg.svd(ridge, full_matrices=False)
     ridge_rank = svd_rank(rs, 1e-12)
     if depth == 1:
-        best = ridge
-    elif depth == 2 and ridge_rank <= limit:
-        best = problem.polish(problem.minimize(ridge, 300))
-    else:
-        starts = [np.zeros_like(ridge)]
-        if ridge_rank <= limit:
-            starts.append(ridge)
-        starts += [(ru[:, :j] * rs[:j]) @ rvt[:j] for j in range(1, ridge_rank) if j <= limit]
-        rough = [problem.minimize(start, 300) for start in starts]
-        values = [problem.objective(d) for d in rough]
-        lowest = min(values)
-        best, best_value = starts[0], problem.objective(starts[0])
-        for d, value in zip(rough, values):
-            if value <= lowest + 1e-6 * max(abs(lowest), 1e-300):
-                d = problem.polish(d)
-                if problem.objective(d) < best_value:
-                    best, best_value = d, problem.objective(d)
-    return c @ best
+        return c @ ridge
+    if depth == 2:
+        starts = [ridge]
+        if ridge_rank > limit:
+            starts = [np.zeros_like(ridge)] + [(ru[:, :j] * rs[:j]) @ rvt[:j] for j in range(1, ridge_rank) if j <= limit]
+        best = None
+        for start in starts:
+            q, e, res = problem.newton(*factor(problem.polish(problem.minimize(start, 300)), limit))
+            value = problem.factored_objective(q, e)
+            if best is None or value < best[0]:
+                best = (value, q @ e, res)
+        if best[2] > 1e-12:
+            raise ValueError("the target could not be polished to 1e-12")
+        return c @ best[1]
+    _, q, e, _, _ = kept_direction_search(problem, ru[:, :ridge_rank], min(ridge_rank, limit))
+    return c @ (q @ e)
 
 
 # --- One run -----------------------------------------------------------------------------------

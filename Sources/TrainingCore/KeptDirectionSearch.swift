@@ -18,8 +18,9 @@ struct KeptDirectionSearch {
     /// The most directions a start keeps: min(ρ, the network's rank limit).
     let maxKept: Int
 
-    /// 2^8 = 256 starts, about MEASURE in a release build on the development VM at r = 8,
-    /// k = 30; each direction more doubles it (r = 10: MEASURE). The configs have r ≤ 5.
+    /// 2^8 = 256 starts: 0.6 s (noise-free) to 1.0 s (noisy Y, k = 30) per run at r = 8 in a
+    /// release build on the development VM, doubling with each direction more; r ≤ 5 (the
+    /// configs) costs 6–76 ms, the local search at r = 10 65–203 ms (docs/MODEL.md §4).
     static let exhaustiveRank = 8
 
     /// A start and the local minimum reached from it.
