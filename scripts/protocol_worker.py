@@ -83,6 +83,7 @@ REPORT_FIELDS = [  # (tag, name, type)
     (25, "stationaryAt", "i64"), (26, "stepBudget", "i64"), (27, "oracleNorm", "f64"), (28, "l1Norm", "f64"),
     (29, "testError", (LIST, "f64")), (30, "oracleTestError", (LIST, "f64")), (31, "trajectory", "trajectory"),
     (32, "targetResidual", "f64"), (33, "targetMethod", "str"),
+    (34, "flowLimitDistance", "f64"), (35, "flowLimitL1Distance", "f64"),  # the diagonal model's; not run here
 ]
 REPORT_TYPES = {"f64": 1, "i64": 2, "bool": 3, (LIST, "f64"): 4, "trajectory": 5, "str": 6}
 
@@ -602,19 +603,20 @@ def kept_direction_search(problem, directions, max_kept):
 
 
 def training_target(x, u, s, v, gamma, lam, depth, max_rank):
-    """W*_lambda U (d x k): the global minimizer of the training objective restricted to range(U)."""
+    """(W*_lambda U (d x k), how it was found, its first-order residual): the global minimizer of
+    the training objective restricted to range(U) (docs/MODEL.md section 4)."""
     xu, xs, _ = np.linalg.svd(x, full_matrices=False)
     c = xu[:, : max(1, svd_rank(xs, 1e-10))]
     b = c.T @ (x @ v)
     if lam == 0:
-        return c @ (b / s)
+        return c @ (b / s), "closed-form", Schatten(b, s, gamma, 0, 2, math.inf).residual(b / s, 0)
     limit = math.inf if depth == 1 else max(0, max_rank)
     problem = Schatten(b, s, gamma, lam * depth / 2, 2 / depth, limit)
     ridge = b * (gamma * s / (gamma * s * s + lam))
     ru, rs, rvt = np.linalg.svd(ridge, full_matrices=False)
     ridge_rank = svd_rank(rs, 1e-12)
     if depth == 1:
-        return c @ ridge
+        return c @ ridge, "closed-form", problem.residual(ridge, ridge_rank)
     if depth == 2:
         starts = [ridge]
         if ridge_rank > limit:
@@ -627,9 +629,9 @@ def training_target(x, u, s, v, gamma, lam, depth, max_rank):
                 best = (value, q @ e, res)
         if best[2] > 1e-12:
             raise ValueError("the target could not be polished to 1e-12")
-        return c @ best[1]
-    _, q, e, _, _ = kept_direction_search(problem, ru[:, :ridge_rank], min(ridge_rank, limit))
-    return c @ (q @ e)
+        return c @ best[1], "convex" if len(starts) == 1 else "search", best[2]
+    _, q, e, _, res = kept_direction_search(problem, ru[:, :ridge_rank], min(ridge_rank, limit))
+    return c @ (q @ e), "exhaustive" if ridge_rank <= 8 else "search", res
 
 
 # --- One run -----------------------------------------------------------------------------------
@@ -671,7 +673,8 @@ def run_task(spec):
     oracle_norm = max(np.linalg.norm(oracle), LEAST_NORMAL)
     basis_norm = np.linalg.norm(basis)
     width = weights[0].shape[0]
-    target = training_target(x, u_y, s_y, v_y, gamma, lam_layer, depth, min(width, m, d) if depth > 1 else math.inf)
+    target, target_method, target_residual = training_target(x, u_y, s_y, v_y, gamma, lam_layer, depth,
+                                                              min(width, m, d) if depth > 1 else math.inf)
 
     def loss():
         data = np.linalg.norm(end_to_end(weights) @ y - x) ** 2
@@ -826,7 +829,7 @@ def run_task(spec):
 
     # lossGapRate is not measured here (it needs F(W*)); the protocol lets a worker omit it.
     report = {"iterations": iterations, "trainSeconds": seconds, "stepBudget": steps, "budgetCapped": capped,
-              "flowTime": eta * iterations,
+              "flowTime": eta * iterations, "targetMethod": target_method, "targetResidual": float(target_residual),
               "oracleNorm": float(oracle_norm), "oracleTestError": [test_error(oracle, v) for v in levels]}
     if trajectory:
         report["trajectory"] = trajectory

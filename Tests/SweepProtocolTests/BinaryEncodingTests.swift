@@ -49,7 +49,7 @@ import TrainingCore
             trainSeconds: v.double(), trajectory: [point(&v), point(&v)], flowTime: v.double(),
             lossGapRate: v.double(), balancednessDrift: v.double(), bestRankGap: v.double(), lossRatio: v.double(),
             supportSize: v.int(), l1Norm: v.double(), supportRecovered: true, targetMethod: .exhaustive,
-            targetResidual: v.double())
+            targetResidual: v.double(), flowLimitDistance: v.double(), flowLimitL1Distance: v.double())
         return (spec, report)
     }
 

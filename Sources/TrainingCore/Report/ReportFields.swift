@@ -111,6 +111,12 @@ extension RunReport {
         .bool("supportRecovered", "support_recovered", tag: 24, \.supportRecovered, models: diagonal,
               presence: .unlessDiverged, aggregate: .outcome(count: "support_recovered", stem: "support_recovery"),
               doc: "the s largest |w_i| are exactly the support of w*"),
+        .double("flowLimitDistance", "flow_limit_distance", tag: 34, \.flowLimitDistance, models: diagonal,
+                presence: .measuredUnlessDiverged, rule: .norm, aggregate: .median(),
+                doc: "‖w − w∞‖ / ‖w∞‖, w∞ the exact limit of the gradient flow from this (D, α): the optimizer's unfinished part"),
+        .double("flowLimitL1Distance", "flow_limit_l1_distance", tag: 35, \.flowLimitL1Distance, models: diagonal,
+                presence: .measured, rule: .nonNegative, aggregate: .median(),
+                doc: "‖w∞ − w_ℓ1‖ / ‖w_ℓ1‖: how far the implicit bias at this α is from ℓ1"),
 
         // MARK: Not aggregated
         .int("stationaryAt", "stationary_at", tag: 25, \.stationaryAt, models: every, presence: .measured, rule: .step,
