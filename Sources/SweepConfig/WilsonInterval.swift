@@ -2,8 +2,8 @@ import Foundation
 
 extension CellTally {
     /// The 95% Wilson score interval of the success rate (0...1 when there are no runs). Here,
-    /// not in the table, because the adaptive planner decides on it too; `SweepTable`'s
-    /// `wilsonInterval` must agree (`SweepTableTests` checks they do).
+    /// not in the table, because the adaptive planner decides on it too; the table's
+    /// `wilsonInterval(successes:trials:)` calls this one.
     public var wilsonInterval: (low: Double, high: Double) {
         guard runs > 0 else { return (0, 1) }
         let z = 1.959_963_984_540_054

@@ -194,19 +194,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
     }
 }
 
-/// The 95% Wilson score interval of `successes` out of `trials` (0...1 when `trials` is 0).
-public func wilsonInterval(successes: Int, trials: Int, z: Double = 1.959_963_984_540_054) -> (low: Double, high: Double) {
-    guard trials > 0 else { return (0, 1) }
-    let n = Double(trials)
-    let p = Double(successes) / n
-    let z2 = z * z
-    let denominator = 1 + z2 / n
-    let center = (p + z2 / (2 * n)) / denominator
-    let half = z * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot() / denominator
-    // The bounds are exactly 0 and 1 at the edges; say so rather than leave rounding residue.
-    let low = successes <= 0 ? 0 : max(0, center - half)
-    let high = successes >= trials ? 1 : min(1, center + half)
-    return (low, high)
+/// The 95% Wilson score interval of `successes` out of `trials` (0...1 when `trials` is 0): the
+/// adaptive planner's (`CellTally.wilsonInterval`), so that the table and the planner never disagree.
+public func wilsonInterval(successes: Int, trials: Int) -> (low: Double, high: Double) {
+    CellTally(runs: trials, successes: successes).wilsonInterval
 }
 
 /// The median (mean of the two middle values for an even count); NaN sorts as +infinity.

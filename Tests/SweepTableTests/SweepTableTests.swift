@@ -62,17 +62,6 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         #expect(close(interval.high, c.high, 1e-4))
     }
 
-    @Test("the adaptive planner's interval (CellTally, in SweepConfig) is the table's, for every k of n up to 40")
-    func wilsonOneDefinition() {
-        for n in 0...40 {
-            for k in 0...n {
-                let table = wilsonInterval(successes: k, trials: n)
-                let planner = CellTally(runs: n, successes: k).wilsonInterval
-                #expect(table == planner, "k \(k) of n \(n)")
-            }
-        }
-    }
-
     @Test func wilsonEdges() {
         #expect(wilsonInterval(successes: 0, trials: 0) == (0, 1))
         #expect(wilsonInterval(successes: 0, trials: 7).low == 0)
