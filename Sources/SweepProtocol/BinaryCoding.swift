@@ -89,15 +89,20 @@ public struct WireReader {
     let bytes: [UInt8]
     private(set) var offset: Int
     let end: Int
-    /// The message kind, for error messages.
-    let kind: String
+    /// The message kind and its place in a batch, for error messages (put together only
+    /// when one is thrown).
+    let kindName: String
+    let entry: Int?
 
-    init(_ bytes: [UInt8], from offset: Int, to end: Int? = nil, kind: String) {
+    init(_ bytes: [UInt8], from offset: Int, to end: Int? = nil, kind: String, entry: Int? = nil) {
         self.bytes = bytes
         self.offset = offset
         self.end = end ?? bytes.count
-        self.kind = kind
+        self.kindName = kind
+        self.entry = entry
     }
+
+    var kind: String { entry.map { "\(kindName) (batch entry \($0))" } ?? kindName }
 
     var remaining: Int { end - offset }
 

@@ -38,6 +38,25 @@ extension Message {
 
         /// The kinds a batch may hold.
         var batchable: Bool { self == .task || self == .result || self == .taskFailed }
+
+        /// The kind's name in error messages: a literal, so that decoding a frame builds no
+        /// string (`"\(kind)"` goes through reflection, once per message).
+        var name: String {
+            switch self {
+            case .hello: "hello"
+            case .welcome: "welcome"
+            case .reject: "reject"
+            case .task: "task"
+            case .result: "result"
+            case .taskFailed: "taskFailed"
+            case .heartbeat: "heartbeat"
+            case .shutdown: "shutdown"
+            case .bye: "bye"
+            case .ack: "ack"
+            case .register: "register"
+            case .batch: "batch"
+            }
+        }
     }
 
     var kind: Kind {
@@ -98,7 +117,7 @@ extension Message {
     public static func decode(_ frame: [UInt8]) throws(ProtocolError) -> Message {
         let kind = try header(of: frame)
         guard kind != .batch else { throw .badBody(kind: "batch", detail: "a batch frame holds several messages") }
-        var r = WireReader(frame, from: headerBytes, kind: "\(kind)")
+        var r = WireReader(frame, from: headerBytes, kind: kind.name)
         return try decodeBody(kind, &r)
     }
 
@@ -106,7 +125,7 @@ extension Message {
     public static func decodeAll(_ frame: [UInt8]) throws(ProtocolError) -> [Message] {
         let kind = try header(of: frame)
         guard kind == .batch else {
-            var r = WireReader(frame, from: headerBytes, kind: "\(kind)")
+            var r = WireReader(frame, from: headerBytes, kind: kind.name)
             return [try decodeBody(kind, &r)]
         }
         var r = WireReader(frame, from: headerBytes, kind: "batch")
@@ -116,15 +135,15 @@ extension Message {
         var messages: [Message] = []
         messages.reserveCapacity(count)
         for index in 0..<count {
-            let byte = try r.u8("entry \(index) kind")
+            let byte = try r.u8("entry kind")
             guard let entryKind = Kind(rawValue: byte), entryKind.batchable else {
                 throw .badBody(kind: "batch", detail: "entry \(index): kind \(byte) cannot be batched (task, result and taskFailed can)")
             }
-            let length = Int(try r.u32("entry \(index) length"))
+            let length = Int(try r.u32("entry length"))
             guard length <= r.remaining else {
                 throw .badBody(kind: "batch", detail: "entry \(index): length \(length) exceeds the \(r.remaining) byte(s) left")
             }
-            var entry = WireReader(frame, from: r.offset, to: r.offset + length, kind: "\(entryKind) (batch entry \(index))")
+            var entry = WireReader(frame, from: r.offset, to: r.offset + length, kind: entryKind.name, entry: index)
             messages.append(try decodeBody(entryKind, &entry))
             r.skip(length)
         }

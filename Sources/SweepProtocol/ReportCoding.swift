@@ -35,6 +35,12 @@ extension RunReport {
     /// The carried fields in tag order: the order they are written in.
     static let wireFields: [ReportField] = fields.filter(\.value.isCarried).sorted { $0.tag < $1.tag }
 
+    /// The carried fields by tag, 0...255 (an array: a decoder looks one up per field).
+    static let fieldAtTag: [ReportField?] = (0...255).map { fieldsByTag[UInt8($0)] }
+
+    /// The tags every report must carry.
+    static let requiredTags: [UInt8] = wireFields.filter { !$0.isOptional }.map(\.tag)
+
     func write(to w: inout WireWriter) {
         let countAt = w.count
         w.u8(0)
@@ -65,7 +71,7 @@ extension RunReport {
     init(from r: inout WireReader) throws(ProtocolError) {
         var report = RunReport.blank
         let count = Int(try r.u8("report"))
-        var seen = Set<UInt8>()
+        var seen = [Bool](repeating: false, count: 256)
         var previous: Int = -1
         for _ in 0..<count {
             let tag = try r.u8("report.tag")
@@ -77,7 +83,7 @@ extension RunReport {
             guard let type = ReportWireType(rawValue: rawType) else {
                 throw r.fail("report", "tag \(tag) has unknown type \(rawType)")
             }
-            guard let field = Self.fieldsByTag[tag] else {
+            guard let field = Self.fieldAtTag[Int(tag)] else {
                 try r.skipValue(of: type, "report.tag\(tag)")
                 continue
             }
@@ -85,7 +91,7 @@ extension RunReport {
             guard field.wireType == type else {
                 throw r.fail(name, "type \(rawType), expected \(field.wireType?.rawValue ?? 0)")
             }
-            seen.insert(tag)
+            seen[Int(tag)] = true
             switch field.value {
             case .double(_, let set): set(&report, try r.double(name))
             case .int(_, let set): set(&report, try r.int(name))
@@ -107,8 +113,8 @@ extension RunReport {
             case .derived: break
             }
         }
-        if let missing = Self.wireFields.first(where: { !$0.isOptional && !seen.contains($0.tag) }) {
-            throw r.fail("report." + missing.name, "missing (every report carries it)")
+        if let missing = Self.requiredTags.first(where: { !seen[Int($0)] }), let field = Self.fieldAtTag[Int(missing)] {
+            throw r.fail("report." + field.name, "missing (every report carries it)")
         }
         self = report
     }

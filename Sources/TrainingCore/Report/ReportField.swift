@@ -3,7 +3,7 @@
 /// results store, the table, the result validation, `dlsweep train --json` and the field
 /// tables of PROTOCOL.md and docs/RESULTS-FOLDER.md are all driven by `RunReport.fields`, so a
 /// new metric is one entry there (plus its computation).
-public struct ReportField: Sendable {
+public final class ReportField: Sendable {
     /// The wire and PROTOCOL.md name (`bestRankGap`).
     public let name: String
     /// The store column and JSON key (`best_rank_gap`); the table's columns derive from it.
@@ -122,62 +122,70 @@ public struct ReportField: Sendable {
 }
 
 
-// MARK: Building entries from key paths
+// MARK: Building entries
 
+// Entries read and write the report through plain closures, not key paths: a key path applied
+// at run time costs a generic-metadata lookup per access, and a coordinator reads every field
+// of tens of thousands of reports a second.
 extension ReportField {
-    typealias Path<T> = any WritableKeyPath<RunReport, T> & Sendable
+    typealias Getter<T> = @Sendable (RunReport) -> T
+    typealias Setter<T> = @Sendable (inout RunReport, T) -> Void
 
-    static func double(_ name: String, _ column: String, tag: UInt8, _ path: Path<Double>, models: Set<ModelKind>,
-                       rule: Rule, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .double(get: { $0[keyPath: path] }, set: { if let v = $1 { $0[keyPath: path] = v } }),
-                    optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
-    }
-
-    static func double(_ name: String, _ column: String, tag: UInt8, _ path: Path<Double?>, models: Set<ModelKind>,
-                       presence: Presence = .always, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
+    static func double(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Double>, set: @escaping Setter<Double>,
+                       models: Set<ModelKind>, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
                        doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .double(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
-                    optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
-    }
-
-    static func int(_ name: String, _ column: String, tag: UInt8, _ path: Path<Int>, models: Set<ModelKind>,
-                    rule: Rule, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .int(get: { $0[keyPath: path] }, set: { if let v = $1 { $0[keyPath: path] = v } }),
+        ReportField(name, column, tag: tag, .double(get: { get($0) }, set: { if let v = $1 { set(&$0, v) } }),
                     optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
     }
 
-    static func int(_ name: String, _ column: String, tag: UInt8, _ path: Path<Int?>, models: Set<ModelKind>,
-                    presence: Presence = .always, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
-                    doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .int(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+    static func double(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Double?>, set: @escaping Setter<Double?>,
+                       models: Set<ModelKind>, presence: Presence = .always, rule: Rule, aggregate: Aggregate = .none,
+                       check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .double(get: get, set: set),
                     optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
     }
 
-    static func bool(_ name: String, _ column: String, tag: UInt8, _ path: Path<Bool>, models: Set<ModelKind>,
-                     aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .bool(get: { $0[keyPath: path] }, set: { if let v = $1 { $0[keyPath: path] = v } }),
+    static func int(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Int>, set: @escaping Setter<Int>,
+                    models: Set<ModelKind>, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
+                    doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .int(get: { get($0) }, set: { if let v = $1 { set(&$0, v) } }),
+                    optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func int(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Int?>, set: @escaping Setter<Int?>,
+                    models: Set<ModelKind>, presence: Presence = .always, rule: Rule, aggregate: Aggregate = .none,
+                    check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .int(get: get, set: set),
+                    optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
+    }
+
+    static func bool(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Bool>, set: @escaping Setter<Bool>,
+                     models: Set<ModelKind>, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .bool(get: { get($0) }, set: { if let v = $1 { set(&$0, v) } }),
                     optional: false, models: models, presence: .always, rule: .any, aggregate: aggregate, check: check, doc: doc)
     }
 
-    static func bool(_ name: String, _ column: String, tag: UInt8, _ path: Path<Bool?>, models: Set<ModelKind>,
-                     presence: Presence, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .bool(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+    static func bool(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Bool?>, set: @escaping Setter<Bool?>,
+                     models: Set<ModelKind>, presence: Presence, aggregate: Aggregate = .none, check: Check? = nil,
+                     doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .bool(get: get, set: set),
                     optional: true, models: models, presence: presence, rule: .any, aggregate: aggregate, check: check, doc: doc)
     }
 
     static func name<E: RawRepresentable & CaseIterable & Sendable>(
-        _ name: String, _ column: String, tag: UInt8, _ path: Path<E?>, models: Set<ModelKind>, presence: Presence,
-        doc: String
+        _ name: String, _ column: String, tag: UInt8, get: @escaping Getter<E?>, set: @escaping Setter<E?>,
+        models: Set<ModelKind>, presence: Presence, doc: String
     ) -> ReportField where E.RawValue == String {
         ReportField(name, column, tag: tag,
-                    .name(get: { $0[keyPath: path]?.rawValue }, set: { $0[keyPath: path] = $1.flatMap(E.init(rawValue:)) },
+                    .name(get: { get($0)?.rawValue }, set: { set(&$0, $1.flatMap(E.init(rawValue:))) },
                           allowed: E.allCases.map(\.rawValue)),
                     optional: true, models: models, presence: presence, rule: .any, aggregate: .none, check: nil, doc: doc)
     }
 
-    static func perNoise(_ name: String, _ column: String, tag: UInt8, _ path: Path<[Double]?>, models: Set<ModelKind>,
-                         aggregate: Aggregate, doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .perNoise(get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 }),
+    static func perNoise(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<[Double]?>,
+                         set: @escaping Setter<[Double]?>, models: Set<ModelKind>, aggregate: Aggregate,
+                         doc: String) -> ReportField {
+        ReportField(name, column, tag: tag, .perNoise(get: get, set: set),
                     optional: true, models: models, presence: .always, rule: .perNoiseNorms, aggregate: aggregate,
                     check: nil, doc: doc)
     }

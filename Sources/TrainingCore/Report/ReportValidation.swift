@@ -7,9 +7,10 @@ extension RunReport {
     public func fieldProblem(for spec: RunSpec) -> String? {
         let model = spec.model.kind
         let levels = spec.training.testNoise.count
-        for field in Self.fields where field.value.isCarried {
+        guard let plan = Self.validationPlans[model] else { return nil }
+        for (field, applies) in plan.carried {
             let present = isPresent(field)
-            guard field.applies(to: model) else {
+            guard applies else {
                 if present { return "\(field.name) in a \(model.rawValue) report (the model does not report it)" }
                 continue
             }
@@ -25,11 +26,19 @@ extension RunReport {
             }
             if present, let problem = rangeProblem(field, spec: spec, levels: levels) { return problem }
         }
-        for field in Self.fields where field.applies(to: model) {
-            if let check = field.check, let problem = check(self, spec) { return problem }
+        for check in plan.checks {
+            if let problem = check(self, spec) { return problem }
         }
         return nil
     }
+
+    /// Per model, worked out once (a coordinator checks tens of thousands of reports a second):
+    /// every carried field with whether the model reports it, and the relation checks that apply.
+    private static let validationPlans: [ModelKind: (carried: [(ReportField, Bool)], checks: [ReportField.Check])] =
+        Dictionary(uniqueKeysWithValues: ModelKind.allCases.map { model in
+            (model, (fields.filter(\.value.isCarried).map { ($0, $0.applies(to: model)) },
+                     fields.filter { $0.applies(to: model) }.compactMap(\.check)))
+        })
 
     /// Whether a carried field has a value (an empty trajectory is absent).
     public func isPresent(_ field: ReportField) -> Bool {
