@@ -260,7 +260,10 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
             let runs = only.map { reports.filter($0) } ?? reports
             if let value = median(runs.compactMap { field.number(of: $0) }) { values["median_" + field.column] = value }
         case .count(let name):
-            values[name] = Double(reports.filter { field.flag(of: $0) == true }.count)
+            let flags = reports.compactMap { field.flag(of: $0) }
+            // A field of some models only: no count at all where no run reports it.
+            if flags.isEmpty && field.models != everyModel { break }
+            values[name] = Double(flags.filter { $0 }.count)
         case .outcome(let name, let stem):
             let flags = reports.compactMap { field.flag(of: $0) }
             // A field of some models only: no count at all where no run reports it.
@@ -298,7 +301,7 @@ extension ReportField {
         case .double(let get, _): get(report)
         case .int(let get, _): get(report).map(Double.init)
         case .bool(let get, _): get(report).map { $0 ? 1 : 0 }
-        case .derived(let get): get(report) ? 1 : 0
+        case .derived(let get): get(report).map { $0 ? 1 : 0 }
         case .perNoise, .name, .trajectory: nil
         }
     }

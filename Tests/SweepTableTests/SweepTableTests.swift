@@ -191,7 +191,9 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
             report.supportRecovered = trial != 0 // 3 of 4
             rows.append(row(plan, cell: 0, trial: trial, .report(report)))
         }
-        rows.append(row(plan, cell: 1, trial: 0, .report(makeReport(iterations: 100, rec: 0.01, off: 0.002, success: true))))
+        var searched = makeReport(iterations: 100, rec: 0.01, off: 0.002, success: true)
+        searched.targetMethod = .search
+        rows.append(row(plan, cell: 1, trial: 0, .report(searched)))
         let summaries = summarize(plan: plan, rows: rows)
         let diagonal = try #require(summaries.first { $0.axes == plan.cells[0].settings })
         #expect(diagonal.supportRecovered == 3)
@@ -202,6 +204,9 @@ func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
         // A cell whose runs do not report support recovery has no rate (not 0 of n).
         let deep = try #require(summaries.first { $0.trials == 1 })
         #expect(deep.supportRecovered == nil && deep.supportRecoveryRate == nil)
+        // Runs whose target was not certified are counted where runs report how it was found, and
+        // only there (no count where no run has a target method).
+        #expect(deep.number("target_searched") == 1 && diagonal.number("target_searched") == nil)
         let decoded = try JSONDecoder().decode([CellSummary].self, from: Data(try renderJSON(summaries).utf8))
         #expect(decoded == summaries)
     }

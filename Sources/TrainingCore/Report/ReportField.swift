@@ -55,7 +55,8 @@ public final class ReportField: Sendable {
         /// The logged points (their own codec and table); empty is absent.
         case trajectory
         /// Computed from the other fields: aggregated, never sent or stored.
-        case derived(@Sendable (RunReport) -> Bool)
+        /// nil: the run does not have it (a model without the fields it is derived from).
+        case derived(@Sendable (RunReport) -> Bool?)
 
         /// Whether the field travels on the wire and has a store column.
         public var isCarried: Bool {

@@ -100,7 +100,7 @@ extension RunReport {
                 },
                 doc: "W*_λ's first-order residual on its rank manifold, relative (at most 1e-12)"),
         ReportField("targetSearched", "target_searched", tag: 0,
-                    .derived { $0.targetMethod.map { !$0.isCertified } ?? false }, optional: false, models: deep,
+                    .derived { $0.targetMethod.map { !$0.isCertified } }, optional: false, models: deep,
                     presence: .always, rule: .any, aggregate: .count("target_searched"), check: nil,
                     doc: "derived: W*_λ came from a local search, not a certified global minimizer"),
 
