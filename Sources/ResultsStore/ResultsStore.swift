@@ -443,11 +443,11 @@ public final class ResultsStore: Sendable {
     /// Calls `body` with every row in cell order (then task order), one at a time: a single
     /// pass over the `results_cell` index that holds one row in memory.
     public func forEachRowByCell(_ body: (ResultRow) throws -> Void) throws {
-        let testNoise = plan.configuration.testNoise
+        let context = RowContext(plan)
         try wrap {
             try pool.read { db in
                 let rows = try Row.fetchCursor(db, sql: "SELECT * FROM results ORDER BY cell_index, task_id")
-                while let row = try rows.next() { try body(try decode(row, testNoise: testNoise)) }
+                while let row = try rows.next() { try body(try decode(row, context)) }
             }
         }
     }
@@ -459,26 +459,26 @@ public final class ResultsStore: Sendable {
 
     /// Every row in task order.
     public func rows() throws -> [ResultRow] {
-        let testNoise = plan.configuration.testNoise
+        let context = RowContext(plan)
         let rows = try wrap { try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM results ORDER BY task_id") } }
-        return try rows.map { try decode($0, testNoise: testNoise) }
+        return try rows.map { try decode($0, context) }
     }
 
     /// The rows of one cell in task order (uses the cell index, so a large store is read a
     /// cell at a time).
     public func rows(cellIndex: Int) throws -> [ResultRow] {
-        let testNoise = plan.configuration.testNoise
+        let context = RowContext(plan)
         let rows = try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM results WHERE cell_index = ? ORDER BY task_id", arguments: [cellIndex])
             }
         }
-        return try rows.map { try decode($0, testNoise: testNoise) }
+        return try rows.map { try decode($0, context) }
     }
 
     /// Up to `limit` failed rows in task order, and how many failed in all.
     public func failures(limit: Int) throws -> (rows: [ResultRow], total: Int) {
-        let testNoise = plan.configuration.testNoise
+        let context = RowContext(plan)
         let (found, total) = try wrap {
             try pool.read { db in
                 (try Row.fetchAll(db, sql: "SELECT * FROM results WHERE status = 'failed' ORDER BY task_id LIMIT ?",
@@ -486,7 +486,7 @@ public final class ResultsStore: Sendable {
                  try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results WHERE status = 'failed'") ?? 0)
             }
         }
-        return (try found.map { try decode($0, testNoise: testNoise) }, total)
+        return (try found.map { try decode($0, context) }, total)
     }
 
     /// Rows, failures and seconds per host, sorted by host.
@@ -541,7 +541,7 @@ public final class ResultsStore: Sendable {
     }
 
     /// A row's axis values, from their columns and `encodeAxes`' object, in the plan's axis order.
-    private func decodeAxes(_ row: Row, taskID: Int) throws -> [AxisSetting] {
+    private func decodeAxes(_ row: Row, taskID: Int, order: [String]) throws -> [AxisSetting] {
         var object: [String: AxisValue] = [:]
         if let text: String = row.checked("axes") {
             do {
@@ -556,7 +556,6 @@ public final class ResultsStore: Sendable {
             }
             object[column.key] = value
         }
-        let order = plan.configuration.grid.map(\.key)
         return object.sorted { (order.firstIndex(of: $0.key) ?? .max, $0.key) < (order.firstIndex(of: $1.key) ?? .max, $1.key) }
             .map { AxisSetting($0.key, AxisDefinition.named($0.key)?.typed($0.value) ?? $0.value) }
     }
@@ -574,13 +573,28 @@ public final class ResultsStore: Sendable {
         return noise.map { object[decimalLabel($0)] ?? .nan }
     }
 
-    /// The model of a row's cell: the config's, unless the grid has a `model` axis.
-    private func modelKind(_ axes: [AxisSetting]) -> ModelKind {
-        var settings = plan.configuration.settings
-        if let setting = axes.first(where: { $0.key == "model" }) {
-            AxisDefinition.named("model")?.apply(setting.value, to: &settings)
+    /// What decoding a row needs of the plan, read once per pass (the plan sits behind a lock).
+    private struct RowContext {
+        let testNoise: [Double]
+        /// The grid's axis keys in plan order.
+        let axisOrder: [String]
+        let settings: RunSettings
+        let hasModelAxis: Bool
+
+        init(_ plan: SweepPlan) {
+            testNoise = plan.configuration.testNoise
+            axisOrder = plan.configuration.grid.map(\.key)
+            settings = plan.configuration.settings
+            hasModelAxis = axisOrder.contains("model")
         }
-        return settings.modelKind
+
+        /// The model of a row's cell: the config's, unless the grid has a `model` axis.
+        func modelKind(_ axes: [AxisSetting]) -> ModelKind {
+            guard hasModelAxis, let setting = axes.first(where: { $0.key == "model" }) else { return settings.modelKind }
+            var settings = settings
+            AxisDefinition.named("model")?.apply(setting.value, to: &settings)
+            return settings.modelKind
+        }
     }
 
     /// The stored fields a report of `model` carries, by `RunReport.fields` (a NULL is an
@@ -627,7 +641,7 @@ public final class ResultsStore: Sendable {
         return report
     }
 
-    private func decode(_ row: Row, testNoise: [Double]) throws -> ResultRow {
+    private func decode(_ row: Row, _ context: RowContext) throws -> ResultRow {
         guard let taskID: Int = row.checked("task_id") else {
             throw ResultsStoreError.corruptRow(path: path, taskID: -1, reason: "task_id is not an integer")
         }
@@ -646,13 +660,13 @@ public final class ResultsStore: Sendable {
               let host: String = row.checked("host")
         else { throw corrupt("a cell, trial, attempt or worker column is missing or of the wrong type") }
         let trainSeconds: Double? = row.checked("train_seconds")
-        let axes = try decodeAxes(row, taskID: taskID)
+        let axes = try decodeAxes(row, taskID: taskID, order: context.axisOrder)
         var report: RunReport?
         if status == .ok {
             guard let _: Int = row.checked("iterations"), let _: Bool = row.checked("diverged") else {
                 throw corrupt("an ok row without integer metrics")
             }
-            report = try decodeReport(row, model: modelKind(axes), testNoise: testNoise, taskID: taskID)
+            report = try decodeReport(row, model: context.modelKind(axes), testNoise: context.testNoise, taskID: taskID)
         }
         return ResultRow(
             taskID: taskID, cellIndex: cellIndex, axes: axes,
