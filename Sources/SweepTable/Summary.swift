@@ -46,13 +46,12 @@ public struct CellSummary: Codable, Sendable, Hashable {
             }
         }
         let fields = RunReport.fields
-        let everyModel = Set(ModelKind.allCases)
-        let common = fields.filter { $0.models == everyModel }.flatMap(outcomes)
+        let common = fields.filter(\.isReportedByEveryModel).flatMap(outcomes)
         let medians = fields.compactMap { field -> Column? in
             guard case .median = field.aggregate else { return nil }
             return Column(name: "median_" + field.column, isInteger: false)
         }
-        let specific = fields.filter { $0.models != everyModel }.flatMap(outcomes)
+        let specific = fields.filter { !$0.isReportedByEveryModel }.flatMap(outcomes)
         return [Column(name: "trials", isInteger: true)] + common + [Column(name: "failed", isInteger: true)] + medians + specific
     }()
 
@@ -249,7 +248,6 @@ func displayOrder(_ plan: SweepPlan, _ summaries: [CellSummary]) -> [CellSummary
 /// The summary of one cell from its rows: each field's aggregate of `RunReport.fields`.
 func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) -> CellSummary {
     let reports = cellRows.compactMap(\.report)
-    let everyModel = Set(ModelKind.allCases)
     var values: [String: Double] = [:]
     var perNoise: [String: [String: Double?]] = [:]
     for field in RunReport.fields {
@@ -262,12 +260,12 @@ func summarize(cell: SweepCell, rows cellRows: [ResultRow], labels: [String]) ->
         case .count(let name):
             let flags = reports.compactMap { field.flag(of: $0) }
             // A field of some models only: no count at all where no run reports it.
-            if flags.isEmpty && field.models != everyModel { break }
+            if flags.isEmpty && !field.isReportedByEveryModel { break }
             values[name] = Double(flags.filter { $0 }.count)
         case .outcome(let name, let stem):
             let flags = reports.compactMap { field.flag(of: $0) }
             // A field of some models only: no count at all where no run reports it.
-            if flags.isEmpty && field.models != everyModel { break }
+            if flags.isEmpty && !field.isReportedByEveryModel { break }
             let successes = flags.filter { $0 }.count
             let interval = wilsonInterval(successes: successes, trials: flags.count)
             values[name] = Double(successes)

@@ -14,6 +14,9 @@ public final class ReportField: Sendable {
     public let value: Value
     /// The models whose reports carry this field; in any other model's report it is absent.
     public let models: Set<ModelKind>
+    /// Every model reports it (the table lists such a field's counts first, and counts it in
+    /// every cell; a field of some models has no count where no run reports it).
+    public let isReportedByEveryModel: Bool
     public let presence: Presence
     public let rule: Rule
     public let aggregate: Aggregate
@@ -33,6 +36,7 @@ public final class ReportField: Sendable {
         self.value = value
         self.isOptional = optional
         self.models = models
+        isReportedByEveryModel = models == Set(ModelKind.allCases)
         self.presence = presence
         self.rule = rule
         self.aggregate = aggregate

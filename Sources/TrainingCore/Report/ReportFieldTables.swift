@@ -58,7 +58,7 @@ extension ReportField {
     }
 
     var modelNames: String {
-        models.count == ModelKind.allCases.count
+        isReportedByEveryModel
             ? "all" : ModelKind.allCases.filter(models.contains).map(\.rawValue).joined(separator: ", ")
     }
 

@@ -168,9 +168,4 @@ extension RunReport {
             return nil
         }
     }
-
-    /// The field named `name` (wire name or column).
-    public static func field(_ name: String) -> ReportField? {
-        fields.first { $0.name == name || $0.column == name }
-    }
 }
