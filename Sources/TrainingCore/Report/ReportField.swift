@@ -136,10 +136,15 @@ extension ReportField {
     typealias Getter<T> = @Sendable (RunReport) -> T
     typealias Setter<T> = @Sendable (inout RunReport, T) -> Void
 
+    /// A required field's setter as the optional one a decoder calls (nil: left as it is).
+    private static func required<T>(_ set: @escaping Setter<T>) -> Setter<T?> {
+        { report, value in if let value { set(&report, value) } }
+    }
+
     static func double(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Double>, set: @escaping Setter<Double>,
                        models: Set<ModelKind>, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
                        doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .double(get: { get($0) }, set: { if let v = $1 { set(&$0, v) } }),
+        ReportField(name, column, tag: tag, .double(get: get, set: required(set)),
                     optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
     }
 
@@ -153,7 +158,7 @@ extension ReportField {
     static func int(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Int>, set: @escaping Setter<Int>,
                     models: Set<ModelKind>, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
                     doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .int(get: { get($0) }, set: { if let v = $1 { set(&$0, v) } }),
+        ReportField(name, column, tag: tag, .int(get: get, set: required(set)),
                     optional: false, models: models, presence: .always, rule: rule, aggregate: aggregate, check: check, doc: doc)
     }
 
@@ -166,7 +171,7 @@ extension ReportField {
 
     static func bool(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Bool>, set: @escaping Setter<Bool>,
                      models: Set<ModelKind>, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
-        ReportField(name, column, tag: tag, .bool(get: { get($0) }, set: { if let v = $1 { set(&$0, v) } }),
+        ReportField(name, column, tag: tag, .bool(get: get, set: required(set)),
                     optional: false, models: models, presence: .always, rule: .any, aggregate: aggregate, check: check, doc: doc)
     }
 
