@@ -5,8 +5,9 @@ Usage: check_report_browser.py REPORT_HTML_OR_URL
 
 A path is opened as a file; an http:// address (the live view of a running sweep) as is.
 
-Prints one JSON object: the bounding box of every <svg>, the number of drawn shapes, the
-number of scripts, the browser console entries (a resource that fails to load, e.g. anything
+Prints one JSON object: the bounding box of every <svg>, the number of drawn shapes, its
+texts and those whose box is not inside the drawing (a tick label or legend entry cut off),
+the number of scripts, the browser console entries (a resource that fails to load, e.g. anything
 from a network when offline, is a SEVERE entry) and the page title. Exit status 3
 when Chromium, chromedriver or selenium is missing (the message says which), 0 otherwise:
 the caller judges the figures. Uses Debian's /usr/bin/chromedriver, never Selenium Manager
@@ -53,7 +54,15 @@ def main():
             const boxes = Array.from(document.querySelectorAll('svg')).map(svg => {
                 const r = svg.getBoundingClientRect();
                 const section = svg.closest('section');
+                // Every text (tick labels, legend entries, titles) must lie inside its drawing.
+                const texts = Array.from(svg.querySelectorAll('text'));
+                const outside = texts.map(t => ({text: t.textContent, box: t.getBoundingClientRect()}))
+                    .filter(t => t.box.left < r.left - 0.5 || t.box.right > r.right + 0.5
+                                 || t.box.top < r.top - 0.5 || t.box.bottom > r.bottom + 0.5)
+                    .map(t => ({text: t.text, left: t.box.left - r.left, right: t.box.right - r.left,
+                                top: t.box.top - r.top, bottom: t.box.bottom - r.top}));
                 return {section: section ? section.id : null, width: r.width, height: r.height,
+                        texts: texts.map(t => t.textContent), outside: outside,
                         shapes: svg.querySelectorAll('rect, polyline, polygon, circle, line').length,
                         drawnShapes: Array.from(svg.querySelectorAll('rect, polyline, polygon, circle, line'))
                             .filter(e => { const b = e.getBBox(); return b.width > 0 || b.height > 0; }).length};

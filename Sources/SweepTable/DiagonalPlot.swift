@@ -49,12 +49,17 @@ func leastSquaresSlope(_ points: [(Double, Double)]) -> Double? {
 /// Filled points entered the fit; hollow ones are cells where most runs did not converge.
 public func renderDiagonalPlotSVG(_ summaries: [CellSummary], title: String = "") -> String {
     let lines = diagonalLines(summaries)
-    let width = 560.0, height = 400.0, left = 70.0, top = 44.0, plotW = 330.0, plotH = 290.0
+    let fullTitle = (title.isEmpty ? "" : title + ": ") + "distance to the minimum-ℓ1 solution against α"
+    let legendWidth = lines.map { PlotAxes.textWidth("D = \($0.depth): slope -0.00", fontSize: 11) + 30 }.max() ?? 0
+    let left = 70.0, top = 44.0, plotW = 330.0, plotH = 290.0
+    let width = max(560, left + plotW + 16 + max(legendWidth, PlotAxes.textWidth("hollow: most runs of the", fontSize: 9)) + 8,
+                    12 + PlotAxes.textWidth(fullTitle, fontSize: 15, bold: true) + 12)
+    let height = max(400.0, top + 14 + Double(lines.count) * 18 + 8 + 36 + 12)
     var svg: [String] = [
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">",
         "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"white\"/>",
-        "<text x=\"12\" y=\"24\" font-size=\"15\" font-weight=\"bold\">\(xmlEscaped((title.isEmpty ? "" : title + ": ") + "distance to the minimum-ℓ1 solution against α"))</text>",
+        "<text x=\"12\" y=\"24\" font-size=\"15\" font-weight=\"bold\">\(xmlEscaped(fullTitle))</text>",
     ]
     let all = lines.flatMap(\.points)
     guard all.count >= 1 else {
@@ -68,15 +73,15 @@ public func renderDiagonalPlotSVG(_ summaries: [CellSummary], title: String = ""
     func px(_ alpha: Double) -> Double { left + (log10(alpha) - xLow) / (xHigh - xLow) * plotW }
     func py(_ distance: Double) -> Double { top + plotH - (log10(distance) - yLow) / (yHigh - yLow) * plotH }
     svg.append("<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#999\"/>")
-    for e in Int(xLow)...Int(xHigh) {
-        let x = px(pow(10, Double(e)))
+    for tick in PlotAxes.logTicks(lowDecade: Int(xLow), highDecade: Int(xHigh)) {
+        let x = px(pow(10, tick.value))
         svg.append(String(format: "<line x1=\"%.1f\" y1=\"\(top)\" x2=\"%.1f\" y2=\"\(top + plotH)\" stroke=\"#eee\"/>", x, x))
-        svg.append(String(format: "<text x=\"%.1f\" y=\"\(top + plotH + 14)\" font-size=\"10\" text-anchor=\"middle\">1e\(e)</text>", x))
+        svg.append(String(format: "<text x=\"%.1f\" y=\"\(top + plotH + 14)\" font-size=\"10\" text-anchor=\"middle\">", x) + tick.label + "</text>")
     }
-    for e in Int(yLow)...Int(yHigh) {
-        let y = py(pow(10, Double(e)))
+    for tick in PlotAxes.logTicks(lowDecade: Int(yLow), highDecade: Int(yHigh), maxLabels: 8) {
+        let y = py(pow(10, tick.value))
         svg.append(String(format: "<line x1=\"\(left)\" y1=\"%.1f\" x2=\"\(left + plotW)\" y2=\"%.1f\" stroke=\"#eee\"/>", y, y))
-        svg.append(String(format: "<text x=\"\(left - 4)\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">1e\(e)</text>", y + 3))
+        svg.append(String(format: "<text x=\"\(left - 4)\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">", y + 3) + tick.label + "</text>")
     }
     svg.append("<text x=\"\(left + plotW / 2)\" y=\"\(top + plotH + 30)\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">initialization scale α (init_scale)</text>")
     svg.append("<text x=\"16\" y=\"\(top + plotH / 2)\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\" transform=\"rotate(-90 16 \(top + plotH / 2))\">‖w − w_ℓ1‖ / ‖w_ℓ1‖ (median)</text>")

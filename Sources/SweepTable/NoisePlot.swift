@@ -23,8 +23,14 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
     let columns = max(1, min(3, panels.count))
     let rows = max(1, (panels.count + columns - 1) / columns)
     let lambdas = Array(Set(summaries.map(lambda))).sorted()
-    let totalW = max(Double(columns) * (panelW + gap) + 20, 360)
-    let totalH = top + Double(rows) * (panelH + gap + legendH) + Double(lambdas.count / 4 + 1) * 18 + 30
+    let fullTitle = (title.isEmpty ? "" : title + ": ") + "test error against test noise"
+    let panelTitleWidth = panels.map { PlotAxes.textWidth(TrajectoryPanel.label($0), fontSize: 12) }.max() ?? 0
+    let totalW = max(Double(columns) * (panelW + gap) + 20, 360, PlotAxes.textWidth(fullTitle, fontSize: 16, bold: true) + 24,
+                     10 + margin + panelTitleWidth + 12)
+    // The legend: the oracle, then one entry per λ, wrapped to the drawing's width.
+    let legendLabels = ["oracle R (A R)⁺"] + lambdas.map { "λ = \(decimalLabel($0)) (median, quartile band)" }
+    let legend = LegendFlow(widths: legendLabels.map { 30 + PlotAxes.textWidth($0, fontSize: 11) }, left: 16, width: totalW)
+    let totalH = top + Double(rows) * (panelH + gap + legendH) + Double(legend.rows) * 18 + 30
     let palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
     func colour(_ lambda: Double) -> String { palette[(lambdas.firstIndex(of: lambda) ?? 0) % palette.count] }
 
@@ -32,7 +38,7 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(totalW))\" height=\"\(Int(totalH))\" viewBox=\"0 0 \(Int(totalW)) \(Int(totalH))\" font-family=\"Helvetica, Arial, sans-serif\">",
         "<rect x=\"0\" y=\"0\" width=\"\(Int(totalW))\" height=\"\(Int(totalH))\" fill=\"white\"/>",
-        "<text x=\"12\" y=\"24\" font-size=\"16\" font-weight=\"bold\">\(xmlEscaped((title.isEmpty ? "" : title + ": ") + "test error against test noise"))</text>",
+        "<text x=\"12\" y=\"24\" font-size=\"16\" font-weight=\"bold\">\(xmlEscaped(fullTitle))</text>",
     ]
     guard !panels.isEmpty, sigmas.count >= 1 else {
         svg.append("<text x=\"12\" y=\"60\" font-size=\"12\">no finished runs with test noise levels yet</text>")
@@ -53,19 +59,22 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
                 }
             }
         }
-        yMax = yMax > 0 ? yMax * 1.05 : 1
-        let sigmaMax = max(sigmas.max() ?? 1, .leastNormalMagnitude)
+        // Both axes from 0 to a round tick at or above the data (1-2-5 steps).
+        let yTicks = PlotAxes.linearTicks(low: 0, high: yMax > 0 ? yMax : 1)
+        yMax = yTicks.values.last ?? 1
+        let xTicks = PlotAxes.linearTicks(low: 0, high: (sigmas.max() ?? 0) > 0 ? sigmas.max()! : 1)
+        let sigmaMax = xTicks.values.last ?? 1
         func px(_ sigma: Double) -> Double { x0 + sigma / sigmaMax * plotW }
         func py(_ value: Double) -> Double { y0 + plotH - min(value, yMax) / yMax * plotH }
         svg.append("<g>")
         svg.append("<text x=\"\(x0)\" y=\"\(y0 - 6)\" font-size=\"12\">\(xmlEscaped(TrajectoryPanel.label(key)))</text>")
         svg.append("<rect x=\"\(x0)\" y=\"\(y0)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#999\"/>")
-        for i in 0...4 {
-            let v = yMax * Double(i) / 4
-            svg.append("<text x=\"\(x0 - 4)\" y=\"\(py(v) + 3)\" font-size=\"9\" text-anchor=\"end\">\(short(v))</text>")
+        for v in yTicks.values {
+            svg.append(String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", x0, py(v), x0 + plotW, py(v)))
+            svg.append("<text x=\"\(x0 - 4)\" y=\"\(py(v) + 3)\" font-size=\"9\" text-anchor=\"end\">\(PlotAxes.linearLabel(v, step: yTicks.step))</text>")
         }
-        for (sigma, label) in zip(sigmas, labels) {
-            svg.append("<text x=\"\(px(sigma))\" y=\"\(y0 + plotH + 12)\" font-size=\"9\" text-anchor=\"middle\">\(xmlEscaped(label))</text>")
+        for v in xTicks.values {
+            svg.append("<text x=\"\(px(v))\" y=\"\(y0 + plotH + 12)\" font-size=\"9\" text-anchor=\"middle\">\(PlotAxes.linearLabel(v, step: xTicks.step))</text>")
         }
         svg.append("<text x=\"\(x0 + plotW / 2)\" y=\"\(y0 + plotH + 26)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">test noise σ</text>")
         var oracleDrawn = false
@@ -95,17 +104,14 @@ public func renderNoisePlotSVG(_ summaries: [CellSummary], title: String = "") -
         }
         svg.append("</g>")
     }
-    // Legend.
-    var ly = totalH - Double(lambdas.count / 4 + 1) * 18 - 8
-    var lx = 16.0
-    svg.append("<line x1=\"\(lx)\" y1=\"\(ly - 4)\" x2=\"\(lx + 24)\" y2=\"\(ly - 4)\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"/>")
-    svg.append("<text x=\"\(lx + 30)\" y=\"\(ly)\" font-size=\"11\">oracle R (A R)⁺</text>")
-    lx += 140
-    for (i, lambda) in lambdas.enumerated() {
-        if i > 0 && i % 4 == 0 { ly += 18; lx = 16 }
-        svg.append("<line x1=\"\(lx)\" y1=\"\(ly - 4)\" x2=\"\(lx + 24)\" y2=\"\(ly - 4)\" stroke=\"\(colour(lambda))\" stroke-width=\"2\"/>")
-        svg.append("<text x=\"\(lx + 30)\" y=\"\(ly)\" font-size=\"11\">λ = \(decimalLabel(lambda)) (median, quartile band)</text>")
-        lx += 230
+    // Legend, wrapped to the width (`legend`).
+    let legendTop = totalH - Double(legend.rows) * 18 - 8
+    for (i, label) in legendLabels.enumerated() {
+        let (lx, row) = legend.positions[i]
+        let ly = legendTop + Double(row) * 18
+        let stroke = i == 0 ? "stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"" : "stroke=\"\(colour(lambdas[i - 1]))\" stroke-width=\"2\""
+        svg.append("<line x1=\"\(lx)\" y1=\"\(ly - 4)\" x2=\"\(lx + 24)\" y2=\"\(ly - 4)\" \(stroke)/>")
+        svg.append("<text x=\"\(lx + 30)\" y=\"\(ly)\" font-size=\"11\">\(xmlEscaped(label))</text>")
     }
     svg.append("</svg>")
     return svg.joined(separator: "\n") + "\n"

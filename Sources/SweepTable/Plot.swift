@@ -212,11 +212,19 @@ func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: 
     let cellW = 58.0, cellH = 30.0
     let columnSpans = layout.spans(widths, key: layout.columns, unit: cellW)
     let rowSpans = layout.spans(depths, key: layout.rows, unit: cellH)
-    let panelLeft = 52.0, panelTop = 44.0, gap = 24.0
-    let panelW = panelLeft + Double(widths.count) * cellW
+    let panelTitles = lambdas.map { lambda in
+        noises.map { noise in zip(outerKeys + lastKey, lambda + noise).map { "\(axisLabel($0)) = \($1)" }.joined(separator: ", ") }
+    }
+    let widestTitle = panelTitles.joined().map { PlotAxes.textWidth($0, fontSize: 13) }.max() ?? 0
+    let rowLabelWidth = depths.map { PlotAxes.textWidth($0.joined(), fontSize: 11) }.max() ?? 0
+    let panelLeft = max(52.0, rowLabelWidth + 14, PlotAxes.textWidth(layout.rows, fontSize: 10) + 8), panelTop = 44.0, gap = 24.0
+    let panelW = max(panelLeft + Double(widths.count) * cellW, panelLeft + widestTitle)
     let panelH = panelTop + Double(depths.count) * cellH + 4
     let top = 40.0, left = 12.0
-    let totalW = max(left * 2 + Double(noises.count) * (panelW + gap), 320)
+    // Wide enough for the title and the colour legend (ramp, end values, "no runs yet").
+    let legendWidth = 106 + 160 + PlotAxes.textWidth("no runs yet", fontSize: 10) + 12 + PlotAxes.textWidth(legend.1, fontSize: 10)
+    let totalW = max(left * 2 + Double(noises.count) * (panelW + gap), 320, left + PlotAxes.textWidth(title, fontSize: 16, bold: true) + 12,
+                     left + legendWidth)
     let totalH = top + Double(lambdas.count) * (panelH + gap) + 50
 
     var svg: [String] = [
@@ -230,7 +238,7 @@ func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: 
             let x0 = left + Double(ni) * (panelW + gap)
             let y0 = top + Double(li) * (panelH + gap)
             svg.append("<g>")
-            let panelTitle = zip(outerKeys + lastKey, lambda + noise).map { "\(axisLabel($0)) = \($1)" }.joined(separator: ", ")
+            let panelTitle = panelTitles[li][ni]
             svg.append("<text x=\"\(x0 + panelLeft)\" y=\"\(y0 + 14)\" font-size=\"13\">\(xmlEscaped(panelTitle))</text>")
             svg.append("<text x=\"\(x0 + panelLeft + Double(widths.count) * cellW / 2)\" y=\"\(y0 + 28)\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">\(xmlEscaped(layout.columns))</text>")
             for (wi, width) in widths.enumerated() {
@@ -267,8 +275,9 @@ func renderHeatmapSVG(_ summaries: [CellSummary], layout: HeatmapLayout, title: 
     }
     svg.append("<text x=\"\(left + 36)\" y=\"\(ly + 10)\" font-size=\"10\" text-anchor=\"end\">\(xmlEscaped(legend.0))</text>")
     svg.append("<text x=\"\(left + 44 + Double(steps) * 8)\" y=\"\(ly + 10)\" font-size=\"10\">\(xmlEscaped(legend.1))</text>")
-    svg.append("<rect x=\"\(left + 90 + Double(steps) * 8)\" y=\"\(ly)\" width=\"12\" height=\"12\" fill=\"#eeeeee\"/>")
-    svg.append("<text x=\"\(left + 106 + Double(steps) * 8)\" y=\"\(ly + 10)\" font-size=\"10\">no runs yet</text>")
+    let grey = left + max(90, 56 + PlotAxes.textWidth(legend.1, fontSize: 10)) + Double(steps) * 8
+    svg.append("<rect x=\"\(grey)\" y=\"\(ly)\" width=\"12\" height=\"12\" fill=\"#eeeeee\"/>")
+    svg.append("<text x=\"\(grey + 16)\" y=\"\(ly + 10)\" font-size=\"10\">no runs yet</text>")
     svg.append("</svg>")
     return svg.joined(separator: "\n") + "\n"
 }

@@ -57,14 +57,24 @@ let trajectorySeries: [(name: String, colour: String, value: @Sendable (Trajecto
 /// step, both axes logarithmic (step 0 is left out: the first point is step 1). Values that are
 /// zero or below 1e-300 are left out of a curve (a log axis has no place for them).
 public func renderTrajectorySVG(_ panel: TrajectoryPanel, width: Double = 300, height: Double = 210) -> String {
-    let left = 44.0, right = 8.0, top = 30.0, bottom = 30.0
+    // The cell's label on as many lines as it needs to fit the width (breaking after commas).
+    var titleLines: [String] = []
+    for part in panel.cell.components(separatedBy: ", ") {
+        if let last = titleLines.last, PlotAxes.textWidth(last + ", " + part, fontSize: 10) <= width - 8 {
+            titleLines[titleLines.count - 1] = last + ", " + part
+        } else {
+            titleLines.append(part)
+        }
+    }
+    let height = height + Double(max(0, titleLines.count - 1)) * 12
+    let left = 44.0, right = 14.0, top = 30.0 + Double(max(0, titleLines.count - 1)) * 12, bottom = 30.0
     let plotW = width - left - right, plotH = height - top - bottom
     let points = panel.points.filter { $0.step >= 1 }
     var svg: [String] = [
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">",
         "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"white\"/>",
-        "<text x=\"4\" y=\"12\" font-size=\"10\">\(xmlEscaped(panel.cell))</text>",
-        "<text x=\"4\" y=\"24\" font-size=\"9\" fill=\"#555\">trial \(panel.trial)\(panel.converged.map { $0 ? ", converged" : ", not converged" } ?? "")</text>",
+    ] + titleLines.enumerated().map { "<text x=\"4\" y=\"\(12 + 12 * $0.offset)\" font-size=\"10\">\(xmlEscaped($0.element))</text>" } + [
+        "<text x=\"4\" y=\"\(Int(top) - 6)\" font-size=\"9\" fill=\"#555\">trial \(panel.trial)\(panel.converged.map { $0 ? ", converged" : ", not converged" } ?? "")</text>",
         "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#999\"/>",
     ]
     let curves = trajectorySeries.map { series in
@@ -83,17 +93,15 @@ public func renderTrajectorySVG(_ panel: TrajectoryPanel, width: Double = 300, h
     let xMax = max(1, ceil(xMaxRaw)), yMin = floor(yMinRaw), yMax = max(yMin + 1, ceil(yMaxRaw))
     func px(_ x: Double) -> Double { left + x / xMax * plotW }
     func py(_ y: Double) -> Double { top + plotH - (y - yMin) / (yMax - yMin) * plotH }
-    let yStep = max(1, Int(((yMax - yMin) / 5).rounded(.up)))
-    for d in stride(from: Int(yMin), through: Int(yMax), by: yStep) {
-        let y = py(Double(d))
+    for tick in PlotAxes.logTicks(lowDecade: Int(yMin), highDecade: Int(yMax)) {
+        let y = py(tick.value)
         svg.append(String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", left, y, left + plotW, y))
-        svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"end\">1e%d</text>", left - 3, y + 3, d))
+        svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"end\">", left - 3, y + 3) + tick.label + "</text>")
     }
-    let xStep = max(1, Int((xMax / 6).rounded(.up)))
-    for d in stride(from: 0, through: Int(xMax), by: xStep) {
-        let x = px(Double(d))
+    for tick in PlotAxes.logTicks(lowDecade: 0, highDecade: Int(xMax), maxLabels: 5) {
+        let x = px(tick.value)
         svg.append(String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", x, top, x, top + plotH))
-        svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"middle\">\(d == 0 ? "1" : "1e\(d)")</text>", x, top + plotH + 10))
+        svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" text-anchor=\"middle\">", x, top + plotH + 10) + tick.label + "</text>")
     }
     svg.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\" fill=\"#555\">step</text>", left + plotW / 2, top + plotH + 22))
     for (series, curve) in zip(trajectorySeries, curves) {

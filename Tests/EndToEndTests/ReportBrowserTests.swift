@@ -64,6 +64,7 @@ import Testing
             #expect(width > 100 && height > 100, "\(svg)")
             let shapes = svg["shapes"] as? Int ?? 0
             #expect(shapes > 10 && svg["drawnShapes"] as? Int == shapes, "every shape has a box: \(svg)")
+            #expect((svg["outside"] as? [Any])?.isEmpty == true, "texts outside the drawing: \(svg["outside"] ?? "?")")
         }
     }
 

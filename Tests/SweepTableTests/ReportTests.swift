@@ -125,7 +125,7 @@ import TrainingCore
         #expect(section.components(separatedBy: "<svg ").count - 1 == 2)
         // Four curves each (off-subspace error 0 has no place on a log axis: left out).
         #expect(section.components(separatedBy: "<polyline").count - 1 == 2 * 3)
-        #expect(section.contains(">1e2</text>") && section.contains("step"))
+        #expect(section.contains(">100</text>") && section.contains("step"))
         // Step 0 is left out of the log axis: a trajectory of step 0 alone says so.
         let lonely = renderTrajectorySVG(TrajectoryPanel(cell: "c", trial: 0, converged: nil, points: [point(0, 1)]))
         #expect(lonely.contains("no point after step 0") && !lonely.contains("<polyline"))
