@@ -7,8 +7,10 @@ import Synchronization
 import ZeroMQ
 
 /// Runs sweep tasks for a coordinator: a socket thread (the caller of `run()`) talks to the
-/// coordinator; a compute thread trains. They meet through `TaskInbox` and an inproc pipe,
-/// so heartbeats keep flowing while a long run is under way.
+/// coordinator; a compute thread trains, or, for a node worker (`options.processes`), a pool of
+/// compute processes does. They meet through `TaskInbox` and an inproc pipe, so heartbeats
+/// keep flowing while long runs are under way. A node worker is one registered worker to the
+/// coordinator: one connection, one heartbeat, one credit for the whole node.
 public final class Worker {
     public let options: WorkerOptions
     public let workerID: String
@@ -37,7 +39,7 @@ public final class Worker {
     public func run() throws -> WorkerExit {
         BLAS.setThreads(options.blasThreads)
         let pipeEndpoint = "inproc://results-\(workerID)"
-        let pipe = try Socket(context, type: .pair)
+        let pipe = try Socket(context, type: .pull)
         try pipe.bind(pipeEndpoint)
 
         let dealer = try Socket(context, type: .dealer)
@@ -65,9 +67,22 @@ public final class Worker {
         try dealer.connect(options.connect)
 
         let inbox = TaskInbox()
-        startComputeThread(inbox: inbox, pipe: pipeEndpoint)
-        // The compute thread ends when the inbox closes (after its current run, if any).
-        defer { _ = inbox.close() }
+        let pool = options.processes.map {
+            ComputePool(processes: $0, command: options.computeCommand, inbox: inbox, context: context,
+                        pipe: pipeEndpoint, logger: logger)
+        }
+        if let pool {
+            pool.start()
+            logger.info("node worker: \(options.processes ?? 0) compute processes, credit for \(options.prefetch) tasks")
+        } else {
+            startComputeThread(inbox: inbox, pipe: pipeEndpoint)
+        }
+        // The compute thread ends when the inbox closes (after its current run, if any); the
+        // compute processes are ended at once (their tasks were handed back).
+        defer {
+            _ = inbox.close()
+            pool?.stop()
+        }
 
         var core = WorkerCore(options: options, hello: hello(), now: Self.now())
         logger.info("worker \(workerID) connecting to \(options.connect)")
@@ -145,36 +160,11 @@ public final class Worker {
         let thread = Thread {
             do {
                 // Sockets are not thread-safe: this one is made and used on this thread only.
-                let out = try Socket(context, type: .pair)
+                let out = try Socket(context, type: .push)
                 try out.connect(pipe)
                 while let task = inbox.take() {
-                    let started = Self.now()
-                    let message: Message
-                    do {
-                        let spec = try task.spec.runSpec()
-                        try spec.checkFitsInMemory()
-                        let report = try compute(spec)
-                        message = .result(TaskResult(
-                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
-                            startedAt: started, finishedAt: Self.now()))
-                    } catch {
-                        message = .taskFailed(TaskFailure(
-                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, reason: "\(error)"))
-                    }
-                    let frame: [UInt8]
-                    do {
-                        if case .result(let result) = message {
-                            frame = try result.encodedFrame()  // a long trajectory thinned to fit
-                        } else {
-                            frame = try message.encoded()
-                        }
-                    } catch {
-                        // Too large even without a trajectory: the task's own failure, said as such.
-                        frame = try Message.taskFailed(TaskFailure(
-                            sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
-                            reason: "its result cannot be sent: \(error)")).encoded()
-                    }
-                    inbox.finished()
+                    let frame = try TaskAnswer.frame(for: task, compute: compute)
+                    inbox.finished(task.taskID)
                     try out.send([Array(String(task.taskID).utf8), Array(task.sweep.utf8), frame])
                 }
             } catch ZMQError.terminated {

@@ -81,8 +81,10 @@ public struct WorkerCore: Sendable {
             log(.info, "stopping: handed back \(handedBack) task(s)")
             out.append(.exit(.stopped))
         case .computeFailed(let failure):
-            leave(bye: "compute thread failed: \(failure)")
-            log(.error, "compute thread failed: \(failure); handed back \(handedBack) task(s)")
+            // A node's pool says in its own words why it stops (its processes keep dying).
+            let reason = options.processes == nil ? "compute thread failed: \(failure)" : failure
+            leave(bye: reason)
+            log(.error, "\(reason); stopped taking tasks and handed back \(handedBack) task(s)")
             out.append(.exit(.computeFailed(reason: failure)))
         }
         let commands = out
@@ -127,6 +129,9 @@ public struct WorkerCore: Sendable {
             case .welcome(let welcome):
                 if !registered {
                     log(.info, "registered with coordinator of sweep '\(welcome.sweep)' (\(welcome.fingerprint)) at \(options.connect)")
+                }
+                if let processes = options.processes, welcome.prefetch < processes, !registered {
+                    log(.warning, "the coordinator grants \(welcome.prefetch) tasks of credit (its --max-prefetch), fewer than this node's \(processes) compute processes: \(processes - welcome.prefetch) will idle")
                 }
                 registered = true
                 fingerprint = welcome.fingerprint

@@ -14,6 +14,10 @@ public struct WorkerOptions: Sendable {
     public var curve: CurveClientSettings?
     /// A readable prefix of the worker id (defaults to the host name).
     public var name: String?
+    /// A node worker: this many compute processes run the tasks (nil: one compute thread).
+    public var processes: Int?
+    /// How to start a compute process (`dlsweep compute-process ...`): the executable's path first.
+    public var computeCommand: [String] = []
 
     public init(connect: String) {
         self.connect = connect
@@ -43,7 +47,8 @@ public enum WorkerExit: Sendable, Equatable {
     case rejected(reason: String)
     /// A stop was requested (SIGTERM); held tasks were handed back.
     case stopped
-    /// The compute thread stopped on an error; held tasks were handed back.
+    /// The compute thread stopped on an error, or a node's compute processes kept dying; held
+    /// tasks were handed back.
     case computeFailed(reason: String)
     /// A task from the coordinator could not be decoded; held tasks were handed back.
     case protocolError(reason: String)

@@ -8,5 +8,6 @@ struct DLSweep: ParsableCommand {
         abstract: "Hyperparameter sweeps of deep linear networks on linear inverse problems.",
         subcommands: [
             RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, TableCommand.self, ReportCommand.self, TrainCommand.self, BenchCommand.self, FieldsCommand.self,
+            ComputeProcessCommand.self,
         ])
 }
