@@ -574,7 +574,7 @@ public final class ResultsStore: Sendable {
     }
 
     /// What decoding a row needs of the plan, read once per pass (the plan sits behind a lock).
-    private struct RowContext {
+    struct RowContext {
         let testNoise: [Double]
         /// The grid's axis keys in plan order.
         let axisOrder: [String]
@@ -641,7 +641,7 @@ public final class ResultsStore: Sendable {
         return report
     }
 
-    private func decode(_ row: Row, _ context: RowContext) throws -> ResultRow {
+    func decode(_ row: Row, _ context: RowContext) throws -> ResultRow {
         guard let taskID: Int = row.checked("task_id") else {
             throw ResultsStoreError.corruptRow(path: path, taskID: -1, reason: "task_id is not an integer")
         }

@@ -9,5 +9,7 @@ struct DLSweep: ParsableCommand {
         subcommands: [
             RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, TableCommand.self, ReportCommand.self, TrainCommand.self, BenchCommand.self, FieldsCommand.self,
             ComputeProcessCommand.self,
+            // Operating a sweep: its runs, where it stands.
+            RunsCommand.self,
         ])
 }
