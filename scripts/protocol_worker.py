@@ -21,7 +21,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 7
+VERSION = 8
 KINDS = {"hello": 1, "welcome": 2, "reject": 3, "task": 4, "result": 5, "task_failed": 6,
          "heartbeat": 7, "shutdown": 8, "bye": 9, "ack": 10, "register": 11, "batch": 12}
 NAMES = {v: k for k, v in KINDS.items()}
@@ -54,16 +54,16 @@ SCHEMAS = {
               ("offSubspaceError", "f64"), ("targetDistance", "f64"), ("gradientNorm", "f64"), ("balancedness", "f64"),
               ("flowTime", (OPT, "f64")), ("singularValues", (OPT, (LIST, "f64"))), ("lossGap", (OPT, "f64"))],
     "hello": [("protocolVersion", "i64"), ("workerID", "str"), ("host", "str"), ("pid", "i64"), ("cores", "i64"),
-              ("blasThreads", "i64"), ("capabilities", (LIST, "str")), ("prefetch", "i64")],
+              ("blasThreads", "i64"), ("capabilities", (LIST, "str")), ("prefetch", "i64"), ("session", (OPT, "str"))],
     "welcome": [("sweep", "str"), ("fingerprint", "str"), ("heartbeatInterval", "f64"), ("workerTimeout", "f64"),
-                ("prefetch", "i64")],
+                ("prefetch", "i64"), ("session", "str")],
     "task": [("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("spec", "spec")],
-    "result": [("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("report", "report"), ("startedAt", "f64"),
+    "result": [("session", "str"), ("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("report", "report"), ("startedAt", "f64"),
                ("finishedAt", "f64")],
-    "task_failed": [("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("reason", "str")],
-    "heartbeat": [("sentAt", "f64")],
+    "task_failed": [("session", "str"), ("sweep", "str"), ("taskID", "i64"), ("attempt", "i64"), ("reason", "str")],
+    "heartbeat": [("session", "str"), ("sentAt", "f64")],
     "shutdown": [("reason", "str")],
-    "bye": [("reason", "str"), ("taskIDs", (LIST, "i64"))],
+    "bye": [("session", "str"), ("reason", "str"), ("taskIDs", (LIST, "i64"))],
     "ack": [("taskIDs", (LIST, "i64"))],
     "register": [("reason", "str")],
 }
@@ -890,10 +890,12 @@ def main():
     sock.setsockopt(zmq.IMMEDIATE, 1)
     sock.connect(args.endpoint)
     hello = {"protocolVersion": VERSION, "workerID": worker_id, "host": socket.gethostname() or "python",
-             "pid": os.getpid(), "cores": 1, "blasThreads": 1, "capabilities": ["gd", "plain"], "prefetch": 1}
+             "pid": os.getpid(), "cores": 1, "blasThreads": 1, "capabilities": ["gd", "plain"], "prefetch": 1,
+             "session": None}
     registered = False
     fingerprint = None
-    unsettled = {}  # taskID -> (sweep, frame), until acknowledged
+    session = None  # the last welcome's token: every later message carries it
+    unsettled = {}  # taskID -> (sweep, kind, body without the session), until acknowledged
     last_sent = 0.0
     last_heard = time.time()
     timeout = 10.0
@@ -913,19 +915,20 @@ def main():
             registered = False
         if now - last_sent >= args.heartbeat:
             last_sent = now
-            send(frame("heartbeat", {"sentAt": now}) if registered else frame("hello", hello))
+            send(frame("heartbeat", {"session": session, "sentAt": now}) if registered
+                 else frame("hello", dict(hello, session=session)))
         if not sock.poll(100):
             continue
         messages = decode(sock.recv())
         last_heard = time.time()
         for kind, body in messages:
             if kind == "welcome":
-                registered, fingerprint = True, body["fingerprint"]
+                registered, fingerprint, session = True, body["fingerprint"], body["session"]
                 timeout = number(body["workerTimeout"])
-                for task_id in [k for k, (sweep, _) in unsettled.items() if sweep != fingerprint]:
+                for task_id in [k for k, (sweep, _, _) in unsettled.items() if sweep != fingerprint]:
                     del unsettled[task_id]
-                for _, data in unsettled.values():
-                    send(data)
+                for _, answer_kind, answer in unsettled.values():
+                    send(frame(answer_kind, dict(answer, session=session)))
             elif kind == "register":
                 registered = False
                 last_sent = 0.0
@@ -939,12 +942,12 @@ def main():
                 answer = {"sweep": body["sweep"], "taskID": body["taskID"], "attempt": body["attempt"]}
                 try:
                     answer.update(report=run_task(body["spec"]), startedAt=started, finishedAt=time.time())
-                    data = frame("result", answer)
+                    answer_kind = "result"
                 except Exception as error:  # the run threw: a failure of the task itself
                     answer["reason"] = f"{type(error).__name__}: {error}"
-                    data = frame("task_failed", answer)
-                unsettled[body["taskID"]] = (body["sweep"], data)
-                send(data)
+                    answer_kind = "task_failed"
+                unsettled[body["taskID"]] = (body["sweep"], answer_kind, answer)
+                send(frame(answer_kind, dict(answer, session=session)))
             elif kind == "shutdown":
                 return 0
             elif kind == "reject":

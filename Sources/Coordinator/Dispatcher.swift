@@ -21,6 +21,9 @@ public struct Dispatcher: Sendable {
     /// A registered worker as the dispatcher sees it.
     public struct WorkerSlot: Sendable {
         public var id: String
+        /// The session's token (the welcome's): every later message must carry it, and the
+        /// leases below belong to it.
+        public var session: String
         /// ZeroMQ routing identity of the current connection.
         public var peer: [UInt8]
         public var host: String
@@ -45,9 +48,13 @@ public struct Dispatcher: Sendable {
 
     public enum Registration: Sendable, Equatable {
         case new
-        /// A known worker on a new connection (or saying hello again); it keeps its tasks.
+        /// A known session: its token on a new connection, or a hello again on its own
+        /// connection. It keeps its tasks.
         case again
-        /// Another live connection already uses this worker id.
+        /// A new session for an id whose session fell silent (the hello had not its token):
+        /// the old session's tasks went back to the queue (`requeued`); nothing is inherited.
+        case replaced(requeued: [Int])
+        /// Another live connection already uses this worker id (and the hello had not its token).
         case refused
     }
 
@@ -121,27 +128,36 @@ public struct Dispatcher: Sendable {
         return (worker, lease)
     }
 
-    /// Registers a worker or, for a known id, its new connection. A worker id that is live on
-    /// another connection (heard from within `liveWithin` seconds) is refused: a second peer
-    /// cannot take over a slot and the provenance of its results.
+    /// Registers a worker's session. A hello carrying a known session's token (`session`)
+    /// resumes that session on `peer`, as does a hello again on the session's own connection;
+    /// otherwise a new session starts under the token `newSession`. A worker id whose session
+    /// is live on another connection (heard within `liveWithin` seconds) is refused; a silent
+    /// one is replaced, its tasks re-queued: a hello without the token inherits nothing.
     public mutating func register(id: String, peer: [UInt8], host: String, prefetch: Int, now: Double,
-                                  liveWithin: Double) -> Registration {
+                                  liveWithin: Double, session: String? = nil, newSession: String = "")
+        -> Registration {
         let granted = min(max(1, prefetch), maxPrefetch)
+        if let other = peerToWorker[peer], other != id { return .refused }  // one connection, one worker
         if var slot = workers[id] {
-            if slot.peer != peer && now - slot.lastSeen <= liveWithin { return .refused }
-            if let other = peerToWorker[peer], other != id { return .refused }
-            peerToWorker[slot.peer] = nil
-            slot.peer = peer
-            slot.host = host
-            slot.prefetch = granted
-            slot.lastSeen = now
-            workers[id] = slot
+            if slot.peer == peer || (session != nil && session == slot.session) {
+                peerToWorker[slot.peer] = nil
+                slot.peer = peer
+                slot.host = host
+                slot.prefetch = granted
+                slot.lastSeen = now
+                workers[id] = slot
+                peerToWorker[peer] = id
+                return .again
+            }
+            if now - slot.lastSeen <= liveWithin { return .refused }
+            let requeued = dropWorker(id)
+            workers[id] = WorkerSlot(id: id, session: newSession, peer: peer, host: host, prefetch: granted,
+                                     lastSeen: now, lastDelivery: now)
             peerToWorker[peer] = id
-            return .again
+            return .replaced(requeued: requeued)
         }
-        // One connection, one worker: a peer cannot register a second id.
-        if peerToWorker[peer] != nil { return .refused }
-        workers[id] = WorkerSlot(id: id, peer: peer, host: host, prefetch: granted, lastSeen: now, lastDelivery: now)
+        workers[id] = WorkerSlot(id: id, session: newSession, peer: peer, host: host, prefetch: granted, lastSeen: now,
+                                 lastDelivery: now)
         peerToWorker[peer] = id
         return .new
     }

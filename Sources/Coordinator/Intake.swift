@@ -43,7 +43,8 @@ extension CoordinatorCore {
         case .hello(let hello):
             register(hello, peer: peer, now: now)
         case .result(let result):
-            guard let worker = registered(worker, peer: peer, what: "a result for task \(result.taskID)") else { return }
+            guard let worker = inSession(worker, result.session, peer: peer, what: "a result for task \(result.taskID)")
+            else { return }
             guard let task = leased(result.taskID, attempt: result.attempt, sweep: result.sweep, from: worker, peer: peer)
             else { return }
             switch ResultValidation.check(result, spec: runSpec(of: task), now: now) {
@@ -57,16 +58,21 @@ extension CoordinatorCore {
                             reason: "invalid result from \(describe(peer)): \(invalid.reason)", now: now)
             }
         case .taskFailed(let failure):
-            guard let worker = registered(worker, peer: peer, what: "a failure of task \(failure.taskID)") else { return }
+            guard let worker = inSession(worker, failure.session, peer: peer, what: "a failure of task \(failure.taskID)")
+            else { return }
             guard let task = leased(failure.taskID, attempt: failure.attempt, sweep: failure.sweep, from: worker, peer: peer)
             else { return }
             let reason = String(failure.reason.prefix(2000))
             log(.warning, "task \(task.id) failed on \(describe(peer)): \(reason)")
             failAttempt(task, attempt: failure.attempt, worker: worker, peer: peer, reason: reason, now: now)
-        case .heartbeat:
-            if worker == nil { send(.register(Register(reason: "unknown connection: say hello")), to: peer) }
+        case .heartbeat(let heartbeat):
+            if worker == nil {
+                send(.register(Register(reason: "unknown connection: say hello")), to: peer)
+            } else {
+                _ = inSession(worker, heartbeat.session, peer: peer, what: "a heartbeat")
+            }
         case .bye(let bye):
-            guard let worker else { break }
+            guard let worker, inSession(worker, bye.session, peer: peer, what: "a bye") != nil else { break }
             let requeued = dispatcher.dropWorker(worker)
             log(.info, "worker \(worker) left (\(bye.reason.prefix(200))); \(requeued.count) task(s) back in the queue")
             assignAll(now: now)
@@ -83,6 +89,19 @@ extension CoordinatorCore {
         count(.unregistered)
         log(.warning, "refused \(what) from \(describe(peer)), which has not registered; asked it to say hello")
         send(.register(Register(reason: "unknown connection: say hello, then send your results again")), to: peer)
+        return nil
+    }
+
+    /// The worker behind `peer` if `session` is its session's token; otherwise nil after
+    /// counting the message and asking the peer to say hello (a worker that lost track of its
+    /// session is welcomed again with its token and sends its answers again; nothing a message
+    /// without the token says is believed).
+    private mutating func inSession(_ worker: String?, _ session: String, peer: [UInt8], what: String) -> String? {
+        guard let worker = registered(worker, peer: peer, what: what) else { return nil }
+        guard let slot = dispatcher.workers[worker], slot.session != session else { return worker }
+        count(.wrongSession)
+        log(.warning, "refused \(what) from \(describe(peer)): it does not carry the session's token; asked it to say hello")
+        send(.register(Register(reason: "wrong session token: say hello, then send your results again")), to: peer)
         return nil
     }
 
@@ -127,7 +146,8 @@ extension CoordinatorCore {
             return
         }
         switch dispatcher.register(id: hello.workerID, peer: peer, host: hello.host, prefetch: hello.prefetch,
-                                   now: now, liveWithin: options.workerTimeout) {
+                                   now: now, liveWithin: options.workerTimeout, session: hello.session,
+                                   newSession: Self.newSessionToken()) {
         case .refused:
             // Not answered: the worker itself, reconnected on a new connection, says hello again
             // every heartbeat and gets in once its old connection has fallen silent; an impostor
@@ -142,20 +162,35 @@ extension CoordinatorCore {
             log(.info, "worker \(hello.workerID) joined from \(hello.host) (pid \(hello.pid), \(hello.cores) cores, \(hello.blasThreads) BLAS thread(s))")
         case .again:
             log(.info, "worker \(hello.workerID) on \(hello.host) registered again")
+        case .replaced(let requeued):
+            // The id's session fell silent and this hello did not carry its token: a new
+            // session, which inherits none of the old one's leases.
+            count(.workersLost)
+            count(.tasksRequeued, requeued.count)
+            log(.warning, "worker id \(hello.workerID) said hello from \(hello.host) without the token of its silent session: a new session; the old one's \(requeued.count) task(s) back in the queue")
         }
         lastWorkerSeen = now
         // Set here, not only by the liveness tick: a worker that joins and leaves between two
         // ticks still counts, so its departure is reported as "all workers are gone".
         hadWorkers = true
-        let granted = dispatcher.workers[hello.workerID]?.prefetch ?? 1
+        guard let slot = dispatcher.workers[hello.workerID] else { return }
         send(.welcome(Welcome(
             sweep: configuration.name, fingerprint: plan.fingerprint, heartbeatInterval: options.heartbeatInterval,
-            workerTimeout: options.workerTimeout, prefetch: granted)), to: peer)
+            workerTimeout: options.workerTimeout, prefetch: slot.prefetch, session: slot.session)), to: peer)
         if dispatcher.isComplete {
             send(.shutdown(Shutdown(reason: "sweep complete")), to: peer)
         } else {
             assign(hello.workerID, now: now)
         }
+    }
+
+    /// 128 random bits as 32 hex digits: a session's token cannot be guessed.
+    static func newSessionToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
     }
 
     /// Identity strings end up in the store and the logs: short and printable.

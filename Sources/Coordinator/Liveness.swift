@@ -39,7 +39,7 @@ extension CoordinatorCore {
         if now - lastHeartbeat >= options.heartbeatInterval {
             lastHeartbeat = now
             for slot in dispatcher.workers.values {
-                send(.heartbeat(Heartbeat(sentAt: now)), to: slot.peer)
+                send(.heartbeat(Heartbeat(sentAt: now, session: slot.session)), to: slot.peer)
             }
         }
         for worker in dispatcher.silentWorkers(now: now, timeout: options.workerTimeout) {

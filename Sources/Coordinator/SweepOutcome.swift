@@ -22,12 +22,14 @@ public struct WireCounters: Sendable, Equatable {
     public var leasesExpired = 0
     /// Hellos refused because the worker id was live on another connection.
     public var duplicateWorkers = 0
+    /// Messages from a registered connection without its session's token.
+    public var wrongSession = 0
 
     /// One counter, named in `CoordinatorCore.Command.count`.
     public enum Counter: Sendable, Hashable, CaseIterable {
         case malformedFrames, versionMismatches, unexpectedMessages, unknownTasks, duplicateResults, workersLost
         case tasksRequeued, tasksFailed, unregistered, otherSweep, noLease, invalidResults, leasesExpired
-        case duplicateWorkers
+        case duplicateWorkers, wrongSession
     }
 
     public init() {}
@@ -49,6 +51,7 @@ public struct WireCounters: Sendable, Equatable {
             case .invalidResults: invalidResults
             case .leasesExpired: leasesExpired
             case .duplicateWorkers: duplicateWorkers
+            case .wrongSession: wrongSession
             }
         }
         set {
@@ -67,6 +70,7 @@ public struct WireCounters: Sendable, Equatable {
             case .invalidResults: invalidResults = newValue
             case .leasesExpired: leasesExpired = newValue
             case .duplicateWorkers: duplicateWorkers = newValue
+            case .wrongSession: wrongSession = newValue
             }
         }
     }

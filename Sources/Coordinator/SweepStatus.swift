@@ -50,7 +50,7 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     public struct StatusCounters: Codable, Sendable, Equatable {
         /// Tasks recorded as failed (`--max-attempts` failures of their own).
         public var failed: Int
-        /// Answers refused: invalid, unregistered, another sweep, no lease, unknown task.
+        /// Answers refused: invalid, unregistered, another sweep, no lease, unknown task, wrong session.
         public var rejected: Int
         public var invalidResults: Int
         public var malformedFrames: Int
@@ -60,10 +60,12 @@ public struct SweepStatus: Codable, Sendable, Equatable {
         public var tasksRequeued: Int
         public var leasesExpired: Int
         public var duplicateWorkers: Int
+        /// Messages from a registered connection without its session's token.
+        public var wrongSession: Int
 
         init(_ c: WireCounters) {
             failed = c.tasksFailed
-            rejected = c.invalidResults + c.unregistered + c.otherSweep + c.noLease + c.unknownTasks
+            rejected = c.invalidResults + c.unregistered + c.otherSweep + c.noLease + c.unknownTasks + c.wrongSession
             invalidResults = c.invalidResults
             malformedFrames = c.malformedFrames
             versionMismatches = c.versionMismatches
@@ -72,6 +74,7 @@ public struct SweepStatus: Codable, Sendable, Equatable {
             tasksRequeued = c.tasksRequeued
             leasesExpired = c.leasesExpired
             duplicateWorkers = c.duplicateWorkers
+            wrongSession = c.wrongSession
         }
     }
 

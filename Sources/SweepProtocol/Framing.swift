@@ -195,6 +195,23 @@ extension Message {
         return message
     }
 
+    /// `frame`, a `result`, `task_failed`, `heartbeat` or `bye` (whose body starts with the
+    /// session), carrying `session` instead of its own: a worker keeps its answers encoded and
+    /// sends them again under each new session without re-encoding them.
+    public static func stamping(_ frame: [UInt8], session: String) throws(ProtocolError) -> [UInt8] {
+        let kind = try header(of: frame)
+        guard [.result, .taskFailed, .heartbeat, .bye].contains(kind) else {
+            throw .badBody(kind: kind.name, detail: "carries no session")
+        }
+        var r = WireReader(frame, from: headerBytes, kind: kind.name)
+        _ = try r.string("session")
+        var w = WireWriter(prefix: Array(frame[..<headerBytes]))
+        w.string(session)
+        w.append(frame[r.offset...])
+        guard w.bytes.count <= maxFrameBytes else { throw .tooLarge(bytes: w.bytes.count) }
+        return w.bytes
+    }
+
     /// The kind a frame's header names, if the header is valid: says what could not be decoded.
     public static func headerKind(_ frame: [UInt8]) -> String? {
         guard frame.count >= headerBytes, Array(frame[0..<4]) == magic, let kind = Kind(rawValue: frame[5]) else {

@@ -1,7 +1,7 @@
 public import TrainingCore
 
 /// The protocol version this build speaks. Bump it on any change to a message's fields.
-public let protocolVersion: UInt8 = 7
+public let protocolVersion: UInt8 = 8
 
 /// The largest frame either side accepts (the coordinator also sets it as ZMQ_MAXMSGSIZE,
 /// so a larger frame closes that peer's connection before it is buffered).
@@ -19,9 +19,13 @@ public struct Hello: Codable, Sendable, Hashable {
     public var capabilities: [String]
     /// Credit: how many tasks the worker wants in flight.
     public var prefetch: Int
+    /// The token of the session this worker resumes on a new connection (its last `welcome`'s);
+    /// nil on its first hello. A wrong or missing token never inherits a session's leases.
+    public var session: String?
 
     public init(protocolVersion: Int, workerID: String, host: String, pid: Int, cores: Int,
-                blasThreads: Int, capabilities: [String], prefetch: Int) {
+                blasThreads: Int, capabilities: [String], prefetch: Int, session: String? = nil) {
+        self.session = session
         self.protocolVersion = protocolVersion
         self.workerID = workerID
         self.host = host
@@ -43,8 +47,13 @@ public struct Welcome: Codable, Sendable, Hashable {
     public var workerTimeout: Double
     /// The credit granted: the hello's `prefetch`, capped by the coordinator.
     public var prefetch: Int
+    /// The session's unguessable token (32 hex digits): every later message of the worker
+    /// carries it, and only it settles the session's leases.
+    public var session: String
 
-    public init(sweep: String, fingerprint: String, heartbeatInterval: Double, workerTimeout: Double, prefetch: Int) {
+    public init(sweep: String, fingerprint: String, heartbeatInterval: Double, workerTimeout: Double, prefetch: Int,
+                session: String) {
+        self.session = session
         self.sweep = sweep
         self.fingerprint = fingerprint
         self.heartbeatInterval = heartbeatInterval
@@ -85,6 +94,9 @@ public struct TaskAssignment: Codable, Sendable, Hashable {
 
 /// Worker → coordinator: a finished run.
 public struct TaskResult: Codable, Sendable, Hashable {
+    /// The worker's session token (its `welcome`'s); the first field, so a kept frame is
+    /// re-stamped for a new session without re-encoding (`Message.stamping`).
+    public var session: String
     /// The fingerprint of the task's sweep.
     public var sweep: String
     public var taskID: Int
@@ -94,7 +106,9 @@ public struct TaskResult: Codable, Sendable, Hashable {
     public var startedAt: Double
     public var finishedAt: Double
 
-    public init(sweep: String, taskID: Int, attempt: Int, report: RunReport, startedAt: Double, finishedAt: Double) {
+    public init(sweep: String, taskID: Int, attempt: Int, report: RunReport, startedAt: Double, finishedAt: Double,
+                session: String = "") {
+        self.session = session
         self.sweep = sweep
         self.taskID = taskID
         self.attempt = attempt
@@ -106,13 +120,16 @@ public struct TaskResult: Codable, Sendable, Hashable {
 
 /// Worker → coordinator: the run threw; counts one attempt against `--max-attempts`.
 public struct TaskFailure: Codable, Sendable, Hashable {
+    /// The worker's session token.
+    public var session: String
     /// The fingerprint of the task's sweep.
     public var sweep: String
     public var taskID: Int
     public var attempt: Int
     public var reason: String
 
-    public init(sweep: String, taskID: Int, attempt: Int, reason: String) {
+    public init(sweep: String, taskID: Int, attempt: Int, reason: String, session: String = "") {
+        self.session = session
         self.sweep = sweep
         self.taskID = taskID
         self.attempt = attempt
@@ -122,9 +139,14 @@ public struct TaskFailure: Codable, Sendable, Hashable {
 
 /// Both ways, every heartbeat interval.
 public struct Heartbeat: Codable, Sendable, Hashable {
+    /// The worker's session token (the coordinator sends the worker's own).
+    public var session: String
     public var sentAt: Double
 
-    public init(sentAt: Double) { self.sentAt = sentAt }
+    public init(sentAt: Double, session: String = "") {
+        self.session = session
+        self.sentAt = sentAt
+    }
 }
 
 /// Coordinator → worker: stop (the sweep is complete, or the coordinator is stopping).
@@ -136,10 +158,13 @@ public struct Shutdown: Codable, Sendable, Hashable {
 
 /// Worker → coordinator: leaving; these tasks will not be delivered.
 public struct Bye: Codable, Sendable, Hashable {
+    /// The worker's session token.
+    public var session: String
     public var reason: String
     public var taskIDs: [Int]
 
-    public init(reason: String, taskIDs: [Int]) {
+    public init(reason: String, taskIDs: [Int], session: String = "") {
+        self.session = session
         self.reason = reason
         self.taskIDs = taskIDs
     }
@@ -174,4 +199,30 @@ public enum Message: Sendable, Hashable {
     case bye(Bye)
     case ack(Ack)
     case register(Register)
+}
+
+extension Message {
+    /// The session token a worker's message carries: the hello's resumed one, or the token of
+    /// a result, failure, heartbeat or bye. nil for the others.
+    public var session: String? {
+        switch self {
+        case .hello(let m): m.session
+        case .result(let m): m.session
+        case .taskFailed(let m): m.session
+        case .heartbeat(let m): m.session
+        case .bye(let m): m.session
+        case .welcome, .reject, .task, .shutdown, .ack, .register: nil
+        }
+    }
+
+    /// This result, failure, heartbeat or bye carrying `session` (other kinds unchanged).
+    public func carrying(session: String) -> Message {
+        switch self {
+        case .result(var m): m.session = session; return .result(m)
+        case .taskFailed(var m): m.session = session; return .taskFailed(m)
+        case .heartbeat(var m): m.session = session; return .heartbeat(m)
+        case .bye(var m): m.session = session; return .bye(m)
+        default: return self
+        }
+    }
 }

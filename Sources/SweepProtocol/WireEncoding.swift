@@ -176,13 +176,15 @@ extension Hello {
         w.int(blasThreads)
         w.strings(capabilities)
         w.int(prefetch)
+        w.optionalString(session)
     }
 
     init(from r: inout WireReader) throws(ProtocolError) {
         self.init(
             protocolVersion: try r.int("protocolVersion"), workerID: try r.string("workerID"), host: try r.string("host"),
             pid: try r.int("pid"), cores: try r.int("cores"), blasThreads: try r.int("blasThreads"),
-            capabilities: try r.strings("capabilities"), prefetch: try r.int("prefetch"))
+            capabilities: try r.strings("capabilities"), prefetch: try r.int("prefetch"),
+            session: try r.optionalString("session"))
     }
 }
 
@@ -193,13 +195,14 @@ extension Welcome {
         w.double(heartbeatInterval)
         w.double(workerTimeout)
         w.int(prefetch)
+        w.string(session)
     }
 
     init(from r: inout WireReader) throws(ProtocolError) {
         self.init(
             sweep: try r.string("sweep"), fingerprint: try r.string("fingerprint"),
             heartbeatInterval: try r.double("heartbeatInterval"), workerTimeout: try r.double("workerTimeout"),
-            prefetch: try r.int("prefetch"))
+            prefetch: try r.int("prefetch"), session: try r.string("session"))
     }
 }
 
@@ -219,6 +222,7 @@ extension TaskAssignment {
 
 extension TaskResult {
     func write(to w: inout WireWriter) {
+        w.string(session)
         w.string(sweep)
         w.int(taskID)
         w.int(attempt)
@@ -228,14 +232,16 @@ extension TaskResult {
     }
 
     init(from r: inout WireReader) throws(ProtocolError) {
+        let session = try r.string("session")
         self.init(sweep: try r.string("sweep"), taskID: try r.int("taskID"), attempt: try r.int("attempt"),
                   report: try RunReport(from: &r), startedAt: try r.double("startedAt"),
-                  finishedAt: try r.double("finishedAt"))
+                  finishedAt: try r.double("finishedAt"), session: session)
     }
 }
 
 extension TaskFailure {
     func write(to w: inout WireWriter) {
+        w.string(session)
         w.string(sweep)
         w.int(taskID)
         w.int(attempt)
@@ -243,14 +249,22 @@ extension TaskFailure {
     }
 
     init(from r: inout WireReader) throws(ProtocolError) {
+        let session = try r.string("session")
         self.init(sweep: try r.string("sweep"), taskID: try r.int("taskID"), attempt: try r.int("attempt"),
-                  reason: try r.string("reason"))
+                  reason: try r.string("reason"), session: session)
     }
 }
 
 extension Heartbeat {
-    func write(to w: inout WireWriter) { w.double(sentAt) }
-    init(from r: inout WireReader) throws(ProtocolError) { self.init(sentAt: try r.double("sentAt")) }
+    func write(to w: inout WireWriter) {
+        w.string(session)
+        w.double(sentAt)
+    }
+
+    init(from r: inout WireReader) throws(ProtocolError) {
+        let session = try r.string("session")
+        self.init(sentAt: try r.double("sentAt"), session: session)
+    }
 }
 
 extension Shutdown {
@@ -260,12 +274,14 @@ extension Shutdown {
 
 extension Bye {
     func write(to w: inout WireWriter) {
+        w.string(session)
         w.string(reason)
         w.ints(taskIDs)
     }
 
     init(from r: inout WireReader) throws(ProtocolError) {
-        self.init(reason: try r.string("reason"), taskIDs: try r.ints("taskIDs"))
+        let session = try r.string("session")
+        self.init(reason: try r.string("reason"), taskIDs: try r.ints("taskIDs"), session: session)
     }
 }
 

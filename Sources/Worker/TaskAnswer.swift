@@ -14,9 +14,10 @@ public enum TaskAnswer {
             let spec = try task.spec.runSpec()
             try spec.checkFitsInMemory()
             let report = try compute(spec)
+            // Sized with a token's length: the worker stamps the frame with its session when it sends it.
             message = .result(TaskResult(
                 sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
-                startedAt: started, finishedAt: Date().timeIntervalSince1970))
+                startedAt: started, finishedAt: Date().timeIntervalSince1970, session: sessionPlaceholder))
         } catch {
             message = .taskFailed(TaskFailure(
                 sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, reason: "\(error)"))
@@ -31,6 +32,9 @@ public enum TaskAnswer {
             return try failure(of: task, reason: "its result cannot be sent: \(error)")
         }
     }
+
+    /// As long as a coordinator's session token (32 hex digits).
+    static let sessionPlaceholder = String(repeating: "0", count: 32)
 
     /// A `task_failed` frame for `task`.
     public static func failure(of task: TaskAssignment, reason: String) throws(ProtocolError) -> [UInt8] {

@@ -42,6 +42,9 @@ public struct WorkerCore: Sendable {
     public private(set) var registered = false
     /// The sweep of the coordinator that welcomed this worker.
     public private(set) var fingerprint: String?
+    /// The token of the last `welcome`: carried by every later message, and by the hello that
+    /// resumes the session on a new connection.
+    public private(set) var session: String?
     /// Tasks handed to the compute thread and not finished, in the order they were given.
     public private(set) var held: [Int] = []
     var lastHeard: Double
@@ -100,7 +103,7 @@ public struct WorkerCore: Sendable {
         out.append(.closeInbox)
         if registered { sendResults() }
         handedBack = held.count
-        out.append(.send(.bye(Bye(reason: reason, taskIDs: held))))
+        out.append(.send(.bye(Bye(reason: reason, taskIDs: held, session: session ?? ""))))
     }
 
     private mutating func receive(_ frames: [[UInt8]], now: Double) {
@@ -116,7 +119,7 @@ public struct WorkerCore: Sendable {
             if ["task", "batch"].contains(Message.headerKind(frames[0])) {
                 // A task this worker cannot read would sit here while it heartbeats.
                 out.append(.closeInbox)
-                out.append(.send(.bye(Bye(reason: "cannot decode a task: \(error)", taskIDs: held))))
+                out.append(.send(.bye(Bye(reason: "cannot decode a task: \(error)", taskIDs: held, session: session ?? ""))))
                 log(.error, "cannot decode a task from the coordinator: \(error)")
                 out.append(.exit(.protocolError(reason: "\(error)")))
                 return
@@ -135,6 +138,7 @@ public struct WorkerCore: Sendable {
                 }
                 registered = true
                 fingerprint = welcome.fingerprint
+                session = welcome.session
                 coordinatorTimeout = welcome.workerTimeout
                 let dropped = results.welcomed(by: welcome.fingerprint)
                 if dropped > 0 {
@@ -158,7 +162,9 @@ public struct WorkerCore: Sendable {
                 break
             case .shutdown(let shutdown):
                 out.append(.closeInbox)
-                if !held.isEmpty { out.append(.send(.bye(Bye(reason: shutdown.reason, taskIDs: held)))) }
+                if !held.isEmpty {
+                    out.append(.send(.bye(Bye(reason: shutdown.reason, taskIDs: held, session: session ?? ""))))
+                }
                 log(.info, "coordinator says: \(shutdown.reason)")
                 out.append(.exit(.finished(reason: shutdown.reason)))
                 return
@@ -199,7 +205,9 @@ public struct WorkerCore: Sendable {
         }
         if now - lastSent >= options.heartbeatInterval || (!registered && lastSent == 0) {
             lastSent = now
-            out.append(.send(registered ? .heartbeat(Heartbeat(sentAt: now)) : .hello(hello)))
+            var hello = hello
+            hello.session = session
+            out.append(.send(registered ? .heartbeat(Heartbeat(sentAt: now, session: session ?? "")) : .hello(hello)))
         }
     }
 
@@ -211,7 +219,7 @@ public struct WorkerCore: Sendable {
 
     /// The next results not sent since the last registration, up to 256 a frame batch.
     private mutating func sendResults() {
-        guard let (frames, taskIDs) = results.nextChunk() else { return }
+        guard let (frames, taskIDs) = results.nextChunk(session: session ?? "") else { return }
         out.append(.sendResults(frames: frames, taskIDs: taskIDs))
     }
 }
@@ -246,19 +254,21 @@ struct Unsettled: Sendable {
         for i in entries.indices where sent.contains(entries[i].taskID) { entries[i].sent = true }
     }
 
-    /// Up to 256 unsent results, batched into as few frames as fit (a result within a few bytes
-    /// of the frame limit travels alone); nil when everything went out.
-    func nextChunk() -> (frames: [[UInt8]], taskIDs: [Int])? {
+    /// Up to 256 unsent results under `session`, batched into as few frames as fit (a result
+    /// within a few bytes of the frame limit travels alone); nil when everything went out.
+    func nextChunk(session: String) -> (frames: [[UInt8]], taskIDs: [Int])? {
         let chunk = entries.lazy.filter { !$0.sent }.prefix(256)
         guard !chunk.isEmpty else { return nil }
         var frames: [[UInt8]] = []
         var batcher = FrameBatcher()
         for entry in chunk {
+            // A token no longer than the one the frame was sized with keeps it within the limit.
+            let frame = (try? Message.stamping(entry.frame, session: session)) ?? entry.frame
             do {
-                try batcher.add(frame: entry.frame)
+                try batcher.add(frame: frame)
             } catch {
                 frames += batcher.frames()
-                frames.append(entry.frame)
+                frames.append(frame)
             }
         }
         frames += batcher.frames()

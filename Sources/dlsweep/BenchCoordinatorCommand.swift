@@ -165,20 +165,25 @@ final class LightweightWorkers: @unchecked Sendable {
             gradientNorm: 0, oracleNorm: 1, testError: [0], oracleTestError: [0], balancedness: 0, effectiveRank: 2,
             iterations: 1, convergedAt: 1, recoveredAt: 1, stationaryAt: nil, diverged: false, converged: true,
             recovered: true, stationary: false, stepBudget: 100, budgetCapped: false, trainSeconds: 0)
+        // Each peer's session token, from its welcome.
+        var sessions = Array(repeating: "", count: sockets.count)
         while !stop.isRequested {
             let readable = try poll(sockets, timeout: 100)
-            for (socket, ready) in zip(sockets, readable) where ready {
+            for (index, (socket, ready)) in zip(sockets, readable).enumerated() where ready {
                 while let frames = try socket.receive(timeout: 0) {
                     guard let frame = frames.first, let messages = try? Message.decodeAll(frame) else { continue }
                     for message in messages {
                         switch message {
+                        case .welcome(let welcome):
+                            sessions[index] = welcome.session
                         case .task(let task):
                             let now = Date().timeIntervalSince1970
                             try socket.send([try Message.result(TaskResult(
                                 sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
-                                startedAt: now, finishedAt: now)).encoded()])
+                                startedAt: now, finishedAt: now, session: sessions[index])).encoded()])
                         case .heartbeat:
-                            try socket.send([try Message.heartbeat(Heartbeat(sentAt: Date().timeIntervalSince1970)).encoded()])
+                            try socket.send([try Message.heartbeat(Heartbeat(
+                                sentAt: Date().timeIntervalSince1970, session: sessions[index])).encoded()])
                         default:
                             break
                         }

@@ -166,7 +166,7 @@ func report(_ outcome: SweepOutcome, summaries: [CellSummary], outDirectory: Str
         printError(renderHosts(outcome.hosts), terminator: "")
     }
     let c = outcome.counters
-    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers); leases expired \(c.leasesExpired)")
+    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers), wrong session \(c.wrongSession); leases expired \(c.leasesExpired)")
     guard outcome.complete else {
         if let reason = outcome.stopReason { printError("stopped: \(reason)") }
         printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory); `dlsweep table \(outDirectory)` shows them)")

@@ -232,7 +232,8 @@ import Testing
         h.receive(CoreHarness.hello("a"), from: 1)
         h.receive(CoreHarness.hello("b"), from: 2)
         let first = h.drive(.tick)
-        #expect(first.messages(to: 1) == [.heartbeat(Heartbeat(sentAt: h.now))] && first.messages(to: 2).count == 1)
+        #expect(first.messages(to: 1) == [.heartbeat(Heartbeat(sentAt: h.now, session: h.sessions[1] ?? "?"))]
+                    && first.messages(to: 2).count == 1)
         h.now += 0.5
         #expect(h.drive(.tick).isEmpty)
     }
@@ -317,7 +318,7 @@ import Testing
         let out = h.drive(.farewell(reason: "coordinator stopping"))
         let bye = Message.shutdown(Shutdown(reason: "coordinator stopping"))
         #expect(out.messages(to: 1) == [bye] && out.messages(to: 2) == [bye])
-        let straggler = h.drive(.received([[1], try h.result(0).encoded()]))
+        let straggler = h.drive(.received([[1], try h.result(0).carrying(session: h.sessions[1] ?? "").encoded()]))
         #expect(straggler.committed.map(\.task.id) == [0])
         #expect(straggler.messages(to: 1).last == bye && straggler.acks(to: 1) == [0])
         let beat = h.drive(.received([[2], try Message.heartbeat(Heartbeat(sentAt: h.now)).encoded()]))

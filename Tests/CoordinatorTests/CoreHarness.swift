@@ -19,6 +19,8 @@ struct CoreHarness {
     /// Every command, in the order the driver would execute them.
     var commands: [CoordinatorCore.Command] = []
     var counters = WireCounters()
+    /// The session token each peer was last welcomed with.
+    var sessions: [UInt8: String] = [:]
 
     /// A core for `yaml` (model noop by default: its reports are known without training).
     init(yaml: String = CoreHarness.noop(trials: 6), options: (inout CoordinatorOptions) -> Void = { _ in },
@@ -71,6 +73,8 @@ struct CoreHarness {
                 out += drive(.roundRecorded(round, plan: core.plan.applying(round)))
             case .count(let counter, let n):
                 counters[counter] += n
+            case .send(.welcome(let welcome), let peer) where peer.count == 1:
+                sessions[peer[0]] = welcome.session
             default:
                 break
             }
@@ -80,9 +84,13 @@ struct CoreHarness {
     }
 
     /// Sends `message` from `peer` and flushes, as the driver does after draining the socket.
+    /// A result, failure, heartbeat or bye without a token carries the peer's session's, as
+    /// a worker's would, unless `stamped` is false.
     @discardableResult
-    mutating func receive(_ message: Message, from peer: UInt8) -> [CoordinatorCore.Command] {
-        receive(frame: try! message.encoded(), from: peer)
+    mutating func receive(_ message: Message, from peer: UInt8, stamped: Bool = true) -> [CoordinatorCore.Command] {
+        var message = message
+        if stamped, message.session == "", let session = sessions[peer] { message = message.carrying(session: session) }
+        return receive(frame: try! message.encoded(), from: peer)
     }
 
     @discardableResult

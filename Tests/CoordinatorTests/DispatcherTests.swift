@@ -107,10 +107,10 @@ import Testing
         #expect(d.isComplete)
     }
 
-    @Test("a live worker id cannot be taken over from another connection; a stale one can (item 7)")
+    @Test("a live worker id cannot be taken over from another connection; a stale one starts a new session that inherits nothing (item 7, issue 20)")
     func duplicateWorkerID() {
         var d = dispatcher()
-        let v12 = d.register(id: "w", peer: [1], host: "h", prefetch: 2, now: 100, liveWithin: 10)
+        let v12 = d.register(id: "w", peer: [1], host: "h", prefetch: 2, now: 100, liveWithin: 10, newSession: "s1")
         #expect(v12 == .new)
         _ = d.assign(to: "w", now: 100)
         let v13 = d.register(id: "w", peer: [2], host: "evil", prefetch: 2, now: 105, liveWithin: 10)
@@ -123,10 +123,20 @@ import Testing
         // A peer already registered cannot register a second id.
         let v15 = d.register(id: "w2", peer: [1], host: "h", prefetch: 2, now: 106, liveWithin: 10)
         #expect(v15 == .refused)
-        // After silence, the id moves to the new connection (a reconnected worker).
-        let v16 = d.register(id: "w", peer: [3], host: "h", prefetch: 2, now: 200, liveWithin: 10)
-        #expect(v16 == .again)
+        // After silence, a hello without the token starts a new session: the old one's tasks
+        // go back to the queue, none is inherited.
+        let v16 = d.register(id: "w", peer: [3], host: "h", prefetch: 2, now: 200, liveWithin: 10, session: "guess",
+                             newSession: "s2")
+        #expect(v16 == .replaced(requeued: [0, 1]))
         #expect(d.workerID(forPeer: [3]) == "w" && d.workerID(forPeer: [1]) == nil)
+        #expect(d.workers["w"]?.session == "s2" && d.workers["w"]?.inFlight.isEmpty == true)
+        // The session's own token resumes it on any connection, live or not, leases and all.
+        let held = d.assign(to: "w", now: 200)
+        let v17 = d.register(id: "w", peer: [4], host: "h", prefetch: 2, now: 201, liveWithin: 10, session: "s2",
+                             newSession: "s3")
+        #expect(v17 == .again)
+        #expect(d.workers["w"]?.session == "s2" && d.workers["w"]?.inFlight.count == held.count)
+        #expect(d.workerID(forPeer: [4]) == "w" && d.workerID(forPeer: [3]) == nil)
     }
 
     @Test("leases: the running task overruns from the later of its dispatch and the last delivery (item 4)")

@@ -307,6 +307,46 @@ struct HostilePeerTests {
         #expect(coordinator.stderr.contains("duplicate worker ids 8"), "\(coordinator.stderr.suffix(2000))")
     }
 
+    @Test("issue 20 item 2: a hello with a victim's id at its worker timeout inherits nothing; forged answers store no row")
+    func takeoverAtTimeout() async throws {
+        let directory = try makeTemporaryDirectory()
+        let (coordinator, endpoint) = try start(directory)
+        let victim = try ScriptedPeer(endpoint)
+        _ = try #require(try victim.register("victim-1", prefetch: 2))
+        let leased = [try #require(try victim.nextTask()), try #require(try victim.nextTask())]
+        // The victim falls silent; the impostor says hello with its id until it gets in.
+        let impostor = try ScriptedPeer(endpoint)
+        var welcome: Welcome?
+        let deadline = Date().addingTimeInterval(20)
+        while welcome == nil && Date() < deadline {
+            try impostor.send(.hello(ScriptedPeer.hello("victim-1", prefetch: 1)))
+            if case .welcome(let w)? = try impostor.receive(seconds: 0.1, until: { if case .welcome = $0 { true } else { false } }) {
+                welcome = w
+            }
+        }
+        let impostorWelcome = try #require(welcome)
+        #expect(impostorWelcome.session != victim.session)
+        var forged = Self.report(converged: true)
+        forged.reconstructionError = 0
+        forged.recovered = true
+        forged.recoveredAt = 300
+        for task in leased {
+            // Under its own session, and under a guessed one: neither holds the victim's leases.
+            try impostor.send(.result(TaskResult(sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
+                                                 report: forged, startedAt: Self.now, finishedAt: Self.now)))
+            try impostor.send(.result(TaskResult(sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
+                                                 report: forged, startedAt: Self.now, finishedAt: Self.now,
+                                                 session: String(repeating: "a", count: 32))))
+        }
+        try impostor.receive(seconds: 1) { _ in false }
+        try impostor.send(.bye(Bye(reason: "done", taskIDs: impostor.tasks.map(\.taskID))))
+        let worker = try honestWorker(endpoint, in: directory)
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("without the token of its silent session"), "\(coordinator.stderr.suffix(3000))")
+        #expect(coordinator.stderr.contains("no lease 2") && coordinator.stderr.contains("wrong session 2"),
+                "\(coordinator.stderr.suffix(2000))")
+    }
+
     @Test("fuzz: thousands of random and mutated frames from registered and unregistered peers change nothing")
     func fuzz() async throws {
         let directory = try makeTemporaryDirectory()

@@ -57,15 +57,17 @@ import TrainingCore
         let (spec, report) = full()
         return [
             .hello(Hello(protocolVersion: 7001, workerID: "w", host: "h", pid: 7002, cores: 7003, blasThreads: 7004,
-                         capabilities: ["a", "b"], prefetch: 7005)),
-            .welcome(Welcome(sweep: "s", fingerprint: "f", heartbeatInterval: 7.5, workerTimeout: 8.5, prefetch: 7006)),
+                         capabilities: ["a", "b"], prefetch: 7005, session: "h7005")),
+            .welcome(Welcome(sweep: "s", fingerprint: "f", heartbeatInterval: 7.5, workerTimeout: 8.5, prefetch: 7006,
+                             session: "s7007")),
             .reject(Reject(reason: "r", coordinatorVersion: 7007, peerVersion: 7008)),
             .task(TaskAssignment(sweep: "s", taskID: 7009, attempt: 7010, spec: spec)),
-            .result(TaskResult(sweep: "s", taskID: 7011, attempt: 7012, report: report, startedAt: 9.5, finishedAt: 10.5)),
-            .taskFailed(TaskFailure(sweep: "s", taskID: 7013, attempt: 7014, reason: "r")),
-            .heartbeat(Heartbeat(sentAt: 11.5)),
+            .result(TaskResult(sweep: "s", taskID: 7011, attempt: 7012, report: report, startedAt: 9.5, finishedAt: 10.5,
+                               session: "r7012")),
+            .taskFailed(TaskFailure(sweep: "s", taskID: 7013, attempt: 7014, reason: "r", session: "f7014")),
+            .heartbeat(Heartbeat(sentAt: 11.5, session: "b11")),
             .shutdown(Shutdown(reason: "r")),
-            .bye(Bye(reason: "r", taskIDs: [7015, 7016])),
+            .bye(Bye(reason: "r", taskIDs: [7015, 7016], session: "y7016")),
             .ack(Ack(taskIDs: [7017])),
             .register(Register(reason: "r")),
         ]
@@ -172,9 +174,9 @@ import TrainingCore
         // A bool, a presence byte and a steps tag other than those allowed.
         let (spec, report) = Self.full()
         let result = try Message.result(TaskResult(sweep: "s", taskID: 1, attempt: 1, report: report, startedAt: 1, finishedAt: 2)).encoded()
-        // The report starts after the header, the sweep "s" and two ints: its count, then
-        // converged, recovered, stationary, budgetCapped (tag, type, value each), then diverged.
-        let reportAt = 6 + 4 + 1 + 8 + 8
+        // The report starts after the header, the empty session, the sweep "s" and two ints: its
+        // count, then converged, recovered, stationary, budgetCapped (tag, type, value each), then diverged.
+        let reportAt = 6 + 4 + 4 + 1 + 8 + 8
         let divergedAt = reportAt + 1 + 4 * 3
         #expect(Array(result[divergedAt...divergedAt + 2]) == [5, 3, 1])
         var badBool = result

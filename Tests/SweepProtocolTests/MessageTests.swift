@@ -16,7 +16,7 @@ import TrainingCore
         .hello(Hello(protocolVersion: 2, workerID: "node1-42-ab", host: "node1", pid: 42, cores: 8, blasThreads: 1,
                      capabilities: ["gd", "reduced"], prefetch: 2)),
         .welcome(Welcome(sweep: "quick", fingerprint: "0123456789abcdef", heartbeatInterval: 1, workerTimeout: 10,
-                         prefetch: 2)),
+                         prefetch: 2, session: "00112233445566778899aabbccddeeff")),
         .reject(Reject(reason: "no", coordinatorVersion: 1, peerVersion: 7)),
         .task(TaskAssignment(sweep: "0123456789abcdef", taskID: 17, attempt: 2, spec: WireSpec(RunSpec()))),
         .result(TaskResult(sweep: "0123456789abcdef", taskID: 17, attempt: 2, report: report,
@@ -88,17 +88,21 @@ import TrainingCore
     static let golden: [(Message, [UInt8])] = [
         (.hello(Hello(protocolVersion: 6, workerID: "n1-42-ab", host: "n1", pid: 42, cores: 8, blasThreads: 1,
                       capabilities: ["gd"], prefetch: 2)),
-         le(6) + str("n1-42-ab") + str("n1") + le(42) + le(8) + le(1) + le(1, 4) + str("gd") + le(2)),
+         le(6) + str("n1-42-ab") + str("n1") + le(42) + le(8) + le(1) + le(1, 4) + str("gd") + le(2) + [0]),
+        (.hello(Hello(protocolVersion: 6, workerID: "n1", host: "n1", pid: 42, cores: 8, blasThreads: 1,
+                      capabilities: [], prefetch: 2, session: "ab")),
+         le(6) + str("n1") + str("n1") + le(42) + le(8) + le(1) + le(0, 4) + le(2) + [1] + str("ab")),
         (.welcome(Welcome(sweep: "quick", fingerprint: "0123456789abcdef", heartbeatInterval: 1, workerTimeout: 10,
-                          prefetch: 2)),
-         str("quick") + str("0123456789abcdef") + f64(1) + f64(10) + le(2)),
+                          prefetch: 2, session: "5e")),
+         str("quick") + str("0123456789abcdef") + f64(1) + f64(10) + le(2) + str("5e")),
         (.reject(Reject(reason: "no", coordinatorVersion: 2, peerVersion: 7)),
          Array(#"{"coordinatorVersion":2,"peerVersion":7,"reason":"no"}"#.utf8)),
-        (.taskFailed(TaskFailure(sweep: "0123456789abcdef", taskID: 3, attempt: 2, reason: "boom")),
-         str("0123456789abcdef") + le(3) + le(2) + str("boom")),
-        (.heartbeat(Heartbeat(sentAt: 123.25)), f64(123.25)),
+        (.taskFailed(TaskFailure(sweep: "0123456789abcdef", taskID: 3, attempt: 2, reason: "boom", session: "5e")),
+         str("5e") + str("0123456789abcdef") + le(3) + le(2) + str("boom")),
+        (.heartbeat(Heartbeat(sentAt: 123.25)), str("") + f64(123.25)),
         (.shutdown(Shutdown(reason: "sweep complete")), str("sweep complete")),
-        (.bye(Bye(reason: "SIGTERM", taskIDs: [4, 5])), str("SIGTERM") + le(2, 4) + le(4) + le(5)),
+        (.bye(Bye(reason: "SIGTERM", taskIDs: [4, 5], session: "5e")),
+         str("5e") + str("SIGTERM") + le(2, 4) + le(4) + le(5)),
         (.ack(Ack(taskIDs: [17])), le(1, 4) + le(17)),
         (.register(Register(reason: "say hello")), str("say hello")),
         // The report: a count, then (tag, type, value) in increasing tag order; only present fields.
@@ -106,8 +110,8 @@ import TrainingCore
             trainResidual: 0.5, oracleDistance: 0.25, targetDistance: 2, gradientNorm: 4, iterations: 7,
             convergedAt: nil, recoveredAt: 5, stationaryAt: nil, diverged: false, converged: false, recovered: true,
             stationary: false, stepBudget: 9, budgetCapped: false, trainSeconds: 1.5, supportSize: 3),
-            startedAt: 1, finishedAt: 2)),
-         str("f") + le(3) + le(1) + [14]
+            startedAt: 1, finishedAt: 2, session: "5e")),
+         str("5e") + str("f") + le(3) + le(1) + [14]
             + [1, 3, 0] + [2, 3, 1] + [3, 3, 0] + [4, 3, 0] + [5, 3, 0]     // converged … diverged
             + [6, 2] + le(7) + [8, 2] + le(5)                              // iterations, recoveredAt
             + [9, 1] + f64(2) + [10, 1] + f64(4) + [13, 1] + f64(0.25)     // targetDistance, gradientNorm, oracleDistance
@@ -158,7 +162,7 @@ import TrainingCore
     func goldenFrame(index: Int) throws {
         let (message, body) = Self.golden[index]
         let frame = try message.encoded()
-        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [7])
+        #expect(Array(frame.prefix(5)) == Array("DLSW".utf8) + [8])
         #expect(Array(frame.dropFirst(6)) == body)
         // And the same bytes decode (a peer in another language writes exactly these).
         #expect(try Message.decode(Array(frame.prefix(6)) + body) == message)
@@ -172,8 +176,8 @@ import TrainingCore
         for failure in failures { try batcher.add(.taskFailed(failure)) }
         let frames = batcher.frames()
         #expect(frames.count == 1)
-        let bodies = failures.map { Self.str($0.sweep) + Self.le(UInt64($0.taskID)) + Self.le(UInt64($0.attempt)) + Self.str($0.reason) }
-        let expected = Array("DLSW".utf8) + [7, 12] + Self.le(2, 4)
+        let bodies = failures.map { Self.str($0.session) + Self.str($0.sweep) + Self.le(UInt64($0.taskID)) + Self.le(UInt64($0.attempt)) + Self.str($0.reason) }
+        let expected = Array("DLSW".utf8) + [8, 12] + Self.le(2, 4)
             + bodies.flatMap { [6] + Self.le(UInt64($0.count), 4) + $0 }
         #expect(frames[0] == expected)
         #expect(try Message.decodeAll(frames[0]) == failures.map { .taskFailed($0) })
@@ -184,6 +188,23 @@ import TrainingCore
         // Only tasks, results and failures are batched.
         var other = FrameBatcher()
         #expect(throws: ProtocolError.self) { try other.add(.heartbeat(Heartbeat(sentAt: 1))) }
+    }
+
+    @Test("a kept answer is stamped with a new session's token, its other bytes unchanged; other kinds carry none")
+    func stamping() throws {
+        let result = TaskResult(sweep: "f", taskID: 3, attempt: 2, report: Self.report, startedAt: 1, finishedAt: 2,
+                                session: String(repeating: "0", count: 32))
+        let stamped = try Message.stamping(try Message.result(result).encoded(), session: "5e55")
+        var expected = result
+        expected.session = "5e55"
+        #expect(stamped == (try Message.result(expected).encoded()))
+        #expect(try Message.decode(stamped).session == "5e55")
+        for message: Message in [.heartbeat(Heartbeat(sentAt: 1)), .bye(Bye(reason: "r", taskIDs: [1])),
+                                 .taskFailed(TaskFailure(sweep: "f", taskID: 1, attempt: 1, reason: "x"))] {
+            #expect(try Message.decode(Message.stamping(message.encoded(), session: "ab")) == message.carrying(session: "ab"))
+        }
+        #expect(throws: ProtocolError.self) { try Message.stamping(Message.ack(Ack(taskIDs: [1])).encoded(), session: "ab") }
+        #expect(throws: ProtocolError.self) { try Message.stamping(Array("DLSW".utf8) + [8, 5, 9, 0], session: "ab") }
     }
 
     @Test("seeds travel as decimal strings and come back exact above 2^53")

@@ -33,8 +33,9 @@ import Testing
             // The decoded spec is the one the worker runs: it must give the same frame back.
             #expect(WireSpec(try spec.runSpec()) == spec)
             var frame = try Message.task(TaskAssignment(sweep: plan.fingerprint, taskID: id, attempt: 1, spec: spec)).encoded()
-            // Version 7 changed the report only: a task's frame is version 6's but for its version byte.
-            #expect(frame[4] == 7)
+            // Versions 7 (the report) and 8 (sessions) left the task alone: a task's frame is
+            // version 6's but for its version byte.
+            #expect(frame[4] == protocolVersion)
             frame[4] = 6
             for byte in frame {
                 hash ^= UInt64(byte)

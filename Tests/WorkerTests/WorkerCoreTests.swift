@@ -27,7 +27,15 @@ import Worker
     }
 
     static func welcome(_ fingerprint: String = "f", timeout: Double = 10) -> Message {
-        .welcome(Welcome(sweep: "s", fingerprint: fingerprint, heartbeatInterval: 1, workerTimeout: timeout, prefetch: 2))
+        .welcome(Welcome(sweep: "s", fingerprint: fingerprint, heartbeatInterval: 1, workerTimeout: timeout, prefetch: 2,
+                         session: "5e55"))
+    }
+
+    /// The hello after the welcome: with the session's token.
+    static var resuming: Hello {
+        var hello = hello
+        hello.session = "5e55"
+        return hello
     }
 
     static func task(_ id: Int, sweep: String = "f") -> TaskAssignment {
@@ -58,7 +66,7 @@ import Worker
         #expect(sent(core.handle(.tick(refused: false), now: Self.start + 1)) == [.hello(Self.hello)])
         _ = core.handle(.received(Self.frames(Self.welcome())), now: Self.start + 1.1)
         #expect(core.registered && core.fingerprint == "f")
-        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 2)) == [.heartbeat(Heartbeat(sentAt: Self.start + 2))])
+        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 2)) == [.heartbeat(Heartbeat(sentAt: Self.start + 2, session: "5e55"))])
     }
 
     @Test("tasks of its sweep go to the compute thread; another sweep's are dropped")
@@ -87,6 +95,24 @@ import Worker
         #expect(resultTaskIDs(core.handle(.received(Self.frames(Self.welcome())), now: Self.start)).isEmpty)
     }
 
+    @Test("every answer carries the session of the last welcome: a kept result is stamped again for a new session")
+    func answersCarryTheSession() throws {
+        func sessions(_ commands: [WorkerCore.Command]) throws -> [String?] {
+            try commands.flatMap { command -> [String?] in
+                guard case .sendResults(let frames, _) = command else { return [] }
+                return try frames.flatMap { try Message.decodeAll($0).map(\.session) }
+            }
+        }
+        var core = Self.core()
+        _ = core.handle(.computed(taskID: 1, sweep: "f", frame: Self.resultFrame(1)), now: Self.start)
+        #expect(try sessions(core.handle(.received(Self.frames(Self.welcome())), now: Self.start)) == ["5e55"])
+        // A restarted coordinator's welcome, with its own token.
+        let next = Message.welcome(Welcome(sweep: "s", fingerprint: "f", heartbeatInterval: 1, workerTimeout: 10,
+                                           prefetch: 2, session: "0ther"))
+        #expect(try sessions(core.handle(.received(Self.frames(next)), now: Self.start)) == ["0ther"])
+        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 1)) == [.heartbeat(Heartbeat(sentAt: Self.start + 1, session: "0ther"))])
+    }
+
     @Test("a result whose frames did not go out is sent again on the next flush")
     func unsentGoesAgain() {
         var core = Self.core()
@@ -111,7 +137,7 @@ import Worker
         _ = core.handle(.received(Self.frames(.task(Self.task(4)), .task(Self.task(5)))), now: Self.start)
         let out = core.handle(.received(Self.frames(.shutdown(Shutdown(reason: "sweep complete")))), now: Self.start)
         #expect(out.first == .closeInbox)
-        #expect(sent(out) == [.bye(Bye(reason: "sweep complete", taskIDs: [4, 5]))])
+        #expect(sent(out) == [.bye(Bye(reason: "sweep complete", taskIDs: [4, 5], session: "5e55"))])
         #expect(exit(out) == .finished(reason: "sweep complete"))
         // Nothing held: no bye.
         var idle = Self.core()
@@ -134,7 +160,8 @@ import Worker
         _ = core.handle(.tick(refused: false), now: Self.start)
         _ = core.handle(.received(Self.frames(.register(Register(reason: "unknown connection")))), now: Self.start + 0.1)
         #expect(!core.registered)
-        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 0.2)) == [.hello(Self.hello)])
+        // The hello carries the session's token: the worker resumes its session, leases and all.
+        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 0.2)) == [.hello(Self.resuming)])
     }
 
     @Test("a silent coordinator: register again after its timeout, give up after --reconnect-timeout")
@@ -145,7 +172,7 @@ import Worker
         #expect(core.registered)
         _ = core.handle(.tick(refused: false), now: Self.start + 10.5)
         #expect(!core.registered)
-        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 11)) == [.hello(Self.hello)])
+        #expect(sent(core.handle(.tick(refused: false), now: Self.start + 11)) == [.hello(Self.resuming)])
         #expect(exit(core.handle(.tick(refused: false), now: Self.start + 30)) == nil)
         #expect(exit(core.handle(.tick(refused: false), now: Self.start + 30.5)) == .coordinatorLost(seconds: 30.5))
     }
@@ -165,7 +192,7 @@ import Worker
         _ = core.handle(.computed(taskID: 7, sweep: "f", frame: Self.resultFrame(7)), now: Self.start)
         let out = core.handle(.stopRequested, now: Self.start)
         #expect(out.first == .closeInbox && resultTaskIDs(out) == [7])
-        #expect(sent(out) == [.bye(Bye(reason: "stopped by signal", taskIDs: [8]))])
+        #expect(sent(out) == [.bye(Bye(reason: "stopped by signal", taskIDs: [8], session: "5e55"))])
         #expect(exit(out) == .stopped)
         var failing = Self.core()
         let failed = failing.handle(.computeFailed("out of memory"), now: Self.start)

@@ -11,6 +11,8 @@ final class ScriptedPeer {
     /// Tasks received and not yet taken with `nextTask`.
     private(set) var tasks: [TaskAssignment] = []
     private(set) var received: [Message] = []
+    /// The token of the last welcome: `send` stamps it on answers that carry none.
+    var session: String?
 
     init(_ endpoint: String) throws {
         context = try Context()
@@ -19,7 +21,11 @@ final class ScriptedPeer {
         try socket.connect(endpoint)
     }
 
-    func send(_ message: Message) throws { try socket.send([try message.encoded()]) }
+    func send(_ message: Message) throws {
+        var message = message
+        if message.session == "", let session { message = message.carrying(session: session) }
+        try socket.send([try message.encoded()])
+    }
     func sendRaw(_ frame: [UInt8]) throws { try socket.send([frame]) }
 
     static func hello(_ id: String, prefetch: Int = 2, host: String = "scripted") -> Hello {
@@ -39,6 +45,7 @@ final class ScriptedPeer {
             for message in messages {
                 received.append(message)
                 if case .task(let task) = message { tasks.append(task) }
+                if case .welcome(let welcome) = message { session = welcome.session }
                 if found == nil, stop(message) { found = message }
             }
             if let found { return found }
