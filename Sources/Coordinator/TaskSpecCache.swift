@@ -6,6 +6,7 @@ import TrainingCore
 /// without seeds, plain and with the sampled trials' trajectory.
 struct CellCacheEntry: Sendable {
     var template: SweepTask
+    var seeds: SweepSeeds.CellSeeds
     var spec: [UInt8]?
     var sampledSpec: [UInt8]?
 }
@@ -30,13 +31,14 @@ extension CoordinatorCore {
             var task = entry.template
             task.id = id
             task.trial = trial
-            task.spec.seeds = SweepSeeds.seeds(master: configuration.seed, cell: task.cell, trial: trial)
+            task.spec.seeds = entry.seeds.seeds(trial: trial)
             return (task, encoded)
         }
         let task = plan.task(id)
         let encoded = WireSpec(runSpec(of: task)).encodedWithoutSeeds
         if cellCache.count >= 256 { cellCache.removeAll(keepingCapacity: true) }
-        var entry = cellCache[cellIndex] ?? CellCacheEntry(template: task)
+        var entry = cellCache[cellIndex] ?? CellCacheEntry(
+            template: task, seeds: SweepSeeds.CellSeeds(master: configuration.seed, cell: task.cell))
         if sampled { entry.sampledSpec = encoded } else { entry.spec = encoded }
         cellCache[cellIndex] = entry
         return (task, encoded)

@@ -44,18 +44,27 @@ enum ReportColumns {
         }
     }
 
-    /// The values of `all` for one report, in order (absent fields and NaN as NULL).
-    static func values(_ r: RunReport, byNoise: NoiseKeyedWriter) -> [SQLValue] {
-        fields.map { field in
+    /// Binds the values of `all` for one report, in order (absent fields and NaN as NULL);
+    /// `scratch` holds the text of a per-noise object while it is bound.
+    static func bind(_ r: RunReport, into row: inout RowBinder, byNoise: NoiseKeyedWriter, scratch: inout [UInt8]) {
+        for field in fields {
             switch field.value {
-            case .double(let get, _): .real(get(r))
-            case .int(let get, _): .int(get(r))
-            case .bool(let get, _): .bool(get(r))
-            case .perNoise(let get, _): .text(get(r).map(byNoise.text))
-            case .name(let get, _, _): .text(get(r))
-            case .trajectory, .derived: .null
+            case .double(let get, _): row.real(get(r))
+            case .int(let get, _): row.int(get(r))
+            case .bool(let get, _): row.bool(get(r))
+            case .perNoise(let get, _):
+                guard let values = get(r) else { row.null(); continue }
+                byNoise.write(values, into: &scratch)
+                row.text(scratch)
+            case .name(let get, _, _): row.text(get(r))
+            case .trajectory, .derived: row.null()
             }
         }
+    }
+
+    /// Binds NULL to every column of `all` (a failed run).
+    static func bindNull(into row: inout RowBinder) {
+        for _ in fields { row.null() }
     }
 
     /// The columns an older version wrote a diagonal run's own fields to, before each model's

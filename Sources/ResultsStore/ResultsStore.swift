@@ -325,16 +325,17 @@ public final class ResultsStore: Sendable {
     /// bursts); `result[i]` tells whether `outcomes[i]` inserted. Validates all before writing any.
     @discardableResult
     public func record(_ outcomes: [TaskOutcome]) throws -> [Bool] {
-        let arguments = try outcomes.map(insertArguments)
-        let trajectories = try outcomes.map(StoredTrajectory.insertArguments)
+        let rows = try checkedRows(outcomes)
         try checkFile()
         do {
             return try pool.write { db in
                 let statement = try db.cachedStatement(sql: Self.insertSQL)
-                return try zip(arguments, trajectories).map { arguments, trajectory in
-                    try statement.executeBound(arguments, in: db)
+                var scratch: [UInt8] = []
+                scratch.reserveCapacity(256)
+                return try rows.map { row in
+                    try statement.executeRow(in: db) { bind(row, into: &$0, scratch: &scratch) }
                     let inserted = db.changesCount == 1
-                    if inserted, let trajectory {
+                    if inserted, let trajectory = row.trajectory {
                         try db.cachedStatement(sql: StoredTrajectory.insertSQL).execute(arguments: trajectory)
                     }
                     return inserted
@@ -365,44 +366,97 @@ public final class ResultsStore: Sendable {
         VALUES (\(Array(repeating: "?", count: insertColumns.count).joined(separator: ", ")))
         """
 
-    private func insertArguments(_ outcome: TaskOutcome) throws -> [SQLValue] {
-        let task = outcome.task
+    /// An outcome checked against the plan, with what its row shares with the other rows of
+    /// its cell (computed once per cell and batch).
+    private struct CheckedRow {
+        var outcome: TaskOutcome
+        var cell: CellColumns
+        var trajectory: StatementArguments?
+    }
+
+    /// The values of a row that depend only on its cell: the axis columns and the `axes` object.
+    private final class CellColumns {
+        let axisValues: [AxisValue?]
+        let axes: String?
+
+        init(_ cell: SweepCell) throws {
+            axisValues = AxisColumns.all.map { cell[$0.key] }
+            axes = try ResultsStore.encodeAxes(cell.settings.filter { AxisColumns.named($0.key) == nil })
+        }
+    }
+
+    /// Every outcome checked (in the plan, of the right cell, as many per-noise values as test
+    /// noise levels, a finite trajectory) before any is written.
+    private func checkedRows(_ outcomes: [TaskOutcome]) throws -> [CheckedRow] {
         let plan = self.plan
-        guard plan.contains(taskID: task.id) else {
-            throw ResultsStoreError.taskOutOfRange(taskID: task.id, taskCount: plan.taskCount)
-        }
-        let position = plan.position(ofTask: task.id)
-        guard task.cell == plan.cells[position.cell], task.trial == position.trial else {
-            throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
-        }
-        let testNoise = plan.configuration.testNoise
-        var metrics = [SQLValue](repeating: .null, count: ReportColumns.all.count)
-        var failureReason: String?
-        switch outcome.result {
-        case let .report(report):
-            for field in ReportColumns.fields {
-                guard case .perNoise(let get, _) = field.value, let values = get(report), values.count != testNoise.count
-                else { continue }
-                throw ResultsStoreError.malformedOutcome(
-                    taskID: task.id, reason: "\(values.count) values of \(field.name) for \(testNoise.count) test noise levels")
+        let testNoise = plan.configuration.testNoise.count
+        var cells: [Int: (SweepCell, CellColumns)] = [:]
+        return try outcomes.map { outcome in
+            let task = outcome.task
+            guard plan.contains(taskID: task.id) else {
+                throw ResultsStoreError.taskOutOfRange(taskID: task.id, taskCount: plan.taskCount)
             }
-            metrics = ReportColumns.values(report, byNoise: byNoise)
-        case let .failed(reason):
-            failureReason = reason
+            let position = plan.position(ofTask: task.id)
+            let columns: CellColumns
+            if let (cell, known) = cells[position.cell], cell == task.cell {
+                columns = known
+            } else {
+                let cell = plan.cells[position.cell]
+                guard task.cell == cell else {
+                    throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
+                }
+                columns = try CellColumns(cell)
+                cells[position.cell] = (cell, columns)
+            }
+            guard task.trial == position.trial else {
+                throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
+            }
+            if case .report(let report) = outcome.result {
+                for field in ReportColumns.fields {
+                    guard case .perNoise(let get, _) = field.value, let values = get(report), values.count != testNoise
+                    else { continue }
+                    throw ResultsStoreError.malformedOutcome(
+                        taskID: task.id, reason: "\(values.count) values of \(field.name) for \(testNoise) test noise levels")
+                }
+            }
+            return CheckedRow(outcome: outcome, cell: columns, trajectory: try StoredTrajectory.insertArguments(outcome))
         }
-        let status: TaskStatus = failureReason == nil ? .ok : .failed
-        var values: [SQLValue] = [.int(task.id), .int(task.cell.index)]
-        values.reserveCapacity(Self.insertColumns.count)
-        values += AxisColumns.all.map { $0.value(task.cell[$0.key]) }
-        values += [
-            .int(task.trial), .text(String(task.spec.seeds.problem)),
-            .text(String(task.spec.seeds.training)), .text(status.rawValue), .int(outcome.attempt),
-            .text(outcome.workerID), .text(outcome.host), .date(outcome.startedAt), .date(outcome.finishedAt),
-        ]
-        values += metrics
-        values.append(.text(failureReason))
-        values.append(.text(try Self.encodeAxes(task.cell.settings.filter { AxisColumns.named($0.key) == nil })))
-        return values
+    }
+
+    /// Binds the columns of `insertColumns`, in their order.
+    private func bind(_ row: CheckedRow, into binder: inout RowBinder, scratch: inout [UInt8]) {
+        let outcome = row.outcome
+        let task = outcome.task
+        binder.int(task.id)
+        binder.int(task.cell.index)
+        for (column, value) in zip(AxisColumns.all, row.cell.axisValues) {
+            // 0 when the cell has no such axis (the columns are NOT NULL).
+            if column.isInteger { binder.int(value?.intValue ?? 0) } else { binder.real(value?.doubleValue ?? 0) }
+        }
+        binder.int(task.trial)
+        binder.decimal(task.spec.seeds.problem)
+        binder.decimal(task.spec.seeds.training)
+        switch outcome.result {
+        case .report(let report):
+            binder.text(TaskStatus.ok.rawValue)
+            bindProvenance(outcome, into: &binder)
+            ReportColumns.bind(report, into: &binder, byNoise: byNoise, scratch: &scratch)
+            binder.null()
+        case .failed(let reason):
+            binder.text(TaskStatus.failed.rawValue)
+            bindProvenance(outcome, into: &binder)
+            ReportColumns.bindNull(into: &binder)
+            binder.text(reason)
+        }
+        binder.text(row.cell.axes)
+    }
+
+    private func bindProvenance(_ outcome: TaskOutcome, into binder: inout RowBinder) {
+        binder.int(outcome.attempt)
+        binder.text(outcome.workerID)
+        binder.text(outcome.host)
+        binder.date(outcome.startedAt)
+        binder.date(outcome.finishedAt)
     }
 
     /// Throws `fileDeleted` or `fileReplaced` when `results.sqlite` is no longer the file this
@@ -716,10 +770,6 @@ enum AxisColumns {
         var isInteger: Bool
 
         /// The column's value for an axis value; 0 when the cell has no such axis (NOT NULL).
-        func value(_ value: AxisValue?) -> SQLValue {
-            isInteger ? .int(value?.intValue ?? 0) : .real(value?.doubleValue ?? 0)
-        }
-
         func read(_ row: Row) -> AxisValue? {
             if isInteger { return (row.checked(key) as Int?).map(AxisValue.int) }
             return (row.checked(key) as Double?).map(AxisValue.double)

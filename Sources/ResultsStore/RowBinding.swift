@@ -4,31 +4,110 @@ import GRDBSQLite
 import SweepConfig
 import TrainingCore
 
-/// One value of a results row, bound straight to the prepared insert: no existential boxes,
-/// no DateFormatter, no JSONEncoder per row (the coordinator inserts tens of thousands of rows
-/// a second).
-enum SQLValue {
-    case int(Int64)
-    case double(Double)
-    case text(String)
-    case null
+/// Binds one results row to the prepared insert, column after column, straight from the
+/// outcome: no array of boxed values, no DateFormatter, no JSONEncoder per row (the
+/// coordinator inserts tens of thousands of rows a second). Numbers are written into a stack
+/// buffer and bound as text where the store keeps text (seeds, dates).
+struct RowBinder {
+    private let handle: OpaquePointer
+    private var index: Int32 = 0
+    /// The first binding that failed (SQLite only refuses a binding it cannot hold: too big).
+    private(set) var failure: Int32 = SQLITE_OK
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    static func int(_ value: Int) -> SQLValue { .int(Int64(value)) }
-    static func bool(_ value: Bool) -> SQLValue { .int(value ? 1 : 0) }
-    static func bool(_ value: Bool?) -> SQLValue { value.map { .int($0 ? 1 : 0) } ?? .null }
-    static func int(_ value: Int?) -> SQLValue { value.map { .int(Int64($0)) } ?? .null }
+    init(_ handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    /// How many columns were bound so far.
+    var count: Int { Int(index) }
+
+    private mutating func check(_ code: Int32) {
+        if failure == SQLITE_OK, code != SQLITE_OK { failure = code }
+    }
+
+    mutating func int(_ value: Int) {
+        index += 1
+        check(sqlite3_bind_int64(handle, index, Int64(value)))
+    }
+
+    mutating func int(_ value: Int?) {
+        guard let value else { return null() }
+        int(value)
+    }
+
+    mutating func bool(_ value: Bool?) {
+        guard let value else { return null() }
+        int(value ? 1 : 0)
+    }
+
     /// NaN as NULL (what SQLite would do anyway), said explicitly.
-    static func real(_ value: Double) -> SQLValue { value.isNaN ? .null : .double(value) }
-    static func real(_ value: Double?) -> SQLValue { value.map { real($0) } ?? .null }
-    static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+    mutating func real(_ value: Double?) {
+        guard let value, !value.isNaN else { return null() }
+        index += 1
+        check(sqlite3_bind_double(handle, index, value))
+    }
+
+    mutating func text(_ value: String?) {
+        guard let value else { return null() }
+        index += 1
+        check(sqlite3_bind_text(handle, index, value, -1, Self.transient))
+    }
+
+    /// UTF-8 bytes as TEXT (copied by SQLite before this returns).
+    mutating func text(_ bytes: UnsafeBufferPointer<UInt8>) {
+        index += 1
+        check(bytes.withMemoryRebound(to: CChar.self) {
+            sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient)
+        })
+    }
+
+    mutating func null() {
+        index += 1
+        check(sqlite3_bind_null(handle, index))
+    }
+
+    /// An unsigned integer as decimal TEXT (the seeds: SQLite has no UInt64).
+    mutating func decimal(_ value: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var rest = value
+            var start = 20
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            text(UnsafeBufferPointer(rebasing: buffer[start..<20]))
+        }
+    }
 
     /// `Date` as the store keeps it: UTC `YYYY-MM-DD HH:MM:SS.SSS`, as GRDB writes it.
-    static func date(_ date: Date) -> SQLValue { .text(StoreDate.text(date)) }
+    mutating func date(_ date: Date) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: StoreDate.length) { buffer in
+            StoreDate.write(date, into: buffer)
+            text(UnsafeBufferPointer(buffer))
+        }
+    }
+
+    /// UTF-8 text assembled in `scratch` (reused from row to row).
+    mutating func text(_ scratch: [UInt8]) {
+        scratch.withUnsafeBufferPointer { text($0) }
+    }
 }
 
 /// The store's date text, formatted with `gmtime_r` (a DateFormatter costs microseconds).
 enum StoreDate {
+    static let length = 23
+
     static func text(_ date: Date) -> String {
+        String(unsafeUninitializedCapacity: length) { buffer in
+            write(date, into: buffer)
+            return length
+        }
+    }
+
+    /// Writes the 23 bytes of `date`'s text digit by digit (interpolation would allocate per field).
+    static func write(_ date: Date, into bytes: UnsafeMutableBufferPointer<UInt8>) {
         var milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
         if !milliseconds.isFinite { milliseconds = 0 }
         let total = Int64(milliseconds)
@@ -36,8 +115,6 @@ enum StoreDate {
         let millis = Int(total - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        // Written digit by digit into 23 bytes: string interpolation would allocate per field.
-        var bytes = [UInt8](repeating: 0, count: 23)
         func put(_ value: Int, at start: Int, width: Int) {
             var rest = max(0, value)
             for i in stride(from: start + width - 1, through: start, by: -1) {
@@ -58,7 +135,6 @@ enum StoreDate {
         put(Int(parts.tm_sec), at: 17, width: 2)
         bytes[19] = UInt8(ascii: ".")
         put(millis, at: 20, width: 3)
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -76,38 +152,39 @@ struct NoiseKeyedWriter: Sendable {
     }
 
     func text(_ values: [Double]) -> String {
-        var text = "{"
+        var bytes: [UInt8] = []
+        write(values, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Replaces `bytes` with the object's text.
+    func write(_ values: [Double], into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(UInt8(ascii: "{"))
         for (n, key) in keys.enumerated() {
-            if n > 0 { text += "," }
-            text += "\"" + key.label + "\":"
+            if n > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: key.label.utf8)
+            bytes.append(contentsOf: "\":".utf8)
             let value = values[key.index]
-            if value.isNaN { text += "\"nan\"" }
-            else if value == .infinity { text += "\"inf\"" }
-            else if value == -.infinity { text += "\"-inf\"" }
-            else { text += decimalLabel(value) }
+            if value.isNaN { bytes.append(contentsOf: "\"nan\"".utf8) }
+            else if value == .infinity { bytes.append(contentsOf: "\"inf\"".utf8) }
+            else if value == -.infinity { bytes.append(contentsOf: "\"-inf\"".utf8) }
+            else { bytes.append(contentsOf: decimalLabel(value).utf8) }
         }
-        return text + "}"
+        bytes.append(UInt8(ascii: "}"))
     }
 }
 
 extension Statement {
-    /// Binds `values` to this prepared statement and runs it (inside the caller's transaction).
-    func executeBound(_ values: [SQLValue], in db: Database) throws {
+    /// Binds a row with `bind` and runs this prepared statement (inside the caller's transaction).
+    func executeRow(in db: Database, _ bind: (inout RowBinder) -> Void) throws {
         let handle = sqliteStatement
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        for (offset, value) in values.enumerated() {
-            let index = Int32(offset + 1)
-            let code: Int32
-            switch value {
-            case .int(let v): code = sqlite3_bind_int64(handle, index, v)
-            case .double(let v): code = sqlite3_bind_double(handle, index, v)
-            case .text(let v): code = sqlite3_bind_text(handle, index, v, -1, transient)
-            case .null: code = sqlite3_bind_null(handle, index)
-            }
-            guard code == SQLITE_OK else { throw failure(code, db) }
-        }
+        var binder = RowBinder(handle)
+        bind(&binder)
+        guard binder.failure == SQLITE_OK else { throw failure(binder.failure, db) }
+        guard binder.count == Int(sqlite3_bind_parameter_count(handle)) else { throw failure(SQLITE_RANGE, db) }
         let code = sqlite3_step(handle)
         sqlite3_reset(handle)
         guard code == SQLITE_DONE else { throw failure(code, db) }

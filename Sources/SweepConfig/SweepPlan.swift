@@ -244,17 +244,37 @@ public enum SweepSeeds {
     static let leadingKeys = ["depth", "width", "lambda", "noise"]
 
     public static func seeds(master: UInt64, cell: SweepCell, trial: Int) -> RunSeeds {
-        func words(_ settings: [AxisSetting]) -> [UInt64] {
-            settings.flatMap { [fnv1a64Word(Array($0.key.utf8)), $0.value.seedWord] }
+        CellSeeds(master: master, cell: cell).seeds(trial: trial)
+    }
+
+    /// What the seeds of a cell's trials share, folded once: the training chain up to its
+    /// last word (the trial) and the problem chain up to the trial, with the problem axes'
+    /// words after it. A task's seeds are then two or three `mix`es, not a walk of the cell.
+    public struct CellSeeds: Sendable, Hashable {
+        private let trainingPrefix: UInt64
+        private let problemPrefix: UInt64
+        private let problemWords: [UInt64]
+
+        public init(master: UInt64, cell: SweepCell) {
+            func words(_ settings: [AxisSetting]) -> [UInt64] {
+                settings.flatMap { [fnv1a64Word(Array($0.key.utf8)), $0.value.seedWord] }
+            }
+            // Typed as the key is (a number axis read back from JSON as `1` is the double 1).
+            let leading = leadingKeys.map { key in cell[key].map { AxisDefinition.named(key)?.typed($0) ?? $0 }?.seedWord ?? 0 }
+            let others = cell.settings.filter { !leadingKeys.contains($0.key) }.sorted { $0.key < $1.key }
+            problemWords = words(others.filter { AxisDefinition.named($0.key)?.isProblemKey ?? false })
+            problemPrefix = chain(master, [problemTag])
+            trainingPrefix = chain(master, [trainingTag] + leading + words(others))
         }
-        // Typed as the key is (a number axis read back from JSON as `1` is the double 1).
-        let leading = leadingKeys.map { key in cell[key].map { AxisDefinition.named(key)?.typed($0) ?? $0 }?.seedWord ?? 0 }
-        let others = cell.settings.filter { !leadingKeys.contains($0.key) }.sorted { $0.key < $1.key }
-        let problemAxes = others.filter { AxisDefinition.named($0.key)?.isProblemKey ?? false }
-        let trialWord = UInt64(truncatingIfNeeded: trial)
-        return RunSeeds(
-            problem: chain(master, [problemTag, trialWord] + words(problemAxes)),
-            training: chain(master, [trainingTag] + leading + words(others) + [trialWord]))
+
+        /// `chain(master, [problemTag, trial] + problem axes)` and
+        /// `chain(master, [trainingTag] + leading + other axes + [trial])`.
+        public func seeds(trial: Int) -> RunSeeds {
+            let trialWord = mix(UInt64(truncatingIfNeeded: trial))
+            var problem = mix(problemPrefix ^ trialWord)
+            for word in problemWords { problem = mix(problem ^ mix(word)) }
+            return RunSeeds(problem: problem, training: mix(trainingPrefix ^ trialWord))
+        }
     }
 }
 

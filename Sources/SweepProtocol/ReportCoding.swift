@@ -38,8 +38,21 @@ extension RunReport {
     /// The carried fields by tag, 0...255 (an array: a decoder looks one up per field).
     static let fieldAtTag: [ReportField?] = (0...255).map { fieldsByTag[UInt8($0)] }
 
-    /// The tags every report must carry.
+    /// The tags every report must carry, increasing.
     static let requiredTags: [UInt8] = wireFields.filter { !$0.isOptional }.map(\.tag)
+
+    /// `report.<name>` of the field at each tag, for error messages (made once, not per value).
+    static let wireNames: [String] = fieldAtTag.map { $0.map { "report." + $0.name } ?? "" }
+
+    /// The first required tag below `tag` from `requiredTags[next...]` that a report skipped,
+    /// moving `next` past `tag` (tags arrive in increasing order).
+    private static func skippedRequired(before tag: Int, next: inout Int) -> UInt8? {
+        while next < requiredTags.count, Int(requiredTags[next]) <= tag {
+            if Int(requiredTags[next]) < tag { return requiredTags[next] }
+            next += 1
+        }
+        return nil
+    }
 
     func write(to w: inout WireWriter) {
         let countAt = w.count
@@ -71,7 +84,7 @@ extension RunReport {
     init(from r: inout WireReader) throws(ProtocolError) {
         var report = RunReport.blank
         let count = Int(try r.u8("report"))
-        var seen = [Bool](repeating: false, count: 256)
+        var nextRequired = 0  // into `requiredTags`
         var previous: Int = -1
         for _ in 0..<count {
             let tag = try r.u8("report.tag")
@@ -80,6 +93,9 @@ extension RunReport {
                 throw r.fail("report", "tag \(tag) after tag \(previous): tags must increase")
             }
             previous = Int(tag)
+            if let missing = Self.skippedRequired(before: Int(tag), next: &nextRequired) {
+                throw r.fail(Self.wireNames[Int(missing)], "missing (every report carries it)")
+            }
             guard let type = ReportWireType(rawValue: rawType) else {
                 throw r.fail("report", "tag \(tag) has unknown type \(rawType)")
             }
@@ -87,11 +103,10 @@ extension RunReport {
                 try r.skipValue(of: type, "report.tag\(tag)")
                 continue
             }
-            let name = "report." + field.name
+            let name = Self.wireNames[Int(tag)]
             guard field.wireType == type else {
                 throw r.fail(name, "type \(rawType), expected \(field.wireType?.rawValue ?? 0)")
             }
-            seen[Int(tag)] = true
             switch field.value {
             case .double(_, let set): set(&report, try r.double(name))
             case .int(_, let set): set(&report, try r.int(name))
@@ -113,8 +128,8 @@ extension RunReport {
             case .derived: break
             }
         }
-        if let missing = Self.requiredTags.first(where: { !seen[Int($0)] }), let field = Self.fieldAtTag[Int(missing)] {
-            throw r.fail("report." + field.name, "missing (every report carries it)")
+        if let missing = Self.skippedRequired(before: 256, next: &nextRequired) {
+            throw r.fail(Self.wireNames[Int(missing)], "missing (every report carries it)")
         }
         self = report
     }
