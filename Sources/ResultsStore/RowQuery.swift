@@ -117,3 +117,28 @@ extension ResultsStore {
     /// A date as the store writes it: UTC `YYYY-MM-DD HH:MM:SS.SSS`.
     public static func dateText(_ date: Date) -> String { StoreDate.text(date) }
 }
+
+extension ResultsStore {
+    /// Rows (ok and failed) and failed rows among task ids `ids` (one adaptive round's block).
+    public func counts(taskIDs ids: Range<Int>) throws -> (recorded: Int, failed: Int) {
+        try wrap {
+            try pool.read { db in
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT COUNT(*) AS recorded, TOTAL(status = 'failed') AS failed FROM results
+                    WHERE task_id >= ? AND task_id < ?
+                    """, arguments: [ids.lowerBound, ids.upperBound])
+                return (row?["recorded"] ?? 0, Int(row?["failed"] as Double? ?? 0))
+            }
+        }
+    }
+
+    /// Rows whose task finished at or after `date`.
+    public func finishedCount(since date: Date) throws -> Int {
+        try wrap {
+            try pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results WHERE finished_at >= ?",
+                                 arguments: [Self.dateText(date)]) ?? 0
+            }
+        }
+    }
+}

@@ -150,9 +150,14 @@ struct CoordinatorCommand: ParsableCommand {
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let live = try service.startLiveView(coordinator, outDirectory: options.outDirectory, logger: logger)
         defer { live?.stop() }
+        // DIR/status.json for `dlsweep status DIR`.
+        let statusFile = StatusFileWriter(board: coordinator.status, directory: options.outDirectory,
+                                          endpoint: coordinator.endpoint, http: live?.url)
+        defer { statusFile.stop() }
         let stop = coordinator.stop
         let signals = onTermination { stop.request() }
         let outcome = try coordinator.run()
+        statusFile.stop()
         withExtendedLifetime(signals) {}
         try finish(outcome, of: coordinator, configuration: configuration, outDirectory: options.outDirectory)
     }

@@ -10,6 +10,6 @@ struct DLSweep: ParsableCommand {
             RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, TableCommand.self, ReportCommand.self, TrainCommand.self, BenchCommand.self, FieldsCommand.self,
             ComputeProcessCommand.self,
             // Operating a sweep: its runs, where it stands.
-            RunsCommand.self,
+            RunsCommand.self, StatusCommand.self,
         ])
 }

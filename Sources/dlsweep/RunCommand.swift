@@ -40,6 +40,10 @@ struct RunCommand: ParsableCommand {
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let live = try service.startLiveView(coordinator, outDirectory: options.outDirectory, logger: logger)
         defer { live?.stop() }
+        // DIR/status.json for `dlsweep status DIR`.
+        let statusFile = StatusFileWriter(board: coordinator.status, directory: options.outDirectory,
+                                          endpoint: coordinator.endpoint, http: live?.url)
+        defer { statusFile.stop() }
 
         let count = workers ?? ProcessInfo.processInfo.activeProcessorCount
         let endpoint = coordinator.endpoint
@@ -58,6 +62,7 @@ struct RunCommand: ParsableCommand {
             stop.request()
         }
         let outcome = try coordinator.run()
+        statusFile.stop()
         withExtendedLifetime(signals) {}
         local.reap()
         if let reason = local.gaveUp { printError("dlsweep run: \(reason)") }
