@@ -1,64 +1,90 @@
-// The machine side of docs/PERFORMANCE.md: FMA peak and the bandwidth of each cache level for
-// the access patterns of the reduced step (one thread).
-// Also times the kernels of one reduced step at the Figure 1 size with each instruction set.
+// The machine side of docs/PERFORMANCE.md: the FMA peak of each instruction set the kernels
+// come in, and the bandwidth of each cache level for the access patterns of the reduced step
+// (one thread), read with the widest vectors present. Also times the kernels of one reduced
+// step at the Figure 1 size with each instruction set. Runs on any x86-64 CPU: every
+// instruction set is chosen at run time, as the kernels choose theirs.
 //   clang -O3 -ISources/CKernels/include scripts/floor_bench.c -o /tmp/floor_bench && /tmp/floor_bench
 #include "../Sources/CKernels/kernels.c"
+#include "../Sources/CKernels/peak.c"
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);  // CPU time: other processes on the shared cores do not count
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
+// CPU time of the thread: other processes on the shared cores do not count.
+static double now(void) { return thread_seconds(); }
 
-// 10 independent FMA chains of 8 doubles: enough to cover the FMA latency on 2 pipes.
-DLSWEEP_AVX512 static double fma_peak(void) {
-    __m512d x = _mm512_set1_pd(1.0000001), y = _mm512_set1_pd(0.9999999);
-    __m512d a0 = x, a1 = y, a2 = x, a3 = y, a4 = x, a5 = y, a6 = x, a7 = y, a8 = x, a9 = y;
-    long reps = 50000000;
-    double t = now();
-    for (long r = 0; r < reps; r++) {
-        a0 = _mm512_fmadd_pd(a0, x, y); a1 = _mm512_fmadd_pd(a1, x, y); a2 = _mm512_fmadd_pd(a2, x, y);
-        a3 = _mm512_fmadd_pd(a3, x, y); a4 = _mm512_fmadd_pd(a4, x, y); a5 = _mm512_fmadd_pd(a5, x, y);
-        a6 = _mm512_fmadd_pd(a6, x, y); a7 = _mm512_fmadd_pd(a7, x, y); a8 = _mm512_fmadd_pd(a8, x, y);
-        a9 = _mm512_fmadd_pd(a9, x, y);
+// Read every double of a buffer (8 accumulators of W doubles), bytes per second; one version
+// per vector width, chosen at run time.
+#define DEFINE_READ_RATE(NAME, ATTR, T, W, ZERO, LOAD, ADD, STORE)                                     \
+    ATTR static double NAME(const double *p, size_t n, int reps) {                                     \
+        T a[8];                                                                                        \
+        for (int q = 0; q < 8; q++) a[q] = ZERO();                                                     \
+        double t = now();                                                                              \
+        for (int r = 0; r < reps; r++)                                                                 \
+            for (size_t i = 0; i < n; i += 8 * W)                                                      \
+                for (int q = 0; q < 8; q++) a[q] = ADD(a[q], LOAD(p + i + q * W));                     \
+        t = now() - t;                                                                                 \
+        for (int q = 1; q < 8; q++) a[0] = ADD(a[0], a[q]);                                            \
+        double lanes[W];                                                                               \
+        STORE(lanes, a[0]);                                                                            \
+        if (lanes[0] == 42) puts("");                                                                  \
+        return reps * n * 8.0 / t;                                                                     \
     }
-    t = now() - t;
-    __m512d s = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)),
-                              _mm512_add_pd(_mm512_add_pd(a4, a5), _mm512_add_pd(_mm512_add_pd(a6, a7), _mm512_add_pd(a8, a9))));
-    if (_mm512_reduce_add_pd(s) == 42) puts("");
-    return reps * 10.0 * 8 * 2 / t;
-}
+DEFINE_READ_RATE(read_rate_512, DLSWEEP_AVX512, __m512d, 8, _mm512_setzero_pd, _mm512_load_pd, _mm512_add_pd,
+                 _mm512_storeu_pd)
+DEFINE_READ_RATE(read_rate_256, DLSWEEP_AVX2, __m256d, 4, _mm256_setzero_pd, _mm256_load_pd, _mm256_add_pd,
+                 _mm256_storeu_pd)
 
-// Read every double of a buffer (8 accumulators), bytes per second.
-DLSWEEP_AVX512 static double read_rate(const double *p, size_t n, int reps) {
-    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+// Plain C (SSE2, which every x86-64 CPU has).
+static double read_rate_plain(const double *p, size_t n, int reps) {
+    double a[8] = {0};
     double t = now();
     for (int r = 0; r < reps; r++)
-        for (size_t i = 0; i < n; i += 64) {
-            a0 = _mm512_add_pd(a0, _mm512_load_pd(p + i)); a1 = _mm512_add_pd(a1, _mm512_load_pd(p + i + 8));
-            a2 = _mm512_add_pd(a2, _mm512_load_pd(p + i + 16)); a3 = _mm512_add_pd(a3, _mm512_load_pd(p + i + 24));
-            a4 = _mm512_add_pd(a4, _mm512_load_pd(p + i + 32)); a5 = _mm512_add_pd(a5, _mm512_load_pd(p + i + 40));
-            a6 = _mm512_add_pd(a6, _mm512_load_pd(p + i + 48)); a7 = _mm512_add_pd(a7, _mm512_load_pd(p + i + 56));
-        }
+        for (size_t i = 0; i < n; i += 8)
+            for (int q = 0; q < 8; q++) a[q] += p[i + q];
     t = now() - t;
-    __m512d s = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)),
-                              _mm512_add_pd(_mm512_add_pd(a4, a5), _mm512_add_pd(a6, a7)));
-    if (_mm512_reduce_add_pd(s) == 42) puts("");
+    if (a[0] + a[7] == 42) puts("");
     return reps * n * 8.0 / t;
 }
 
 // Read, scale and write back every double, bytes moved (read + write) per second.
-DLSWEEP_AVX512 static double update_rate(double *p, size_t n, int reps) {
-    __m512d c = _mm512_set1_pd(0.999999);
+#define DEFINE_UPDATE_RATE(NAME, ATTR, W, SET1, LOAD, MUL, STORE)                                      \
+    ATTR static double NAME(double *p, size_t n, int reps) {                                           \
+        const double t0 = now();                                                                       \
+        for (int r = 0; r < reps; r++)                                                                 \
+            for (size_t i = 0; i < n; i += W) STORE(p + i, MUL(SET1(0.999999), LOAD(p + i)));          \
+        return reps * n * 16.0 / (now() - t0);                                                         \
+    }
+DEFINE_UPDATE_RATE(update_rate_512, DLSWEEP_AVX512, 8, _mm512_set1_pd, _mm512_loadu_pd, _mm512_mul_pd, _mm512_storeu_pd)
+DEFINE_UPDATE_RATE(update_rate_256, DLSWEEP_AVX2, 4, _mm256_set1_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_storeu_pd)
+
+static double update_rate_plain(double *p, size_t n, int reps) {
     double t = now();
     for (int r = 0; r < reps; r++)
-        for (size_t i = 0; i < n; i += 8) _mm512_storeu_pd(p + i, _mm512_mul_pd(c, _mm512_loadu_pd(p + i)));
+        for (size_t i = 0; i < n; i++) p[i] *= 0.999999;
     t = now() - t;
     return reps * n * 16.0 / t;
+}
+
+static int widest(void) {
+    return dlsweep_kernels_supports(DLSWEEP_KERNELS_AVX512) ? DLSWEEP_KERNELS_AVX512
+         : dlsweep_kernels_supports(DLSWEEP_KERNELS_AVX2)   ? DLSWEEP_KERNELS_AVX2 : DLSWEEP_KERNELS_PORTABLE;
+}
+
+static double read_rate(const double *p, size_t n, int reps) {
+    switch (widest()) {
+    case DLSWEEP_KERNELS_AVX512: return read_rate_512(p, n, reps);
+    case DLSWEEP_KERNELS_AVX2: return read_rate_256(p, n, reps);
+    default: return read_rate_plain(p, n, reps);
+    }
+}
+
+static double update_rate(double *p, size_t n, int reps) {
+    switch (widest()) {
+    case DLSWEEP_KERNELS_AVX512: return update_rate_512(p, n, reps);
+    case DLSWEEP_KERNELS_AVX2: return update_rate_256(p, n, reps);
+    default: return update_rate_plain(p, n, reps);
+    }
 }
 
 // The kernel passes of one reduced step at the Figure 1 size (k = 5): Wᵀδ down W_5 … W_2,
@@ -115,15 +141,24 @@ static void kernel_seconds(int variant, int reps, double *transposed, double *fu
 }
 
 int main(void) {
-    const char *variants[] = {"portable", "AVX2", "AVX-512"};
+    const char *variants[] = {"portable", "AVX2+FMA", "AVX-512"};
+    double peaks[3] = {0, 0, 0};
     for (int v = 0; v < 3; v++) {
         if (!dlsweep_kernels_supports(v)) { printf("%-9s not supported by this CPU\n", variants[v]); continue; }
         double tp, sf;
         kernel_seconds(v, 300, &tp, &sf);
-        printf("%-9s step kernels %.3f ms   per 400x400 layer: Wt.delta %.1f us, update+forward %.1f us\n",
-               variants[v], 1e3 * step_seconds(v, 1000), 1e6 * tp, 1e6 * sf);
+        const double step = step_seconds(v, 1000);
+        peaks[v] = dlsweep_fma_peak(v, 0.5);
+        // 16.8 MFLOP a step at the Figure 1 size (an FMA counts 2).
+        printf("%-9s step kernels %.3f ms (%.0f%% of its FMA peak)   per 400x400 layer: Wt.delta %.1f us, update+forward %.1f us\n",
+               variants[v], 1e3 * step, 100 * 16.8e6 / step / peaks[v], 1e6 * tp, 1e6 * sf);
     }
-    printf("FMA peak (AVX-512, one thread): %.1f GFLOP/s\n", fma_peak() / 1e9);
+    for (int v = 0; v < 3; v++)
+        if (peaks[v] > 0)
+            printf("FMA peak, one thread, %-9s %6.1f GFLOP/s%s\n", variants[v], peaks[v] / 1e9,
+                   v == 0 ? " (plain C multiply-adds)" : "");
+    const char *vectors[] = {"SSE2", "AVX2", "AVX-512"};
+    printf("bandwidths, read with %s vectors:\n", vectors[widest()]);
     const size_t sizes[] = {16 << 10, 640 << 10, 4480 << 10, 256 << 20};
     const char *names[] = {"16 KiB (L1)", "640 KiB (L2, W_5)", "4.48 MB (L3, all W of Figure 1)", "256 MiB (DRAM)"};
     for (int s = 0; s < 4; s++) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dlsweep needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
 # OpenBLAS + LAPACKE, libzmq, SQLite, pkg-config, GLPK (the diagonal model's minimum-l1 linear program); shellcheck and iproute2 for the cluster
-# scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark;
+# scripts and the multi-host test; NumPy for the exact-replay test and the NumPy benchmark (SciPy
+# for its reduced step);
 # pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py); Dask
 # distributed for the dispatch benchmark's comparison (scripts/bench_dask_noop.py);
 # chromium, chromium-driver and selenium for the report test (headless Chromium opens report.html);
@@ -28,6 +29,14 @@ if ! python3 -c 'import numpy' 2>/dev/null; then
     python3 -m pip install --quiet numpy 2>/dev/null \
         || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy >/dev/null; } \
         || { echo "setup: could not install numpy (pip install numpy)" >&2; exit 1; }
+fi
+if ! python3 -c 'import scipy.linalg.blas' 2>/dev/null; then
+    # For `dlsweep bench core --numpy`: the reduced step in NumPy with SciPy's in-place dgemm.
+    echo "setup: installing scipy" >&2
+    python3 -m pip install --quiet scipy 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages scipy 2>/dev/null \
+        || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-scipy >/dev/null; } \
+        || { echo "setup: could not install scipy (pip install scipy)" >&2; exit 1; }
 fi
 if ! python3 -c 'import zmq' 2>/dev/null; then
     # A python3 other than the system's (pyenv, a venv) does not see python3-zmq.

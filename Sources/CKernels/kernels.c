@@ -88,114 +88,242 @@ static double gradient_norm_generic(size_t n_out, size_t n_in, size_t k, const d
 }
 
 #ifdef DLSWEEP_HAVE_X86
-// ---- AVX2 + FMA versions.
+// ---- AVX2 + FMA versions, register-blocked within 16 ymm registers.
+// The k columns of the thin operands are taken in groups of at most 6 (the group's size is a
+// compile-time constant, so its vectors live in registers): 2 × 6 accumulators or coefficient
+// vectors, two vectors of W and a broadcast fill 15 of the 16 registers.
 
-__attribute__((target("avx2,fma")))
-static void transposed_product_avx2(size_t n_out, size_t n_in, size_t k, const double *w,
-                                    const double *delta, double *back) {
-    for (size_t j = 0; j < n_in; j++) {
-        const double *col = w + j * n_out;
-        size_t c = 0;
-        // Four output columns at a time share each load of W's column.
-        for (; c + 4 <= k; c += 4) {
-            const double *d0 = delta + c * n_out, *d1 = d0 + n_out, *d2 = d1 + n_out, *d3 = d2 + n_out;
-            __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
-            size_t i = 0;
-            for (; i + 4 <= n_out; i += 4) {
-                __m256d v = _mm256_loadu_pd(col + i);
-                a0 = _mm256_fmadd_pd(v, _mm256_loadu_pd(d0 + i), a0);
-                a1 = _mm256_fmadd_pd(v, _mm256_loadu_pd(d1 + i), a1);
-                a2 = _mm256_fmadd_pd(v, _mm256_loadu_pd(d2 + i), a2);
-                a3 = _mm256_fmadd_pd(v, _mm256_loadu_pd(d3 + i), a3);
-            }
-            double r[4][4];
-            _mm256_storeu_pd(r[0], a0); _mm256_storeu_pd(r[1], a1);
-            _mm256_storeu_pd(r[2], a2); _mm256_storeu_pd(r[3], a3);
-            for (int q = 0; q < 4; q++) {
-                double s = (r[q][0] + r[q][1]) + (r[q][2] + r[q][3]);
-                const double *d = delta + (c + q) * n_out;
-                for (size_t t = i; t < n_out; t++) s += col[t] * d[t];
-                back[j + (c + q) * n_in] = s;
-            }
+#define DLSWEEP_AVX2 __attribute__((target("avx2,fma")))
+#define DLSWEEP_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+
+#ifndef DLSWEEP_STEP_PANEL_AVX2
+#define DLSWEEP_STEP_PANEL_AVX2 32
+#endif
+
+/// Splits k columns into groups of at most `most`, as equal as possible: the group sizes
+/// (at most 6 each) in order; returns their number.
+static int column_groups(size_t k, int most, int sizes[]) {
+    const int count = (int)((k + (size_t)most - 1) / (size_t)most);
+    for (int g = 0; g < count; g++) sizes[g] = (int)(k / (size_t)count + ((size_t)g < k % (size_t)count));
+    return count;
+}
+
+/// A vector of 4 rows, or its first rows under a mask (a row tail).
+DLSWEEP_AVX2_INLINE __m256d load4(const double *p, const int full, __m256i mask) {
+    return full ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask);
+}
+DLSWEEP_AVX2_INLINE void store4(double *p, __m256d v, const int full, __m256i mask) {
+    if (full) _mm256_storeu_pd(p, v);
+    else _mm256_maskstore_pd(p, mask, v);
+}
+
+/// The lane masks of the first `rows` (0…8) rows of a block of 8.
+DLSWEEP_AVX2_INLINE void tail_masks(size_t rows, __m256i *m0, __m256i *m1) {
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+    *m0 = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)rows), lanes);
+    *m1 = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)rows - 4), lanes);
+}
+
+/// Rows [i, i+8) of W's columns [j0, j1): W ← s W − η Δ_G old_Gᵀ for one group of G columns
+/// of Δ and old (s = decay for the first group, 1 after). −ηΔ's 8 rows stay in 2G registers;
+/// W's rows are loaded, updated and stored once per group.
+DLSWEEP_AVX2_INLINE void update_block(const int G, const int full, __m256i m0, __m256i m1, size_t n_out,
+                                      size_t n_in, size_t i, size_t j0, size_t j1, double *w,
+                                      const double *delta, const double *old, const int scale,
+                                      __m256d vdecay, __m256d vneg) {
+    __m256d d0[6], d1[6];
+    for (int c = 0; c < G; c++) {
+        d0[c] = _mm256_mul_pd(vneg, load4(delta + c * n_out + i, full, m0));
+        d1[c] = _mm256_mul_pd(vneg, load4(delta + c * n_out + i + 4, full, m1));
+    }
+    for (size_t j = j0; j < j1; j++) {
+        double *col = w + j * n_out + i;
+        // The same column's rows two blocks on, asked for early: W comes from L3 or beyond, in
+        // many short strided streams that the hardware prefetchers follow poorly.
+        if (scale) _mm_prefetch((const char *)(col + 16), _MM_HINT_T0);
+        __m256d v0 = load4(col, full, m0), v1 = load4(col + 4, full, m1);
+        if (scale) { v0 = _mm256_mul_pd(vdecay, v0); v1 = _mm256_mul_pd(vdecay, v1); }
+        for (int c = 0; c < G; c++) {
+            const __m256d a = _mm256_broadcast_sd(old + j + c * n_in);
+            v0 = _mm256_fmadd_pd(a, d0[c], v0);
+            v1 = _mm256_fmadd_pd(a, d1[c], v1);
         }
-        for (; c < k; c++) {
-            const double *d = delta + c * n_out;
-            __m256d a = _mm256_setzero_pd();
-            size_t i = 0;
-            for (; i + 4 <= n_out; i += 4) a = _mm256_fmadd_pd(_mm256_loadu_pd(col + i), _mm256_loadu_pd(d + i), a);
-            double r[4];
-            _mm256_storeu_pd(r, a);
-            double s = (r[0] + r[1]) + (r[2] + r[3]);
-            for (; i < n_out; i++) s += col[i] * d[i];
-            back[j + c * n_in] = s;
+        store4(col, v0, full, m0);
+        store4(col + 4, v1, full, m1);
+    }
+}
+
+/// Rows [i, i+8) of out_G += W[:, j0..j1) x_G[j0..j1, :] for one group of G columns of x (out
+/// starts from zero when `accumulate` is 0): out's 8 rows stay in 2G registers.
+DLSWEEP_AVX2_INLINE void forward_block(const int G, const int full, __m256i m0, __m256i m1, size_t n_out,
+                                       size_t n_in, size_t i, size_t j0, size_t j1, const double *w,
+                                       const double *x, double *out, const int accumulate, const int prefetch) {
+    __m256d o0[6], o1[6];
+    for (int c = 0; c < G; c++) {
+        o0[c] = accumulate ? load4(out + c * n_out + i, full, m0) : _mm256_setzero_pd();
+        o1[c] = accumulate ? load4(out + c * n_out + i + 4, full, m1) : _mm256_setzero_pd();
+    }
+    for (size_t j = j0; j < j1; j++) {
+        const double *col = w + j * n_out + i;
+        if (prefetch) _mm_prefetch((const char *)(col + 16), _MM_HINT_T0);  // as in update_block
+        const __m256d v0 = load4(col, full, m0), v1 = load4(col + 4, full, m1);
+        for (int c = 0; c < G; c++) {
+            const __m256d b = _mm256_broadcast_sd(x + j + c * n_in);
+            o0[c] = _mm256_fmadd_pd(b, v0, o0[c]);
+            o1[c] = _mm256_fmadd_pd(b, v1, o1[c]);
+        }
+    }
+    for (int c = 0; c < G; c++) {
+        store4(out + c * n_out + i, o0[c], full, m0);
+        store4(out + c * n_out + i + 4, o1[c], full, m1);
+    }
+}
+
+// The group size as a compile-time constant: one inlined copy of `call` per size.
+#define DLSWEEP_BY_GROUP_SIZE(G, call)                                                                 \
+    switch (G) {                                                                                       \
+    case 1: { enum { GS = 1 }; call; } break;                                                          \
+    case 2: { enum { GS = 2 }; call; } break;                                                          \
+    case 3: { enum { GS = 3 }; call; } break;                                                          \
+    case 4: { enum { GS = 4 }; call; } break;                                                          \
+    case 5: { enum { GS = 5 }; call; } break;                                                          \
+    default: { enum { GS = 6 }; call; } break;                                                         \
+    }
+
+/// One block of 8 rows (or the row tail) over a panel of columns: every group's update (with
+/// `update`), then every group's forward product with W's block, which is then still in L1
+/// (without `update`, the thin product W x: the first group asks for W's next rows early).
+DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0, __m256i m1, int groups,
+                                    const int sizes[], size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1,
+                                    double *w, const double *delta, const double *old_input, const double *x,
+                                    __m256d vdecay, __m256d vneg, double *out) {
+    size_t c0 = 0;
+    if (update)
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], update_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, delta + c0 * n_out,
+                                                         old_input + c0 * n_in, g == 0, vdecay, vneg))
+    c0 = 0;
+    for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+        DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
+                                                      out + c0 * n_out, j0 != 0, !update && g == 0))
+}
+
+/// In blocks of 8 rows × DLSWEEP_STEP_PANEL_AVX2 columns of W: with `update`, the update and
+/// the forward product (W is read and written once, from wherever it is; the block's second
+/// touch is in L1), else out = W x alone (W is not written).
+DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_in, size_t k, double *w,
+                                      const double *delta, const double *old_input, const double *x, double decay,
+                                      double eta, double *out) {
+    int sizes[64];
+    const int groups = column_groups(k, 6, sizes);
+    const __m256d vdecay = _mm256_set1_pd(decay), vneg = _mm256_set1_pd(-eta);
+    const __m256i all = _mm256_set1_epi64x(-1);
+    __m256i t0, t1;
+    const size_t full = n_out & ~(size_t)7;
+    tail_masks(n_out - full, &t0, &t1);
+    for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL_AVX2) {
+        const size_t j1 = j0 + DLSWEEP_STEP_PANEL_AVX2 < n_in ? j0 + DLSWEEP_STEP_PANEL_AVX2 : n_in;
+        for (size_t i = 0; i < full; i += 8)
+            step_block(update, 1, all, all, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
+                       vneg, out);
+        if (full < n_out)
+            step_block(update, 0, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x, vdecay,
+                       vneg, out);
+    }
+}
+
+/// The groups of k columns fit `sizes` (64 groups of 6); beyond, and without work, the portable loops.
+#define DLSWEEP_AVX2_HANDLES(k, n_in) ((k) > 0 && (n_in) > 0 && (k) <= 6 * 64)
+
+DLSWEEP_AVX2 static void step_and_forward_avx2(size_t n_out, size_t n_in, size_t k, double *restrict w,
+                                               const double *restrict delta, const double *restrict old_input,
+                                               const double *restrict new_input, double decay, double eta,
+                                               double *restrict out) {
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in))
+        step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+    else
+        blocked_avx2(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+}
+
+DLSWEEP_AVX2 static void thin_product_avx2(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                           const double *restrict x, double *restrict out) {
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in))
+        thin_product_generic(n_out, n_in, k, w, x, out);
+    else  // W is only read: without `update` nothing is written through the pointer.
+        blocked_avx2(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out);
+}
+
+/// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G: J columns of W against one group of G columns of Δ,
+/// J·G ≤ 12 accumulators; each load of Δ serves J FMAs, each load of W G.
+DLSWEEP_AVX2_INLINE void transposed_block(const int G, const int J, size_t n_out, size_t n_in, size_t j,
+                                          const double *w, const double *delta, double *back, size_t full,
+                                          __m256i tail) {
+    __m256d acc[4][6];
+    for (int q = 0; q < J; q++)
+        for (int c = 0; c < G; c++) acc[q][c] = _mm256_setzero_pd();
+    for (size_t i = 0; i < full; i += 4) {
+        __m256d v[4];
+        for (int q = 0; q < J; q++) v[q] = _mm256_loadu_pd(w + (j + q) * n_out + i);
+        // The next J columns' rows, one cache line per 8 rows (the streams run from L3 at
+        // its bandwidth only with more requests in flight than the prefetchers make).
+        if (i % 8 == 0)
+            for (int q = 0; q < J; q++) _mm_prefetch((const char *)(w + (j + J + q) * n_out + i), _MM_HINT_T0);
+        for (int c = 0; c < G; c++) {
+            const __m256d d = _mm256_loadu_pd(delta + c * n_out + i);
+            for (int q = 0; q < J; q++) acc[q][c] = _mm256_fmadd_pd(v[q], d, acc[q][c]);
+        }
+    }
+    if (full < n_out) {
+        __m256d v[4];
+        for (int q = 0; q < J; q++) v[q] = _mm256_maskload_pd(w + (j + q) * n_out + full, tail);
+        for (int c = 0; c < G; c++) {
+            const __m256d d = _mm256_maskload_pd(delta + c * n_out + full, tail);
+            for (int q = 0; q < J; q++) acc[q][c] = _mm256_fmadd_pd(v[q], d, acc[q][c]);
+        }
+    }
+    // The J sums of each column of Δ, stored together.
+    for (int c = 0; c < G; c++) {
+        double *b = back + j + c * n_in;
+        if (J == 4) {
+            const __m256d h01 = _mm256_hadd_pd(acc[0][c], acc[1][c]), h23 = _mm256_hadd_pd(acc[2][c], acc[3][c]);
+            _mm256_storeu_pd(b, _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20),
+                                              _mm256_permute2f128_pd(h01, h23, 0x31)));
+        } else if (J == 2) {
+            const __m256d h = _mm256_hadd_pd(acc[0][c], acc[1][c]);
+            _mm_storeu_pd(b, _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1)));
+        } else {
+            const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc[0][c]), _mm256_extractf128_pd(acc[0][c], 1));
+            b[0] = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
         }
     }
 }
 
-// out = W x, two columns of W at a time so each load and store of `out` serves two FMAs.
-#define DEFINE_THIN_PRODUCT_K(K)                                                                       \
-__attribute__((target("avx2,fma")))                                                                    \
-static void thin_product_avx2_##K(size_t n_out, size_t n_in, const double *restrict w,                  \
-                                  const double *restrict x, double *restrict out) {                    \
-    if (n_in % 2 != 0 || n_out % 4 != 0) { thin_product_generic(n_out, n_in, K, w, x, out); return; }  \
-    for (size_t t = 0; t < n_out * K; t++) out[t] = 0;                                                 \
-    for (size_t j = 0; j < n_in; j += 2) {                                                             \
-        const double *c0 = w + j * n_out, *c1 = c0 + n_out;                                            \
-        __m256d b0[K], b1[K];                                                                          \
-        for (int c = 0; c < K; c++) {                                                                  \
-            b0[c] = _mm256_set1_pd(x[j + c * n_in]);                                                   \
-            b1[c] = _mm256_set1_pd(x[j + 1 + c * n_in]);                                               \
-        }                                                                                              \
-        for (size_t i = 0; i < n_out; i += 4) {                                                        \
-            __m256d v0 = _mm256_loadu_pd(c0 + i), v1 = _mm256_loadu_pd(c1 + i);                       \
-            for (int c = 0; c < K; c++) {                                                              \
-                double *o = out + c * n_out + i;                                                       \
-                __m256d acc = _mm256_fmadd_pd(b0[c], v0, _mm256_loadu_pd(o));                         \
-                _mm256_storeu_pd(o, _mm256_fmadd_pd(b1[c], v1, acc));                                  \
-            }                                                                                          \
-        }                                                                                              \
-    }                                                                                                  \
+/// back = Wᵀ Δ: four columns of W at a time for k ≤ 3, else two, against groups of at most 6
+/// columns of Δ (W's columns are re-read from L1 for each further group).
+DLSWEEP_AVX2 static void transposed_product_avx2(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                                 const double *restrict delta, double *restrict back) {
+    int sizes[64];
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in)) { transposed_product_generic(n_out, n_in, k, w, delta, back); return; }
+    const int groups = column_groups(k, 6, sizes);
+    const size_t full = n_out & ~(size_t)3;
+    const __m256i tail = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(n_out - full)), _mm256_setr_epi64x(0, 1, 2, 3));
+    size_t j = 0;
+    if (k <= 3)
+        for (; j + 4 <= n_in; j += 4)
+            DLSWEEP_BY_GROUP_SIZE(k, transposed_block(GS < 3 ? GS : 3, 4, n_out, n_in, j, w, delta, back, full, tail))
+    for (; j + 2 <= n_in; j += 2) {
+        size_t c0 = 0;
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block(GS, 2, n_out, n_in, j, w, delta + c0 * n_out,
+                                                             back + c0 * n_in, full, tail))
+    }
+    for (; j < n_in; j++) {
+        size_t c0 = 0;
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block(GS, 1, n_out, n_in, j, w, delta + c0 * n_out,
+                                                             back + c0 * n_in, full, tail))
+    }
 }
-DEFINE_THIN_PRODUCT_K(1)
-DEFINE_THIN_PRODUCT_K(2)
-DEFINE_THIN_PRODUCT_K(3)
-DEFINE_THIN_PRODUCT_K(4)
-DEFINE_THIN_PRODUCT_K(5)
-DEFINE_THIN_PRODUCT_K(6)
-DEFINE_THIN_PRODUCT_K(7)
-DEFINE_THIN_PRODUCT_K(8)
-
-// One version per k (1…8): k accumulators in registers, one pass over each column of W.
-#define DEFINE_TRANSPOSED_K(K)                                                                         \
-__attribute__((target("avx2,fma")))                                                                    \
-static void transposed_product_avx2_##K(size_t n_out, size_t n_in, const double *restrict w,            \
-                                        const double *restrict delta, double *restrict back) {         \
-    for (size_t j = 0; j < n_in; j++) {                                                                \
-        const double *col = w + j * n_out;                                                             \
-        __m256d acc[K];                                                                                \
-        for (int c = 0; c < K; c++) acc[c] = _mm256_setzero_pd();                                      \
-        size_t i = 0;                                                                                  \
-        for (; i + 4 <= n_out; i += 4) {                                                               \
-            __m256d v = _mm256_loadu_pd(col + i);                                                      \
-            for (int c = 0; c < K; c++) acc[c] = _mm256_fmadd_pd(v, _mm256_loadu_pd(delta + c * n_out + i), acc[c]); \
-        }                                                                                              \
-        for (int c = 0; c < K; c++) {                                                                  \
-            double r[4];                                                                               \
-            _mm256_storeu_pd(r, acc[c]);                                                               \
-            double sum = (r[0] + r[1]) + (r[2] + r[3]);                                                \
-            for (size_t t = i; t < n_out; t++) sum += col[t] * delta[c * n_out + t];                   \
-            back[j + c * n_in] = sum;                                                                  \
-        }                                                                                              \
-    }                                                                                                  \
-}
-DEFINE_TRANSPOSED_K(1)
-DEFINE_TRANSPOSED_K(2)
-DEFINE_TRANSPOSED_K(3)
-DEFINE_TRANSPOSED_K(4)
-DEFINE_TRANSPOSED_K(5)
-DEFINE_TRANSPOSED_K(6)
-DEFINE_TRANSPOSED_K(7)
-DEFINE_TRANSPOSED_K(8)
 
 // The gradient norm of a layer and Wᵀ Δ together (as the AVX-512 version below), one column
 // of W at a time, k accumulators and k broadcast inputs in registers.
@@ -248,67 +376,6 @@ DEFINE_GRADIENT_NORM_AVX2(6)
 DEFINE_GRADIENT_NORM_AVX2(7)
 DEFINE_GRADIENT_NORM_AVX2(8)
 
-// One version per k (1…8) so the k coefficients of a column live in registers and the
-// loops over k unroll: W's four rows stay in a register through the update and the forward
-// product, so W is loaded and stored once per step.
-#define DEFINE_STEP_AND_FORWARD_K(K)                                                                   \
-__attribute__((target("avx2,fma")))                                                                    \
-static void step_and_forward_avx2_##K(size_t n_out, size_t n_in, double *restrict w,                    \
-                                      const double *restrict delta, const double *restrict old_input,  \
-                                      const double *restrict new_input, double decay, double eta,      \
-                                      double *restrict out) {                                          \
-    for (size_t x = 0; x < n_out * K; x++) out[x] = 0;                                                 \
-    const __m256d vdecay = _mm256_set1_pd(decay);                                                      \
-    for (size_t j = 0; j < n_in; j++) {                                                                \
-        double *col = w + j * n_out;                                                                   \
-        __m256d a[K], b[K];                                                                            \
-        for (int c = 0; c < K; c++) {                                                                  \
-            a[c] = _mm256_set1_pd(-eta * old_input[j + c * n_in]);                                     \
-            b[c] = _mm256_set1_pd(new_input[j + c * n_in]);                                            \
-        }                                                                                              \
-        size_t i = 0;                                                                                  \
-        for (; i + 4 <= n_out; i += 4) {                                                               \
-            __m256d v = _mm256_mul_pd(_mm256_loadu_pd(col + i), vdecay);                               \
-            for (int c = 0; c < K; c++) v = _mm256_fmadd_pd(a[c], _mm256_loadu_pd(delta + c * n_out + i), v); \
-            _mm256_storeu_pd(col + i, v);                                                              \
-            for (int c = 0; c < K; c++) {                                                              \
-                double *o = out + c * n_out + i;                                                       \
-                _mm256_storeu_pd(o, _mm256_fmadd_pd(b[c], v, _mm256_loadu_pd(o)));                     \
-            }                                                                                          \
-        }                                                                                              \
-        for (; i < n_out; i++) {                                                                       \
-            double v = col[i] * decay;                                                                 \
-            for (int c = 0; c < K; c++) v += (-eta * old_input[j + c * n_in]) * delta[c * n_out + i];  \
-            col[i] = v;                                                                                \
-            for (int c = 0; c < K; c++) out[c * n_out + i] += new_input[j + c * n_in] * v;             \
-        }                                                                                              \
-    }                                                                                                  \
-}
-DEFINE_STEP_AND_FORWARD_K(1)
-DEFINE_STEP_AND_FORWARD_K(2)
-DEFINE_STEP_AND_FORWARD_K(3)
-DEFINE_STEP_AND_FORWARD_K(4)
-DEFINE_STEP_AND_FORWARD_K(5)
-DEFINE_STEP_AND_FORWARD_K(6)
-DEFINE_STEP_AND_FORWARD_K(7)
-DEFINE_STEP_AND_FORWARD_K(8)
-
-static void step_and_forward_avx2(size_t n_out, size_t n_in, size_t k, double *restrict w,
-                                  const double *restrict delta, const double *restrict old_input,
-                                  const double *restrict new_input, double decay, double eta,
-                                  double *restrict out) {
-    switch (k) {
-    case 1: step_and_forward_avx2_1(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 2: step_and_forward_avx2_2(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 3: step_and_forward_avx2_3(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 4: step_and_forward_avx2_4(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 5: step_and_forward_avx2_5(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 6: step_and_forward_avx2_6(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 7: step_and_forward_avx2_7(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    case 8: step_and_forward_avx2_8(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-    default: step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
-    }
-}
 // ---- AVX-512 versions (k = 1…6; wider k keeps the AVX2 loops, whose registers suffice).
 // 32 vector registers let a block of W stay in registers across all k columns of the thin
 // operands, and masked loads handle the row tails without scalar loops.
@@ -338,6 +405,10 @@ DLSWEEP_AVX512 static void transposed_product_avx512_##K(size_t n_out, size_t n_
         __m512d a0[K], a1[K], a2[K], a3[K];                                                            \
         for (int c = 0; c < K; c++) a0[c] = a1[c] = a2[c] = a3[c] = _mm512_setzero_pd();              \
         for (size_t i = 0; i < full; i += 8) {                                                         \
+            _mm_prefetch((const char *)(c3 + n_out + i), _MM_HINT_T0);                                 \
+            _mm_prefetch((const char *)(c3 + 2 * n_out + i), _MM_HINT_T0);                             \
+            _mm_prefetch((const char *)(c3 + 3 * n_out + i), _MM_HINT_T0);                             \
+            _mm_prefetch((const char *)(c3 + 4 * n_out + i), _MM_HINT_T0);                             \
             __m512d v0 = _mm512_loadu_pd(c0 + i), v1 = _mm512_loadu_pd(c1 + i);                        \
             __m512d v2 = _mm512_loadu_pd(c2 + i), v3 = _mm512_loadu_pd(c3 + i);                        \
             for (int c = 0; c < K; c++) {                                                              \
@@ -389,6 +460,8 @@ DEFINE_TRANSPOSED_512(6)
         }                                                                                              \
         for (size_t j = j0; j < j1; j++) {                                                             \
             double *col = w + j * n_out + i;                                                           \
+            _mm_prefetch((const char *)(col + 32), _MM_HINT_T0);                                       \
+            _mm_prefetch((const char *)(col + 40), _MM_HINT_T0);                                       \
             __m512d v0 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M0, col));                        \
             __m512d v1 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M1, col + 8));                    \
             for (int c = 0; c < K; c++) {                                                              \
@@ -580,17 +653,8 @@ void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, 
         }
     }
     if (variant == DLSWEEP_KERNELS_AVX2) {
-        switch (k) {
-        case 1: transposed_product_avx2_1(n_out, n_in, w, delta, back); return;
-        case 2: transposed_product_avx2_2(n_out, n_in, w, delta, back); return;
-        case 3: transposed_product_avx2_3(n_out, n_in, w, delta, back); return;
-        case 4: transposed_product_avx2_4(n_out, n_in, w, delta, back); return;
-        case 5: transposed_product_avx2_5(n_out, n_in, w, delta, back); return;
-        case 6: transposed_product_avx2_6(n_out, n_in, w, delta, back); return;
-        case 7: transposed_product_avx2_7(n_out, n_in, w, delta, back); return;
-        case 8: transposed_product_avx2_8(n_out, n_in, w, delta, back); return;
-        default: transposed_product_avx2(n_out, n_in, k, w, delta, back); return;
-        }
+        transposed_product_avx2(n_out, n_in, k, w, delta, back);
+        return;
     }
 #endif
     (void)variant;
@@ -637,17 +701,8 @@ void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t
         }
     }
     if (runnable(variant) != DLSWEEP_KERNELS_PORTABLE) {
-        switch (k) {
-        case 1: thin_product_avx2_1(n_out, n_in, w, x, out); return;
-        case 2: thin_product_avx2_2(n_out, n_in, w, x, out); return;
-        case 3: thin_product_avx2_3(n_out, n_in, w, x, out); return;
-        case 4: thin_product_avx2_4(n_out, n_in, w, x, out); return;
-        case 5: thin_product_avx2_5(n_out, n_in, w, x, out); return;
-        case 6: thin_product_avx2_6(n_out, n_in, w, x, out); return;
-        case 7: thin_product_avx2_7(n_out, n_in, w, x, out); return;
-        case 8: thin_product_avx2_8(n_out, n_in, w, x, out); return;
-        default: break;
-        }
+        thin_product_avx2(n_out, n_in, k, w, x, out);
+        return;
     }
 #endif
     (void)variant;

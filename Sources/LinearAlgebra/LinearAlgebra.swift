@@ -9,6 +9,12 @@ public enum BLAS {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
+    /// The name of the kernels OpenBLAS chose for this CPU (or `OPENBLAS_CORETYPE`), e.g. "Haswell".
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     public enum Transpose: Sendable {
         case none, transpose
 
@@ -155,6 +161,11 @@ public enum ThinKernels {
         /// while kernels run on other threads.
         @discardableResult
         public static func choose(_ variant: Variant?) -> Bool { dlsweep_kernels_choose(variant?.rawValue ?? -1) == 1 }
+
+        /// This thread's measured FMA peak with the variant's own instructions, in flop/s
+        /// (the best of rounds over about `seconds` of CPU time; 0 if this CPU lacks it): the
+        /// ceiling a step on these kernels is compared with.
+        public func measuredPeak(seconds: Double = 0.3) -> Double { dlsweep_fma_peak(rawValue, seconds) }
 
         public var description: String {
             switch self {

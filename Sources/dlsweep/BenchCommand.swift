@@ -11,15 +11,37 @@ struct BenchCommand: ParsableCommand {
         subcommands: [BenchCoreCommand.self, BenchCoordinatorCommand.self, BenchDispatchCommand.self, BenchOverheadCommand.self])
 }
 
+/// Which kernel variants `bench core` times the reduced step with.
+enum KernelChoice: String, ExpressibleByArgument, CaseIterable {
+    case all, portable, avx2, avx512
+
+    var variant: ThinKernels.Variant? {
+        switch self {
+        case .all: nil
+        case .portable: .portable
+        case .avx2: .avx2
+        case .avx512: .avx512
+        }
+    }
+}
+
 struct BenchCoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "core",
-        abstract: "Steps per second of the reduced and plain paths at the paper's Figure 1 size, against this machine's dgemm and NumPy.")
+        abstract: "Steps per second of the reduced and plain paths at the paper's Figure 1 size, against this machine's dgemm, its FMA peak and NumPy.")
 
-    @Option(help: "Steps timed on the reduced path (the plain path runs a tenth).") var steps = 2000
+    @Option(help: "Steps timed on the reduced path (the plain path and the noisy case run a tenth).") var steps = 2000
     @Option(help: "L.") var depth = 5
     @Option(help: "d_w.") var width = 400
-    @Flag(help: "Also time one NumPy step of the Gram form (scripts/bench_numpy_step.py) and print the speed-up.")
+    @Option(help: """
+        The kernels to time the reduced step with: every variant this CPU runs (all), or one of \
+        portable, avx2, avx512. On an AVX-512 CPU, `--kernels avx2` with OPENBLAS_CORETYPE=Haswell \
+        (dgemm on AVX2 too) measures what an AVX2-only CPU of the same clock would do.
+        """)
+    var kernels: KernelChoice = .all
+    @Option(help: "sigma_train of the noisy case, where rank(Y) = min(m, n) (50 here, not r = 5); 0 leaves it out.")
+    var noise = 0.1
+    @Flag(help: "Also time NumPy (scripts/bench_numpy_step.py): the Gram form and the reduced algorithm with SciPy's in-place dgemm, and print the speed-ups.")
     var numpy = false
     @Option(help: "Also time the reduced path with the outcome checks every K steps, as a sweep runs them (check_every), and print their overhead.")
     var checkEvery: Int?
@@ -34,8 +56,8 @@ struct BenchCoreCommand: ParsableCommand {
         // (every 10 steps in a sweep; --check-every measures them) run only at the end here.
         spec.training.checkEvery = 1_000_000
         let problem = try Problem.generate(spec.problem, seed: 1)
-        let (d, m, k) = (spec.problem.signalDim, spec.problem.measurements, spec.problem.latentDim)
-        print("size: d=\(d) m=\(m) r=\(k) n=\(spec.problem.samples) L=\(depth) d_w=\(width), one BLAS thread")
+        let (d, m, k, n) = (spec.problem.signalDim, spec.problem.measurements, spec.problem.latentDim, spec.problem.samples)
+        print("size: d=\(d) m=\(m) r=\(k) n=\(n) L=\(depth) d_w=\(width), one BLAS thread (OpenBLAS kernels: \(BLAS.coreName))")
 
         /// CPU seconds of this thread (the machine may be shared: time other processes take
         /// from the core does not count).
@@ -46,10 +68,11 @@ struct BenchCoreCommand: ParsableCommand {
         }
         /// A run of `steps` steps less one of a few steps: the set-up and final measurement
         /// cancel, the steps (and checks) remain.
-        func secondsPerStep(_ path: GradientPath, steps: Int, checkEvery: Int = 1_000_000) throws -> Double {
+        func secondsPerStep(_ path: GradientPath, steps: Int, checkEvery: Int = 1_000_000, noise: Double = 0) throws -> Double {
             var training = spec.training
             training.path = path
             training.checkEvery = checkEvery
+            training.noise = noise
             let few = 10
             func run(_ n: Int) throws -> Double {
                 training.steps = .fixed(n)
@@ -61,17 +84,28 @@ struct BenchCoreCommand: ParsableCommand {
             return (try run(few + steps) - short) / Double(steps)
         }
         _ = try secondsPerStep(.reduced, steps: 20)
-        // The reduced step with each instruction-set version of the kernels this CPU runs
-        // (the portable loops only when there is no other), the fastest last.
-        let simd = ThinKernels.Variant.allCases.filter { $0 != .portable && $0.isSupported }
-        var byVariant: [(ThinKernels.Variant, Double)] = []
-        for variant in simd.isEmpty ? [.portable] : simd {
+        // The reduced step with each instruction-set version of the kernels asked for (all: every
+        // one this CPU runs, the portable loops only when there is no other), the fastest last,
+        // and the FMA peak of each version's own instructions, measured in this run.
+        let variants: [ThinKernels.Variant]
+        if let chosen = kernels.variant {
+            guard chosen.isSupported else { throw ValidationError("this CPU does not run the \(chosen) kernels") }
+            variants = [chosen]
+        } else {
+            let simd = ThinKernels.Variant.allCases.filter { $0 != .portable && $0.isSupported }
+            variants = simd.isEmpty ? [.portable] : simd
+        }
+        var byVariant: [(variant: ThinKernels.Variant, seconds: Double, peak: Double)] = []
+        for variant in variants {
             ThinKernels.Variant.choose(variant)
             defer { ThinKernels.Variant.choose(nil) }
-            byVariant.append((variant, try secondsPerStep(.reduced, steps: steps)))
+            byVariant.append((variant, try secondsPerStep(.reduced, steps: steps), variant.measuredPeak()))
         }
-        let reduced = byVariant.last!.1
+        let reduced = byVariant.last!.seconds
         let plain = try secondsPerStep(.plain, steps: max(10, steps / 10))
+        // The noisy case: every k = min(m, n) column is a BLAS-3 product (thin kernels are for k ≤ 16).
+        let noisyRank = min(m, n)
+        let noisy = noise > 0 ? try secondsPerStep(.reduced, steps: max(10, steps / 10), noise: noise) : nil
 
         // Flops of one step: forward, backward and update on every layer.
         let dims = [m] + Array(repeating: width, count: depth - 1) + [d]
@@ -80,7 +114,6 @@ struct BenchCoreCommand: ParsableCommand {
             for l in 1..<depth { flops += 3 * 2 * Double(dims[l + 1] * dims[l] * c) }
             return flops
         }
-        let reducedFlops = stepFlops(columns: k), plainFlops = stepFlops(columns: m)
 
         let size = 400
         var a = Matrix(rows: size, columns: size, repeating: 0.5), b = a, c = a
@@ -92,17 +125,33 @@ struct BenchCoreCommand: ParsableCommand {
         let start = cpuSeconds()
         for _ in 0..<reps { BLAS.gemm(a, b, into: &c) }
         let gemmRate = Double(reps) * 2 * pow(Double(size), 3) / (cpuSeconds() - start)
+        // BLAS runs the widest units present.
+        let widest = ThinKernels.Variant.allCases.last { $0.isSupported } ?? .portable
+        let widestPeak = byVariant.first { $0.variant == widest }?.peak ?? widest.measuredPeak()
 
-        func line(_ name: String, _ seconds: Double, _ flops: Double) {
-            print(String(format: "%-8@ %10.1f steps/s  %8.3f ms/step  %6.2f GFLOP/s  (%.0f%% of dgemm)",
-                         name as NSString, 1 / seconds, seconds * 1e3, flops / seconds / 1e9, 100 * flops / seconds / gemmRate))
+        func line(_ name: String, _ seconds: Double, _ flops: Double, peak: Double, of variant: ThinKernels.Variant) {
+            let rate = flops / seconds
+            print(String(format: "%-8@ %10.1f steps/s  %8.3f ms/step  %6.2f GFLOP/s  (%.0f%% of dgemm, %.0f%% of the %@ peak)",
+                         name as NSString, 1 / seconds, seconds * 1e3, rate / 1e9, 100 * rate / gemmRate,
+                         100 * rate / peak, variant.description as NSString))
         }
         print(String(format: "dgemm %dx%dx%d: %.2f GFLOP/s", size, size, size, gemmRate / 1e9))
-        for (variant, seconds) in byVariant {
-            line("reduced", seconds, reducedFlops)
+        print("FMA peak, one thread: " + ([widest] + byVariant.map(\.variant)).reduce(into: [ThinKernels.Variant]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }.map { variant in
+            let peak = variant == widest ? widestPeak : byVariant.first { $0.variant == variant }!.peak
+            return String(format: "%@ %.1f GFLOP/s", variant.description as NSString, peak / 1e9)
+        }.joined(separator: ", "))
+        for (variant, seconds, peak) in byVariant {
+            line("reduced", seconds, stepFlops(columns: k), peak: peak, of: variant)
             print("         (kernels: \(variant))")
         }
-        line("plain", plain, plainFlops)
+        if let noisy {
+            line("noisy", noisy, stepFlops(columns: noisyRank), peak: widestPeak, of: widest)
+            print(String(format: "         (sigma_train = %g: rank(Y) = %d, BLAS-3 products; %.1fx the noiseless step's time for %.0fx its flops)",
+                         noise, noisyRank, noisy / reduced, Double(noisyRank) / Double(k)))
+        }
+        line("plain", plain, stepFlops(columns: m), peak: widestPeak, of: widest)
         print(String(format: "reduced / plain speed-up: %.1fx", plain / reduced))
 
         if let checkEvery {
@@ -123,25 +172,46 @@ struct BenchCoreCommand: ParsableCommand {
         }
 
         if numpy {
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("scripts/bench_numpy_step.py").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, "--depth", "\(depth)", "--width", "\(width)"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["OPENBLAS_NUM_THREADS"] = "1"
-            environment["OMP_NUM_THREADS"] = "1"
-            environment["MKL_NUM_THREADS"] = "1"
-            process.environment = environment
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                  let value = output.split(separator: " ").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-            else { throw ValidationError("\(script) failed (is numpy installed? bash scripts/setup.sh)") }
-            print(String(format: "numpy Gram-form step: %.3f ms; reduced path speed-up over it: %.1fx", value * 1e3, value / reduced))
+            let times = try numpyStepSeconds(noise: 0)
+            print(String(format: "numpy Gram-form step: %.3f ms; reduced path speed-up over it: %.1fx",
+                         times.gram * 1e3, times.gram / reduced))
+            print(String(format: "numpy reduced step (SciPy dgemm in place, beta = 1 - eta lambda): %.3f ms; reduced path speed-up over it: %.2fx",
+                         times.reduced * 1e3, times.reduced / reduced))
+            if let noisy {
+                let noisyTimes = try numpyStepSeconds(noise: noise, form: "reduced")
+                print(String(format: "numpy reduced step, sigma_train = %g: %.3f ms; noisy path speed-up over it: %.2fx",
+                             noise, noisyTimes.reduced * 1e3, noisyTimes.reduced / noisy))
+            }
         }
+    }
+
+    /// Seconds per step of scripts/bench_numpy_step.py's forms, with one BLAS thread.
+    func numpyStepSeconds(noise: Double, form: String = "both") throws -> (gram: Double, reduced: Double) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/bench_numpy_step.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--depth", "\(depth)", "--width", "\(width)", "--noise", "\(noise)",
+                             "--form", form]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment["OMP_NUM_THREADS"] = "1"
+        environment["MKL_NUM_THREADS"] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var seconds: [String: Double] = [:]
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let value = Double(fields[1]) { seconds[String(fields[0])] = value }
+        }
+        let gram = seconds["gram_step_seconds"], reduced = seconds["reduced_step_seconds"]
+        guard process.terminationStatus == 0, form == "reduced" || gram != nil, let reduced else {
+            throw ValidationError("\(script) failed (are numpy and scipy installed? bash scripts/setup.sh)")
+        }
+        return (gram ?? .nan, reduced)
     }
 }

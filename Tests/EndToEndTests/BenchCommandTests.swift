@@ -19,7 +19,7 @@ struct BenchCommandTests {
         #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
     }
 
-    @Test("bench overhead: sleep runs on worker processes, the task time summed against the wall time")
+    @Test("bench overhead --tasks: sleep runs on worker processes, the task time summed against the wall time")
     func overhead() throws {
         let directory = try makeTemporaryDirectory()
         let config = directory.appendingPathComponent("sleep.yaml").path
@@ -29,12 +29,20 @@ struct BenchCommandTests {
             trials: 6
             training: {steps: 1, sleep_seconds: 0.05}
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let bench = try DLSweepProcess(["bench", "overhead", config, "--workers", "2"], in: directory, label: "bench-overhead")
+        // --tasks replaces the config's six trials.
+        let bench = try DLSweepProcess(["bench", "overhead", config, "--workers", "2", "--tasks", "8"], in: directory,
+                                       label: "bench-overhead")
         #expect(bench.wait(seconds: 120) == 0, "\(bench.stderr.suffix(2000))")
-        // Six runs of at least 0.05 s: at least 0.30 s of task time.
-        let line = try #require(bench.stdout.split(separator: "\n").first { $0.hasPrefix("6 tasks on 2 worker processes: ") })
+        // Eight runs of at least 0.05 s: at least 0.40 s of task time.
+        let line = try #require(bench.stdout.split(separator: "\n").first { $0.hasPrefix("8 tasks on 2 worker processes: ") })
         let seconds = try #require(Double(line.split(separator: " ")[6]))
-        #expect(seconds >= 0.3 - 1e-5)
+        #expect(seconds >= 0.4 - 1e-5)
         #expect(bench.stdout.contains("overhead: "))
+        // Ray Tune's figure: against 8 x 0.05 s / 2 workers.
+        #expect(bench.stdout.contains("wall time against the minimum (8 tasks x 0.05 s / 2 workers = 0.20 s): "))
+
+        let uneven = try DLSweepProcess(["bench", "overhead", config, "--tasks", "0"], in: directory, label: "bench-overhead-0")
+        #expect(uneven.wait(seconds: 60) != 0)
+        #expect(uneven.stderr.contains("--tasks 0"))
     }
 }

@@ -58,4 +58,28 @@ import TrainingCore
         }
         #expect(relativeDifference(ours.weights[0], initial[0]) > 1e-3, "the weights moved")
     }
+
+    /// `dlsweep bench core --numpy` compares the reduced path with the expert's NumPy version of
+    /// the same algorithm: it must be that algorithm, with and without training noise (k = 5, 50).
+    @Test("the NumPy benchmark's reduced step (SciPy dgemm in place) gives the Gram form's iterates",
+          arguments: [0.0, 0.1])
+    func benchmarkReducedStep(noise: Double) throws {
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent()
+            .appendingPathComponent("bench_numpy_step.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--check", "--noise", "\(noise)", "--width", "40", "--depth", "4"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = environment
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(said) \(message) (numpy and scipy: bash scripts/setup.sh)")
+        #expect(said.hasPrefix(noise > 0 ? "rank 50:" : "rank 5:"), "\(said)")
+    }
 }

@@ -54,4 +54,10 @@ double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, siz
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
                                   const double *x, double *out);
 
+/// The multiply-add rate of one thread in flop/s (an FMA counts 2) with the variant's own
+/// instructions (AVX-512: 8-wide FMAs, AVX2: 4-wide; portable: plain C multiply-adds), the best
+/// of rounds over about `seconds` of the thread's CPU time; 0 if this CPU lacks the variant.
+/// The ceiling `dlsweep bench core` measures each variant's step against.
+double dlsweep_fma_peak(int variant, double seconds);
+
 #endif
