@@ -40,9 +40,19 @@ public final class Coordinator {
 
     public init(configuration: SweepConfiguration, options: CoordinatorOptions, logger: Logger) throws {
         self.configuration = configuration
-        self.options = options
         self.logger = logger
         let plan = SweepPlan(configuration)
+        // Before anything opens a descriptor of its own: every worker connection takes one.
+        let limit = ConnectionLimit.raise()
+        var options = options
+        if let asked = options.maxWorkers, asked < limit.workers {
+            logger.info("\(limit.summary); --max-workers \(asked)")
+        } else {
+            options.maxWorkers = limit.workers
+            options.maxWorkersReason = "open-file limit \(limit.soft); raise it with ulimit -n or LimitNOFILE"
+            logger.info("\(limit.summary)")
+        }
+        self.options = options
 
         // The socket first: a bad address or a port in use fails before --out is touched.
         context = try Context()

@@ -92,6 +92,8 @@ public struct CoordinatorCore: Sendable {
     var hadWorkers = false
     /// Hellos refused for a live id, so that only the 1st, 2nd, 4th … are logged.
     var duplicateHellos = 0
+    /// Hellos refused at the connection limit (logged likewise).
+    var refusedAtLimit = 0
     /// Results validated but not yet committed (`ResultRecorder.swift`).
     var staged: [StagedResult] = []
     var stagedIDs = Set<Int>()

@@ -14,8 +14,14 @@ public struct CoordinatorOptions: Sendable {
     /// Seconds a worker may run one task before it is dropped and the task re-queued; nil: ten
     /// times the cell's measured mean (at least 60 s), doubled for each overrun of the task.
     public var taskTimeout: Double?
-    /// The most tasks one worker may hold, whatever its hello asks for.
-    public var maxPrefetch: Int = 16
+    /// The most tasks one worker may hold, whatever its hello asks for (a node worker asks for
+    /// two per compute process).
+    public var maxPrefetch: Int = 512
+    /// The most workers registered at once (one connection each); nil: no limit. The
+    /// coordinator sets it from its open-file limit (`ConnectionLimit`), or lower when asked.
+    public var maxWorkers: Int?
+    /// Where `maxWorkers` comes from, for the refusal's words.
+    public var maxWorkersReason = "--max-workers"
     /// Stop (incomplete, with the reason) after this many seconds without any worker; nil: wait.
     public var stopWithoutWorkers: Double?
     /// CURVE server key and the public keys allowed in; nil means plain text.

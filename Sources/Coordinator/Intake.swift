@@ -145,6 +145,7 @@ extension CoordinatorCore {
                                 peerVersion: Int(protocolVersion))), to: peer)
             return
         }
+        if refusedAtConnectionLimit(hello, peer: peer) { return }
         switch dispatcher.register(id: hello.workerID, peer: peer, host: hello.host, prefetch: hello.prefetch,
                                    now: now, liveWithin: options.workerTimeout, session: hello.session,
                                    newSession: Self.newSessionToken()) {

@@ -21,8 +21,11 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Seconds one task may run before its worker is dropped and the task re-queued (default: 10 times the cell's measured mean, at least 60 s).")
     var taskTimeout: Double?
 
-    @Option(help: "The most tasks one worker may hold at once, whatever it asks for.")
-    var maxPrefetch: Int = 16
+    @Option(help: "The most tasks one worker may hold at once, whatever it asks for (a node worker asks for 2 per compute process).")
+    var maxPrefetch: Int = 512
+
+    @Option(help: "The most workers registered at once, one connection each (default: what the open-file limit allows, printed at start).")
+    var maxWorkers: Int?
 
     @Option(help: "Progress on stderr: auto (a bar on a terminal, lines otherwise), bar, lines or none.")
     var progress: ProgressStyle = .automatic
@@ -62,6 +65,7 @@ struct SweepServiceOptions: ParsableArguments {
             throw ValidationError("--task-timeout must be a positive number of seconds")
         }
         guard maxPrefetch >= 1 else { throw ValidationError("--max-prefetch must be at least 1") }
+        if let maxWorkers, maxWorkers < 1 { throw ValidationError("--max-workers must be at least 1") }
         if let http, LiveViewAddress(http) == nil {
             throw ValidationError("--http must be PORT, HOST:PORT or [IPv6]:PORT, got '\(http)'")
         }
@@ -94,6 +98,7 @@ struct SweepServiceOptions: ParsableArguments {
         options.maxAttempts = maxAttempts
         options.taskTimeout = taskTimeout
         options.maxPrefetch = maxPrefetch
+        options.maxWorkers = maxWorkers
         options.progress = progress
         options.idleNoticeInterval = idleNotice
         options.storeRetryLimit = storeRetryLimit
