@@ -38,6 +38,8 @@ public struct SweepStanding: Codable, Sendable {
     public var directory: String
     public var sweep: String
     public var fingerprint: String
+    /// The command-line overrides the sweep was started with (`ConfigOverride`).
+    public var overrides: [String]
     /// "running", "complete" or "stopped" (no coordinator, tasks left).
     public var state: String
     public var owner: Owner
@@ -68,6 +70,7 @@ public struct SweepStanding: Codable, Sendable {
         self.directory = directory
         sweep = store.meta.name
         fingerprint = store.meta.fingerprint
+        overrides = configuration.overrides
         let plan = store.plan
         tasks = plan.taskCount
         // One block of ids per round: the grid's, then each adaptive round's.
@@ -149,6 +152,7 @@ public struct SweepStanding: Codable, Sendable {
             return s >= 3600 ? "\(s / 3600) h \(s / 60 % 60) min" : s >= 60 ? "\(s / 60) min \(s % 60) s" : "\(s) s"
         }
         var lines = ["sweep '\(sweep)' (fingerprint \(fingerprint)) in \(directory): \(state)"]
+        if !overrides.isEmpty { lines.append("overrides: \(overrides.joined(separator: " "))") }
         if owner.running {
             lines.append("coordinator: \(owner.host ?? "?") pid \(owner.pid ?? 0), workers connect to \(owner.address ?? "(not bound yet)")"
                          + (owner.http.map { ", live view \($0)" } ?? ""))

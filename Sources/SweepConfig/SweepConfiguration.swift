@@ -81,6 +81,9 @@ public struct SweepConfiguration: Sendable, Hashable {
     public var yamlText: String
     /// Where the text came from, for error messages.
     public var fileName: String
+    /// The command-line overrides applied to the file (`ConfigOverride`), as given; `yamlText`
+    /// is the overridden config. Not part of the fingerprint: what they change is.
+    public var overrides: [String] = []
 
     /// The grid's axis `key`; nil when it has none.
     public func axis(_ key: String) -> GridAxis? { grid.first { $0.key == key } }
@@ -128,6 +131,11 @@ public struct SweepConfiguration: Sendable, Hashable {
 
     /// Reads and parses a config file.
     public static func load(path: String) throws -> SweepConfiguration {
+        try parse(yaml: try readText(path: path), fileName: path)
+    }
+
+    /// The text of a config file.
+    static func readText(path: String) throws -> String {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -145,12 +153,15 @@ public struct SweepConfiguration: Sendable, Hashable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: nil, keyPath: "", message: "not UTF-8 text")
         }
-        return try parse(yaml: text, fileName: path)
+        return text
     }
 
-    /// Parses config text; `fileName` only labels errors.
+    /// Parses config text; `fileName` only labels errors. A text stored with overrides
+    /// (`parse(yaml:fileName:overrides:)`) names them in `overrides`.
     public static func parse(yaml: String, fileName: String) throws -> SweepConfiguration {
-        try ConfigParser(text: yaml, fileName: fileName).parse()
+        var configuration = try ConfigParser(text: yaml, fileName: fileName).parse()
+        configuration.overrides = ConfigOverride.recorded(in: yaml)
+        return configuration
     }
 
     /// The hex fingerprint of everything that affects results (see `SweepPlan.fingerprint`).

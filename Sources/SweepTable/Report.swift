@@ -127,6 +127,8 @@ public struct SweepReport: Sendable {
             ("outcomes", "\(summaries.reduce(0) { $0 + $1.converged }) converged, "
                 + "\(summaries.reduce(0) { $0 + $1.recovered }) recovered, "
                 + "\(summaries.reduce(0) { $0 + $1.diverged }) diverged, \(failedCount) failed"),
+            ("overrides", ConfigOverride.recorded(in: meta.configYAML).joined(separator: " ").isEmpty
+                ? "none" : ConfigOverride.recorded(in: meta.configYAML).joined(separator: " ")),
             ("tool", meta.toolVersion),
             ("hosts", hosts.isEmpty ? "none yet" : hosts.map(\.host).joined(separator: ", ")),
             ("created", Self.date(meta.createdAt)),

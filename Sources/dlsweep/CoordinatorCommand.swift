@@ -119,6 +119,11 @@ struct CoordinatorCommand: ParsableCommand {
     @Argument(help: "The sweep config (YAML), e.g. configs/quick.yaml.")
     var config: String
 
+    @Argument(help: ArgumentHelp(
+        "Changes to the config, Hydra-style: KEY.PATH=VALUE (VALUE in YAML, e.g. trials=16 grid.lambda=[0,0.01,0.1] training.max_steps=100000) or ~KEY.PATH to remove one.",
+        valueName: "override"))
+    var overrides: [String] = []
+
     @Option(help: "ZeroMQ endpoint to bind, e.g. tcp://*:5555 or tcp://10.0.0.1:5555.")
     var bind = "tcp://*:5555"
 
@@ -143,7 +148,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         let logger = logging.makeLogger("dlsweep.coordinator")
-        let configuration = try SweepConfiguration.load(path: config)
+        let configuration = try SweepConfiguration.load(path: config, overrides: try overrides.map(ConfigOverride.init))
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
         try service.preflight(configuration, outDirectory: options.outDirectory)
@@ -152,7 +157,9 @@ struct CoordinatorCommand: ParsableCommand {
                 secretKey: try KeyFiles.readPair(curveKey).secretKey,
                 authorizedKeys: try KeyFiles.readAuthorizedKeys(authorizedKeys))
         }
-        let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
+        let coordinator = try explainingOverrides(configuration, outDirectory: options.outDirectory) {
+            try Coordinator(configuration: configuration, options: options, logger: logger)
+        }
         let live = try service.startLiveView(coordinator, outDirectory: options.outDirectory, logger: logger)
         defer { live?.stop() }
         // DIR/status.json for `dlsweep status DIR`.
@@ -183,4 +190,19 @@ func report(_ outcome: SweepOutcome, summaries: [CellSummary], outDirectory: Str
         throw ExitCode(2)
     }
     printError("table written to \(outDirectory)/table.{csv,json,md}, success.svg, iterations.svg, noise.svg and report.html")
+}
+
+/// Runs `body` (which opens the results folder); a refusal of another sweep's folder says so
+/// when the overrides it was started with differ from this command's.
+func explainingOverrides<T>(_ configuration: SweepConfiguration, outDirectory: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ResultsStoreError {
+        guard case let .differentSweep(directory, name, fingerprint, _) = error,
+              let (_, stored) = try? ResultsStore.openExisting(directory: outDirectory),
+              stored.overrides != configuration.overrides else { throw error }
+        let was = stored.overrides.isEmpty ? "no overrides" : "the overrides " + stored.overrides.joined(separator: " ")
+        let now = configuration.overrides.isEmpty ? "none" : configuration.overrides.joined(separator: " ")
+        throw CommandError("\(directory) holds sweep '\(name)' (fingerprint \(fingerprint)) started with \(was); this command gives \(now): give the same overrides to resume it, or use another --out")
+    }
 }

@@ -12,6 +12,11 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The sweep config (YAML), e.g. configs/quick.yaml.")
     var config: String
 
+    @Argument(help: ArgumentHelp(
+        "Changes to the config, Hydra-style: KEY.PATH=VALUE (VALUE in YAML, e.g. trials=16 grid.lambda=[0,0.01,0.1] training.max_steps=100000) or ~KEY.PATH to remove one.",
+        valueName: "override"))
+    var overrides: [String] = []
+
     @Option(help: "Worker processes (default: one per core).")
     var workers: Int?
 
@@ -31,13 +36,15 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let logger = logging.makeLogger("dlsweep.run")
-        let configuration = try SweepConfiguration.load(path: config)
+        let configuration = try SweepConfiguration.load(path: config, overrides: try overrides.map(ConfigOverride.init))
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
         try service.preflight(configuration, outDirectory: options.outDirectory)
         // A safety net behind the restarts below: never wait forever for workers that are gone.
         options.stopWithoutWorkers = max(60, 6 * options.workerTimeout)
-        let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
+        let coordinator = try explainingOverrides(configuration, outDirectory: options.outDirectory) {
+            try Coordinator(configuration: configuration, options: options, logger: logger)
+        }
         let live = try service.startLiveView(coordinator, outDirectory: options.outDirectory, logger: logger)
         defer { live?.stop() }
         // DIR/status.json for `dlsweep status DIR`.

@@ -27,6 +27,9 @@ import Testing
     /// the scratch folder with every grid axis cut to its first value and fewer steps.
     static let cutDowns: [String: (extraArguments: [String], configs: [String])] = [
         "dlsweep run configs/quick.yaml": ([], ["configs/quick.yaml"]),
+        // The overrides' sweep, cut down by later overrides of the same keys (the last one wins).
+        "dlsweep run configs/quick.yaml grid.lambda=[0,0.01,0.1] trials=16 training.max_steps=100000 --out runs/quick-more": (
+            ["grid.lambda=[0.1]", "trials=2", "training.max_steps=2000"], ["configs/quick.yaml"]),
         // A free port instead of 8080 (the later --http wins); LiveViewTests checks what it serves.
         "dlsweep run configs/quick.yaml --http 8080": (["--http", "0"], ["configs/quick.yaml"]),
         // The paper's size with a few hundred steps instead of ~10^5.
