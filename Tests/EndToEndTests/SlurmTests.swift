@@ -10,7 +10,7 @@ struct SlurmTests {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test("sbatch, add-workers, scancel and resume, USR1 and resume: each completed sweep has the local run's table",
+    @Test("sbatch, add-workers, scancel and resume, USR1 and resume, requeued at the time limit, preempted and requeued, a heterogeneous job: each completed sweep has the local run's table",
           .enabled(if: isRoot, "needs root to run slurmctld and slurmd (and to apt-get install slurm-wlm munge); run the suite as root"),
           .timeLimit(.minutes(15)))
     func walkThrough() async throws {
@@ -41,10 +41,11 @@ struct SlurmTests {
         #expect(process.terminationStatus == 0, "walkthrough-test.sh failed:\n\(output.suffix(6000))")
 
         // One results folder per completed sweep: straight through, resumed after scancel,
-        // resumed after USR1.
+        // resumed after USR1, requeued by itself after USR1, preempted and requeued by Slurm,
+        // the heterogeneous job requeued after USR1.
         let listed = (try? String(contentsOf: work.appendingPathComponent("complete.txt"), encoding: .utf8)) ?? ""
         let folders = listed.split(separator: "\n").map { URL(fileURLWithPath: String($0)) }
-        #expect(folders.count == 3, "completed sweeps: \(folders.map(\.lastPathComponent))\n\(output.suffix(3000))")
+        #expect(folders.count == 6, "completed sweeps: \(folders.map(\.lastPathComponent))\n\(output.suffix(3000))")
         let reference = try await ReferenceTables.shared.table(for: slowSweepYAML)
         for folder in folders {
             #expect(try deterministicTable(folder) == reference, "table of \(folder.path) differs from the local run's")

@@ -97,7 +97,9 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire also sets how long Slurm holds a requeued job before starting it again
+# (default 120 s): 10 s keeps the requeue tests short.
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/run/slurmctld.pid
@@ -126,7 +128,12 @@ KillWait=30
 MinJobAge=300
 NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$port1 CPUs=$cpus State=UNKNOWN
 NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$port2 CPUs=$cpus State=UNKNOWN
-PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+# Preemption as clusters run it: a job of the higher-tier partition "urgent" takes the
+# nodes of "debug" jobs, which Slurm requeues (PreemptMode=REQUEUE) and starts again later.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=urgent Nodes=n1,n2 MaxTime=INFINITE State=UP PriorityTier=2
 EOF
 }
 
@@ -169,7 +176,8 @@ wait_until() {
 
 nodes_idle() {
     local states
-    states=$(SLURM_CONF=$1/slurm.conf sinfo -h -N -o '%N %t' 2>/dev/null) || return 1
+    # One line per node and partition: each node counted once.
+    states=$(SLURM_CONF=$1/slurm.conf sinfo -h -N -o '%N %t' 2>/dev/null | sort -u) || return 1
     [[ $(grep -cE '^n[12] idle$' <<<"$states") -eq 2 ]]
 }
 

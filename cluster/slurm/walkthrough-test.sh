@@ -12,8 +12,14 @@
 #      it covers, slurm-<id>.out says how to resume, the add-workers job joins the
 #      resumed sweep, logs are appended, the resumed sweep completes;
 #   3. the time-limit path (USR1 to the batch script, as --signal=B:USR1@120 sends it)
-#      and a resume: the workers hand their tasks back, the resumed sweep completes; and
-#      a real one-minute time limit on an add-workers job delivers its USR1.
+#      with DLSWEEP_MAX_REQUEUES=0 and a resume by hand: the workers hand their tasks
+#      back, the job does not requeue itself and says how to resume, the resumed sweep
+#      completes; and a real one-minute time limit on an add-workers job delivers its USR1;
+#   4. at the same time, one node each: a sweep that gets USR1 (its time limit near)
+#      requeues itself, and a sweep preempted by a job of the higher-tier partition
+#      "urgent" is requeued by Slurm: both resume and complete by themselves;
+#   5. a heterogeneous job (coordinator alone on n1, workers on n2) that gets USR1
+#      mid-sweep, requeues itself and completes.
 # Writes WORKDIR/complete.txt: one results folder per line whose sweep completed (the
 # caller compares each table with a local `dlsweep run` of CONFIG).
 #
@@ -205,11 +211,11 @@ check "... and the resumed job's" grep -q "=== job $j2b " "$out2/logs/coordinato
 
 # --- 3. the time limit's USR1, and a resume ------------------------------------------------
 
-say "3. USR1 (time limit near), resume"
+say "3. USR1 (time limit near) with DLSWEEP_MAX_REQUEUES=0, resume by hand"
 # A real time limit: a one-minute add-workers job waiting for a coordinator gets the USR1 of
 # its #SBATCH --signal=B:USR1@60 line at Slurm's next time-limit check (within 30 s).
 t3=$(submit --time=1 --nodes=1 --ntasks-per-node=1 "$add" nowhere)
-j3=$(submit --nodes=2 --ntasks-per-node=1 "$sweep" sweep.yaml)
+j3=$(DLSWEEP_MAX_REQUEUES=0 submit --nodes=2 --ntasks-per-node=1 "$sweep" sweep.yaml)
 out3=$work/dlsweep-runs/$j3
 check "sweep job $j3 records 8 results" wait_recorded "$out3" 8
 # What --signal=B:USR1@120 does two minutes before the time limit.
@@ -218,6 +224,8 @@ check "job $j3 ends within 60 s of USR1" wait_gone 60 "$j3"
 check "workers handed their tasks back on USR1" handed_back "$out3"/logs/worker-*.log
 check "slurm-$j3.out says the time limit is near" grep -q 'time limit near (USR1)' "slurm-$j3.out"
 check "partial table saved" test -s "dlsweep-$j3.partial-table.md" -a -s "dlsweep-$j3.partial-table.csv"
+check "... not requeued, at DLSWEEP_MAX_REQUEUES=0" grep -q 'not requeueing: this job has been requeued 0 times (DLSWEEP_MAX_REQUEUES=0)' "slurm-$j3.out"
+check "... and says how to resume" grep -q "to resume it: cd .* && DLSWEEP_OUT=$out3 sbatch" "slurm-$j3.out"
 j3b=$(DLSWEEP_OUT=$out3 submit --nodes=2 --ntasks-per-node=1 "$sweep" sweep.yaml)
 check "resumed sweep job $j3b ends within 300 s" wait_gone 300 "$j3b"
 check "resumed sweep job $j3b completed with status 0" completed_ok "$j3b"
@@ -225,6 +233,48 @@ check "one-minute add-workers job $t3 ends within 90 s" wait_gone 90 "$t3"
 check "... on the USR1 its --signal line asks for" grep -q 'time limit near (USR1)' "slurm-$t3.out"
 check "... with status 0" completed_ok "$t3"
 [[ -f $out3/table.json ]] && printf '%s\n' "$out3" >>"$work/complete.txt"
+
+# --- 4. requeued by itself near the time limit, and by Slurm on preemption ----------------
+
+say "4. USR1 (time limit near): the job requeues itself; preempted: Slurm requeues it"
+restarts() { scontrol -o show job "$1" | grep -o 'Restarts=[0-9]*' | head -n 1 | cut -d= -f2; }
+t4=$(submit --nodes=1 --ntasks-per-node=2 --nodelist=n1 "$sweep" sweep.yaml)
+p4=$(submit --nodes=1 --ntasks-per-node=2 --nodelist=n2 "$sweep" sweep.yaml)
+out4t=$work/dlsweep-runs/$t4
+out4p=$work/dlsweep-runs/$p4
+check "sweep job $t4 records 8 results" wait_recorded "$out4t" 8
+scancel --batch --signal=USR1 "$t4"
+check "sweep job $p4 records 8 results" wait_recorded "$out4p" 8
+# A job of the higher-tier partition that needs n2's two CPUs: p4 is preempted and requeued.
+u4=$(submit --partition=urgent --nodelist=n2 --ntasks=2 --output=urgent-%j.out --wrap 'sleep 3')
+check "urgent job $u4 runs and ends within 120 s" wait_gone 120 "$u4"
+check "... with status 0" completed_ok "$u4"
+check "jobs $t4 and $p4 end within 300 s" wait_gone 300 "$t4" "$p4"
+check "job $t4 requeued itself on USR1" grep -q 'requeueing this job (requeue 1 of at most 10)' "slurm-$t4.out"
+check "... its workers handed their tasks back" handed_back "$out4t"/logs/worker-*.log
+check "... it was started again (Restarts=1)" test "$(restarts "$t4")" = 1
+check "... resumed the sweep" grep -q 'start 2 of job' "slurm-$t4.out"
+check "... and completed with status 0" completed_ok "$t4"
+check "job $p4 was preempted" grep -q 'DUE TO PREEMPTION' "slurm-$p4.out"
+check "... stopped cleanly on Slurm's SIGTERM" grep -q 'cancelled or preempted (TERM)' "slurm-$p4.out"
+check "... was started again by Slurm (Restarts=1)" test "$(restarts "$p4")" = 1
+check "... resumed the sweep" grep -q 'start 2 of job' "slurm-$p4.out"
+check "... and completed with status 0" completed_ok "$p4"
+[[ -f $out4t/table.json ]] && printf '%s\n' "$out4t" >>"$work/complete.txt"
+[[ -f $out4p/table.json ]] && printf '%s\n' "$out4p" >>"$work/complete.txt"
+
+# --- 5. a heterogeneous job, requeued ------------------------------------------------------
+
+say "5. heterogeneous job: coordinator on n1, workers on n2; USR1 mid-sweep"
+h5=$(submit --nodes=1 --ntasks-per-node=1 --nodelist=n1 : --nodes=1 --ntasks-per-node=2 --nodelist=n2 "$sweep" sweep.yaml)
+out5=$work/dlsweep-runs/$h5
+check "heterogeneous sweep job $h5 records 8 results" wait_recorded "$out5" 8
+scancel --batch --signal=USR1 "$h5"
+check "job $h5 ends within 300 s" wait_gone 300 "$h5"
+check "... its workers ran on the second component only" grep -q 'workers: 2 tasks on n2,' "slurm-$h5.out"
+check "... it requeued itself on USR1 and resumed" grep -q 'start 2 of job' "slurm-$h5.out"
+check "... and completed with status 0" completed_ok "$h5"
+[[ -f $out5/table.json ]] && printf '%s\n' "$out5" >>"$work/complete.txt"
 
 say "worker and coordinator lines showing tasks handed back:"
 grep -H -e 'handed back' -e 'back in the queue' "$out1"/logs/add-*.log "$out1/logs/coordinator.log" \
