@@ -587,6 +587,172 @@ DEFINE_GRADIENT_NORM_512(3)
 DEFINE_GRADIENT_NORM_512(4)
 DEFINE_GRADIENT_NORM_512(5)
 DEFINE_GRADIENT_NORM_512(6)
+
+// ---- AVX-512 for k > 6 (the noisy case's k = min(m, n)): the AVX2 scheme with 16-row blocks
+// (two zmm per column) and masked row tails: k in groups of at most 6, each group's update then
+// its forward product over a block of 16 rows × 16 columns of W, four columns of W at a time
+// against a group in the backward product (4 × 6 accumulators of the 32 registers).
+
+#define DLSWEEP_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,fma"), always_inline)) static inline
+
+DLSWEEP_AVX512_INLINE void update_block_512(const int G, __mmask8 m0, __mmask8 m1, size_t n_out, size_t n_in,
+                                            size_t i, size_t j0, size_t j1, double *w, const double *delta,
+                                            const double *old, const int scale, __m512d vdecay, __m512d vneg) {
+    __m512d d0[6], d1[6];
+    for (int c = 0; c < G; c++) {
+        d0[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(m0, delta + c * n_out + i));
+        d1[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(m1, delta + c * n_out + i + 8));
+    }
+    for (size_t j = j0; j < j1; j++) {
+        double *col = w + j * n_out + i;
+        if (scale) {  // as in the AVX2 update_block: W's rows two blocks on
+            _mm_prefetch((const char *)(col + 32), _MM_HINT_T0);
+            _mm_prefetch((const char *)(col + 40), _MM_HINT_T0);
+        }
+        __m512d v0 = _mm512_maskz_loadu_pd(m0, col), v1 = _mm512_maskz_loadu_pd(m1, col + 8);
+        if (scale) { v0 = _mm512_mul_pd(vdecay, v0); v1 = _mm512_mul_pd(vdecay, v1); }
+        for (int c = 0; c < G; c++) {
+            const __m512d a = _mm512_set1_pd(old[j + c * n_in]);
+            v0 = _mm512_fmadd_pd(a, d0[c], v0);
+            v1 = _mm512_fmadd_pd(a, d1[c], v1);
+        }
+        _mm512_mask_storeu_pd(col, m0, v0);
+        _mm512_mask_storeu_pd(col + 8, m1, v1);
+    }
+}
+
+DLSWEEP_AVX512_INLINE void forward_block_512(const int G, __mmask8 m0, __mmask8 m1, size_t n_out, size_t n_in,
+                                             size_t i, size_t j0, size_t j1, const double *w, const double *x,
+                                             double *out, const int accumulate, const int prefetch) {
+    __m512d o0[6], o1[6];
+    for (int c = 0; c < G; c++) {
+        o0[c] = accumulate ? _mm512_maskz_loadu_pd(m0, out + c * n_out + i) : _mm512_setzero_pd();
+        o1[c] = accumulate ? _mm512_maskz_loadu_pd(m1, out + c * n_out + i + 8) : _mm512_setzero_pd();
+    }
+    for (size_t j = j0; j < j1; j++) {
+        const double *col = w + j * n_out + i;
+        if (prefetch) {
+            _mm_prefetch((const char *)(col + 32), _MM_HINT_T0);
+            _mm_prefetch((const char *)(col + 40), _MM_HINT_T0);
+        }
+        const __m512d v0 = _mm512_maskz_loadu_pd(m0, col), v1 = _mm512_maskz_loadu_pd(m1, col + 8);
+        for (int c = 0; c < G; c++) {
+            const __m512d b = _mm512_set1_pd(x[j + c * n_in]);
+            o0[c] = _mm512_fmadd_pd(b, v0, o0[c]);
+            o1[c] = _mm512_fmadd_pd(b, v1, o1[c]);
+        }
+    }
+    for (int c = 0; c < G; c++) {
+        _mm512_mask_storeu_pd(out + c * n_out + i, m0, o0[c]);
+        _mm512_mask_storeu_pd(out + c * n_out + i + 8, m1, o1[c]);
+    }
+}
+
+DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask8 m1, int groups, const int sizes[],
+                                          size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1, double *w,
+                                          const double *delta, const double *old_input, const double *x,
+                                          __m512d vdecay, __m512d vneg, double *out) {
+    size_t c0 = 0;
+    if (update)
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], update_block_512(GS, m0, m1, n_out, n_in, i, j0, j1, w, delta + c0 * n_out,
+                                                             old_input + c0 * n_in, g == 0, vdecay, vneg))
+    c0 = 0;
+    for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+        DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block_512(GS, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
+                                                          out + c0 * n_out, j0 != 0, !update && g == 0))
+}
+
+/// The AVX2 `blocked_avx2` with 16-row blocks: the update and forward product, or W x alone.
+DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_in, size_t k, double *w,
+                                       const double *delta, const double *old_input, const double *x, double decay,
+                                       double eta, double *out) {
+    int sizes[64];
+    const int groups = column_groups(k, 6, sizes);
+    const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);
+    const size_t full = n_out & ~(size_t)15, rest = n_out - full;
+    const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);
+    const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);
+    for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {
+        const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;
+        for (size_t i = 0; i < full; i += 16)
+            step_block_512(update, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
+                           vneg, out);
+        if (rest)
+            step_block_512(update, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x, vdecay,
+                           vneg, out);
+    }
+}
+
+DLSWEEP_AVX512 static void step_and_forward_avx512_groups(size_t n_out, size_t n_in, size_t k, double *restrict w,
+                                                          const double *restrict delta, const double *restrict old_input,
+                                                          const double *restrict new_input, double decay, double eta,
+                                                          double *restrict out) {
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in))
+        step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+    else
+        blocked_512(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+}
+
+DLSWEEP_AVX512 static void thin_product_avx512_groups(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                                      const double *restrict x, double *restrict out) {
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in))
+        thin_product_generic(n_out, n_in, k, w, x, out);
+    else  // W is only read: without `update` nothing is written through the pointer.
+        blocked_512(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out);
+}
+
+/// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G with J·G ≤ 24 accumulators; the first group asks for
+/// the next J columns' lines early.
+DLSWEEP_AVX512_INLINE void transposed_rows_512(const int G, const int J, size_t n_out, size_t j, const double *w,
+                                               const double *delta, size_t i, __mmask8 m, const int prefetch,
+                                               __m512d acc[4][6]) {
+    __m512d v[4];
+    for (int q = 0; q < J; q++) {
+        if (prefetch) _mm_prefetch((const char *)(w + (j + J + q) * n_out + i), _MM_HINT_T0);
+        v[q] = _mm512_maskz_loadu_pd(m, w + (j + q) * n_out + i);
+    }
+    for (int c = 0; c < G; c++) {
+        const __m512d d = _mm512_maskz_loadu_pd(m, delta + c * n_out + i);
+        for (int q = 0; q < J; q++) acc[q][c] = _mm512_fmadd_pd(v[q], d, acc[q][c]);
+    }
+}
+
+DLSWEEP_AVX512_INLINE void transposed_block_512(const int G, const int J, size_t n_out, size_t n_in, size_t j,
+                                                const double *w, const double *delta, double *back, size_t full,
+                                                __mmask8 tail, const int prefetch) {
+    __m512d acc[4][6];
+    for (int q = 0; q < J; q++)
+        for (int c = 0; c < G; c++) acc[q][c] = _mm512_setzero_pd();
+    for (size_t i = 0; i < full; i += 8) transposed_rows_512(G, J, n_out, j, w, delta, i, 0xFF, prefetch, acc);
+    if (full < n_out) transposed_rows_512(G, J, n_out, j, w, delta, full, tail, prefetch, acc);
+    for (int c = 0; c < G; c++) {
+        if (J == 4) _mm256_storeu_pd(back + j + c * n_in, sum4_512(acc[0][c], acc[1][c], acc[2][c], acc[3][c]));
+        else back[j + c * n_in] = _mm512_reduce_add_pd(acc[0][c]);
+    }
+}
+
+DLSWEEP_AVX512 static void transposed_product_avx512_groups(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                                            const double *restrict delta, double *restrict back) {
+    int sizes[64];
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in)) { transposed_product_generic(n_out, n_in, k, w, delta, back); return; }
+    const int groups = column_groups(k, 6, sizes);
+    const size_t full = n_out & ~(size_t)7;
+    const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);
+    size_t j = 0;
+    for (; j + 4 <= n_in; j += 4) {
+        size_t c0 = 0;
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block_512(GS, 4, n_out, n_in, j, w, delta + c0 * n_out,
+                                                                 back + c0 * n_in, full, tail, g == 0))
+    }
+    for (; j < n_in; j++) {
+        size_t c0 = 0;
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block_512(GS, 1, n_out, n_in, j, w, delta + c0 * n_out,
+                                                                 back + c0 * n_in, full, tail, 0))
+    }
+}
 #endif
 
 // ---- Dispatch: every variant can be called by name (the tests compare them); the plain
@@ -649,7 +815,7 @@ void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, 
         case 4: transposed_product_avx512_4(n_out, n_in, w, delta, back); return;
         case 5: transposed_product_avx512_5(n_out, n_in, w, delta, back); return;
         case 6: transposed_product_avx512_6(n_out, n_in, w, delta, back); return;
-        default: variant = DLSWEEP_KERNELS_AVX2;
+        default: transposed_product_avx512_groups(n_out, n_in, k, w, delta, back); return;
         }
     }
     if (variant == DLSWEEP_KERNELS_AVX2) {
@@ -674,7 +840,7 @@ void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, si
         case 4: step_and_forward_avx512_4(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
         case 5: step_and_forward_avx512_5(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
         case 6: step_and_forward_avx512_6(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        default: variant = DLSWEEP_KERNELS_AVX2;
+        default: step_and_forward_avx512_groups(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out); return;
         }
     }
     if (variant == DLSWEEP_KERNELS_AVX2) {
@@ -697,7 +863,7 @@ void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t
         case 4: thin_product_avx512_4(n_out, n_in, w, x, out); return;
         case 5: thin_product_avx512_5(n_out, n_in, w, x, out); return;
         case 6: thin_product_avx512_6(n_out, n_in, w, x, out); return;
-        default: break;
+        default: thin_product_avx512_groups(n_out, n_in, k, w, x, out); return;
         }
     }
     if (runnable(variant) != DLSWEEP_KERNELS_PORTABLE) {

@@ -26,8 +26,13 @@ struct GradientDescent {
     var flow: FlowState?
     var gamma: Double { data.gamma }
     let reduced: Bool
-    /// Thin operands (the reduced path's k columns): the L1-streaming kernels beat gemm.
+    /// The step's products run in the blocked kernels (Sources/CKernels), not gemm: for thin
+    /// operands (k ≤ 16), and on the reduced path for any k when the CPU runs their AVX2 or
+    /// AVX-512 versions (the noisy case's k = min(m, n): near the FMA peak whichever kernels
+    /// OpenBLAS picks for the CPU; docs/PERFORMANCE.md).
     let thin: Bool
+    /// The gradient norm of the checks in one kernel pass (specialized for small k): k ≤ 16.
+    let thinChecks: Bool
 
     /// W_2 … W_L (index 0 is W_2).
     var upper: [Matrix]
@@ -83,7 +88,8 @@ struct GradientDescent {
         utAR = u.transposed * data.ar
 
         let columns = reduced ? k : problem.measurements
-        thin = columns <= 16
+        thinChecks = columns <= 16
+        thin = thinChecks || (reduced && ThinKernels.Variant.best != .portable)
         forward = ([w1.rows] + upper.map(\.rows)).map { Matrix(rows: $0, columns: columns) }
         backward = forward
         nextForward = forward

@@ -114,7 +114,7 @@ extension GradientDescent {
             let w = upper[l - 1]
             let input = l == 1 ? first : forward[l - 1]
             var down = Matrix(rows: w.columns, columns: delta.columns)
-            if thin {
+            if thinChecks {
                 // One pass over W, no copy of it: a check costs a fraction of a step.
                 total += ThinKernels.gradientSquaredNorm(w, delta: delta, input: input, lambda: lambda, back: &down)
             } else {

@@ -103,7 +103,7 @@ struct BenchCoreCommand: ParsableCommand {
         }
         let reduced = byVariant.last!.seconds
         let plain = try secondsPerStep(.plain, steps: max(10, steps / 10))
-        // The noisy case: every k = min(m, n) column is a BLAS-3 product (thin kernels are for k ≤ 16).
+        // The noisy case: k = min(m, n) columns, in the same blocked kernels (gemm without SIMD ones).
         let noisyRank = min(m, n)
         let noisy = noise > 0 ? try secondsPerStep(.reduced, steps: max(10, steps / 10), noise: noise) : nil
 
@@ -148,8 +148,9 @@ struct BenchCoreCommand: ParsableCommand {
         }
         if let noisy {
             line("noisy", noisy, stepFlops(columns: noisyRank), peak: widestPeak, of: widest)
-            print(String(format: "         (sigma_train = %g: rank(Y) = %d, BLAS-3 products; %.1fx the noiseless step's time for %.0fx its flops)",
-                         noise, noisyRank, noisy / reduced, Double(noisyRank) / Double(k)))
+            let products = widest == .portable ? "gemm" : "kernels: \(ThinKernels.Variant.best)"
+            print(String(format: "         (sigma_train = %g: rank(Y) = %d, %@; %.1fx the noiseless step's time for %.0fx its flops)",
+                         noise, noisyRank, products as NSString, noisy / reduced, Double(noisyRank) / Double(k)))
         }
         line("plain", plain, stepFlops(columns: m), peak: widestPeak, of: widest)
         print(String(format: "reduced / plain speed-up: %.1fx", plain / reduced))

@@ -47,6 +47,28 @@ import TrainingCore
         #expect((reduced.report.testError?[1] ?? .nan).isApproximatelyEqual(to: plain.report.testError?[1] ?? .nan, relativeTolerance: 1e-8))
     }
 
+    /// With training noise rank(Y) = min(m, n): here 26 columns, four groups of the blocked
+    /// kernels (more than the 16 for which gemm was never used) against the plain path's gemm.
+    @Test("with noise and rank(Y) = 26 the reduced path's blocked kernels give the plain path's iterates")
+    func reducedMatchesPlainAtFullRank() throws {
+        let problem = try smallProblem(seed: 31, signalDim: 30, measurements: 26, latentDim: 3, samples: 40)
+        let net = model(depth: 3, width: 37)
+        let start = try weights(for: problem, net, seed: 32)
+        var training = TrainingSpec()
+        training.lambda = 0.01
+        training.noise = 0.1
+        training.steps = 300
+        training.testNoise = [0]
+        training.path = .reduced
+        let reduced = try train(problem: problem, model: net, training: training, trainingSeed: 4, initialWeights: start)
+        training.path = .plain
+        let plain = try train(problem: problem, model: net, training: training, trainingSeed: 4, initialWeights: start)
+        for (r, p) in zip(reduced.weights, plain.weights) {
+            #expect(relativeDifference(r, p) < 1e-10, "relative difference \(relativeDifference(r, p))")
+        }
+        #expect(relativeDifference(reduced.weights[1], start[1]) > 1e-4, "the weights moved")
+    }
+
     @Test("depth 1 with lambda > 0 converges to the ridge solution X Y^T (Y Y^T + lambda I)^-1")
     func depthOneIsRidge() throws {
         let problem = try smallProblem()
