@@ -84,6 +84,11 @@ public final class Coordinator {
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()
         store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
+        if options.retryFailed {
+            // Before the finished tasks are read: the failed ones lose their rows and run again.
+            let retried = try store.retryFailed()
+            logger.notice("--retry-failed: \(retried) failed task(s) will run again (their earlier rows are kept in retried_failures)")
+        }
         // With the adaptive rounds recorded so far; the finished tasks are read in `run()`,
         // where a stop request can interrupt the load.
         core = CoordinatorCore(configuration: configuration, plan: store.plan, options: options, endpoint: endpoint,

@@ -11,6 +11,9 @@ public struct CoordinatorOptions: Sendable {
     /// A task that failed this many times by its own doing (it threw, its result was invalid)
     /// is recorded as failed. Lost workers and overrun leases never count.
     public var maxAttempts: Int = 3
+    /// On a resume, run again the tasks recorded as failed (their rows move to the store's
+    /// `retried_failures`, where the report shows them).
+    public var retryFailed = false
     /// Seconds a worker may run one task before it is dropped and the task re-queued; nil: ten
     /// times the cell's measured mean (at least 60 s), doubled for each overrun of the task.
     public var taskTimeout: Double?

@@ -27,6 +27,10 @@ public struct SweepReport: Sendable {
     /// Tasks planned so far and the adaptive rounds after the first (nil: a plain sweep of
     /// `meta.taskCount` tasks).
     public var adaptive: (taskCount: Int, rounds: Int)?
+    /// Failed rows set aside by `--retry-failed` (their tasks ran again), the first
+    /// `failureLimit`, and how many there are.
+    public var retried: [RetriedFailure] = []
+    public var retriedCount = 0
     /// What the sweep trains: a diagonal sweep's report leads with `diagonal.svg`.
     public var model: ModelKind = .deepLinear
 
@@ -57,6 +61,7 @@ public struct SweepReport: Sendable {
         let (stored, total) = try store.trajectories(limit: Self.trajectoryLimit)
         trajectories = TrajectoryPanel.panels(stored, plan: store.plan, tolConv: configuration.training.tolConv)
         trajectoryCount = total
+        (retried, retriedCount) = try store.retriedFailures(limit: failureLimit)
         if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
         model = configuration.model.kind
     }
@@ -167,7 +172,7 @@ public struct SweepReport: Sendable {
     }
 
     private func failuresTable() -> String {
-        guard failedCount > 0 else { return "<p>No failed task.</p>" }
+        guard failedCount > 0 else { return "<p>No failed task.</p>" + retriedTable() }
         // Every row of a plan has the same axes, in plan order.
         let keys = failures.first?.axes.map(\.key) ?? []
         let header = ["task"] + keys + ["trial", "attempt", "host", "worker", "reason"]
@@ -177,7 +182,20 @@ public struct SweepReport: Sendable {
         }
         let shown = failures.count < failedCount ? "; the first \(failures.count) in task order" : ""
         return "<p>\(failedCount) failed task(s)\(shown). A failed task failed by itself (the run threw or its result was invalid) on every attempt.</p>\n"
-            + Self.table(header: header, rows: rows, id: "failures-table")
+            + Self.table(header: header, rows: rows, id: "failures-table") + retriedTable()
+    }
+
+    /// The failures `--retry-failed` set aside: what the earlier attempts of re-run tasks said.
+    private func retriedTable() -> String {
+        guard retriedCount > 0 else { return "" }
+        let header = ["task", "trial", "attempt", "host", "worker", "finished", "retried", "reason"]
+        let rows = retried.map { r in
+            [String(r.taskID), String(r.trial), String(r.attempt), r.host, r.workerID, Self.date(r.finishedAt), Self.date(r.retriedAt),
+             r.failureReason ?? "no reason given"]
+        }
+        let shown = retried.count < retriedCount ? "; the first \(retried.count)" : ""
+        return "\n<p>\(retriedCount) earlier failure(s) of tasks run again by --retry-failed\(shown) (their tasks' current rows are in the table above when they failed again, and in the plots otherwise):</p>\n"
+            + Self.table(header: header, rows: rows, id: "retried-table")
     }
 
     private func cellTable() -> String {

@@ -45,6 +45,9 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Results held in memory while the store refuses commits; past this, no new tasks go out.")
     var resultBuffer = 100_000
 
+    @Flag(help: "On a resume, run again the tasks recorded as failed (the report keeps their earlier rows as history).")
+    var retryFailed = false
+
     @Option(help: "Serve the live view (report.html at /, /status.json; read-only) on PORT (loopback) or HOST:PORT, e.g. 8080 or 127.0.0.1:8080; port 0 picks a free one.")
     var http: String?
 
@@ -96,6 +99,7 @@ struct SweepServiceOptions: ParsableArguments {
         options.heartbeatInterval = heartbeat
         options.workerTimeout = workerTimeout
         options.maxAttempts = maxAttempts
+        options.retryFailed = retryFailed
         options.taskTimeout = taskTimeout
         options.maxPrefetch = maxPrefetch
         options.maxWorkers = maxWorkers

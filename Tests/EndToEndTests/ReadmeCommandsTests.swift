@@ -27,6 +27,7 @@ import Testing
     /// the scratch folder with every grid axis cut to its first value and fewer steps.
     static let cutDowns: [String: (extraArguments: [String], configs: [String])] = [
         "dlsweep run configs/quick.yaml": ([], ["configs/quick.yaml"]),
+        "dlsweep run configs/quick.yaml --retry-failed": ([], ["configs/quick.yaml"]),
         // The overrides' sweep, cut down by later overrides of the same keys (the last one wins).
         "dlsweep run configs/quick.yaml grid.lambda=[0,0.01,0.1] trials=16 training.max_steps=100000 --out runs/quick-more": (
             ["grid.lambda=[0.1]", "trials=2", "training.max_steps=2000"], ["configs/quick.yaml"]),
