@@ -6,12 +6,13 @@
 # pyzmq for the Python worker written from PROTOCOL.md (scripts/protocol_worker.py); Dask
 # distributed for the dispatch benchmark's comparison (scripts/bench_dask_noop.py);
 # chromium, chromium-driver and selenium for the report test (headless Chromium opens report.html);
+# prometheus_client for the /metrics test (its parser reads the live view's metrics);
 # slurm-wlm and munge for the Slurm test (installed by cluster/slurm/testbed.sh, which keeps
 # their system services from starting).
 set -euo pipefail
 
 packages=(libopenblas-dev liblapacke-dev libzmq3-dev libglpk-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq
-          chromium chromium-driver)
+          python3-prometheus-client chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -50,6 +51,14 @@ if ! python3 -c 'import dask.distributed' 2>/dev/null; then
     python3 -m pip install --quiet "dask[distributed]" 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages "dask[distributed]" 2>/dev/null \
         || { echo "setup: could not install dask (pip install 'dask[distributed]')" >&2; exit 1; }
+fi
+if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
+    # The /metrics test parses the live view's output with Prometheus' own Python parser
+    # (scripts/parse_metrics.py); a python3 other than the system's does not see the Debian package.
+    echo "setup: installing prometheus-client" >&2
+    python3 -m pip install --quiet prometheus-client 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages prometheus-client 2>/dev/null \
+        || { echo "setup: could not install prometheus-client (pip install prometheus-client)" >&2; exit 1; }
 fi
 if ! python3 -c 'import selenium' 2>/dev/null; then
     echo "setup: installing selenium" >&2

@@ -18,6 +18,8 @@ public final class Coordinator {
     public let stop = StopSignal()
     /// The sweep's figures, for the live view (`/status.json`); updated a few times a second.
     public let status = StatusBoard()
+    /// How long the store's commits take (`/metrics`).
+    public let commitLatency = CommitLatency()
     /// The results: the command line renders the table from it once `run()` returns.
     public let store: ResultsStore
     /// Grows with an adaptive sweep's rounds.
@@ -223,7 +225,9 @@ public final class Coordinator {
         case .commit(let outcomes):
             let inserted: [Bool]
             do {
+                let started = DispatchTime.now().uptimeNanoseconds
                 inserted = try store.record(outcomes)
+                commitLatency.observe(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, rows: outcomes.count)
             } catch {
                 let retryable = (error as? ResultsStoreError)?.isRetryable ?? false
                 try execute(.commitFailed(reason: "\(error)", retryable: retryable))

@@ -50,9 +50,11 @@ public final class LiveView: Sendable {
 
     /// Binds `address` and serves until `stop()`; returns once listening.
     /// - Parameter status: `/status.json`'s body; nil: 503 (the coordinator has not started).
+    /// - Parameter metrics: `/metrics`' body (Prometheus text format); nil: 503.
     public static func start(address: LiveViewAddress, directory: String,
-                             status: @escaping @Sendable () -> Data?) throws -> LiveView {
-        let handler = LiveViewHandler(pages: ReportPages(directory: directory), status: status)
+                             status: @escaping @Sendable () -> Data?,
+                             metrics: @escaping @Sendable () -> String? = { nil }) throws -> LiveView {
+        let handler = LiveViewHandler(pages: ReportPages(directory: directory), status: status, metrics: metrics)
         let server: HTTPServer
         do {
             server = address.host.contains(":")
@@ -118,6 +120,7 @@ public struct LiveViewError: Error, CustomStringConvertible, Sendable {
 struct LiveViewHandler: HTTPHandler {
     let pages: ReportPages
     let status: @Sendable () -> Data?
+    let metrics: @Sendable () -> String?
 
     func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
         guard request.method == .GET else {
@@ -141,8 +144,11 @@ struct LiveViewHandler: HTTPHandler {
         case "/status.json":
             guard let body = status() else { return Self.text(.serviceUnavailable, "the sweep has not started yet\n") }
             return HTTPResponse(statusCode: .ok, headers: Self.headers("application/json"), body: body)
+        case "/metrics":
+            guard let body = metrics() else { return Self.text(.serviceUnavailable, "the sweep has not started yet\n") }
+            return HTTPResponse(statusCode: .ok, headers: Self.headers("text/plain; version=0.0.4; charset=utf-8"), body: Data(body.utf8))
         default:
-            return Self.text(.notFound, "not found: / , /report.html and /status.json are served\n")
+            return Self.text(.notFound, "not found: / , /report.html, /status.json and /metrics are served\n")
         }
     }
 

@@ -78,8 +78,10 @@ struct SweepServiceOptions: ParsableArguments {
     func startLiveView(_ coordinator: Coordinator, outDirectory: String, logger: Logger) throws -> LiveView? {
         guard let http, let address = LiveViewAddress(http) else { return nil }
         let board = coordinator.status
-        let view = try LiveView.start(address: address, directory: outDirectory, status: { board.status?.json() })
-        logger.notice("live view at \(view.url) (report.html, status.json; read-only)")
+        let latency = coordinator.commitLatency
+        let view = try LiveView.start(address: address, directory: outDirectory, status: { board.status?.json() },
+                                      metrics: { board.status.map { PrometheusMetrics.render($0, commits: latency.snapshot) } })
+        logger.notice("live view at \(view.url) (report.html, status.json, metrics; read-only)")
         if !["127.0.0.1", "::1", "localhost"].contains(view.bound.host) && !view.bound.host.hasPrefix("127.") {
             logger.warning("the live view listens on \(view.bound): anyone who reaches that address can read the sweep")
         }
