@@ -9,7 +9,19 @@
 # prometheus_client for the /metrics test (its parser reads the live view's metrics);
 # slurm-wlm and munge for the Slurm test (installed by cluster/slurm/testbed.sh, which keeps
 # their system services from starting).
+#
+# Usage: bash scripts/setup.sh [--shell-files [PREFIX]]
+#   --shell-files  also build dlsweep and install its shell completions and man page under
+#                  PREFIX (default ~/.local; scripts/install-shell-files.sh)
 set -euo pipefail
+
+shell_files=""
+if [ "${1:-}" = "--shell-files" ]; then
+    shell_files="${2:-$HOME/.local}"
+elif [ -n "${1:-}" ]; then
+    echo "setup: unknown argument '$1' (--shell-files [PREFIX])" >&2
+    exit 2
+fi
 
 packages=(libopenblas-dev liblapacke-dev libzmq3-dev libglpk-dev libsqlite3-dev sqlite3 pkg-config shellcheck iproute2 python3 python3-zmq
           python3-prometheus-client chromium chromium-driver)
@@ -70,3 +82,6 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo bash "$(dirname "$0")/../cluster/slurm/testbed.sh" install
 echo "setup: system packages ready" >&2
+if [ -n "$shell_files" ]; then
+    bash "$(dirname "$0")/install-shell-files.sh" --prefix "$shell_files"
+fi

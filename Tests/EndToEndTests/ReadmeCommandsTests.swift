@@ -41,7 +41,8 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The `dlsweep …` commands of the README's code blocks, in order: from the word `dlsweep`
-    /// (alone or as the last part of a path) to the end of the command (`&`, `;`, `#`, end of line).
+    /// (alone or as the last part of a path, followed by a command or a flag) to the end of the
+    /// command (`&`, `;`, `|`, `#`, end of line).
     static func commands(in markdown: String) -> [String] {
         var commands: [String] = []
         var inCode = false
@@ -51,7 +52,7 @@ import Testing
             var text = String(line)
             if let comment = text.range(of: #"(^|\s)#.*$"#, options: .regularExpression) { text.removeSubrange(comment) }
             var rest = Substring(text)
-            while let found = rest.range(of: #"(^|[\s/])dlsweep [a-z]"#, options: .regularExpression) {
+            while let found = rest.range(of: #"(^|[\s/])dlsweep [a-z-]"#, options: .regularExpression) {
                 let start = rest[found].hasPrefix("dlsweep") ? found.lowerBound : rest.index(after: found.lowerBound)
                 var command = rest[start...]
                 if let end = command.range(of: #"\s*(&|;|\|).*$"#, options: .regularExpression) {
@@ -97,10 +98,12 @@ import Testing
             for i in 1 2; do dlsweep worker --connect tcp://h:1 & done
             .build/release/dlsweep table dlsweep-runs/1
             cd dlsweep && ls dlsweep-runs
+            dlsweep --generate-completion-script bash | tee x
             ```
             """
         #expect(Self.commands(in: markdown) == [
             "dlsweep run a.yaml", "dlsweep worker --connect tcp://h:1", "dlsweep table dlsweep-runs/1",
+            "dlsweep --generate-completion-script bash",
         ])
     }
 
