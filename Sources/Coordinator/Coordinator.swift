@@ -47,12 +47,14 @@ public final class Coordinator {
         // Before anything opens a descriptor of its own: every worker connection takes one.
         let limit = ConnectionLimit.raise()
         var options = options
+        // Said once the sweep opened (below): a bad --out or --bind stays a one-line error.
+        let limitLine: String
         if let asked = options.maxWorkers, asked < limit.workers {
-            logger.info("\(limit.summary); --max-workers \(asked)")
+            limitLine = "\(limit.summary); --max-workers \(asked)"
         } else {
             options.maxWorkers = limit.workers
             options.maxWorkersReason = "open-file limit \(limit.soft); raise it with ulimit -n or LimitNOFILE"
-            logger.info("\(limit.summary)")
+            limitLine = limit.summary
         }
         self.options = options
 
@@ -86,6 +88,7 @@ public final class Coordinator {
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint()
         store = try ResultsStore.open(directory: options.outDirectory, plan: plan, configuration: configuration)
+        logger.info("\(limitLine)")
         if options.retryFailed {
             // Before the finished tasks are read: the failed ones lose their rows and run again.
             let retried = try store.retryFailed()
@@ -140,7 +143,12 @@ public final class Coordinator {
         loop: while !finished {
             if stop.isRequested || storeFailure != nil { break loop }
             do {
-                if let frames = try socket.receive(timeout: tick) {
+                // Awake for the staged group's commit, not only for the liveness tick.
+                var wait = tick
+                if let due = core.nextCommit {
+                    wait = Int32(max(1, min(Double(tick), ((due - Self.now()) * 1000).rounded(.up))))
+                }
+                if let frames = try socket.receive(timeout: wait) {
                     try execute(.received(frames))
                     // Drain what else is queued before the periodic work.
                     var drained = 0

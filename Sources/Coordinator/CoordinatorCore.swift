@@ -97,8 +97,11 @@ public struct CoordinatorCore: Sendable {
     /// Results validated but not yet committed (`ResultRecorder.swift`).
     var staged: [StagedResult] = []
     var stagedIDs = Set<Int>()
-    /// `staged[..<parkedCount]` no longer hold their worker's credit (the store is failing).
+    /// `staged[..<parkedCount]` no longer hold their worker's credit (they wait for their
+    /// group, or the store is failing).
     var parkedCount = 0
+    /// When the first result of the group being staged was seen by `flush`.
+    var groupSince: Double?
     /// Set while the store refuses commits that may yet succeed.
     var storeFault: StoreFault?
     /// Recent cells' tasks and encoded specs (`TaskSpecCache.swift`).

@@ -33,6 +33,15 @@ public struct CoordinatorOptions: Sendable {
     public var progress: ProgressStyle = .automatic
     /// Seconds without any worker before saying so (and again every such period).
     public var idleNoticeInterval: Double = 10
+    /// Results are committed in groups, one SQLite transaction each: when this many are staged,
+    /// or `commitDelay` seconds after the first of the group arrived, whichever comes first.
+    /// A transaction costs about as much as twenty rows, so at thousands of results a second a
+    /// commit should carry hundreds. Staged results free their worker's credit at once (they
+    /// wait only for the store), so workers keep computing; they count, and are acknowledged,
+    /// once committed.
+    public var commitGroup: Int = 256
+    /// The longest a result waits for its group (0: commit at every turn of the loop).
+    public var commitDelay: Double = 0.02
     /// Results held in memory while the store refuses commits (a full disk); past this, no
     /// new tasks go out until it recovers.
     public var resultBufferLimit: Int = 100_000

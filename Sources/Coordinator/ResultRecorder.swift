@@ -38,15 +38,29 @@ struct StagedResult: Sendable {
 /// flowing until `resultBufferLimit` results are held. A file deleted or replaced under us, or
 /// a fault that outlasts `storeRetryLimit`, fails the run: the coordinator exits non-zero.
 extension CoordinatorCore {
-    /// Asks for the results received since the last commit to be committed in one transaction;
-    /// only once `committed` do they count (done, next tasks sent).
+    /// Asks for the results received since the last commit to be committed in one transaction
+    /// once their group is full or old enough (`commitGroup`, `commitDelay`); only once
+    /// `committed` do they count (done, acknowledged).
     mutating func flush(now: Double) {
         guard !staged.isEmpty, storeFailure == nil else { return }
         if let fault = storeFault, now < fault.nextRetry {
             parkStaged(now: now)
             return
         }
+        let since = groupSince ?? now
+        groupSince = since
+        if storeFault == nil, staged.count < options.commitGroup, now < since + options.commitDelay {
+            parkStaged(now: now)
+            return
+        }
         emit(.commit(staged.map(\.outcome)))
+    }
+
+    /// When the staged group is due for its commit (the driver wakes up for it); nil with
+    /// nothing staged or a failing store (whose retries `tick` paces).
+    public var nextCommit: Double? {
+        guard !staged.isEmpty, storeFault == nil, storeFailure == nil, let since = groupSince else { return nil }
+        return since + options.commitDelay
     }
 
     mutating func committed(_ inserted: [Bool], now: Double) {
@@ -59,6 +73,7 @@ extension CoordinatorCore {
         staged.removeAll(keepingCapacity: true)
         stagedIDs.removeAll(keepingCapacity: true)
         parkedCount = 0
+        groupSince = nil
         var workers = Set<String>()
         var acks: [[UInt8]: [Int]] = [:]
         for (item, isNew) in zip(batch, inserted) {
@@ -124,7 +139,7 @@ extension CoordinatorCore {
     }
 
     /// Frees the credit of the workers whose results are held (they were validated and wait
-    /// only for the store), so they can take more tasks.
+    /// only for their group's commit or the store's recovery), so they can take more tasks.
     private mutating func parkStaged(now: Double) {
         guard parkedCount < staged.count else { return }
         var workers = Set<String>()

@@ -256,6 +256,35 @@ import Testing
     }
 }
 
+@Suite struct GroupCommitTests {
+    @Test("results wait for their group (credit freed meanwhile): committed at --commit-delay after the first, or at once when the group is full")
+    func groups() throws {
+        var h = try CoreHarness(yaml: CoreHarness.noop(trials: 12)) {
+            $0.commitDelay = 0.02
+            $0.commitGroup = 3
+        }
+        h.receive(CoreHarness.hello("a", prefetch: 1), from: 1)
+        let first = h.receive(h.result(0), from: 1)
+        #expect(first.committed.isEmpty && first.acks(to: 1).isEmpty && !h.core.dispatcher.isDone(0))
+        #expect(first.tasks(to: 1).map(\.taskID) == [1])  // the credit is free while the result waits
+        let deadline = try #require(h.core.nextCommit)
+        #expect(deadline == h.now + 0.02)
+        h.now += 0.01
+        #expect(h.drive(.flush).committed.isEmpty)  // not yet due
+        h.now = deadline
+        let due = h.drive(.flush)
+        #expect(due.committed.map(\.task.id) == [0] && due.acks(to: 1) == [0] && h.core.dispatcher.isDone(0))
+        #expect(h.core.nextCommit == nil)
+
+        // A full group does not wait.
+        h.receive(h.result(1), from: 1)
+        h.receive(h.result(2), from: 1)
+        let full = h.receive(h.result(3), from: 1)
+        #expect(full.committed.map(\.task.id) == [1, 2, 3] && full.acks(to: 1) == [1, 2, 3])
+        #expect(h.core.recordedNow == 4 && h.core.dispatcher.doneCount == 4)
+    }
+}
+
 @Suite struct StoreFaultTests {
     @Test("a store that refuses commits: results held, credit freed, retried after the back-off, then committed")
     func heldThenCommitted() throws {

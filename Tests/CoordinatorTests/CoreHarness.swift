@@ -28,6 +28,9 @@ struct CoreHarness {
         let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "core.yaml")
         var settings = CoordinatorOptions(bind: "tcp://127.0.0.1:5555", outDirectory: "/nonexistent")
         settings.maxPrefetch = 4
+        // Each flush commits what it has, as the tests of single results expect; the tests of
+        // group commits set their own delay.
+        settings.commitDelay = 0
         options(&settings)
         let plan = SweepPlan(configuration)
         core = CoordinatorCore(configuration: configuration, plan: plan, options: settings,
