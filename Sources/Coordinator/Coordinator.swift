@@ -135,7 +135,8 @@ public final class Coordinator {
                 tasks: core.plan.taskCount, done: core.dispatcher.doneCount, startDone: startDone, started: started,
                 now: now, perWorker: core.dispatcher.workers.values.map { ($0.host, $0.tasksDone) },
                 counters: counters, alert: core.storeAlert(now: now),
-                adaptiveRound: configuration.adaptive == nil ? nil : core.plan.rounds.count)
+                adaptiveRound: configuration.adaptive == nil ? nil : core.plan.rounds.count,
+                secondsLeft: core.estimatedSecondsLeft(now: now))
         }
         var lastPublished = 0.0
 

@@ -163,6 +163,8 @@ public struct CoordinatorCore: Sendable {
     private mutating func start(done: TaskBitmap) {
         dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
                                 maxPrefetch: options.maxPrefetch)
+        // The costliest cells first (TaskCostModel.swift); id order on grids too large to model.
+        if let costs = TaskCostModel(plan: plan, done: done) { dispatcher.order(by: costs) }
         if dispatcher.doneCount > 0 {
             log(.info, "resuming sweep '\(configuration.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
         }

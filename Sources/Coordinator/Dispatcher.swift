@@ -82,6 +82,9 @@ public struct Dispatcher: Sendable {
 
     private var done: TaskBitmap
     private var freshCursor = 0
+    /// The order fresh tasks of the grid go out in, the costliest first (nil: id order); after
+    /// them, the cursor hands out the ids above them (adaptive rounds).
+    public private(set) var costs: TaskCostModel?
     private var retry: [Int] = []
     private var holder: [Int: String] = [:]
     private var dispatches: [Int: Int] = [:]
@@ -188,9 +191,26 @@ public struct Dispatcher: Sendable {
         return out
     }
 
+    /// Hands out fresh tasks longest first by `costs` (set before the first `assign`).
+    public mutating func order(by costs: TaskCostModel) {
+        self.costs = costs
+        freshCursor = max(freshCursor, costs.orderedTaskCount)
+    }
+
+    /// Tells the cost model a task's measured seconds (after `complete`).
+    public mutating func recordCost(cell: Int, seconds: Double) {
+        costs?.record(cell: cell, seconds: seconds)
+    }
+
     private mutating func nextPending() -> Int? {
         while let task = retry.popLast() {
             if !done[task] && holder[task] == nil { return task }
+        }
+        if var model = costs {
+            costs = nil  // the model is uniquely referenced while it is walked: no copy
+            let task = model.next { !done[$0] && holder[$0] == nil }
+            costs = model
+            if let task { return task }
         }
         // Skips finished tasks a word at a time: a resumed, nearly done 10⁹-task grid is not
         // walked bit by bit.
@@ -219,6 +239,7 @@ public struct Dispatcher: Sendable {
         guard done.contains(taskID), !done[taskID] else { return false }
         done[taskID] = true
         doneCount += 1
+        costs?.completed(task: taskID)
         if let owner = holder.removeValue(forKey: taskID) {
             workers[owner]?.inFlight[taskID] = nil
             workers[owner]?.tasksDone += 1

@@ -89,6 +89,7 @@ extension CoordinatorCore {
             }
             if dispatcher.complete(taskID, seconds: item.seconds, now: now), case .report = item.outcome.result {
                 durations.record(cell: item.outcome.task.cell.index, seconds: item.seconds)
+                dispatcher.recordCost(cell: item.outcome.task.cell.index, seconds: item.seconds)
             }
             if let worker = item.worker { workers.insert(worker) }
             if let peer = item.peer { acks[peer, default: []].append(taskID) }

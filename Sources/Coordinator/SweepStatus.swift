@@ -19,7 +19,8 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     public var elapsedSeconds: Double
     /// Tasks per second this session.
     public var tasksPerSecond: Double
-    /// Seconds left at `tasksPerSecond`; nil until the first result.
+    /// Seconds left: the cost model's (`TaskCostModel`: the task time left over the workers),
+    /// else at `tasksPerSecond`; nil until the first result.
     public var etaSeconds: Double?
     public var workers: Int
     public var hosts: [HostRate]
@@ -82,7 +83,7 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     /// the tasks it finished this session.
     public init(state: String, sweep: String, fingerprint: String, tasks: Int, done: Int, startDone: Int,
          started: Double, now: Double, perWorker: [(host: String, tasks: Int)], counters: WireCounters,
-         alert: String?, adaptiveRound: Int? = nil) {
+         alert: String?, adaptiveRound: Int? = nil, secondsLeft: Double? = nil) {
         self.adaptiveRound = adaptiveRound
         self.state = state
         self.sweep = sweep
@@ -94,7 +95,7 @@ public struct SweepStatus: Codable, Sendable, Equatable {
         elapsedSeconds = max(0, now - started)
         let elapsed = max(elapsedSeconds, 1e-9)
         tasksPerSecond = Double(doneThisSession) / elapsed
-        etaSeconds = tasksPerSecond > 0 ? Double(tasks - done) / tasksPerSecond : nil
+        etaSeconds = secondsLeft ?? (tasksPerSecond > 0 ? Double(tasks - done) / tasksPerSecond : nil)
         workers = perWorker.count
         var byHost: [String: (workers: Int, tasks: Int)] = [:]
         for w in perWorker {

@@ -31,6 +31,8 @@ public struct SweepReport: Sendable {
     /// `failureLimit`, and how many there are.
     public var retried: [RetriedFailure] = []
     public var retriedCount = 0
+    /// When the tasks finished (nil: none yet): the plot of completed tasks over time.
+    public var completion: CompletionTimes?
     /// What the sweep trains: a diagonal sweep's report leads with `diagonal.svg`.
     public var model: ModelKind = .deepLinear
 
@@ -64,6 +66,7 @@ public struct SweepReport: Sendable {
         (retried, retriedCount) = try store.retriedFailures(limit: failureLimit)
         if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
         model = configuration.model.kind
+        completion = try store.completionTimes()
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -109,6 +112,9 @@ public struct SweepReport: Sendable {
                             note: "The first trials of each cell (config key trajectories) logged at log-spaced steps: distance to W*_λ (relative to ‖W_or‖), loss gap F − F*, on- and off-subspace errors, against the step; both axes logarithmic.",
                             body: trajectoriesBody()))
         html.append(section(id: "hosts", heading: "Hosts", note: nil, body: hostsTable()))
+        html.append(section(id: "completion", heading: "Completed tasks over time",
+                            note: "Tasks go out longest first by a cost model (docs/PERFORMANCE.md), so that a sweep does not end on its biggest cells: the curve should meet the dashed line of a sweep without a tail.",
+                            body: completion.map { plot(renderCompletionPlotSVG($0, title: meta.name)) } ?? "<p>No task recorded yet.</p>"))
         html.append(section(id: "failures", heading: "Failures", note: nil, body: failuresTable()))
         html.append(section(id: "table", heading: "Table", note: "One row per cell, as `dlsweep table` prints it.",
                             body: cellTable()))

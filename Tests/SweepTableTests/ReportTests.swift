@@ -33,15 +33,34 @@ import TrainingCore
         return (report, plan, writer)
     }
 
+    @Test("completed tasks over time: finish times from the first start, the workers, the tail, the efficiency")
+    func completionTimes() throws {
+        let (report, _, writer) = try partialReport()
+        defer { try? FileManager.default.removeItem(atPath: writer.directory) }
+        // Started at 0, 1, 2 and 20 s, finished at 10, 11, 12 and 90 s, by three worker ids.
+        let times = try #require(report.completion)
+        #expect(times.tasks == 4 && times.workers == 3 && times.counts == [1, 2, 3, 4])
+        #expect(zip(times.finished, [10.0, 11, 12, 90]).allSatisfy { abs($0 - $1) < 1e-3 })
+        #expect(abs(times.span - 90) < 1e-3)
+        // The last 5% of 4 tasks is the last one: no time after it.
+        #expect(abs(times.tail) < 1e-3)
+        // Three runs of 0.5 s trained (the failure has no training time).
+        #expect(abs(times.taskSeconds - 1.5) < 1e-12 && times.medianTaskSeconds == 0.5)
+        #expect(abs(times.parallelEfficiency - 1.5 / (90 * 3)) < 1e-6)
+        let svg = renderCompletionPlotSVG(times)
+        #expect(svg.contains("<polyline") && svg.contains("4 tasks on 3 workers"))
+    }
+
     @Test("the page holds every plot inline and no script, link or external resource")
     func selfContained() throws {
         let (report, _, writer) = try partialReport()
         defer { try? FileManager.default.removeItem(atPath: writer.directory) }
         let html = report.renderHTML()
         #expect(html.hasPrefix("<!DOCTYPE html>"))
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 4)
-        #expect(html.components(separatedBy: "</svg>").count - 1 == 4)
-        for id in ["provenance", "converged", "recovered", "iterations", "noise", "hosts", "failures", "table", "config"] {
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 5)
+        #expect(html.components(separatedBy: "</svg>").count - 1 == 5)
+        for id in ["provenance", "converged", "recovered", "iterations", "noise", "hosts", "completion", "failures", "table",
+                   "config"] {
             #expect(html.contains("<section id=\"\(id)\">"), "\(id)")
         }
         #expect(!html.contains("<?xml"))
