@@ -85,7 +85,9 @@ import Testing
             let svgs = try #require(figures["svgs"] as? [[String: Any]])
             let sections = svgs.compactMap { $0["section"] as? String }
             #expect(Array(sections.prefix(4)) == ["converged", "recovered", "iterations", "noise"])
-            #expect(sections.dropFirst(4).allSatisfy { $0 == "trajectories" } && sections.count >= 5, "\(sections)")
+            // The trajectories, then the completed tasks over time.
+            #expect(sections.last == "completion", "\(sections)")
+            #expect(sections.dropFirst(4).dropLast().allSatisfy { $0 == "trajectories" } && sections.count >= 6, "\(sections)")
             for svg in svgs {
                 #expect((svg["width"] as? Double ?? 0) > 100 && (svg["height"] as? Double ?? 0) > 40, "\(svg)")
                 #expect((svg["drawnShapes"] as? Int ?? 0) >= 1 && svg["drawnShapes"] as? Int == svg["shapes"] as? Int, "\(svg)")

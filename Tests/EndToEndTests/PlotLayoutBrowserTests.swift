@@ -74,7 +74,8 @@ import TrainingCore
                                    oracleTestError: sigmas.map { 0.5 * (1 + 6 * $0) },
                                    trajectory: task.trial == 0 ? syntheticTrajectory(steps: 100_000) : [])
         }
-        #expect(plots.map(\.section) == ["converged", "recovered", "iterations", "noise"] + Array(repeating: "trajectories", count: 4))
+        #expect(plots.map(\.section) == ["converged", "recovered", "iterations", "noise"] + Array(repeating: "trajectories", count: 4)
+                + ["completion"])
         let noise = try #require(plots.first { $0.section == "noise" }?.texts)
         for label in ["oracle R (A R)⁺"] + ["0", "0.001", "0.01", "0.1"].map({ "λ = \($0) (median, quartile band)" }) {
             #expect(noise.contains(label), "legend entry \(label) missing: \(noise)")

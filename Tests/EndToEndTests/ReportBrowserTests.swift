@@ -56,9 +56,11 @@ import Testing
         let console = try #require(figures["console"] as? [[String: Any]])
         #expect(console.isEmpty, "console: \(console)")
         let svgs = try #require(figures["svgs"] as? [[String: Any]])
-        // The four plots, then one trajectory per cell (8 cells, trajectories: 1 by default).
+        // The four plots, one trajectory per cell (8 cells, trajectories: 1 by default), then the
+        // completed tasks over time.
         #expect(svgs.compactMap { $0["section"] as? String }
-                == ["converged", "recovered", "iterations", "noise"] + Array(repeating: "trajectories", count: 8))
+                == ["converged", "recovered", "iterations", "noise"] + Array(repeating: "trajectories", count: 8)
+                + ["completion"])
         for svg in svgs {
             let width = svg["width"] as? Double ?? 0, height = svg["height"] as? Double ?? 0
             #expect(width > 100 && height > 100, "\(svg)")

@@ -27,9 +27,10 @@ import Testing
         #expect(late.stdout.contains("(24 of 24 tasks recorded)"), "\(late.stdout)")
         let html = try String(contentsOf: directory.appendingPathComponent("elsewhere.html"), encoding: .utf8)
         #expect(html.contains("24 of 24 tasks recorded (complete)"))
-        // Four figures (two outcome heat maps, iterations, Figure 1) and one trajectory panel for
-        // each of the 8 cells (`trajectories` defaults to the first trial of each cell).
-        #expect(html.components(separatedBy: "</svg>").count - 1 == 4 + 8)
+        // Four figures (two outcome heat maps, iterations, Figure 1), one trajectory panel for
+        // each of the 8 cells (`trajectories` defaults to the first trial of each cell) and the
+        // completed tasks over time.
+        #expect(html.components(separatedBy: "</svg>").count - 1 == 4 + 8 + 1)
 
         let missing = try DLSweepProcess(["report", "nothing-here"], in: directory, label: "missing")
         #expect(missing.wait(seconds: 60) != 0)
