@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Static checks for every shell script under cluster/: `bash -n` (syntax) and the
-# ShellCheck linter (all severities, plus a few optional checks). Exits non-zero on
-# any finding, so CI can run it as is.
+# ShellCheck linter (all severities, plus a few optional checks); and of the Kubernetes
+# manifests in cluster/kubernetes/: kubernetes-validate --strict (the API's schemas, no
+# unknown field) for the oldest and newest Kubernetes versions it is checked against.
+# Exits non-zero on any finding, so CI can run it as is.
 #
 # Usage: check-scripts.sh [--selftests]   (from anywhere; checks the folder it lives in)
 #   --selftests  then also run the scripts' self-tests, which need no dlsweep build and
 #                root: netns/testbed.sh selftest and netns/ssh-selftest.sh (they build
 #                network namespaces), slurm/testbed.sh selftest (a real two-node Slurm;
-#                installs slurm-wlm and munge when missing)
-# Installs Debian's shellcheck package with apt-get when it is missing and we
-# are root; otherwise says how to install it and fails.
+#                installs slurm-wlm and munge when missing), gridengine/testbed.sh selftest
+#                (a real Grid Engine; installs gridengine-* when missing)
+# Installs Debian's shellcheck package with apt-get, and kubernetes-validate with pip,
+# when missing and we are root; otherwise says how to install them and fails.
 set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,10 +61,32 @@ done
 
 echo "check-scripts: ${#scripts[@]} scripts, $failed with findings ($(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}'))"
 
+# Kubernetes versions the manifests are validated against: the oldest still common, the newest.
+kubernetes_versions=(1.29.0 1.37.0)
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+    if [[ $(id -u) -eq 0 ]]; then
+        echo "check-scripts: kubernetes-validate missing; installing it with pip" >&2
+        python3 -m pip install --quiet kubernetes-validate >&2 ||
+            python3 -m pip install --quiet --break-system-packages kubernetes-validate >&2 || true
+    fi
+    python3 -c 'import kubernetes_validate' 2>/dev/null ||
+        { echo "check-scripts: kubernetes-validate is not installed (pip install kubernetes-validate)" >&2; exit 1; }
+fi
+mapfile -d '' manifests < <(find "$here/kubernetes" -type f -name '*.yaml' -print0 | sort -z)
+for version in "${kubernetes_versions[@]}"; do
+    if python3 -m kubernetes_validate --strict --quiet -k "$version" "${manifests[@]}"; then
+        echo "ok   kubernetes/*.yaml: ${#manifests[@]} manifests valid (--strict) for Kubernetes $version"
+    else
+        echo "FAIL kubernetes-validate --strict -k $version kubernetes/*.yaml"
+        failed=$((failed + 1))
+    fi
+done
+
 if [[ $selftests == yes ]]; then
     tests=()
     if [[ $(id -u) -eq 0 ]]; then
-        tests+=("$here/netns/testbed.sh selftest" "$here/netns/ssh-selftest.sh" "$here/slurm/testbed.sh selftest")
+        tests+=("$here/netns/testbed.sh selftest" "$here/netns/ssh-selftest.sh" "$here/slurm/testbed.sh selftest"
+            "$here/gridengine/testbed.sh selftest")
     else
         echo "check-scripts: not root: skipping the self-tests (network namespaces, Slurm daemons)"
     fi

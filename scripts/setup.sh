@@ -7,8 +7,11 @@
 # distributed for the dispatch benchmark's comparison (scripts/bench_dask_noop.py);
 # chromium, chromium-driver and selenium for the report test (headless Chromium opens report.html);
 # prometheus_client for the /metrics test (its parser reads the live view's metrics);
-# slurm-wlm and munge for the Slurm test (installed by cluster/slurm/testbed.sh, which keeps
-# their system services from starting).
+# slurm-wlm and munge for the Slurm test, Son of Grid Engine (gridengine-master, -exec, -client)
+# for the Grid Engine test (installed by cluster/slurm/testbed.sh and cluster/gridengine/testbed.sh,
+# which keep their system services from starting); kubernetes-validate for the offline check of
+# the Kubernetes manifests (cluster/check-scripts.sh) and PyYAML for running their pods locally
+# (cluster/kubernetes/run-locally.py).
 #
 # Usage: bash scripts/setup.sh [--shell-files [PREFIX]]
 #   --shell-files  also build dlsweep and install its shell completions and man page under
@@ -78,9 +81,23 @@ if ! python3 -c 'import selenium' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages selenium 2>/dev/null \
         || { echo "setup: could not install selenium (pip install selenium)" >&2; exit 1; }
 fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    # For cluster/kubernetes/run-locally.py (the Kubernetes manifests' pods as local processes).
+    echo "setup: installing pyyaml" >&2
+    python3 -m pip install --quiet pyyaml 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages pyyaml 2>/dev/null \
+        || { echo "setup: could not install pyyaml (pip install pyyaml)" >&2; exit 1; }
+fi
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+    echo "setup: installing kubernetes-validate" >&2
+    python3 -m pip install --quiet kubernetes-validate 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages kubernetes-validate 2>/dev/null \
+        || { echo "setup: could not install kubernetes-validate (pip install kubernetes-validate)" >&2; exit 1; }
+fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo bash "$(dirname "$0")/../cluster/slurm/testbed.sh" install
+$sudo bash "$(dirname "$0")/../cluster/gridengine/testbed.sh" install
 echo "setup: system packages ready" >&2
 if [ -n "$shell_files" ]; then
     bash "$(dirname "$0")/install-shell-files.sh" --prefix "$shell_files"

@@ -22,11 +22,10 @@
 set -Eeuo pipefail
 
 readonly PROG=${0##*/}
+readonly ROOT_REASON="slurmd starts jobs as their users"
 readonly NODES=(n1 n2)
-
-die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
-usage_error() { printf '%s: %s\n' "$PROG" "$*" >&2; usage >&2; exit 2; }
-note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR/.. source=testbed-lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../testbed-lib.sh"
 
 usage() {
     cat <<EOF
@@ -37,10 +36,6 @@ usage: $PROG install         apt-get install slurm-wlm munge when missing
        $PROG selftest        a two-node srun job on a fresh test bed; PASS/FAIL
 environment: TESTBED_CPUS=<n> CPUs per node (default 2)
 EOF
-}
-
-require_root() {
-    [[ $(id -u) -eq 0 ]] || { note "must run as root (slurmd starts jobs as their users); try: sudo $0 $*"; exit 3; }
 }
 
 # --- install -----------------------------------------------------------------
@@ -69,19 +64,6 @@ cmd_install() {
 }
 
 # --- configuration -----------------------------------------------------------
-
-# Three TCP ports free on 127.0.0.1 a moment ago (held together so they differ).
-free_ports() {
-    python3 - <<'EOF'
-import socket
-held = []
-for _ in range(3):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-}
 
 write_config() {
     local dir=$1 cpus=$2 ctld_port=$3 port1=$4 port2=$5 host
@@ -139,41 +121,6 @@ EOF
 
 # --- daemons -------------------------------------------------------------------
 
-# Starts `name` in the foreground flavour of its daemon, in the background, and
-# records its pid in DIR/run/NAME.bg.pid (the file `down` reads). The daemon gets every
-# signal unblocked and at its default: a caller may have blocked them (the threads of a
-# dispatch-based test runner do, and children inherit the mask), and slurmd and munged
-# with a blocked SIGTERM never see `down`'s. Bash cannot unblock signals; python3 can.
-start_daemon() {
-    local dir=$1 name=$2
-    shift 2
-    python3 -c '
-import os, signal, sys
-signal.pthread_sigmask(signal.SIG_SETMASK, [])
-for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ):
-    signal.signal(number, signal.SIG_DFL)
-os.execvp(sys.argv[1], sys.argv[1:])
-' "$@" >>"$dir/log/$name.stderr" 2>&1 </dev/null &
-    printf '%s\n' "$!" >"$dir/run/$name.bg.pid"
-}
-
-daemon_alive() {
-    local file=$1/run/$2.bg.pid pid
-    [[ -f $file ]] || return 1
-    pid=$(<"$file")
-    kill -0 "$pid" 2>/dev/null
-}
-
-wait_until() {
-    local seconds=$1 i
-    shift
-    for ((i = 0; i < seconds * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    "$@"
-}
-
 nodes_idle() {
     local states
     # One line per node and partition: each node counted once.
@@ -191,7 +138,7 @@ cmd_up() {
     # A failure half-way stops what was started.
     trap 'trap - ERR INT TERM; cmd_down "$dir" || true; die "up failed; see $dir/log/"' ERR INT TERM
 
-    read -r -a ports <<<"$(free_ports)"
+    read -r -a ports <<<"$(free_ports 3)"
     write_config "$dir" "$cpus" "${ports[@]}"
     export SLURM_CONF=$dir/slurm.conf
 
@@ -252,43 +199,9 @@ cmd_down() {
     fi
 }
 
-# SIGTERM to the daemons named (by the pid files `up` wrote), then up to 10 s for them
-# to exit, then SIGKILL.
-stop_daemons() {
-    local dir=$1 name file pid i pids=()
-    shift
-    for name in "$@"; do
-        file=$dir/run/$name.bg.pid
-        [[ -f $file ]] || continue
-        pid=$(<"$file")
-        rm -f -- "$file"
-        [[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
-    done
-    ((${#pids[@]})) || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "${pids[@]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    for pid in "${pids[@]}"; do
-        kill -0 "$pid" 2>/dev/null && { note "pid $pid ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
-    done
-    return 0
-}
-
 queue_empty() { [[ -z $(squeue -h -o %A 2>/dev/null) ]]; }
 
-run_dir=
-cmd_run() {
-    local status=0
-    mkdir -p -- "$1"
-    run_dir=$(realpath -- "$1")
-    shift
-    trap 'cmd_down "$run_dir"' EXIT
-    trap 'exit 130' INT TERM
-    cmd_up "$run_dir" >/dev/null
-    SLURM_CONF=$run_dir/slurm.conf "$@" || status=$?
-    return "$status"
-}
+with_environment() { SLURM_CONF=$1/slurm.conf "${@:2}"; }
 
 # --- selftest -------------------------------------------------------------------
 
@@ -301,20 +214,9 @@ daemons_of() {
     return 0
 }
 
-selftest_dir=
 cmd_selftest() {
-    local dir failures=0
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/dlsweep-slurm-testbed.XXXXXX")
-    selftest_dir=$dir
-    check() {
-        local what=$1
-        shift
-        if "$@"; then printf '  ok    %s\n' "$what"; else printf '  FAIL  %s\n' "$what"; failures=$((failures + 1)); fi
-    }
-    trap 'cmd_down "$selftest_dir"; rm -rf -- "$selftest_dir"' EXIT
-    trap 'exit 130' INT TERM
-    printf 'selftest: Slurm test bed in %s\n' "$dir"
-    cmd_up "$dir" >/dev/null
+    selftest_up slurm Slurm
+    local dir=$selftest_dir
     export SLURM_CONF=$dir/slurm.conf
     check "two idle nodes" nodes_idle "$dir"
     local job
@@ -324,30 +226,7 @@ cmd_selftest() {
     job_done() { [[ -z $(squeue -h -j "$job" -o %T 2>/dev/null) ]] && [[ -s $dir/job-$job.out ]]; }
     check "the job ran within 60 s" wait_until 60 job_done
     check "srun ran a task on each node" test "$(grep -cE '^[01]: ' "$dir/job-$job.out" 2>/dev/null)" -eq 2
-    check "daemons running before down" test -n "$(daemons_of "$dir")"
-    cmd_down "$dir"
-    check "down stopped every daemon" test -z "$(daemons_of "$dir")"
-    if ((failures == 0)); then printf 'PASS\n'; else printf 'FAIL (%d checks)\n' "$failures"; return 1; fi
+    selftest_down
 }
 
-# --- main -------------------------------------------------------------------------
-
-main() {
-    local command=${1:-}
-    [[ -n $command ]] || usage_error "missing command"
-    shift
-    case $command in
-        -h | --help | help) usage; return 0 ;;
-    esac
-    require_root "$command"
-    case $command in
-        install) [[ $# -eq 0 ]] || usage_error "install takes no argument"; cmd_install ;;
-        up) [[ $# -eq 1 ]] || usage_error "up needs a folder"; cmd_up "$1" ;;
-        down) [[ $# -eq 1 ]] || usage_error "down needs a folder"; cmd_down "$(realpath -- "$1")" ;;
-        run) [[ $# -ge 2 ]] || usage_error "run needs a folder and a command"; cmd_run "$@" ;;
-        selftest) [[ $# -eq 0 ]] || usage_error "selftest takes no argument"; cmd_selftest ;;
-        *) usage_error "unknown command '$command'" ;;
-    esac
-}
-
-main "$@"
+testbed_main "$@"

@@ -33,33 +33,11 @@ set -Euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $# -eq 3 ]] || { echo "usage: walkthrough-test.sh DLSWEEP_BINARY CONFIG WORKDIR" >&2; exit 2; }
 [[ -n ${SLURM_CONF:-} ]] || { echo "walkthrough-test.sh: SLURM_CONF is not set (run it inside testbed.sh run)" >&2; exit 2; }
-DLSWEEP=$(realpath -- "$1")
-export DLSWEEP
-config=$2
-work=$3
-mkdir -p -- "$work"
-work=$(realpath -- "$work")
-cp -- "$config" "$work/sweep.yaml"
-cd "$work" || exit 1
-: >"$work/complete.txt"
+# shellcheck source-path=SCRIPTDIR/.. source=walkthrough-lib.sh
+. "$here/../walkthrough-lib.sh"
+walkthrough_setup "$@"
 sweep=$here/sweep.sbatch
 add=$here/add-workers.sbatch
-# Short enough for a test: how long add-workers jobs wait for a coordinator.
-export DLSWEEP_ADDRESS_WAIT=120
-# Workers are given the batch host's name; a machine that cannot resolve its own name
-# gives them the loopback address instead.
-if ! getent hosts "$(hostname)" >/dev/null 2>&1; then
-    echo "walkthrough-test.sh: $(hostname) does not resolve: DLSWEEP_COORD_HOST=127.0.0.1"
-    export DLSWEEP_COORD_HOST=127.0.0.1
-fi
-
-failures=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then printf '  ok    %s\n' "$what"; else printf '  FAIL  %s\n' "$what"; failures=$((failures + 1)); fi
-}
-say() { printf '%s: %s\n' "$(date -u +%T)" "$*"; }
 
 submit() { sbatch --parsable "$@" | cut -d';' -f1; }
 
@@ -86,29 +64,7 @@ completed_ok() {
 # Longest run time in seconds among the jobs (array elements) of $1.
 run_seconds() { job_lines "$1" | awk '$4 > m { m = $4 } END { print m + 0 }'; }
 
-queue_has() { [[ -n $(squeue -h -j "$1" 2>/dev/null) ]]; }
-# Waits (up to $1 seconds) until none of the given jobs is in the queue any more.
-wait_gone() {
-    local seconds=$1 i job busy
-    shift
-    for ((i = 0; i < seconds * 2; i++)); do
-        busy=no
-        for job in "$@"; do queue_has "$job" && busy=yes; done
-        [[ $busy == no ]] && return 0
-        sleep 0.5
-    done
-    return 1
-}
-recorded() { sqlite3 -readonly "$1/results.sqlite" 'select count(*) from results' 2>/dev/null || echo 0; }
-# Waits (up to 180 s) until $1 holds at least $2 results.
-wait_recorded() {
-    local i
-    for ((i = 0; i < 360; i++)); do
-        (($(recorded "$1") >= $2)) && return 0
-        sleep 0.5
-    done
-    return 1
-}
+in_queue() { [[ -n $(squeue -h -j "$1" 2>/dev/null) ]]; }
 # Waits (up to 180 s) until a worker log starting with $1 says it registered and $2
 # holds at least $3 results.
 wait_joined_and_recorded() {
@@ -119,7 +75,6 @@ wait_joined_and_recorded() {
     done
     return 1
 }
-handed_back() { grep -hE 'handed back [1-9][0-9]* task' "$@" 2>/dev/null | grep -q .; }
 # Every worker log given left by the worker's own way out (not a SIGKILL): it handed its
 # tasks back on SIGTERM, or the coordinator, signalled at the same moment, told it first.
 all_left_cleanly() {
@@ -195,7 +150,7 @@ check "coordinator.finished says interrupted" grep -q '^status=interrupted' "$ou
 check "workers left cleanly on scancel (not killed)" all_left_cleanly "$out2"/logs/worker-*.log
 check "partial table says how many tasks it covers" grep -qE '^Partial table of Slurm job [0-9]+ .*: [0-9]+ of [0-9]+ tasks recorded' "dlsweep-$j2.partial-table.md"
 check "slurm-$j2.out says how to resume" grep -q "to resume it: cd .* && DLSWEEP_OUT=$out2 sbatch" "slurm-$j2.out"
-check "add-workers job $a2 still waits for a resume" queue_has "$a2"
+check "add-workers job $a2 still waits for a resume" in_queue "$a2"
 # Resumed with the very command slurm-<id>.out printed.
 resume=$(sed -n 's/.*to resume it: //p' "slurm-$j2.out" | tail -n 1)
 j2b=$( (eval "$resume") | sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p')
@@ -204,7 +159,7 @@ check "resumed sweep job $j2b and add-workers $a2 end within 300 s" wait_gone 30
 check "resumed sweep job $j2b completed with status 0" completed_ok "$j2b"
 check "slurm-$j2b.out says it resumes" grep -q 'resuming the sweep' "slurm-$j2b.out"
 check "add-workers job $a2 completed with status 0" completed_ok "$a2"
-check "... after joining both coordinators" test "$(grep -c 'adding 1 workers' "slurm-$a2.out")" -eq 2
+check "... after joining both coordinators" test "$(grep -c 'adding one node worker with 1 compute processes' "slurm-$a2.out")" -eq 2
 check "coordinator.log holds the first job's lines (appended)" grep -q "=== job $j2 " "$out2/logs/coordinator.log"
 check "... and the resumed job's" grep -q "=== job $j2b " "$out2/logs/coordinator.log"
 [[ -f $out2/table.json ]] && printf '%s\n' "$out2" >>"$work/complete.txt"
@@ -271,7 +226,7 @@ out5=$work/dlsweep-runs/$h5
 check "heterogeneous sweep job $h5 records 8 results" wait_recorded "$out5" 8
 scancel --batch --signal=USR1 "$h5"
 check "job $h5 ends within 300 s" wait_gone 300 "$h5"
-check "... its workers ran on the second component only" grep -q 'workers: 2 tasks on n2,' "slurm-$h5.out"
+check "... its workers ran on the second component only" grep -q 'workers: one node worker with 2 compute processes on each node of n2,' "slurm-$h5.out"
 check "... it requeued itself on USR1 and resumed" grep -q 'start 2 of job' "slurm-$h5.out"
 check "... and completed with status 0" completed_ok "$h5"
 [[ -f $out5/table.json ]] && printf '%s\n' "$out5" >>"$work/complete.txt"
@@ -280,13 +235,4 @@ say "worker and coordinator lines showing tasks handed back:"
 grep -H -e 'handed back' -e 'back in the queue' "$out1"/logs/add-*.log "$out1/logs/coordinator.log" \
     "$out2"/logs/worker-*.log "$out3"/logs/worker-*.log | sed "s|^$work/||" || true
 
-if ((failures == 0)); then
-    echo PASS
-else
-    echo "FAIL ($failures checks); job outputs:"
-    for f in slurm-*.out; do
-        printf '== %s\n' "$f"
-        grep -v '^|' -- "$f"
-    done
-    exit 1
-fi
+walkthrough_verdict slurm-*.out
