@@ -250,6 +250,12 @@ public final class Coordinator {
         case .recordRound(let round):
             let plan = try store.record(round: round)
             try execute(.roundRecorded(round, plan: plan))
+        case .recordEvents(let events):
+            do {
+                try store.record(events: events)
+            } catch {
+                logger.error("could not record \(events.count) worker event(s) in the results store: \(error)")
+            }
         case .log(let level, let message):
             logger.log(level: level, "\(message)")
         case .count(let counter, let n):

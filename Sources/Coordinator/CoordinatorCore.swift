@@ -48,6 +48,8 @@ public struct CoordinatorCore: Sendable {
         case tally
         /// Record the next adaptive round; answer `roundRecorded`.
         case recordRound(AdaptiveRound)
+        /// Keep what was learned about workers with the results (a failure is logged, not fatal).
+        case recordEvents([PeerEvent])
         case log(Logger.Level, String)
         case count(WireCounters.Counter, Int = 1)
         /// End the run early (incomplete) for `reason`.

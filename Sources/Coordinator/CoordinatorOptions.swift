@@ -14,6 +14,9 @@ public struct CoordinatorOptions: Sendable {
     /// On a resume, run again the tasks recorded as failed (their rows move to the store's
     /// `retried_failures`, where the report shows them).
     public var retryFailed = false
+    /// A worker whose results are invalid this many times in a row is quarantined: refused for
+    /// the rest of the run, its tasks given to others, its failures no longer counted.
+    public var quarantineAfter: Int = 3
     /// Seconds a worker may run one task before it is dropped and the task re-queued; nil: ten
     /// times the cell's measured mean (at least 60 s), doubled for each overrun of the task.
     public var taskTimeout: Double?

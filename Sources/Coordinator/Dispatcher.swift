@@ -35,6 +35,8 @@ public struct Dispatcher: Sendable {
         public var lastDelivery: Double
         public var tasksDone = 0
         public var busySeconds = 0.0
+        /// Invalid results since its last valid one (quarantined at `--quarantine-after`).
+        public var invalidInARow = 0
 
         public var freeCredit: Int { max(0, prefetch - inFlight.count) }
 
@@ -56,6 +58,8 @@ public struct Dispatcher: Sendable {
         case replaced(requeued: [Int])
         /// Another live connection already uses this worker id (and the hello had not its token).
         case refused
+        /// The id is quarantined (`quarantined[id]` says why).
+        case quarantined
     }
 
     /// Whether a result for a task may be recorded.
@@ -89,6 +93,13 @@ public struct Dispatcher: Sendable {
     private var holder: [Int: String] = [:]
     private var dispatches: [Int: Int] = [:]
     private var failures: [Int: Int] = [:]
+    /// Per not-done task that failed: the workers it failed on (with their host and count).
+    private var failedOn: [Int: [String: (host: String, count: Int)]] = [:]
+    /// Every worker id and host that joined this run (the fault rule's "several").
+    private var joinedWorkers = Set<String>()
+    private var joinedHosts = Set<String>()
+    /// Workers refused for the rest of the run, with the reason.
+    public private(set) var quarantined: [String: String] = [:]
     private var peerToWorker: [[UInt8]: String] = [:]
     private var order = 0
 
@@ -140,6 +151,7 @@ public struct Dispatcher: Sendable {
                                   liveWithin: Double, session: String? = nil, newSession: String = "")
         -> Registration {
         let granted = min(max(1, prefetch), maxPrefetch)
+        if quarantined[id] != nil { return .quarantined }
         if let other = peerToWorker[peer], other != id { return .refused }  // one connection, one worker
         if var slot = workers[id] {
             if slot.peer == peer || (session != nil && session == slot.session) {
@@ -157,8 +169,11 @@ public struct Dispatcher: Sendable {
             workers[id] = WorkerSlot(id: id, session: newSession, peer: peer, host: host, prefetch: granted,
                                      lastSeen: now, lastDelivery: now)
             peerToWorker[peer] = id
+            joinedHosts.insert(host)
             return .replaced(requeued: requeued)
         }
+        joinedWorkers.insert(id)
+        joinedHosts.insert(host)
         workers[id] = WorkerSlot(id: id, session: newSession, peer: peer, host: host, prefetch: granted, lastSeen: now,
                                  lastDelivery: now)
         peerToWorker[peer] = id
@@ -179,7 +194,7 @@ public struct Dispatcher: Sendable {
     public mutating func assign(to workerID: String, now: Double = 0) -> [(taskID: Int, attempt: Int)] {
         guard var slot = workers[workerID] else { return [] }
         var out: [(taskID: Int, attempt: Int)] = []
-        while slot.freeCredit > 0, let task = nextPending() {
+        while slot.freeCredit > 0, let task = nextPending(for: slot) {
             let attempt = (dispatches[task] ?? 0) + 1
             dispatches[task] = attempt
             order += 1
@@ -202,9 +217,17 @@ public struct Dispatcher: Sendable {
         costs?.record(cell: cell, seconds: seconds)
     }
 
-    private mutating func nextPending() -> Int? {
-        while let task = retry.popLast() {
-            if !done[task] && holder[task] == nil { return task }
+    private mutating func nextPending(for slot: WorkerSlot) -> Int? {
+        var index = retry.count - 1
+        while index >= 0 {
+            let task = retry[index]
+            if done[task] || holder[task] != nil {
+                retry.remove(at: index)
+            } else if mayRun(task, slot) {
+                retry.remove(at: index)
+                return task
+            }
+            index -= 1
         }
         if var model = costs {
             costs = nil  // the model is uniquely referenced while it is walked: no copy
@@ -220,6 +243,29 @@ public struct Dispatcher: Sendable {
         }
         freshCursor = taskCount
         return nil
+    }
+
+    /// A task that failed goes to a worker it has not failed on (a host, when several joined)
+    /// while one is connected; to one it failed on only below `maxAttempts`, and never once the
+    /// fault rule waits for another worker (`failedWidely`).
+    private func mayRun(_ task: Int, _ slot: WorkerSlot) -> Bool {
+        guard let on = failedOn[task] else { return true }
+        let byHost = joinedHosts.count > 1
+        func failedHere(_ worker: WorkerSlot) -> Bool {
+            on[worker.id] != nil || (byHost && on.values.contains { $0.host == worker.host })
+        }
+        guard failedHere(slot) else { return true }
+        if (failures[task] ?? 0) >= maxAttempts { return false }
+        return workers.values.allSatisfy { $0.id == slot.id || failedHere($0) }
+    }
+
+    /// The fault rule: a task is failed for good only after failing on two workers (two hosts
+    /// when workers of several hosts joined), unless only one worker ever joined.
+    private func failedWidely(_ task: Int) -> Bool {
+        guard let on = failedOn[task] else { return false }
+        if joinedWorkers.count <= 1 { return true }
+        guard on.count >= 2 else { return false }
+        return joinedHosts.count <= 1 || Set(on.values.map(\.host)).count >= 2
     }
 
     /// Whether `workerID` may settle `taskID` with `attempt`.
@@ -248,6 +294,7 @@ public struct Dispatcher: Sendable {
         }
         dispatches[taskID] = nil
         failures[taskID] = nil
+        failedOn[taskID] = nil
         return true
     }
 
@@ -261,16 +308,51 @@ public struct Dispatcher: Sendable {
         workers[workerID]?.busySeconds += seconds
     }
 
-    /// Counts a failure the task caused itself (it threw; its result was invalid). Below
-    /// `maxAttempts` the task goes back to the queue; at it, the lease stays until the
-    /// failure is recorded (`complete`).
+    /// Counts a failure (the run threw; its result was invalid) against the task and the worker
+    /// that sent it. At `maxAttempts` failures on two workers (`failedWidely`) the lease stays
+    /// until the failure is recorded (`complete`); otherwise the task goes back to the queue,
+    /// for another worker.
     public mutating func fail(_ taskID: Int, from workerID: String, now: Double = 0) -> Failure {
         let count = (failures[taskID] ?? 0) + 1
         failures[taskID] = count
+        let host = workers[workerID]?.host ?? "?"
+        failedOn[taskID, default: [:]][workerID, default: (host, 0)].count += 1
         if let last = workers[workerID]?.lastDelivery { workers[workerID]?.lastDelivery = max(last, now) }
-        if count >= maxAttempts { return .exhausted(failures: count) }
+        if count >= maxAttempts && failedWidely(taskID) { return .exhausted(failures: count) }
         returnTask(taskID, from: workerID)
         return .requeued(failures: count)
+    }
+
+    /// A valid result from `workerID`: its run of invalid ones is over.
+    public mutating func noteValid(_ workerID: String) {
+        workers[workerID]?.invalidInARow = 0
+    }
+
+    /// An invalid result from `workerID`.
+    /// - Returns: its invalid results in a row, this one included.
+    public mutating func noteInvalid(_ workerID: String) -> Int {
+        guard workers[workerID] != nil else { return 0 }
+        workers[workerID]!.invalidInARow += 1
+        return workers[workerID]!.invalidInARow
+    }
+
+    /// The workers `taskID` failed on, in order.
+    public func failedWorkers(of taskID: Int) -> [String] { failedOn[taskID].map { $0.keys.sorted() } ?? [] }
+
+    /// Refuses `workerID` for the rest of the run: it is dropped (its tasks re-queued) and the
+    /// failures it sent no longer count against any task.
+    /// - Returns: the re-queued task ids.
+    @discardableResult
+    public mutating func quarantine(_ workerID: String, reason: String) -> [Int] {
+        quarantined[workerID] = reason
+        joinedWorkers.remove(workerID)
+        for (task, on) in failedOn {
+            guard let mine = on[workerID] else { continue }
+            failures[task] = max(0, (failures[task] ?? 0) - mine.count)
+            failedOn[task]?[workerID] = nil
+            if failedOn[task]?.isEmpty == true { failedOn[task] = nil }
+        }
+        return dropWorker(workerID)
     }
 
     /// Frees a worker's credit for a task it will not deliver; the task goes back to the queue

@@ -49,11 +49,21 @@ extension CoordinatorCore {
             else { return }
             switch ResultValidation.check(result, spec: runSpec(of: task), now: now) {
             case .success(let report):
+                dispatcher.noteValid(worker)
                 stage(task, attempt: result.attempt, worker: worker, peer: peer, outcome: .report(report),
                       startedAt: result.startedAt, finishedAt: result.finishedAt)
             case .failure(let invalid):
                 count(.invalidResults)
                 log(.warning, "refused the result for task \(task.id) from \(describe(peer)): \(invalid.reason)")
+                // Fault belongs to the worker: one whose results keep being invalid is refused
+                // before its last one can count against the task.
+                let inARow = dispatcher.noteInvalid(worker)
+                if inARow >= options.quarantineAfter {
+                    send(.ack(Ack(taskIDs: [task.id])), to: peer)
+                    quarantine(worker, reason: "\(inARow) invalid results in a row (the last for task \(task.id): \(invalid.reason))",
+                               now: now)
+                    return
+                }
                 failAttempt(task, attempt: result.attempt, worker: worker, peer: peer,
                             reason: "invalid result from \(describe(peer)): \(invalid.reason)", now: now)
             }
@@ -149,6 +159,11 @@ extension CoordinatorCore {
         switch dispatcher.register(id: hello.workerID, peer: peer, host: hello.host, prefetch: hello.prefetch,
                                    now: now, liveWithin: options.workerTimeout, session: hello.session,
                                    newSession: Self.newSessionToken()) {
+        case .quarantined:
+            let reason = dispatcher.quarantined[hello.workerID] ?? "quarantined"
+            send(.reject(Reject(reason: "worker \(hello.workerID) is quarantined: \(reason)",
+                                coordinatorVersion: Int(protocolVersion), peerVersion: Int(protocolVersion))), to: peer)
+            return
         case .refused:
             // Not answered: the worker itself, reconnected on a new connection, says hello again
             // every heartbeat and gets in once its old connection has fallen silent; an impostor
@@ -215,8 +230,10 @@ extension CoordinatorCore {
             send(.ack(Ack(taskIDs: [task.id])), to: peer)
             assign(worker, now: now)
         case .exhausted(let failures):
+            let on = dispatcher.failedWorkers(of: task.id)
             stage(task, attempt: attempt, worker: worker, peer: peer,
-                  outcome: .failed(reason: "failed \(failures) time(s); last: \(reason)"), startedAt: now, finishedAt: now)
+                  outcome: .failed(reason: "failed \(failures) time(s) on \(on.count) worker(s); last: \(reason)"),
+                  startedAt: now, finishedAt: now)
         }
     }
 
@@ -229,6 +246,21 @@ extension CoordinatorCore {
             result: outcome)
         staged.append(StagedResult(outcome: record, worker: worker, peer: peer, seconds: max(0, finishedAt - startedAt)))
         stagedIDs.insert(task.id)
+    }
+
+    /// Refuses `worker` for the rest of the run, saying why (to it, the log and the results
+    /// folder): its tasks go to others and the failures it sent no longer count against them.
+    mutating func quarantine(_ worker: String, reason: String, now: Double) {
+        guard let slot = dispatcher.workers[worker] else { return }
+        let requeued = dispatcher.quarantine(worker, reason: reason)
+        count(.workersQuarantined)
+        count(.tasksRequeued, requeued.count)
+        log(.error, "quarantined worker \(worker) on \(slot.host): \(reason); \(requeued.count) task(s) go to other workers")
+        send(.reject(Reject(reason: "quarantined: \(reason)", coordinatorVersion: Int(protocolVersion),
+                            peerVersion: Int(protocolVersion))), to: slot.peer)
+        emit(.recordEvents([PeerEvent(kind: .quarantined, workerID: worker, host: slot.host, detail: reason,
+                                      at: Date(timeIntervalSince1970: now))]))
+        assignAll(now: now)
     }
 
     /// Drops a worker the coordinator can no longer trust to deliver; its tasks are re-queued

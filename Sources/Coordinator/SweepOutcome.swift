@@ -24,12 +24,14 @@ public struct WireCounters: Sendable, Equatable {
     public var duplicateWorkers = 0
     /// Messages from a registered connection without its session's token.
     public var wrongSession = 0
+    /// Workers refused for the rest of the run (invalid results in a row, a failed replay).
+    public var workersQuarantined = 0
 
     /// One counter, named in `CoordinatorCore.Command.count`.
     public enum Counter: Sendable, Hashable, CaseIterable {
         case malformedFrames, versionMismatches, unexpectedMessages, unknownTasks, duplicateResults, workersLost
         case tasksRequeued, tasksFailed, unregistered, otherSweep, noLease, invalidResults, leasesExpired
-        case duplicateWorkers, wrongSession
+        case duplicateWorkers, wrongSession, workersQuarantined
     }
 
     public init() {}
@@ -52,6 +54,7 @@ public struct WireCounters: Sendable, Equatable {
             case .leasesExpired: leasesExpired
             case .duplicateWorkers: duplicateWorkers
             case .wrongSession: wrongSession
+            case .workersQuarantined: workersQuarantined
             }
         }
         set {
@@ -71,6 +74,7 @@ public struct WireCounters: Sendable, Equatable {
             case .leasesExpired: leasesExpired = newValue
             case .duplicateWorkers: duplicateWorkers = newValue
             case .wrongSession: wrongSession = newValue
+            case .workersQuarantined: workersQuarantined = newValue
             }
         }
     }

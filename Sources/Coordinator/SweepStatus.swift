@@ -63,6 +63,8 @@ public struct SweepStatus: Codable, Sendable, Equatable {
         public var duplicateWorkers: Int
         /// Messages from a registered connection without its session's token.
         public var wrongSession: Int
+        /// Workers refused for the rest of the run (invalid results in a row, a failed replay).
+        public var quarantined: Int
 
         init(_ c: WireCounters) {
             failed = c.tasksFailed
@@ -76,6 +78,7 @@ public struct SweepStatus: Codable, Sendable, Equatable {
             leasesExpired = c.leasesExpired
             duplicateWorkers = c.duplicateWorkers
             wrongSession = c.wrongSession
+            quarantined = c.workersQuarantined
         }
     }
 

@@ -249,6 +249,8 @@ public final class ResultsStore: Sendable {
         migrator.registerMigration("v6-diagonal") { db in
             try db.execute(sql: "ALTER TABLE results ADD COLUMN support_recovered INTEGER")
         }
+        // What the coordinator learned about its workers: quarantines, replays (`PeerEvent`).
+        migrator.registerMigration("v7-peer-events") { db in try PeerEvent.createTable(db) }
         return migrator
     }
 

@@ -35,6 +35,11 @@ public struct SweepReport: Sendable {
     public var completion: CompletionTimes?
     /// What the sweep trains: a diagonal sweep's report leads with `diagonal.svg`.
     public var model: ModelKind = .deepLinear
+    /// What the coordinator learned about its workers: quarantines and replays (the first
+    /// `peerEventLimit`), and how many of each kind in all.
+    public var peerEvents: [PeerEvent] = []
+    public var peerEventCounts: [PeerEvent.Kind: Int] = [:]
+    public static let peerEventLimit = 500
 
     public init(meta: SweepMeta, successMeasure: SuccessMeasure, summaries: [CellSummary], hosts: [HostSummary],
                 failures: [ResultRow], failedCount: Int, firstStarted: Date?, lastFinished: Date?, generatedAt: Date) {
@@ -67,6 +72,7 @@ public struct SweepReport: Sendable {
         if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
         model = configuration.model.kind
         completion = try store.completionTimes()
+        (peerEvents, peerEventCounts) = try store.peerEvents(kinds: [.quarantined, .mismatch], limit: Self.peerEventLimit)
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -116,6 +122,7 @@ public struct SweepReport: Sendable {
                             note: "Tasks go out longest first by a cost model (docs/PERFORMANCE.md), so that a sweep does not end on its biggest cells: the curve should meet the dashed line of a sweep without a tail.",
                             body: completion.map { plot(renderCompletionPlotSVG($0, title: meta.name)) } ?? "<p>No task recorded yet.</p>"))
         html.append(section(id: "failures", heading: "Failures", note: nil, body: failuresTable()))
+        html.append(section(id: "workers", heading: "Workers: quarantines and replays", note: nil, body: peersBody()))
         html.append(section(id: "table", heading: "Table", note: "One row per cell, as `dlsweep table` prints it.",
                             body: cellTable()))
         html.append(section(id: "config", heading: "Config", note: nil,
@@ -202,6 +209,26 @@ public struct SweepReport: Sendable {
         let shown = retried.count < retriedCount ? "; the first \(retried.count)" : ""
         return "\n<p>\(retriedCount) earlier failure(s) of tasks run again by --retry-failed\(shown) (their tasks' current rows are in the table above when they failed again, and in the plots otherwise):</p>\n"
             + Self.table(header: header, rows: rows, id: "retried-table")
+    }
+
+    private func peersBody() -> String {
+        let quarantined = peerEvents.filter { $0.kind == .quarantined }
+        let mismatches = peerEvents.filter { $0.kind == .mismatch }
+        let verified = peerEventCounts[.verified] ?? 0
+        let mismatched = peerEventCounts[.mismatch] ?? 0
+        var parts = ["<p>\(peerEventCounts[.quarantined] ?? 0) worker(s) quarantined (refused for the rest of the run: invalid results in a row, or a result a replay on other workers contradicted). Replays: \(verified + mismatched) result(s) re-run on another worker, \(verified) agreed, \(mismatched) did not.</p>"]
+        if !quarantined.isEmpty {
+            parts.append(Self.table(header: ["worker", "host", "when", "why"],
+                                    rows: quarantined.map { [$0.workerID, $0.host, Self.date($0.at), $0.detail] },
+                                    id: "quarantine-table"))
+        }
+        if !mismatches.isEmpty {
+            parts.append(Self.table(header: ["task", "worker", "host", "when", "fields that differ"],
+                                    rows: mismatches.map { [$0.taskID.map(String.init) ?? "-", $0.workerID, $0.host,
+                                                            Self.date($0.at), $0.detail] },
+                                    id: "mismatch-table"))
+        }
+        return parts.joined(separator: "\n")
     }
 
     private func cellTable() -> String {

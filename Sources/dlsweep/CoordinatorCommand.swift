@@ -15,8 +15,11 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "Seconds of silence after which a worker is dropped and its tasks re-queued.")
     var workerTimeout: Double = 10
 
-    @Option(help: "A task that fails this many times by its own doing (it threw, its result was invalid) is recorded as failed; lost workers never count.")
+    @Option(help: "A task that fails this many times by its own doing (it threw, its result was invalid), on at least two workers (two hosts when workers of several joined), is recorded as failed; lost workers never count.")
     var maxAttempts: Int = 3
+
+    @Option(help: "A worker whose results are invalid this many times in a row is quarantined: refused for the rest of the run, its tasks given to others, its failures no longer counted.")
+    var quarantineAfter: Int = 3
 
     @Option(help: "Seconds one task may run before its worker is dropped and the task re-queued (default: 10 times the cell's measured mean, at least 60 s).")
     var taskTimeout: Double?
@@ -62,6 +65,7 @@ struct SweepServiceOptions: ParsableArguments {
         }
         guard idleNotice.isFinite, idleNotice > 0 else { throw ValidationError("--idle-notice must be a positive number of seconds") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
         guard maxTasks >= 1 else { throw ValidationError("--max-tasks must be at least 1") }
         guard maxCellMemory.isFinite, maxCellMemory > 0 else { throw ValidationError("--max-cell-memory must be a positive number of GiB") }
         if let taskTimeout, !(taskTimeout.isFinite && taskTimeout > 0) {
@@ -102,6 +106,7 @@ struct SweepServiceOptions: ParsableArguments {
         options.workerTimeout = workerTimeout
         options.maxAttempts = maxAttempts
         options.retryFailed = retryFailed
+        options.quarantineAfter = quarantineAfter
         options.taskTimeout = taskTimeout
         options.maxPrefetch = maxPrefetch
         options.maxWorkers = maxWorkers
@@ -189,7 +194,7 @@ func report(_ outcome: SweepOutcome, summaries: [CellSummary], outDirectory: Str
         printError(renderHosts(outcome.hosts), terminator: "")
     }
     let c = outcome.counters
-    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers), wrong session \(c.wrongSession); leases expired \(c.leasesExpired)")
+    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers), wrong session \(c.wrongSession); workers quarantined \(c.workersQuarantined); leases expired \(c.leasesExpired)")
     guard outcome.complete else {
         if let reason = outcome.stopReason { printError("stopped: \(reason)") }
         printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory); `dlsweep table \(outDirectory)` shows them)")

@@ -92,7 +92,7 @@ struct HostilePeerTests {
     @Test("issue 13: a trajectory with a non-finite or unscheduled point, or one the task did not ask for, is refused")
     func hostileTrajectories() async throws {
         let directory = try makeTemporaryDirectory()
-        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10"])
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10", "--quarantine-after", "100"])
         let peer = try ScriptedPeer(endpoint)
         _ = try #require(try peer.register("trajectory-1", prefetch: 1))
         func point(_ step: Int, loss: Double = 1) -> TrajectoryPoint {
@@ -144,7 +144,7 @@ struct HostilePeerTests {
     @Test("item 1: start/finish times that are NaN, infinite, 1e300 or negative are refused; the store stays readable")
     func badTimes() async throws {
         let directory = try makeTemporaryDirectory()
-        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10"])
+        let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "10", "--quarantine-after", "100"])
         let peer = try ScriptedPeer(endpoint)
         _ = try #require(try peer.register("clock-1", prefetch: 1))
         for bad in [Double.nan, .infinity, -.infinity, 1e300, -1e12] {
@@ -176,30 +176,39 @@ struct HostilePeerTests {
         #expect(coordinator.stderr.contains("it sent a malformed frame"), "\(coordinator.stderr.suffix(2000))")
     }
 
-    @Test("item 3: a result that does not fit its task fails its attempt, and the task is failed at --max-attempts, not re-queued forever")
-    func misfitResult() async throws {
+    @Test("issue 20 item 1: a peer answering every task with a wrong-shape result is quarantined; no task fails and the table is an undisturbed run's")
+    func poisoningPeer() async throws {
         let directory = try makeTemporaryDirectory()
         let (coordinator, endpoint) = try start(directory, extra: ["--max-attempts", "3"])
         let peer = try ScriptedPeer(endpoint)
-        _ = try #require(try peer.register("misfit-1", prefetch: 1))
+        _ = try #require(try peer.register("poison-1", prefetch: 1))
         var sent: [Int: Int] = [:]
-        for _ in 0..<3 {
-            let task = try #require(try peer.nextTask())
+        var reject: Reject?
+        while reject == nil, sent.values.reduce(0, +) < 10, let task = try peer.nextTask(seconds: 5) {
             sent[task.taskID, default: 0] += 1
             try peer.send(.result(TaskResult(sweep: task.sweep, taskID: task.taskID, attempt: task.attempt,
                                              report: Self.report(testLevels: 1), startedAt: Self.now, finishedAt: Self.now)))
+            if case .reject(let r)? = try peer.receive(seconds: 0.3, until: { if case .reject = $0 { true } else { false } }) {
+                reject = r
+            }
         }
-        // The coordinator hands the re-queued task back with the next attempt number.
-        #expect(sent.values.max() == 3, "\(sent)")
-        try peer.receive(seconds: 2) { _ in false }
-        try peer.send(.bye(Bye(reason: "done", taskIDs: [])))
+        if reject == nil, case .reject(let r)? = peer.received.last(where: { if case .reject = $0 { true } else { false } }) {
+            reject = r
+        }
+        #expect(reject?.reason.hasPrefix("quarantined: 3 invalid results in a row") == true, "\(peer.received.suffix(3))")
+        // Alone, it got attempts 1, 2 and 3 of the same task (the issue's report), and the third
+        // quarantined it before failing the task.
+        #expect(sent.count == 1 && sent.values.first == 3, "\(sent)")
         let worker = try honestWorker(endpoint, in: directory)
-        try await finish(coordinator, worker, directory, compareTable: false)
-        let failedID = try #require(sent.first { $0.value == 3 }?.key)
-        let reason = sqlite(directory.appendingPathComponent("out"),
-                            "select failure_reason from results where task_id = \(failedID)")
-        #expect(reason.contains("failed 3 time(s)") && reason.contains("test-noise levels"), "\(reason)")
-        #expect(coordinator.stderr.contains("failed 1,"), "\(coordinator.stderr.suffix(2000))")
+        try await finish(coordinator, worker, directory)
+        #expect(coordinator.stderr.contains("quarantined worker poison-1"), "\(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("failed 0,") && coordinator.stderr.contains("workers quarantined 1"),
+                "\(coordinator.stderr.suffix(2000))")
+        let out = directory.appendingPathComponent("out")
+        #expect(sqlite(out, "select count(*) from results where worker_id = 'poison-1'") == "0")
+        #expect(sqlite(out, "select kind || ' ' || worker_id from peer_events") == "quarantined poison-1")
+        let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("1 worker(s) quarantined") && report.contains("<td>poison-1</td>"))
     }
 
     @Test("item 4: a peer that heartbeats but never computes loses its tasks after --task-timeout")

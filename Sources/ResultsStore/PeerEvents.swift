@@ -1,0 +1,88 @@
+public import Foundation
+import GRDB
+
+/// What the coordinator learned about its workers, kept with the results so that the report
+/// shows it: a worker quarantined, a task's result checked by a replay on another worker
+/// (agreed, or not). Table `peer_events` (docs/RESULTS-FOLDER.md).
+public struct PeerEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// A worker refused for the rest of the run (`detail`: why).
+        case quarantined
+        /// A replay agreed with the recorded result of `taskID` (`workerID`: the replaying worker).
+        case verified
+        /// A replay disagreed (`detail`: the fields that differ; `workerID`: the recorded result's worker).
+        case mismatch
+    }
+
+    public var kind: Kind
+    public var taskID: Int?
+    public var workerID: String
+    public var host: String
+    public var detail: String
+    public var at: Date
+
+    public init(kind: Kind, taskID: Int? = nil, workerID: String, host: String, detail: String, at: Date) {
+        self.kind = kind
+        self.taskID = taskID
+        self.workerID = workerID
+        self.host = host
+        self.detail = detail
+        self.at = at
+    }
+
+    static func createTable(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE peer_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                task_id INTEGER,
+                worker_id TEXT NOT NULL,
+                host TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                at TEXT NOT NULL
+            )
+            """)
+    }
+}
+
+extension ResultsStore {
+    /// Appends `events` in one transaction.
+    public func record(events: [PeerEvent]) throws {
+        guard !events.isEmpty else { return }
+        try checkFile()
+        try wrap {
+            try pool.write { db in
+                for event in events {
+                    try db.execute(
+                        sql: "INSERT INTO peer_events (kind, task_id, worker_id, host, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: [event.kind.rawValue, event.taskID, event.workerID, event.host,
+                                    String(event.detail.prefix(2000)), event.at])
+                }
+            }
+        }
+    }
+
+    /// Up to `limit` events of `kinds` in the order they happened, and how many of each kind
+    /// there are in all (a folder from before them has none).
+    public func peerEvents(kinds: Set<PeerEvent.Kind> = Set(PeerEvent.Kind.allCases), limit: Int = 500) throws
+        -> (events: [PeerEvent], counts: [PeerEvent.Kind: Int]) {
+        try wrap {
+            try pool.read { db in
+                guard try db.tableExists("peer_events") else { return ([], [:]) }
+                var counts: [PeerEvent.Kind: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM peer_events GROUP BY kind") {
+                    if let kind = PeerEvent.Kind(rawValue: row["kind"]) { counts[kind] = row["n"] }
+                }
+                let list = kinds.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+                let events = try Row.fetchAll(
+                    db, sql: "SELECT * FROM peer_events WHERE kind IN (\(list)) ORDER BY id LIMIT ?", arguments: [limit]
+                ).compactMap { row -> PeerEvent? in
+                    guard let kind = PeerEvent.Kind(rawValue: row["kind"]) else { return nil }
+                    return PeerEvent(kind: kind, taskID: row["task_id"], workerID: row["worker_id"], host: row["host"],
+                                     detail: row["detail"], at: row["at"])
+                }
+                return (events, counts)
+            }
+        }
+    }
+}
