@@ -63,6 +63,9 @@ public final class Coordinator {
         socket = try Socket(context, type: .router)
         try socket.setLinger(milliseconds: 2000)
         try socket.setMaxMessageSize(Int64(SweepProtocol.maxFrameBytes))
+        // At most 32 frames (128 MiB) of one peer wait in the socket: a flooding peer is held
+        // back by TCP rather than buffered.
+        try socket.setReceiveHighWaterMark(32)
         try socket.setRouterMandatory(true)
         if let curve = options.curve {
             let log = logger
@@ -144,21 +147,27 @@ public final class Coordinator {
         loop: while !finished {
             if stop.isRequested || storeFailure != nil { break loop }
             do {
-                // Awake for the staged group's commit, not only for the liveness tick.
+                // Awake for the staged group's commit, not only for the liveness tick; with frames
+                // not yet read, come straight back.
                 var wait = tick
                 if let due = core.nextCommit {
                     wait = Int32(max(1, min(Double(tick), ((due - Self.now()) * 1000).rounded(.up))))
                 }
+                if core.hasBacklog { wait = 0 }
                 if let frames = try socket.receive(timeout: wait) {
                     try execute(.received(frames))
-                    // Drain what else is queued before the periodic work.
+                    // Drain what else is queued before committing, up to a bound of frames and
+                    // bytes: a peer flooding large frames delays the others' acks a little.
                     var drained = 0
-                    while drained < 1000, let more = try socket.receive(timeout: 0) {
+                    var bytes = frames[1...].reduce(0) { $0 + $1.count }
+                    while drained < 1000, bytes < 4 << 20, let more = try socket.receive(timeout: 0) {
                         try execute(.received(more))
                         drained += 1
+                        bytes += more[1...].reduce(0) { $0 + $1.count }
                     }
-                    try execute(.flush)
                 }
+                if core.hasBacklog { try execute(.intake) }
+                try execute(.flush)
             } catch let error as ZMQError {
                 // The context was shut down under us: stop as if asked to.
                 if error.code == ZMQError.terminated.code { break loop }

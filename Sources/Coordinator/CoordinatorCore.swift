@@ -19,6 +19,8 @@ public struct CoordinatorCore: Sendable {
         case received([[UInt8]])
         /// The driver's loop turned: heartbeats, silent workers, overrun leases, idle notices.
         case tick
+        /// Read the next entries of every peer's backlog, peers in turn (`hasBacklog`).
+        case intake
         /// The socket is drained for now: commit what was staged.
         case flush
         /// The store took the last `commit`; `inserted[i]` is false for a row it already had.
@@ -108,6 +110,8 @@ public struct CoordinatorCore: Sendable {
     var storeFault: StoreFault?
     /// Recent cells' tasks and encoded specs (`TaskSpecCache.swift`).
     var cellCache: [Int: CellCacheEntry] = [:]
+    /// Frames not yet read, and the acks and counts being gathered (`FairIntake.swift`).
+    var intake = FairIntake()
     /// The commands of the event being handled.
     private var out: [Command] = []
 
@@ -125,6 +129,7 @@ public struct CoordinatorCore: Sendable {
 
     /// Decides what `event` at `now` calls for.
     public mutating func handle(_ event: Event, now: Double) -> [Command] {
+        intake.now = now
         switch event {
         case .started(let done): start(done: done)
         case .received(let frames):
@@ -134,6 +139,7 @@ public struct CoordinatorCore: Sendable {
                 receive(frames, now: now)
             }
         case .tick: tick(now: now)
+        case .intake: intakeRound(now: now)
         case .flush: flush(now: now)
         case .committed(let inserted): committed(inserted, now: now)
         case .commitFailed(let reason, let retryable): commitFailed(reason, retryable: retryable, now: now)
@@ -157,10 +163,18 @@ public struct CoordinatorCore: Sendable {
                 out.append(.finish)
             }
         }
+        for (peer, taskIDs) in intake.takeAcks() { out.append(.send(.ack(Ack(taskIDs: taskIDs)), to: peer)) }
+        if !intake.counts.isEmpty {
+            for (counter, n) in intake.counts.sorted(by: { "\($0.key)" < "\($1.key)" }) { out.append(.count(counter, n)) }
+            intake.counts.removeAll(keepingCapacity: true)
+        }
         let commands = out
         out = []
         return commands
     }
+
+    /// Whether some peer's frames are not all read: the driver should come back at once.
+    public var hasBacklog: Bool { !intake.isEmpty }
 
     private mutating func start(done: TaskBitmap) {
         dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
@@ -183,8 +197,22 @@ public struct CoordinatorCore: Sendable {
     mutating func send(_ message: Message, to peer: [UInt8]) { out.append(.send(message, to: peer)) }
     mutating func log(_ level: Logger.Level, _ message: String) { out.append(.log(level, message)) }
     mutating func count(_ counter: WireCounters.Counter, _ n: Int = 1) {
-        if n != 0 { out.append(.count(counter, n)) }
+        if n != 0 { intake.counts[counter, default: 0] += n }
     }
+
+    /// Acknowledges `taskID` to `peer` (one `ack` per peer and event).
+    mutating func ack(_ taskID: Int, to peer: [UInt8]) { intake.ack(taskID, to: peer) }
+
+    /// Whether to log a complaint about `peer` for `reason` now: at most once per
+    /// `--error-log-interval` per peer and reason. nil: stay silent; otherwise a suffix saying
+    /// how many like it were not logged since.
+    mutating func complaining(about peer: [UInt8], reason: String) -> String? {
+        let gate = intake.shouldLog(FairIntake.Complaint(peer: peer, reason: reason), now: intake.now,
+                                    interval: options.errorLogInterval)
+        guard gate.log else { return nil }
+        return gate.silenced > 0 ? " (and \(gate.silenced) more like it since the last such line)" : ""
+    }
+
     mutating func emit(_ command: Command) { out.append(command) }
 
     mutating func stop(_ reason: String) {

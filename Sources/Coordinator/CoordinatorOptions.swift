@@ -17,6 +17,14 @@ public struct CoordinatorOptions: Sendable {
     /// A worker whose results are invalid this many times in a row is quarantined: refused for
     /// the rest of the run, its tasks given to others, its failures no longer counted.
     public var quarantineAfter: Int = 3
+    /// Entries of one peer's frames read per turn of the loop, peers in turn: a peer's large
+    /// batch cannot hold up the others.
+    public var intakeBudget: Int = 256
+    /// Bytes of one peer's frames held unread; past this its frames are dropped (counted).
+    public var intakeBacklogBytes: Int = 16 << 20
+    /// A complaint about a peer (a refused answer, a malformed frame) is logged at most once
+    /// per this many seconds per peer and reason; every one is counted.
+    public var errorLogInterval: Double = 10
     /// Seconds a worker may run one task before it is dropped and the task re-queued; nil: ten
     /// times the cell's measured mean (at least 60 s), doubled for each overrun of the task.
     public var taskTimeout: Double?

@@ -6,34 +6,122 @@ import SweepProtocol
 /// Wire intake: decodes each frame, checks who sent it and every value in it, and routes it
 /// to registration or recording. Nothing a peer sends reaches the store unchecked.
 extension CoordinatorCore {
+    /// A frame from the socket: checked, then read up to `--intake-budget` entries at once; the
+    /// rest waits in the peer's backlog for the next turns (`intakeRound`). A peer whose backlog
+    /// is full loses the frame (counted): it sends faster than it is read.
     mutating func receive(_ frames: [[UInt8]], now: Double) {
         guard frames.count == 2 else {
             count(.malformedFrames)
-            log(.warning, "dropped a message of \(frames.count) frames from \(describe(frames.first ?? []))")
+            if let more = complaining(about: frames.first ?? [], reason: "frames") {
+                log(.warning, "dropped a message of \(frames.count) frames from \(describe(frames.first ?? []))" + more)
+            }
             return
         }
         let peer = frames[0]
         let worker = dispatcher.workerID(forPeer: peer)
-        let messages: [Message]
-        do {
-            messages = try Message.decodeAll(frames[1])
-        } catch {
-            if case .versionMismatch(let peerVersion) = error {
-                count(.versionMismatches)
-                log(.warning, "refused \(describe(peer)): it speaks protocol version \(peerVersion), this coordinator speaks \(protocolVersion)")
-                send(.reject(Reject(
-                    reason: "protocol version \(peerVersion) is not supported; this coordinator speaks version \(protocolVersion)",
-                    coordinatorVersion: Int(protocolVersion), peerVersion: Int(peerVersion))), to: peer)
-            } else {
-                count(.malformedFrames)
-                log(.warning, "dropped a malformed frame from \(describe(peer)): \(error)")
-                // A worker that sends what it cannot mean may hold tasks it will never answer.
-                if let worker { lose(worker, reason: "it sent a malformed frame", now: now) }
+        if let worker { dispatcher.touch(worker, now: now) }
+        if let backlog = intake.backlogs[peer], backlog.bytes + frames[1].count > options.intakeBacklogBytes {
+            count(.framesDropped)
+            if let more = complaining(about: peer, reason: "flood") {
+                log(.warning, "dropped a frame of \(frames[1].count) bytes from \(describe(peer)) unread: \(backlog.bytes) bytes of its frames wait to be read" + more)
             }
             return
         }
-        if let worker { dispatcher.touch(worker, now: now) }
-        for message in messages { receive(message, peer: peer, now: now) }
+        let entries: FrameEntries
+        do {
+            entries = try FrameEntries(frames[1])
+        } catch {
+            refuseFrame(error, from: peer, worker: worker, now: now)
+            return
+        }
+        if var backlog = intake.backlogs[peer] {
+            backlog.frames.append(entries)
+            backlog.bytes += entries.byteCount
+            intake.backlogs[peer] = backlog
+            return
+        }
+        var current = entries
+        read(&current, from: peer, now: now)
+        if current.remaining > 0 {
+            intake.backlogs[peer] = FairIntake.Backlog(frames: [current], bytes: current.byteCount)
+            intake.order.append(peer)
+        }
+    }
+
+    /// One turn over the peers with a backlog: up to `--intake-budget` entries of each.
+    mutating func intakeRound(now: Double) {
+        let peers = intake.order
+        intake.order.removeAll(keepingCapacity: true)
+        for peer in peers {
+            guard var backlog = intake.backlogs.removeValue(forKey: peer) else { continue }
+            var budget = options.intakeBudget
+            while budget > 0, !backlog.frames.isEmpty {
+                let before = backlog.frames[0].remaining
+                read(&backlog.frames[0], from: peer, now: now, budget: budget)
+                budget -= before - backlog.frames[0].remaining
+                if backlog.frames[0].remaining == 0 {
+                    backlog.bytes -= backlog.frames[0].byteCount
+                    backlog.frames.removeFirst()
+                }
+            }
+            if !backlog.frames.isEmpty {
+                intake.backlogs[peer] = backlog
+                intake.order.append(peer)
+            }
+        }
+    }
+
+    /// Reads up to `budget` entries of `entries` (default `--intake-budget`).
+    private mutating func read(_ entries: inout FrameEntries, from peer: [UInt8], now: Double, budget: Int? = nil) {
+        // A batch from a connection that never said hello: refused as a whole, not per entry
+        // (a batch holds only answers, and nothing an unregistered peer answers counts).
+        if entries.isBatch, dispatcher.workerID(forPeer: peer) == nil {
+            count(.unregistered, entries.remaining)
+            entries.skipRest()
+            if let more = complaining(about: peer, reason: "unregistered") {
+                log(.warning, "refused a batch from \(describe(peer)), which has not registered; asked it to say hello" + more)
+            }
+            send(.register(Register(reason: "unknown connection: say hello, then send your results again")), to: peer)
+            return
+        }
+        var budget = budget ?? options.intakeBudget
+        while budget > 0 {
+            budget -= 1
+            let message: Message?
+            do {
+                message = try entries.next()
+            } catch {
+                entries.skipRest()
+                refuseFrame(error, from: peer, worker: dispatcher.workerID(forPeer: peer), now: now)
+                return
+            }
+            guard let message else { return }
+            receive(message, peer: peer, now: now)
+        }
+    }
+
+    /// A frame that does not decode: a reject for another protocol version; otherwise counted,
+    /// and its worker, if registered, dropped.
+    private mutating func refuseFrame(_ error: ProtocolError, from peer: [UInt8], worker: String?, now: Double) {
+        if case .versionMismatch(let peerVersion) = error {
+            count(.versionMismatches)
+            if let more = complaining(about: peer, reason: "version") {
+                log(.warning, "refused \(describe(peer)): it speaks protocol version \(peerVersion), this coordinator speaks \(protocolVersion)" + more)
+            }
+            send(.reject(Reject(
+                reason: "protocol version \(peerVersion) is not supported; this coordinator speaks version \(protocolVersion)",
+                coordinatorVersion: Int(protocolVersion), peerVersion: Int(peerVersion))), to: peer)
+            return
+        }
+        count(.malformedFrames)
+        if let more = complaining(about: peer, reason: "malformed") {
+            log(.warning, "dropped a malformed frame from \(describe(peer)): \(error)" + more)
+        }
+        // A worker that sends what it cannot mean may hold tasks it will never answer.
+        if let worker {
+            intake.backlogs[peer] = nil
+            lose(worker, reason: "it sent a malformed frame", now: now)
+        }
     }
 
     private mutating func receive(_ message: Message, peer: [UInt8], now: Double) {
@@ -54,12 +142,14 @@ extension CoordinatorCore {
                       startedAt: result.startedAt, finishedAt: result.finishedAt)
             case .failure(let invalid):
                 count(.invalidResults)
-                log(.warning, "refused the result for task \(task.id) from \(describe(peer)): \(invalid.reason)")
+                if let more = complaining(about: peer, reason: "invalid") {
+                    log(.warning, "refused the result for task \(task.id) from \(describe(peer)): \(invalid.reason)" + more)
+                }
                 // Fault belongs to the worker: one whose results keep being invalid is refused
                 // before its last one can count against the task.
                 let inARow = dispatcher.noteInvalid(worker)
                 if inARow >= options.quarantineAfter {
-                    send(.ack(Ack(taskIDs: [task.id])), to: peer)
+                    ack(task.id, to: peer)
                     quarantine(worker, reason: "\(inARow) invalid results in a row (the last for task \(task.id): \(invalid.reason))",
                                now: now)
                     return
@@ -73,7 +163,9 @@ extension CoordinatorCore {
             guard let task = leased(failure.taskID, attempt: failure.attempt, sweep: failure.sweep, from: worker, peer: peer)
             else { return }
             let reason = String(failure.reason.prefix(2000))
-            log(.warning, "task \(task.id) failed on \(describe(peer)): \(reason)")
+            if let more = complaining(about: peer, reason: "task failed") {
+                log(.warning, "task \(task.id) failed on \(describe(peer)): \(reason)" + more)
+            }
             failAttempt(task, attempt: failure.attempt, worker: worker, peer: peer, reason: reason, now: now)
         case .heartbeat(let heartbeat):
             if worker == nil {
@@ -88,7 +180,9 @@ extension CoordinatorCore {
             assignAll(now: now)
         case .welcome, .reject, .task, .shutdown, .ack, .register:
             count(.unexpectedMessages)
-            log(.warning, "dropped a coordinator-only message from \(describe(peer))")
+            if let more = complaining(about: peer, reason: "unexpected") {
+                log(.warning, "dropped a coordinator-only message from \(describe(peer))" + more)
+            }
         }
     }
 
@@ -97,7 +191,9 @@ extension CoordinatorCore {
     private mutating func registered(_ worker: String?, peer: [UInt8], what: String) -> String? {
         if let worker { return worker }
         count(.unregistered)
-        log(.warning, "refused \(what) from \(describe(peer)), which has not registered; asked it to say hello")
+        if let more = complaining(about: peer, reason: "unregistered") {
+            log(.warning, "refused \(what) from \(describe(peer)), which has not registered; asked it to say hello" + more)
+        }
         send(.register(Register(reason: "unknown connection: say hello, then send your results again")), to: peer)
         return nil
     }
@@ -110,7 +206,9 @@ extension CoordinatorCore {
         guard let worker = registered(worker, peer: peer, what: what) else { return nil }
         guard let slot = dispatcher.workers[worker], slot.session != session else { return worker }
         count(.wrongSession)
-        log(.warning, "refused \(what) from \(describe(peer)): it does not carry the session's token; asked it to say hello")
+        if let more = complaining(about: peer, reason: "session") {
+            log(.warning, "refused \(what) from \(describe(peer)): it does not carry the session's token; asked it to say hello" + more)
+        }
         send(.register(Register(reason: "wrong session token: say hello, then send your results again")), to: peer)
         return nil
     }
@@ -121,8 +219,10 @@ extension CoordinatorCore {
                                  peer: [UInt8]) -> SweepTask? {
         guard sweep == plan.fingerprint else {
             count(.otherSweep)
-            log(.warning, "refused a result of another sweep (fingerprint \(sweep.prefix(32))) for task \(taskID) from \(describe(peer)); this sweep is \(plan.fingerprint)")
-            send(.ack(Ack(taskIDs: [taskID])), to: peer)
+            if let more = complaining(about: peer, reason: "other sweep") {
+                log(.warning, "refused a result of another sweep (fingerprint \(sweep.prefix(32))) for task \(taskID) from \(describe(peer)); this sweep is \(plan.fingerprint)" + more)
+            }
+            ack(taskID, to: peer)
             return nil
         }
         switch dispatcher.check(taskID, attempt: attempt, from: worker) {
@@ -134,16 +234,20 @@ extension CoordinatorCore {
             return task(taskID)
         case .unknownTask:
             count(.unknownTasks)
-            log(.warning, "refused a result for unknown task \(taskID) from \(describe(peer))")
+            if let more = complaining(about: peer, reason: "unknown task") {
+                log(.warning, "refused a result for unknown task \(taskID) from \(describe(peer))" + more)
+            }
         case .alreadyDone:
             count(.duplicateResults)
             log(.debug, "ignored a duplicate result for task \(taskID) from \(describe(peer))")
         case .notHolder:
             count(.noLease)
             let holder = dispatcher.lease(of: taskID).map { "held by \($0.worker) at attempt \($0.lease.attempt)" } ?? "not leased"
-            log(.warning, "refused a result for task \(taskID) attempt \(attempt) from \(describe(peer)): the task is \(holder)")
+            if let more = complaining(about: peer, reason: "no lease") {
+                log(.warning, "refused a result for task \(taskID) attempt \(attempt) from \(describe(peer)): the task is \(holder)" + more)
+            }
         }
-        send(.ack(Ack(taskIDs: [taskID])), to: peer)
+        ack(taskID, to: peer)
         return nil
     }
 
@@ -227,7 +331,7 @@ extension CoordinatorCore {
         case .requeued(let failures):
             count(.tasksRequeued)
             log(.info, "task \(task.id) back in the queue after \(failures) failure(s) (of --max-attempts \(dispatcher.maxAttempts))")
-            send(.ack(Ack(taskIDs: [task.id])), to: peer)
+            ack(task.id, to: peer)
             assign(worker, now: now)
         case .exhausted(let failures):
             let on = dispatcher.failedWorkers(of: task.id)

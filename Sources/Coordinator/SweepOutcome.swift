@@ -26,12 +26,14 @@ public struct WireCounters: Sendable, Equatable {
     public var wrongSession = 0
     /// Workers refused for the rest of the run (invalid results in a row, a failed replay).
     public var workersQuarantined = 0
+    /// Frames dropped unread: their peer's backlog was full (it sends faster than it is read).
+    public var framesDropped = 0
 
     /// One counter, named in `CoordinatorCore.Command.count`.
     public enum Counter: Sendable, Hashable, CaseIterable {
         case malformedFrames, versionMismatches, unexpectedMessages, unknownTasks, duplicateResults, workersLost
         case tasksRequeued, tasksFailed, unregistered, otherSweep, noLease, invalidResults, leasesExpired
-        case duplicateWorkers, wrongSession, workersQuarantined
+        case duplicateWorkers, wrongSession, workersQuarantined, framesDropped
     }
 
     public init() {}
@@ -55,6 +57,7 @@ public struct WireCounters: Sendable, Equatable {
             case .duplicateWorkers: duplicateWorkers
             case .wrongSession: wrongSession
             case .workersQuarantined: workersQuarantined
+            case .framesDropped: framesDropped
             }
         }
         set {
@@ -75,6 +78,7 @@ public struct WireCounters: Sendable, Equatable {
             case .duplicateWorkers: duplicateWorkers = newValue
             case .wrongSession: wrongSession = newValue
             case .workersQuarantined: workersQuarantined = newValue
+            case .framesDropped: framesDropped = newValue
             }
         }
     }

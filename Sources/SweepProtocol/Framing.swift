@@ -123,36 +123,15 @@ extension Message {
 
     /// Decodes a frame of one message or a batch of them.
     public static func decodeAll(_ frame: [UInt8]) throws(ProtocolError) -> [Message] {
-        let kind = try header(of: frame)
-        guard kind == .batch else {
-            var r = WireReader(frame, from: headerBytes, kind: kind.name)
-            return [try decodeBody(kind, &r)]
-        }
-        var r = WireReader(frame, from: headerBytes, kind: "batch")
-        // An entry takes at least its kind byte and its length.
-        let count = try r.count("count", minimum: 5)
-        guard count >= 1 else { throw .badBody(kind: "batch", detail: "count: an empty batch") }
+        var entries = try FrameEntries(frame)
         var messages: [Message] = []
-        messages.reserveCapacity(count)
-        for index in 0..<count {
-            let byte = try r.u8("entry kind")
-            guard let entryKind = Kind(rawValue: byte), entryKind.batchable else {
-                throw .badBody(kind: "batch", detail: "entry \(index): kind \(byte) cannot be batched (task, result and taskFailed can)")
-            }
-            let length = Int(try r.u32("entry length"))
-            guard length <= r.remaining else {
-                throw .badBody(kind: "batch", detail: "entry \(index): length \(length) exceeds the \(r.remaining) byte(s) left")
-            }
-            var entry = WireReader(frame, from: r.offset, to: r.offset + length, kind: entryKind.name, entry: index)
-            messages.append(try decodeBody(entryKind, &entry))
-            r.skip(length)
-        }
-        try r.finish()
+        messages.reserveCapacity(entries.remaining)
+        while let message = try entries.next() { messages.append(message) }
         return messages
     }
 
     /// Checks magic, size and version; the kind the header names.
-    private static func header(of frame: [UInt8]) throws(ProtocolError) -> Kind {
+    static func header(of frame: [UInt8]) throws(ProtocolError) -> Kind {
         guard frame.count >= headerBytes else { throw .tooShort(bytes: frame.count) }
         guard frame.count <= maxFrameBytes else { throw .tooLarge(bytes: frame.count) }
         guard frame[0] == magic[0], frame[1] == magic[1], frame[2] == magic[2], frame[3] == magic[3] else {
@@ -167,7 +146,7 @@ extension Message {
         return kind
     }
 
-    private static func decodeBody(_ kind: Kind, _ r: inout WireReader) throws(ProtocolError) -> Message {
+    static func decodeBody(_ kind: Kind, _ r: inout WireReader) throws(ProtocolError) -> Message {
         let message: Message
         switch kind {
         case .hello: message = .hello(try Hello(from: &r))
@@ -230,4 +209,72 @@ extension Message {
         default: "\(error)"
         }
     }
+}
+
+/// The messages of one frame, decoded one at a time: a receiver acts on a batch's entries a
+/// few at a time, so that one peer's large batch does not hold up the others. The header and
+/// the batch's count are checked up front, each entry (kind, length, body) as it is read: a
+/// malformed entry makes `next()` throw, after the entries before it were read. Nothing is
+/// decoded before it is asked for, so a frame dropped unread costs nothing but its bytes.
+public struct FrameEntries: Sendable {
+    private let frame: [UInt8]
+    /// Set for a frame of one message.
+    private var single: Message.Kind?
+    private var offset: Int
+    private var index = 0
+    /// Entries not yet read.
+    public private(set) var remaining: Int
+    /// Whether the frame is a batch.
+    public let isBatch: Bool
+    /// The frame's size, for a receiver's accounting.
+    public var byteCount: Int { frame.count }
+
+    public init(_ frame: [UInt8]) throws(ProtocolError) {
+        self.frame = frame
+        let kind = try Message.header(of: frame)
+        offset = Message.headerBytes
+        guard kind == .batch else {
+            single = kind
+            remaining = 1
+            isBatch = false
+            return
+        }
+        isBatch = true
+        var r = WireReader(frame, from: Message.headerBytes, kind: "batch")
+        // An entry takes at least its kind byte and its length.
+        let count = try r.count("count", minimum: 5)
+        guard count >= 1 else { throw .badBody(kind: "batch", detail: "count: an empty batch") }
+        offset = r.offset
+        remaining = count
+    }
+
+    /// The next message, or nil when every one was read.
+    public mutating func next() throws(ProtocolError) -> Message? {
+        guard remaining > 0 else { return nil }
+        remaining -= 1
+        if let kind = single {
+            var r = WireReader(frame, from: offset, kind: kind.name)
+            return try Message.decodeBody(kind, &r)
+        }
+        defer { index += 1 }
+        var r = WireReader(frame, from: offset, kind: "batch")
+        let byte = try r.u8("entry kind")
+        guard let kind = Message.Kind(rawValue: byte), kind.batchable else {
+            throw .badBody(kind: "batch", detail: "entry \(index): kind \(byte) cannot be batched (task, result and taskFailed can)")
+        }
+        let length = Int(try r.u32("entry length"))
+        guard length <= r.remaining else {
+            throw .badBody(kind: "batch", detail: "entry \(index): length \(length) exceeds the \(r.remaining) byte(s) left")
+        }
+        let start = r.offset
+        offset = start + length
+        if remaining == 0 && offset != frame.count {
+            throw .badBody(kind: "batch", detail: "\(frame.count - offset) byte(s) left after the last entry")
+        }
+        var entry = WireReader(frame, from: start, to: offset, kind: kind.name, entry: index)
+        return try Message.decodeBody(kind, &entry)
+    }
+
+    /// Skips the entries not yet read.
+    public mutating func skipRest() { remaining = 0 }
 }

@@ -66,7 +66,8 @@ import Testing
             last = h.receive(h.invalidResult(task.taskID, attempt: task.attempt), from: 1)
         }
         #expect(last.counts(.workersQuarantined) == 1 && last.counts(.tasksFailed) == 0)
-        guard case .reject(let reject)? = last.messages(to: 1).last else {
+        guard case .reject(let reject)? = last.messages(to: 1).first(where: { if case .reject = $0 { true } else { false } })
+        else {
             Issue.record("not told: \(last.messages(to: 1))")
             return
         }

@@ -19,12 +19,14 @@ final class DLSweepProcess: @unchecked Sendable {
         return Bundle.main.bundleURL.appendingPathComponent("dlsweep")
     }()
 
-    init(_ arguments: [String], in directory: URL, label: String, environment: [String: String] = [:]) throws {
+    /// - Parameter executable: another program than dlsweep (a peer written in Python).
+    init(_ arguments: [String], in directory: URL, label: String, environment: [String: String] = [:],
+         executable: URL? = nil) throws {
         stdoutURL = directory.appendingPathComponent("\(label).out")
         stderrURL = directory.appendingPathComponent("\(label).err")
         _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.executableURL = Self.binary
+        process.executableURL = executable ?? Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
