@@ -180,6 +180,7 @@ def main():
     w = sub.add_parser("worker")
     w.add_argument("--connect", required=True)
     w.add_argument("--threads", type=int, default=1)
+    w.add_argument("--processes")
     w.add_argument("--heartbeat", type=float, default=1.0)
     w.add_argument("--reconnect-timeout", type=float, default=600.0)
     w.add_argument("--curve-key")

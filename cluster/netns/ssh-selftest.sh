@@ -49,17 +49,24 @@ done
 check "start-workers.sh exits 0" test $? -eq 0
 "$ssh_dir/list-workers.sh" "$work/hosts" >"$work/list1" 2>&1
 check "list-workers.sh exits 0" test $? -eq 0
-check "h1 runs 2 workers (workers=2)" test "$(grep -c '^10.231.0.2: worker .* running' "$work/list1")" -eq 2
-check "h2 runs one worker per core (auto)" test "$(grep -c '^h2: worker .* running' "$work/list1")" -ge 1
+check "h1 runs one node worker (default)" test "$(grep -c '^10.231.0.2: worker .* running' "$work/list1")" -eq 1
+check "... with 2 compute processes (workers=2)" grep -q '^10.231.0.2: started 1, already running 0, wanted 1 node worker (2 compute processes)' "$work/start1"
+check "h2 runs one node worker with one process per core (auto)" grep -qE '^h2: started 1, already running 0, wanted 1 node worker \([1-9][0-9]* compute processes\)' "$work/start1"
 sleep 3
 check "the workers got tasks" grep -q 'progress' "$work/out/../coordinator.log"
 "$ssh_dir/start-workers.sh" "$work/hosts" tcp://10.231.0.1:5555 auto >"$work/start2" 2>&1
-check "starting again leaves running workers alone" grep -q '^10.231.0.2: started 0, already running 2' "$work/start2"
+check "starting again leaves running workers alone" grep -q '^10.231.0.2: started 0, already running 1' "$work/start2"
 "$ssh_dir/stop-workers.sh" "$work/hosts" --timeout 20 >"$work/stop" 2>&1
 check "stop-workers.sh exits 0" test $? -eq 0
 "$ssh_dir/list-workers.sh" "$work/hosts" >"$work/list2" 2>&1
 check "no worker left running" test "$(count_running "$work/list2")" -eq 0
 check "no worker process left in h1 or h2" test -z "$(ip netns pids "dlsw-$DLSW_TESTBED_ID-h1")$(ip netns pids "dlsw-$DLSW_TESTBED_ID-h2")"
+# One worker per core instead of a node worker.
+DLSWEEP_NODE_WORKER=0 "$ssh_dir/start-workers.sh" "$work/hosts" tcp://10.231.0.1:5555 auto >"$work/start3" 2>&1
+"$ssh_dir/list-workers.sh" "$work/hosts" >"$work/list3" 2>&1
+check "with DLSWEEP_NODE_WORKER=0, h1 runs 2 workers (workers=2)" test "$(grep -c '^10.231.0.2: worker .* running' "$work/list3")" -eq 2
+"$ssh_dir/stop-workers.sh" "$work/hosts" --timeout 20 >"$work/stop3" 2>&1
+check "... and stop-workers.sh stops them" test $? -eq 0
 # shellcheck disable=SC2016 # $1 expands in the inner bash
 check "bad hosts file is refused" bash -c '! "$1/start-workers.sh" <(echo "h1 worker=3") tcp://10.231.0.1:5555 2>/dev/null' _ "$ssh_dir"
 
@@ -67,6 +74,6 @@ if ((failures == 0)); then
     echo PASS
 else
     echo "FAIL ($failures checks)"
-    tail -n +1 "$work"/start1 "$work"/list1 "$work"/start2 "$work"/stop "$work"/list2
+    tail -n +1 "$work"/start1 "$work"/list1 "$work"/start2 "$work"/stop "$work"/list2 "$work"/start3 "$work"/list3
     exit 1
 fi

@@ -86,9 +86,15 @@ action=$1
 shift
 case $action in
 start)
-    coordinator=$1 count=$2 dlsweep=$3
-    shift 3
+    coordinator=$1 count=$2 dlsweep=$3 node_worker=$4
+    shift 4
     [[ $count == auto ]] && count=$(cores)
+    # One node worker (slot 0) feeding $count compute processes, or $count workers.
+    processes=()
+    if [[ $node_worker == 1 ]]; then
+        processes=(--processes "$count")
+        count=1
+    fi
     # A quoted "~/..." in the worker arguments means the home folder here.
     args=()
     for arg in "$@"; do
@@ -109,7 +115,7 @@ start)
         log=$logs/worker-$i.log
         printf "=== %s start: %s worker --connect %s\n" "$(date -u "+%F %T")" "$dlsweep" "$coordinator" >>"$log"
         OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-            setsid nohup "$dlsweep" worker --connect "$coordinator" --threads 1 "$@" >>"$log" 2>&1 </dev/null &
+            setsid nohup "$dlsweep" worker --connect "$coordinator" --threads 1 "${processes[@]}" "$@" >>"$log" 2>&1 </dev/null &
         echo "$!" >"$run/worker-$i.pid"
         started=$((started + 1))
     done
@@ -118,7 +124,11 @@ start)
     for ((i = 0; i < count; i++)); do
         slot_pid "$i" >/dev/null || { failed=$((failed + 1)); echo "worker $i exited at once: $(tail -n 1 "$logs/worker-$i.log")"; }
     done
-    echo "started $started, already running $running, wanted $count, logs in $logs"
+    if [[ $node_worker == 1 ]]; then
+        echo "started $started, already running $running, wanted 1 node worker (${processes[1]} compute processes), logs in $logs"
+    else
+        echo "started $started, already running $running, wanted $count, logs in $logs"
+    fi
     [[ $failed -eq 0 ]]
     ;;
 list)
