@@ -15,10 +15,12 @@ public import TrainingCore
 /// seeds come from its cell and trial, and an adaptive round from completed rounds only.
 ///
 /// Only the grid's first round is ordered (an adaptive round's tasks go out in id order after
-/// it), and only grids of at most `maxCells` cells: the model keeps a few numbers per cell.
+/// it), and only grids of at most `maxCells` cells and `maxTasks` tasks.
 public struct TaskCostModel: Sendable {
-    /// Above this many cells the tasks go out in id order and the ETA is the rate's.
+    /// Above this many cells (or `maxTasks` tasks in the grid) the tasks go out in id order and
+    /// the ETA is the rate's: the model keeps a few numbers per cell and reads the done tasks once.
     public static let maxCells = 200_000
+    public static let maxTasks = 50_000_000
 
     /// Trials per grid cell; ids `cell * trials + trial` (`SweepPlan`).
     let trials: Int
@@ -45,7 +47,7 @@ public struct TaskCostModel: Sendable {
     /// nil for a grid of more than `maxCells` cells.
     public init?(plan: SweepPlan, done: TaskBitmap) {
         let cells = plan.cells.gridCount
-        guard cells <= Self.maxCells, plan.trials >= 1 else { return nil }
+        guard cells <= Self.maxCells, plan.gridTaskCount <= Self.maxTasks, plan.trials >= 1 else { return nil }
         trials = plan.trials
         orderedTaskCount = plan.gridTaskCount
         let priors = (0..<cells).map { Self.prior(of: plan.configuration.spec(of: plan.cells[$0])) }
@@ -53,8 +55,10 @@ public struct TaskCostModel: Sendable {
         order = (0..<cells).sorted { (priors[$0], $1) > (priors[$1], $0) }.map { Int32($0) }
         handedOut = [Int32](repeating: 0, count: cells)
         remaining = [Int32](repeating: Int32(clamping: plan.trials), count: cells)
-        for task in 0..<done.count where done[task] {
-            if task < orderedTaskCount { remaining[task / trials] -= 1 } else { doneBeyond += 1 }
+        if done.setCount > 0 {  // a resumed sweep
+            for task in 0..<done.count where done[task] {
+                if task < orderedTaskCount { remaining[task / trials] -= 1 } else { doneBeyond += 1 }
+            }
         }
         for cell in 0..<cells { unmeasuredRemainingPrior += Double(remaining[cell]) * prior[cell] }
     }
