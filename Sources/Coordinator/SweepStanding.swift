@@ -89,12 +89,7 @@ public struct SweepStanding: Codable, Sendable {
         failed = rounds.reduce(0) { $0 + $1.failed }
         percent = tasks == 0 ? 100 : Double(done) * 100 / Double(tasks)
 
-        var holder: FolderLock.Holder?
-        do {
-            try FolderLock.checkFree(directory: directory)
-        } catch ResultsStoreError.folderInUse(_, let found) {
-            holder = found
-        }
+        let holder = FolderLock.holder(directory: directory)
         let file = FolderStatus.read(directory: directory)
         // The status file speaks for the coordinator holding the lock only if it wrote it.
         let live = holder != nil && file.map { $0.pid == holder!.pid && $0.host == holder!.host } == true ? file : nil

@@ -36,6 +36,11 @@ public final class FolderLock: Sendable {
         close(descriptor)
     }
 
+    /// Seconds a coordinator tries again before it takes the lock for held: `dlsweep status`
+    /// probes the lock by taking it for an instant (`holder(directory:)`), and a coordinator
+    /// starting at that instant must not be refused for it.
+    public static let patience = 0.5
+
     /// Takes the lock of `directory` (which must exist) or throws `folderInUse` naming the holder.
     public static func acquire(directory: String) throws -> FolderLock {
         let path = (directory as NSString).appendingPathComponent(fileName)
@@ -43,7 +48,7 @@ public final class FolderLock: Sendable {
         guard fd >= 0 else {
             throw ResultsStoreError.cannotLock(path: path, reason: String(cString: strerror(errno)))
         }
-        if let error = tryLock(fd, path: path, directory: directory) {
+        if let error = tryLock(fd, path: path, directory: directory, patience: patience) {
             close(fd)
             throw error
         }
@@ -59,8 +64,22 @@ public final class FolderLock: Sendable {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return }  // no lock file: nobody holds it
         defer { close(fd) }
-        if let error = tryLock(fd, path: path, directory: directory) { throw error }
+        if let error = tryLock(fd, path: path, directory: directory, patience: patience) { throw error }
         // Got it: the descriptor's close releases it at once.
+    }
+
+    /// The coordinator holding the lock of `directory` now, or nil when none does: a probe
+    /// that takes the lock for an instant if it is free (coordinators starting then wait it out,
+    /// see `patience`) and creates nothing.
+    public static func holder(directory: String) -> Holder? {
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        // Read-write where it can: NFS turns flock into a POSIX lock, whose exclusive form needs it.
+        var fd = open(path, O_RDWR | O_CLOEXEC)
+        if fd < 0 { fd = open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if case .folderInUse(_, let holder)? = tryLock(fd, path: path, directory: directory, patience: 0) { return holder }
+        return nil
     }
 
     /// Records the address the owner listens on, for the message a second coordinator gets.
@@ -68,10 +87,15 @@ public final class FolderLock: Sendable {
         write(Holder(host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), address: address))
     }
 
-    private static func tryLock(_ fd: Int32, path: String, directory: String) -> ResultsStoreError? {
+    private static func tryLock(_ fd: Int32, path: String, directory: String, patience: Double) -> ResultsStoreError? {
+        let deadline = Date().addingTimeInterval(patience)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
+            if code == EWOULDBLOCK, Date() < deadline {
+                usleep(20_000)
+                continue
+            }
             if code == EWOULDBLOCK {
                 var holder = readHolder(path) ?? Holder(host: "unknown", pid: 0, address: nil)
                 if holder.address == nil {
