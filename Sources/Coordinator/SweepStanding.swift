@@ -46,6 +46,8 @@ public struct SweepStanding: Codable, Sendable {
     public var tasks: Int
     public var done: Int
     public var failed: Int
+    /// Earlier failures set aside by `--retry-failed` (their tasks ran again).
+    public var retried: Int
     public var percent: Double
     public var rounds: [Round]
     /// Tasks per second: the coordinator's (this session) while it runs, else the store's over
@@ -87,6 +89,7 @@ public struct SweepStanding: Codable, Sendable {
         }
         done = rounds.reduce(0) { $0 + $1.done }
         failed = rounds.reduce(0) { $0 + $1.failed }
+        retried = try store.retriedFailures(limit: 0).total
         percent = tasks == 0 ? 100 : Double(done) * 100 / Double(tasks)
 
         let holder = FolderLock.holder(directory: directory)
@@ -154,7 +157,8 @@ public struct SweepStanding: Codable, Sendable {
         } else {
             lines.append("coordinator: none owns the folder" + (owner.address.map { " (the last listened on \($0))" } ?? ""))
         }
-        lines.append("progress: \(done) of \(tasks) tasks (\(String(format: "%.1f", percent))%), \(failed) failed")
+        lines.append("progress: \(done) of \(tasks) tasks (\(String(format: "%.1f", percent))%), \(failed) failed"
+                     + (retried > 0 ? " (\(retried) earlier failure(s) retried with --retry-failed)" : ""))
         if rounds.count > 1 {
             for round in rounds {
                 lines.append("  round \(round.round): \(round.done) of \(round.tasks) tasks, \(round.failed) failed")

@@ -36,6 +36,10 @@ import Testing
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(html.contains("2 earlier failure(s) of tasks run again by --retry-failed") && html.contains("synthetic failure of task 10"))
 
+        let status = try DLSweepProcess(["status", "out"], in: directory, label: "status")
+        #expect(status.wait(seconds: 60) == 0)
+        #expect(status.stdout.contains("24 of 24 tasks (100.0%), 0 failed (2 earlier failure(s) retried with --retry-failed)"), "\(status.stdout)")
+
         // Nothing failed now: a second --retry-failed retries nothing and keeps the history.
         let again = try DLSweepProcess(["run", "sweep.yaml", "--workers", "1", "--out", "out", "--retry-failed", "--progress", "none"],
                                        in: directory, label: "again")
