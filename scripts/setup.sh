@@ -60,40 +60,20 @@ if ! python3 -c 'import zmq' 2>/dev/null; then
     python3 -m pip install --quiet pyzmq 2>/dev/null \
         || { echo "setup: could not install pyzmq (pip install pyzmq)" >&2; exit 1; }
 fi
-if ! python3 -c 'import dask.distributed' 2>/dev/null; then
-    # For `dlsweep bench dispatch --compare-dask` (scripts/bench_dask_noop.py).
-    echo "setup: installing dask[distributed]" >&2
-    python3 -m pip install --quiet "dask[distributed]" 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages "dask[distributed]" 2>/dev/null \
-        || { echo "setup: could not install dask (pip install 'dask[distributed]')" >&2; exit 1; }
-fi
-if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
-    # The /metrics test parses the live view's output with Prometheus' own Python parser
-    # (scripts/parse_metrics.py); a python3 other than the system's does not see the Debian package.
-    echo "setup: installing prometheus-client" >&2
-    python3 -m pip install --quiet prometheus-client 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages prometheus-client 2>/dev/null \
-        || { echo "setup: could not install prometheus-client (pip install prometheus-client)" >&2; exit 1; }
-fi
-if ! python3 -c 'import selenium' 2>/dev/null; then
-    echo "setup: installing selenium" >&2
-    python3 -m pip install --quiet selenium 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages selenium 2>/dev/null \
-        || { echo "setup: could not install selenium (pip install selenium)" >&2; exit 1; }
-fi
-if ! python3 -c 'import yaml' 2>/dev/null; then
-    # For cluster/kubernetes/run-locally.py (the Kubernetes manifests' pods as local processes).
-    echo "setup: installing pyyaml" >&2
-    python3 -m pip install --quiet pyyaml 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages pyyaml 2>/dev/null \
-        || { echo "setup: could not install pyyaml (pip install pyyaml)" >&2; exit 1; }
-fi
-if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
-    echo "setup: installing kubernetes-validate" >&2
-    python3 -m pip install --quiet kubernetes-validate 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages kubernetes-validate 2>/dev/null \
-        || { echo "setup: could not install kubernetes-validate (pip install kubernetes-validate)" >&2; exit 1; }
-fi
+# pip_module MODULE PACKAGE: pip-installs PACKAGE when python3 cannot import MODULE (a python3
+# other than the system's, such as pyenv's or a venv's, does not see Debian's python3-* packages).
+pip_module() {
+    python3 -c "import $1" 2>/dev/null && return 0
+    echo "setup: installing $2" >&2
+    python3 -m pip install --quiet "$2" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "$2" 2>/dev/null \
+        || { echo "setup: could not install $2 (pip install '$2')" >&2; exit 1; }
+}
+pip_module dask.distributed "dask[distributed]"       # dlsweep bench dispatch --compare-dask (scripts/bench_dask_noop.py)
+pip_module prometheus_client.parser prometheus-client # the /metrics tests parse it with Prometheus' parser (scripts/parse_metrics.py)
+pip_module selenium selenium                          # the tests that open report.html in headless Chromium
+pip_module yaml pyyaml                                # cluster/kubernetes/run-locally.py (the manifests' pods as local processes)
+pip_module kubernetes_validate kubernetes-validate    # the Kubernetes manifests' offline validation
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo bash "$(dirname "$0")/../cluster/slurm/testbed.sh" install
