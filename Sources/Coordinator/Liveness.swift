@@ -42,9 +42,8 @@ extension CoordinatorCore {
                 send(.heartbeat(Heartbeat(sentAt: now, session: slot.session)), to: slot.peer)
             }
         }
-        for worker in dispatcher.silentWorkers(now: now, timeout: options.workerTimeout) {
-            lose(worker, reason: "silent for more than \(options.workerTimeout) s", now: now)
-        }
+        let silent = dispatcher.silentWorkers(now: now, timeout: options.workerTimeout)
+        if !silent.isEmpty { loseAll(silent, reason: "silent for more than \(options.workerTimeout) s", now: now) }
         let overrun = dispatcher.overrunLeases(now: now) { taskID in
             options.taskTimeout ?? durations.limit(cell: plan.position(ofTask: taskID).cell, task: taskID)
         }
@@ -69,6 +68,26 @@ extension CoordinatorCore {
             hadWorkers = true
             lastWorkerSeen = now
         }
+    }
+
+    /// Drops workers that fell silent together (a node of workers, a switch, a rack): one
+    /// line and one round of assignment for all of them, not one per worker (with thousands of
+    /// workers that would make the tick slow enough to look like a stall of its own).
+    mutating func loseAll(_ workers: [String], reason: String, now: Double) {
+        guard workers.count > 3 else {
+            for worker in workers { lose(worker, reason: reason, now: now) }
+            return
+        }
+        var requeued = 0
+        var hosts = Set<String>()
+        for worker in workers {
+            hosts.insert(dispatcher.workers[worker]?.host ?? "?")
+            requeued += dispatcher.dropWorker(worker).count
+        }
+        count(.workersLost, workers.count)
+        count(.tasksRequeued, requeued)
+        log(.warning, "\(workers.count) workers on \(hosts.count) host(s) dropped (\(workers.prefix(3).joined(separator: ", ")), …): \(reason); \(requeued) task(s) back in the queue")
+        assignAll(now: now)
     }
 
     /// Tells every worker the sweep is over; stragglers are answered by `answerStraggler`.

@@ -12,6 +12,12 @@ public final class Context: @unchecked Sendable {
         self.handle = handle
     }
 
+    /// The most sockets this context may hold (ZMQ_MAX_SOCKETS, 1,023 by default; each needs
+    /// a descriptor or two within the open-file limit). Set before the first socket.
+    public func setMaxSockets(_ count: Int32) throws(ZMQError) {
+        _ = try check("zmq_ctx_set") { zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, count) }
+    }
+
     /// Makes every blocking call on this context's sockets return `ZMQError.terminated`:
     /// the graceful-shutdown hook. Safe from any thread.
     public func shutdown() {

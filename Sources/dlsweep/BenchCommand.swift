@@ -8,7 +8,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: the training core, the coordinator, dispatch to worker processes.",
-        subcommands: [BenchCoreCommand.self, BenchCoordinatorCommand.self, BenchDispatchCommand.self, BenchOverheadCommand.self])
+        subcommands: [BenchCoreCommand.self, BenchCoordinatorCommand.self, BenchDispatchCommand.self, BenchOverheadCommand.self,
+                      BenchWorkerDriverCommand.self])
 }
 
 /// Which kernel variants `bench core` times the reduced step with.

@@ -9,8 +9,11 @@ import TrainingCore
 import ZeroMQ
 
 /// `dlsweep bench coordinator`: how many tasks per second one coordinator dispatches and
-/// records, and its memory, with hundreds of lightweight in-process workers that answer each
-/// task at once with a canned result (no training), over real tcp loopback sockets.
+/// records, and its memory, with many lightweight workers that answer each task at once with a
+/// canned result (no training), over real tcp loopback sockets. Up to 1,000 connections they
+/// run on threads of this process; beyond, in driver processes of their own (each connection
+/// takes descriptors on both ends, and a ZeroMQ context holds 1,023 sockets by default), so
+/// the CPU and memory figures are the coordinator's alone (`BenchScale.swift`).
 struct BenchCoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
@@ -22,8 +25,26 @@ struct BenchCoordinatorCommand: ParsableCommand {
     @Option(help: "Tasks in the synthetic grid (rounded to a multiple of 1000 cells).")
     var tasks = 1_000_000
 
-    @Option(help: "Threads that drive the lightweight workers.")
+    @Option(help: "Threads that drive the lightweight workers (per driver process).")
     var threads = 2
+
+    @Option(help: "Processes that drive the lightweight workers (default: none up to 1000 workers, else one per 2500).")
+    var driverProcesses: Int?
+
+    @Option(help: "Seconds between heartbeats.")
+    var heartbeat: Double = 2
+
+    @Option(help: "Seconds of silence after which the coordinator drops a worker.")
+    var workerTimeout: Double = 60
+
+    @Option(help: "Seconds the workers hold their first tasks before answering: the coordinator's heartbeat cost is measured meanwhile.")
+    var hold: Double = 0
+
+    @Option(help: "SIGKILL one driver process when this fraction of the tasks is done, and time how long the coordinator takes to notice.")
+    var killDriverAt: Double?
+
+    @Option(help: "Send the coordinator SIGTERM when this fraction of the tasks is done, and time the stop.")
+    var stopAt: Double?
 
     @Option(help: "Folder for the benchmark's results database (default: a temporary folder, removed after).")
     var out: String?
@@ -57,35 +78,51 @@ struct BenchCoordinatorCommand: ParsableCommand {
         let rssBefore = MemoryUsage.residentBytes()
         var options = CoordinatorOptions(bind: "tcp://127.0.0.1:*", outDirectory: directory)
         options.progress = .none
-        options.heartbeatInterval = 2
-        options.workerTimeout = 60
+        options.heartbeatInterval = heartbeat
+        options.workerTimeout = workerTimeout
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let rssPlanned = MemoryUsage.residentBytes()
         if dryRun {
             try measureIdle(coordinator, rssBefore: rssBefore)
             return
         }
-        print("grid: \(coordinator.plan.cells.count) cells × \(trials) trials = \(coordinator.plan.taskCount) tasks; \(workers) worker connections on \(threads) threads")
+        let processes = driverProcesses ?? (workers > 1000 ? (workers + 2499) / 2500 : 0)
+        print("grid: \(coordinator.plan.cells.count) cells × \(trials) trials = \(coordinator.plan.taskCount) tasks; \(workers) worker connections on \(threads) threads" + (processes > 0 ? " in each of \(processes) driver processes" : ""))
 
         let endpoint = coordinator.endpoint
-        let drivers = (0..<threads).map { index in
-            LightweightWorkers(
-                endpoint: endpoint, count: workers / threads + (index < workers % threads ? 1 : 0), label: index)
+        let stop = coordinator.stop
+        let signalled = Mutex<Date?>(nil)
+        let signals = onTermination {
+            signalled.withLock { $0 = $0 ?? Date() }
+            stop.request()
         }
-        for driver in drivers { driver.start() }
+        let drivers: any WorkerDrivers = processes > 0
+            ? try DriverProcesses(endpoint: endpoint, workers: workers, processes: processes, threads: threads, hold: hold,
+                                  onFailure: { _ in stop.request() })
+            : InProcessDrivers(endpoint: endpoint, workers: workers, threads: threads, hold: hold,
+                               onFailure: { _ in stop.request() })
+        let probe = ScaleProbe(coordinator: coordinator, workers: workers, heartbeat: heartbeat, workerTimeout: workerTimeout, hold: hold,
+                               killAt: processes > 1 ? killDriverAt : nil, stopAt: stopAt, drivers: drivers)
         let started = Date()
+        probe.start(at: started)
         let outcome = try coordinator.run()
+        let returned = Date()
+        withExtendedLifetime(signals) {}
         // The table as `dlsweep coordinator` writes it, timed as before it moved out of `run()`.
         if outcome.complete { _ = try writeSweepTables(coordinator, configuration: configuration, outDirectory: directory) }
         let seconds = Date().timeIntervalSince(started)
-        for driver in drivers { driver.stopAndJoin() }
+        drivers.stopAll()
         let peak = MemoryUsage.peakResidentBytes()
+        if let failure = drivers.failure {
+            throw ValidationError("the lightweight workers failed, so the figures would mean nothing: \(failure)")
+        }
 
         let rate = Double(outcome.recordedNow) / seconds
         print(String(format: "recorded %d results in %.1f s: %.0f tasks/s (each committed to SQLite before it counts)", outcome.recordedNow, seconds, rate))
         print("complete: \(outcome.complete ? "yes" : "no"); tasks per host: " + outcome.hosts.map { "\($0.host) \($0.tasks)" }.joined(separator: ", "))
-        print("memory (RSS): \(MemoryUsage.megabytes(rssBefore)) before, \(MemoryUsage.megabytes(rssPlanned)) with the plan and store open, peak \(MemoryUsage.megabytes(peak)) (the whole process, lightweight workers included)")
+        print("memory (RSS): \(MemoryUsage.megabytes(rssBefore)) before, \(MemoryUsage.megabytes(rssPlanned)) with the plan and store open, peak \(MemoryUsage.megabytes(peak)) " + (processes > 0 ? "(the coordinator's process alone)" : "(the whole process, lightweight workers included)"))
         print(String(format: "per task: %.1f µs of coordinator time, %.0f bytes of peak memory", 1e6 / rate, Double(peak) / Double(coordinator.plan.taskCount)))
+        probe.report(returned: returned, signalled: signalled.withLock { $0 }, separateProcesses: processes > 0)
     }
 }
 
@@ -123,20 +160,31 @@ final class LightweightWorkers: @unchecked Sendable {
     // live on the driver thread alone.
     private let endpoint: String
     private let count: Int
-    private let label: Int
+    private let label: String
+    /// Seconds from the start during which tasks are held, not answered.
+    private let hold: Double
+    private let onFailure: @Sendable (String) -> Void
     private let stop = StopSignal()
     private let done = DispatchSemaphore(value: 0)
 
-    init(endpoint: String, count: Int, label: Int) {
+    init(endpoint: String, count: Int, label: String, hold: Double = 0,
+         onFailure: @escaping @Sendable (String) -> Void) {
         self.endpoint = endpoint
         self.count = count
         self.label = label
+        self.hold = hold
+        self.onFailure = onFailure
     }
 
     func start() {
         let thread = Thread { [self] in
             defer { done.signal() }
-            do { try drive() } catch { FileHandle.standardError.write(Data("bench driver: \(error)\n".utf8)) }
+            do {
+                try drive()
+            } catch {
+                FileHandle.standardError.write(Data("bench driver \(label): \(error)\n".utf8))
+                onFailure("driver \(label) (\(count) workers): \(error)")
+            }
         }
         thread.stackSize = 8 << 20
         thread.start()
@@ -149,6 +197,9 @@ final class LightweightWorkers: @unchecked Sendable {
 
     private func drive() throws {
         let context = try Context()
+        // Past the default 1,023 sockets per context; the open-file limit still applies.
+        try context.setMaxSockets(Int32(count + 16))
+        let holdUntil = Date().timeIntervalSince1970 + hold
         let sockets = try (0..<count).map { index -> Socket in
             let socket = try Socket(context, type: .dealer)
             try socket.setLinger(milliseconds: 0)
@@ -167,7 +218,18 @@ final class LightweightWorkers: @unchecked Sendable {
             recovered: true, stationary: false, stepBudget: 100, budgetCapped: false, trainSeconds: 0)
         // Each peer's session token, from its welcome.
         var sessions = Array(repeating: "", count: sockets.count)
+        var held: [(index: Int, task: TaskAssignment)] = []
+        func answer(_ task: TaskAssignment, on index: Int) throws {
+            let now = Date().timeIntervalSince1970
+            try sockets[index].send([try Message.result(TaskResult(
+                sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
+                startedAt: now, finishedAt: now, session: sessions[index])).encoded()])
+        }
         while !stop.isRequested {
+            if !held.isEmpty && Date().timeIntervalSince1970 >= holdUntil {
+                for (index, task) in held { try answer(task, on: index) }
+                held = []
+            }
             let readable = try poll(sockets, timeout: 100)
             for (index, (socket, ready)) in zip(sockets, readable).enumerated() where ready {
                 while let frames = try socket.receive(timeout: 0) {
@@ -177,10 +239,11 @@ final class LightweightWorkers: @unchecked Sendable {
                         case .welcome(let welcome):
                             sessions[index] = welcome.session
                         case .task(let task):
-                            let now = Date().timeIntervalSince1970
-                            try socket.send([try Message.result(TaskResult(
-                                sweep: task.sweep, taskID: task.taskID, attempt: task.attempt, report: report,
-                                startedAt: now, finishedAt: now, session: sessions[index])).encoded()])
+                            if Date().timeIntervalSince1970 < holdUntil {
+                                held.append((index, task))
+                            } else {
+                                try answer(task, on: index)
+                            }
                         case .heartbeat:
                             try socket.send([try Message.heartbeat(Heartbeat(
                                 sentAt: Date().timeIntervalSince1970, session: sessions[index])).encoded()])
