@@ -67,6 +67,9 @@ public final class Coordinator {
         // back by TCP rather than buffered.
         try socket.setReceiveHighWaterMark(32)
         try socket.setRouterMandatory(true)
+        // Thousands of workers started at once (a whole allocation) overflow libzmq's default
+        // backlog of 100: the kernel drops their SYNs and they retry after 1, 3, 7, 15 s …
+        try socket.setBacklog(4096)
         if let curve = options.curve {
             let log = logger
             authenticator = try ZAPAuthenticator(context: context, allowedPublicKeys: curve.authorizedKeys) {

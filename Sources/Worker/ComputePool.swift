@@ -58,7 +58,7 @@ final class ComputePool: Sendable {
             return
         }
         var child: Child?
-        defer { child.map(end) }
+        defer { if let child { end(child) } }
         while !inbox.isClosed {
             if child == nil {
                 do {

@@ -141,6 +141,9 @@ public final class Socket {
     public func setRouterHandover(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_ROUTER_HANDOVER, on ? Int32(1) : Int32(0)) }
     public func setRoutingID(_ id: [UInt8]) throws(ZMQError) { try setOption(ZMQ_ROUTING_ID, id) }
     /// Queue messages only on completed connections: a send with no peer fails at once.
+    /// Pending connections the kernel queues for a listening socket (ZMQ_BACKLOG, 100 by
+    /// default; the kernel caps it at net.core.somaxconn).
+    public func setBacklog(_ connections: Int32) throws(ZMQError) { try setOption(ZMQ_BACKLOG, connections) }
     public func setImmediate(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_IMMEDIATE, on ? Int32(1) : Int32(0)) }
     public func setReconnectInterval(milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_RECONNECT_IVL, milliseconds) }
     public func setReconnectIntervalMax(milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_RECONNECT_IVL_MAX, milliseconds) }

@@ -200,14 +200,16 @@ final class LightweightWorkers: @unchecked Sendable {
         // Past the default 1,023 sockets per context; the open-file limit still applies.
         try context.setMaxSockets(Int32(count + 16))
         let holdUntil = Date().timeIntervalSince1970 + hold
+        func hello(_ index: Int) throws -> [UInt8] {
+            try Message.hello(Hello(
+                protocolVersion: Int(protocolVersion), workerID: "bench-\(label)-\(index)", host: "bench-host-\(index % 8)",
+                pid: Int(getpid()), cores: 1, blasThreads: 1, capabilities: ["gd"], prefetch: 2)).encoded()
+        }
         let sockets = try (0..<count).map { index -> Socket in
             let socket = try Socket(context, type: .dealer)
             try socket.setLinger(milliseconds: 0)
             try socket.connect(endpoint)
-            let hello = Hello(
-                protocolVersion: Int(protocolVersion), workerID: "bench-\(label)-\(index)", host: "bench-host-\(index % 8)",
-                pid: Int(getpid()), cores: 1, blasThreads: 1, capabilities: ["gd"], prefetch: 2)
-            try socket.send([try Message.hello(hello).encoded()])
+            try socket.send([try hello(index)])
             return socket
         }
         // A consistent report of the bench config's tasks (fixed budget of 100 steps).
@@ -247,6 +249,9 @@ final class LightweightWorkers: @unchecked Sendable {
                         case .heartbeat:
                             try socket.send([try Message.heartbeat(Heartbeat(
                                 sentAt: Date().timeIntervalSince1970, session: sessions[index])).encoded()])
+                        case .register:
+                            // Dropped (a driver starved of CPU fell silent): back in, as a worker does.
+                            try socket.send([try hello(index)])
                         default:
                             break
                         }

@@ -207,7 +207,7 @@ final class ScaleProbe: @unchecked Sendable {
                 Thread.sleep(until: started.addingTimeInterval(hold + 0.5))
                 startDone = coordinator.status.status?.done ?? startDone
             } else {
-                lines.append(String(format: "heartbeats not measured: the workers registered %.1f s before the end of --hold", window))
+                lines.append(String(format: "heartbeats not measured: fewer than two heartbeat intervals between the last registration and the end of --hold (%.1f s): use a longer --hold", window))
             }
         }
         runStart = (Date(), Self.cpuSeconds(), startDone)

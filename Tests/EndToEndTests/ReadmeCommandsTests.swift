@@ -13,6 +13,8 @@ import Testing
     static let skipped: [String: String] = [
         "dlsweep coordinator configs/figure1.yaml --bind tcp://*:5555 --out runs/figure1":
             "serves workers on other hosts and waits for them; MultiHostTests runs this layout on network namespaces",
+        "dlsweep worker --connect tcp://coordinator-host:5555 --processes auto":
+            "a node worker on another host; NodeWorkerTests runs node workers beside per-core workers",
         "dlsweep worker --connect tcp://coordinator-host:5555":
             "connects to another host; MultiHostTests",
         "dlsweep table dlsweep-runs/<jobid>":

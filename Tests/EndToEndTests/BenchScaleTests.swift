@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// `bench coordinator` with its workers in driver processes: it measures what it promises,
+/// and a driver that cannot run stops it with the reason instead of leaving it waiting.
+@Suite(.serialized)
+struct BenchScaleTests {
+    @Test("bench coordinator with driver processes: registration, heartbeat cost, a killed driver noticed, a SIGTERM timed")
+    func driverProcesses() throws {
+        let directory = try makeTemporaryDirectory()
+        let bench = try DLSweepProcess(
+            ["bench", "coordinator", "--workers", "40", "--driver-processes", "2", "--threads", "1", "--tasks", "20000",
+             "--heartbeat", "0.5", "--worker-timeout", "2", "--hold", "3", "--kill-driver-at", "0.1", "--stop-at", "0.6"],
+            in: directory, label: "bench-scale")
+        #expect(bench.wait(seconds: 300) == 0, "\(bench.stderr.suffix(2000))")
+        let out = bench.stdout
+        #expect(out.contains("40 worker connections on 1 threads in each of 2 driver processes"), "\(out)")
+        #expect(out.contains("(the coordinator's process alone)"), "\(out)")
+        #expect(out.contains("all 40 workers registered"), "\(out)")
+        #expect(out.contains("µs of coordinator CPU per heartbeat"), "\(out)")
+        // Half the workers die with their driver; the coordinator drops all 20 and re-queues their tasks.
+        let killed = try #require(out.split(separator: "\n").first { $0.hasPrefix("a driver process of 20 workers SIGKILLed") },
+                                  "\(out)")
+        #expect(killed.contains("all 20 after") && killed.contains("(worker timeout 2 s)"), "\(killed)")
+        #expect(out.contains("with all 40 connections: "), "\(out)")
+        #expect(out.contains("SIGTERM to run() returning, with 40 connections: "), "\(out)")
+        #expect(out.contains("complete: no"), "stopped at 60%: \(out)")
+    }
+
+    @Test("a driver process that cannot open its connections stops the bench with the reason")
+    func driverFails() throws {
+        let directory = try makeTemporaryDirectory()
+        // 2,000 workers need about 4,000 descriptors in one driver: more than a limit of 1,024.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", DLSweepProcess.binary.path,
+                           "bench", "coordinator", "--workers", "2000", "--driver-processes", "1", "--tasks", "2000"]
+        shell.currentDirectoryURL = directory
+        let log = directory.appendingPathComponent("bench.err")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        shell.standardError = try FileHandle(forWritingTo: log)
+        shell.standardOutput = FileHandle.nullDevice
+        try shell.run()
+        let deadline = Date().addingTimeInterval(120)
+        while shell.isRunning && Date() < deadline { usleep(20_000) }
+        if shell.isRunning { kill(shell.processIdentifier, SIGKILL) }
+        let stderr = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(!shell.isRunning && shell.terminationStatus != 0, "\(stderr)")
+        #expect(stderr.contains("the lightweight workers failed") && stderr.contains("use more --driver-processes"), "\(stderr)")
+    }
+}
