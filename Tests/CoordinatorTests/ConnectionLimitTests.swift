@@ -43,3 +43,27 @@ import Testing
         #expect(limit.soft == min(limit.hard, limit.soft) && limit.inUse > 0)
     }
 }
+
+@Suite struct SilentTogetherTests {
+    @Test("workers that fall silent together are dropped in one pass: one line, every task back in the queue")
+    func droppedTogether() throws {
+        var h = try CoreHarness(yaml: CoreHarness.noop(trials: 40))
+        for (index, id) in ["a", "b", "c", "d", "e"].enumerated() {
+            h.receive(CoreHarness.hello(id, prefetch: 2), from: UInt8(index + 1))
+        }
+        // The loop turns every second (a longer pause would be taken for the coordinator's own).
+        var out: [CoordinatorCore.Command] = []
+        for _ in 0..<11 {
+            h.now += 1
+            let turn = h.drive(.tick)
+            if turn.counts(.workersLost) > 0 { out = turn }
+        }
+        #expect(out.counts(.workersLost) == 5 && out.counts(.tasksRequeued) == 10)
+        #expect(h.core.dispatcher.workers.isEmpty)
+        let lines = out.compactMap { command -> String? in
+            if case .log(.warning, let text) = command { text } else { nil }
+        }
+        #expect(lines == ["5 workers on 5 host(s) dropped (a, b, c, …): silent for more than 10.0 s; 10 task(s) back in the queue"],
+                "\(lines)")
+    }
+}
