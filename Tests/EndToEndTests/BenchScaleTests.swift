@@ -31,21 +31,12 @@ struct BenchScaleTests {
     func driverFails() throws {
         let directory = try makeTemporaryDirectory()
         // 2,000 workers need about 4,000 descriptors in one driver: more than a limit of 1,024.
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", DLSweepProcess.binary.path,
-                           "bench", "coordinator", "--workers", "2000", "--driver-processes", "1", "--tasks", "2000"]
-        shell.currentDirectoryURL = directory
-        let log = directory.appendingPathComponent("bench.err")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        shell.standardError = try FileHandle(forWritingTo: log)
-        shell.standardOutput = FileHandle.nullDevice
-        try shell.run()
-        let deadline = Date().addingTimeInterval(120)
-        while shell.isRunning && Date() < deadline { usleep(20_000) }
-        if shell.isRunning { kill(shell.processIdentifier, SIGKILL) }
-        let stderr = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(!shell.isRunning && shell.terminationStatus != 0, "\(stderr)")
+        let bench = try underOpenFileLimit(
+            "-n 1024", ["bench", "coordinator", "--workers", "2000", "--driver-processes", "1", "--tasks", "2000"],
+            in: directory, label: "bench")
+        let status = bench.wait(seconds: 120)
+        #expect(status != nil && status != 0, "\(bench.stderr)")
+        let stderr = bench.stderr
         #expect(stderr.contains("the lightweight workers failed") && stderr.contains("use more --driver-processes"), "\(stderr)")
     }
 }

@@ -9,26 +9,14 @@ import Testing
         let directory = try makeTemporaryDirectory()
         try smallSweepYAML.write(to: directory.appendingPathComponent("sweep.yaml"), atomically: true, encoding: .utf8)
         // As on a cluster node whose default soft limit is low: the coordinator lifts its own.
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\"", DLSweepProcess.binary.path,
-                           "coordinator", "sweep.yaml", "--bind", "tcp://127.0.0.1:*", "--out", "out", "--progress", "none",
-                           "--heartbeat", "0.25", "--worker-timeout", "2", "--max-workers", "1"]
-        shell.currentDirectoryURL = directory
-        let coordinatorLog = directory.appendingPathComponent("coordinator.err")
-        _ = FileManager.default.createFile(atPath: coordinatorLog.path, contents: nil)
-        shell.standardError = try FileHandle(forWritingTo: coordinatorLog)
-        shell.standardOutput = FileHandle.nullDevice
-        try shell.run()
-        defer { if shell.isRunning { kill(shell.processIdentifier, SIGKILL) } }
-        var stderr: String { (try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? "" }
-
+        let coordinator = try underOpenFileLimit(
+            "-Sn 256",
+            ["coordinator", "sweep.yaml", "--bind", "tcp://127.0.0.1:*", "--out", "out", "--progress", "none",
+             "--heartbeat", "0.25", "--worker-timeout", "2", "--max-workers", "1"],
+            in: directory, label: "coordinator")
+        var stderr: String { coordinator.stderr }
         let out = directory.appendingPathComponent("out")
-        let addressFile = out.appendingPathComponent("coordinator.address")
-        try #require(DLSweepProcess.eventually(seconds: 20) {
-            (try? String(contentsOf: addressFile, encoding: .utf8))?.contains("tcp://") == true
-        }, "\(stderr)")
-        let endpoint = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try coordinator.coordinatorEndpoint(out: out)
         var hard = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &hard)
         if hard.rlim_max > 256 {
@@ -45,10 +33,15 @@ import Testing
         #expect(stderr.contains("at the limit of 1 worker connections (--max-workers); 1 refused so far"), "\(stderr)")
 
         #expect(first.wait(seconds: 120) == 0, "\(first.stderr.suffix(2000))")
-        let deadline = Date().addingTimeInterval(30)
-        while shell.isRunning && Date() < deadline { usleep(20_000) }
-        #expect(!shell.isRunning && shell.terminationStatus == 0, "\(stderr.suffix(2000))")
+        #expect(coordinator.wait(seconds: 30) == 0, "\(stderr.suffix(2000))")
         let reference = try await ReferenceTables.shared.table(for: smallSweepYAML)
         #expect(try deterministicTable(out) == reference, "final table differs from an undisturbed run")
     }
+}
+
+/// `dlsweep arguments…` started by a shell that first sets `ulimit options` (e.g. "-Sn 256"):
+/// the open-file limits a cluster node may give.
+func underOpenFileLimit(_ options: String, _ arguments: [String], in directory: URL, label: String) throws -> DLSweepProcess {
+    try DLSweepProcess(["-c", "ulimit \(options) && exec \"$0\" \"$@\"", DLSweepProcess.binary.path] + arguments,
+                       in: directory, label: label, executable: URL(fileURLWithPath: "/bin/sh"))
 }
