@@ -105,8 +105,12 @@ struct BenchCoreCommand: ParsableCommand {
         let reduced = byVariant.last!.seconds
         let plain = try secondsPerStep(.plain, steps: max(10, steps / 10))
         // The noisy case: k = min(m, n) columns, in the same blocked kernels (gemm without SIMD ones).
+        // With --kernels, the chosen variant (an AVX2-only CPU is emulated whole).
         let noisyRank = min(m, n)
+        let noisyVariant = kernels.variant ?? ThinKernels.Variant.best
+        ThinKernels.Variant.choose(kernels.variant)
         let noisy = noise > 0 ? try secondsPerStep(.reduced, steps: max(10, steps / 10), noise: noise) : nil
+        ThinKernels.Variant.choose(nil)
 
         // Flops of one step: forward, backward and update on every layer.
         let dims = [m] + Array(repeating: width, count: depth - 1) + [d]
@@ -148,8 +152,9 @@ struct BenchCoreCommand: ParsableCommand {
             print("         (kernels: \(variant))")
         }
         if let noisy {
-            line("noisy", noisy, stepFlops(columns: noisyRank), peak: widestPeak, of: widest)
-            let products = widest == .portable ? "gemm" : "kernels: \(ThinKernels.Variant.best)"
+            let noisyPeak = byVariant.first { $0.variant == noisyVariant }?.peak ?? noisyVariant.measuredPeak()
+            line("noisy", noisy, stepFlops(columns: noisyRank), peak: noisyPeak, of: noisyVariant)
+            let products = noisyVariant == .portable ? "gemm" : "kernels: \(noisyVariant)"
             print(String(format: "         (sigma_train = %g: rank(Y) = %d, %@; %.1fx the noiseless step's time for %.0fx its flops)",
                          noise, noisyRank, products as NSString, noisy / reduced, Double(noisyRank) / Double(k)))
         }
