@@ -69,6 +69,9 @@ public struct Dispatcher: Sendable {
         case alreadyDone
         /// Not leased to this worker with this attempt (another worker's task, a lapsed lease).
         case notHolder
+        /// Not the current lease, but an earlier dispatch of the task to this session with this
+        /// attempt: a late result of the run it was sent, which counts (`adoptLate`).
+        case late
     }
 
     /// What became of a task that failed by its own doing.
@@ -98,6 +101,11 @@ public struct Dispatcher: Sendable {
     /// Every worker id and host that joined this run (the fault rule's "several").
     private var joinedWorkers = Set<String>()
     private var joinedHosts = Set<String>()
+    /// Per dispatched, not-done task: the sessions it was sent to, with the attempt.
+    private var dispatchedTo: [Int: [(session: String, attempt: Int)]] = [:]
+    /// Tokens of sessions dropped (silent, overrun, gone), with their worker id: a hello with
+    /// one resumes the session (to deliver late results), with none of its old leases.
+    private var retiredSessions: [String: String] = [:]
     /// Workers refused for the rest of the run, with the reason.
     public private(set) var quarantined: [String: String] = [:]
     private var peerToWorker: [[UInt8]: String] = [:]
@@ -153,6 +161,15 @@ public struct Dispatcher: Sendable {
         let granted = min(max(1, prefetch), maxPrefetch)
         if quarantined[id] != nil { return .quarantined }
         if let other = peerToWorker[peer], other != id { return .refused }  // one connection, one worker
+        if workers[id] == nil, let session, retiredSessions[session] == id {
+            // A dropped session comes back with its token: the same session, its leases gone
+            // back to the queue, its late results still its own.
+            retiredSessions[session] = nil
+            workers[id] = WorkerSlot(id: id, session: session, peer: peer, host: host, prefetch: granted, lastSeen: now,
+                                     lastDelivery: now)
+            peerToWorker[peer] = id
+            return .again
+        }
         if var slot = workers[id] {
             if slot.peer == peer || (session != nil && session == slot.session) {
                 peerToWorker[slot.peer] = nil
@@ -200,6 +217,7 @@ public struct Dispatcher: Sendable {
             order += 1
             slot.inFlight[task] = Lease(attempt: attempt, since: now, order: order)
             holder[task] = workerID
+            dispatchedTo[task, default: []].append((slot.session, attempt))
             out.append((task, attempt))
         }
         workers[workerID] = slot
@@ -273,9 +291,27 @@ public struct Dispatcher: Sendable {
         guard taskID >= 0 && taskID < taskCount else { return .unknownTask }
         if done[taskID] { return .alreadyDone }
         guard holder[taskID] == workerID, workers[workerID]?.inFlight[taskID]?.attempt == attempt else {
+            if let session = workers[workerID]?.session,
+               dispatchedTo[taskID]?.contains(where: { $0.session == session && $0.attempt == attempt }) == true {
+                return .late
+            }
             return .notHolder
         }
         return .held
+    }
+
+    /// Accepts a late result (`check` said `.late`): the task's current lease, if any, is
+    /// cancelled (its holder's credit freed; what it sends for the task later is a duplicate)
+    /// and the task is leased to `workerID` under `attempt` until its result is committed.
+    /// - Returns: the worker whose lease was cancelled, if another.
+    @discardableResult
+    public mutating func adoptLate(_ taskID: Int, attempt: Int, from workerID: String, now: Double = 0) -> String? {
+        let cancelled = holder[taskID]
+        if let cancelled { workers[cancelled]?.inFlight[taskID] = nil }
+        holder[taskID] = workerID
+        // Ordered first: it is not waiting to run, and nothing it holds waits for it.
+        workers[workerID]?.inFlight[taskID] = Lease(attempt: attempt, since: now, order: Int.min)
+        return cancelled == workerID ? nil : cancelled
     }
 
     /// Marks a task finished once its result is committed.
@@ -295,6 +331,7 @@ public struct Dispatcher: Sendable {
         dispatches[taskID] = nil
         failures[taskID] = nil
         failedOn[taskID] = nil
+        dispatchedTo[taskID] = nil
         return true
     }
 
@@ -371,6 +408,10 @@ public struct Dispatcher: Sendable {
     public mutating func dropWorker(_ workerID: String) -> [Int] {
         guard let slot = workers.removeValue(forKey: workerID) else { return [] }
         peerToWorker[slot.peer] = nil
+        if quarantined[workerID] == nil {
+            if retiredSessions.count >= 100_000 { retiredSessions.removeAll() }  // bounded
+            retiredSessions[slot.session] = workerID
+        }
         var out: [Int] = []
         for task in slot.inFlight.keys.sorted() where holder[task] == workerID {
             holder[task] = nil

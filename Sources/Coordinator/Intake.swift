@@ -232,6 +232,21 @@ extension CoordinatorCore {
                 return nil
             }
             return task(taskID)
+        case .late:
+            guard !stagedIDs.contains(taskID) else {
+                count(.duplicateResults)
+                ack(taskID, to: peer)
+                return nil
+            }
+            // A result depends only on its task: the first valid one counts, whichever attempt
+            // is current (a short --task-timeout cannot refuse every run for good).
+            count(.lateResults)
+            let cancelled = dispatcher.adoptLate(taskID, attempt: attempt, from: worker, now: intake.now)
+            if let more = complaining(about: peer, reason: "late") {
+                log(.info, "accepted a late result for task \(taskID) attempt \(attempt) from \(describe(peer))"
+                    + (cancelled.map { "; the lease of \($0) is cancelled" } ?? "") + more)
+            }
+            return task(taskID)
         case .unknownTask:
             count(.unknownTasks)
             if let more = complaining(about: peer, reason: "unknown task") {

@@ -28,12 +28,14 @@ public struct WireCounters: Sendable, Equatable {
     public var workersQuarantined = 0
     /// Frames dropped unread: their peer's backlog was full (it sends faster than it is read).
     public var framesDropped = 0
+    /// Results of an earlier attempt accepted from the session that ran it (`Dispatcher.LeaseCheck.late`).
+    public var lateResults = 0
 
     /// One counter, named in `CoordinatorCore.Command.count`.
     public enum Counter: Sendable, Hashable, CaseIterable {
         case malformedFrames, versionMismatches, unexpectedMessages, unknownTasks, duplicateResults, workersLost
         case tasksRequeued, tasksFailed, unregistered, otherSweep, noLease, invalidResults, leasesExpired
-        case duplicateWorkers, wrongSession, workersQuarantined, framesDropped
+        case duplicateWorkers, wrongSession, workersQuarantined, framesDropped, lateResults
     }
 
     public init() {}
@@ -58,6 +60,7 @@ public struct WireCounters: Sendable, Equatable {
             case .wrongSession: wrongSession
             case .workersQuarantined: workersQuarantined
             case .framesDropped: framesDropped
+            case .lateResults: lateResults
             }
         }
         set {
@@ -79,6 +82,7 @@ public struct WireCounters: Sendable, Equatable {
             case .wrongSession: wrongSession = newValue
             case .workersQuarantined: workersQuarantined = newValue
             case .framesDropped: framesDropped = newValue
+            case .lateResults: lateResults = newValue
             }
         }
     }

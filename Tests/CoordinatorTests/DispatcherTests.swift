@@ -10,7 +10,7 @@ import Testing
 
     func register(_ d: inout Dispatcher, _ id: String, peer: UInt8, prefetch: Int = 2, now: Double = 0)
         -> Dispatcher.Registration {
-        d.register(id: id, peer: [peer], host: "h", prefetch: prefetch, now: now, liveWithin: 10)
+        d.register(id: id, peer: [peer], host: "h", prefetch: prefetch, now: now, liveWithin: 10, newSession: "token-\(id)")
     }
 
     @Test("an adaptive round grows a complete dispatcher: only the new ids go out, then it is complete again")

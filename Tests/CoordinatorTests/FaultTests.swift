@@ -108,3 +108,56 @@ import Testing
         #expect(h.core.dispatcher.quarantined.isEmpty && h.counters.workersQuarantined == 0)
     }
 }
+
+/// Late results (issue 20): a valid result counts from the session that ran it, whatever
+/// attempt is current; the other attempt is cancelled.
+@Suite struct LateResultTests {
+    @Test("a worker dropped for overrunning its lease comes back with its token: its late result counts, the new attempt's lease is cancelled")
+    func lateAfterOverrun() throws {
+        var h = try CoreHarness(yaml: CoreHarness.noop(trials: 2), options: {
+            $0.taskTimeout = 5
+            $0.workerTimeout = 100
+        })
+        h.receive(CoreHarness.hello("slow", prefetch: 1), from: 1)
+        let token = try #require(h.sessions[1])
+        h.now += 3
+        h.receive(CoreHarness.hello("other", prefetch: 1), from: 2)
+        #expect(h.commands.tasks(to: 1).map(\.taskID) == [0] && h.commands.tasks(to: 2).map(\.taskID) == [1])
+        h.now += 3
+        let expired = h.drive(.tick)
+        #expect(expired.counts(.leasesExpired) == 1 && h.core.dispatcher.workers["slow"] == nil)
+        // "other" finishes its task and gets task 0 as attempt 2.
+        let next = h.receive(h.result(1), from: 2)
+        #expect(next.tasks(to: 2).map(\.attempt) == [2])
+        // The slow worker, still running attempt 1, is asked to say hello and resumes its session.
+        _ = h.receive(h.result(0), from: 1)
+        guard case .hello(var hello) = CoreHarness.hello("slow", prefetch: 1) else { return }
+        hello.session = token
+        let back = h.receive(.hello(hello), from: 1)
+        guard case .welcome(let welcome)? = back.messages(to: 1).first else {
+            Issue.record("not welcomed: \(back)")
+            return
+        }
+        #expect(welcome.session == token)
+        let late = h.receive(h.result(0, attempt: 1), from: 1)
+        #expect(late.committed.map(\.task.id) == [0] && late.counts(.lateResults) == 1)
+        #expect(h.core.dispatcher.isComplete && h.core.dispatcher.workers["other"]?.inFlight.isEmpty == true)
+        // The cancelled attempt's result is a duplicate, acknowledged.
+        let cancelled = h.receive(h.result(0, attempt: 2), from: 2)
+        #expect(cancelled.committed.isEmpty && cancelled.acks(to: 2) == [0])
+    }
+
+    @Test("a new session with the same id (no token) cannot deliver the old session's attempts")
+    func lateNeedsTheSession() throws {
+        var h = try CoreHarness(yaml: CoreHarness.noop(trials: 2), options: { $0.workerTimeout = 10 })
+        h.receive(CoreHarness.hello("w", prefetch: 1), from: 1)
+        for _ in 0..<3 {  // ticks 4 s apart: a loop that stood still would drop nobody
+            h.now += 4
+            h.drive(.tick)
+        }
+        #expect(h.core.dispatcher.workers["w"] == nil)  // dropped as silent
+        h.receive(CoreHarness.hello("w", prefetch: 1), from: 3)  // no token: a new session
+        let forged = h.receive(h.result(0, attempt: 1), from: 3)
+        #expect(forged.committed.isEmpty && forged.counts(.noLease) == 1 && forged.counts(.lateResults) == 0)
+    }
+}

@@ -211,6 +211,29 @@ struct HostilePeerTests {
         #expect(report.contains("1 worker(s) quarantined") && report.contains("<td>poison-1</td>"))
     }
 
+    @Test("issue 20 item 4: with a --task-timeout shorter than every task, late results count: the sweep finishes with an undisturbed run's table")
+    func shortTaskTimeout() async throws {
+        let directory = try makeTemporaryDirectory()
+        let yaml = tinySweepYAML.replacingOccurrences(of: "steps: 300", with: "steps: 3000")
+        let config = directory.appendingPathComponent("sweep.yaml").path
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let coordinator = try DLSweepProcess(
+            ["coordinator", config, "--bind", "tcp://127.0.0.1:*", "--out", "out", "--progress", "lines",
+             "--task-timeout", "0.05"] + liveness, in: directory, label: "coordinator")
+        let endpoint = try coordinator.coordinatorEndpoint(out: directory.appendingPathComponent("out"))
+        let worker = try honestWorker(endpoint, in: directory)
+        #expect(coordinator.wait(seconds: 240) == 0, "\(coordinator.stderr.suffix(3000))")
+        #expect(worker.wait(seconds: 20) == 0, "\(worker.stderr.suffix(2000))")
+        let out = directory.appendingPathComponent("out")
+        #expect(recordedCount(out) == 16)
+        let summary = coordinator.stderr.split(separator: "\n").last { $0.contains("recorded 16 results") } ?? ""
+        // Every task overran its lease; their late results were accepted all the same.
+        #expect(coordinator.stderr.contains("beyond its lease") && !summary.contains("late results accepted 0"),
+                "\(summary)")
+        let reference = try await ReferenceTables.shared.table(for: yaml)
+        #expect(try deterministicTable(out) == reference, "table differs from an undisturbed run")
+    }
+
     @Test("item 4: a peer that heartbeats but never computes loses its tasks after --task-timeout")
     func stalledPeer() async throws {
         let directory = try makeTemporaryDirectory()
