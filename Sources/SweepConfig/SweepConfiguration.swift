@@ -168,6 +168,11 @@ public struct SweepConfiguration: Sendable, Hashable {
     public var fingerprint: String {
         Fingerprint.of(self)
     }
+
+    /// The canonical JSON whose FNV-1a hash `fingerprint` is (PROTOCOL.md, *The sweep fingerprint*).
+    public var canonicalFingerprintJSON: String {
+        String(decoding: Fingerprint.canonicalBytes(self), as: UTF8.self)
+    }
 }
 
 /// A config file problem, located by file, line and key path.

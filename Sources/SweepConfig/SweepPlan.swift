@@ -315,7 +315,10 @@ enum Fingerprint {
         var noise: [Double]
     }
 
-    static func of(_ configuration: SweepConfiguration) -> String {
+    static func of(_ configuration: SweepConfiguration) -> String { fnv1a64(canonicalBytes(configuration)) }
+
+    /// The canonical JSON the fingerprint hashes (PROTOCOL.md, *The sweep fingerprint*).
+    static func canonicalBytes(_ configuration: SweepConfiguration) -> Data {
         var spec = configuration.baseSpec
         spec.model.depth = 0
         spec.model.width = 0
@@ -335,8 +338,7 @@ enum Fingerprint {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every value is finite (the parser refuses the rest), so encoding cannot fail; fall back
         // to the Swift description rather than trap.
-        let bytes = (try? encoder.encode(canonical)) ?? Data(String(describing: canonical).utf8)
-        return fnv1a64(bytes)
+        return (try? encoder.encode(canonical)) ?? Data(String(describing: canonical).utf8)
     }
 
     static func fnv1a64(_ bytes: Data) -> String {
