@@ -11,6 +11,8 @@ import Testing
         counters.invalidResults = 3
         counters.noLease = 1
         counters.otherSweep = 1
+        counters.wrongSession = 4
+        counters.workersQuarantined = 2
         let status = SweepStatus(
             state: "running", sweep: "s", fingerprint: "f", tasks: 100, done: 30, startDone: 10, started: 1000,
             now: 1010, perWorker: [("b", 4), ("a", 6), ("b", 10)], counters: counters, alert: nil)
@@ -20,9 +22,12 @@ import Testing
         #expect(status.workers == 3)
         #expect(status.hosts == [.init(host: "a", workers: 1, tasks: 6, tasksPerSecond: 0.6),
                                  .init(host: "b", workers: 2, tasks: 14, tasksPerSecond: 1.4)])
-        #expect(status.counters.failed == 2 && status.counters.rejected == 5 && status.counters.invalidResults == 3)
+        #expect(status.counters.failed == 2 && status.counters.rejected == 9 && status.counters.invalidResults == 3)
 
         let json = try #require(try JSONSerialization.jsonObject(with: status.json()) as? [String: Any])
+        // Quarantined workers and answers without their session's token are in /status.json (issue 20).
+        let jsonCounters = try #require(json["counters"] as? [String: Any])
+        #expect(jsonCounters["quarantined"] as? Int == 2 && jsonCounters["wrongSession"] as? Int == 4)
         #expect(Set(json.keys) == ["state", "sweep", "fingerprint", "tasks", "done", "doneThisSession", "percent",
                                    "elapsedSeconds", "tasksPerSecond", "etaSeconds", "workers", "hosts", "counters",
                                    "updatedAt"])
