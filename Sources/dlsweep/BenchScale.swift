@@ -248,7 +248,9 @@ final class ScaleProbe: @unchecked Sendable {
             let end = runEnd ?? (returned, Self.cpuSeconds(), coordinator.status.status?.done ?? runStart.done)
             let tasks = end.done - runStart.done
             let seconds = end.time.timeIntervalSince(runStart.time)
-            if tasks > 0 && seconds > 0 {
+            if tasks <= 0 || seconds <= 0 {
+                print("with all \(workers) connections: no tasks recorded between the end of --hold and the kill or stop (raise --kill-driver-at or --stop-at)")
+            } else {
                 let cpu = end.cpu - runStart.cpu
                 print(String(format: "with all %d connections: %d tasks in %.1f s, %.0f tasks/s; %.1f µs of CPU per task%@", workers,
                              tasks, seconds, Double(tasks) / seconds, 1e6 * cpu / Double(tasks),

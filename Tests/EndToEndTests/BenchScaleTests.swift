@@ -9,8 +9,8 @@ struct BenchScaleTests {
     func driverProcesses() throws {
         let directory = try makeTemporaryDirectory()
         let bench = try DLSweepProcess(
-            ["bench", "coordinator", "--workers", "40", "--driver-processes", "2", "--threads", "1", "--tasks", "20000",
-             "--heartbeat", "0.5", "--worker-timeout", "2", "--hold", "3", "--kill-driver-at", "0.1", "--stop-at", "0.6"],
+            ["bench", "coordinator", "--workers", "40", "--driver-processes", "2", "--threads", "1", "--tasks", "100000",
+             "--heartbeat", "0.5", "--worker-timeout", "2", "--hold", "3", "--kill-driver-at", "0.2", "--stop-at", "0.6"],
             in: directory, label: "bench-scale")
         #expect(bench.wait(seconds: 300) == 0, "\(bench.stderr.suffix(2000))")
         let out = bench.stdout
