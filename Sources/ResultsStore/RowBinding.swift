@@ -151,12 +151,6 @@ struct NoiseKeyedWriter: Sendable {
             .sorted { $0.0 < $1.0 }
     }
 
-    func text(_ values: [Double]) -> String {
-        var bytes: [UInt8] = []
-        write(values, into: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     /// Replaces `bytes` with the object's text.
     func write(_ values: [Double], into bytes: inout [UInt8]) {
         bytes.removeAll(keepingCapacity: true)
