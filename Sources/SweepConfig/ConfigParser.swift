@@ -49,9 +49,11 @@ struct ConfigParser {
         // Every key lands here; `RunSettings` turns it into each cell's spec.
         var settings = RunSettings()
         var successMeasure = SuccessMeasure.converged
-        var grid: [SweepAxis: (values: Entry, line: Int?)] = [:]
-        var extraAxes: [GridAxis] = []
-        var extraEntries: [String: Entry] = [:]
+        // The grid's axes in file order, and their entries (for errors).
+        var listedAxes: [GridAxis] = []
+        var gridEntries: [String: Entry] = [:]
+        // The one value under `training` of a standing axis the grid does not list.
+        var fixedStanding: [String: AxisValue] = [:]
         var heatmap: (rows: Entry?, columns: Entry?) = (nil, nil)
         var adaptiveEntry: Entry?
         // The problem's shape rules are checked per cell when the grid sweeps its keys.
@@ -59,8 +61,6 @@ struct ConfigParser {
         if let entry = top.first(where: { $0.key == "grid" }), case let .mapping(mapping) = entry.value {
             for (keyNode, _) in mapping { if case let .scalar(key) = keyNode { sweptKeys.insert(key.string) } }
         }
-        var axes = SweepAxes(depth: [settings.common.model.depth], width: [settings.common.model.width],
-                             lambda: [settings.common.training.lambda], noise: [settings.common.training.noise])
 
         for entry in top {
             switch entry.key {
@@ -106,19 +106,9 @@ struct ConfigParser {
                 }
             case "grid":
                 for item in try entries(of: entry.value, path: entry.path, allowed: AxisDefinition.all.map(\.key)) {
-                    guard let axis = SweepAxis(rawValue: item.key) else {
-                        guard let definition = AxisDefinition.named(item.key) else { continue }
-                        extraAxes.append(GridAxis(key: item.key, values: try axisValues(item, definition)))
-                        extraEntries[item.key] = item
-                        continue
-                    }
-                    grid[axis] = (item, item.line)
-                    switch axis {
-                    case .depth: axes.depth = try intList(item)
-                    case .width: axes.width = try intList(item)
-                    case .lambda: axes.lambda = try doubleList(item, what: "non-negative numbers", minimum: 0)
-                    case .noise: axes.noise = try doubleList(item, what: "non-negative numbers", minimum: 0)
-                    }
+                    guard let definition = AxisDefinition.named(item.key) else { continue }
+                    listedAxes.append(GridAxis(key: item.key, values: try axisValues(item, definition)))
+                    gridEntries[item.key] = item
                 }
             case "training":
                 // Parsed after the loop: it must know which axes the grid lists.
@@ -131,35 +121,43 @@ struct ConfigParser {
         for section in ["problem", "training"] {
             guard let entry = top.first(where: { $0.key == section }), case let .mapping(mapping) = entry.value else { continue }
             for (keyNode, _) in mapping {
-                guard case let .scalar(key) = keyNode, let listed = extraEntries[key.string] else { continue }
+                guard case let .scalar(key) = keyNode, let listed = gridEntries[key.string] else { continue }
                 let where_ = listed.line.map { " (line \($0))" } ?? ""
                 throw error("\(section).\(key.string)", keyNode, "also listed under grid\(where_); give an axis in one place")
             }
         }
-        if let entry = top.first(where: { $0.key == "model" }), let listed = extraEntries["model"] {
+        if let entry = top.first(where: { $0.key == "model" }), let listed = gridEntries["model"] {
             let where_ = listed.line.map { " (line \($0))" } ?? ""
             throw error(entry, "also listed under grid\(where_); give an axis in one place")
         }
         // The grid's models and optimizers (those of the sections when the grid does not sweep them).
-        let optimizerAxis = extraAxes.first { $0.key == "optimizer" }?.values.compactMap { OptimizerKind(rawValue: $0.stringValue) }
-        let modelAxis = extraAxes.first { $0.key == "model" }?.values.compactMap { ModelKind(rawValue: $0.stringValue) }
+        let optimizerAxis = listedAxes.first { $0.key == "optimizer" }?.values.compactMap { OptimizerKind(rawValue: $0.stringValue) }
+        let modelAxis = listedAxes.first { $0.key == "model" }?.values.compactMap { ModelKind(rawValue: $0.stringValue) }
         if let entry = top.first(where: { $0.key == "training" }) {
-            try parseTraining(entry, settings: &settings, axes: &axes, grid: grid,
+            try parseTraining(entry, settings: &settings, fixedStanding: &fixedStanding,
                               models: modelAxis, optimizers: optimizerAxis)
         }
         let optimizers = optimizerAxis ?? [settings.optimizerKind]
         // A setting swept where no model or optimizer of the grid uses it is a mistake in the config.
         for key in RunSettings.Key.allCases where key != .stepRule {
-            if let item = extraEntries[key.rawValue],
+            if let item = gridEntries[key.rawValue],
                let refusal = RunSettings.refusal(key, models: modelAxis ?? [settings.modelKind], optimizers: optimizers) {
                 throw error(item, refusal.message)
             }
         }
-        if let item = extraEntries["step_rule"], optimizers.contains(.flow) {
+        if let item = gridEntries["step_rule"], optimizers.contains(.flow) {
             throw error(item, "applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol): sweep flow in a config of its own")
         }
 
-        let fullGrid = extraAxes + axes.grid
+        // Cell order: the other axes in file order, then the standing axes (depth, width, lambda,
+        // noise), always there, innermost: the order and task ids of the first versions.
+        let standing = AxisDefinition.all.compactMap { definition in
+            definition.standing.map { fallback in
+                listedAxes.first { $0.key == definition.key }
+                    ?? GridAxis(key: definition.key, values: [fixedStanding[definition.key] ?? fallback])
+            }
+        }
+        let fullGrid = listedAxes.filter { AxisDefinition.named($0.key)?.standing == nil } + standing
         guard let cellCount = fullGrid.reduce(Optional(1), { total, axis in
                   total.flatMap { t in
                       let (p, o) = t.multipliedReportingOverflow(by: axis.values.count)
@@ -170,25 +168,21 @@ struct ConfigParser {
         else {
             throw ConfigError(file: fileName, line: nil, keyPath: "grid", message: "too many tasks: cells x trials overflows")
         }
-        settings.common.model.depth = axes.depth[0]
-        settings.common.model.width = axes.width[0]
-        settings.common.training.lambda = axes.lambda[0]
-        settings.common.training.noise = axes.noise[0]
         var base = settings
-        for axis in extraAxes {
+        for axis in fullGrid {
             AxisDefinition.named(axis.key)?.apply(axis.values[0], to: &base)
         }
-        try checkProblemAxes(base.common.problem, extraAxes, extraEntries)
+        try checkProblemAxes(base.common.problem, listedAxes, gridEntries)
         // The diagonal model trains with fixed-step gd and no weight decay (docs/MODEL.md §5).
         // A `model:` grid axis that lists diagonal is held to the same rules.
-        let diagonalInGrid = extraAxes.contains { $0.key == "model" && $0.values.contains { $0.stringValue == ModelKind.diagonal.rawValue } }
+        let diagonalInGrid = listedAxes.contains { $0.key == "model" && $0.values.contains { $0.stringValue == ModelKind.diagonal.rawValue } }
         if base.modelKind == .diagonal || diagonalInGrid,
-           let entry = top.first(where: { $0.key == "model" }) ?? extraEntries["model"] {
-            let stepRules = extraAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [(settings.stepRule ?? .fixed).rawValue]
+           let entry = top.first(where: { $0.key == "model" }) ?? gridEntries["model"] {
+            let stepRules = listedAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [(settings.stepRule ?? .fixed).rawValue]
             if let other = optimizers.first(where: { $0 != .gd && $0 != .flow }) {
                 throw error(entry, "diagonal trains with optimizer gd or flow only, not \(other.rawValue)")
             }
-            if let lambda = axes.lambda.first(where: { $0 != 0 }) {
+            if let lambda = fullGrid.first(where: { $0.key == "lambda" })?.values.map(\.doubleValue).first(where: { $0 != 0 }) {
                 throw error(entry, "diagonal has no weight decay: lambda must be 0, not \(decimalLabel(lambda))")
             }
             if stepRules.contains(where: { $0 != StepRule.fixed.rawValue }) {
@@ -311,22 +305,26 @@ struct ConfigParser {
         }
     }
 
-    /// The values of a grid axis other than depth, width, lambda and noise (`SweepAxes` reads
-    /// those), checked as the key is outside the grid.
+    /// The values of a grid axis, checked as the key is outside the grid.
     private func axisValues(_ entry: Entry, _ definition: AxisDefinition) throws -> [AxisValue] {
-        let nodes = try elements(entry, what: "values")
+        let what = switch definition.kind {
+        case .positiveInt: "positive integers"
+        case let .number(minimum, strict, maximum):
+            maximum.map { "numbers in (\(decimalLabel(minimum)), \(decimalLabel($0)))" }
+                ?? (strict ? (minimum == 0 ? "positive numbers" : "numbers > \(decimalLabel(minimum))")
+                           : (minimum == 0 ? "non-negative numbers" : "numbers >= \(decimalLabel(minimum))"))
+        case .choice, .flag, .steps: "values"
+        }
+        let nodes = try elements(entry, what: what)
         var values: [AxisValue] = []
-        var positions: [AxisValue: Int] = [:]
+        var positions: [AxisValue: Int] = [:]  // a hash lookup per value: linear in the list's length
         for (i, node) in nodes.enumerated() {
             let path = "\(entry.path)[\(i)]"
             let value: AxisValue
             switch definition.kind {
             case .positiveInt:
-                value = .int(try positiveInt(node, path: path, what: "a list of positive integers"))
+                value = .int(try positiveInt(node, path: path, what: "a list of \(what)"))
             case let .number(minimum, strict, maximum):
-                let what = maximum.map { "numbers in (\(decimalLabel(minimum)), \(decimalLabel($0)))" }
-                    ?? (strict ? (minimum == 0 ? "positive numbers" : "numbers > \(decimalLabel(minimum))")
-                                : (minimum == 0 ? "non-negative numbers" : "numbers >= \(decimalLabel(minimum))"))
                 let v = try double(node, path: path, what: "a list of \(what)")
                 guard strict ? v > minimum : v >= minimum, maximum.map({ v < $0 }) ?? true else {
                     throw error(path, node, "expected a list of \(what), got \(decimalLabel(v))")
@@ -390,8 +388,7 @@ struct ConfigParser {
         return problem
     }
 
-    private func parseTraining(_ entry: Entry, settings: inout RunSettings,
-                               axes: inout SweepAxes, grid: [SweepAxis: (values: Entry, line: Int?)],
+    private func parseTraining(_ entry: Entry, settings: inout RunSettings, fixedStanding: inout [String: AxisValue],
                                models sweptModels: [ModelKind]?, optimizers sweptOptimizers: [OptimizerKind]?) throws {
         let items = try entries(of: entry.value, path: entry.path, allowed: [
             "steps", "max_steps", "budget_factor", "eta", "eta_scale", "stop_on_success", "log_every", "init", "init_scale", "optimizer",
@@ -399,10 +396,6 @@ struct ConfigParser {
             "lambda_per_layer", "rank_tolerance", "check_every", "depth", "width", "lambda", "noise", "sleep_seconds",
         ])
         for item in items {
-            if let axis = SweepAxis(rawValue: item.key), let listed = grid[axis] {
-                let where_ = listed.line.map { " (line \($0))" } ?? ""
-                throw error(item, "also listed under grid\(where_); give an axis in one place")
-            }
             switch item.key {
             case "steps":
                 if case let .scalar(scalar) = item.value, scalar.string == "auto" {
@@ -439,10 +432,9 @@ struct ConfigParser {
                 let seconds = try nonNegativeDouble(item)
                 guard seconds <= 86_400 else { throw error(item, "expected at most 86400 seconds, got \(decimalLabel(seconds))") }
                 settings.sleepSeconds = seconds
-            case "depth": axes.depth = [try positiveInt(item)]
-            case "width": axes.width = [try positiveInt(item)]
-            case "lambda": axes.lambda = [try nonNegativeDouble(item)]
-            case "noise": axes.noise = [try nonNegativeDouble(item)]
+            // Standing axes (`AxisDefinition.standing`): one value when the grid does not list them.
+            case "depth", "width": fixedStanding[item.key] = .int(try positiveInt(item))
+            case "lambda", "noise": fixedStanding[item.key] = .double(try nonNegativeDouble(item))
             default: break
             }
         }
@@ -590,22 +582,6 @@ struct ConfigParser {
         let nodes = Array(sequence)
         guard !nodes.isEmpty else { throw error(entry, "expected a non-empty list of \(what)") }
         return nodes
-    }
-
-    private func intList(_ entry: Entry) throws -> [Int] {
-        let what = "positive integers"
-        var values: [Int] = []
-        var positions: [Int: Int] = [:]  // a hash lookup per value: linear in the list's length
-        for (i, node) in try elements(entry, what: what).enumerated() {
-            let path = "\(entry.path)[\(i)]"
-            let value = try positiveInt(node, path: path, what: "a list of \(what)")
-            if let j = positions[value] {
-                throw error(path, node, "duplicate value \(value) (also at [\(j)])")
-            }
-            positions[value] = i
-            values.append(value)
-        }
-        return values
     }
 
     private func doubleList(_ entry: Entry, what: String, minimum: Double) throws -> [Double] {

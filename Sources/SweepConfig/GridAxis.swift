@@ -114,6 +114,11 @@ public struct AxisDefinition: Sendable {
     public var symbol: String
     /// nil: the heat map places it by the rules of `HeatmapLayout`.
     public var heatmapPlace: HeatmapPlace?
+    /// For the axes every grid has (depth, width, lambda, noise, those of the first versions):
+    /// the value when the config gives the key neither under `grid` nor under `training`. The
+    /// parser puts these axes innermost, in this list's order, so their cell order and task ids
+    /// are those of the first versions. nil for the others, which a grid has when it lists them.
+    public var standing: AxisValue?
     let apply: @Sendable (inout RunSettings, AxisValue) -> Void
 
     /// Whether the key draws the problem (A, R, X, test set): these alone enter the problem seed.
@@ -142,8 +147,12 @@ public struct AxisDefinition: Sendable {
         .init(key: "model", section: .model, kind: .choice(ModelKind.allCases.map(\.rawValue))) {
             $0.model = ModelKind(rawValue: $1.stringValue)
         },
-        .init(key: "depth", section: .model, kind: .positiveInt, heatmapPlace: .rows) { $0.common.model.depth = $1.intValue },
-        .init(key: "width", section: .model, kind: .positiveInt, heatmapPlace: .columns) { $0.common.model.width = $1.intValue },
+        .init(key: "depth", section: .model, kind: .positiveInt, heatmapPlace: .rows, standing: .int(ModelSpec().depth)) {
+            $0.common.model.depth = $1.intValue
+        },
+        .init(key: "width", section: .model, kind: .positiveInt, heatmapPlace: .columns, standing: .int(ModelSpec().width)) {
+            $0.common.model.width = $1.intValue
+        },
         .init(key: "init", section: .model, kind: .choice(InitScheme.allCases.map(\.rawValue))) {
             if let v = InitScheme(rawValue: $1.stringValue) { $0.common.model.initScheme = v }
         },
@@ -152,11 +161,11 @@ public struct AxisDefinition: Sendable {
         },
         // training
         .init(key: "lambda", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil),
-              symbol: "λ", heatmapPlace: .panels) {
+              symbol: "λ", heatmapPlace: .panels, standing: .double(TrainingSpec().lambda)) {
             $0.common.training.lambda = $1.doubleValue
         },
         .init(key: "noise", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil),
-              symbol: "σ_train", heatmapPlace: .panels) {
+              symbol: "σ_train", heatmapPlace: .panels, standing: .double(TrainingSpec().noise)) {
             $0.common.training.noise = $1.doubleValue
         },
         .init(key: "steps", section: .training, kind: .steps) {
@@ -211,12 +220,13 @@ public struct AxisDefinition: Sendable {
     private static let byKey: [String: AxisDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })
 
     init(key: String, section: Section, kind: Kind, symbol: String? = nil, heatmapPlace: HeatmapPlace? = nil,
-         apply: @escaping @Sendable (inout RunSettings, AxisValue) -> Void) {
+         standing: AxisValue? = nil, apply: @escaping @Sendable (inout RunSettings, AxisValue) -> Void) {
         self.key = key
         self.section = section
         self.kind = kind
         self.symbol = symbol ?? key
         self.heatmapPlace = heatmapPlace
+        self.standing = standing
         self.apply = apply
     }
 

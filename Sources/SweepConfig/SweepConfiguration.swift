@@ -1,33 +1,6 @@
 public import TrainingCore
 import Foundation
 
-/// The four axes every sweep has, as the parser reads them: it always puts them in
-/// `SweepConfiguration.grid` (one value when the grid does not list them: fixed under
-/// `training`, or the TrainingCore default), so every cell has a value on each. Past the parser
-/// they are grid axes like any other, read by key.
-enum SweepAxis: String, Sendable, Hashable, CaseIterable {
-    case depth, width, lambda, noise
-}
-
-/// The parser's values of the four axes of `SweepAxis` while it reads a file.
-struct SweepAxes: Sendable, Hashable {
-    var depth: [Int]
-    var width: [Int]
-    var lambda: [Double]
-    /// Training measurement noise `sigma_train`.
-    var noise: [Double]
-
-    /// As grid axes, in cell order (depth outermost).
-    var grid: [GridAxis] {
-        [
-            GridAxis(key: "depth", values: depth.map(AxisValue.int)),
-            GridAxis(key: "width", values: width.map(AxisValue.int)),
-            GridAxis(key: "lambda", values: lambda.map(AxisValue.double)),
-            GridAxis(key: "noise", values: noise.map(AxisValue.double)),
-        ]
-    }
-}
-
 /// The outcome a sweep's heat map shows (MODEL.md §4); the table has both.
 public enum SuccessMeasure: String, Codable, Sendable, Hashable, CaseIterable {
     /// Training reached the global minimum W*_λ.

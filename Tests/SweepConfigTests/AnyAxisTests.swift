@@ -85,7 +85,7 @@ import TrainingCore
         ("  init_scale: [0.1, 1.0]", "  init_scale: [0.1, -1]", "axes.yaml:5: grid.init_scale[1]: expected a list of positive numbers, got -1"),
         ("  init_scale: [0.1, 1.0]", "  init_scale: [0.1, .inf]", "axes.yaml:5: grid.init_scale[1]: expected a list of positive numbers, got \".inf\""),
         ("  init_scale: [0.1, 1.0]", "  init_scale: [0.1, 0.10]", "axes.yaml:5: grid.init_scale[1]: duplicate value 0.1 (also at [0])"),
-        ("  init_scale: [0.1, 1.0]", "  init_scale: 0.5", "axes.yaml:5: grid.init_scale: expected a list of values, got \"0.5\""),
+        ("  init_scale: [0.1, 1.0]", "  init_scale: 0.5", "axes.yaml:5: grid.init_scale: expected a list of positive numbers, got \"0.5\""),
         ("  optimizer: [gd, heavy-ball]", "  optimizer: [gd, adam]", "axes.yaml:6: grid.optimizer[1]: expected one of gd|heavy-ball|inertial"),
         ("  depth: [2, 3]", "  depth: [2, 3]\n  optimizer: [gd]", "axes.yaml:6: duplicate key 'optimizer'"),
         ("eta_scale: 0.5,", "eta_scale: 0.5, init_scale: 2,", "axes.yaml:9: training.init_scale: also listed under grid (line 5); give an axis in one place"),
