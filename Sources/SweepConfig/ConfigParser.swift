@@ -40,12 +40,14 @@ struct ConfigParser {
         }
         let top = try entries(of: root, path: "", allowed: [
             "name", "seed", "model", "problem", "grid", "trials", "training", "success", "test_noise", "heatmap", "trajectories", "adaptive",
+            "verify",
         ])
 
         var name = URL(fileURLWithPath: fileName).deletingPathExtension().lastPathComponent
         var seed: UInt64 = 1
         var trials = 1
         var trajectories = SweepConfiguration.defaultTrajectories
+        var verifyFraction = 0.0
         // Every key lands here; `RunSettings` turns it into each cell's spec.
         var settings = RunSettings()
         var successMeasure = SuccessMeasure.converged
@@ -77,6 +79,14 @@ struct ConfigParser {
                     throw error(entry, "expected a number of trials >= 0 (0: no trajectories), got \(describe(entry.value))")
                 }
                 trajectories = n
+            case "verify":
+                for item in try entries(of: entry.value, path: entry.path, allowed: ["fraction"]) {
+                    let fraction = try double(item, what: "a fraction in [0, 1]")
+                    guard fraction >= 0 && fraction <= 1 else {
+                        throw error(item, "expected a fraction in [0, 1] of the finished tasks to re-run on another worker, got \(describe(item.value))")
+                    }
+                    verifyFraction = fraction
+                }
             case "test_noise":
                 settings.common.training.testNoise = try doubleList(entry, what: "non-negative numbers", minimum: 0)
             case "problem":
@@ -211,7 +221,7 @@ struct ConfigParser {
             grid: fullGrid,
             heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
             adaptive: adaptive,
-            successMeasure: successMeasure, trajectories: trajectories, yamlText: text, fileName: fileName)
+            successMeasure: successMeasure, trajectories: trajectories, verifyFraction: verifyFraction, yamlText: text, fileName: fileName)
     }
 
     private func parseAdaptive(_ entry: Entry, grid: [GridAxis]) throws -> AdaptiveSettings {

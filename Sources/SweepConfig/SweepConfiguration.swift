@@ -48,6 +48,10 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// (`trajectories:`; 0: none). Not part of the fingerprint: it changes what is kept, not the results.
     public var trajectories: Int = SweepConfiguration.defaultTrajectories
     public static let defaultTrajectories = 1
+    /// The share of finished tasks re-run on another worker to check their results
+    /// (`verify: {fraction: F}`, `VerificationSample`; 0: none). Not part of the fingerprint: it
+    /// changes which runs happen, not their results.
+    public var verifyFraction: Double = 0
     /// `TrainingSpec.logDensity` of the sampled runs: about 10 points per decade of steps.
     public static let trajectoryDensity = 4
     /// The text the configuration was parsed from (the results database keeps it).

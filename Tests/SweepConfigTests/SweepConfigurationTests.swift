@@ -211,7 +211,7 @@ let minimalYAML = """
         ("name: a\ngrid:\n  width: [40, 80, abc]\n",
          "configs/x.yaml:3: grid.width[2]: expected a list of positive integers, got \"abc\""),
         ("name: a\nbogus: 1\n",
-         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, model, problem, grid, trials, training, success, test_noise, heatmap, trajectories, adaptive"),
+         "configs/x.yaml:2: bogus: unknown key; expected one of name, seed, model, problem, grid, trials, training, success, test_noise, heatmap, trajectories, adaptive, verify"),
         ("trajectories: -1\n", "configs/x.yaml:1: trajectories: expected a number of trials >= 0 (0: no trajectories), got \"-1\""),
         ("training:\n  steps: 10\n  stepz: 3\n",
          "configs/x.yaml:3: training.stepz: unknown key; expected one of steps, max_steps, budget_factor, eta, eta_scale, stop_on_success, log_every, init, init_scale, optimizer, alpha, beta, step_rule, flow_rtol, flow_atol, flow_time, path, mean_data_term, lambda_per_layer, rank_tolerance, check_every, depth, width, lambda, noise, sleep_seconds"),

@@ -27,9 +27,14 @@ public final class ReportField: Sendable {
     /// The report's Swift type holds nil for it (a report may leave it out); a non-optional
     /// field must be on the wire in every report.
     public let isOptional: Bool
+    /// How a replay's value must agree with the recorded one (verification by replay): a run
+    /// is deterministic given its task, so numbers to 1e-12 relative, counts, flags and names
+    /// exactly; the wall clock not at all.
+    public let agreement: Agreement
 
     init(_ name: String, _ column: String, tag: UInt8, _ value: Value, optional: Bool, models: Set<ModelKind>,
-         presence: Presence, rule: Rule, aggregate: Aggregate, check: Check?, doc: String) {
+         presence: Presence, rule: Rule, aggregate: Aggregate, check: Check?, doc: String,
+         agreement: Agreement? = nil) {
         self.name = name
         self.column = column
         self.tag = tag
@@ -42,6 +47,43 @@ public final class ReportField: Sendable {
         self.aggregate = aggregate
         self.check = check
         self.doc = doc
+        self.agreement = agreement ?? Self.defaultAgreement(value, rule)
+    }
+
+    /// Numbers to `Agreement.defaultRelative`; counts, flags, names and steps exactly; seconds of
+    /// wall clock not compared.
+    private static func defaultAgreement(_ value: Value, _ rule: Rule) -> Agreement {
+        if case .duration = rule { return .notCompared("wall clock") }
+        switch value {
+        case .double, .perNoise, .trajectory: return .relative(Agreement.defaultRelative)
+        case .int, .bool, .name: return .exact
+        case .derived: return .notCompared("derived from the compared fields")
+        }
+    }
+
+    /// How two runs of the same task must agree on a field.
+    public enum Agreement: Sendable, Hashable {
+        /// Equal (both absent counts as equal).
+        case exact
+        /// |a − b| ≤ tolerance · max(|a|, |b|); NaNs agree with NaNs, infinities with the same
+        /// infinity. A trajectory: the same steps, each number so.
+        case relative(Double)
+        /// Never compared, for the reason given.
+        case notCompared(String)
+
+        public static let defaultRelative = 1e-12
+
+        /// Whether `a` and `b` agree.
+        public func agrees(_ a: Double, _ b: Double) -> Bool {
+            switch self {
+            case .exact: return a == b || (a.isNaN && b.isNaN)
+            case .relative(let tolerance):
+                if a == b || (a.isNaN && b.isNaN) { return true }
+                guard a.isFinite && b.isFinite else { return false }
+                return abs(a - b) <= tolerance * max(abs(a), abs(b))
+            case .notCompared: return true
+            }
+        }
     }
 
     /// Whether a report of `model` carries the field (its presence rule aside).

@@ -26,9 +26,10 @@ extension RunReport {
         case .store:
             let rows = carried.compactMap { field -> String? in
                 if case .trajectory = field.value { return nil }
-                return "| `\(field.column)` | \(field.storeTypeName) | \(field.modelNames) | \(field.doc) |"
+                return "| `\(field.column)` | \(field.storeTypeName) | \(field.modelNames) | \(field.agreementText) | \(field.doc) |"
             }
-            return (["| column | type | models | meaning |", "| --- | --- | --- | --- |"] + rows).joined(separator: "\n")
+            return (["| column | type | models | a replay agrees when | meaning |", "| --- | --- | --- | --- | --- |"] + rows)
+                .joined(separator: "\n")
         }
     }
 }
@@ -54,6 +55,14 @@ extension ReportField {
         case .perNoise: "TEXT: JSON object by test noise"
         case .name: "TEXT"
         case .trajectory, .derived: "-"
+        }
+    }
+
+    var agreementText: String {
+        switch agreement {
+        case .exact: "equal"
+        case .relative(let tolerance): "within \(tolerance) relative"
+        case .notCompared(let why): "not compared (\(why))"
         }
     }
 
