@@ -268,6 +268,14 @@ public final class Coordinator {
             } catch {
                 logger.error("could not record \(events.count) worker event(s) in the results store: \(error)")
             }
+        case .replaceRows(let worker, let reason):
+            var taskIDs: [Int] = []
+            do {
+                taskIDs = try store.replaceUnverifiedRows(of: worker, reason: reason)
+            } catch {
+                logger.error("could not move the unverified results of quarantined worker \(worker) aside: \(error); they stay in the table")
+            }
+            try execute(.rowsReplaced(worker: worker, taskIDs: taskIDs))
         case .log(let level, let message):
             logger.log(level: level, "\(message)")
         case .count(let counter, let n):

@@ -37,6 +37,8 @@ public struct CoordinatorCore: Sendable {
         case authenticationFailed(String)
         /// The run is ending: tell every worker, then answer stragglers (`received`) with a shutdown.
         case farewell(reason: String)
+        /// The store moved these rows of `worker` to `replaced_results` (`replaceRows`).
+        case rowsReplaced(worker: String, taskIDs: [Int])
     }
 
     /// What the driver must do.
@@ -52,6 +54,9 @@ public struct CoordinatorCore: Sendable {
         case recordRound(AdaptiveRound)
         /// Keep what was learned about workers with the results (a failure is logged, not fatal).
         case recordEvents([PeerEvent])
+        /// Move the rows of `worker` that no replay confirmed to `replaced_results` (a liar's);
+        /// answer `rowsReplaced` with their task ids (none when the store fails, logged).
+        case replaceRows(worker: String, reason: String)
         case log(Logger.Level, String)
         case count(WireCounters.Counter, Int = 1)
         /// End the run early (incomplete) for `reason`.
@@ -112,6 +117,14 @@ public struct CoordinatorCore: Sendable {
     var cellCache: [Int: CellCacheEntry] = [:]
     /// Frames not yet read, and the acks and counts being gathered (`FairIntake.swift`).
     var intake = FairIntake()
+    /// Which finished tasks are replayed (nil: none, and verification costs nothing).
+    let verification: VerificationSample?
+    /// The recorded results that replays out or waiting are compared with (`Verification.swift`).
+    var checks: [Int: ReplayCheck] = [:]
+    /// Since when waiting replays have had no worker that may run them.
+    var replaysStuckSince: Double?
+    /// `replaceRows` commands not yet answered: the sweep is not complete while one is out.
+    var replacementsPending = 0
     /// The commands of the event being handled.
     private var out: [Command] = []
 
@@ -121,6 +134,8 @@ public struct CoordinatorCore: Sendable {
         self.plan = plan
         self.options = options
         self.endpoint = endpoint
+        verification = VerificationSample(fraction: options.verifyFraction ?? configuration.verifyFraction,
+                                          seed: configuration.seed)
         dispatcher = Dispatcher(taskCount: 0, done: TaskBitmap(count: 0), maxAttempts: options.maxAttempts,
                                 maxPrefetch: options.maxPrefetch)
         lastWorkerSeen = now
@@ -152,8 +167,10 @@ public struct CoordinatorCore: Sendable {
             log(.critical, reason)
             stop(reason)
         case .farewell(let reason): farewell(reason: reason)
+        case .rowsReplaced(let worker, let taskIDs): rowsReplaced(taskIDs, of: worker, now: now)
         }
-        if phase == .running && dispatcher.isComplete {
+        if verification != nil && phase == .running { settleStuckReplays(now: now) }
+        if phase == .running && dispatcher.isComplete && replacementsPending == 0 {
             // An adaptive sweep's round complete, the next one is planned from the recorded results.
             if configuration.adaptive != nil && storeFailure == nil {
                 phase = .planningRound
@@ -183,6 +200,9 @@ public struct CoordinatorCore: Sendable {
         if let costs = TaskCostModel(plan: plan, done: done) { dispatcher.order(by: costs) }
         if dispatcher.doneCount > 0 {
             log(.info, "resuming sweep '\(configuration.name)': \(dispatcher.doneCount) of \(plan.taskCount) tasks already recorded in \(options.outDirectory)")
+        }
+        if let verification {
+            log(.info, "verifying by replay: \(verification.fraction) of the tasks (the same ones on every run) are run again on another worker and compared field by field")
         }
         log(.info, "coordinator for sweep '\(configuration.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
         phase = .running

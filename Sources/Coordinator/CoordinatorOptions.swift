@@ -17,6 +17,9 @@ public struct CoordinatorOptions: Sendable {
     /// A worker whose results are invalid this many times in a row is quarantined: refused for
     /// the rest of the run, its tasks given to others, its failures no longer counted.
     public var quarantineAfter: Int = 3
+    /// The share of finished tasks re-run on another worker to check them (`--verify`); nil:
+    /// the config's `verify: {fraction: F}`.
+    public var verifyFraction: Double?
     /// Entries of one peer's frames read per turn of the loop, peers in turn: a peer's large
     /// batch cannot hold up the others.
     public var intakeBudget: Int = 256

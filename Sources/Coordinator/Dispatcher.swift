@@ -72,6 +72,26 @@ public struct Dispatcher: Sendable {
         /// Not the current lease, but an earlier dispatch of the task to this session with this
         /// attempt: a late result of the run it was sent, which counts (`adoptLate`).
         case late
+        /// A replay of a finished task leased to this worker with this attempt (`Replay`).
+        case replay
+    }
+
+    /// A re-run of a finished task on another worker, to check its recorded result
+    /// (verification by replay). To the worker it is a task like any other.
+    public struct Replay: Sendable, Equatable {
+        public var taskID: Int
+        public var attempt: Int
+        /// Workers that ran the task already: never given the replay.
+        public var excludedWorkers: [String]
+        /// Their hosts: avoided while a worker of another host is connected.
+        public var excludedHosts: [String]
+
+        public init(taskID: Int, attempt: Int, excludedWorkers: [String], excludedHosts: [String]) {
+            self.taskID = taskID
+            self.attempt = attempt
+            self.excludedWorkers = excludedWorkers
+            self.excludedHosts = excludedHosts
+        }
     }
 
     /// What became of a task that failed by its own doing.
@@ -110,6 +130,13 @@ public struct Dispatcher: Sendable {
     public private(set) var quarantined: [String: String] = [:]
     private var peerToWorker: [[UInt8]: String] = [:]
     private var order = 0
+    /// Replays waiting for a worker, and those out (by task: one replay of a task at a time).
+    /// Both empty unless the sweep verifies: then nothing on the dispatch path looks further.
+    private var replayQueue: [Replay] = []
+    private var replaysOut: [Int: (worker: String, replay: Replay)] = [:]
+    /// The highest attempt number a replay was sent with: a reopened task's attempts start
+    /// above it, so no worker is ever sent the same task and attempt twice.
+    private var highestReplayAttempt = 0
 
     /// - Parameter done: tasks already finished (recorded in the results store).
     public init(taskCount: Int, done: TaskBitmap, maxAttempts: Int, maxPrefetch: Int = 16) {
@@ -135,7 +162,10 @@ public struct Dispatcher: Sendable {
         taskCount = newCount
     }
 
-    public var isComplete: Bool { doneCount == taskCount }
+    /// Every task has its row and no replay is waiting or out.
+    public var isComplete: Bool { doneCount == taskCount && replayQueue.isEmpty && replaysOut.isEmpty }
+    /// Every task has its row; replays may be waiting or out.
+    public var allTasksDone: Bool { doneCount == taskCount }
     public var inFlightCount: Int { holder.count }
     public var pendingCount: Int { taskCount - doneCount - holder.count }
 
@@ -211,6 +241,16 @@ public struct Dispatcher: Sendable {
     public mutating func assign(to workerID: String, now: Double = 0) -> [(taskID: Int, attempt: Int)] {
         guard var slot = workers[workerID] else { return [] }
         var out: [(taskID: Int, attempt: Int)] = []
+        // Replays first: a lie is found while the liar has run little.
+        while !replayQueue.isEmpty, slot.freeCredit > 0,
+              let index = replayQueue.firstIndex(where: { mayReplay($0, slot) }) {
+            let replay = replayQueue.remove(at: index)
+            order += 1
+            slot.inFlight[replay.taskID] = Lease(attempt: replay.attempt, since: now, order: order)
+            replaysOut[replay.taskID] = (workerID, replay)
+            highestReplayAttempt = max(highestReplayAttempt, replay.attempt)
+            out.append((replay.taskID, replay.attempt))
+        }
         while slot.freeCredit > 0, let task = nextPending(for: slot) {
             let attempt = (dispatches[task] ?? 0) + 1
             dispatches[task] = attempt
@@ -289,6 +329,10 @@ public struct Dispatcher: Sendable {
     /// Whether `workerID` may settle `taskID` with `attempt`.
     public func check(_ taskID: Int, attempt: Int, from workerID: String) -> LeaseCheck {
         guard taskID >= 0 && taskID < taskCount else { return .unknownTask }
+        if !replaysOut.isEmpty, let out = replaysOut[taskID], out.worker == workerID,
+           workers[workerID]?.inFlight[taskID]?.attempt == attempt {
+            return .replay
+        }
         if done[taskID] { return .alreadyDone }
         guard holder[taskID] == workerID, workers[workerID]?.inFlight[taskID]?.attempt == attempt else {
             if let session = workers[workerID]?.session,
@@ -395,6 +439,11 @@ public struct Dispatcher: Sendable {
     /// Frees a worker's credit for a task it will not deliver; the task goes back to the queue
     /// without counting a failure.
     public mutating func returnTask(_ taskID: Int, from workerID: String) {
+        if replaysOut[taskID]?.worker == workerID {
+            workers[workerID]?.inFlight[taskID] = nil
+            if let out = replaysOut.removeValue(forKey: taskID) { replayQueue.append(out.replay) }
+            return
+        }
         guard holder[taskID] == workerID else { return }
         holder[taskID] = nil
         workers[workerID]?.inFlight[taskID] = nil
@@ -413,6 +462,9 @@ public struct Dispatcher: Sendable {
             retiredSessions[slot.session] = workerID
         }
         var out: [Int] = []
+        for task in slot.inFlight.keys.sorted() where replaysOut[task]?.worker == workerID {
+            if let replay = replaysOut.removeValue(forKey: task) { replayQueue.append(replay.replay) }
+        }
         for task in slot.inFlight.keys.sorted() where holder[task] == workerID {
             holder[task] = nil
             guard !done[task] else { continue }
@@ -435,5 +487,64 @@ public struct Dispatcher: Sendable {
             out.append((slot.id, task, now - since))
         }
         return out.sorted { $0.worker < $1.worker }
+    }
+
+    // MARK: Replays (verification by replay)
+
+    public var replaysWaiting: Int { replayQueue.count }
+    public var replaysInFlight: Int { replaysOut.count }
+
+    /// Queues a replay of a finished task (replaces one of the same task not yet sent).
+    public mutating func queueReplay(_ replay: Replay) {
+        replayQueue.removeAll { $0.taskID == replay.taskID }
+        replayQueue.append(replay)
+    }
+
+    /// Ends the replay `workerID` ran of `taskID` (its result arrived, or it failed).
+    /// - Returns: the replay; nil when it was not out with that worker.
+    public mutating func settleReplay(_ taskID: Int, from workerID: String, now: Double = 0) -> Replay? {
+        guard let out = replaysOut[taskID], out.worker == workerID else { return nil }
+        replaysOut[taskID] = nil
+        workers[workerID]?.inFlight[taskID] = nil
+        workers[workerID]?.tasksDone += 1
+        if let last = workers[workerID]?.lastDelivery { workers[workerID]?.lastDelivery = max(last, now) }
+        return out.replay
+    }
+
+    /// Whether replays wait that no connected worker may run (every one already ran the task),
+    /// with every task done and no replay out: the sweep can end only without them.
+    public var replaysStuck: Bool {
+        guard !replayQueue.isEmpty, replaysOut.isEmpty, doneCount == taskCount, !workers.isEmpty else { return false }
+        return replayQueue.allSatisfy { replay in !workers.values.contains { mayReplay(replay, $0) } }
+    }
+
+    /// Removes and returns the waiting replays (they cannot be run).
+    public mutating func abandonReplays() -> [Replay] {
+        defer { replayQueue.removeAll() }
+        return replayQueue
+    }
+
+    /// Tasks whose rows were removed from the store (a quarantined worker's unverified results):
+    /// not done any more, back in the queue; their replays are cancelled.
+    public mutating func reopen(_ taskIDs: [Int]) {
+        let reopened = Set(taskIDs)
+        replayQueue.removeAll { reopened.contains($0.taskID) }
+        for task in taskIDs {
+            guard done.contains(task) else { continue }
+            if let out = replaysOut.removeValue(forKey: task) { workers[out.worker]?.inFlight[task] = nil }
+            if done[task] {
+                done[task] = false
+                doneCount -= 1
+                dispatches[task] = max(dispatches[task] ?? 0, highestReplayAttempt)
+            }
+            if holder[task] == nil { retry.append(task) }
+        }
+    }
+
+    /// A replay goes to a worker that has not run the task, of another host while one is connected.
+    private func mayReplay(_ replay: Replay, _ slot: WorkerSlot) -> Bool {
+        guard !replay.excludedWorkers.contains(slot.id), slot.inFlight[replay.taskID] == nil else { return false }
+        guard replay.excludedHosts.contains(slot.host) else { return true }
+        return !workers.values.contains { !replay.excludedHosts.contains($0.host) && !replay.excludedWorkers.contains($0.id) }
     }
 }

@@ -138,6 +138,11 @@ extension CoordinatorCore {
             switch ResultValidation.check(result, spec: runSpec(of: task), now: now) {
             case .success(let report):
                 dispatcher.noteValid(worker)
+                // Only a replay is out for a finished task.
+                if dispatcher.isDone(task.id) {
+                    replayed(task.id, report: report, worker: worker, peer: peer, now: now)
+                    return
+                }
                 stage(task, attempt: result.attempt, worker: worker, peer: peer, outcome: .report(report),
                       startedAt: result.startedAt, finishedAt: result.finishedAt)
             case .failure(let invalid):
@@ -154,6 +159,10 @@ extension CoordinatorCore {
                                now: now)
                     return
                 }
+                if dispatcher.isDone(task.id) {
+                    replayRefused(task.id, worker: worker, peer: peer, reason: "invalid: \(invalid.reason)", now: now)
+                    return
+                }
                 failAttempt(task, attempt: result.attempt, worker: worker, peer: peer,
                             reason: "invalid result from \(describe(peer)): \(invalid.reason)", now: now)
             }
@@ -165,6 +174,10 @@ extension CoordinatorCore {
             let reason = String(failure.reason.prefix(2000))
             if let more = complaining(about: peer, reason: "task failed") {
                 log(.warning, "task \(task.id) failed on \(describe(peer)): \(reason)" + more)
+            }
+            if dispatcher.isDone(task.id) {
+                replayRefused(task.id, worker: worker, peer: peer, reason: "it failed: \(reason)", now: now)
+                return
             }
             failAttempt(task, attempt: failure.attempt, worker: worker, peer: peer, reason: reason, now: now)
         case .heartbeat(let heartbeat):
@@ -231,6 +244,8 @@ extension CoordinatorCore {
                 count(.duplicateResults)
                 return nil
             }
+            return task(taskID)
+        case .replay:
             return task(taskID)
         case .late:
             guard !stagedIDs.contains(taskID) else {
@@ -369,15 +384,19 @@ extension CoordinatorCore {
 
     /// Refuses `worker` for the rest of the run, saying why (to it, the log and the results
     /// folder): its tasks go to others and the failures it sent no longer count against them.
-    mutating func quarantine(_ worker: String, reason: String, now: Double) {
-        guard let slot = dispatcher.workers[worker] else { return }
+    /// `host` names a worker that may have left (a liar found out by replay after it went).
+    mutating func quarantine(_ worker: String, reason: String, now: Double, host: String? = nil) {
+        let slot = dispatcher.workers[worker]
+        guard let host = slot?.host ?? host else { return }
         let requeued = dispatcher.quarantine(worker, reason: reason)
         count(.workersQuarantined)
         count(.tasksRequeued, requeued.count)
-        log(.error, "quarantined worker \(worker) on \(slot.host): \(reason); \(requeued.count) task(s) go to other workers")
-        send(.reject(Reject(reason: "quarantined: \(reason)", coordinatorVersion: Int(protocolVersion),
-                            peerVersion: Int(protocolVersion))), to: slot.peer)
-        emit(.recordEvents([PeerEvent(kind: .quarantined, workerID: worker, host: slot.host, detail: reason,
+        log(.error, "quarantined worker \(worker) on \(host): \(reason); \(requeued.count) task(s) go to other workers")
+        if let slot {
+            send(.reject(Reject(reason: "quarantined: \(reason)", coordinatorVersion: Int(protocolVersion),
+                                peerVersion: Int(protocolVersion))), to: slot.peer)
+        }
+        emit(.recordEvents([PeerEvent(kind: .quarantined, workerID: worker, host: host, detail: reason,
                                       at: Date(timeIntervalSince1970: now))]))
         assignAll(now: now)
     }

@@ -95,6 +95,9 @@ extension CoordinatorCore {
             if let peer = item.peer { acks[peer, default: []].append(taskID) }
         }
         for (peer, taskIDs) in acks { send(.ack(Ack(taskIDs: taskIDs)), to: peer) }
+        if let verification {
+            queueReplays(zip(batch, inserted).compactMap { $1 ? $0.outcome : nil }, sample: verification, now: now)
+        }
         if recovered {
             assignAll(now: now)  // the buffer may have been full: every worker may be waiting
         } else {

@@ -30,12 +30,23 @@ public struct WireCounters: Sendable, Equatable {
     public var framesDropped = 0
     /// Results of an earlier attempt accepted from the session that ran it (`Dispatcher.LeaseCheck.late`).
     public var lateResults = 0
+    /// Replays that agreed with the recorded result (verification by replay).
+    public var resultsVerified = 0
+    /// Replays that disagreed with it (a third run decides).
+    public var resultsMismatched = 0
+    /// Mismatches no third run could decide (none agreed, or no third worker).
+    public var mismatchesUnresolved = 0
+    /// Sampled tasks that could not be replayed (no other worker, or every replay failed).
+    public var replaysUnavailable = 0
+    /// Rows of quarantined liars moved to `replaced_results`, their tasks run again.
+    public var rowsReplaced = 0
 
     /// One counter, named in `CoordinatorCore.Command.count`.
     public enum Counter: Sendable, Hashable, CaseIterable {
         case malformedFrames, versionMismatches, unexpectedMessages, unknownTasks, duplicateResults, workersLost
         case tasksRequeued, tasksFailed, unregistered, otherSweep, noLease, invalidResults, leasesExpired
         case duplicateWorkers, wrongSession, workersQuarantined, framesDropped, lateResults
+        case resultsVerified, resultsMismatched, mismatchesUnresolved, replaysUnavailable, rowsReplaced
     }
 
     public init() {}
@@ -61,6 +72,11 @@ public struct WireCounters: Sendable, Equatable {
             case .workersQuarantined: workersQuarantined
             case .framesDropped: framesDropped
             case .lateResults: lateResults
+            case .resultsVerified: resultsVerified
+            case .resultsMismatched: resultsMismatched
+            case .mismatchesUnresolved: mismatchesUnresolved
+            case .replaysUnavailable: replaysUnavailable
+            case .rowsReplaced: rowsReplaced
             }
         }
         set {
@@ -83,6 +99,11 @@ public struct WireCounters: Sendable, Equatable {
             case .workersQuarantined: workersQuarantined = newValue
             case .framesDropped: framesDropped = newValue
             case .lateResults: lateResults = newValue
+            case .resultsVerified: resultsVerified = newValue
+            case .resultsMismatched: resultsMismatched = newValue
+            case .mismatchesUnresolved: mismatchesUnresolved = newValue
+            case .replaysUnavailable: replaysUnavailable = newValue
+            case .rowsReplaced: rowsReplaced = newValue
             }
         }
     }

@@ -177,6 +177,10 @@ public struct SweepStanding: Codable, Sendable {
             lines.append("refused (\(session)): \(c.rejected) answers (\(c.invalidResults) invalid), \(c.malformedFrames) malformed frames, "
                          + "\(c.versionMismatches) version mismatches, \(c.duplicateWorkers) duplicate worker ids; "
                          + "\(c.workersLost) workers lost, \(c.tasksRequeued) tasks re-queued")
+            if let verified = c.verified, let mismatched = c.mismatched, verified + mismatched + (c.unverifiable ?? 0) > 0 {
+                lines.append("replays (\(session)): \(verified) agreed, \(mismatched) disagreed, \(c.unresolved ?? 0) undecided, "
+                             + "\(c.unverifiable ?? 0) not possible; \(c.quarantined) worker(s) quarantined, \(c.replaced ?? 0) row(s) replaced")
+            }
         }
         if let alert { lines.append("alert: \(alert)") }
         return lines.joined(separator: "\n") + "\n"

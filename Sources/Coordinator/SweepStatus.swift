@@ -65,6 +65,14 @@ public struct SweepStatus: Codable, Sendable, Equatable {
         public var wrongSession: Int
         /// Workers refused for the rest of the run (invalid results in a row, a failed replay).
         public var quarantined: Int
+        /// Verification by replay: replays that agreed, that disagreed, mismatches no third
+        /// run decided, sampled tasks that could not be replayed, rows of liars replaced (always
+        /// written; absent only in the status.json of a coordinator from before them).
+        public var verified: Int?
+        public var mismatched: Int?
+        public var unresolved: Int?
+        public var unverifiable: Int?
+        public var replaced: Int?
 
         init(_ c: WireCounters) {
             failed = c.tasksFailed
@@ -79,6 +87,11 @@ public struct SweepStatus: Codable, Sendable, Equatable {
             duplicateWorkers = c.duplicateWorkers
             wrongSession = c.wrongSession
             quarantined = c.workersQuarantined
+            verified = c.resultsVerified
+            mismatched = c.resultsMismatched
+            unresolved = c.mismatchesUnresolved
+            unverifiable = c.replaysUnavailable
+            replaced = c.rowsReplaced
         }
     }
 

@@ -21,6 +21,9 @@ struct SweepServiceOptions: ParsableArguments {
     @Option(help: "A worker whose results are invalid this many times in a row is quarantined: refused for the rest of the run, its tasks given to others, its failures no longer counted.")
     var quarantineAfter: Int = 3
 
+    @Option(help: "Re-run this fraction (0 to 1) of the finished tasks on another worker (another host when there is one) and compare every field; a worker that disagrees with a third run is quarantined and its unverified results run again (default: the config's verify: {fraction: F}, else 0).")
+    var verify: Double?
+
     @Option(help: "Seconds one task may run before its worker is dropped and the task re-queued (default: 10 times the cell's measured mean, at least 60 s).")
     var taskTimeout: Double?
 
@@ -71,6 +74,9 @@ struct SweepServiceOptions: ParsableArguments {
         if let taskTimeout, !(taskTimeout.isFinite && taskTimeout > 0) {
             throw ValidationError("--task-timeout must be a positive number of seconds")
         }
+        if let verify, !(verify >= 0 && verify <= 1) {
+            throw ValidationError("--verify must be a fraction in [0, 1], got \(verify)")
+        }
         guard maxPrefetch >= 1 else { throw ValidationError("--max-prefetch must be at least 1") }
         if let maxWorkers, maxWorkers < 1 { throw ValidationError("--max-workers must be at least 1") }
         if let http, LiveViewAddress(http) == nil {
@@ -108,6 +114,7 @@ struct SweepServiceOptions: ParsableArguments {
         options.retryFailed = retryFailed
         options.quarantineAfter = quarantineAfter
         options.taskTimeout = taskTimeout
+        options.verifyFraction = verify
         options.maxPrefetch = maxPrefetch
         options.maxWorkers = maxWorkers
         options.progress = progress
@@ -194,7 +201,7 @@ func report(_ outcome: SweepOutcome, summaries: [CellSummary], outDirectory: Str
         printError(renderHosts(outcome.hosts), terminator: "")
     }
     let c = outcome.counters
-    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers), wrong session \(c.wrongSession); workers quarantined \(c.workersQuarantined); frames dropped unread \(c.framesDropped); leases expired \(c.leasesExpired), late results accepted \(c.lateResults)")
+    printError("recorded \(outcome.recordedNow) results in \(String(format: "%.1f", outcome.wallSeconds)) s; workers lost \(c.workersLost), tasks re-queued \(c.tasksRequeued), failed \(c.tasksFailed), duplicate results \(c.duplicateResults), malformed frames \(c.malformedFrames), unknown tasks \(c.unknownTasks), unexpected messages \(c.unexpectedMessages), version mismatches \(c.versionMismatches); refused: unregistered \(c.unregistered), other sweep \(c.otherSweep), no lease \(c.noLease), invalid \(c.invalidResults), duplicate worker ids \(c.duplicateWorkers), wrong session \(c.wrongSession); workers quarantined \(c.workersQuarantined); frames dropped unread \(c.framesDropped); leases expired \(c.leasesExpired), late results accepted \(c.lateResults); replays: verified \(c.resultsVerified), mismatched \(c.resultsMismatched), undecided \(c.mismatchesUnresolved), not possible \(c.replaysUnavailable), rows replaced \(c.rowsReplaced)")
     guard outcome.complete else {
         if let reason = outcome.stopReason { printError("stopped: \(reason)") }
         printError("stopped before the end; run the same command again to resume (results so far are in \(outDirectory); `dlsweep table \(outDirectory)` shows them)")

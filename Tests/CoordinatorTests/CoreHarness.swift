@@ -12,6 +12,10 @@ struct CoreHarness {
     var now = 1_800_000_000.0
     /// Rows committed, in order.
     var rows: [TaskOutcome] = []
+    /// Rows replaced (`replaceRows`), in order.
+    var replaced: [TaskOutcome] = []
+    /// Peer events recorded, in order.
+    var events: [PeerEvent] = []
     /// Set: the next commits fail with this reason (retryable or not).
     var commitFailure: (reason: String, retryable: Bool)?
     /// What the store answers a `tally` with; nil leaves the core waiting.
@@ -72,6 +76,15 @@ struct CoreHarness {
                 }
             case .tally:
                 if let tallies { out += drive(.tallied(tallies(rows, core.plan))) }
+            case .recordEvents(let events):
+                self.events += events
+            case .replaceRows(let worker, _):
+                // As the store does: the worker's rows without a `verified` event go.
+                let verified = Set(self.events.filter { $0.kind == .verified }.compactMap(\.taskID))
+                let gone = rows.filter { $0.workerID == worker && !verified.contains($0.task.id) }.map(\.task.id)
+                replaced += rows.filter { gone.contains($0.task.id) }
+                rows.removeAll { gone.contains($0.task.id) }
+                out += drive(.rowsReplaced(worker: worker, taskIDs: gone.sorted()))
             case .recordRound(let round):
                 out += drive(.roundRecorded(round, plan: core.plan.applying(round)))
             case .count(let counter, let n):

@@ -1,0 +1,204 @@
+import Coordinator
+import ResultsStore
+import SweepConfig
+import SweepProtocol
+import Testing
+import TrainingCore
+
+/// Verification by replay (issue 20), decided in-process: which tasks are sampled, where their
+/// replays go, how two reports are compared, and what a third run decides.
+@Suite struct VerificationTests {
+    static func hello(_ id: String, host: String) -> Message {
+        FaultTests.hello(id, host: host, prefetch: 1)
+    }
+
+    /// A core verifying `fraction` of a tiny deep-linear sweep of `trials` tasks (trained
+    /// runs: a noop's report is fixed, so it cannot lie well).
+    static func harness(trials: Int, fraction: Double = 1) throws -> CoreHarness {
+        try CoreHarness(yaml: """
+            name: verify
+            seed: 3
+            problem: {signal_dim: 8, measurements: 4, latent_dim: 2, samples: 6, test_samples: 10}
+            grid: {depth: [2], width: [6]}
+            trials: \(trials)
+            training: {steps: 50, eta_scale: 0.5, stop_on_success: false}
+            test_noise: [0.0, 0.1]
+            verify: {fraction: \(fraction)}
+            """)
+    }
+
+    /// The result a worker computes for `taskID`: the run itself.
+    static func result(_ h: CoreHarness, _ taskID: Int, attempt: Int = 1) -> Message {
+        let task = h.core.plan.task(taskID)
+        let report = try! runExperiment(h.core.configuration.sampled(task.spec, trial: task.trial))
+        return .result(TaskResult(sweep: h.fingerprint, taskID: taskID, attempt: attempt, report: report,
+                                  startedAt: h.now - 1, finishedAt: h.now - 0.5))
+    }
+
+    /// A finite, consistent, wrong report: what a worker that lies well sends.
+    static func lie(_ message: Message) -> Message {
+        guard case .result(var result) = message else { return message }
+        result.report.gradientNorm += 0.5
+        return .result(result)
+    }
+
+    /// Answers every task sent to the peers in `workers` until none is left unanswered (the
+    /// liars in `liars` with `lie`); a peer that was rejected answers no more.
+    static func serve(_ h: inout CoreHarness, _ workers: [UInt8], liars: Set<UInt8> = [], rounds: Int = 100) {
+        var answered: [UInt8: Set<[Int]>] = [:]
+        for _ in 0..<rounds {
+            var progressed = false
+            for peer in workers {
+                let rejected = h.commands.messages(to: peer).contains { if case .reject = $0 { true } else { false } }
+                guard !rejected else { continue }
+                for task in h.commands.tasks(to: peer) where !answered[peer, default: []].contains([task.taskID, task.attempt]) {
+                    answered[peer, default: []].insert([task.taskID, task.attempt])
+                    let honest = result(h, task.taskID, attempt: task.attempt)
+                    h.receive(liars.contains(peer) ? lie(honest) : honest, from: peer)
+                    progressed = true
+                }
+            }
+            if !progressed { return }
+        }
+    }
+
+    static func truth(_ h: CoreHarness, _ taskID: Int) -> RunReport {
+        guard case .result(let result) = result(h, taskID) else { fatalError() }
+        return result.report
+    }
+
+    // MARK: Replays
+
+    @Test("verify 0 (the default): no replay, nothing waits, and the sweep finishes with its last result")
+    func off() throws {
+        var h = try CoreHarness(yaml: Self.harness(trials: 4).core.configuration.yamlText.replacingOccurrences(of: "verify: {fraction: 1.0}", with: ""))
+        #expect(h.core.configuration.verifyFraction == 0)
+        h.receive(Self.hello("a", host: "alpha"), from: 1)
+        h.receive(Self.hello("b", host: "beta"), from: 2)
+        Self.serve(&h, [1, 2])
+        #expect(h.commands.finishes && h.rows.count == 4)
+        #expect(Set((h.commands.tasks(to: 1) + h.commands.tasks(to: 2)).map { [$0.taskID, $0.attempt] }).count == 4)
+        #expect(h.events.isEmpty && h.core.dispatcher.replaysWaiting == 0)
+    }
+
+    @Test("a sampled task is replayed on a worker of another host (not another worker of its own); a match is recorded and the sweep ends after it")
+    func replayOnAnotherHost() throws {
+        var h = try Self.harness(trials: 2)
+        h.receive(Self.hello("a1", host: "alpha"), from: 1)
+        h.receive(Self.hello("a2", host: "alpha"), from: 2)
+        h.receive(Self.hello("b1", host: "beta"), from: 3)
+        let first = try #require(h.commands.tasks(to: 1).first)
+        #expect(first.taskID == 0 && h.commands.tasks(to: 3).isEmpty)
+        let after = h.receive(Self.result(h, 0), from: 1)
+        // The replay goes to beta, under the next attempt; a2 (alpha, busy anyway) and a1 get nothing of it.
+        #expect(after.tasks(to: 3).map(\.taskID) == [0] && after.tasks(to: 3).first?.attempt == 2)
+        #expect(after.tasks(to: 1).isEmpty && after.tasks(to: 2).isEmpty)
+        // Task 1 done on alpha: not finished while its replay is to come.
+        let second = h.receive(Self.result(h, 1), from: 2)
+        #expect(!second.finishes)
+        let replay1 = h.commands.tasks(to: 3).filter { $0.taskID == 1 }
+        let replayed0 = h.receive(Self.result(h, 0, attempt: 2), from: 3)
+        #expect(replayed0.acks(to: 3) == [0])
+        #expect(replay1.isEmpty || !replayed0.finishes)
+        Self.serve(&h, [1, 2, 3])
+        #expect(h.commands.finishes)
+        #expect(h.counters.resultsVerified == 2 && h.counters.resultsMismatched == 0)
+        #expect(h.events.map(\.kind) == [.verified, .verified])
+        #expect(Set(h.events.map(\.host)) == ["beta"])
+        #expect(h.rows.count == 2)
+    }
+
+    @Test("a liar's result: the replay disagrees, a third worker decides against it; it is quarantined, its unverified rows replaced and run again by honest workers")
+    func liarRecorded() throws {
+        var h = try Self.harness(trials: 6)
+        h.receive(Self.hello("liar", host: "alpha"), from: 1)
+        Self.serve(&h, [1], liars: [1], rounds: 1)  // the liar records task 0 before anyone else joins
+        #expect(h.rows.map(\.workerID) == ["liar"])
+        h.receive(Self.hello("b", host: "beta"), from: 2)
+        h.receive(Self.hello("c", host: "gamma"), from: 3)
+        Self.serve(&h, [1, 2, 3], liars: [1])
+        let finished = h.commands.finishes
+        #expect(finished, "done \(h.core.dispatcher.doneCount), replays waiting \(h.core.dispatcher.replaysWaiting), out \(h.core.dispatcher.replaysInFlight), in flight \(h.core.dispatcher.inFlightCount), pending \(h.core.dispatcher.pendingCount), workers \(h.core.dispatcher.workers.mapValues { $0.inFlight })")
+        #expect(h.core.dispatcher.quarantined["liar"] != nil)
+        #expect(h.counters.workersQuarantined == 1 && h.counters.resultsMismatched >= 1)
+        #expect(h.counters.rowsReplaced == h.replaced.count && !h.replaced.isEmpty)
+        #expect(h.replaced.allSatisfy { $0.workerID == "liar" })
+        // Every row is an honest worker's, with the true report; every task has one row.
+        #expect(h.rows.count == 6 && Set(h.rows.map(\.task.id)) == Set(0..<6))
+        for row in h.rows {
+            #expect(row.workerID != "liar")
+            guard case .report(let report) = row.result else { Issue.record("failed row"); continue }
+            #expect(report.disagreements(with: Self.truth(h, row.task.id)).isEmpty)
+        }
+        let kinds = h.events.map(\.kind)
+        #expect(kinds.contains(.mismatch) && kinds.contains(.quarantined))
+        let mismatch = try #require(h.events.first { $0.kind == .mismatch })
+        #expect(mismatch.workerID == "liar" && mismatch.detail.contains("gradientNorm"))
+    }
+
+    @Test("a liar replaying an honest result: the third run sides with the recorded row, which stays; the liar is quarantined")
+    func liarReplaying() throws {
+        var h = try Self.harness(trials: 1)
+        h.receive(Self.hello("a", host: "alpha"), from: 1)
+        h.receive(Self.result(h, 0), from: 1)
+        #expect(h.rows.map(\.workerID) == ["a"])
+        h.receive(Self.hello("liar", host: "beta"), from: 2)
+        #expect(h.commands.tasks(to: 2).map(\.taskID) == [0])
+        h.receive(Self.hello("c", host: "gamma"), from: 3)
+        Self.serve(&h, [1, 2, 3], liars: [2])
+        #expect(h.commands.tasks(to: 3).map(\.taskID) == [0])  // the third run
+        #expect(h.core.dispatcher.quarantined["liar"]?.contains("task 0") == true)
+        #expect(h.rows.map(\.workerID) == ["a"] && h.replaced.isEmpty)
+        #expect(h.counters.resultsVerified == 1 && h.counters.resultsMismatched == 1)
+        #expect(h.commands.finishes)
+    }
+
+    @Test("a mismatch with no third worker is undecided: said, counted, both workers named, the row kept, and the sweep ends")
+    func noThirdWorker() throws {
+        var h = try Self.harness(trials: 1)
+        h.receive(Self.hello("a", host: "alpha"), from: 1)
+        h.receive(Self.result(h, 0), from: 1)
+        h.receive(Self.hello("b", host: "beta"), from: 2)
+        Self.serve(&h, [1, 2], liars: [2])
+        #expect(!h.commands.finishes)
+        h.now += 3
+        let later = h.drive(.tick)
+        #expect(later.finishes)
+        #expect(h.counters.mismatchesUnresolved == 1 && h.counters.workersQuarantined == 0)
+        let undecided = try #require(h.events.last)
+        #expect(undecided.kind == .mismatch && undecided.workerID == "b" && undecided.detail.hasPrefix("undecided"))
+        #expect(later.contains { if case .log(_, let line) = $0 { line.contains("no third worker") } else { false } })
+        #expect(h.rows.map(\.workerID) == ["a"])
+    }
+
+    @Test("with one worker no replay is possible: said, counted, and the sweep ends")
+    func oneWorker() throws {
+        var h = try Self.harness(trials: 3)
+        h.receive(Self.hello("a", host: "alpha"), from: 1)
+        Self.serve(&h, [1])
+        #expect(h.rows.count == 3 && !h.commands.finishes)
+        h.now += 3
+        let later = h.drive(.tick)
+        #expect(later.finishes && h.counters.replaysUnavailable == 3)
+        #expect(later.contains { if case .log(_, let line) = $0 { line.contains("3 sampled task(s) cannot be verified") } else { false } })
+    }
+
+    @Test("a replay that fails goes to yet another worker; one whose worker leaves goes back to the queue")
+    func replayFailsOrLeaves() throws {
+        var h = try Self.harness(trials: 1)
+        h.receive(Self.hello("a", host: "alpha"), from: 1)
+        h.receive(Self.result(h, 0), from: 1)
+        h.receive(Self.hello("b", host: "beta"), from: 2)
+        let replay = try #require(h.commands.tasks(to: 2).first)
+        h.receive(.taskFailed(TaskFailure(sweep: h.fingerprint, taskID: 0, attempt: replay.attempt, reason: "oom")), from: 2)
+        #expect(h.counters.tasksFailed == 0 && h.rows.count == 1)
+        h.receive(Self.hello("c", host: "gamma"), from: 3)
+        let again = try #require(h.commands.tasks(to: 3).first)
+        #expect(again.taskID == 0 && again.attempt == replay.attempt + 1)
+        h.receive(.bye(Bye(reason: "done", taskIDs: [])), from: 3)
+        h.receive(Self.hello("d", host: "delta"), from: 4)
+        #expect(h.commands.tasks(to: 4).map(\.taskID) == [0])
+        Self.serve(&h, [4])
+        #expect(h.counters.resultsVerified == 1 && h.commands.finishes)
+    }
+}
