@@ -525,13 +525,21 @@ public struct Dispatcher: Sendable {
     }
 
     /// Tasks whose rows were removed from the store (a quarantined worker's unverified results):
-    /// not done any more, back in the queue; their replays are cancelled.
+    /// not done any more, back in the queue; a replay of one waiting is dropped, one running
+    /// becomes the task's run.
     public mutating func reopen(_ taskIDs: [Int]) {
         let reopened = Set(taskIDs)
         replayQueue.removeAll { reopened.contains($0.taskID) }
         for task in taskIDs {
             guard done.contains(task) else { continue }
-            if let out = replaysOut.removeValue(forKey: task) { workers[out.worker]?.inFlight[task] = nil }
+            if let out = replaysOut.removeValue(forKey: task), let session = workers[out.worker]?.session {
+                // The replay running there becomes the task's run, under its lease: its result is
+                // the new row (a worker ignores a task it is still running, so sending the task
+                // again would hang until the lease expired).
+                holder[task] = out.worker
+                dispatches[task] = max(dispatches[task] ?? 0, out.replay.attempt)
+                dispatchedTo[task, default: []].append((session, out.replay.attempt))
+            }
             if done[task] {
                 done[task] = false
                 doneCount -= 1

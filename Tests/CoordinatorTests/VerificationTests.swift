@@ -46,6 +46,12 @@ import TrainingCore
     /// liars in `liars` with `lie`); a peer that was rejected answers no more.
     static func serve(_ h: inout CoreHarness, _ workers: [UInt8], liars: Set<UInt8> = [], rounds: Int = 100) {
         var answered: [UInt8: Set<[Int]>] = [:]
+        serve(&h, workers, liars: liars, rounds: rounds, answered: &answered)
+    }
+
+    /// `answered`: what each peer answered already (kept across calls).
+    static func serve(_ h: inout CoreHarness, _ workers: [UInt8], liars: Set<UInt8> = [], rounds: Int = 100,
+                      answered: inout [UInt8: Set<[Int]>]) {
         for _ in 0..<rounds {
             var progressed = false
             for peer in workers {
@@ -200,5 +206,31 @@ import TrainingCore
         #expect(h.commands.tasks(to: 4).map(\.taskID) == [0])
         Self.serve(&h, [4])
         #expect(h.counters.resultsVerified == 1 && h.commands.finishes)
+    }
+
+    @Test("a replay running when the liar's rows are replaced becomes its task's run: its result is the new row, under the replay's attempt")
+    func replayBecomesTheRun() throws {
+        var h = try Self.harness(trials: 2)
+        var answered: [UInt8: Set<[Int]>] = [:]
+        h.receive(Self.hello("liar", host: "lima"), from: 1)
+        Self.serve(&h, [1], liars: [1], answered: &answered)
+        #expect(h.rows.map(\.workerID) == ["liar", "liar"])
+        h.receive(Self.hello("b", host: "bravo"), from: 2)
+        h.receive(Self.hello("d", host: "delta"), from: 4)
+        let replay1 = try #require(h.commands.tasks(to: 4).first)
+        #expect(h.commands.tasks(to: 2).map(\.taskID) == [0] && replay1.taskID == 1)
+        Self.serve(&h, [2], answered: &answered)  // b disagrees on task 0: a third run is queued
+        h.receive(Self.hello("c", host: "charlie"), from: 3)
+        #expect(h.commands.tasks(to: 3).map(\.taskID) == [0])
+        Self.serve(&h, [3], answered: &answered)  // c sides with b: the liar is convicted while d still runs its replay of task 1
+        #expect(h.core.dispatcher.quarantined["liar"] != nil && h.replaced.map(\.task.id) == [0, 1])
+        #expect(h.core.dispatcher.holder(of: 1) == "d")
+        h.receive(Self.result(h, 1, attempt: replay1.attempt), from: 4)
+        let row1 = try #require(h.rows.first { $0.task.id == 1 })
+        #expect(row1.workerID == "d" && row1.attempt == replay1.attempt)
+        answered[4, default: []].insert([1, replay1.attempt])
+        Self.serve(&h, [2, 3, 4], answered: &answered)
+        #expect(h.commands.finishes && h.counters.noLease == 0 && h.rows.count == 2)
+        #expect(h.rows.allSatisfy { $0.workerID != "liar" })
     }
 }
