@@ -405,13 +405,15 @@ public final class ResultsStore: Sendable {
             } else {
                 let cell = plan.cells[position.cell]
                 guard task.cell == cell else {
-                    throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
+                    throw ResultsStoreError.malformedOutcome(
+                        taskID: task.id, reason: "its cell (index \(task.cell.index)) is not the plan's cell \(cell.index) of that task")
                 }
                 columns = try CellColumns(cell)
                 cells[position.cell] = (cell, columns)
             }
             guard task.trial == position.trial else {
-                throw ResultsStoreError.malformedOutcome(taskID: task.id, reason: "cell or trial does not match the plan")
+                throw ResultsStoreError.malformedOutcome(
+                    taskID: task.id, reason: "its trial \(task.trial) is not the plan's trial \(position.trial) of that task")
             }
             if case .report(let report) = outcome.result {
                 for field in ReportColumns.fields {

@@ -81,7 +81,9 @@ struct FailureTests {
         let (second, _) = try start(directory, bind: bind, label: "second")
         #expect(second.wait(seconds: 180) == 0, "\(second.stderr.suffix(3000))")
         #expect(second.stderr.contains("resuming"), "\(second.stderr.suffix(2000))")
-        #expect(second.stderr.contains("registered again") || second.stderr.contains("joined"))
+        // Both workers registered with the new coordinator: each has results recorded after the restart.
+        #expect(sqlite(out, "select count(distinct worker_id) from results where rowid > \(before)") == "2",
+                "\(second.stderr.suffix(2000))")
         for w in workers { #expect(w.wait(seconds: 30) == 0, "\(w.stderr.suffix(2000))") }
         #expect(before >= 8 && before < 48)
         // Results finished during the outage are delivered after the worker registered again,

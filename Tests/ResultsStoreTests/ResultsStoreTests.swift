@@ -273,6 +273,17 @@ func outcome(_ plan: SweepPlan, _ id: Int, host: String = "h1", result: Recorded
         #expect(throws: ResultsStoreError.taskOutOfRange(taskID: plan.taskCount, taskCount: plan.taskCount)) {
             try store.record(stray)
         }
+        // A task whose cell or trial is not the plan's for its id: each names what differs.
+        var otherTrial = outcome(plan, 0, result: .report(report(seed: 1)))
+        otherTrial.task.trial = 1
+        #expect(throws: ResultsStoreError.malformedOutcome(taskID: 0, reason: "its trial 1 is not the plan's trial 0 of that task")) {
+            try store.record(otherTrial)
+        }
+        var otherCell = outcome(plan, 0, result: .report(report(seed: 1)))
+        otherCell.task.cell = plan.cells[1]
+        #expect(throws: ResultsStoreError.malformedOutcome(taskID: 0, reason: "its cell (index 1) is not the plan's cell 0 of that task")) {
+            try store.record(otherCell)
+        }
         #expect(try store.count() == 0)
     }
 
