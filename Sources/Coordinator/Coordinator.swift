@@ -231,6 +231,7 @@ public final class Coordinator {
                 try socket.send([peer, try message.encoded()], dontWait: true)
             } catch {
                 logger.debug("could not send to \(core.describe(peer)): \(error)")
+                if case ZMQError.hostUnreachable = error { try execute(.unreachable(peer: peer)) }
             }
         case .sendTasks(let frames, let peer, let worker, let taskIDs):
             for frame in frames {
@@ -240,6 +241,7 @@ public final class Coordinator {
                     // Nothing queued for this peer (gone, or its queue full).
                     logger.debug("could not send tasks to \(core.describe(peer)): \(error)")
                     try execute(.tasksUndelivered(worker: worker, taskIDs: taskIDs))
+                    if case ZMQError.hostUnreachable = error { try execute(.unreachable(peer: peer)) }
                     return
                 }
             }

@@ -29,6 +29,8 @@ public struct CoordinatorCore: Sendable {
         case commitFailed(reason: String, retryable: Bool)
         /// A `sendTasks` could not go out (the peer is gone or its queue full).
         case tasksUndelivered(worker: String, taskIDs: [Int])
+        /// The socket refused to route to `peer` (EHOSTUNREACH): that connection is closed.
+        case unreachable(peer: [UInt8])
         /// The store's per-cell tallies, asked for by `tally`.
         case tallied([CellTally])
         /// The store recorded the round of `recordRound`; `plan` includes it.
@@ -99,6 +101,9 @@ public struct CoordinatorCore: Sendable {
     var lastIdleNotice = 0.0
     var lastLoop: Double
     var hadWorkers = false
+    /// Workers whose connection closed, with the routing identity of that connection
+    /// (`Liveness.swift`).
+    var closedConnections: [String: [UInt8]] = [:]
     /// Hellos refused for a live id, so that only the 1st, 2nd, 4th … are logged.
     var duplicateHellos = 0
     /// Hellos refused at the connection limit (logged likewise).
@@ -160,6 +165,7 @@ public struct CoordinatorCore: Sendable {
         case .commitFailed(let reason, let retryable): commitFailed(reason, retryable: retryable, now: now)
         case .tasksUndelivered(let worker, let taskIDs):
             for taskID in taskIDs { dispatcher.returnTask(taskID, from: worker) }
+        case .unreachable(let peer): connectionClosed(peer)
         case .tallied(let tallies): planRound(tallies)
         case .roundRecorded(let round, let plan): openRound(round, plan: plan, now: now)
         case .authenticationFailed(let failure):

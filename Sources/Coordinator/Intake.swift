@@ -19,7 +19,13 @@ extension CoordinatorCore {
         }
         let peer = frames[0]
         let worker = dispatcher.workerID(forPeer: peer)
-        if let worker { dispatcher.touch(worker, now: now) }
+        if let worker {
+            dispatcher.touch(worker, now: now)
+            // Heard again: its connection is open after all (a peer that set its own routing
+            // identity reconnected under it), or this was queued before it closed; the next send
+            // that fails marks it again.
+            if !closedConnections.isEmpty { closedConnections[worker] = nil }
+        }
         if let backlog = intake.backlogs[peer], backlog.bytes + frames[1].count > options.intakeBacklogBytes {
             count(.framesDropped)
             if let more = complaining(about: peer, reason: "flood") {

@@ -7,6 +7,8 @@ extension CoordinatorCore {
     /// Hands `worker` the tasks its credit allows, in as few frames as fit (a batch).
     mutating func assign(_ worker: String, now: Double) {
         guard let slot = dispatcher.workers[worker], !resultBufferFull else { return }
+        // Nothing for a closed connection: the tasks would only come back at its drop.
+        if !closedConnections.isEmpty, closedConnections[worker] == slot.peer { return }
         let assigned = dispatcher.assign(to: worker, now: now)
         guard !assigned.isEmpty else { return }
         var batcher = FrameBatcher()
@@ -44,6 +46,7 @@ extension CoordinatorCore {
         }
         let silent = dispatcher.silentWorkers(now: now, timeout: options.workerTimeout)
         if !silent.isEmpty { loseAll(silent, reason: "silent for more than \(options.workerTimeout) s", now: now) }
+        if !closedConnections.isEmpty { dropClosed(now: now) }
         let overrun = dispatcher.overrunLeases(now: now) { taskID in
             options.taskTimeout ?? durations.limit(cell: plan.position(ofTask: taskID).cell, task: taskID)
         }
@@ -68,6 +71,41 @@ extension CoordinatorCore {
             hadWorkers = true
             lastWorkerSeen = now
         }
+    }
+
+    /// How long a worker whose connection closed may stay silent before it is dropped: three
+    /// heartbeat intervals (time for a live worker to reconnect and say hello with its token),
+    /// at most half the worker timeout.
+    public var closedConnectionGrace: Double { min(options.workerTimeout / 2, 3 * options.heartbeatInterval) }
+
+    /// The socket would not route to `peer` (`ZMQ_ROUTER_MANDATORY`'s EHOSTUNREACH): libzmq has
+    /// closed that connection, as it does at once when the worker's process dies and the kernel
+    /// closes its socket. Every connection has its own routing identity, so this names one
+    /// connection of one worker exactly; the worker is dropped once silent for
+    /// `closedConnectionGrace` (`dropClosed`), well within the worker timeout.
+    mutating func connectionClosed(_ peer: [UInt8]) {
+        guard let worker = dispatcher.workerID(forPeer: peer), closedConnections[worker] == nil else { return }
+        closedConnections[worker] = peer
+    }
+
+    /// Drops the workers whose connection closed and that have been silent since for
+    /// `closedConnectionGrace`. Silence counts from the last message *read*: the answers a dead
+    /// worker sent before it died, still queued in the socket, are recorded first. A worker that
+    /// said hello again on a new connection (with its token, keeping its session) is not dropped.
+    mutating func dropClosed(now: Double) {
+        let grace = closedConnectionGrace
+        var closed: [String] = []
+        for (worker, peer) in closedConnections {
+            guard let slot = dispatcher.workers[worker], slot.peer == peer else {
+                closedConnections[worker] = nil
+                continue
+            }
+            if now - slot.lastSeen > grace { closed.append(worker) }
+        }
+        guard !closed.isEmpty else { return }
+        closed.sort()
+        for worker in closed { closedConnections[worker] = nil }
+        loseAll(closed, reason: "connection closed, silent for more than \(grace) s", now: now)
     }
 
     /// Drops workers that fell silent together (a node of workers, a switch, a rack): one

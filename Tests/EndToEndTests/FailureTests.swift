@@ -11,7 +11,8 @@ struct FailureTests {
     let liveness = ["--heartbeat", "0.25", "--worker-timeout", "2"]
 
     private func start(_ directory: URL, bind: String = "tcp://127.0.0.1:*", extra: [String] = [],
-                       label: String = "coordinator") throws -> (DLSweepProcess, String) {
+                       label: String = "coordinator", workerTimeout: Int = 2) throws -> (DLSweepProcess, String) {
+        let liveness = ["--heartbeat", "0.25", "--worker-timeout", String(workerTimeout)]
         let config = directory.appendingPathComponent("sweep.yaml").path
         if !FileManager.default.fileExists(atPath: config) {
             try slowSweepYAML.write(toFile: config, atomically: true, encoding: .utf8)
@@ -34,10 +35,10 @@ struct FailureTests {
         #expect(table == reference, "final table differs from an undisturbed run", sourceLocation: sourceLocation)
     }
 
-    @Test("a worker killed with SIGKILL mid-task: its tasks go to the other worker")
+    @Test("a worker killed with SIGKILL mid-task: its closed connection is noticed long before the worker timeout (600 s), and its tasks go to the other worker")
     func workerKilled() async throws {
         let directory = try makeTemporaryDirectory()
-        let (coordinator, endpoint) = try start(directory)
+        let (coordinator, endpoint) = try start(directory, workerTimeout: 600)
         let victim = try worker(endpoint, in: directory, label: "victim")
         let survivor = try worker(endpoint, in: directory, label: "survivor")
         let out = directory.appendingPathComponent("out")
@@ -45,7 +46,8 @@ struct FailureTests {
         victim.signal(SIGKILL)
         #expect(coordinator.wait(seconds: 180) == 0, "\(coordinator.stderr.suffix(3000))")
         #expect(survivor.wait(seconds: 20) == 0)
-        #expect(coordinator.stderr.contains("silent for more than"), "loss detected: \(coordinator.stderr.suffix(2000))")
+        #expect(coordinator.stderr.contains("dropped: connection closed, silent for more than 0.75 s"),
+                "loss detected: \(coordinator.stderr.suffix(2000))")
         try await expectReferenceTable(directory)
     }
 
