@@ -86,3 +86,25 @@ extension ResultsStore {
         }
     }
 }
+
+extension ResultsStore {
+    /// The tasks a replay confirmed (`verified`) and those a replay contradicted at least once
+    /// (`mismatch`), for the table's per-cell counts; both empty without verification.
+    public func replayedTasks() throws -> (verified: Set<Int>, mismatched: Set<Int>) {
+        try wrap {
+            try pool.read { db in
+                guard try db.tableExists("peer_events") else { return ([], []) }
+                var verified = Set<Int>()
+                var mismatched = Set<Int>()
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT DISTINCT kind, task_id FROM peer_events WHERE kind IN ('verified', 'mismatch') AND task_id IS NOT NULL
+                    """)
+                while let row = try rows.next() {
+                    guard let task = Int.fromDatabaseValue(row["task_id"] as DatabaseValue) else { continue }
+                    if (row["kind"] as String?) == PeerEvent.Kind.verified.rawValue { verified.insert(task) } else { mismatched.insert(task) }
+                }
+                return (verified, mismatched)
+            }
+        }
+    }
+}

@@ -42,9 +42,12 @@ func noiseLabels(_ summaries: [CellSummary]) -> [String] {
 func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[String]]) {
     let labels = noiseLabels(summaries)
     let keys = axisKeys(summaries)
+    // Only for a sweep that verified by replay: the others' tables are unchanged.
+    let showReplays = summaries.contains { $0.replays != nil }
     let header = keys + ["conv [95% CI]", "rec [95% CI]",
                   "stat", "budget", "div", "fail", "iter", "dist", "rec err", "off err"]
         + labels.map { "test@\($0)" }
+        + (showReplays ? ["replays ok/differ"] : [])
     let rows = summaries.map { s in
         keys.map { s.axisValue($0)?.description ?? "-" }
         + [rateWithInterval(s, .converged), rateWithInterval(s, .recovered),
@@ -53,6 +56,7 @@ func humanColumns(_ summaries: [CellSummary]) -> (header: [String], rows: [[Stri
          short(s.medianIterations), short(s.median("target_distance")), short(s.median("reconstruction_error")),
          short(s.median("off_subspace_error"))]
             + labels.map { short(s.medianTestError[$0] ?? nil) }
+            + (showReplays ? [s.replays.map { "\($0.verified)/\($0.mismatched)" } ?? "-"] : [])
     }
     return (header, rows)
 }

@@ -40,6 +40,9 @@ public struct SweepReport: Sendable {
     public var peerEvents: [PeerEvent] = []
     public var peerEventCounts: [PeerEvent.Kind: Int] = [:]
     public static let peerEventLimit = 500
+    /// Rows of workers a replay showed to lie, set aside in `replaced_results` (their tasks ran
+    /// again), per worker.
+    public var replacedRows: [(workerID: String, host: String, rows: Int)] = []
 
     public init(meta: SweepMeta, successMeasure: SuccessMeasure, summaries: [CellSummary], hosts: [HostSummary],
                 failures: [ResultRow], failedCount: Int, firstStarted: Date?, lastFinished: Date?, generatedAt: Date) {
@@ -73,6 +76,7 @@ public struct SweepReport: Sendable {
         model = configuration.model.kind
         completion = try store.completionTimes()
         (peerEvents, peerEventCounts) = try store.peerEvents(kinds: [.quarantined, .mismatch], limit: Self.peerEventLimit)
+        replacedRows = try store.replacedRowCounts()
     }
 
     /// Tasks with a row (ok or failed), as the summaries count them.
@@ -221,6 +225,12 @@ public struct SweepReport: Sendable {
             parts.append(Self.table(header: ["worker", "host", "when", "why"],
                                     rows: quarantined.map { [$0.workerID, $0.host, Self.date($0.at), $0.detail] },
                                     id: "quarantine-table"))
+        }
+        if !replacedRows.isEmpty {
+            let total = replacedRows.reduce(0) { $0 + $1.rows }
+            parts.append("<p>\(total) result(s) of quarantined workers that no replay confirmed were set aside (table <code>replaced_results</code> of results.sqlite) and their tasks run again by other workers:</p>")
+            parts.append(Self.table(header: ["worker", "host", "rows replaced"],
+                                    rows: replacedRows.map { [$0.workerID, $0.host, String($0.rows)] }, id: "replaced-table"))
         }
         if !mismatches.isEmpty {
             parts.append(Self.table(header: ["task", "worker", "host", "when", "fields that differ"],

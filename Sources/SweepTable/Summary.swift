@@ -24,6 +24,22 @@ public struct CellSummary: Codable, Sendable, Hashable {
     /// The per-noise aggregates by column name (`median_test_error`, …), each keyed by
     /// `decimalLabel(test noise)`, e.g. "0.1".
     public var perNoise: [String: [String: Double?]]
+    /// Verification by replay: the cell's tasks whose result a replay confirmed, and those a
+    /// replay contradicted at least once (`peer_events`); nil where the sweep verified nothing.
+    public var replays: Replays?
+
+    public struct Replays: Codable, Sendable, Hashable {
+        public var verified: Int
+        public var mismatched: Int
+
+        public init(verified: Int, mismatched: Int) {
+            self.verified = verified
+            self.mismatched = mismatched
+        }
+    }
+
+    /// The JSON keys of `replays` (present only when the sweep verified).
+    public static let replayKeys = ["replays_verified", "replays_mismatched"]
 
     /// One column of the table.
     public struct Column: Sendable, Hashable {
@@ -154,6 +170,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
         for name in Self.perNoiseColumns {
             try c.encode((perNoise[name] ?? [:]).mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }, forKey: Key(stringValue: name))
         }
+        if let replays {
+            try c.encode(replays.verified, forKey: Key(stringValue: Self.replayKeys[0]))
+            try c.encode(replays.mismatched, forKey: Key(stringValue: Self.replayKeys[1]))
+        }
     }
 
     /// Reads what `encode` writes: the axes are the keys that are no column. JSON keeps no
@@ -161,7 +181,7 @@ public struct CellSummary: Codable, Sendable, Hashable {
     /// which for the axes every grid has is the plan's (depth, width, lambda, noise).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
-        let known = Set(Self.scalarKeys + Self.perNoiseColumns)
+        let known = Set(Self.scalarKeys + Self.perNoiseColumns + Self.replayKeys)
         let reference = AxisDefinition.all.map(\.key)
         func rank(_ key: any CodingKey) -> (Int, String) {
             (reference.firstIndex(of: key.stringValue) ?? .max, key.stringValue)
@@ -180,6 +200,10 @@ public struct CellSummary: Codable, Sendable, Hashable {
         perNoise = [:]
         for name in Self.perNoiseColumns {
             perNoise[name] = try c.decodeIfPresent([String: Double?].self, forKey: Key(stringValue: name)) ?? [:]
+        }
+        if let verified = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: Self.replayKeys[0])),
+           let mismatched = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: Self.replayKeys[1])) {
+            replays = Replays(verified: verified, mismatched: mismatched)
         }
     }
 
@@ -338,5 +362,15 @@ public func summarize(store: ResultsStore) throws -> [CellSummary] {
         current.append(row)
     }
     flush(upTo: plan.cells.count)
+    let replays = try store.replayedTasks()
+    if !replays.verified.isEmpty || !replays.mismatched.isEmpty {
+        for index in summaries.indices { summaries[index].replays = .init(verified: 0, mismatched: 0) }
+        for task in replays.verified where plan.contains(taskID: task) {
+            summaries[plan.position(ofTask: task).cell].replays?.verified += 1
+        }
+        for task in replays.mismatched where plan.contains(taskID: task) {
+            summaries[plan.position(ofTask: task).cell].replays?.mismatched += 1
+        }
+    }
     return displayOrder(plan, summaries)
 }
