@@ -39,7 +39,7 @@ public enum ResultValidation {
     /// `Trainer.finish`, MODEL.md §4), and the trajectory against its schedule.
     static func reportProblem(_ r: RunReport, spec: RunSpec) -> String? {
         if let problem = r.fieldProblem(for: spec) { return problem }
-        switch spec.model.kind {
+        switch spec.kind {
         case .deepLinear:
             if let problem = deepLinearOutcomeProblem(r, spec: spec) { return problem }
         case .diagonal:
@@ -59,14 +59,14 @@ public enum ResultValidation {
     /// converged ⇔ targetDistance ≤ tolConv; recovered ⇔ both recovery errors within their
     /// tolerances (MODEL.md §4).
     static func deepLinearOutcomeProblem(_ r: RunReport, spec: RunSpec) -> String? {
-        let t = spec.training
+        let t = spec.model.record.training
         guard !r.diverged, let rec = r.reconstructionError, let off = r.offSubspaceError, let oracleNorm = r.oracleNorm
         else { return nil }
         if disagrees(r.converged, r.targetDistance, t.tolConv) {
             return "converged \(r.converged) with targetDistance \(r.targetDistance) (tolerance \(t.tolConv))"
         }
         // ‖R‖_F = sqrt(r) for the orthonormal basis of a generated problem.
-        let recTolerance = t.tolRec * Double(spec.problem.latentDim).squareRoot()
+        let recTolerance = t.tolRec * Double(spec.model.record.problem.latentDim).squareRoot()
         let offTolerance = t.tolOff * oracleNorm
         let clearlyPasses = rec < recTolerance * (1 - 1e-9) && off < offTolerance * (1 - 1e-9)
         let clearlyFails = rec > recTolerance * (1 + 1e-9) || off > offTolerance * (1 + 1e-9)
@@ -79,7 +79,7 @@ public enum ResultValidation {
     /// The diagonal model's own test (docs/MODEL.md §5): converged ⇔ trainResidual ≤ tolConv,
     /// recovered ⇔ targetDistance (‖w − w_ℓ1‖/‖w_ℓ1‖) ≤ tolRec.
     static func diagonalOutcomeProblem(_ r: RunReport, spec: RunSpec) -> String? {
-        let t = spec.training
+        let t = spec.model.record.training
         guard !r.diverged else { return nil }
         if disagrees(r.converged, r.trainResidual, t.tolConv) {
             return "converged \(r.converged) with trainResidual \(r.trainResidual) (tolerance \(t.tolConv))"
@@ -94,7 +94,7 @@ public enum ResultValidation {
     /// subset, a worker may thin it to fit a frame), increasing, within the run, at most one point
     /// per scheduled step; every value finite and in range.
     static func trajectoryProblem(_ r: RunReport, spec: RunSpec) -> String? {
-        let t = spec.training
+        let t = spec.model.record.training
         let points = r.trajectory
         let scheduled: (Int) -> Bool
         let limit: Int
@@ -109,7 +109,7 @@ public enum ResultValidation {
             return "a trajectory the task did not ask for"
         }
         guard points.count <= limit else { return "\(points.count) trajectory points for \(r.iterations) steps" }
-        let singularLimit = min(spec.problem.signalDim, spec.problem.measurements)
+        let singularLimit = min(spec.model.record.problem.signalDim, spec.model.record.problem.measurements)
         var previous = -1
         for p in points {
             guard p.step > previous, p.step <= r.iterations, scheduled(p.step) else {
@@ -137,7 +137,7 @@ public enum ResultValidation {
     static func syntheticProblem(_ r: RunReport, spec: RunSpec) -> String? {
         var expected = spec.syntheticReport(seconds: r.trainSeconds)
         expected.trainSeconds = r.trainSeconds
-        guard r == expected else { return "not the fixed report of a \(spec.model.kind.rawValue) run" }
+        guard r == expected else { return "not the fixed report of a \(spec.kind.rawValue) run" }
         return nil
     }
 }

@@ -68,17 +68,20 @@ public struct TaskCostModel: Sendable {
     /// A task's cost in multiply-adds (any unit would do: the measured seconds calibrate it).
     public static func prior(of spec: RunSpec) -> Double {
         let overhead = 1e6  // problem, SVD, target and report: a few milliseconds
-        switch spec.model.choice {
+        switch spec.model {
         case .noop: return 1
-        case .sleep(let seconds): return overhead + seconds * 1e10
-        case .diagonal:
-            let p = spec.problem
-            return overhead + Double(steps(spec)) * (Double(p.measurements * p.signalDim) + 2_000)
-        case .deepLinear:
-            let p = spec.problem, t = spec.training
+        case .sleep(let seconds, _): return overhead + seconds * 1e10
+        case .diagonal(let run):
+            let p = run.problem, steps = switch run.training.steps {
+            case .fixed(let n): n
+            case .auto: run.training.maxSteps
+            }
+            return overhead + Double(steps) * (Double(p.measurements * p.dimension) + 2_000)
+        case .deepLinear(let run):
+            let p = run.problem, t = run.training
             let rank = t.path == .plain ? p.measurements
                 : t.noise > 0 ? min(p.measurements, p.samples) : min(p.latentDim, p.measurements, p.samples)
-            let dims = [p.measurements] + Array(repeating: spec.model.width, count: max(0, spec.model.depth - 1))
+            let dims = [p.measurements] + Array(repeating: run.network.width, count: max(0, run.network.depth - 1))
                 + [p.signalDim]
             // Backward, update and forward product of each layer above the first; the first (V = W_1 U).
             var work = Double(dims[1] * rank)
@@ -88,22 +91,22 @@ public struct TaskCostModel: Sendable {
             case .heavyBall, .inertial: 1.5
             case .flow: 6
             }
-            return overhead + Double(steps(spec)) * (passes * work + 2_000)  // + a step's fixed cost
+            return overhead + Double(steps(run)) * (passes * work + 2_000)  // + a step's fixed cost
         }
     }
 
     /// The step budget: `steps: T`, or `auto`'s `c ln(1/tol_conv) / (η λ)` with η from a typical
     /// σ_max(Y)² of the generated problem, capped at `max_steps`.
-    static func steps(_ spec: RunSpec) -> Int {
-        let t = spec.training
+    static func steps(_ run: DeepLinearSpec) -> Int {
+        let t = run.training
         switch t.steps {
         case .fixed(let n): return n
         case .auto:
-            let p = spec.problem
+            let p = run.problem
             let (m, r, n) = (Double(p.measurements), Double(p.latentDim), Double(p.samples))
             // Y = (A R) Z: ‖A R‖ ≈ 1 + √(r/m), ‖Z‖ ≈ √n + √r; noise adds σ (√m + √n).
             let sigma = (1 + (r / m).squareRoot()) * (n.squareRoot() + r.squareRoot()) + t.noise * (m.squareRoot() + n.squareRoot())
-            let depth = Double(max(1, spec.model.depth))
+            let depth = Double(max(1, run.network.depth))
             let eta = t.eta ?? t.etaScale / (depth * sigma * sigma)
             let lambda = t.lambdaPerLayer ? t.lambda / depth : t.lambda
             guard lambda > 0, eta > 0 else { return t.maxSteps }

@@ -183,21 +183,23 @@ struct ConfigParser {
             AxisDefinition.named(axis.key)?.apply(axis.values[0], to: &base)
         }
         try checkProblemAxes(base.common.problem, listedAxes, gridEntries)
-        // The diagonal model trains with fixed-step gd and no weight decay (docs/MODEL.md §5).
-        // A `model:` grid axis that lists diagonal is held to the same rules.
+        // A diagonal run has no place for a deep network's settings (`DiagonalSpec.refusal`): no
+        // width, no momentum, no weight decay (docs/MODEL.md §5). A `model:` grid axis that lists
+        // diagonal is held to the same rules, on the first cell and on every value of every axis
+        // (each rule reads one key, so values need not be combined).
         let diagonalInGrid = listedAxes.contains { $0.key == "model" && $0.values.contains { $0.stringValue == ModelKind.diagonal.rawValue } }
         if base.modelKind == .diagonal || diagonalInGrid,
            let entry = top.first(where: { $0.key == "model" }) ?? gridEntries["model"] {
-            let stepRules = listedAxes.first { $0.key == "step_rule" }.map { $0.values.map(\.stringValue) } ?? [(settings.stepRule ?? .fixed).rawValue]
-            if let other = optimizers.first(where: { $0 != .gd && $0 != .flow }) {
-                throw error(entry, "diagonal trains with optimizer gd or flow only, not \(other.rawValue)")
+            var refusal = DiagonalSpec.refusal(in: base.record)
+            for axis in fullGrid where refusal == nil {
+                guard let definition = AxisDefinition.named(axis.key) else { continue }
+                for value in axis.values.dropFirst() {
+                    var cell = base
+                    definition.apply(value, to: &cell)
+                    if let found = DiagonalSpec.refusal(in: cell.record) { refusal = found; break }
+                }
             }
-            if let lambda = fullGrid.first(where: { $0.key == "lambda" })?.values.map(\.doubleValue).first(where: { $0 != 0 }) {
-                throw error(entry, "diagonal has no weight decay: lambda must be 0, not \(decimalLabel(lambda))")
-            }
-            if stepRules.contains(where: { $0 != StepRule.fixed.rawValue }) {
-                throw error(entry, "diagonal trains with a fixed step: no step_rule")
-            }
+            if let refusal { throw error(entry, refusal.message) }
         }
         let gridKeys = Set(fullGrid.map(\.key))
         for item in [heatmap.rows, heatmap.columns].compactMap({ $0 }) {
@@ -419,8 +421,8 @@ struct ConfigParser {
             case "eta_scale": settings.common.training.etaScale = try positiveDouble(item)
             case "stop_on_success": settings.common.training.stopOnSuccess = try bool(item)
             case "log_every": settings.common.training.logEvery = try positiveInt(item)
-            case "init": settings.common.model.initScheme = try enumeration(item)
-            case "init_scale": settings.common.model.initScale = try positiveDouble(item)
+            case "init": settings.common.network.initScheme = try enumeration(item)
+            case "init_scale": settings.common.network.initScale = try positiveDouble(item)
             case "optimizer": settings.optimizer = try enumeration(item) as OptimizerKind
             case "alpha": settings.alpha = try nonNegativeDouble(item)
             case "beta": settings.beta = try nonNegativeDouble(item)

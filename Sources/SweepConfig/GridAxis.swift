@@ -147,17 +147,17 @@ public struct AxisDefinition: Sendable {
         .init(key: "model", section: .model, kind: .choice(ModelKind.allCases.map(\.rawValue))) {
             $0.model = ModelKind(rawValue: $1.stringValue)
         },
-        .init(key: "depth", section: .model, kind: .positiveInt, heatmapPlace: .rows, standing: .int(ModelSpec().depth)) {
-            $0.common.model.depth = $1.intValue
+        .init(key: "depth", section: .model, kind: .positiveInt, heatmapPlace: .rows, standing: .int(NetworkSpec().depth)) {
+            $0.common.network.depth = $1.intValue
         },
-        .init(key: "width", section: .model, kind: .positiveInt, heatmapPlace: .columns, standing: .int(ModelSpec().width)) {
-            $0.common.model.width = $1.intValue
+        .init(key: "width", section: .model, kind: .positiveInt, heatmapPlace: .columns, standing: .int(NetworkSpec().width)) {
+            $0.common.network.width = $1.intValue
         },
         .init(key: "init", section: .model, kind: .choice(InitScheme.allCases.map(\.rawValue))) {
-            if let v = InitScheme(rawValue: $1.stringValue) { $0.common.model.initScheme = v }
+            if let v = InitScheme(rawValue: $1.stringValue) { $0.common.network.initScheme = v }
         },
         .init(key: "init_scale", section: .model, kind: .number(minimum: 0, strict: true, maximum: nil)) {
-            $0.common.model.initScale = $1.doubleValue
+            $0.common.network.initScale = $1.doubleValue
         },
         // training
         .init(key: "lambda", section: .training, kind: .number(minimum: 0, strict: false, maximum: nil),

@@ -23,13 +23,15 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// The settings every run shares, with the first value of every axis; a cell overrides the
     /// keys of `grid` and builds its spec from them (`RunSettings.specIgnoringInapplicable`).
     public var settings: RunSettings
-    /// The problem every run shares (a trial's problem seed fixes its draws).
-    public var problem: ProblemSpec { baseSpec.problem }
-    /// The model with `depth` and `width` as their first axis values.
-    public var model: ModelSpec { baseSpec.model }
-    /// The training spec, including `testNoise` and the outcome tolerances;
+    /// The model of the grid's first cell.
+    public var modelKind: ModelKind { settings.modelKind }
+    /// The problem every run shares (a trial's problem seed fixes its draws), in the record form.
+    public var problem: ProblemSpec { settings.record.problem }
+    /// The network with `depth` and `width` as their first axis values, in the record form.
+    public var network: NetworkSpec { settings.record.network }
+    /// The training spec in the record form, including `testNoise` and the outcome tolerances;
     /// `lambda` and `noise` hold their first axis values.
-    public var training: TrainingSpec { baseSpec.training }
+    public var training: TrainingSpec { settings.record.training }
     /// Every axis in cell order, outermost first: the file's other axes (`init_scale`,
     /// `optimizer`, `measurements`, …) in the order it lists them, then depth, width, lambda and
     /// noise, always there (one value each when the grid does not list them). Grids of the four
@@ -79,9 +81,10 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// `spec` of `trial` as a worker runs it: with a log-spaced trajectory for the sampled trials
     /// of a deep linear network (unless the config logs every run with `log_every`).
     public func sampled(_ spec: RunSpec, trial: Int) -> RunSpec {
-        guard trial < trajectories, spec.training.logEvery == nil, spec.model.kind == .deepLinear else { return spec }
+        guard trial < trajectories, case .deepLinear(var run) = spec.model, run.training.logEvery == nil else { return spec }
+        run.training.logDensity = Self.trajectoryDensity
         var spec = spec
-        spec.training.logDensity = Self.trajectoryDensity
+        spec.model = .deepLinear(run)
         return spec
     }
 

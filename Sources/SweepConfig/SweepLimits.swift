@@ -40,15 +40,16 @@ public struct SweepLimits: Sendable, Hashable {
             else { continue }
             definition.apply(largest, to: &settings)
         }
-        let spec = settings.specIgnoringInapplicable()
+        // The record form: the deep network's estimate, whatever the model (its shape bounds the others').
+        let spec = settings.record
         let bytes = spec.estimatedBytes
         guard bytes <= maxCellBytes else {
             var problemOnly = spec
-            problemOnly.model.depth = 1
-            problemOnly.model.width = 1
+            problemOnly.network.depth = 1
+            problemOnly.network.width = 1
             let blame = problemOnly.estimatedBytes > maxCellBytes
                 ? (key: "problem", what: "the problem (signal_dim \(spec.problem.signalDim), measurements \(spec.problem.measurements), samples \(spec.problem.samples), test_samples \(spec.problem.testSamples))")
-                : (key: "grid", what: "the largest cell (depth \(spec.model.depth), width \(spec.model.width))")
+                : (key: "grid", what: "the largest cell (depth \(spec.network.depth), width \(spec.network.width))")
             throw ConfigError(
                 file: file, line: nil, keyPath: blame.key,
                 message: "one run of \(blame.what) needs about \(gibibytes(bytes)), more than the limit of \(gibibytes(maxCellBytes)) per run; make it smaller, or raise the limit with --max-cell-memory (GiB)")

@@ -280,8 +280,8 @@ public enum SweepSeeds {
 
 /// FNV-1a (64-bit) of the canonical JSON of everything that affects results.
 ///
-/// The spec enters in its canonical form (`RunSpec`'s `Encodable`: fixed keys, a key present
-/// only where it applies), so the config needs no wire types and a field added to the core
+/// The spec enters in its canonical form (`CanonicalSpec` of the config's settings: fixed keys,
+/// a key present only where it applies), so the config needs no wire types and a field added to the core
 /// changes the fingerprint only when that form changes. Pinned by golden tests, one per config
 /// in configs/.
 enum Fingerprint {
@@ -297,7 +297,7 @@ enum Fingerprint {
         var axes: Axes
         var grid: [Extra]?
         var adaptive: AdaptiveSettings?
-        var spec: RunSpec
+        var spec: CanonicalSpec
     }
 
     private struct Extra: Encodable {
@@ -319,12 +319,11 @@ enum Fingerprint {
 
     /// The canonical JSON the fingerprint hashes (PROTOCOL.md, *The sweep fingerprint*).
     static func canonicalBytes(_ configuration: SweepConfiguration) -> Data {
-        var spec = configuration.baseSpec
-        spec.model.depth = 0
-        spec.model.width = 0
-        spec.training.lambda = 0
-        spec.training.noise = 0
-        spec.seeds = RunSeeds(problem: 0, training: 0)
+        var spec = CanonicalSpec(configuration.settings, seeds: RunSeeds(problem: 0, training: 0))
+        spec.record.network.depth = 0
+        spec.record.network.width = 0
+        spec.record.training.lambda = 0
+        spec.record.training.noise = 0
         func values(_ key: String) -> [AxisValue] { configuration.axis(key)?.values ?? [] }
         let others = configuration.grid.filter { !Axes.keys.contains($0.key) }
         let canonical = Canonical(

@@ -14,13 +14,14 @@ public struct WireValueError: Error, CustomStringConvertible, Sendable, Hashable
 
 extension WireSpec {
     public init(_ spec: RunSpec) {
-        let p = spec.problem, m = spec.model, t = spec.training
+        let record = spec.model.record
+        let p = record.problem, m = record.network, t = record.training, kind = spec.kind
         self.init(
             problem: WireProblem(
                 signalDim: p.signalDim, measurements: p.measurements, latentDim: p.latentDim, samples: p.samples,
                 condition: p.condition, measurementOperator: p.measurementOperator.rawValue,
                 testSamples: p.testSamples),
-            model: WireModel(kind: m.kind == .deepLinear ? nil : m.kind.rawValue, depth: m.depth, width: m.width, initScheme: m.initScheme.rawValue, initScale: m.initScale),
+            model: WireModel(kind: kind == .deepLinear ? nil : kind.rawValue, depth: m.depth, width: m.width, initScheme: m.initScheme.rawValue, initScale: m.initScale),
             training: WireTraining(
                 lambda: t.lambda, noise: t.noise, steps: WireSteps(t.steps), maxSteps: t.maxSteps,
                 budgetFactor: t.budgetFactor, eta: t.eta, etaScale: t.etaScale,
@@ -33,14 +34,14 @@ extension WireSpec {
                 logEvery: t.logEvery, tolConv: t.tolConv, tolGrad: t.tolGrad, tolRec: t.tolRec, tolOff: t.tolOff,
                 testNoise: t.testNoise,
                 meanDataTerm: t.meanDataTerm, lambdaPerLayer: t.lambdaPerLayer, rankTolerance: t.rankTolerance,
-                checkEvery: t.checkEvery, sleepSeconds: { if case .sleep(let seconds) = m.choice { seconds } else { nil } }(),
+                checkEvery: t.checkEvery, sleepSeconds: spec.model.sleepSeconds,
                 logDensity: t.logDensity),
             seeds: WireSeeds(problem: String(spec.seeds.problem), training: String(spec.seeds.training)))
     }
 
     /// The core spec; ranges are checked by the trainer, names and seeds here.
     public func runSpec() throws(WireValueError) -> RunSpec {
-        var spec = RunSpec()
+        var spec = DeepLinearSpec()  // the record form, then the model's own case
         spec.problem.signalDim = problem.signalDim
         spec.problem.measurements = problem.measurements
         spec.problem.latentDim = problem.latentDim
@@ -59,17 +60,14 @@ extension WireSpec {
             return named
         } ?? .deepLinear
         switch (kind, training.sleepSeconds) {
-        case (.sleep, let seconds?): spec.model.choice = .sleep(seconds: seconds)
+        case (.sleep, _?), (.deepLinear, nil), (.diagonal, nil), (.noop, nil): break
         case (.sleep, nil), (_, _?):
             throw WireValueError(field: "training.sleepSeconds", detail: "must be given exactly for model kind sleep")
-        case (.deepLinear, nil): spec.model.choice = .deepLinear
-        case (.diagonal, nil): spec.model.choice = .diagonal
-        case (.noop, nil): spec.model.choice = .noop
         }
-        spec.model.depth = model.depth
-        spec.model.width = model.width
-        spec.model.initScheme = try Self.named(model.initScheme, "model.initScheme")
-        spec.model.initScale = model.initScale
+        spec.network.depth = model.depth
+        spec.network.width = model.width
+        spec.network.initScheme = try Self.named(model.initScheme, "model.initScheme")
+        spec.network.initScale = model.initScale
         spec.training.lambda = training.lambda
         spec.training.noise = training.noise
         switch training.steps {
@@ -125,8 +123,14 @@ extension WireSpec {
         guard let trainingSeed = UInt64(seeds.training) else {
             throw WireValueError(field: "seeds.training", detail: "'\(seeds.training.prefix(40))' is not a decimal UInt64")
         }
-        spec.seeds = RunSeeds(problem: problemSeed, training: trainingSeed)
-        return spec
+        // A setting the model has no place for (a diagonal task with a width or a momentum).
+        let choice: Model
+        do {
+            choice = try Model(kind: kind, record: spec, sleepSeconds: training.sleepSeconds ?? 0)
+        } catch {
+            throw WireValueError(field: "model.kind", detail: "\(kind.rawValue): \(error)")
+        }
+        return RunSpec(model: choice, seeds: RunSeeds(problem: problemSeed, training: trainingSeed))
     }
 
     private static func named<T: RawRepresentable>(_ name: String, _ field: String) throws(WireValueError) -> T

@@ -73,7 +73,7 @@ public struct SweepReport: Sendable {
         trajectoryCount = total
         (retried, retriedCount) = try store.retriedFailures(limit: failureLimit)
         if configuration.adaptive != nil { adaptive = (store.plan.taskCount, store.plan.rounds.count) }
-        model = configuration.model.kind
+        model = configuration.modelKind
         completion = try store.completionTimes()
         (peerEvents, peerEventCounts) = try store.peerEvents(kinds: [.quarantined, .mismatch], limit: Self.peerEventLimit)
         replacedRows = try store.replacedRowCounts()

@@ -1,13 +1,33 @@
 /// The canonical form of a run spec: what a sweep's fingerprint hashes (`SweepConfig`'s
 /// `Fingerprint`), written by the spec itself so that the config does not need the wire.
 ///
-/// Fixed camelCase keys; a key that does not apply to the run's model or optimizer is absent
-/// (never a default standing in), as are `eta`, `logEvery`, `logDensity` and `flowTime` when not
-/// set, the step rule at `fixed` and the model at `deep-linear`. Seeds are decimal strings. These
-/// are the keys and presence rules of the task spec in PROTOCOL.md, so the fingerprints of
-/// sweeps made before the form had its own writer are unchanged (pinned by a test per config).
-/// Encode it with sorted keys.
-extension RunSpec: Encodable {
+/// Fixed camelCase keys over the record form (`Model.record`); a key that does not apply to the
+/// run's optimizer is absent (never a default standing in), as are `eta`, `logEvery`,
+/// `logDensity` and `flowTime` when not set, the step rule at `fixed` and the model at
+/// `deep-linear`. Seeds are decimal strings. These are the keys and presence rules of the task
+/// spec in PROTOCOL.md, so the fingerprints of sweeps made before the form had its own writer
+/// are unchanged (pinned by a test per config). Encode it with sorted keys.
+public struct CanonicalSpec: Encodable, Sendable {
+    public var kind: ModelKind
+    /// The model's settings; a fingerprint zeroes those its axes carry.
+    public var record: DeepLinearSpec
+    public var sleepSeconds: Double?
+    public var seeds: RunSeeds
+
+    public init(_ spec: RunSpec) {
+        kind = spec.kind
+        record = spec.model.record
+        sleepSeconds = spec.model.sleepSeconds
+        seeds = spec.seeds
+    }
+
+    /// The run of `settings`, in their own record: a diagonal run's keeps the deep network's
+    /// settings its spec leaves out, as the fingerprints of its stored sweeps always had them.
+    public init(_ settings: RunSettings, seeds: RunSeeds) {
+        self.init(RunSpec(model: settings.specIgnoringInapplicable().model, seeds: seeds))
+        record = settings.record
+    }
+
     private enum Key: String, CodingKey {
         case problem, model, training, seeds
         // problem
@@ -23,6 +43,7 @@ extension RunSpec: Encodable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
+        let problem = record.problem, model = record.network
         var p = c.nestedContainer(keyedBy: Key.self, forKey: .problem)
         try p.encode(problem.signalDim, forKey: .signalDim)
         try p.encode(problem.measurements, forKey: .measurements)
@@ -33,13 +54,13 @@ extension RunSpec: Encodable {
         try p.encode(problem.testSamples, forKey: .testSamples)
 
         var m = c.nestedContainer(keyedBy: Key.self, forKey: .model)
-        if model.kind != .deepLinear { try m.encode(model.kind.rawValue, forKey: .kind) }
+        if kind != .deepLinear { try m.encode(kind.rawValue, forKey: .kind) }
         try m.encode(model.depth, forKey: .depth)
         try m.encode(model.width, forKey: .width)
         try m.encode(model.initScheme.rawValue, forKey: .initScheme)
         try m.encode(model.initScale, forKey: .initScale)
 
-        let t = training
+        let t = record.training
         var s = c.nestedContainer(keyedBy: Key.self, forKey: .training)
         try s.encode(t.lambda, forKey: .lambda)
         try s.encode(t.noise, forKey: .noise)
@@ -73,10 +94,17 @@ extension RunSpec: Encodable {
         try s.encode(t.lambdaPerLayer, forKey: .lambdaPerLayer)
         try s.encode(t.rankTolerance, forKey: .rankTolerance)
         try s.encode(t.checkEvery, forKey: .checkEvery)
-        if case .sleep(let seconds) = model.choice { try s.encode(seconds, forKey: .sleepSeconds) }
+        try s.encodeIfPresent(sleepSeconds, forKey: .sleepSeconds)
 
         var seedContainer = c.nestedContainer(keyedBy: Key.self, forKey: .seeds)
         try seedContainer.encode(String(seeds.problem), forKey: .problem)
         try seedContainer.encode(String(seeds.training), forKey: .training)
+    }
+}
+
+/// A spec encodes as its canonical form.
+extension RunSpec: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        try CanonicalSpec(self).encode(to: encoder)
     }
 }

@@ -10,7 +10,7 @@ public func layerShapes(depth: Int, width: Int, measurements m: Int, signalDim d
 }
 
 /// Initial weights (MODEL.md §2), drawn from `rng` layer by layer, W_1 first.
-public func initialWeights(_ model: ModelSpec, measurements m: Int, signalDim d: Int,
+public func initialWeights(_ model: NetworkSpec, measurements m: Int, signalDim d: Int,
                            rng: inout NormalGenerator) throws -> [Matrix] {
     let shapes = layerShapes(depth: model.depth, width: model.width, measurements: m, signalDim: d)
     var weights: [Matrix]

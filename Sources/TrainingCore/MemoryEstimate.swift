@@ -1,6 +1,6 @@
 import Foundation
 
-extension RunSpec {
+extension DeepLinearSpec {
     /// About how many bytes a run of this spec allocates at its peak: the problem (A, X, R,
     /// the test set), Y and its SVD, the weights with the trainer's copies and work buffers.
     /// Computed in `Double`, so absurd sizes give a large number instead of an overflow; a
@@ -10,7 +10,7 @@ extension RunSpec {
         let d = Double(problem.signalDim), m = Double(problem.measurements), r = Double(problem.latentDim)
         let n = Double(problem.samples), nt = Double(problem.testSamples)
         let k = min(m, n)
-        let shapes = layerShapes(depth: model.depth, width: model.width,
+        let shapes = layerShapes(depth: network.depth, width: network.width,
                                  measurements: problem.measurements, signalDim: problem.signalDim)
         let weights = shapes.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) }
         let widest = shapes.reduce(0.0) { max($0, Double($1.rows)) }
@@ -31,7 +31,7 @@ extension RunSpec {
         let training = 3 * weights + 3 * Double(shapes.count) * widest * columns + 2 * d * k
             + (momentumCopies + (self.training.optimizer.stepRule == .adaptive ? 2 : 0)) * weights
         // The end-to-end product and the balancedness gaps measured at the end.
-        let metrics = d * m + Double(model.width) * Double(model.width) * 2
+        let metrics = d * m + Double(network.width) * Double(network.width) * 2
         return 8 * (problemArrays + data + training + metrics)
     }
 }
@@ -51,14 +51,15 @@ extension RunSpec {
     /// failed instead of the allocator killing it, and the next worker, in turn.
     public func checkFitsInMemory(available: Double?) throws(TrainingError) {
         let needed: Double
-        switch model.kind {
-        case .deepLinear: needed = estimatedBytes
+        switch model {
+        case .deepLinear(let run): needed = run.estimatedBytes
         // A (m × n), its LP (m × 2n dense, then GLPK's sparse copy): about six m × n doubles.
-        case .diagonal: needed = 48 * Double(problem.measurements) * Double(problem.signalDim)
+        case .diagonal(let run): needed = 48 * Double(run.problem.measurements) * Double(run.problem.dimension)
         case .noop, .sleep: return  // nothing is allocated
         }
         guard let available, needed > available else { return }
-        throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(model.depth), width \(model.width), signal_dim \(problem.signalDim), samples \(problem.samples)); this host has \(gibibytes(available)) in all")
+        let r = model.record
+        throw TrainingError("needs \(gibibytes(needed)) of memory (depth \(r.network.depth), width \(r.network.width), signal_dim \(r.problem.signalDim), samples \(r.problem.samples)); this host has \(gibibytes(available)) in all")
     }
 }
 

@@ -2,13 +2,14 @@
 /// `dlsweep train`'s options. The one path from user input to a `RunSpec`, so that each default
 /// and each rule of which setting belongs to which model or optimizer is written once.
 ///
-/// What every run has (problem, network, schedule, tolerances) is set in `common`, whose
-/// defaults are the spec types'. What belongs to one model or optimizer is optional here ("not
-/// given") until `spec()` puts it into the case that uses it.
+/// Problem, network, schedule and tolerances are set in `common`, the record form every model
+/// is written in (`Model.record`), whose defaults are the spec types'. What belongs to one
+/// optimizer or to `sleep` is optional here ("not given") until `spec()` puts it into the case
+/// that uses it; what a model has no place for is refused by `Model(kind:record:sleepSeconds:)`.
 public struct RunSettings: Sendable, Hashable {
-    /// Problem, network, schedule and tolerances. Its model and optimizer are not read:
-    /// `model`, `optimizer` and the keys below choose them.
-    public var common = RunSpec()
+    /// Problem, network, schedule and tolerances. Its optimizer is not read: `optimizer` and
+    /// the keys below choose it.
+    public var common = DeepLinearSpec()
     public var model: ModelKind?
     public var optimizer: OptimizerKind?
     public var alpha: Double?
@@ -30,7 +31,7 @@ public struct RunSettings: Sendable, Hashable {
     }
 
     /// The model and optimizer when none is given.
-    public var modelKind: ModelKind { model ?? ModelSpec().kind }
+    public var modelKind: ModelKind { model ?? RunSpec().kind }
     public var optimizerKind: OptimizerKind { optimizer ?? TrainingSpec().optimizer.kind }
 
     /// Whether `key` is given. `step_rule: fixed` is the default spelled out, so it counts only
@@ -66,10 +67,10 @@ public struct RunSettings: Sendable, Hashable {
         switch key {
         case .stepRule:
             guard optimizers.contains(.flow) else { return nil }
-            return SettingError(key: key, message: "adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
+            return SettingError(key: key.rawValue, message: "adaptive applies to gd, heavy-ball and inertial; flow's steps are always adaptive (flow_rtol, flow_atol)")
         case .sleepSeconds:
             guard !models.contains(where: { applies(key, model: $0, optimizer: .gd) }) else { return nil }
-            return SettingError(key: key, message: "applies to model sleep only, not \(names(models.map(\.rawValue)))")
+            return SettingError(key: key.rawValue, message: "applies to model sleep only, not \(names(models.map(\.rawValue)))")
         case .alpha, .beta, .flowRtol, .flowAtol, .flowTime:
             guard !optimizers.contains(where: { applies(key, model: .deepLinear, optimizer: $0) }) else { return nil }
             let owner = switch key {
@@ -77,7 +78,7 @@ public struct RunSettings: Sendable, Hashable {
             case .beta: "optimizer inertial only"
             default: "optimizer flow only"
             }
-            return SettingError(key: key, message: "applies to \(owner), not \(names(optimizers.map(\.rawValue)))")
+            return SettingError(key: key.rawValue, message: "applies to \(owner), not \(names(optimizers.map(\.rawValue)))")
         }
     }
 
@@ -86,37 +87,42 @@ public struct RunSettings: Sendable, Hashable {
         for key in Key.allCases where isGiven(key) {
             if let refusal = Self.refusal(key, models: [modelKind], optimizers: [optimizerKind]) { throw refusal }
         }
-        return specIgnoringInapplicable()
+        return RunSpec(model: try Model(kind: modelKind, record: record, sleepSeconds: sleepSeconds ?? Model.defaultSleepSeconds))
     }
 
     /// The spec, leaving out what its model or optimizer does not use: a grid cell's, where a
-    /// key swept or fixed for some optimizers reaches every cell (the config parser has checked
-    /// that each applies to one).
+    /// key swept or fixed for some optimizers or models reaches every cell (the config parser has
+    /// checked that each applies to one, and that each cell's model can hold it).
     public func specIgnoringInapplicable() -> RunSpec {
-        var spec = common
-        spec.model.choice = switch modelKind {
-        case .deepLinear: .deepLinear
-        case .diagonal: .diagonal
-        case .noop: .noop
-        case .sleep: .sleep(seconds: sleepSeconds ?? Model.defaultSleepSeconds)
-        }
+        RunSpec(model: Model(kind: modelKind, projecting: record, sleepSeconds: sleepSeconds ?? Model.defaultSleepSeconds))
+    }
+
+    /// `common` with the optimizer these settings choose: the run in the record form.
+    public var record: DeepLinearSpec {
+        var record = common
         let rule = stepRule ?? .fixed
-        spec.training.optimizer = switch optimizerKind {
+        record.training.optimizer = switch optimizerKind {
         case .gd: .gd(rule)
         case .heavyBall: .heavyBall(alpha: alpha ?? Optimizer.defaultAlpha, stepRule: rule)
         case .inertial: .inertial(alpha: alpha ?? Optimizer.defaultAlpha, beta: beta ?? Optimizer.defaultBeta, stepRule: rule)
         case .flow:
             .flow(FlowControl(rtol: flowRtol ?? FlowControl().rtol, atol: flowAtol ?? FlowControl().atol, horizon: flowTime))
         }
-        return spec
+        return record
     }
 }
 
 /// A setting given to a model or optimizer that does not use it.
 public struct SettingError: Error, CustomStringConvertible, Sendable, Hashable {
-    public var key: RunSettings.Key
+    /// The config key (`alpha`, `width`).
+    public var key: String
     /// "applies to optimizer inertial only, not heavy-ball".
     public var message: String
 
-    public var description: String { "\(key.rawValue): \(message)" }
+    public init(key: String, message: String) {
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String { "\(key): \(message)" }
 }

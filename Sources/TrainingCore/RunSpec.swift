@@ -1,19 +1,22 @@
-/// Everything that determines one training run: the problem, the network, the training
-/// schedule and the two seeds. A run is a pure function of its `RunSpec`, which is what
-/// lets a sweep give the same table whatever worker runs which task.
+/// Everything that determines one training run: the model with its own problem, network and
+/// training, and the two seeds. A run is a pure function of its `RunSpec`, which is what lets a
+/// sweep give the same table whatever worker runs which task.
+///
+/// Each model's case carries what that model has and nothing else, so a spec cannot hold a
+/// setting its model does not use (a width or a momentum for the diagonal network, a weight
+/// decay for runs that train nothing). User input reaches it through `RunSettings`, the wire
+/// through the same record form (`Model.record`, `Model(kind:record:sleepSeconds:)`).
 public struct RunSpec: Sendable, Hashable {
-    public var problem: ProblemSpec
-    public var model: ModelSpec
-    public var training: TrainingSpec
+    public var model: Model
     public var seeds: RunSeeds
 
-    public init(problem: ProblemSpec = .init(), model: ModelSpec = .init(),
-                training: TrainingSpec = .init(), seeds: RunSeeds = .init()) {
-        self.problem = problem
+    public init(model: Model = .deepLinear(DeepLinearSpec()), seeds: RunSeeds = .init()) {
         self.model = model
-        self.training = training
         self.seeds = seeds
     }
+
+    /// The model's name.
+    public var kind: ModelKind { model.kind }
 }
 
 /// The two independent random streams of a run (MODEL.md §1, sweep common random numbers).
@@ -66,17 +69,17 @@ public enum ModelKind: String, Codable, Sendable, Hashable, CaseIterable {
     case sleep
 }
 
-/// What a run trains: the deep linear network of MODEL.md §2, the diagonal linear network of §5,
-/// or runs of known cost that measure the sweep machinery itself (dispatch cost, overhead). A
-/// model's own settings live in its case, so no other model can carry them.
+/// What a run trains, each case with its own settings: the deep linear network of MODEL.md §2,
+/// the diagonal linear network of §5, or runs of known cost that measure the sweep machinery
+/// itself (dispatch cost, overhead).
 public enum Model: Sendable, Hashable {
-    case deepLinear
-    case diagonal
-    /// Trains nothing; the network and problem of its spec are only the shape its task frames
-    /// carry, so that a dispatch benchmark sends frames of a real task's size.
-    case noop
+    case deepLinear(DeepLinearSpec)
+    case diagonal(DiagonalSpec)
+    /// Trains nothing; `shape` is only what its task frames carry (a deep linear run's), so that
+    /// a dispatch benchmark sends frames of a real task's size.
+    case noop(shape: DeepLinearSpec)
     /// As `noop`, after waiting `seconds` (0...86400).
-    case sleep(seconds: Double)
+    case sleep(seconds: Double, shape: DeepLinearSpec)
 
     /// `sleep`'s duration when a config or `dlsweep train` does not give one.
     public static let defaultSleepSeconds = 1.0
@@ -91,9 +94,22 @@ public enum Model: Sendable, Hashable {
     }
 }
 
-/// The network of MODEL.md §2 (§5 for `diagonal`: `depth` is D, `initScale` is u(0) = v(0)).
-public struct ModelSpec: Sendable, Hashable {
-    public var choice: Model = .deepLinear
+/// A deep linear network run (MODEL.md §2): the inverse problem, the network and its training.
+/// Its fields are also the record form every model is written in (`Model.record`).
+public struct DeepLinearSpec: Sendable, Hashable {
+    public var problem: ProblemSpec
+    public var network: NetworkSpec
+    public var training: TrainingSpec
+
+    public init(problem: ProblemSpec = .init(), network: NetworkSpec = .init(), training: TrainingSpec = .init()) {
+        self.problem = problem
+        self.network = network
+        self.training = training
+    }
+}
+
+/// The network of MODEL.md §2.
+public struct NetworkSpec: Sendable, Hashable {
     /// `L >= 1`; 1 is plain linear regression.
     public var depth: Int = 5
     /// `d_w`, the hidden width.
@@ -103,9 +119,6 @@ public struct ModelSpec: Sendable, Hashable {
     public var initScale: Double = 1
 
     public init() {}
-
-    /// The model's name.
-    public var kind: ModelKind { choice.kind }
 }
 
 public enum InitScheme: String, Codable, Sendable, Hashable, CaseIterable {

@@ -13,10 +13,10 @@ extension RunSpec {
 
     /// Runs a `noop` or `sleep` spec.
     func runSynthetic() throws(TrainingError) -> RunReport {
-        switch model.choice {
+        switch model {
         case .noop:
             return syntheticReport(seconds: 0)
-        case .sleep(let seconds):  // in 0...86400: `validate` checked it
+        case .sleep(let seconds, _):  // in 0...86400: `validate` checked it
             let started = DispatchTime.now().uptimeNanoseconds
             let deadline = started + UInt64(seconds * 1e9)
             // nanosleep may wake early on a signal: sleep again until the deadline.

@@ -12,16 +12,16 @@ public struct TrainingOutcome: Sendable {
 /// - Parameters:
 ///   - trainingSeed: draws the training noise E, then (unless given) the initial weights.
 ///   - initialWeights: W_1 … W_L to start from (their count sets the depth).
-public func train(problem: Problem, model: ModelSpec, training: TrainingSpec, trainingSeed: UInt64,
+public func train(problem: Problem, model: NetworkSpec, training: TrainingSpec, trainingSeed: UInt64,
                   initialWeights given: [Matrix]? = nil) throws -> TrainingOutcome {
     var model = model
     if let given { model.depth = given.count }
-    var spec = RunSpec(model: model, training: training)
-    spec.problem.signalDim = problem.signalDim
-    spec.problem.measurements = problem.measurements
-    spec.problem.latentDim = problem.latentDim
-    spec.problem.samples = problem.samples
-    try spec.validate()
+    var run = DeepLinearSpec(network: model, training: training)
+    run.problem.signalDim = problem.signalDim
+    run.problem.measurements = problem.measurements
+    run.problem.latentDim = problem.latentDim
+    run.problem.samples = problem.samples
+    try run.validate()
 
     var rng = NormalGenerator(seed: trainingSeed)
     let noise = rng.normalMatrix(rows: problem.measurements, columns: problem.samples)
@@ -53,14 +53,14 @@ public func train(problem: Problem, model: ModelSpec, training: TrainingSpec, tr
 /// `spec` apart from `trainSeconds`.
 public func runExperiment(_ spec: RunSpec) throws -> RunReport {
     try spec.validate()
-    switch spec.model.kind {
-    case .deepLinear: break
-    case .diagonal: return try trainDiagonal(spec).report
+    switch spec.model {
+    case .deepLinear(let run):
+        let problem = try Problem.generate(run.problem, seed: spec.seeds.problem)
+        return try train(problem: problem, model: run.network, training: run.training,
+                         trainingSeed: spec.seeds.training).report
+    case .diagonal(let run): return try trainDiagonal(run, seeds: spec.seeds).report
     case .noop, .sleep: return try spec.runSynthetic()
     }
-    let problem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
-    return try train(problem: problem, model: spec.model, training: spec.training,
-                     trainingSeed: spec.seeds.training).report
 }
 
 /// The training loop: steps, divergence and outcome checks every `checkEvery` steps, the

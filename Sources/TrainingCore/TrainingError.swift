@@ -10,7 +10,23 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable, Hashable 
 extension RunSpec {
     /// Checks every field before anything is allocated or drawn.
     public func validate() throws(TrainingError) {
-        let p = problem, m = model, t = training
+        switch model {
+        case .deepLinear(let run): try run.validate()
+        case .diagonal(let run): try run.validate()
+        case .noop(let shape): try shape.validate()
+        case .sleep(let seconds, let shape):
+            guard seconds.isFinite, seconds >= 0, seconds <= 86_400 else {
+                throw TrainingError("sleep_seconds must be in 0...86400, got \(seconds)")
+            }
+            try shape.validate()
+        }
+    }
+}
+
+extension DeepLinearSpec {
+    /// Checks every field before anything is allocated or drawn.
+    public func validate() throws(TrainingError) {
+        let p = problem, m = network, t = training
         guard m.depth >= 1 else { throw TrainingError("depth must be at least 1, got \(m.depth)") }
         guard m.width >= 1 else { throw TrainingError("width must be at least 1, got \(m.width)") }
         guard m.initScale.isFinite else { throw TrainingError("init_scale must be finite, got \(m.initScale)") }
@@ -38,12 +54,6 @@ extension RunSpec {
                 guard time.isFinite, time > 0 else { throw TrainingError("flow_time must be a positive number, got \(time)") }
             }
         }
-        if case .sleep(let seconds) = m.choice {
-            guard seconds.isFinite, seconds >= 0, seconds <= 86_400 else {
-                throw TrainingError("sleep_seconds must be in 0...86400, got \(seconds)")
-            }
-        }
-        if m.kind == .diagonal { try validateDiagonal() }
         guard t.checkEvery >= 1 else { throw TrainingError("check_every must be at least 1, got \(t.checkEvery)") }
         if let k = t.logEvery { guard k >= 1 else { throw TrainingError("log_every must be at least 1, got \(k)") } }
         if let g = t.logDensity {
@@ -77,19 +87,13 @@ extension ProblemSpec {
     }
 }
 
-extension RunSpec {
-    /// What the diagonal model of docs/MODEL.md §5 implements: gradient descent with a fixed
-    /// step from a positive scale, without weight decay.
-    func validateDiagonal() throws(TrainingError) {
-        guard model.initScale > 0 else {
-            throw TrainingError("init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got \(model.initScale)")
+extension DiagonalSpec {
+    /// Checks every field before anything is allocated or drawn: the range rules of the keys
+    /// it shares with the deep network (on its record form), and a positive scale.
+    public func validate() throws(TrainingError) {
+        guard !network.initScale.isFinite || network.initScale > 0 else {  // a non-finite one: `record.validate()`
+            throw TrainingError("init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got \(network.initScale)")
         }
-        guard training.optimizer.kind == .gd || training.optimizer.kind == .flow else {
-            throw TrainingError("model diagonal trains with optimizer gd or flow only, got \(training.optimizer.kind.rawValue)")
-        }
-        guard (training.optimizer.stepRule ?? .fixed) == .fixed else {
-            throw TrainingError("model diagonal trains with a fixed step (no step_rule)")
-        }
-        guard training.lambda == 0 else { throw TrainingError("model diagonal has no weight decay: lambda must be 0, got \(training.lambda)") }
+        try record.validate()
     }
 }

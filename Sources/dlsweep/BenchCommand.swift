@@ -49,9 +49,9 @@ struct BenchCoreCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)
-        var spec = RunSpec()
-        spec.model.depth = depth
-        spec.model.width = width
+        var spec = DeepLinearSpec()
+        spec.network.depth = depth
+        spec.network.width = width
         spec.training.lambda = 1e-3
         // Time the step itself, as the NumPy script does: the outcome and divergence checks
         // (every 10 steps in a sweep; --check-every measures them) run only at the end here.
@@ -78,7 +78,7 @@ struct BenchCoreCommand: ParsableCommand {
             func run(_ n: Int) throws -> Double {
                 training.steps = .fixed(n)
                 let start = cpuSeconds()
-                _ = try train(problem: problem, model: spec.model, training: training, trainingSeed: 2)
+                _ = try train(problem: problem, model: spec.network, training: training, trainingSeed: 2)
                 return cpuSeconds() - start
             }
             let short = try run(few)

@@ -46,7 +46,7 @@ struct BenchOverheadCommand: ParsableCommand {
         print(String(format: "%d tasks on %d worker processes: %.2f s of task time in %.2f s of wall time", outcome.recordedNow, workers, busy, wall))
         print(String(format: "overhead: %.2f%% = 1 - %.2f / (%.2f x %d) (from the coordinator's start, worker start-up included)",
                      100 * overhead, busy, wall, workers))
-        if case .sleep(let seconds) = configuration.baseSpec.model.choice {
+        if let seconds = configuration.baseSpec.model.sleepSeconds {
             // Ray Tune's way to put it: the wall time against the least it could be.
             let tasks = Double(outcome.recordedNow)
             let minimum = (tasks / Double(workers)).rounded(.up) * seconds

@@ -13,7 +13,7 @@ func writeSweepTables(_ coordinator: Coordinator, configuration: SweepConfigurat
     let summaries = try summarize(store: coordinator.store)
     _ = try writeTableFiles(directory: outDirectory, summaries: summaries, title: configuration.name,
                             measure: configuration.successMeasure,
-                            layout: HeatmapLayout(configuration, summaries), model: configuration.model.kind)
+                            layout: HeatmapLayout(configuration, summaries), model: configuration.modelKind)
     _ = try writeReport(try SweepReport(store: coordinator.store, configuration: configuration, summaries: summaries),
                         directory: outDirectory)
     return (summaries, Date().timeIntervalSince(started))

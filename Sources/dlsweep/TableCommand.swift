@@ -54,7 +54,7 @@ struct TableCommand: ParsableCommand {
         if write {
             let paths = try writeTableFiles(directory: directory, summaries: summaries, title: configuration.name,
                                              measure: configuration.successMeasure,
-                                             layout: HeatmapLayout(configuration, summaries), model: configuration.model.kind)
+                                             layout: HeatmapLayout(configuration, summaries), model: configuration.modelKind)
             FileHandle.standardError.write(Data("wrote \(paths.joined(separator: ", "))\n".utf8))
         }
     }

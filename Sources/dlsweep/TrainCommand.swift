@@ -18,14 +18,14 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train one deep linear network on one inverse problem (or, with --model diagonal, one diagonal linear network on sparse recovery) and report its metrics (docs/MODEL.md §3, §5).")
 
     @Option(help: "deep-linear, or diagonal: w = u^D - v^D on y = A w*, w* s-sparse, with n = --signal-dim, m = --measurements, s = --latent-dim, D = --depth, u(0) = v(0) = --init-scale (docs/MODEL.md §5).")
-    var model: ModelKind = ModelSpec().kind
+    var model: ModelKind = RunSpec().kind
 
     @Option(help: "d, the signal dimension.") var signalDim = ProblemSpec().signalDim
     @Option(help: "m < d, the number of measurements.") var measurements = ProblemSpec().measurements
     @Option(help: "r, the dimension of the signal subspace.") var latentDim = ProblemSpec().latentDim
     @Option(help: "n, the number of training signals.") var samples = ProblemSpec().samples
-    @Option(help: "L >= 1, the number of layers (default \(ModelSpec().depth), or as many as --init-weights holds).") var depth: Int?
-    @Option(help: "d_w, the hidden width.") var width = ModelSpec().width
+    @Option(help: "L >= 1, the number of layers (default \(NetworkSpec().depth), or as many as --init-weights holds).") var depth: Int?
+    @Option(help: "d_w, the hidden width.") var width = NetworkSpec().width
     @Option(help: "Weight decay lambda >= 0.") var lambda = TrainingSpec().lambda
     @Option(help: "Training measurement noise sigma_train.") var noise = TrainingSpec().noise
     @Option(help: "Seed of the problem; the training seed derives from it.") var seed: UInt64 = 1
@@ -42,8 +42,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "flow: the time horizon (default: the time --steps steps of size eta cover); --max-steps caps the accepted steps.") var flowTime: Double?
     @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta) (default \(decimalLabel(Optimizer.defaultAlpha))).") var alpha: Double?
     @Option(help: "Hessian-driven damping beta of inertial (default \(decimalLabel(Optimizer.defaultBeta))).") var beta: Double?
-    @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = ModelSpec().initScheme
-    @Option(help: "alpha, multiplies every initial weight.") var initScale = ModelSpec().initScale
+    @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = NetworkSpec().initScheme
+    @Option(help: "alpha, multiplies every initial weight.") var initScale = NetworkSpec().initScale
     @Flag(help: "Stop at the first check where the run has converged to W*_lambda.") var stopOnSuccess = false
     @Option(help: "Record the metrics every K steps (the trajectory).") var logEvery: Int?
     @Option(help: "Test noise levels, comma-separated (e.g. 0,0.1,0.5).") var testNoise = TrainingSpec().testNoise.map(decimalLabel).joined(separator: ",")
@@ -83,10 +83,10 @@ struct TrainCommand: ParsableCommand {
         settings.common.problem.measurements = measurements
         settings.common.problem.latentDim = latentDim
         settings.common.problem.samples = samples
-        if let depth { settings.common.model.depth = depth }
-        settings.common.model.width = width
-        settings.common.model.initScheme = `init`
-        settings.common.model.initScale = initScale
+        if let depth { settings.common.network.depth = depth }
+        settings.common.network.width = width
+        settings.common.network.initScheme = `init`
+        settings.common.network.initScale = initScale
         settings.common.training.lambda = lambda
         settings.common.training.noise = noise
         if steps == "auto" {
@@ -121,19 +121,26 @@ struct TrainCommand: ParsableCommand {
             spec = try settings.spec()
         } catch {
             // In the command line's spelling: "--beta applies to --optimizer inertial only, not gd".
-            let option = "--" + error.key.rawValue.replacingOccurrences(of: "_", with: "-")
+            let option = "--" + error.key.replacingOccurrences(of: "_", with: "-")
+            // The diagonal model's own rules read as sentences: "--lambda: diagonal has no weight decay: …".
+            if error.message.hasPrefix("diagonal") { throw TrainingError("\(option): \(error.message)") }
             throw TrainingError(option + " " + error.message.replacingOccurrences(of: "applies to optimizer", with: "applies to --optimizer")
                 .replacingOccurrences(of: "applies to model", with: "applies to --model"))
         }
         spec.seeds = RunSeeds(problem: seed, training: SweepSeeds.chain(seed, [0x7472_6169_6E69_6E67]))
-        if model == .diagonal {
+        let run: DeepLinearSpec
+        switch spec.model {
+        case .deepLinear(let deep): run = deep
+        case .diagonal(let diagonal):
             if let name = [("--problem", problem), ("--init-weights", initWeights), ("--save-weights", saveWeights)]
                 .first(where: { $0.1 != nil })?.0 {
                 throw TrainingError("\(name) applies to the deep-linear model, not diagonal")
             }
             try spec.checkFitsInMemory()
-            try printDiagonal(trainDiagonal(spec), testNoise: levels)
+            try printDiagonal(trainDiagonal(diagonal, seeds: spec.seeds), testNoise: levels)
             return
+        case .noop, .sleep:
+            throw TrainingError("--model: train runs deep-linear or diagonal, not \(model.rawValue)")
         }
 
         let outcome: TrainingOutcome
@@ -145,11 +152,11 @@ struct TrainCommand: ParsableCommand {
                 let x = try NPYFile.read(dir.appendingPathComponent("X.npy").path)
                 let rPath = dir.appendingPathComponent("R.npy").path
                 let r = FileManager.default.fileExists(atPath: rPath) ? try NPYFile.read(rPath) : nil
-                theProblem = try Problem(a: a, x: x, basis: r, testSamples: spec.problem.testSamples, seed: seed)
+                theProblem = try Problem(a: a, x: x, basis: r, testSamples: run.problem.testSamples, seed: seed)
             } else {
                 try spec.validate()
                 try spec.checkFitsInMemory()
-                theProblem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
+                theProblem = try Problem.generate(run.problem, seed: spec.seeds.problem)
             }
             var weights: [Matrix]?
             if let initWeights {
@@ -159,7 +166,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 weights = read
             }
-            outcome = try train(problem: theProblem, model: spec.model, training: spec.training,
+            outcome = try train(problem: theProblem, model: run.network, training: run.training,
                                 trainingSeed: spec.seeds.training, initialWeights: weights)
         }
         if let saveWeights {
@@ -192,18 +199,23 @@ struct TrainCommand: ParsableCommand {
             throw TrainingError("--task \(task): the sweep '\(configuration.name)' in \(from) has tasks 0..<\(plan.taskCount)")
         }
         let sweepTask = plan.task(task)
-        var spec = sweepTask.spec
-        // Logging measures without changing the iterates, so the replay stays exact.
-        if let logEvery { spec.training.logEvery = logEvery }
+        let spec = sweepTask.spec
         try spec.validate()
         try spec.checkFitsInMemory()
-        if spec.model.kind == .diagonal {
+        // Logging measures without changing the iterates, so the replay stays exact.
+        var run: DeepLinearSpec
+        switch spec.model {
+        case .deepLinear(let deep): run = deep
+        case .diagonal(var diagonal):
             guard saveWeights == nil else { throw TrainingError("--save-weights applies to the deep-linear model, not diagonal") }
-            try printDiagonal(trainDiagonal(spec), testNoise: spec.training.testNoise)
+            if let logEvery { diagonal.training.logEvery = logEvery }
+            try printDiagonal(trainDiagonal(diagonal, seeds: spec.seeds), testNoise: spec.model.record.training.testNoise)
             return
+        case .noop(let shape), .sleep(_, let shape): run = shape  // the network its frames carry
         }
-        let problem = try Problem.generate(spec.problem, seed: spec.seeds.problem)
-        let outcome = try train(problem: problem, model: spec.model, training: spec.training,
+        if let logEvery { run.training.logEvery = logEvery }
+        let problem = try Problem.generate(run.problem, seed: spec.seeds.problem)
+        let outcome = try train(problem: problem, model: run.network, training: run.training,
                                 trainingSeed: spec.seeds.training)
         if let saveWeights {
             try ResultsStore.createDirectory(saveWeights)
@@ -211,7 +223,7 @@ struct TrainCommand: ParsableCommand {
                 try NPYFile.write(w, to: URL(fileURLWithPath: saveWeights).appendingPathComponent("W\(l + 1).npy").path)
             }
         }
-        let levels = spec.training.testNoise
+        let levels = run.training.testNoise
         if json {
             print(try Self.json(outcome.report, model: .deepLinear, testNoise: levels))
         } else {

@@ -9,10 +9,10 @@ import TrainingCore
 
     static var spec: RunSpec {
         var spec = RunSpec()
-        spec.training.steps = 100
-        spec.training.testNoise = [0, 0.1]
-        spec.training.tolRec = 0.01
-        spec.training.tolOff = 0.01
+        spec.run.training.steps = 100
+        spec.run.training.testNoise = [0, 0.1]
+        spec.run.training.tolRec = 0.01
+        spec.run.training.tolOff = 0.01
         return spec
     }
 
@@ -141,7 +141,7 @@ import TrainingCore
                                                targetDistance: 0, gradientNorm: 0, balancedness: 0, flowTime: 0.1,
                                                singularValues: [3, 1, 0])]
         var spec = Self.spec
-        spec.training.logEvery = 10
+        spec.run.training.logEvery = 10
         func check(_ report: RunReport, _ spec: RunSpec) -> String? {
             let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report,
                                     startedAt: Self.now - 2, finishedAt: Self.now - 1)
@@ -177,9 +177,9 @@ import TrainingCore
         diverged.bestRankGap = nil
         #expect(check(diverged, spec) == nil)
         // flow: a time past the horizon, a capped budget that is not max_steps.
-        spec.training.optimizer = .flow(FlowControl(horizon: 0.5))
+        spec.run.training.optimizer = .flow(FlowControl(horizon: 0.5))
         #expect(check(measured, spec)?.contains("beyond the horizon") == true)
-        spec.training.optimizer = .flow(FlowControl(horizon: 0.8))
+        spec.run.training.optimizer = .flow(FlowControl(horizon: 0.8))
         #expect(check(measured, spec) == nil)
         var capped = measured
         capped.budgetCapped = true
@@ -197,7 +197,7 @@ import TrainingCore
             }
         }
         var noop = Self.spec
-        noop.model.choice = .noop
+        noop.model = .noop(shape: noop.model.record)
         let fixed = noop.syntheticReport(seconds: 0.001)
         #expect(check(fixed, noop) == nil)
         // The same report for a deep-linear task breaks its budget rule.
@@ -217,7 +217,7 @@ import TrainingCore
         #expect(check(negative, noop) != nil)
 
         var sleep = Self.spec
-        sleep.model.choice = .sleep(seconds: 2)
+        sleep.model = .sleep(seconds: 2, shape: sleep.model.record)
         #expect(check(sleep.syntheticReport(seconds: 2.01), sleep) == nil)
         #expect(check(sleep.syntheticReport(seconds: 1.5), sleep)?.contains("shorter than the sleep") == true)
     }
@@ -229,7 +229,7 @@ import TrainingCore
 
     func check(_ report: RunReport, density: Int?) -> String? {
         var spec = Self.spec
-        spec.training.logDensity = density
+        spec.run.training.logDensity = density
         let result = TaskResult(sweep: "f", taskID: 0, attempt: 1, report: report,
                                 startedAt: Self.now - 2, finishedAt: Self.now - 1)
         switch ResultValidation.check(result, spec: spec, now: Self.now) {
@@ -272,18 +272,19 @@ import TrainingCore
 
     /// A real diagonal run's report, and the spec it ran.
     static let diagonal: (spec: RunSpec, report: RunReport) = {
-        var spec = RunSpec()
-        spec.model.choice = .diagonal
-        spec.problem.signalDim = 20
-        spec.problem.measurements = 10
-        spec.problem.latentDim = 2
-        spec.model.depth = 2
-        spec.model.initScale = 0.3
-        spec.training.etaScale = 1
-        spec.training.steps = 20_000
-        spec.training.tolConv = 1e-5
-        spec.training.tolRec = 0.5
-        spec.training.stopOnSuccess = true
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.problem.signalDim = 20
+        settings.common.problem.measurements = 10
+        settings.common.problem.latentDim = 2
+        settings.common.network.depth = 2
+        settings.common.network.initScale = 0.3
+        settings.common.training.etaScale = 1
+        settings.common.training.steps = 20_000
+        settings.common.training.tolConv = 1e-5
+        settings.common.training.tolRec = 0.5
+        settings.common.training.stopOnSuccess = true
+        let spec = try! settings.spec()
         return (spec, try! runExperiment(spec))
     }()
 
@@ -330,5 +331,14 @@ import TrainingCore
         var deep = Self.good
         deep.supportRecovered = true
         #expect(check(deep) == "supportRecovered in a deep-linear report (the model does not report it)")
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

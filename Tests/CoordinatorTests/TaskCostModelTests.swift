@@ -27,27 +27,27 @@ import TrainingCore
     @Test("the prior grows with depth, width, rank (training noise) and the step budget")
     func priorGrows() {
         var spec = RunSpec()
-        spec.training.steps = .fixed(1000)
+        spec.run.training.steps = .fixed(1000)
         let base = TaskCostModel.prior(of: spec)
         var deeper = spec
-        deeper.model.depth += 2
+        deeper.run.network.depth += 2
         var wider = spec
-        wider.model.width *= 2
+        wider.run.network.width *= 2
         var noisy = spec
-        noisy.training.noise = 0.1
+        noisy.run.training.noise = 0.1
         var longer = spec
-        longer.training.steps = .fixed(2000)
+        longer.run.training.steps = .fixed(2000)
         for bigger in [deeper, wider, noisy, longer] { #expect(TaskCostModel.prior(of: bigger) > base) }
         // Twice the steps: nearly twice the cost (the per-task overhead is small here).
         #expect(abs(TaskCostModel.prior(of: longer) / base - 2) < 0.01)
         // steps: auto costs less with more weight decay, and λ = 0 runs to max_steps.
         var auto = spec
-        auto.training.steps = .auto
-        auto.training.lambda = 0.1
+        auto.run.training.steps = .auto
+        auto.run.training.lambda = 0.1
         var decayed = auto
-        decayed.training.lambda = 1
+        decayed.run.training.lambda = 1
         var capped = auto
-        capped.training.lambda = 0
+        capped.run.training.lambda = 0
         #expect(TaskCostModel.prior(of: decayed) < TaskCostModel.prior(of: auto))
         #expect(TaskCostModel.prior(of: capped) >= TaskCostModel.prior(of: auto))
     }
@@ -138,5 +138,14 @@ import TrainingCore
             for id in batch { d.complete(id) }
         }
         #expect(sent == expected)
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

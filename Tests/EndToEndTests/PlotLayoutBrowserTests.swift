@@ -98,7 +98,7 @@ import TrainingCore
         #expect(converged.contains("optimizer = heavy-ball, λ = 0.0001, σ_train = 0.05"), "\(converged)")
 
         let lines = try Self.plots(Self.diagonal, in: try makeTemporaryDirectory()) { task in
-            let alpha = task.spec.model.initScale, depth = Double(task.spec.model.depth)
+            let alpha = task.spec.model.record.network.initScale, depth = Double(task.spec.model.record.network.depth)
             var report = syntheticReport(converged: true, testError: [0], oracleTestError: [0], targetDistance: 0.5 * pow(alpha, depth))
             report.supportRecovered = true
             return report

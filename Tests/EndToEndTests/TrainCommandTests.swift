@@ -55,6 +55,10 @@ import Testing
         let refused = try DLSweepProcess(args + ["--save-weights", "w"], in: directory, label: "diagonal-refused")
         #expect(refused.wait(seconds: 60) != 0)
         #expect(refused.stderr.contains("--save-weights applies to the deep-linear model, not diagonal"), "\(refused.stderr)")
+        // What the diagonal model cannot train with is refused by the settings, before any run.
+        let decayed = try DLSweepProcess(args + ["--lambda", "0.1"], in: directory, label: "diagonal-lambda")
+        #expect(decayed.wait(seconds: 60) != 0)
+        #expect(decayed.stderr.contains("--lambda: diagonal has no weight decay: lambda must be 0, not 0.1"), "\(decayed.stderr)")
     }
 
     @Test("--optimizer flow integrates to its horizon and logs the singular values of W")

@@ -47,21 +47,21 @@ import TrainingCore
         #expect(seen == expected)
         for id in 0..<plan.taskCount {
             let task = plan.task(id)
-            #expect(task.spec.model.initScale == task.cell["init_scale"]?.number)
-            #expect(task.spec.training.optimizer.kind.rawValue == task.cell["optimizer"]?.description)
-            #expect(task.cell["depth"] == .int(task.spec.model.depth))
+            #expect(task.spec.model.record.network.initScale == task.cell["init_scale"]?.number)
+            #expect(task.spec.model.record.training.optimizer.kind.rawValue == task.cell["optimizer"]?.description)
+            #expect(task.cell["depth"] == .int(task.spec.model.record.network.depth))
             // The fixed alpha reaches the heavy-ball cells; gd's spec has no place for it.
-            #expect(task.spec.training.optimizer.alpha == (task.spec.training.optimizer.kind == .gd ? nil : 2))
+            #expect(task.spec.model.record.training.optimizer.alpha == (task.spec.model.record.training.optimizer.kind == .gd ? nil : 2))
         }
         // The base spec holds every axis's first value.
-        #expect(config.model.initScale == 0.1)
+        #expect(config.network.initScale == 0.1)
         #expect(config.training.optimizer == .gd(.fixed))
     }
 
     @Test func modelKindIsAnAxis() throws {
         let config = try parse(Self.yaml.replacingOccurrences(of: "  depth: [2, 3]", with: "  depth: [2, 3]\n  model: [deep-linear, noop]"))
         let plan = SweepPlan(config)
-        #expect(Set((0..<plan.taskCount).map { plan.task($0).spec.model.kind }) == [.deepLinear, .noop])
+        #expect(Set((0..<plan.taskCount).map { plan.task($0).spec.kind }) == [.deepLinear, .noop])
         let twice = parseError(Self.yaml.replacingOccurrences(of: "  depth: [2, 3]", with: "  depth: [2, 3]\n  model: [noop]") + "\nmodel: noop")
         #expect(twice.hasPrefix("axes.yaml:11: model: also listed under grid (line 8)"), "\(twice)")
     }
@@ -74,7 +74,7 @@ import TrainingCore
         #expect(plan.cells.count == 1_000_000_000)
         let last = plan.task(plan.taskCount - 1)
         #expect(last.cell["init_scale"] == .double(1) && last.cell["samples"] == .int(1000) && last.cell["check_every"] == .int(1000))
-        #expect(last.spec.problem.samples == 1000 && last.spec.training.checkEvery == 1000)
+        #expect(last.spec.model.record.problem.samples == 1000 && last.spec.model.record.training.checkEvery == 1000)
         let middle = plan.cells[123_456_789]
         #expect(middle["init_scale"] == .double(0.124) && middle["samples"] == .int(457) && middle["check_every"] == .int(790))
     }
@@ -140,8 +140,8 @@ import TrainingCore
         var byMeasurements: [Int: Set<UInt64>] = [:]
         for cell in withProblem.cells {
             let spec = withProblem.task(withProblem.taskID(cell: cell.index, trial: 0)).spec
-            #expect(spec.problem.measurements == cell["measurements"]?.number.map { Int($0) })
-            byMeasurements[spec.problem.measurements, default: []].insert(spec.seeds.problem)
+            #expect(spec.model.record.problem.measurements == cell["measurements"]?.number.map { Int($0) })
+            byMeasurements[spec.model.record.problem.measurements, default: []].insert(spec.seeds.problem)
         }
         #expect(byMeasurements.values.map(\.count) == [1, 1])
         #expect(Set(byMeasurements.values.flatMap { $0 }).count == 2)

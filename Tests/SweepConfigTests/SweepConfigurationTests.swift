@@ -28,7 +28,7 @@ let minimalYAML = """
         let yaml = minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, optimizer: inertial, alpha: 3, beta: 0.5}")
         let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
         #expect(config.training.optimizer == .inertial(alpha: 3, beta: 0.5, stepRule: .fixed))
-        #expect(SweepPlan(config).task(0).spec.training.optimizer.alpha == 3)
+        #expect(SweepPlan(config).task(0).spec.model.record.training.optimizer.alpha == 3)
         // The damping is part of what the results depend on.
         let other = try SweepConfiguration.parse(yaml: yaml.replacingOccurrences(of: "beta: 0.5", with: "beta: 0.25"), fileName: "t.yaml")
         #expect(other.fingerprint != config.fingerprint)
@@ -37,7 +37,7 @@ let minimalYAML = """
     @Test func flowKeysParse() throws {
         let yaml = minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, optimizer: flow, flow_rtol: 1e-9, flow_atol: 1e-10, flow_time: 40}")
         let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
-        let training = SweepPlan(config).task(0).spec.training
+        let training = SweepPlan(config).task(0).spec.model.record.training
         #expect(training.optimizer == .flow(FlowControl(rtol: 1e-9, atol: 1e-10, horizon: 40)))
         let other = try SweepConfiguration.parse(yaml: yaml.replacingOccurrences(of: "flow_time: 40", with: "flow_time: 20"), fileName: "t.yaml")
         #expect(other.fingerprint != config.fingerprint)
@@ -50,16 +50,16 @@ let minimalYAML = """
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("diagonal.yaml").path)
         let plan = SweepPlan(config)
         #expect(plan.taskCount == 30)
-        #expect(config.model.kind == .diagonal)
-        #expect(plan.task(0).spec.model.kind == .diagonal && plan.task(0).spec.model.initScale == 0.02)
-        #expect(Set((0..<plan.taskCount).map { plan.task($0).spec.model.depth }) == [2, 3])
+        #expect(config.modelKind == .diagonal)
+        #expect(plan.task(0).spec.kind == .diagonal && plan.task(0).spec.model.record.network.initScale == 0.02)
+        #expect(Set((0..<plan.taskCount).map { plan.task($0).spec.model.record.network.depth }) == [2, 3])
     }
 
     @Test func flowConfigParses() throws {
         let config = try SweepConfiguration.load(path: configsDirectory.appendingPathComponent("flow.yaml").path)
         let plan = SweepPlan(config)
         #expect(plan.taskCount == 36)
-        #expect(plan.task(0).spec.training.optimizer.flow?.horizon == 4)
+        #expect(plan.task(0).spec.model.record.training.optimizer.flow?.horizon == 4)
     }
 
     @Test("flow keys swept in a grid, and where no optimizer of the grid uses them")
@@ -67,7 +67,7 @@ let minimalYAML = """
         let swept = try SweepConfiguration.parse(
             yaml: "training: {optimizer: flow}\ngrid:\n  flow_time: [1, 2]\n  flow_rtol: [1.0e-6, 1.0e-9]\n", fileName: "t.yaml")
         #expect(SweepPlan(swept).taskCount == 4)
-        #expect(Set((0..<4).map { SweepPlan(swept).task($0).spec.training.optimizer.flow?.rtol }) == [1e-6, 1e-9])
+        #expect(Set((0..<4).map { SweepPlan(swept).task($0).spec.model.record.training.optimizer.flow?.rtol }) == [1e-6, 1e-9])
         #expect(throws: ConfigError.self) {
             try SweepConfiguration.parse(yaml: "grid:\n  flow_time: [1, 2]\n", fileName: "t.yaml")
         }
@@ -79,16 +79,16 @@ let minimalYAML = """
     @Test("model: noop and sleep reach every task's spec; deep-linear is the default and keeps the fingerprint")
     func modelKindParses() throws {
         let plain = try SweepConfiguration.parse(yaml: minimalYAML, fileName: "t.yaml")
-        #expect(plain.model.kind == .deepLinear)
+        #expect(plain.modelKind == .deepLinear)
         let explicit = try SweepConfiguration.parse(yaml: "model: deep-linear\n" + minimalYAML, fileName: "t.yaml")
         #expect(explicit.fingerprint == plain.fingerprint)
         let noop = try SweepConfiguration.parse(yaml: "model: noop\n" + minimalYAML, fileName: "t.yaml")
-        #expect(SweepPlan(noop).task(5).spec.model.kind == .noop)
+        #expect(SweepPlan(noop).task(5).spec.kind == .noop)
         #expect(noop.fingerprint != plain.fingerprint)
         let sleepYAML = "model: sleep\n" + minimalYAML.replacingOccurrences(of: "path: plain}", with: "path: plain, sleep_seconds: 0.25}")
         let sleep = try SweepConfiguration.parse(yaml: sleepYAML, fileName: "t.yaml")
-        #expect(SweepPlan(sleep).task(0).spec.model.kind == .sleep)
-        #expect(SweepPlan(sleep).task(0).spec.model.choice == .sleep(seconds: 0.25))
+        #expect(SweepPlan(sleep).task(0).spec.kind == .sleep)
+        #expect(SweepPlan(sleep).task(0).spec.model.sleepSeconds == 0.25)
         let longer = try SweepConfiguration.parse(yaml: sleepYAML.replacingOccurrences(of: "0.25", with: "0.5"), fileName: "t.yaml")
         #expect(longer.fingerprint != sleep.fingerprint)
     }
@@ -135,7 +135,7 @@ let minimalYAML = """
         #expect(config.training.tolOff == 0.02)
         #expect(config.training.testNoise == [0, 0.1])
         #expect(config.training.path == .plain)
-        #expect(config.model.initScheme == .zeroLast)
+        #expect(config.network.initScheme == .zeroLast)
         #expect(config.successMeasure == .converged)
         #expect(config.training.tolConv == 1e-3)
     }
@@ -169,16 +169,16 @@ let minimalYAML = """
         ])
         let plan = SweepPlan(config)
         #expect(plan.cells.count == 2)
-        #expect(plan.task(1).spec.model.width == 33)
-        #expect(plan.task(1).spec.training.lambda == 0.5)
-        #expect(plan.task(1).spec.training.noise == 0.25)
+        #expect(plan.task(1).spec.model.record.network.width == 33)
+        #expect(plan.task(1).spec.model.record.training.lambda == 0.5)
+        #expect(plan.task(1).spec.model.record.training.noise == 0.25)
     }
 
     @Test func absentAxesTakeTheDefaults() throws {
         let config = try SweepConfiguration.parse(yaml: "trials: 2\n", fileName: "d.yaml")
-        let defaults = RunSpec()
+        let defaults = DeepLinearSpec()
         #expect(config.grid == [
-            GridAxis(key: "depth", values: [.int(defaults.model.depth)]), GridAxis(key: "width", values: [.int(defaults.model.width)]),
+            GridAxis(key: "depth", values: [.int(defaults.network.depth)]), GridAxis(key: "width", values: [.int(defaults.network.width)]),
             GridAxis(key: "lambda", values: [.double(defaults.training.lambda)]),
             GridAxis(key: "noise", values: [.double(defaults.training.noise)]),
         ])

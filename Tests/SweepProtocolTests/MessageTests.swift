@@ -129,24 +129,24 @@ import TrainingCore
 
     static var goldenSpec: WireSpec {
         var spec = RunSpec()
-        spec.problem.signalDim = 6
-        spec.problem.measurements = 5
-        spec.problem.latentDim = 2
-        spec.problem.samples = 7
-        spec.problem.condition = 2
-        spec.problem.testSamples = 9
-        spec.model.depth = 3
-        spec.model.width = 8
-        spec.model.initScheme = .orthogonal
-        spec.model.initScale = 0.5
-        spec.training.lambda = 0.001
-        spec.training.noise = 0.1
-        spec.training.steps = 100
-        spec.training.eta = 0.01
-        spec.training.path = .plain
-        spec.training.stopOnSuccess = true
-        spec.training.logEvery = 5
-        spec.training.testNoise = [0, 0.1]
+        spec.run.problem.signalDim = 6
+        spec.run.problem.measurements = 5
+        spec.run.problem.latentDim = 2
+        spec.run.problem.samples = 7
+        spec.run.problem.condition = 2
+        spec.run.problem.testSamples = 9
+        spec.run.network.depth = 3
+        spec.run.network.width = 8
+        spec.run.network.initScheme = .orthogonal
+        spec.run.network.initScale = 0.5
+        spec.run.training.lambda = 0.001
+        spec.run.training.noise = 0.1
+        spec.run.training.steps = 100
+        spec.run.training.eta = 0.01
+        spec.run.training.path = .plain
+        spec.run.training.stopOnSuccess = true
+        spec.run.training.logEvery = 5
+        spec.run.training.testNoise = [0, 0.1]
         spec.seeds = RunSeeds(problem: .max, training: (1 << 53) + 1)
         return WireSpec(spec)
     }
@@ -224,18 +224,18 @@ import TrainingCore
         auto.training.steps = .auto
         let encoded = try Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: auto)).encoded()
         guard case .task(let back) = try Message.decode(encoded) else { Issue.record("not a task"); return }
-        #expect(try back.spec.runSpec().training.steps == .auto)
+        #expect(try back.spec.runSpec().model.record.training.steps == .auto)
     }
 
     @Test("alpha and beta travel exactly for the optimizers that use them, and gd's spec has neither")
     func dampingOnTheWire() throws {
         #expect(Self.goldenSpec.training.alpha == nil)
         var core = try Self.goldenSpec.runSpec()
-        core.training.optimizer = .inertial(alpha: 2.5, beta: 0.125, stepRule: .fixed)
+        core.run.training.optimizer = .inertial(alpha: 2.5, beta: 0.125, stepRule: .fixed)
         let inertial = WireSpec(core)
         #expect(try Self.roundTrip(inertial) == inertial && inertial.training.alpha == 2.5 && inertial.training.beta == 0.125)
         #expect(try inertial.runSpec() == core)
-        core.training.optimizer = .heavyBall(alpha: 2.5, stepRule: .fixed)
+        core.run.training.optimizer = .heavyBall(alpha: 2.5, stepRule: .fixed)
         let heavy = WireSpec(core)
         #expect(heavy.training.alpha == 2.5 && heavy.training.beta == nil)
         // A damping the optimizer does not use, or a missing one, is refused.
@@ -252,14 +252,14 @@ import TrainingCore
         let gd = Self.goldenSpec.training
         #expect(gd.flowRtol == nil && gd.flowAtol == nil && gd.flowTime == nil && gd.stepRule == nil)
         var core = try Self.goldenSpec.runSpec()
-        core.training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-10, horizon: 12.5))
+        core.run.training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-10, horizon: 12.5))
         let flow = WireSpec(core)
         #expect(try Self.roundTrip(flow) == flow && flow.training.flowAtol == 1e-10 && flow.training.flowTime == 12.5)
         #expect(try flow.runSpec() == core)
-        core.training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-10))
+        core.run.training.optimizer = .flow(FlowControl(rtol: 1e-9, atol: 1e-10))
         #expect(try WireSpec(core).runSpec() == core)
-        core.training = try Self.goldenSpec.runSpec().training
-        core.training.optimizer = .gd(.adaptive)
+        core.run.training = try Self.goldenSpec.runSpec().model.record.training
+        core.run.training.optimizer = .gd(.adaptive)
         let adaptive = WireSpec(core)
         #expect(try Self.roundTrip(adaptive) == adaptive && adaptive.training.stepRule == "adaptive")
         #expect(try adaptive.runSpec() == core)
@@ -306,14 +306,14 @@ import TrainingCore
     func modelKindOnTheWire() throws {
         #expect(Self.goldenSpec.model.kind == nil && Self.goldenSpec.training.sleepSeconds == nil)
         var core = try Self.goldenSpec.runSpec()
-        core.model.choice = .sleep(seconds: 0.75)
+        core.model = .sleep(seconds: 0.75, shape: core.model.record)
         let sleep = WireSpec(core)
         #expect(try Self.roundTrip(sleep) == sleep && sleep.model.kind == "sleep" && sleep.training.sleepSeconds == 0.75)
         #expect(try sleep.runSpec() == core)
-        core.model.choice = .noop
+        core.model = .noop(shape: core.model.record)
         let noop = WireSpec(core)
         #expect(noop.model.kind == "noop" && noop.training.sleepSeconds == nil)
-        #expect(try noop.runSpec().model.kind == .noop)
+        #expect(try noop.runSpec().kind == .noop)
         var bad = noop
         bad.model.kind = "deep-linear"  // said by the key's absence only
         #expect(throws: WireValueError.self) { try bad.runSpec() }
@@ -330,10 +330,14 @@ import TrainingCore
     @Test("model diagonal's kind and supportRecovered travel and come back; other reports carry no supportRecovered")
     func diagonalOnTheWire() throws {
         var core = try Self.goldenSpec.runSpec()
-        core.model.choice = .diagonal
+        core.model = .diagonal(DiagonalSpec(projecting: core.model.record))
         let wire = WireSpec(core)
         #expect(wire.model.kind == "diagonal")
         #expect(try wire.runSpec() == core)
+        // A diagonal task with a weight decay (the golden spec's lambda) has no typed spec: refused.
+        var bad = Self.goldenSpec
+        bad.model.kind = "diagonal"
+        #expect(throws: WireValueError.self) { try bad.runSpec() }
         var report = Self.goldenReport
         report.supportRecovered = false
         let message = Message.result(TaskResult(sweep: "f", taskID: 1, attempt: 1, report: report,
@@ -344,5 +348,14 @@ import TrainingCore
                                               startedAt: 1, finishedAt: 2))
         guard case .result(let plainBack) = try Message.decode(try plain.encoded()) else { Issue.record("not a result"); return }
         #expect(plainBack.report.supportRecovered == nil)
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

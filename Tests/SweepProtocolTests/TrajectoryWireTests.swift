@@ -24,12 +24,14 @@ import TrainingCore
 
     @Test("logDensity and lossGap survive a round trip; absent, they stay absent")
     func roundTrip() throws {
-        var spec = RunSpec()
-        spec.training.logDensity = 4
+        var run = DeepLinearSpec()
+        run.training.logDensity = 4
+        var spec = RunSpec(model: .deepLinear(run))
         let task = Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: WireSpec(spec)))
         guard case .task(let decoded) = try Message.decode(try task.encoded()) else { Issue.record("not a task"); return }
-        #expect(try decoded.spec.runSpec().training.logDensity == 4)
-        spec.training.logDensity = nil
+        #expect(try decoded.spec.runSpec().model.record.training.logDensity == 4)
+        run.training.logDensity = nil
+        spec = RunSpec(model: .deepLinear(run))
         let plain = try Message.task(TaskAssignment(sweep: "f", taskID: 1, attempt: 1, spec: WireSpec(spec))).encoded()
         #expect(!String(decoding: plain, as: UTF8.self).contains("logDensity"))
 

@@ -35,7 +35,7 @@ import TrainingCore
         let store = try ResultsStore.open(directory: directory, plan: plan, configuration: configuration)
         let outcomes = (0..<plan.taskCount).map { id in
             let task = plan.task(id)
-            let alpha = task.spec.model.initScale, depth = task.spec.model.depth
+            let alpha = task.spec.model.record.network.initScale, depth = task.spec.model.record.network.depth
             // D = 2: 0.5 alpha^1.2 everywhere; D = 3: 4 alpha^3, except the smallest alpha whose runs
             // did not converge and stopped at a distance off the law.
             let converged = !(depth == 3 && alpha == 0.01)

@@ -5,11 +5,7 @@ import TrainingCore
 
 @Suite struct DiagonalTests {
     static func problem(n: Int, m: Int, s: Int, seed: UInt64) throws -> DiagonalProblem {
-        var spec = ProblemSpec()
-        spec.signalDim = n
-        spec.measurements = m
-        spec.latentDim = s
-        return try DiagonalProblem.generate(spec, seed: seed)
+        try DiagonalProblem.generate(SparseProblemSpec(dimension: n, measurements: m, sparsity: s), seed: seed)
     }
 
     @Test("the generated problem: A is m x n, w* has s entries of ±1")
@@ -129,18 +125,19 @@ import TrainingCore
     }
 
     static func run(depth: Int, alpha: Double) throws -> RunReport {
-        var spec = RunSpec()
-        spec.model.choice = .diagonal
-        spec.problem.signalDim = 20
-        spec.problem.measurements = 10
-        spec.problem.latentDim = 2
-        spec.model.depth = depth
-        spec.model.initScale = alpha
-        spec.training.etaScale = 1
-        spec.training.steps = .fixed(400_000)
-        spec.training.tolConv = 1e-5
-        spec.training.checkEvery = 50
-        spec.training.stopOnSuccess = true
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.problem.signalDim = 20
+        settings.common.problem.measurements = 10
+        settings.common.problem.latentDim = 2
+        settings.common.network.depth = depth
+        settings.common.network.initScale = alpha
+        settings.common.training.etaScale = 1
+        settings.common.training.steps = .fixed(400_000)
+        settings.common.training.tolConv = 1e-5
+        settings.common.training.checkEvery = 50
+        settings.common.training.stopOnSuccess = true
+        var spec = try settings.spec()
         spec.seeds = RunSeeds(problem: 5, training: 6)
         return try runExperiment(spec)
     }
@@ -148,17 +145,15 @@ import TrainingCore
     @Test("flow agrees with gd at the same time: the gap falls linearly in η")
     func flowMatchesSmallStepGD() throws {
         let p = try Self.problem(n: 12, m: 6, s: 2, seed: 9)
-        var model = ModelSpec()
-        model.depth = 2
-        model.initScale = 0.3
-        var training = TrainingSpec()
+        let model = DiagonalNetworkSpec(depth: 2, initScale: 0.3)
+        var training = DiagonalTraining()
         training.stopOnSuccess = false
         training.checkEvery = 1
         training.eta = 0.05
         training.optimizer = .flow(FlowControl(rtol: 1e-11, atol: 1e-12, horizon: 4))
         let flow = try trainDiagonal(problem: p, model: model, training: training, trainingSeed: 1)
         #expect(flow.report.flowTime == 4)
-        training.optimizer = .gd(.fixed)
+        training.optimizer = .gd
         let gaps = try [40, 80, 160].map { steps in
             training.eta = 4 / Double(steps)
             training.steps = .fixed(steps)
@@ -170,19 +165,22 @@ import TrainingCore
     }
 
     static func runFlow(depth: Int, alpha: Double) throws -> RunReport {
-        var spec = RunSpec()
-        spec.model.choice = .diagonal
-        spec.problem.signalDim = 20
-        spec.problem.measurements = 10
-        spec.problem.latentDim = 2
-        spec.model.depth = depth
-        spec.model.initScale = alpha
-        spec.training.etaScale = 1
-        spec.training.optimizer = .flow(FlowControl(rtol: 1e-7, atol: 1e-9))
-        spec.training.steps = .fixed(400_000)
-        spec.training.tolConv = 1e-5
-        spec.training.checkEvery = 1
-        spec.training.stopOnSuccess = true
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.problem.signalDim = 20
+        settings.common.problem.measurements = 10
+        settings.common.problem.latentDim = 2
+        settings.common.network.depth = depth
+        settings.common.network.initScale = alpha
+        settings.common.training.etaScale = 1
+        settings.optimizer = .flow
+        settings.flowRtol = 1e-7
+        settings.flowAtol = 1e-9
+        settings.common.training.steps = .fixed(400_000)
+        settings.common.training.tolConv = 1e-5
+        settings.common.training.checkEvery = 1
+        settings.common.training.stopOnSuccess = true
+        var spec = try settings.spec()
         spec.seeds = RunSeeds(problem: 5, training: 6)
         return try runExperiment(spec)
     }
@@ -220,18 +218,63 @@ import TrainingCore
     }
 
     @Test("model diagonal refuses what it does not implement", arguments: [
-        ("optimizer", "model diagonal trains with optimizer gd or flow only, got heavy-ball"),
-        ("lambda", "model diagonal has no weight decay: lambda must be 0, got 0.1"),
-        ("init_scale", "init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got 0.0"),
+        ("optimizer", "diagonal trains with optimizer gd or flow only, not heavy-ball"),
+        ("lambda", "diagonal has no weight decay: lambda must be 0, not 0.1"),
+        ("step_rule", "diagonal trains with a fixed step: no step_rule"),
     ])
     func refusals(key: String, message: String) {
-        var spec = RunSpec()
-        spec.model.choice = .diagonal
+        var settings = RunSettings()
+        settings.model = .diagonal
         switch key {
-        case "optimizer": spec.training.optimizer = .heavyBall(alpha: 1, stepRule: .fixed)
-        case "lambda": spec.training.lambda = 0.1
-        default: spec.model.initScale = 0
+        case "optimizer": settings.optimizer = .heavyBall
+        case "lambda": settings.common.training.lambda = 0.1
+        default: settings.stepRule = .adaptive
         }
-        #expect(throws: TrainingError(message)) { try spec.validate() }
+        #expect(throws: SettingError(key: key, message: message)) { try settings.spec() }
+    }
+
+    @Test("the deep network's settings a diagonal run does not read have no place in its spec: left out, as configs always could set them")
+    func deepSettingsLeftOut() throws {
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.network.width = 10
+        settings.common.network.initScheme = .orthogonal
+        settings.common.problem.samples = 7
+        settings.common.training.testNoise = [0, 0.1]
+        let record = try settings.spec().model.record
+        #expect(record == DiagonalSpec(projecting: settings.record).record)
+        #expect(record.network.width == NetworkSpec().width && record.network.initScheme == .kaiming)
+        #expect(record.problem.samples == ProblemSpec().samples && record.training.testNoise == TrainingSpec().testNoise)
+    }
+
+    @Test("a diagonal run needs a positive initial scale")
+    func positiveScale() throws {
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.network.initScale = 0
+        #expect(throws: TrainingError("init_scale must be positive for model diagonal (u(0) = v(0) = init_scale), got 0.0")) {
+            try settings.spec().validate()
+        }
+    }
+
+    @Test("the record form: a diagonal spec written in the deep network's fields reads back the same")
+    func recordRoundTrip() throws {
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.problem.signalDim = 30
+        settings.common.problem.measurements = 12
+        settings.common.problem.latentDim = 3
+        settings.common.network.depth = 3
+        settings.common.network.initScale = 0.05
+        settings.common.training.noise = 0.01
+        settings.optimizer = .flow
+        settings.flowTime = 7
+        let spec = try settings.spec()
+        guard case .diagonal(let run) = spec.model else { Issue.record("not diagonal: \(spec.model)"); return }
+        #expect(run.problem == SparseProblemSpec(dimension: 30, measurements: 12, sparsity: 3))
+        #expect(run.network == DiagonalNetworkSpec(depth: 3, initScale: 0.05))
+        #expect(run.training.optimizer == .flow(FlowControl(horizon: 7)) && run.training.noise == 0.01)
+        #expect(try Model(kind: .diagonal, record: run.record, sleepSeconds: 0) == spec.model)
+        #expect(run.record == settings.record)
     }
 }

@@ -111,16 +111,16 @@ import TrainingCore
     @Test("the oracle reaches zero test error without noise and the network approaches it with weight decay")
     func oracleAndSuccess() throws {
         var spec = RunSpec()
-        spec.problem.signalDim = 30
-        spec.problem.measurements = 15
-        spec.problem.latentDim = 3
-        spec.problem.samples = 20
-        spec.model.depth = 2
-        spec.model.width = 20
-        spec.training.lambda = 1
-        spec.training.steps = 5000
-        spec.training.stopOnSuccess = true
-        spec.training.testNoise = [0, 0.1]
+        spec.run.problem.signalDim = 30
+        spec.run.problem.measurements = 15
+        spec.run.problem.latentDim = 3
+        spec.run.problem.samples = 20
+        spec.run.network.depth = 2
+        spec.run.network.width = 20
+        spec.run.training.lambda = 1
+        spec.run.training.steps = 5000
+        spec.run.training.stopOnSuccess = true
+        spec.run.training.testNoise = [0, 0.1]
         let report = try runExperiment(spec)
         #expect((report.oracleTestError?[0] ?? .nan) < 1e-10)
         #expect(report.converged)
@@ -133,14 +133,14 @@ import TrainingCore
     @Test("a run is a pure function of its spec")
     func deterministic() throws {
         var spec = RunSpec()
-        spec.problem.signalDim = 20
-        spec.problem.measurements = 10
-        spec.problem.latentDim = 2
-        spec.problem.samples = 10
-        spec.model.depth = 3
-        spec.model.width = 8
-        spec.training.steps = 300
-        spec.training.noise = 0.1
+        spec.run.problem.signalDim = 20
+        spec.run.problem.measurements = 10
+        spec.run.problem.latentDim = 2
+        spec.run.problem.samples = 10
+        spec.run.network.depth = 3
+        spec.run.network.width = 8
+        spec.run.training.steps = 300
+        spec.run.training.noise = 0.1
         var first = try runExperiment(spec)
         var second = try runExperiment(spec)
         first.trainSeconds = 0
@@ -179,5 +179,14 @@ import TrainingCore
         #expect(report.diverged)
         #expect(!report.converged && !report.recovered)
         #expect(report.iterations < 500)
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

@@ -62,10 +62,8 @@ import TrainingCore
     @Test("the flow ends at w∞, not at w_l1: at alpha 0.3 the distance to the limit is the integrator's, to w_l1 it is the bias", arguments: [2, 3])
     func flowEndsAtTheLimit(depth: Int) throws {
         let p = try DiagonalTests.problem(n: 20, m: 10, s: 2, seed: 5)
-        var model = ModelSpec()
-        model.depth = depth
-        model.initScale = 0.3
-        var training = TrainingSpec()
+        let model = DiagonalNetworkSpec(depth: depth, initScale: 0.3)
+        var training = DiagonalTraining()
         training.checkEvery = 10
         training.steps = .fixed(200_000)
         training.tolConv = 1e-10

@@ -145,11 +145,20 @@ import TrainingCore
         settings.stepRule = .adaptive
         #expect(throws: SettingError.self) { try settings.spec() }
         settings.stepRule = .fixed  // the default spelled out: accepted
-        #expect(try settings.spec().training.optimizer == .flow(FlowControl()))
+        #expect(try settings.spec().model.record.training.optimizer == .flow(FlowControl()))
         var spec = RunSpec()
-        spec.training.optimizer = .flow(FlowControl(rtol: 0))
+        spec.run.training.optimizer = .flow(FlowControl(rtol: 0))
         do { try spec.validate(); Issue.record("flow_rtol 0 accepted") } catch { #expect(error.message.hasPrefix("flow_rtol")) }
-        spec.training.optimizer = .flow(FlowControl(horizon: -1))
+        spec.run.training.optimizer = .flow(FlowControl(horizon: -1))
         do { try spec.validate(); Issue.record("flow_time -1 accepted") } catch { #expect(error.message.hasPrefix("flow_time")) }
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

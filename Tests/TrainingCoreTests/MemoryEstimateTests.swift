@@ -8,31 +8,31 @@ import TrainingCore
     @Test("the estimate covers the largest arrays and grows with every size")
     func estimate() {
         var spec = RunSpec()
-        spec.problem.signalDim = 1000
-        spec.problem.measurements = 500
-        spec.problem.samples = 100
-        spec.problem.testSamples = 200
-        spec.model.depth = 3
-        spec.model.width = 800
-        let base = spec.estimatedBytes
+        spec.run.problem.signalDim = 1000
+        spec.run.problem.measurements = 500
+        spec.run.problem.samples = 100
+        spec.run.problem.testSamples = 200
+        spec.run.network.depth = 3
+        spec.run.network.width = 800
+        let base = spec.run.estimatedBytes
         // At least A, X, the test set and the weights once each.
         let elements: Double = 500_000 + 100_000 + 200_000 + 400_000 + 640_000 + 800_000
         let floor = 8 * elements
         #expect(base >= floor)
         #expect(base < 20 * floor)
         var wider = spec
-        wider.model.width = 1600
+        wider.run.network.width = 1600
         var deeper = spec
-        deeper.model.depth = 6
+        deeper.run.network.depth = 6
         var larger = spec
-        larger.problem.signalDim = 2000
-        #expect(wider.estimatedBytes > base && deeper.estimatedBytes > base && larger.estimatedBytes > base)
+        larger.run.problem.signalDim = 2000
+        #expect(wider.run.estimatedBytes > base && deeper.run.estimatedBytes > base && larger.run.estimatedBytes > base)
     }
 
     @Test("a run that does not fit is refused with what it needs and what the host has")
     func refused() throws {
         var spec = RunSpec()
-        spec.problem.signalDim = 100_000_000
+        spec.run.problem.signalDim = 100_000_000
         #expect {
             try spec.checkFitsInMemory(available: 16 * 1_073_741_824)
         } throws: { error in
@@ -60,5 +60,14 @@ import TrainingCore
         } throws: { error in
             "\(error)".contains("must not exceed the 10 measurements")
         }
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

@@ -23,29 +23,29 @@ import TrainingCore
     /// Runs of every model, as the core writes them.
     static func reports() throws -> [(String, RunSpec, RunReport)] {
         var deep = RunSpec()
-        deep.problem.signalDim = 12
-        deep.problem.measurements = 6
-        deep.problem.latentDim = 2
-        deep.problem.samples = 8
-        deep.model.depth = 3
-        deep.model.width = 6
-        deep.training.lambda = 0.05
-        deep.training.steps = .fixed(3000)
-        deep.training.logEvery = 500
+        deep.run.problem.signalDim = 12
+        deep.run.problem.measurements = 6
+        deep.run.problem.latentDim = 2
+        deep.run.problem.samples = 8
+        deep.run.network.depth = 3
+        deep.run.network.width = 6
+        deep.run.training.lambda = 0.05
+        deep.run.training.steps = .fixed(3000)
+        deep.run.training.logEvery = 500
         var flow = deep
-        flow.training.optimizer = .flow(FlowControl())
-        flow.training.logEvery = nil
-        var diagonal = RunSpec()
-        diagonal.model.choice = .diagonal
-        diagonal.problem.signalDim = 20
-        diagonal.problem.measurements = 10
-        diagonal.problem.latentDim = 2
-        diagonal.model.depth = 2
-        diagonal.model.initScale = 0.1
-        diagonal.training.lambda = 0
-        diagonal.training.steps = .fixed(2000)
-        var noop = RunSpec()
-        noop.model.choice = .noop
+        flow.run.training.optimizer = .flow(FlowControl())
+        flow.run.training.logEvery = nil
+        var settings = RunSettings()
+        settings.model = .diagonal
+        settings.common.problem.signalDim = 20
+        settings.common.problem.measurements = 10
+        settings.common.problem.latentDim = 2
+        settings.common.network.depth = 2
+        settings.common.network.initScale = 0.1
+        settings.common.training.lambda = 0
+        settings.common.training.steps = .fixed(2000)
+        let diagonal = try settings.spec()
+        let noop = RunSpec(model: .noop(shape: DeepLinearSpec()))
         return try [("deep", deep), ("flow", flow), ("diagonal", diagonal), ("noop", noop)].map {
             ($0.0, $0.1, try runExperiment($0.1))
         }
@@ -75,7 +75,7 @@ import TrainingCore
         #expect(bad.fieldProblem(for: spec) == "lossRatio -1.0 is not a positive number")
         bad = report
         bad.testError = (report.testError ?? []) + [0.1]
-        let levels = spec.training.testNoise.count
+        let levels = spec.run.training.testNoise.count
         #expect(bad.fieldProblem(for: spec) == "\(levels + 1) values of testError for \(levels) test-noise levels")
         bad = report
         bad.diverged = true
@@ -87,14 +87,14 @@ import TrainingCore
     @Test("the final loss over the target's: 1 (to 1e-9) where the run reached W*_λ, above 1 where it stopped short")
     func lossRatio() throws {
         var spec = try Self.reports()[0].1
-        spec.training.logEvery = nil
-        spec.training.steps = .fixed(20_000)
-        spec.training.tolConv = 1e-9
+        spec.run.training.logEvery = nil
+        spec.run.training.steps = .fixed(20_000)
+        spec.run.training.tolConv = 1e-9
         let reached = try runExperiment(spec)
         #expect(reached.converged, "target distance \(reached.targetDistance)")
         let ratio = try #require(reached.lossRatio)
         #expect(abs(ratio - 1) < 1e-9, "\(ratio)")
-        spec.training.steps = .fixed(50)
+        spec.run.training.steps = .fixed(50)
         let early = try runExperiment(spec)
         #expect(try #require(early.lossRatio) > 1 + 1e-6)
     }
@@ -113,5 +113,14 @@ import TrainingCore
         let stop = try #require(text.range(of: end, range: start.upperBound..<text.endIndex))
         let held = text[start.upperBound..<stop.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(held == RunReport.markdownTable(table), "\(path): run `dlsweep fields \(table.rawValue)` and paste its table between the markers")
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

@@ -13,8 +13,8 @@ func smallProblem(seed: UInt64 = 3, signalDim: Int = 20, measurements: Int = 10,
     return try Problem.generate(spec, seed: seed)
 }
 
-func model(depth: Int, width: Int, scheme: InitScheme = .kaiming, scale: Double = 1) -> ModelSpec {
-    var model = ModelSpec()
+func model(depth: Int, width: Int, scheme: InitScheme = .kaiming, scale: Double = 1) -> NetworkSpec {
+    var model = NetworkSpec()
     model.depth = depth
     model.width = width
     model.initScheme = scheme
@@ -22,7 +22,7 @@ func model(depth: Int, width: Int, scheme: InitScheme = .kaiming, scale: Double 
     return model
 }
 
-func weights(for problem: Problem, _ model: ModelSpec, seed: UInt64 = 9) throws -> [Matrix] {
+func weights(for problem: Problem, _ model: NetworkSpec, seed: UInt64 = 9) throws -> [Matrix] {
     var rng = NormalGenerator(seed: seed)
     return try initialWeights(model, measurements: problem.measurements, signalDim: problem.signalDim, rng: &rng)
 }
@@ -49,5 +49,5 @@ func optimizer(_ kind: OptimizerKind, alpha: Double? = nil, beta: Double? = nil,
     settings.flowRtol = flow?.rtol
     settings.flowAtol = flow?.atol
     settings.flowTime = flow?.horizon
-    return settings.specIgnoringInapplicable().training.optimizer
+    return settings.record.training.optimizer
 }

@@ -141,9 +141,9 @@ import TrainingCore
         // At the paper's Figure 1 size (d = 200, m = 100, r = 5, n = 50, L = 5, d_w = 400) the
         // λ = 10 run that the old test passed at step 140 is neither converged nor recovered.
         var figure1 = RunSpec()
-        figure1.training.lambda = 10
-        figure1.training.steps = 140
-        figure1.training.stopOnSuccess = true
+        figure1.run.training.lambda = 10
+        figure1.run.training.steps = 140
+        figure1.run.training.stopOnSuccess = true
         let paper = try runExperiment(figure1)
         #expect(paper.iterations == 140)
         #expect(!paper.converged && !paper.recovered, "\(paper)")
@@ -282,21 +282,30 @@ import TrainingCore
     @Test("the oracle is R (A R)⁺, whatever the training noise or λ")
     func trueOracle() throws {
         var spec = RunSpec()
-        spec.problem.signalDim = 30
-        spec.problem.measurements = 15
-        spec.problem.latentDim = 3
-        spec.problem.samples = 20
-        spec.model.depth = 2
-        spec.model.width = 10
-        spec.training.steps = 10
-        spec.training.testNoise = [0, 0.1]
+        spec.run.problem.signalDim = 30
+        spec.run.problem.measurements = 15
+        spec.run.problem.latentDim = 3
+        spec.run.problem.samples = 20
+        spec.run.network.depth = 2
+        spec.run.network.width = 10
+        spec.run.training.steps = 10
+        spec.run.training.testNoise = [0, 0.1]
         var errors: [[Double]] = []
         for (lambda, noise) in [(0.0, 0.0), (0.1, 0.0), (0.1, 0.2)] {
-            spec.training.lambda = lambda
-            spec.training.noise = noise
+            spec.run.training.lambda = lambda
+            spec.run.training.noise = noise
             errors.append(try #require(try runExperiment(spec).oracleTestError))
         }
         #expect(errors[0][0] < 1e-12)
         #expect(errors[0] == errors[1] && errors[1] == errors[2])
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

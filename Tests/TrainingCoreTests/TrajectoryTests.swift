@@ -66,11 +66,20 @@ import TrainingCore
     @Test("log_every and log_density exclude each other")
     func exclusive() {
         var spec = RunSpec()
-        spec.training.logEvery = 10
-        spec.training.logDensity = 4
+        spec.run.training.logEvery = 10
+        spec.run.training.logDensity = 4
         #expect(throws: TrainingError("log_every and log_density exclude each other")) { try spec.validate() }
-        spec.training.logEvery = nil
-        spec.training.logDensity = 0
+        spec.run.training.logEvery = nil
+        spec.run.training.logDensity = 0
         #expect(throws: TrainingError("log_density must be at least 1, got 0")) { try spec.validate() }
+    }
+}
+
+extension RunSpec {
+    /// The deep linear run these tests build and change (`model.record`; setting it makes the
+    /// spec a deep linear one).
+    fileprivate var run: DeepLinearSpec {
+        get { model.record }
+        set { model = .deepLinear(newValue) }
     }
 }

@@ -3,9 +3,9 @@ import Testing
 import TrainingCore
 
 @Suite struct ValidationTests {
-    static let cases: [(String, @Sendable (inout RunSpec) -> Void, String)] = [
-        ("depth 0", { $0.model.depth = 0 }, "depth"),
-        ("width 0", { $0.model.width = 0 }, "width"),
+    static let cases: [(String, @Sendable (inout DeepLinearSpec) -> Void, String)] = [
+        ("depth 0", { $0.network.depth = 0 }, "depth"),
+        ("width 0", { $0.network.width = 0 }, "width"),
         ("negative lambda", { $0.training.lambda = -1 }, "lambda"),
         ("m >= d", { $0.problem.measurements = 300 }, "measurements"),
         ("r > m", { $0.problem.latentDim = 150 }, "latent_dim"),
@@ -16,10 +16,10 @@ import TrainingCore
     @Test("invalid specs are one-line errors naming the culprit", arguments: 0..<cases.count)
     func invalidSpec(index: Int) {
         let (_, mutate, culprit) = Self.cases[index]
-        var spec = RunSpec()
+        var spec = DeepLinearSpec()
         mutate(&spec)
         do {
-            _ = try runExperiment(spec)
+            _ = try runExperiment(RunSpec(model: .deepLinear(spec)))
             Issue.record("expected an error for \(Self.cases[index].0)")
         } catch {
             let text = "\(error)"
@@ -43,7 +43,7 @@ import TrainingCore
         let problem = try smallProblem()
         let wrong = [Matrix(rows: 4, columns: 7)]
         do {
-            _ = try train(problem: problem, model: ModelSpec(), training: TrainingSpec(), trainingSeed: 1, initialWeights: wrong)
+            _ = try train(problem: problem, model: NetworkSpec(), training: TrainingSpec(), trainingSeed: 1, initialWeights: wrong)
             Issue.record("expected an error")
         } catch {
             #expect("\(error)".contains("W1"), "\(error)")

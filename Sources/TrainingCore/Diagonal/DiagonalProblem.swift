@@ -1,8 +1,8 @@
 public import LinearAlgebra
 
 /// Sparse regression `y = A w*` (MODEL.md §5, docs/MODEL.md §5): the problem of the diagonal
-/// linear network. It reuses the problem keys of the run spec: `signal_dim` is the dimension n
-/// of w, `measurements` the m < n rows of A, `latent_dim` the sparsity s of w*.
+/// linear network (`SparseProblemSpec`: config `signal_dim` is the dimension n of w,
+/// `measurements` the m < n rows of A, `latent_dim` the sparsity s of w*).
 public struct DiagonalProblem: Sendable {
     /// m × n, i.i.d. N(0, 1/m).
     public var a: Matrix
@@ -27,10 +27,10 @@ public struct DiagonalProblem: Sendable {
     /// Fisher–Yates shuffle of 0..<n, one uniform per pick), then w* on the support in increasing
     /// index order (+1 when a uniform draw is below 1/2, else −1). Entries of one magnitude give
     /// every support entry the same escape time from the small initialization.
-    public static func generate(_ spec: ProblemSpec, seed: UInt64) throws -> DiagonalProblem {
-        try spec.validate()
+    public static func generate(_ spec: SparseProblemSpec, seed: UInt64) throws -> DiagonalProblem {
+        try DiagonalSpec(problem: spec).record.problem.validate()
         var rng = NormalGenerator(seed: seed)
-        let n = spec.signalDim, m = spec.measurements, s = spec.latentDim
+        let n = spec.dimension, m = spec.measurements, s = spec.sparsity
         let a = rng.normalMatrix(rows: m, columns: n, standardDeviation: 1 / Double(m).squareRoot())
         var indices = Array(0..<n)
         for k in 0..<s {

@@ -29,14 +29,14 @@ public func recoversSupport(_ w: [Double], support: [Int]) -> Bool {
 
 /// Generates the sparse-recovery problem of `spec`, trains the diagonal network from
 /// `u = v = init_scale · 1` by gradient descent and measures it against the minimum-ℓ1 solution.
-public func trainDiagonal(_ spec: RunSpec) throws -> DiagonalOutcome {
+public func trainDiagonal(_ spec: DiagonalSpec, seeds: RunSeeds) throws -> DiagonalOutcome {
     try spec.validate()
-    let problem = try DiagonalProblem.generate(spec.problem, seed: spec.seeds.problem)
-    return try trainDiagonal(problem: problem, model: spec.model, training: spec.training, trainingSeed: spec.seeds.training)
+    let problem = try DiagonalProblem.generate(spec.problem, seed: seeds.problem)
+    return try trainDiagonal(problem: problem, model: spec.network, training: spec.training, trainingSeed: seeds.training)
 }
 
 /// Trains on a given problem (tests, `dlsweep train`); the training seed draws the noise only.
-public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: TrainingSpec,
+public func trainDiagonal(problem: DiagonalProblem, model: DiagonalNetworkSpec, training: DiagonalTraining,
                           trainingSeed: UInt64) throws -> DiagonalOutcome {
     let started = Date()
     var y = problem.apply(problem.signal)
@@ -90,7 +90,7 @@ public func trainDiagonal(problem: DiagonalProblem, model: ModelSpec, training: 
         if training.logEvery != nil { trajectory.append(point(step: 0, loss: initialLoss)) }
         var stop = check(step: 0, loss: initialLoss)
         var stepper = DiagonalStepper(problem: problem, y: y, eta: eta)
-        var flow = training.optimizer.flow.map {
+        var flow = training.optimizer.optimizer.flow.map {
             DiagonalFlow(problem: problem, y: y, horizon: diagonalHorizon(training, eta: eta), initialStep: eta,
                          rtol: $0.rtol, atol: $0.atol)
         }
@@ -166,8 +166,8 @@ func diagonalStep(problem: DiagonalProblem, reference: MinimumL1Solution, depth:
 }
 
 /// The horizon of `flow`: `flow_time`, else the time `steps` steps of η cover (`auto`: `max_steps`).
-private func diagonalHorizon(_ training: TrainingSpec, eta: Double) -> Double {
-    if let time = training.optimizer.flow?.horizon { return time }
+private func diagonalHorizon(_ training: DiagonalTraining, eta: Double) -> Double {
+    if case .flow(let control) = training.optimizer, let time = control.horizon { return time }
     if case .fixed(let n) = training.steps { return Double(n) * eta }
     return Double(training.maxSteps) * eta
 }

@@ -55,12 +55,12 @@ extension RunReport {
         .double("balancedness", "balancedness", tag: 15, get: { $0.balancedness }, set: { $0.balancedness = $1 }, models: deep, rule: .norm,
                 aggregate: .median(), doc: "max_l ‖W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ‖_F"),
         .int("effectiveRank", "effective_rank", tag: 16, get: { $0.effectiveRank }, set: { $0.effectiveRank = $1 }, models: deep,
-             rule: .count(upTo: { max($0.problem.signalDim, $0.problem.measurements) }, bound: "max(signalDim, measurements)"), aggregate: .median(),
+             rule: .count(upTo: { max($0.model.record.problem.signalDim, $0.model.record.problem.measurements) }, bound: "max(signalDim, measurements)"), aggregate: .median(),
              doc: "singular values of W above rankTolerance · σ_1"),
         .double("trainSeconds", "train_seconds", tag: 17, get: { $0.trainSeconds }, set: { $0.trainSeconds = $1 }, models: every, rule: .duration,
                 aggregate: .median(),
                 check: { r, spec in
-                    guard case .sleep(let seconds) = spec.model.choice, r.trainSeconds < seconds - 1e-6 else { return nil }
+                    guard let seconds = spec.model.sleepSeconds, r.trainSeconds < seconds - 1e-6 else { return nil }
                     return "trainSeconds \(r.trainSeconds) shorter than the sleep of \(seconds) s"
                 },
                 doc: "wall-clock seconds of the training loop"),
@@ -69,7 +69,7 @@ extension RunReport {
         .double("flowTime", "flow_time", tag: 18, get: { $0.flowTime }, set: { $0.flowTime = $1 }, models: trained, presence: .measured, rule: .nonNegative,
                 aggregate: .median(),
                 check: { r, spec in
-                    guard let time = r.flowTime, case .flow(let control) = spec.training.optimizer,
+                    guard let time = r.flowTime, case .flow(let control) = spec.model.record.training.optimizer,
                           let horizon = control.horizon, time > horizon * (1 + 1e-12) else { return nil }
                     return "flowTime \(time) beyond the horizon \(horizon)"
                 },
@@ -106,7 +106,7 @@ extension RunReport {
 
         // MARK: The diagonal network (MODEL.md §5)
         .int("supportSize", "support_size", tag: 23, get: { $0.supportSize }, set: { $0.supportSize = $1 }, models: diagonal,
-             rule: .count(upTo: { $0.problem.signalDim }, bound: "signalDim"), aggregate: .median(),
+             rule: .count(upTo: { $0.model.record.problem.signalDim }, bound: "signalDim"), aggregate: .median(),
              doc: "entries of w above rankTolerance · max|w_i|"),
         .bool("supportRecovered", "support_recovered", tag: 24, get: { $0.supportRecovered }, set: { $0.supportRecovered = $1 }, models: diagonal,
               presence: .unlessDiverged, aggregate: .outcome(count: "support_recovered", stem: "support_recovery"),
@@ -122,7 +122,7 @@ extension RunReport {
         .int("stationaryAt", "stationary_at", tag: 25, get: { $0.stationaryAt }, set: { $0.stationaryAt = $1 }, models: every, presence: .measured, rule: .step,
              check: { r, _ in r.stationary && (r.stationaryAt == nil || r.converged) ? "stationary without stationaryAt, or converged" : nil },
              doc: "the first check at which the gradient was below tolGrad; absent: never"),
-        .int("stepBudget", "step_budget", tag: 26, get: { $0.stepBudget }, set: { $0.stepBudget = $1 }, models: every, rule: .count(upTo: { $0.training.stepLimit }, bound: "the step limit (steps, or maxSteps for auto and flow)"),
+        .int("stepBudget", "step_budget", tag: 26, get: { $0.stepBudget }, set: { $0.stepBudget = $1 }, models: every, rule: .count(upTo: { $0.stepLimit }, bound: "the step limit (steps, or maxSteps for auto and flow)"),
              check: stepBudgetProblem, doc: "the budget T the run had (auto resolved)"),
         .double("oracleNorm", "oracle_norm", tag: 27, get: { $0.oracleNorm }, set: { $0.oracleNorm = $1 }, models: deep, rule: .positive,
                 doc: "‖W_or‖_F, the scale of the recovery test"),
@@ -151,10 +151,10 @@ extension RunReport {
     /// The budget a run had, against the spec: a fixed budget exactly (not capped), an auto
     /// one within the cap, a flow horizon's accepted steps or `maxSteps` when capped.
     private static let stepBudgetProblem: ReportField.Check = { r, spec in
-        let t = spec.training
-        switch spec.model.kind {
+        let t = spec.model.record.training
+        switch spec.kind {
         case .noop, .sleep:
-            return r.stepBudget == 0 && !r.budgetCapped ? nil : "stepBudget \(r.stepBudget) for a \(spec.model.kind.rawValue) run"
+            return r.stepBudget == 0 && !r.budgetCapped ? nil : "stepBudget \(r.stepBudget) for a \(spec.kind.rawValue) run"
         case .diagonal:
             return r.stepBudget == t.stepLimit && !r.budgetCapped
                 ? nil : "stepBudget \(r.stepBudget) (capped: \(r.budgetCapped)) for a diagonal budget of \(t.stepLimit) steps"

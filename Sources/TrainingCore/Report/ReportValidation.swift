@@ -5,8 +5,8 @@
 extension RunReport {
     /// Why this report cannot be a run of `spec` field by field, or nil.
     public func fieldProblem(for spec: RunSpec) -> String? {
-        let model = spec.model.kind
-        let levels = spec.training.testNoise.count
+        let model = spec.kind
+        let levels = spec.model.record.training.testNoise.count
         guard let plan = Self.validationPlans[model] else { return nil }
         for (field, applies) in plan.carried {
             let present = isPresent(field)
