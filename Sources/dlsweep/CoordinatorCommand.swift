@@ -134,13 +134,7 @@ struct CoordinatorCommand: ParsableCommand {
             Starting again with the same config and --out resumes: finished tasks are not run again.
             """)
 
-    @Argument(help: "The sweep config (YAML), e.g. configs/quick.yaml.")
-    var config: String
-
-    @Argument(help: ArgumentHelp(
-        "Changes to the config, Hydra-style: KEY.PATH=VALUE (VALUE in YAML, e.g. trials=16 grid.lambda=[0,0.01,0.1] training.max_steps=100000) or ~KEY.PATH to remove one.",
-        valueName: "override"))
-    var overrides: [String] = []
+    @OptionGroup var sweep: SweepConfigArguments
 
     @Option(help: "ZeroMQ endpoint to bind, e.g. tcp://*:5555 or tcp://10.0.0.1:5555.")
     var bind = "tcp://*:5555"
@@ -166,7 +160,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         let logger = logging.makeLogger("dlsweep.coordinator")
-        let configuration = try SweepConfiguration.load(path: config, overrides: try overrides.map(ConfigOverride.init))
+        let configuration = try sweep.load()
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
         try service.preflight(configuration, outDirectory: options.outDirectory)

@@ -9,13 +9,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a sweep on this machine: a coordinator plus local worker processes over a real socket.")
 
-    @Argument(help: "The sweep config (YAML), e.g. configs/quick.yaml.")
-    var config: String
-
-    @Argument(help: ArgumentHelp(
-        "Changes to the config, Hydra-style: KEY.PATH=VALUE (VALUE in YAML, e.g. trials=16 grid.lambda=[0,0.01,0.1] training.max_steps=100000) or ~KEY.PATH to remove one.",
-        valueName: "override"))
-    var overrides: [String] = []
+    @OptionGroup var sweep: SweepConfigArguments
 
     @Option(help: "Worker processes (default: one per core).")
     var workers: Int?
@@ -36,7 +30,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let logger = logging.makeLogger("dlsweep.run")
-        let configuration = try SweepConfiguration.load(path: config, overrides: try overrides.map(ConfigOverride.init))
+        let configuration = try sweep.load()
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
         try service.preflight(configuration, outDirectory: options.outDirectory)
