@@ -137,6 +137,9 @@ public struct Dispatcher: Sendable {
     /// The highest attempt number a replay was sent with: a reopened task's attempts start
     /// above it, so no worker is ever sent the same task and attempt twice.
     private var highestReplayAttempt = 0
+    /// Connected workers per host: whether a replay can wait for another host's worker is
+    /// known without walking every worker.
+    private var connectedPerHost: [String: Int] = [:]
 
     /// - Parameter done: tasks already finished (recorded in the results store).
     public init(taskCount: Int, done: TaskBitmap, maxAttempts: Int, maxPrefetch: Int = 16) {
@@ -164,8 +167,6 @@ public struct Dispatcher: Sendable {
 
     /// Every task has its row and no replay is waiting or out.
     public var isComplete: Bool { doneCount == taskCount && replayQueue.isEmpty && replaysOut.isEmpty }
-    /// Every task has its row; replays may be waiting or out.
-    public var allTasksDone: Bool { doneCount == taskCount }
     public var inFlightCount: Int { holder.count }
     public var pendingCount: Int { taskCount - doneCount - holder.count }
 
@@ -197,6 +198,7 @@ public struct Dispatcher: Sendable {
             retiredSessions[session] = nil
             workers[id] = WorkerSlot(id: id, session: session, peer: peer, host: host, prefetch: granted, lastSeen: now,
                                      lastDelivery: now)
+            connectedPerHost[host, default: 0] += 1
             peerToWorker[peer] = id
             return .again
         }
@@ -204,6 +206,10 @@ public struct Dispatcher: Sendable {
             if slot.peer == peer || (session != nil && session == slot.session) {
                 peerToWorker[slot.peer] = nil
                 slot.peer = peer
+                if slot.host != host {
+                    left(host: slot.host)
+                    connectedPerHost[host, default: 0] += 1
+                }
                 slot.host = host
                 slot.prefetch = granted
                 slot.lastSeen = now
@@ -215,6 +221,7 @@ public struct Dispatcher: Sendable {
             let requeued = dropWorker(id)
             workers[id] = WorkerSlot(id: id, session: newSession, peer: peer, host: host, prefetch: granted,
                                      lastSeen: now, lastDelivery: now)
+            connectedPerHost[host, default: 0] += 1
             peerToWorker[peer] = id
             joinedHosts.insert(host)
             return .replaced(requeued: requeued)
@@ -223,6 +230,7 @@ public struct Dispatcher: Sendable {
         joinedHosts.insert(host)
         workers[id] = WorkerSlot(id: id, session: newSession, peer: peer, host: host, prefetch: granted, lastSeen: now,
                                  lastDelivery: now)
+        connectedPerHost[host, default: 0] += 1
         peerToWorker[peer] = id
         return .new
     }
@@ -456,6 +464,7 @@ public struct Dispatcher: Sendable {
     @discardableResult
     public mutating func dropWorker(_ workerID: String) -> [Int] {
         guard let slot = workers.removeValue(forKey: workerID) else { return [] }
+        left(host: slot.host)
         peerToWorker[slot.peer] = nil
         if quarantined[workerID] == nil {
             if retiredSessions.count >= 100_000 { retiredSessions.removeAll() }  // bounded
@@ -553,6 +562,16 @@ public struct Dispatcher: Sendable {
     private func mayReplay(_ replay: Replay, _ slot: WorkerSlot) -> Bool {
         guard !replay.excludedWorkers.contains(slot.id), slot.inFlight[replay.taskID] == nil else { return false }
         guard replay.excludedHosts.contains(slot.host) else { return true }
-        return !workers.values.contains { !replay.excludedHosts.contains($0.host) && !replay.excludedWorkers.contains($0.id) }
+        // A few hosts at most are excluded: the first other host with a worker ends the walk.
+        for (host, count) in connectedPerHost where !replay.excludedHosts.contains(host) {
+            let excludedThere = replay.excludedWorkers.filter { workers[$0]?.host == host }.count
+            if count > excludedThere { return false }
+        }
+        return true
+    }
+
+    private mutating func left(host: String) {
+        guard let count = connectedPerHost[host] else { return }
+        connectedPerHost[host] = count > 1 ? count - 1 : nil
     }
 }

@@ -86,6 +86,12 @@ public enum PrometheusMetrics {
             ("dlsweep_tasks_requeued_total", "Tasks put back in the queue (a worker lost, a lease expired).", c.tasksRequeued),
             ("dlsweep_leases_expired_total", "Tasks that overran --task-timeout.", c.leasesExpired),
             ("dlsweep_duplicate_workers_total", "Connections refused for claiming a live worker's id.", c.duplicateWorkers),
+            ("dlsweep_workers_quarantined_total", "Workers refused for the rest of the run (invalid results, a replay contradicted).", c.quarantined),
+            ("dlsweep_replays_verified_total", "Replays that agreed with the recorded result (verify).", c.verified ?? 0),
+            ("dlsweep_replays_mismatched_total", "Replays that disagreed with the recorded result (a third run decides).", c.mismatched ?? 0),
+            ("dlsweep_replays_unresolved_total", "Mismatches no third run decided.", c.unresolved ?? 0),
+            ("dlsweep_replays_unavailable_total", "Sampled tasks no other worker could replay.", c.unverifiable ?? 0),
+            ("dlsweep_rows_replaced_total", "Rows of quarantined workers moved to replaced_results and run again.", c.replaced ?? 0),
         ] {
             one(name, "counter", help, Double(value))
         }

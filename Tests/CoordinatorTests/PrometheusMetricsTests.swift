@@ -62,6 +62,9 @@ import Testing
         counters.invalidResults = 2
         counters.malformedFrames = 7
         counters.workersLost = 1
+        counters.resultsVerified = 9
+        counters.resultsMismatched = 2
+        counters.rowsReplaced = 4
         let hostile = "node \"7\"\\rack\nB"
         let status = SweepStatus(state: "running", sweep: "quick \"sweep\"", fingerprint: "00ff", tasks: 200, done: 50, startDone: 10,
                                  started: 1000, now: 1020, perWorker: [(hostile, 12), (hostile, 8), ("node-2", 20)],
@@ -80,6 +83,8 @@ import Testing
         #expect(value("dlsweep_sweep_info", ["sweep": "quick \"sweep\"", "fingerprint": "00ff", "state": "running"]) == 1)
         #expect(value("dlsweep_tasks_failed_total") == 3 && value("dlsweep_answers_rejected_total") == 2
                 && value("dlsweep_malformed_frames_total") == 7 && value("dlsweep_workers_lost_total") == 1)
+        #expect(value("dlsweep_replays_verified_total") == 9 && value("dlsweep_replays_mismatched_total") == 2
+                && value("dlsweep_rows_replaced_total") == 4 && value("dlsweep_replays_unresolved_total") == 0)
         #expect(families["dlsweep_store_commit_seconds"]?["type"] as? String == "histogram")
         // Every family has a type and help; no sample is left untyped.
         for (name, family) in families {

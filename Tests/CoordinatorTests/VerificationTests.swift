@@ -233,4 +233,22 @@ import TrainingCore
         #expect(h.commands.finishes && h.counters.noLease == 0 && h.rows.count == 2)
         #expect(h.rows.allSatisfy { $0.workerID != "liar" })
     }
+
+    @Test("a replay waits for a worker of another host only while one is connected; then another worker of the same host runs it")
+    func hostPreference() throws {
+        var h = try Self.harness(trials: 1)
+        h.receive(Self.hello("a1", host: "alpha"), from: 1)
+        h.receive(Self.result(h, 0), from: 1)
+        h.receive(Self.hello("b1", host: "beta"), from: 2)
+        let beta = try #require(h.commands.tasks(to: 2).first)
+        #expect(beta.taskID == 0)
+        // b1 leaves with the replay: a2 (alpha, not the worker that ran it) gets it, as no other host is left.
+        h.receive(Self.hello("a2", host: "alpha"), from: 3)
+        #expect(h.commands.tasks(to: 3).isEmpty)
+        h.receive(.bye(Bye(reason: "done", taskIDs: [0])), from: 2)
+        #expect(h.commands.tasks(to: 3).map(\.taskID) == [0] && Set(h.commands.tasks(to: 1).map(\.attempt)) == [1])
+        Self.serve(&h, [3])
+        #expect(h.counters.resultsVerified == 1 && h.commands.finishes)
+        #expect(h.events.first?.workerID == "a2")
+    }
 }

@@ -91,6 +91,10 @@ struct LyingHostTests {
             #expect(report.contains("id=\"\(table)\""), "report.html has no \(table)")
         }
         #expect(report.contains("Replays: ") && report.contains("<td>liar-"))
+        // dlsweep status says it from the folder.
+        let statusCommand = try DLSweepProcess(["status", out.path], in: directory, label: "status")
+        #expect(statusCommand.wait(seconds: 60) == 0)
+        #expect(statusCommand.stdout.contains("replays (the last session): 16 agreed"), "\(statusCommand.stdout)")
         // The table: a column of replays per cell, and otherwise an undisturbed run's.
         let cells = try #require(try JSONSerialization.jsonObject(
             with: Data(contentsOf: out.appendingPathComponent("table.json"))) as? [[String: Any]])
