@@ -124,15 +124,21 @@ import TrainingCore
         }
     }
 
-    static func run(depth: Int, alpha: Double) throws -> RunReport {
+    /// A diagonal run on sparse recovery with n, m, s = `size`, as a config gives it.
+    static func settings(depth: Int, alpha: Double, size: (n: Int, m: Int, s: Int) = (20, 10, 2)) -> RunSettings {
         var settings = RunSettings()
         settings.model = .diagonal
-        settings.common.problem.signalDim = 20
-        settings.common.problem.measurements = 10
-        settings.common.problem.latentDim = 2
+        settings.common.problem.signalDim = size.n
+        settings.common.problem.measurements = size.m
+        settings.common.problem.latentDim = size.s
         settings.common.network.depth = depth
         settings.common.network.initScale = alpha
         settings.common.training.etaScale = 1
+        return settings
+    }
+
+    static func run(depth: Int, alpha: Double) throws -> RunReport {
+        var settings = Self.settings(depth: depth, alpha: alpha)
         settings.common.training.steps = .fixed(400_000)
         settings.common.training.tolConv = 1e-5
         settings.common.training.checkEvery = 50
@@ -165,14 +171,7 @@ import TrainingCore
     }
 
     static func runFlow(depth: Int, alpha: Double) throws -> RunReport {
-        var settings = RunSettings()
-        settings.model = .diagonal
-        settings.common.problem.signalDim = 20
-        settings.common.problem.measurements = 10
-        settings.common.problem.latentDim = 2
-        settings.common.network.depth = depth
-        settings.common.network.initScale = alpha
-        settings.common.training.etaScale = 1
+        var settings = Self.settings(depth: depth, alpha: alpha)
         settings.optimizer = .flow
         settings.flowRtol = 1e-7
         settings.flowAtol = 1e-9
@@ -259,13 +258,8 @@ import TrainingCore
 
     @Test("the record form: a diagonal spec written in the deep network's fields reads back the same")
     func recordRoundTrip() throws {
-        var settings = RunSettings()
-        settings.model = .diagonal
-        settings.common.problem.signalDim = 30
-        settings.common.problem.measurements = 12
-        settings.common.problem.latentDim = 3
-        settings.common.network.depth = 3
-        settings.common.network.initScale = 0.05
+        var settings = Self.settings(depth: 3, alpha: 0.05, size: (30, 12, 3))
+        settings.common.training.etaScale = TrainingSpec().etaScale
         settings.common.training.noise = 0.01
         settings.optimizer = .flow
         settings.flowTime = 7

@@ -35,14 +35,8 @@ import TrainingCore
         var flow = deep
         flow.run.training.optimizer = .flow(FlowControl())
         flow.run.training.logEvery = nil
-        var settings = RunSettings()
-        settings.model = .diagonal
-        settings.common.problem.signalDim = 20
-        settings.common.problem.measurements = 10
-        settings.common.problem.latentDim = 2
-        settings.common.network.depth = 2
-        settings.common.network.initScale = 0.1
-        settings.common.training.lambda = 0
+        var settings = DiagonalTests.settings(depth: 2, alpha: 0.1)
+        settings.common.training.etaScale = TrainingSpec().etaScale
         settings.common.training.steps = .fixed(2000)
         let diagonal = try settings.spec()
         let noop = RunSpec(model: .noop(shape: DeepLinearSpec()))
