@@ -131,7 +131,12 @@ public final class Coordinator {
             try store.checkFile()  // a file deleted since `init` says so, not "unable to open"
             throw error
         }
-        try execute(.started(done: done))
+        // A verifying resume replays the sampled results recorded before it, too.
+        var toVerify: [TaskOutcome] = []
+        if let sample = core.verification, done.setCount > 0 {
+            toVerify = try store.unverifiedOutcomes(chosen: sample.contains)
+        }
+        try execute(.started(done: done, toVerify: toVerify))
         var progress = ProgressReporter(style: options.progress)
         let startDone = core.dispatcher.doneCount
         func snapshot(_ state: String) -> SweepStatus {

@@ -13,8 +13,9 @@ public import SweepProtocol
 public struct CoordinatorCore: Sendable {
     /// What happened, as the driver saw it.
     public enum Event: Sendable {
-        /// The store's finished tasks are read: dispatching starts.
-        case started(done: TaskBitmap)
+        /// The store's finished tasks are read: dispatching starts. `toVerify`: the recorded
+        /// results of sampled tasks that no replay checked yet (a verifying resume).
+        case started(done: TaskBitmap, toVerify: [TaskOutcome] = [])
         /// One message from the ROUTER socket: the peer's routing identity, then its frames.
         case received([[UInt8]])
         /// The driver's loop turned: heartbeats, silent workers, overrun leases, idle notices.
@@ -151,7 +152,7 @@ public struct CoordinatorCore: Sendable {
     public mutating func handle(_ event: Event, now: Double) -> [Command] {
         intake.now = now
         switch event {
-        case .started(let done): start(done: done)
+        case .started(let done, let toVerify): start(done: done, toVerify: toVerify, now: now)
         case .received(let frames):
             if case .farewell(let reason) = phase {
                 answerStraggler(frames, reason: reason, now: now)
@@ -199,7 +200,7 @@ public struct CoordinatorCore: Sendable {
     /// Whether some peer's frames are not all read: the driver should come back at once.
     public var hasBacklog: Bool { !intake.isEmpty }
 
-    private mutating func start(done: TaskBitmap) {
+    private mutating func start(done: TaskBitmap, toVerify: [TaskOutcome], now: Double) {
         dispatcher = Dispatcher(taskCount: plan.taskCount, done: done, maxAttempts: options.maxAttempts,
                                 maxPrefetch: options.maxPrefetch)
         // The costliest cells first (TaskCostModel.swift); id order on grids too large to model.
@@ -212,6 +213,10 @@ public struct CoordinatorCore: Sendable {
         }
         log(.info, "coordinator for sweep '\(configuration.name)' (\(plan.cells.count) cells × \(plan.trials) trials = \(plan.taskCount) tasks) listening on \(endpoint)")
         phase = .running
+        if let verification, !toVerify.isEmpty {
+            log(.info, "\(toVerify.count) result(s) recorded before this run are in the sample and not yet verified: they are replayed too")
+            queueReplays(toVerify, sample: verification, now: now, stored: true)
+        }
     }
 
     /// How long the farewell answers stragglers: less when stopping on a signal (Slurm's

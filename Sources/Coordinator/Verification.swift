@@ -11,6 +11,13 @@ struct ReplayCheck: Sendable {
         var report: RunReport
         var worker: String
         var host: String
+        /// Read back from the store (a resume): no trajectory, and NaN and absent read alike.
+        var stored = false
+
+        /// The fields on which this run and `other` (a run received now) disagree.
+        func disagreements(with other: RunReport) -> [String] {
+            report.disagreements(with: other, asStored: stored)
+        }
     }
 
     var recorded: Run
@@ -29,12 +36,13 @@ struct ReplayCheck: Sendable {
 /// again. To a worker a replay is a task like any other.
 extension CoordinatorCore {
     /// Queues the replays of the sampled tasks among `outcomes`, just committed.
-    mutating func queueReplays(_ outcomes: [TaskOutcome], sample: VerificationSample, now: Double) {
+    mutating func queueReplays(_ outcomes: [TaskOutcome], sample: VerificationSample, now: Double, stored: Bool = false) {
         var queued = false
         for outcome in outcomes where sample.contains(outcome.task.id) {
             guard case .report(let report) = outcome.result, checks[outcome.task.id] == nil else { continue }
             checks[outcome.task.id] = ReplayCheck(
-                recorded: .init(report: report, worker: outcome.workerID, host: outcome.host), attempt: outcome.attempt + 1)
+                recorded: .init(report: report, worker: outcome.workerID, host: outcome.host, stored: stored),
+                attempt: outcome.attempt + 1)
             dispatcher.queueReplay(Dispatcher.Replay(taskID: outcome.task.id, attempt: outcome.attempt + 1,
                                                      excludedWorkers: [outcome.workerID], excludedHosts: [outcome.host]))
             queued = true
@@ -52,7 +60,7 @@ extension CoordinatorCore {
         guard var check = checks[taskID] else { return }
         let at = Date(timeIntervalSince1970: now)
         let recorded = check.recorded
-        let differences = recorded.report.disagreements(with: report)
+        let differences = recorded.disagreements(with: report)
         guard let disagreeing = check.disagreeing else {
             if differences.isEmpty {
                 checks[taskID] = nil
@@ -83,8 +91,8 @@ extension CoordinatorCore {
                                           detail: "third run: agrees with \(recorded.worker) on \(recorded.host), not with \(disagreeing.worker)",
                                           at: at)]))
             convict(disagreeing, task: taskID, against: [recorded, third],
-                    differences: disagreeing.report.disagreements(with: report), now: now)
-        } else if disagreeing.report.disagreements(with: report).isEmpty {
+                    differences: disagreeing.disagreements(with: report), now: now)
+        } else if disagreeing.disagreements(with: report).isEmpty {
             convict(recorded, task: taskID, against: [disagreeing, third], differences: differences, now: now)
         } else {
             count(.mismatchesUnresolved)

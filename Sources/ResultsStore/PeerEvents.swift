@@ -108,3 +108,42 @@ extension ResultsStore {
         }
     }
 }
+
+extension ResultsStore {
+    /// The `ok` rows of the tasks `chosen` picks that no replay has checked (no `verified` or
+    /// `mismatch` event), as outcomes to replay: a verifying resume checks what was recorded
+    /// before it too. Memory: the chosen rows only.
+    public func unverifiedOutcomes(chosen: (Int) -> Bool) throws -> [TaskOutcome] {
+        let replayed = try replayedTasks()
+        let plan = self.plan
+        let ids = try wrap {
+            try pool.read { db in
+                var ids: [Int] = []
+                let cursor = try Int.fetchCursor(db, sql: "SELECT task_id FROM results WHERE status = 'ok' ORDER BY task_id")
+                while let id = try cursor.next() {
+                    if chosen(id) && !replayed.verified.contains(id) && !replayed.mismatched.contains(id) && plan.contains(taskID: id) {
+                        ids.append(id)
+                    }
+                }
+                return ids
+            }
+        }
+        let context = RowContext(plan)
+        var outcomes: [TaskOutcome] = []
+        outcomes.reserveCapacity(ids.count)
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let list = ids[start..<min(ids.count, start + 500)].map(String.init).joined(separator: ", ")
+            let rows = try wrap {
+                try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM results WHERE task_id IN (\(list)) ORDER BY task_id") }
+            }
+            for row in rows {
+                let result = try decode(row, context)
+                guard let report = result.report else { continue }
+                outcomes.append(TaskOutcome(task: plan.task(result.taskID), attempt: result.attempt, workerID: result.workerID,
+                                            host: result.host, startedAt: result.startedAt, finishedAt: result.finishedAt,
+                                            result: .report(report)))
+            }
+        }
+        return outcomes
+    }
+}

@@ -28,7 +28,7 @@ struct CoreHarness {
 
     /// A core for `yaml` (model noop by default: its reports are known without training).
     init(yaml: String = CoreHarness.noop(trials: 6), options: (inout CoordinatorOptions) -> Void = { _ in },
-         done: Set<Int> = []) throws {
+         done: Set<Int> = [], toVerify: [TaskOutcome] = []) throws {
         let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "core.yaml")
         var settings = CoordinatorOptions(bind: "tcp://127.0.0.1:5555", outDirectory: "/nonexistent")
         settings.maxPrefetch = 4
@@ -41,7 +41,7 @@ struct CoreHarness {
                                endpoint: "tcp://127.0.0.1:5555", now: now)
         var bitmap = TaskBitmap(count: plan.taskCount)
         for id in done { bitmap[id] = true }
-        drive(.started(done: bitmap))
+        drive(.started(done: bitmap, toVerify: toVerify))
     }
 
     static func noop(trials: Int, extra: String = "") -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import Coordinator
 import ResultsStore
 import SweepConfig
@@ -14,8 +15,13 @@ import TrainingCore
 
     /// A core verifying `fraction` of a tiny deep-linear sweep of `trials` tasks (trained
     /// runs: a noop's report is fixed, so it cannot lie well).
-    static func harness(trials: Int, fraction: Double = 1) throws -> CoreHarness {
-        try CoreHarness(yaml: """
+    static func harness(trials: Int, fraction: Double = 1, done: Set<Int> = [],
+                        toVerify: [TaskOutcome] = []) throws -> CoreHarness {
+        try CoreHarness(yaml: Self.yaml(trials: trials, fraction: fraction), done: done, toVerify: toVerify)
+    }
+
+    static func yaml(trials: Int, fraction: Double = 1) -> String {
+        """
             name: verify
             seed: 3
             problem: {signal_dim: 8, measurements: 4, latent_dim: 2, samples: 6, test_samples: 10}
@@ -24,7 +30,7 @@ import TrainingCore
             training: {steps: 50, eta_scale: 0.5, stop_on_success: false}
             test_noise: [0.0, 0.1]
             verify: {fraction: \(fraction)}
-            """)
+            """
     }
 
     /// The result a worker computes for `taskID`: the run itself.
@@ -250,5 +256,32 @@ import TrainingCore
         Self.serve(&h, [3])
         #expect(h.counters.resultsVerified == 1 && h.commands.finishes)
         #expect(h.events.first?.workerID == "a2")
+    }
+
+    @Test("a verifying resume replays the sampled results recorded before it, compared as stored (no trajectory), and convicts a liar that has left")
+    func resume() throws {
+        // Recorded by an earlier run: task 0 truthfully, task 1 by a liar; as the store reads
+        // them back (no trajectory).
+        let plan = SweepPlan(try SweepConfiguration.parse(yaml: Self.yaml(trials: 2), fileName: "core.yaml"))
+        let probe = try Self.harness(trials: 2)
+        func stored(_ taskID: Int, worker: String, lie: Bool) -> TaskOutcome {
+            var report = Self.truth(probe, taskID)
+            report.trajectory = []
+            if lie { report.gradientNorm += 0.5 }
+            return TaskOutcome(task: plan.task(taskID), attempt: 1, workerID: worker, host: "host-\(worker)",
+                               startedAt: Date(timeIntervalSince1970: 0), finishedAt: Date(timeIntervalSince1970: 1),
+                               result: .report(report))
+        }
+        let recorded = [stored(0, worker: "old", lie: false), stored(1, worker: "gone", lie: true)]
+        var h = try Self.harness(trials: 2, done: [0, 1], toVerify: recorded)
+        h.rows = recorded
+        #expect(!h.commands.finishes)
+        h.receive(Self.hello("b", host: "beta"), from: 2)
+        #expect(Set(h.commands.tasks(to: 2).map(\.taskID)).isSubset(of: [0, 1]) && !h.commands.tasks(to: 2).isEmpty)
+        h.receive(Self.hello("c", host: "gamma"), from: 3)
+        Self.serve(&h, [2, 3])
+        #expect(h.events.contains { $0.kind == .verified && $0.taskID == 0 })
+        #expect(h.core.dispatcher.quarantined["gone"] != nil && h.replaced.map(\.task.id) == [1])
+        #expect(h.commands.finishes && h.rows.count == 2 && h.rows.allSatisfy { $0.workerID != "gone" })
     }
 }

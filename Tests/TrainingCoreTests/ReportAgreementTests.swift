@@ -49,4 +49,19 @@ import TrainingCore
         #expect(RunReport.fields.first { $0.name == "testError" }!.agreement == .relative(1e-12))
         #expect(RunReport.markdownTable(.store).contains("| within 1e-12 relative |"))
     }
+
+    @Test("a report read back from the store is compared as stored: no trajectory, and NaN and absent read alike; nothing else is forgiven")
+    func asStored() {
+        var received = Self.report()
+        received.trajectory = [TrajectoryPoint(step: 0, loss: 1, trainResidual: 1, reconstructionError: 1, offSubspaceError: 1,
+                                               targetDistance: 1, gradientNorm: 1, balancedness: 0)]
+        received.lossGapRate = .nan
+        var stored = received
+        stored.trajectory = []
+        stored.lossGapRate = nil
+        #expect(stored.disagreements(with: received, asStored: true).isEmpty)
+        #expect(stored.disagreements(with: received).count == 2)
+        stored.lossGapRate = 0.5
+        #expect(stored.disagreements(with: received, asStored: true) == ["lossGapRate: 0.5 vs nan"])
+    }
 }

@@ -3,7 +3,10 @@
 extension RunReport {
     /// The carried fields on which `self` and `other` (two runs of one task) disagree, each as
     /// `name: value vs value`; empty when they agree.
-    public func disagreements(with other: RunReport) -> [String] {
+    /// - Parameter asStored: `self` was read back from a results store, which keeps no
+    ///   trajectory in the row and reads a NaN and an absent number alike: those are not held
+    ///   against `other`.
+    public func disagreements(with other: RunReport, asStored: Bool = false) -> [String] {
         var out: [String] = []
         for field in Self.fields {
             let rule = field.agreement
@@ -14,6 +17,7 @@ extension RunReport {
                 let (a, b) = (get(self), get(other))
                 if let a, let b, rule.agrees(a, b) { continue }
                 if a == nil && b == nil { continue }
+                if asStored && (a ?? .nan).isNaN && (b ?? .nan).isNaN { continue }
                 out.append("\(field.name): \(number(a)) vs \(number(b))")
             case .int(let get, _):
                 let (a, b) = (get(self), get(other))
@@ -38,6 +42,7 @@ extension RunReport {
                     out.append("\(field.name)[\(i)]: \(x) vs \(y)")
                 }
             case .trajectory:
+                if asStored { continue }
                 if let difference = Self.trajectoryDisagreement(trajectory, other.trajectory, rule) {
                     out.append("\(field.name): \(difference)")
                 }
