@@ -374,11 +374,12 @@ public struct Dispatcher: Sendable {
         done[taskID] = true
         doneCount += 1
         costs?.completed(task: taskID)
-        if let owner = holder.removeValue(forKey: taskID) {
-            workers[owner]?.inFlight[taskID] = nil
-            workers[owner]?.tasksDone += 1
-            workers[owner]?.busySeconds += seconds
-            if let last = workers[owner]?.lastDelivery { workers[owner]?.lastDelivery = max(last, now) }
+        // One lookup of the worker (its id hashed once), its slot changed in place.
+        if let owner = holder.removeValue(forKey: taskID), let slot = workers.index(forKey: owner) {
+            workers.values[slot].inFlight[taskID] = nil
+            workers.values[slot].tasksDone += 1
+            workers.values[slot].busySeconds += seconds
+            workers.values[slot].lastDelivery = max(workers.values[slot].lastDelivery, now)
         }
         dispatches[taskID] = nil
         failures[taskID] = nil
@@ -392,9 +393,10 @@ public struct Dispatcher: Sendable {
     public mutating func park(_ taskID: Int, from workerID: String, seconds: Double = 0) {
         guard holder[taskID] == workerID else { return }
         holder[taskID] = nil
-        workers[workerID]?.inFlight[taskID] = nil
-        workers[workerID]?.tasksDone += 1
-        workers[workerID]?.busySeconds += seconds
+        guard let slot = workers.index(forKey: workerID) else { return }
+        workers.values[slot].inFlight[taskID] = nil
+        workers.values[slot].tasksDone += 1
+        workers.values[slot].busySeconds += seconds
     }
 
     /// Counts a failure (the run threw; its result was invalid) against the task and the worker

@@ -207,11 +207,11 @@ extension CoordinatorCore {
 
     /// The worker behind `peer`, or nil after asking the peer to register (its result is not
     /// lost: a worker keeps unsettled results and sends them again after `welcome`).
-    private mutating func registered(_ worker: String?, peer: [UInt8], what: String) -> String? {
+    private mutating func registered(_ worker: String?, peer: [UInt8], what: @autoclosure () -> String) -> String? {
         if let worker { return worker }
         count(.unregistered)
         if let more = complaining(about: peer, reason: "unregistered") {
-            log(.warning, "refused \(what) from \(describe(peer)), which has not registered; asked it to say hello" + more)
+            log(.warning, "refused \(what()) from \(describe(peer)), which has not registered; asked it to say hello" + more)
         }
         send(.register(Register(reason: "unknown connection: say hello, then send your results again")), to: peer)
         return nil
@@ -221,12 +221,12 @@ extension CoordinatorCore {
     /// counting the message and asking the peer to say hello (a worker that lost track of its
     /// session is welcomed again with its token and sends its answers again; nothing a message
     /// without the token says is believed).
-    private mutating func inSession(_ worker: String?, _ session: String, peer: [UInt8], what: String) -> String? {
-        guard let worker = registered(worker, peer: peer, what: what) else { return nil }
+    private mutating func inSession(_ worker: String?, _ session: String, peer: [UInt8], what: @autoclosure () -> String) -> String? {
+        guard let worker = registered(worker, peer: peer, what: what()) else { return nil }
         guard let slot = dispatcher.workers[worker], slot.session != session else { return worker }
         count(.wrongSession)
         if let more = complaining(about: peer, reason: "session") {
-            log(.warning, "refused \(what) from \(describe(peer)): it does not carry the session's token; asked it to say hello" + more)
+            log(.warning, "refused \(what()) from \(describe(peer)): it does not carry the session's token; asked it to say hello" + more)
         }
         send(.register(Register(reason: "wrong session token: say hello, then send your results again")), to: peer)
         return nil

@@ -76,23 +76,26 @@ extension CoordinatorCore {
         groupSince = nil
         var workers = Set<String>()
         var acks: [[UInt8]: [Int]] = [:]
-        for (item, isNew) in zip(batch, inserted) {
-            let taskID = item.outcome.task.id
-            if isNew {
+        // By index: each item read in place, not copied whole (its report, task and strings).
+        for index in 0..<min(batch.count, inserted.count) {
+            let taskID = batch[index].outcome.task.id
+            let seconds = batch[index].seconds
+            if inserted[index] {
                 recordedNow += 1
-                if case .failed(let reason) = item.outcome.result {
+                if case .failed(let reason) = batch[index].outcome.result {
                     count(.tasksFailed)
-                    log(.warning, "task \(taskID) failed on \(item.outcome.host): \(reason)")
+                    log(.warning, "task \(taskID) failed on \(batch[index].outcome.host): \(reason)")
                 }
             } else {
                 count(.duplicateResults)
             }
-            if dispatcher.complete(taskID, seconds: item.seconds, now: now), case .report = item.outcome.result {
-                durations.record(cell: item.outcome.task.cell.index, seconds: item.seconds)
-                dispatcher.recordCost(cell: item.outcome.task.cell.index, seconds: item.seconds)
+            if dispatcher.complete(taskID, seconds: seconds, now: now), case .report = batch[index].outcome.result {
+                let cell = batch[index].outcome.task.cell.index
+                durations.record(cell: cell, seconds: seconds)
+                dispatcher.recordCost(cell: cell, seconds: seconds)
             }
-            if let worker = item.worker { workers.insert(worker) }
-            if let peer = item.peer { acks[peer, default: []].append(taskID) }
+            if let worker = batch[index].worker { workers.insert(worker) }
+            if let peer = batch[index].peer { acks[peer, default: []].append(taskID) }
         }
         for (peer, taskIDs) in acks { send(.ack(Ack(taskIDs: taskIDs)), to: peer) }
         if let verification {
@@ -147,9 +150,9 @@ extension CoordinatorCore {
     private mutating func parkStaged(now: Double) {
         guard parkedCount < staged.count else { return }
         var workers = Set<String>()
-        for item in staged[parkedCount...] {
-            guard let worker = item.worker else { continue }
-            dispatcher.park(item.outcome.task.id, from: worker, seconds: item.seconds)
+        for index in parkedCount..<staged.count {
+            guard let worker = staged[index].worker else { continue }
+            dispatcher.park(staged[index].outcome.task.id, from: worker, seconds: staged[index].seconds)
             workers.insert(worker)
         }
         parkedCount = staged.count

@@ -14,6 +14,35 @@ enum ReportColumns {
 
     static let all: [String] = fields.map(\.column)
 
+    /// A column's getter alone, in the order of `fields`: binding a row copies one closure per
+    /// column, not the field and its setter too (the coordinator binds tens of thousands of
+    /// rows a second).
+    enum Getter: Sendable {
+        case double(@Sendable (RunReport) -> Double?)
+        case int(@Sendable (RunReport) -> Int?)
+        case bool(@Sendable (RunReport) -> Bool?)
+        case perNoise(@Sendable (RunReport) -> [Double]?)
+        case name(@Sendable (RunReport) -> String?)
+        case none
+    }
+
+    static let getters: [Getter] = fields.map { field in
+        switch field.value {
+        case .double(let get, _): .double(get)
+        case .int(let get, _): .int(get)
+        case .bool(let get, _): .bool(get)
+        case .perNoise(let get, _): .perNoise(get)
+        case .name(let get, _, _): .name(get)
+        case .trajectory, .derived: .none
+        }
+    }
+
+    /// The per-noise columns, with their field's name (a row's count of values is checked).
+    static let perNoise: [(name: String, get: @Sendable (RunReport) -> [Double]?)] = fields.compactMap { field in
+        guard case .perNoise(let get, _) = field.value else { return nil }
+        return (field.name, get)
+    }
+
     /// The SQL type of a field's column (per-noise values are a JSON object keyed by noise).
     static func sqlType(_ field: ReportField) -> String {
         switch field.value {
@@ -47,17 +76,17 @@ enum ReportColumns {
     /// Binds the values of `all` for one report, in order (absent fields and NaN as NULL);
     /// `scratch` holds the text of a per-noise object while it is bound.
     static func bind(_ r: RunReport, into row: inout RowBinder, byNoise: NoiseKeyedWriter, scratch: inout [UInt8]) {
-        for field in fields {
-            switch field.value {
-            case .double(let get, _): row.real(get(r))
-            case .int(let get, _): row.int(get(r))
-            case .bool(let get, _): row.bool(get(r))
-            case .perNoise(let get, _):
+        for getter in getters {
+            switch getter {
+            case .double(let get): row.real(get(r))
+            case .int(let get): row.int(get(r))
+            case .bool(let get): row.bool(get(r))
+            case .perNoise(let get):
                 guard let values = get(r) else { row.null(); continue }
                 byNoise.write(values, into: &scratch)
                 row.text(scratch)
-            case .name(let get, _, _): row.text(get(r))
-            case .trajectory, .derived: row.null()
+            case .name(let get): row.text(get(r))
+            case .none: row.null()
             }
         }
     }

@@ -416,11 +416,10 @@ public final class ResultsStore: Sendable {
                     taskID: task.id, reason: "its trial \(task.trial) is not the plan's trial \(position.trial) of that task")
             }
             if case .report(let report) = outcome.result {
-                for field in ReportColumns.fields {
-                    guard case .perNoise(let get, _) = field.value, let values = get(report), values.count != testNoise
-                    else { continue }
+                for (name, get) in ReportColumns.perNoise {
+                    guard let values = get(report), values.count != testNoise else { continue }
                     throw ResultsStoreError.malformedOutcome(
-                        taskID: task.id, reason: "\(values.count) values of \(field.name) for \(testNoise) test noise levels")
+                        taskID: task.id, reason: "\(values.count) values of \(name) for \(testNoise) test noise levels")
                 }
             }
             return CheckedRow(outcome: outcome, cell: columns, trajectory: try StoredTrajectory.insertArguments(outcome))

@@ -95,7 +95,8 @@ struct RowBinder {
     }
 }
 
-/// The store's date text, formatted with `gmtime_r` (a DateFormatter costs microseconds).
+/// The store's date text, computed digit by digit (a DateFormatter costs microseconds, and
+/// `gmtime_r` takes glibc's time-zone lock twice a row).
 enum StoreDate {
     static let length = 23
 
@@ -106,15 +107,30 @@ enum StoreDate {
         }
     }
 
+    /// The proleptic Gregorian date of `days` since 1970-01-01 (H. Hinnant's `civil_from_days`,
+    /// the calendar `gmtime_r` uses: year 0 exists, years before it are negative).
+    static func civil(days: Int64) -> (year: Int64, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shifted = (5 * dayOfYear + 2) / 153  // March is 0
+        let day = Int(dayOfYear - (153 * shifted + 2) / 5 + 1)
+        let month = Int(shifted < 10 ? shifted + 3 : shifted - 9)
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
     /// Writes the 23 bytes of `date`'s text digit by digit (interpolation would allocate per field).
     static func write(_ date: Date, into bytes: UnsafeMutableBufferPointer<UInt8>) {
         var milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
         if !milliseconds.isFinite { milliseconds = 0 }
         let total = Int64(milliseconds)
-        var seconds = time_t(total >= 0 ? total / 1000 : (total - 999) / 1000)
-        let millis = Int(total - Int64(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let seconds = total >= 0 ? total / 1000 : (total - 999) / 1000
+        let millis = Int(total - seconds * 1000)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = civil(days: days)
         func put(_ value: Int, at start: Int, width: Int) {
             var rest = max(0, value)
             for i in stride(from: start + width - 1, through: start, by: -1) {
@@ -122,17 +138,18 @@ enum StoreDate {
                 rest /= 10
             }
         }
-        put(Int(parts.tm_year) + 1900, at: 0, width: 4)
+        // Years past 9999 keep their last four digits, years before 1 are 0000, as before.
+        put(Int(clamping: year), at: 0, width: 4)
         bytes[4] = UInt8(ascii: "-")
-        put(Int(parts.tm_mon) + 1, at: 5, width: 2)
+        put(month, at: 5, width: 2)
         bytes[7] = UInt8(ascii: "-")
-        put(Int(parts.tm_mday), at: 8, width: 2)
+        put(day, at: 8, width: 2)
         bytes[10] = UInt8(ascii: " ")
-        put(Int(parts.tm_hour), at: 11, width: 2)
+        put(secondOfDay / 3600, at: 11, width: 2)
         bytes[13] = UInt8(ascii: ":")
-        put(Int(parts.tm_min), at: 14, width: 2)
+        put(secondOfDay / 60 % 60, at: 14, width: 2)
         bytes[16] = UInt8(ascii: ":")
-        put(Int(parts.tm_sec), at: 17, width: 2)
+        put(secondOfDay % 60, at: 17, width: 2)
         bytes[19] = UInt8(ascii: ".")
         put(millis, at: 20, width: 3)
     }

@@ -44,6 +44,32 @@ extension RunReport {
     /// `report.<name>` of the field at each tag, for error messages (made once, not per value).
     static let wireNames: [String] = fieldAtTag.map { $0.map { "report." + $0.name } ?? "" }
 
+    /// How the decoder stores the field at each tag: its wire type and its setter alone (a
+    /// decoder reads tens of thousands of reports a second; reading `field.value` copies both
+    /// closures of the field each time).
+    enum TagSetter: Sendable {
+        case double(@Sendable (inout RunReport, Double?) -> Void)
+        case int(@Sendable (inout RunReport, Int?) -> Void)
+        case bool(@Sendable (inout RunReport, Bool?) -> Void)
+        case perNoise(@Sendable (inout RunReport, [Double]?) -> Void)
+        case name(@Sendable (inout RunReport, String?) -> Void, allowed: [String])
+        case trajectory
+    }
+
+    /// nil where no field has the tag; a field never sent (derived) has neither type nor setter.
+    static let setterAtTag: [(type: ReportWireType?, set: TagSetter?)?] = fieldAtTag.map { field in
+        guard let field else { return nil }
+        switch field.value {
+        case .double(_, let set): return (field.wireType, .double(set))
+        case .int(_, let set): return (field.wireType, .int(set))
+        case .bool(_, let set): return (field.wireType, .bool(set))
+        case .perNoise(_, let set): return (field.wireType, .perNoise(set))
+        case .name(_, let set, let allowed): return (field.wireType, .name(set, allowed: allowed))
+        case .trajectory: return (field.wireType, .trajectory)
+        case .derived: return (field.wireType, nil)
+        }
+    }
+
     /// The first required tag below `tag` from `requiredTags[next...]` that a report skipped,
     /// moving `next` past `tag` (tags arrive in increasing order).
     private static func skippedRequired(before tag: Int, next: inout Int) -> UInt8? {
@@ -99,20 +125,20 @@ extension RunReport {
             guard let type = ReportWireType(rawValue: rawType) else {
                 throw r.fail("report", "tag \(tag) has unknown type \(rawType)")
             }
-            guard let field = Self.fieldAtTag[Int(tag)] else {
+            guard let (expected, known) = Self.setterAtTag[Int(tag)] else {
                 try r.skipValue(of: type, "report.tag\(tag)")
                 continue
             }
             let name = Self.wireNames[Int(tag)]
-            guard field.wireType == type else {
-                throw r.fail(name, "type \(rawType), expected \(field.wireType?.rawValue ?? 0)")
+            guard expected == type, let setter = known else {
+                throw r.fail(name, "type \(rawType), expected \(expected?.rawValue ?? 0)")
             }
-            switch field.value {
-            case .double(_, let set): set(&report, try r.double(name))
-            case .int(_, let set): set(&report, try r.int(name))
-            case .bool(_, let set): set(&report, try r.bool(name))
-            case .perNoise(_, let set): set(&report, try r.doubles(name))
-            case .name(_, let set, let allowed):
+            switch setter {
+            case .double(let set): set(&report, try r.double(name))
+            case .int(let set): set(&report, try r.int(name))
+            case .bool(let set): set(&report, try r.bool(name))
+            case .perNoise(let set): set(&report, try r.doubles(name))
+            case .name(let set, let allowed):
                 let value = try r.string(name)
                 guard allowed.contains(value) else { throw r.fail(name, "unknown value '\(value.prefix(40))'") }
                 set(&report, value)
@@ -125,7 +151,6 @@ extension RunReport {
                 report.trajectory.reserveCapacity(points)
                 for _ in 0..<points { report.trajectory.append(try TrajectoryPoint(from: &r)) }
                 guard r.offset == end else { throw r.fail(name, "length \(length) does not match its points") }
-            case .derived: break
             }
         }
         if let missing = Self.skippedRequired(before: 256, next: &nextRequired) {

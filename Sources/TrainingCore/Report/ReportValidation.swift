@@ -9,7 +9,9 @@ extension RunReport {
         let levels = spec.model.record.training.testNoise.count
         guard let plan = Self.validationPlans[model] else { return nil }
         for (field, applies) in plan.carried {
-            let present = isPresent(field)
+            // One read of the field's value gives its presence and, when present, its range
+            // problem (each read copies the field's closures: tens of thousands a second).
+            let (present, range) = inspect(field, spec: spec, levels: levels)
             guard applies else {
                 if present { return "\(field.name) in a \(model.rawValue) report (the model does not report it)" }
                 continue
@@ -24,7 +26,7 @@ extension RunReport {
             default:
                 break
             }
-            if present, let problem = rangeProblem(field, spec: spec, levels: levels) { return problem }
+            if let range { return range }
         }
         for check in plan.checks {
             if let problem = check(self, spec) { return problem }
@@ -53,47 +55,59 @@ extension RunReport {
         }
     }
 
-    private func rangeProblem(_ field: ReportField, spec: RunSpec, levels: Int) -> String? {
-        let name = field.name
-        func real(_ value: Double) -> String? {
-            switch field.rule {
-            case .norm, .perNoiseNorms:
-                if value < 0 { return "\(name) \(value) is negative" }
-                if !value.isFinite && !diverged { return "\(name) is \(value) but the run did not diverge" }
-            case .positive:
-                if !(value.isFinite && value > 0) { return "\(name) \(value) is not a positive number" }
-            case .finite:
-                if !value.isFinite { return "\(name) \(value) is not finite" }
-            case .nonNegative:
-                if !(value.isFinite && value >= 0) { return "\(name) \(value) is not a finite number >= 0" }
-            case .duration:
-                if !(value.isFinite && value >= 0 && value < 1e8) { return "\(name) \(value) not a duration" }
-            case .step, .count, .any:
-                break
-            }
-            return nil
-        }
+    /// Whether a carried field has a value and, if it has, what is wrong with it (`isPresent`
+    /// and the range check from one read of the value).
+    private func inspect(_ field: ReportField, spec: RunSpec, levels: Int) -> (present: Bool, problem: String?) {
         switch field.value {
         case .double(let get, _):
-            return get(self).flatMap(real)
+            guard let value = get(self) else { return (false, nil) }
+            return (true, rangeProblem(field, real: value))
         case .perNoise(let get, _):
-            guard let values = get(self) else { return nil }
-            guard values.count == levels else { return "\(values.count) values of \(name) for \(levels) test-noise levels" }
-            return values.lazy.compactMap(real).first
-        case .int(let get, _):
-            guard let value = get(self) else { return nil }
-            switch field.rule {
-            case .step:
-                if value < 0 || value > iterations { return "\(name) \(value) outside 0...\(iterations)" }
-            case .count(let bound, _):
-                let limit = bound(spec)
-                if value < 0 || value > limit { return "\(name) \(value) outside 0...\(limit)" }
-            default:
-                break
+            guard let values = get(self) else { return (false, nil) }
+            guard values.count == levels else {
+                return (true, "\(values.count) values of \(field.name) for \(levels) test-noise levels")
             }
-            return nil
-        case .bool, .name, .trajectory, .derived:
-            return nil
+            return (true, values.lazy.compactMap { rangeProblem(field, real: $0) }.first)
+        case .int(let get, _):
+            guard let value = get(self) else { return (false, nil) }
+            return (true, rangeProblem(field, int: value, spec: spec))
+        case .bool(let get, _): return (get(self) != nil, nil)
+        case .name(let get, _, _): return (get(self) != nil, nil)
+        case .trajectory: return (!trajectory.isEmpty, nil)
+        case .derived: return (true, nil)
         }
+    }
+
+    private func rangeProblem(_ field: ReportField, real value: Double) -> String? {
+        let name = field.name
+        switch field.rule {
+        case .norm, .perNoiseNorms:
+            if value < 0 { return "\(name) \(value) is negative" }
+            if !value.isFinite && !diverged { return "\(name) is \(value) but the run did not diverge" }
+        case .positive:
+            if !(value.isFinite && value > 0) { return "\(name) \(value) is not a positive number" }
+        case .finite:
+            if !value.isFinite { return "\(name) \(value) is not finite" }
+        case .nonNegative:
+            if !(value.isFinite && value >= 0) { return "\(name) \(value) is not a finite number >= 0" }
+        case .duration:
+            if !(value.isFinite && value >= 0 && value < 1e8) { return "\(name) \(value) not a duration" }
+        case .step, .count, .any:
+            break
+        }
+        return nil
+    }
+
+    private func rangeProblem(_ field: ReportField, int value: Int, spec: RunSpec) -> String? {
+        switch field.rule {
+        case .step:
+            if value < 0 || value > iterations { return "\(field.name) \(value) outside 0...\(iterations)" }
+        case .count(let bound, _):
+            let limit = bound(spec)
+            if value < 0 || value > limit { return "\(field.name) \(value) outside 0...\(limit)" }
+        default:
+            break
+        }
+        return nil
     }
 }
