@@ -115,8 +115,9 @@ public struct CoordinatorCore: Sendable {
     /// `staged[..<parkedCount]` no longer hold their worker's credit (they wait for their
     /// group, or the store is failing).
     var parkedCount = 0
-    /// When the first result of the group being staged was seen by `flush`.
-    var groupSince: Double?
+    /// When the store took the last group, and how many results it held (`ResultRecorder.swift`).
+    var lastCommit: Double?
+    var lastGroupSize = 0
     /// Set while the store refuses commits that may yet succeed.
     var storeFault: StoreFault?
     /// Recent cells' tasks and encoded specs (`TaskSpecCache.swift`).

@@ -48,13 +48,15 @@ public struct CoordinatorOptions: Sendable {
     /// Seconds without any worker before saying so (and again every such period).
     public var idleNoticeInterval: Double = 10
     /// Results are committed in groups, one SQLite transaction each: when this many are staged,
-    /// or `commitDelay` seconds after the first of the group arrived, whichever comes first.
+    /// or once `commitDelay` seconds have passed since the last commit, whichever comes first;
+    /// results that arrive one at a time (the last commit held one) go in at once.
     /// A transaction costs about as much as twenty rows, so at thousands of results a second a
     /// commit should carry hundreds. Staged results free their worker's credit at once (they
     /// wait only for the store), so workers keep computing; they count, and are acknowledged,
     /// once committed.
     public var commitGroup: Int = 256
-    /// The longest a result waits for its group (0: commit at every turn of the loop).
+    /// The longest a result waits for its group, and the shortest time between two commits of
+    /// groups that are not full (0: commit at every turn of the loop).
     public var commitDelay: Double = 0.02
     /// Results held in memory while the store refuses commits (a full disk); past this, no
     /// new tasks go out until it recovers.

@@ -39,28 +39,38 @@ struct StagedResult: Sendable {
 /// a fault that outlasts `storeRetryLimit`, fails the run: the coordinator exits non-zero.
 extension CoordinatorCore {
     /// Asks for the results received since the last commit to be committed in one transaction
-    /// once their group is full or old enough (`commitGroup`, `commitDelay`); only once
-    /// `committed` do they count (done, acknowledged).
+    /// once their group is full or `commitDelay` has passed since the last commit
+    /// (`commitGroup`, `commitDelay`); only once `committed` do they count (done, acknowledged).
+    /// A result is committed at once unless results are arriving faster than single commits
+    /// (`groupDue`): only a busy store groups.
     mutating func flush(now: Double) {
         guard !staged.isEmpty, storeFailure == nil else { return }
         if let fault = storeFault, now < fault.nextRetry {
             parkStaged(now: now)
             return
         }
-        let since = groupSince ?? now
-        groupSince = since
-        if storeFault == nil, staged.count < options.commitGroup, now < since + options.commitDelay {
+        if storeFault == nil, staged.count < options.commitGroup, now < groupDue {
             parkStaged(now: now)
             return
         }
         emit(.commit(staged.map(\.outcome)))
     }
 
+    /// When the staged group may be committed without filling up. Once the last commit carried
+    /// more than one result, results are arriving faster than they are committed: `commitDelay`
+    /// after that commit, so that a busy store takes at most one group per `commitDelay`.
+    /// Otherwise (one worker's result at a time, as PostgreSQL's `commit_siblings` waits only
+    /// when others are committing) at once.
+    private var groupDue: Double {
+        guard let lastCommit, lastGroupSize > 1 else { return -.infinity }
+        return lastCommit + options.commitDelay
+    }
+
     /// When the staged group is due for its commit (the driver wakes up for it); nil with
     /// nothing staged or a failing store (whose retries `tick` paces).
     public var nextCommit: Double? {
-        guard !staged.isEmpty, storeFault == nil, storeFailure == nil, let since = groupSince else { return nil }
-        return since + options.commitDelay
+        guard !staged.isEmpty, storeFault == nil, storeFailure == nil else { return nil }
+        return groupDue
     }
 
     mutating func committed(_ inserted: [Bool], now: Double) {
@@ -69,11 +79,12 @@ extension CoordinatorCore {
             log(.notice, "results store recovered after \(fault.attempts) failed commit(s) over \(Int(now - fault.since)) s: \(staged.count) held result(s) committed")
             storeFault = nil
         }
+        lastCommit = now
+        lastGroupSize = staged.count
         let batch = staged
         staged.removeAll(keepingCapacity: true)
         stagedIDs.removeAll(keepingCapacity: true)
         parkedCount = 0
-        groupSince = nil
         var workers = Set<String>()
         var acks: [[UInt8]: [Int]] = [:]
         // By index: each item read in place, not copied whole (its report, task and strings).

@@ -258,31 +258,54 @@ import Testing
 }
 
 @Suite struct GroupCommitTests {
-    @Test("results wait for their group (credit freed meanwhile): committed at --commit-delay after the first, or at once when the group is full")
+    @Test("results one at a time are committed at once; once a commit held several, results wait for their group (credit freed meanwhile) until --commit-delay after it, or until it is full")
     func groups() throws {
         var h = try CoreHarness(yaml: CoreHarness.noop(trials: 12)) {
             $0.commitDelay = 0.02
             $0.commitGroup = 3
         }
-        h.receive(CoreHarness.hello("a", prefetch: 1), from: 1)
-        let first = h.receive(h.result(0), from: 1)
-        #expect(first.committed.isEmpty && first.acks(to: 1).isEmpty && !h.core.dispatcher.isDone(0))
-        #expect(first.tasks(to: 1).map(\.taskID) == [1])  // the credit is free while the result waits
-        let deadline = try #require(h.core.nextCommit)
-        #expect(deadline == h.now + 0.02)
+        h.receive(CoreHarness.hello("a", prefetch: 2), from: 1)
+        // One result at a time: each commit holds one, nothing waits.
+        for id in 0..<2 {
+            h.now += 0.001
+            let single = h.receive(h.result(id), from: 1)
+            #expect(single.committed.map(\.task.id) == [id] && single.acks(to: 1) == [id] && h.core.dispatcher.isDone(id))
+            #expect(h.core.nextCommit == nil)
+        }
+
+        // Two results in one message (a worker's batch) are committed together...
+        h.now += 0.001
+        let pair = h.receive(batch: [h.result(2), h.result(3)], from: 1)
+        #expect(pair.committed.map(\.task.id) == [2, 3] && pair.acks(to: 1) == [2, 3])
+        let pairCommit = h.now
+
+        // ...so the next result waits for its group until 20 ms after that commit.
         h.now += 0.01
+        let waiting = h.receive(h.result(4), from: 1)
+        #expect(waiting.committed.isEmpty && waiting.acks(to: 1).isEmpty && !h.core.dispatcher.isDone(4))
+        #expect(waiting.tasks(to: 1).map(\.taskID) == [6])  // the credit is free while the result waits
+        let deadline = try #require(h.core.nextCommit)
+        #expect(deadline == pairCommit + 0.02)
+        h.now += 0.005
         #expect(h.drive(.flush).committed.isEmpty)  // not yet due
         h.now = deadline
         let due = h.drive(.flush)
-        #expect(due.committed.map(\.task.id) == [0] && due.acks(to: 1) == [0] && h.core.dispatcher.isDone(0))
+        #expect(due.committed.map(\.task.id) == [4] && due.acks(to: 1) == [4] && h.core.dispatcher.isDone(4))
         #expect(h.core.nextCommit == nil)
 
+        // That commit held one: the next result goes in at once again.
+        h.now += 0.001
+        let alone = h.receive(h.result(5), from: 1)
+        #expect(alone.committed.map(\.task.id) == [5] && alone.acks(to: 1) == [5])
+
         // A full group does not wait.
-        h.receive(h.result(1), from: 1)
-        h.receive(h.result(2), from: 1)
-        let full = h.receive(h.result(3), from: 1)
-        #expect(full.committed.map(\.task.id) == [1, 2, 3] && full.acks(to: 1) == [1, 2, 3])
-        #expect(h.core.recordedNow == 4 && h.core.dispatcher.doneCount == 4)
+        h.receive(batch: [h.result(6), h.result(7)], from: 1)
+        h.now += 0.001
+        h.receive(h.result(8), from: 1)
+        h.receive(h.result(9), from: 1)
+        let full = h.receive(h.result(10), from: 1)
+        #expect(full.committed.map(\.task.id) == [8, 9, 10] && full.acks(to: 1) == [8, 9, 10])
+        #expect(h.core.recordedNow == 11 && h.core.dispatcher.doneCount == 11)
     }
 }
 

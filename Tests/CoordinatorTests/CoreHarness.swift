@@ -114,6 +114,19 @@ struct CoreHarness {
         drive(.received([[peer], frame])) + drive(.flush)
     }
 
+    /// Several messages in one batch frame, as a worker sends its queued answers.
+    @discardableResult
+    mutating func receive(batch messages: [Message], from peer: UInt8) -> [CoordinatorCore.Command] {
+        var batcher = FrameBatcher()
+        for var message in messages {
+            if message.session == "", let session = sessions[peer] { message = message.carrying(session: session) }
+            try! batcher.add(message)
+        }
+        let frames = batcher.frames()
+        precondition(frames.count == 1, "the batch did not fit one frame")
+        return receive(frame: frames[0], from: peer)
+    }
+
     static func hello(_ id: String, prefetch: Int = 2) -> Message {
         .hello(Hello(protocolVersion: Int(protocolVersion), workerID: id, host: "host-\(id)", pid: 1, cores: 2,
                      blasThreads: 1, capabilities: [], prefetch: prefetch))
