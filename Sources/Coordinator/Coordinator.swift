@@ -147,7 +147,9 @@ public final class Coordinator {
                 now: now, perWorker: core.dispatcher.workers.values.map { ($0.host, $0.tasksDone) },
                 counters: counters, alert: core.storeAlert(now: now),
                 adaptiveRound: configuration.adaptive == nil ? nil : core.plan.rounds.count,
-                secondsLeft: core.estimatedSecondsLeft(now: now))
+                secondsLeft: core.estimatedSecondsLeft(now: now),
+                replaysPending: core.verification == nil
+                    ? nil : core.dispatcher.replaysWaiting + core.dispatcher.replaysInFlight)
         }
         var lastPublished = 0.0
 

@@ -28,7 +28,8 @@ struct ProgressReporter {
         let trouble = counters.failed + counters.rejected > 0
             ? "  failed \(counters.failed), rejected \(counters.rejected)" : ""
         let growing = status.adaptiveRound.map { " so far, adaptive round \($0): rounds add tasks" } ?? ""
-        let stats = "\(status.done)/\(status.tasks) (\(String(format: "%.1f", status.percent))%\(growing))  \(String(format: "%.1f", status.tasksPerSecond)) tasks/s  ETA \(eta)  workers \(status.workers) on \(hostCount) host\(hostCount == 1 ? "" : "s")\(trouble)\(alertText)"
+        let replays = status.replaysPending.map { $0 > 0 ? "  replays to check \($0)" : "" } ?? ""
+        let stats = "\(status.done)/\(status.tasks) (\(String(format: "%.1f", status.percent))%\(growing))  \(String(format: "%.1f", status.tasksPerSecond)) tasks/s  ETA \(eta)  workers \(status.workers) on \(hostCount) host\(hostCount == 1 ? "" : "s")\(replays)\(trouble)\(alertText)"
         if style == .bar {
             let width = 30
             let filled = status.tasks == 0 ? width : min(width, status.done * width / max(status.tasks, 1))

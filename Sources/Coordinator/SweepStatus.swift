@@ -32,6 +32,9 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     /// An adaptive sweep's rounds after the first so far: `tasks` is the total so far and
     /// grows with each round. nil (absent) for a plain sweep.
     public var adaptiveRound: Int?
+    /// Replays waiting or out (verification by replay): the sweep ends only after them. nil
+    /// (absent) for a sweep that does not verify.
+    public var replaysPending: Int?
 
     /// The connected workers of one host and the tasks they finished this session.
     public struct HostRate: Codable, Sendable, Equatable {
@@ -99,7 +102,8 @@ public struct SweepStatus: Codable, Sendable, Equatable {
     /// the tasks it finished this session.
     public init(state: String, sweep: String, fingerprint: String, tasks: Int, done: Int, startDone: Int,
          started: Double, now: Double, perWorker: [(host: String, tasks: Int)], counters: WireCounters,
-         alert: String?, adaptiveRound: Int? = nil, secondsLeft: Double? = nil) {
+         alert: String?, adaptiveRound: Int? = nil, secondsLeft: Double? = nil, replaysPending: Int? = nil) {
+        self.replaysPending = replaysPending
         self.adaptiveRound = adaptiveRound
         self.state = state
         self.sweep = sweep

@@ -79,6 +79,7 @@ struct LyingHostTests {
         let status = try #require(try JSONSerialization.jsonObject(
             with: Data(contentsOf: out.appendingPathComponent("status.json"))) as? [String: Any])
         let counters = try #require((status["status"] as? [String: Any])?["counters"] as? [String: Any])
+        #expect((status["status"] as? [String: Any])?["replaysPending"] as? Int == 0)
         #expect(counters["quarantined"] as? Int == 1 && counters["replaced"] as? Int == replaced)
         #expect((counters["mismatched"] as? Int ?? 0) >= 1)
         #expect(coordinator.stderr.contains("quarantined worker liar-"))
