@@ -74,6 +74,16 @@ import TrainingCore
         }
     }
 
+    /// One task recorded by `recorder` (peer 1, host alpha), then `replayer` (peer 2, host
+    /// beta) joins: the core, and the replay it was sent.
+    static func recordedThenReplaying(_ recorder: String, _ replayer: String) throws -> (CoreHarness, TaskAssignment) {
+        var h = try harness(trials: 1)
+        h.receive(hello(recorder, host: "alpha"), from: 1)
+        h.receive(result(h, 0), from: 1)
+        h.receive(hello(replayer, host: "beta"), from: 2)
+        return (h, try #require(h.commands.tasks(to: 2).first))
+    }
+
     static func truth(_ h: CoreHarness, _ taskID: Int) -> RunReport {
         guard case .result(let result) = result(h, taskID) else { fatalError() }
         return result.report
@@ -150,12 +160,8 @@ import TrainingCore
 
     @Test("a liar replaying an honest result: the third run sides with the recorded row, which stays; the liar is quarantined")
     func liarReplaying() throws {
-        var h = try Self.harness(trials: 1)
-        h.receive(Self.hello("a", host: "alpha"), from: 1)
-        h.receive(Self.result(h, 0), from: 1)
-        #expect(h.rows.map(\.workerID) == ["a"])
-        h.receive(Self.hello("liar", host: "beta"), from: 2)
-        #expect(h.commands.tasks(to: 2).map(\.taskID) == [0])
+        var (h, replay) = try Self.recordedThenReplaying("a", "liar")
+        #expect(h.rows.map(\.workerID) == ["a"] && replay.taskID == 0)
         h.receive(Self.hello("c", host: "gamma"), from: 3)
         Self.serve(&h, [1, 2, 3], liars: [2])
         #expect(h.commands.tasks(to: 3).map(\.taskID) == [0])  // the third run
@@ -197,11 +203,7 @@ import TrainingCore
 
     @Test("a replay that fails goes to yet another worker; one whose worker leaves goes back to the queue")
     func replayFailsOrLeaves() throws {
-        var h = try Self.harness(trials: 1)
-        h.receive(Self.hello("a", host: "alpha"), from: 1)
-        h.receive(Self.result(h, 0), from: 1)
-        h.receive(Self.hello("b", host: "beta"), from: 2)
-        let replay = try #require(h.commands.tasks(to: 2).first)
+        var (h, replay) = try Self.recordedThenReplaying("a", "b")
         h.receive(.taskFailed(TaskFailure(sweep: h.fingerprint, taskID: 0, attempt: replay.attempt, reason: "oom")), from: 2)
         #expect(h.counters.tasksFailed == 0 && h.rows.count == 1)
         h.receive(Self.hello("c", host: "gamma"), from: 3)
@@ -242,11 +244,7 @@ import TrainingCore
 
     @Test("a replay waits for a worker of another host only while one is connected; then another worker of the same host runs it")
     func hostPreference() throws {
-        var h = try Self.harness(trials: 1)
-        h.receive(Self.hello("a1", host: "alpha"), from: 1)
-        h.receive(Self.result(h, 0), from: 1)
-        h.receive(Self.hello("b1", host: "beta"), from: 2)
-        let beta = try #require(h.commands.tasks(to: 2).first)
+        var (h, beta) = try Self.recordedThenReplaying("a1", "b1")
         #expect(beta.taskID == 0)
         // b1 leaves with the replay: a2 (alpha, not the worker that ran it) gets it, as no other host is left.
         h.receive(Self.hello("a2", host: "alpha"), from: 3)
