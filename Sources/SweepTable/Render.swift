@@ -110,24 +110,28 @@ func axisKeys(_ summaries: [CellSummary]) -> [String] {
     return summaries.flatMap(\.axisKeys).filter { seen.insert($0).inserted }
 }
 
-/// The CSV header of `renderCSV` for the given axes and test noise labels.
-public func csvHeader(axes: [String], testNoiseLabels labels: [String]) -> [String] {
+/// The CSV header of `renderCSV` for the given axes and test noise labels; `replays` adds the
+/// replay counts of a sweep that verified (`CellSummary.replayKeys`, last).
+public func csvHeader(axes: [String], testNoiseLabels labels: [String], replays: Bool = false) -> [String] {
     axes + CellSummary.scalarKeys
         + labels.map { "median_test_error@\($0)" }
         + labels.map { "median_oracle_test_error@\($0)" }
+        + (replays ? CellSummary.replayKeys : [])
 }
 
 /// A header and one row per cell; full-precision numbers, empty for no value, `inf`/`nan` spelled out.
 public func renderCSV(_ summaries: [CellSummary]) -> String {
     let labels = noiseLabels(summaries)
     let keys = axisKeys(summaries)
-    var lines = [csvHeader(axes: keys, testNoiseLabels: labels).joined(separator: ",")]
+    let showReplays = summaries.contains { $0.replays != nil }
+    var lines = [csvHeader(axes: keys, testNoiseLabels: labels, replays: showReplays).joined(separator: ",")]
     for s in summaries {
         // Axis values are config keys' values: numbers, names of the listed choices, true/false.
         let fields: [String] = keys.map { s.axisValue($0).map { $0.number.map(exact) ?? $0.description } ?? "" }
             + CellSummary.scalarKeys.map { key in
             CellSummary.integerKeys.contains(key) ? String(Int(s.number(key) ?? 0)) : exact(s.number(key))
         } + labels.map { exact(s.medianTestError[$0] ?? nil) } + labels.map { exact(s.medianOracleTestError[$0] ?? nil) }
+            + (showReplays ? [s.replays.map { String($0.verified) } ?? "", s.replays.map { String($0.mismatched) } ?? ""] : [])
         lines.append(fields.joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"

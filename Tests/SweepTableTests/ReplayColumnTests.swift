@@ -4,7 +4,7 @@ import SweepTable
 import Testing
 
 /// The per-cell replay counts of a sweep that verified by replay (issue 20): a column of the
-/// human tables and two keys of table.json, absent from every other sweep's tables.
+/// human tables and two keys of table.json and table.csv, absent from every other sweep's tables.
 @Suite struct ReplayColumnTests {
     static func cell(depth: Int, replays: CellSummary.Replays?) -> CellSummary {
         var summary = CellSummary(axes: [AxisSetting("depth", .int(depth)), AxisSetting("width", .int(8))], trials: 4,
@@ -13,7 +13,7 @@ import Testing
         return summary
     }
 
-    @Test("shown (ok/differ) and kept in table.json only when the sweep verified; read back, never as an axis")
+    @Test("shown (ok/differ) and kept in table.json and table.csv only when the sweep verified; read back, never as an axis")
     func column() throws {
         let verified = [Self.cell(depth: 2, replays: .init(verified: 3, mismatched: 1)),
                         Self.cell(depth: 3, replays: .init(verified: 0, mismatched: 0))]
@@ -26,8 +26,13 @@ import Testing
         #expect(back.map(\.replays) == verified.map(\.replays) && back.map(\.values) == verified.map(\.values))
         #expect(back[0].axisKeys == ["depth", "width"])
 
+        let csv = renderCSV(verified).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(csv[0].suffix(2) == ["replays_verified", "replays_mismatched"])
+        #expect(csv[1].suffix(2) == ["3", "1"] && csv[2].suffix(2) == ["0", "0"])
+        #expect(csv.allSatisfy { $0.count == csv[0].count })
+
         let plain = verified.map { Self.cell(depth: $0.axisValue("depth")!.intValue, replays: nil) }
         let plainJSON = try renderJSON(plain)
-        #expect(!renderText(plain).contains("replays") && !plainJSON.contains("replays"))
+        #expect(!renderText(plain).contains("replays") && !plainJSON.contains("replays") && !renderCSV(plain).contains("replays"))
     }
 }
