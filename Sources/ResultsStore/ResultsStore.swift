@@ -106,7 +106,9 @@ public final class ResultsStore: Sendable {
             guard let meta else { throw ResultsStoreError.missingMeta(path: path) }
             let configuration: SweepConfiguration
             do {
-                configuration = try SweepConfiguration.parse(yaml: meta.configYAML, fileName: "\(path) (sweep_meta.config_yaml)")
+                // Read as the version that wrote it read it (keys its model ignores stay ignored).
+                configuration = try SweepConfiguration.parse(yaml: meta.configYAML, fileName: "\(path) (sweep_meta.config_yaml)",
+                                                             storedSweep: true)
             } catch {
                 throw ResultsStoreError.storedConfigInvalid(path: path, reason: "\(error)")
             }

@@ -59,15 +59,15 @@ public struct ConfigOverride: Sendable, Hashable, CustomStringConvertible {
 
 extension SweepConfiguration {
     /// Reads a config file and applies `overrides` (in order; a later one wins).
-    public static func load(path: String, overrides: [ConfigOverride]) throws -> SweepConfiguration {
-        try parse(yaml: try readText(path: path), fileName: path, overrides: overrides)
+    public static func load(path: String, overrides: [ConfigOverride], storedSweep: Bool = false) throws -> SweepConfiguration {
+        try parse(yaml: try readText(path: path), fileName: path, overrides: overrides, storedSweep: storedSweep)
     }
 
     /// Parses config text with `overrides` applied to it. The configuration's `yamlText` is the
     /// overridden config (what the results store keeps), its first line the overrides; an error
     /// an override caused names the override.
-    public static func parse(yaml: String, fileName: String, overrides: [ConfigOverride]) throws -> SweepConfiguration {
-        guard !overrides.isEmpty else { return try parse(yaml: yaml, fileName: fileName) }
+    public static func parse(yaml: String, fileName: String, overrides: [ConfigOverride], storedSweep: Bool = false) throws -> SweepConfiguration {
+        guard !overrides.isEmpty else { return try parse(yaml: yaml, fileName: fileName, storedSweep: storedSweep) }
         var root: Node
         do {
             root = try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([]))
@@ -86,7 +86,7 @@ extension SweepConfiguration {
         let texts = String(decoding: (try? JSONEncoder().encode(overrides.map(\.text))) ?? Data("[]".utf8), as: UTF8.self)
         let text = ConfigOverride.header + texts + "\n# " + fileName + " with the overrides above\n" + merged
         do {
-            var configuration = try parse(yaml: text, fileName: fileName)
+            var configuration = try parse(yaml: text, fileName: fileName, storedSweep: storedSweep)
             configuration.overrides = overrides.map(\.text)
             return configuration
         } catch let error as ConfigError {
@@ -99,7 +99,7 @@ extension SweepConfiguration {
                                   message: error.message)
             }
             // Not an override's key: the file's own error (with its line) if the file alone has it.
-            _ = try parse(yaml: yaml, fileName: fileName)
+            _ = try parse(yaml: yaml, fileName: fileName, storedSweep: storedSweep)
             throw ConfigError(file: "\(fileName) with the overrides \(overrides.map(\.text).joined(separator: " "))",
                               line: nil, keyPath: error.keyPath, message: error.message)
         }

@@ -7,6 +7,9 @@ import Yams
 struct ConfigParser {
     let text: String
     let fileName: String
+    /// The text of a stored sweep (`SweepConfiguration.parse(yaml:fileName:storedSweep:)`): keys
+    /// the diagonal model does not use are ignored, as the versions that wrote it ignored them.
+    var storedSweep = false
 
     /// One key of a mapping with its value.
     private struct Entry {
@@ -143,6 +146,15 @@ struct ConfigParser {
         // The grid's models and optimizers (those of the sections when the grid does not sweep them).
         let optimizerAxis = listedAxes.first { $0.key == "optimizer" }?.values.compactMap { OptimizerKind(rawValue: $0.stringValue) }
         let modelAxis = listedAxes.first { $0.key == "model" }?.values.compactMap { ModelKind(rawValue: $0.stringValue) }
+        // A deep network's setting in a config whose every model is diagonal has no run to apply
+        // to (`DiagonalSpec.refusal(ofKey:models:)`); with a `model:` axis, a setting some cells use
+        // is theirs, as a damping swept over an optimizer axis is.
+        var ignored: [String] = []
+        for item in deepLinearEntries(top) {
+            guard let refusal = DiagonalSpec.refusal(ofKey: item.key, models: modelAxis ?? [settings.modelKind]) else { continue }
+            guard storedSweep else { throw error(item, refusal.message + ": remove it") }
+            ignored.append("\(error(item, "ignored: " + refusal.message))")
+        }
         if let entry = top.first(where: { $0.key == "training" }) {
             try parseTraining(entry, settings: &settings, fixedStanding: &fixedStanding,
                               models: modelAxis, optimizers: optimizerAxis)
@@ -218,12 +230,29 @@ struct ConfigParser {
             trials = adaptive!.minTrials
         }
 
-        return SweepConfiguration(
+        var configuration = SweepConfiguration(
             name: name, seed: seed, trials: trials, settings: base,
             grid: fullGrid,
             heatmapRows: try heatmap.rows.map(string), heatmapColumns: try heatmap.columns.map(string),
             adaptive: adaptive,
             successMeasure: successMeasure, trajectories: trajectories, verifyFraction: verifyFraction, yamlText: text, fileName: fileName)
+        configuration.ignoredSettings = ignored
+        return configuration
+    }
+
+    /// The entries, in file order, of the keys a diagonal run has no place for
+    /// (`DiagonalSpec.deepLinearKeys`): `test_noise`, and those under problem, training, success
+    /// and grid (already validated).
+    private func deepLinearEntries(_ top: [Entry]) -> [Entry] {
+        var found = top.filter { DiagonalSpec.deepLinearKeys.contains($0.key) }
+        for section in top where ["problem", "training", "success", "grid"].contains(section.key) {
+            guard case let .mapping(mapping) = section.value else { continue }
+            for (keyNode, value) in mapping {
+                guard case let .scalar(key) = keyNode, DiagonalSpec.deepLinearKeys.contains(key.string) else { continue }
+                found.append(Entry(key: key.string, value: value, path: "\(section.key).\(key.string)", line: keyNode.mark?.line))
+            }
+        }
+        return found.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
     }
 
     private func parseAdaptive(_ entry: Entry, grid: [GridAxis]) throws -> AdaptiveSettings {

@@ -63,6 +63,10 @@ public struct SweepConfiguration: Sendable, Hashable {
     /// The command-line overrides applied to the file (`ConfigOverride`), as given; `yamlText`
     /// is the overridden config. Not part of the fingerprint: what they change is.
     public var overrides: [String] = []
+    /// A stored sweep's keys that its model does not use, ignored as the version that wrote it
+    /// ignored them (`parse(yaml:fileName:storedSweep:)`), each as "FILE:LINE: KEY: ignored: why";
+    /// empty for a config read as a new one (there they are errors). Not part of the fingerprint.
+    public var ignoredSettings: [String] = []
 
     /// The grid's axis `key`; nil when it has none.
     public func axis(_ key: String) -> GridAxis? { grid.first { $0.key == key } }
@@ -138,8 +142,15 @@ public struct SweepConfiguration: Sendable, Hashable {
 
     /// Parses config text; `fileName` only labels errors. A text stored with overrides
     /// (`parse(yaml:fileName:overrides:)`) names them in `overrides`.
-    public static func parse(yaml: String, fileName: String) throws -> SweepConfiguration {
-        var configuration = try ConfigParser(text: yaml, fileName: fileName).parse()
+    ///
+    /// `storedSweep`: the text is a sweep's own, stored in its folder (or the config an older
+    /// version started a folder with). Older versions accepted the deep network's settings in a
+    /// config whose every model is diagonal and ignored them; such a text is read as they read it,
+    /// those keys listed in `ignoredSettings` (and still in the fingerprint, which they were
+    /// always part of), so its folder keeps its fingerprint and its table. A new config with
+    /// them is an error naming the file, key and line.
+    public static func parse(yaml: String, fileName: String, storedSweep: Bool = false) throws -> SweepConfiguration {
+        var configuration = try ConfigParser(text: yaml, fileName: fileName, storedSweep: storedSweep).parse()
         configuration.overrides = ConfigOverride.recorded(in: yaml)
         return configuration
     }

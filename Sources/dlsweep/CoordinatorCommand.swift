@@ -160,7 +160,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         let logger = logging.makeLogger("dlsweep.coordinator")
-        let configuration = try sweep.load()
+        let configuration = try sweep.load(out: out)
         var options = CoordinatorOptions(bind: bind, outDirectory: out ?? "runs/\(configuration.name)")
         service.apply(to: &options)
         try service.preflight(configuration, outDirectory: options.outDirectory)

@@ -27,7 +27,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (store, configuration) = try ResultsStore.openExisting(directory: directory)
+        let (store, configuration) = try openStoredSweep(directory)
         let report = try SweepReport(store: store, configuration: configuration, failureLimit: maxFailures)
         let target = output ?? (directory as NSString).appendingPathComponent("report.html")
         let path = try writeReport(report, directory: (target as NSString).deletingLastPathComponent,

@@ -35,7 +35,7 @@ struct RunsCommand: ParsableCommand {
             guard let filter = RowFilter(text) else { throw CommandError("--where \(text): expected KEY=VALUE, e.g. depth=5") }
             return filter
         }
-        let (store, _) = try ResultsStore.openExisting(directory: directory)
+        let (store, _) = try openStoredSweep(directory)
         // Checked before anything is written (or an output file created).
         try store.validate(filters)
         let sink = try OutputStream(path: output)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ResultsStore
 import SweepConfig
 
 /// The sweep a command serves: its config file and the overrides applied to it, shared by
@@ -12,8 +13,23 @@ struct SweepConfigArguments: ParsableArguments {
         valueName: "override"))
     var overrides: [String] = []
 
-    /// The config with its overrides applied, validated as one file.
-    func load() throws -> SweepConfiguration {
-        try SweepConfiguration.load(path: config, overrides: try overrides.map(ConfigOverride.init))
+    /// The config with its overrides applied, validated as one file. A config an older version
+    /// started a sweep from may set keys its model does not use (a width for the diagonal
+    /// model), which that version ignored and which are errors now: when the results folder
+    /// (`out`, or runs/NAME) holds that sweep, fingerprint and all, it resumes with the config
+    /// read as that version read it, each such key named on standard error.
+    func load(out: String?) throws -> SweepConfiguration {
+        let overrides = try overrides.map(ConfigOverride.init)
+        do {
+            return try SweepConfiguration.load(path: config, overrides: overrides)
+        } catch let error as ConfigError {
+            guard let stored = try? SweepConfiguration.load(path: config, overrides: overrides, storedSweep: true),
+                  !stored.ignoredSettings.isEmpty,
+                  let (store, _) = try? ResultsStore.openExisting(directory: out ?? "runs/\(stored.name)"),
+                  store.meta.fingerprint == stored.fingerprint
+            else { throw error }
+            noteIgnoredSettings(stored)
+            return stored
+        }
     }
 }

@@ -24,7 +24,7 @@ struct TableCommand: ParsableCommand {
     var write = false
 
     func run() throws {
-        let (store, configuration) = try ResultsStore.openExisting(directory: directory)
+        let (store, configuration) = try openStoredSweep(directory)
         // A cell at a time: a million-task store is not loaded whole.
         let summaries = try summarize(store: store)
         switch format {

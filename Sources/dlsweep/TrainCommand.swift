@@ -23,16 +23,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "d, the signal dimension.") var signalDim = ProblemSpec().signalDim
     @Option(help: "m < d, the number of measurements.") var measurements = ProblemSpec().measurements
     @Option(help: "r, the dimension of the signal subspace.") var latentDim = ProblemSpec().latentDim
-    @Option(help: "n, the number of training signals.") var samples = ProblemSpec().samples
+    @Option(help: "n, the number of training signals (default \(ProblemSpec().samples)).") var samples: Int?
     @Option(help: "L >= 1, the number of layers (default \(NetworkSpec().depth), or as many as --init-weights holds).") var depth: Int?
-    @Option(help: "d_w, the hidden width.") var width = NetworkSpec().width
+    @Option(help: "d_w, the hidden width (default \(NetworkSpec().width)).") var width: Int?
     @Option(help: "Weight decay lambda >= 0.") var lambda = TrainingSpec().lambda
     @Option(help: "Training measurement noise sigma_train.") var noise = TrainingSpec().noise
     @Option(help: "Seed of the problem; the training seed derives from it.") var seed: UInt64 = 1
     @Option(help: "T, the number of steps at most, or auto (MODEL.md §4: ln(scale/tol_conv)/(eta lambda), capped by --max-steps).")
     var steps = "\(TrainingSpec().stepLimit)"
     @Option(help: "The cap of --steps auto, and its budget for lambda = 0.") var maxSteps = TrainingSpec().maxSteps
-    @Option(help: "c of --steps auto.") var budgetFactor = TrainingSpec().budgetFactor
+    @Option(help: "c of --steps auto (default \(decimalLabel(TrainingSpec().budgetFactor))).") var budgetFactor: Double?
     @Option(help: "A fixed step size (overrides --eta-scale).") var eta: Double?
     @Option(help: "c in eta = c / (L sigma_max(Y)^2).") var etaScale = TrainingSpec().etaScale
     @Option(help: "gd, heavy-ball, inertial or flow (docs/MODEL.md, Optimizers).") var optimizer: OptimizerKind = TrainingSpec().optimizer.kind
@@ -42,20 +42,20 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "flow: the time horizon (default: the time --steps steps of size eta cover); --max-steps caps the accepted steps.") var flowTime: Double?
     @Option(help: "Viscous damping alpha of heavy-ball and inertial: momentum 1 - alpha h, h = sqrt(eta) (default \(decimalLabel(Optimizer.defaultAlpha))).") var alpha: Double?
     @Option(help: "Hessian-driven damping beta of inertial (default \(decimalLabel(Optimizer.defaultBeta))).") var beta: Double?
-    @Option(help: "Initialization: kaiming, orthogonal, balanced or zero-last.") var `init`: InitScheme = NetworkSpec().initScheme
+    @Option(help: "Initialization: kaiming (default), orthogonal, balanced or zero-last.") var `init`: InitScheme?
     @Option(help: "alpha, multiplies every initial weight.") var initScale = NetworkSpec().initScale
     @Flag(help: "Stop at the first check where the run has converged to W*_lambda.") var stopOnSuccess = false
     @Option(help: "Record the metrics every K steps (the trajectory).") var logEvery: Int?
-    @Option(help: "Test noise levels, comma-separated (e.g. 0,0.1,0.5).") var testNoise = TrainingSpec().testNoise.map(decimalLabel).joined(separator: ",")
+    @Option(help: "Test noise levels, comma-separated (default \(TrainingSpec().testNoise.map(decimalLabel).joined(separator: ","))).") var testNoise: String?
     @Option(help: "converged: target_distance <= tol-conv.") var tolConv = TrainingSpec().tolConv
     @Option(help: "stationary: gradient_norm <= tol-grad without convergence.") var tolGrad = TrainingSpec().tolGrad
     @Option(help: "recovered: reconstruction_error <= tol-rec ||R||_F ...") var tolRec = TrainingSpec().tolRec
-    @Option(help: "... and off_subspace_error <= tol-off ||W_or||_F.") var tolOff = TrainingSpec().tolOff
+    @Option(help: "... and off_subspace_error <= tol-off ||W_or||_F (default \(decimalLabel(TrainingSpec().tolOff))).") var tolOff: Double?
     @Option(help: "Judge the outcomes every K steps (first-hit times are exact to K).") var checkEvery = TrainingSpec().checkEvery
     @Option(help: "Folder with A.npy, X.npy and optionally R.npy (replaces the generated problem).") var problem: String?
     @Option(help: "Folder with W1.npy ... WL.npy, the initial weights.") var initWeights: String?
     @Option(help: "Folder to write the final W1.npy ... WL.npy to.") var saveWeights: String?
-    @Option(help: "reduced (column-space reduction, fast) or plain (full gradient, the reference).") var path: GradientPath = TrainingSpec().path
+    @Option(help: "reduced (column-space reduction, fast; default) or plain (full gradient, the reference).") var path: GradientPath?
     @Option(help: "OpenBLAS threads.") var threads = 1
     @Flag(help: "Print one JSON object with the metrics.") var json = false
     @Option(help: "Replay a task of the sweep whose results are in this folder (with --task); only --log-every, --save-weights, --threads and --json apply.") var from: String?
@@ -67,7 +67,17 @@ struct TrainCommand: ParsableCommand {
             try replay()
             return
         }
-        let levels = try testNoise.split(separator: ",").map { text -> Double in
+        // A deep network's setting given to the diagonal model: the rule a config follows.
+        let deepLinearOptions: [(key: String, given: Bool)] = [
+            ("samples", samples != nil), ("width", width != nil), ("init", `init` != nil), ("budget_factor", budgetFactor != nil),
+            ("test_noise", testNoise != nil), ("tol_off", tolOff != nil), ("path", path != nil),
+        ]
+        for option in deepLinearOptions where option.given {
+            if let refusal = DiagonalSpec.refusal(ofKey: option.key, models: [model]) {
+                throw TrainingError("--\(option.key.replacingOccurrences(of: "_", with: "-")) \(refusal.message)")
+            }
+        }
+        let levels = try (testNoise ?? TrainingSpec().testNoise.map(decimalLabel).joined(separator: ",")).split(separator: ",").map { text -> Double in
             guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
                 throw TrainingError("--test-noise: '\(text)' is not a number")
             }
@@ -82,10 +92,10 @@ struct TrainCommand: ParsableCommand {
         settings.common.problem.signalDim = signalDim
         settings.common.problem.measurements = measurements
         settings.common.problem.latentDim = latentDim
-        settings.common.problem.samples = samples
+        if let samples { settings.common.problem.samples = samples }
         if let depth { settings.common.network.depth = depth }
-        settings.common.network.width = width
-        settings.common.network.initScheme = `init`
+        if let width { settings.common.network.width = width }
+        if let scheme = `init` { settings.common.network.initScheme = scheme }
         settings.common.network.initScale = initScale
         settings.common.training.lambda = lambda
         settings.common.training.noise = noise
@@ -97,7 +107,7 @@ struct TrainCommand: ParsableCommand {
             throw TrainingError("--steps: expected a number of steps or auto, got '\(steps)'")
         }
         settings.common.training.maxSteps = maxSteps
-        settings.common.training.budgetFactor = budgetFactor
+        if let budgetFactor { settings.common.training.budgetFactor = budgetFactor }
         settings.common.training.checkEvery = checkEvery
         settings.common.training.tolConv = tolConv
         settings.common.training.tolGrad = tolGrad
@@ -107,8 +117,8 @@ struct TrainCommand: ParsableCommand {
         settings.common.training.logEvery = logEvery
         settings.common.training.testNoise = levels
         settings.common.training.tolRec = tolRec
-        settings.common.training.tolOff = tolOff
-        settings.common.training.path = path
+        if let tolOff { settings.common.training.tolOff = tolOff }
+        if let path { settings.common.training.path = path }
         settings.optimizer = optimizer
         settings.stepRule = stepRule
         settings.alpha = alpha
@@ -193,7 +203,7 @@ struct TrainCommand: ParsableCommand {
         guard problem == nil, initWeights == nil else {
             throw TrainingError("--from replays a sweep's task: it takes neither --problem nor --init-weights")
         }
-        let (store, configuration) = try ResultsStore.openExisting(directory: from)
+        let (store, configuration) = try openStoredSweep(from)
         let plan = store.plan
         guard plan.contains(taskID: task) else {
             throw TrainingError("--task \(task): the sweep '\(configuration.name)' in \(from) has tasks 0..<\(plan.taskCount)")

@@ -59,6 +59,12 @@ import Testing
         let decayed = try DLSweepProcess(args + ["--lambda", "0.1"], in: directory, label: "diagonal-lambda")
         #expect(decayed.wait(seconds: 60) != 0)
         #expect(decayed.stderr.contains("--lambda: diagonal has no weight decay: lambda must be 0, not 0.1"), "\(decayed.stderr)")
+        // A deep network's setting the diagonal model has no place for: refused, not ignored.
+        for (option, value) in [("--width", "10"), ("--samples", "12"), ("--init", "orthogonal"), ("--test-noise", "0,0.1"), ("--path", "plain")] {
+            let given = try DLSweepProcess(args + [option, value], in: directory, label: "diagonal\(option)")
+            #expect(given.wait(seconds: 60) != 0)
+            #expect(given.stderr.contains("\(option) applies to the deep-linear model, not diagonal (docs/MODEL.md §5)"), "\(given.stderr)")
+        }
     }
 
     @Test("--optimizer flow integrates to its horizon and logs the singular values of W")

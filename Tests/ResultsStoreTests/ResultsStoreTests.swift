@@ -22,8 +22,8 @@ func temporaryDirectory() -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("dlsweep-store-\(UUID().uuidString)").path
 }
 
-func makePlan(_ yaml: String = sweepYAML) throws -> (SweepConfiguration, SweepPlan) {
-    let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "store.yaml")
+func makePlan(_ yaml: String = sweepYAML, storedSweep: Bool = false) throws -> (SweepConfiguration, SweepPlan) {
+    let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "store.yaml", storedSweep: storedSweep)
     return (configuration, SweepPlan(configuration))
 }
 

@@ -44,10 +44,20 @@ import Testing
         ("grid:\n  model: [deep-linear, noop]\n  depth: [2, 3]\ntraining: {stop_on_success: true, rank_tolerance: 0.01}", "741ed61b81bbe68f"),
     ]
 
+    /// The diagonal pin's `samples: 12` (of the common prefix) is a deep network's setting: an
+    /// error in a new config, ignored in a stored sweep's (DiagonalSettingTests), whose folder
+    /// keeps this fingerprint.
     @Test("configs setting each optimizer's and model's keys keep their fingerprints", arguments: settings)
     func settingsConfig(_ pin: (String, String)) throws {
         let yaml = "seed: 3\nproblem: {signal_dim: 20, measurements: 10, latent_dim: 2, samples: 12}\n" + pin.0 + "\n"
-        let config = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml")
-        #expect(config.fingerprint == pin.1)
+        let stored = try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml", storedSweep: true)
+        #expect(stored.fingerprint == pin.1)
+        if pin.0.hasPrefix("model: diagonal") {
+            #expect(stored.ignoredSettings.count == 1)
+            #expect(throws: ConfigError.self) { try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml") }
+        } else {
+            #expect(stored.ignoredSettings.isEmpty)
+            #expect(try SweepConfiguration.parse(yaml: yaml, fileName: "t.yaml").fingerprint == pin.1)
+        }
     }
 }

@@ -143,9 +143,8 @@ extension DiagonalSpec {
     }
 
     /// The diagonal run of `record`. The deep network's settings it has no place for are left
-    /// out: width, init, samples, condition, test_samples, operator, budget_factor, path,
-    /// mean_data_term, lambda_per_layer, tol_off, test_noise and log_density, which configs have
-    /// always been free to set for it to no effect (their stored sweeps must still open), and a
+    /// out: those of `deepLinearKeys` and log_density (a sweep's trajectories), which configs of
+    /// older versions could set for it to no effect (their stored sweeps must still open), and a
     /// heavy-ball or inertial optimizer, lambda and an adaptive step rule, which
     /// `refusal(in:)` names.
     public init(projecting record: DeepLinearSpec) {
@@ -158,6 +157,21 @@ extension DiagonalSpec {
                                        sparsity: record.problem.latentDim),
             network: DiagonalNetworkSpec(depth: record.network.depth, initScale: record.network.initScale),
             training: DiagonalTraining(record.training, optimizer: optimizer))
+    }
+
+    /// The config keys (and, spelled `--key`, `dlsweep train` options) of the deep network's
+    /// settings that a diagonal run has no place for: its record keeps them at their defaults.
+    public static let deepLinearKeys: Set<String> = [
+        "width", "init", "samples", "condition", "test_samples", "operator", "budget_factor", "path",
+        "mean_data_term", "lambda_per_layer", "tol_off", "test_noise",
+    ]
+
+    /// Why `key` is refused when every model of `models` is diagonal; nil when the key is not
+    /// one of `deepLinearKeys` or some model uses it (a grid's deep-linear cells, or the frames
+    /// of noop and sleep, which carry a deep network's shape).
+    public static func refusal(ofKey key: String, models: [ModelKind]) -> SettingError? {
+        guard deepLinearKeys.contains(key), !models.isEmpty, models.allSatisfy({ $0 == .diagonal }) else { return nil }
+        return SettingError(key: key, message: "applies to the deep-linear model, not diagonal (docs/MODEL.md §5)")
     }
 
     /// What of `record` a diagonal run cannot train with (docs/MODEL.md §5: gradient descent

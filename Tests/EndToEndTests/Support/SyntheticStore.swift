@@ -7,9 +7,9 @@ import TrainingCore
 /// what reads a folder (report, runs, status): the figures are known, and no run trains.
 /// - Parameter report: the report of a task, or nil to record it as failed.
 @discardableResult
-func writeSyntheticStore(directory: URL, yaml: String, tasks: Range<Int>? = nil,
+func writeSyntheticStore(directory: URL, yaml: String, tasks: Range<Int>? = nil, storedSweep: Bool = false,
                          report: (SweepTask) -> RunReport?) throws -> SweepPlan {
-    let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "synthetic.yaml")
+    let configuration = try SweepConfiguration.parse(yaml: yaml, fileName: "synthetic.yaml", storedSweep: storedSweep)
     let plan = SweepPlan(configuration)
     let store = try ResultsStore.open(directory: directory.path, plan: plan, configuration: configuration)
     let outcomes = (tasks ?? 0..<plan.taskCount).map { id in
