@@ -214,7 +214,10 @@ struct HostilePeerTests {
     @Test("issue 20 item 4: with a --task-timeout shorter than every task, late results count: the sweep finishes with an undisturbed run's table")
     func shortTaskTimeout() async throws {
         let directory = try makeTemporaryDirectory()
-        let yaml = tinySweepYAML.replacingOccurrences(of: "steps: 300", with: "steps: 3000")
+        // Tasks of about half a second (debug build), several turns of the coordinator's loop
+        // (heartbeat 0.25 s: it wakes every 125 ms at least), so each lease is seen overrunning
+        // before its result comes; with 50 ms tasks a result could settle its lease first.
+        let yaml = tinySweepYAML.replacingOccurrences(of: "steps: 300", with: "steps: 30000")
         let config = directory.appendingPathComponent("sweep.yaml").path
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
         let coordinator = try DLSweepProcess(
