@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 /// How long the store takes to commit a batch of results, as a Prometheus histogram: the

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 /// `DIR/status.json`: what the coordinator owning a folder knows and the store does not —

@@ -1,5 +1,5 @@
 public import Foundation
-public import ResultsStore
+import ResultsStore
 import SweepConfig
 
 /// Where a sweep stands, from its folder alone (`dlsweep status DIR`): the store's counts per

@@ -1,4 +1,4 @@
-public import LinearAlgebra
+import LinearAlgebra
 
 /// The diagonal linear network `w = u^D − v^D` (elementwise) on the loss `½‖A w − y‖²`
 /// (docs/MODEL.md §5). Its gradient is `∇_u = D u^{D−1} ∘ g`, `∇_v = −D v^{D−1} ∘ g`,

@@ -1,5 +1,5 @@
 import Foundation
-public import LinearAlgebra
+import LinearAlgebra
 
 /// A finished diagonal run: its report and what it was measured against.
 public struct DiagonalOutcome: Sendable {
