@@ -374,13 +374,7 @@ public struct Dispatcher: Sendable {
         done[taskID] = true
         doneCount += 1
         costs?.completed(task: taskID)
-        // One lookup of the worker (its id hashed once), its slot changed in place.
-        if let owner = holder.removeValue(forKey: taskID), let slot = workers.index(forKey: owner) {
-            workers.values[slot].inFlight[taskID] = nil
-            workers.values[slot].tasksDone += 1
-            workers.values[slot].busySeconds += seconds
-            workers.values[slot].lastDelivery = max(workers.values[slot].lastDelivery, now)
-        }
+        if let owner = holder.removeValue(forKey: taskID) { delivered(taskID, by: owner, seconds: seconds, now: now) }
         dispatches[taskID] = nil
         failures[taskID] = nil
         failedOn[taskID] = nil
@@ -390,13 +384,21 @@ public struct Dispatcher: Sendable {
 
     /// Frees a worker's credit for a task whose result is held, validated, until the store
     /// takes it: the task is neither handed out again nor done until `complete`.
-    public mutating func park(_ taskID: Int, from workerID: String, seconds: Double = 0) {
+    public mutating func park(_ taskID: Int, from workerID: String, seconds: Double = 0, now: Double = 0) {
         guard holder[taskID] == workerID else { return }
         holder[taskID] = nil
+        delivered(taskID, by: workerID, seconds: seconds, now: now)
+    }
+
+    /// A lease its worker delivered (committed, parked or a replay's): its credit freed, the
+    /// work counted, and the clock of its next task started (`WorkerSlot.running`). One lookup
+    /// of the worker (its id hashed once), its slot changed in place.
+    private mutating func delivered(_ taskID: Int, by workerID: String, seconds: Double, now: Double) {
         guard let slot = workers.index(forKey: workerID) else { return }
         workers.values[slot].inFlight[taskID] = nil
         workers.values[slot].tasksDone += 1
         workers.values[slot].busySeconds += seconds
+        workers.values[slot].lastDelivery = max(workers.values[slot].lastDelivery, now)
     }
 
     /// Counts a failure (the run threw; its result was invalid) against the task and the worker
@@ -516,9 +518,7 @@ public struct Dispatcher: Sendable {
     public mutating func settleReplay(_ taskID: Int, from workerID: String, now: Double = 0) -> Replay? {
         guard let out = replaysOut[taskID], out.worker == workerID else { return nil }
         replaysOut[taskID] = nil
-        workers[workerID]?.inFlight[taskID] = nil
-        workers[workerID]?.tasksDone += 1
-        if let last = workers[workerID]?.lastDelivery { workers[workerID]?.lastDelivery = max(last, now) }
+        delivered(taskID, by: workerID, seconds: 0, now: now)
         return out.replay
     }
 

@@ -163,7 +163,7 @@ extension CoordinatorCore {
         var workers = Set<String>()
         for index in parkedCount..<staged.count {
             guard let worker = staged[index].worker else { continue }
-            dispatcher.park(staged[index].outcome.task.id, from: worker, seconds: staged[index].seconds)
+            dispatcher.park(staged[index].outcome.task.id, from: worker, seconds: staged[index].seconds, now: now)
             workers.insert(worker)
         }
         parkedCount = staged.count

@@ -227,6 +227,29 @@ import Testing
         #expect(out.counts(.leasesExpired) == 1 && out.counts(.workersLost) == 1 && out.counts(.tasksRequeued) == 2)
     }
 
+    @Test("a prefetched task's clock starts when the result before it arrives, also when that result waits for its group")
+    func overrunClockOfParkedResult() throws {
+        var h = try CoreHarness(yaml: CoreHarness.noop(trials: 12)) {
+            $0.taskTimeout = 1
+            $0.workerTimeout = 1_000
+            $0.commitDelay = 5
+            $0.commitGroup = 100
+        }
+        h.receive(CoreHarness.hello("a", prefetch: 2), from: 1)
+        // Two results in one message: committed together, so the next result waits for its group.
+        h.now += 0.9
+        let pair = h.receive(batch: [h.result(0), h.result(1)], from: 1)
+        #expect(pair.committed.map(\.task.id) == [0, 1] && pair.tasks(to: 1).map(\.taskID) == [2, 3])
+        // Task 2's result arrives at 1.8 and is parked; task 3, sent at 0.9 behind it, runs from 1.8.
+        h.now += 0.9
+        let parked = h.receive(h.result(2), from: 1)
+        #expect(parked.committed.isEmpty)
+        h.now += 0.2
+        #expect(h.drive(.tick).counts(.leasesExpired) == 0, "task 3 has run 0.2 s, not 1.1 s")
+        h.now += 0.9
+        #expect(h.drive(.tick).counts(.leasesExpired) == 1, "task 3 has run 1.1 s")
+    }
+
     @Test("heartbeats go to every worker once per interval")
     func heartbeats() throws {
         var h = try CoreHarness()
