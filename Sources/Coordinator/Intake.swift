@@ -82,12 +82,8 @@ extension CoordinatorCore {
         // A batch from a connection that never said hello: refused as a whole, not per entry
         // (a batch holds only answers, and nothing an unregistered peer answers counts).
         if entries.isBatch, dispatcher.workerID(forPeer: peer) == nil {
-            count(.unregistered, entries.remaining)
+            refuseUnregistered("a batch", from: peer, messages: entries.remaining)
             entries.skipRest()
-            if let more = complaining(about: peer, reason: "unregistered") {
-                log(.warning, "refused a batch from \(describe(peer)), which has not registered; asked it to say hello" + more)
-            }
-            send(.register(Register(reason: "unknown connection: say hello, then send your results again")), to: peer)
             return
         }
         var budget = budget ?? options.intakeBudget
@@ -209,12 +205,18 @@ extension CoordinatorCore {
     /// lost: a worker keeps unsettled results and sends them again after `welcome`).
     private mutating func registered(_ worker: String?, peer: [UInt8], what: @autoclosure () -> String) -> String? {
         if let worker { return worker }
-        count(.unregistered)
+        refuseUnregistered(what(), from: peer)
+        return nil
+    }
+
+    /// Counts `messages` from a peer that never said hello, says so (once per peer and
+    /// interval) and asks it to say hello.
+    private mutating func refuseUnregistered(_ what: @autoclosure () -> String, from peer: [UInt8], messages: Int = 1) {
+        count(.unregistered, messages)
         if let more = complaining(about: peer, reason: "unregistered") {
             log(.warning, "refused \(what()) from \(describe(peer)), which has not registered; asked it to say hello" + more)
         }
         send(.register(Register(reason: "unknown connection: say hello, then send your results again")), to: peer)
-        return nil
     }
 
     /// The worker behind `peer` if `session` is its session's token; otherwise nil after
