@@ -1,5 +1,6 @@
 import Foundation
 import SweepConfig
+import TrainingCore
 
 /// The paper's Figure 1: test error against test noise σ, one curve per λ (the median over
 /// the cell's runs, with the band between the quartiles of its seeds), and the oracle

@@ -185,9 +185,7 @@ extension DiagonalSpec {
             return SettingError(key: "optimizer", message: "diagonal trains with optimizer gd or flow only, not \(t.optimizer.kind.rawValue)")
         }
         if t.lambda != 0 {
-            var text = "\(t.lambda)"
-            if text.hasSuffix(".0") { text.removeLast(2) }
-            return SettingError(key: "lambda", message: "diagonal has no weight decay: lambda must be 0, not \(text)")
+            return SettingError(key: "lambda", message: "diagonal has no weight decay: lambda must be 0, not \(decimalLabel(t.lambda))")
         }
         if t.optimizer.stepRule == .adaptive {
             return SettingError(key: "step_rule", message: "diagonal trains with a fixed step: no step_rule")
