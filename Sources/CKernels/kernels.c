@@ -10,7 +10,7 @@
 
 static void transposed_product_generic(size_t n_out, size_t n_in, size_t k, const double *w,
                                        const double *delta, double *back) {
-    for (size_t j = 0; j < n_in; j++) {
+    for (size_t j = n_in; j-- > 0;) {  // last column first: see TRAVERSAL in CKernels.h
         const double *col = w + j * n_out;
         for (size_t c = 0; c < k; c++) {
             const double *d = delta + c * n_out;
@@ -254,7 +254,8 @@ DLSWEEP_AVX2 static void thin_product_avx2(size_t n_out, size_t n_in, size_t k, 
 }
 
 /// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G: J columns of W against one group of G columns of Δ,
-/// J·G ≤ 12 accumulators; each load of Δ serves J FMAs, each load of W G.
+/// J·G ≤ 12 accumulators; each load of Δ serves J FMAs, each load of W G. The J columns before
+/// j are asked for early: the product walks W from its last column to its first.
 DLSWEEP_AVX2_INLINE void transposed_block(const int G, const int J, size_t n_out, size_t n_in, size_t j,
                                           const double *w, const double *delta, double *back, size_t full,
                                           __m256i tail) {
@@ -266,8 +267,8 @@ DLSWEEP_AVX2_INLINE void transposed_block(const int G, const int J, size_t n_out
         for (int q = 0; q < J; q++) v[q] = _mm256_loadu_pd(w + (j + q) * n_out + i);
         // The next J columns' rows, one cache line per 8 rows (the streams run from L3 at
         // its bandwidth only with more requests in flight than the prefetchers make).
-        if (i % 8 == 0)
-            for (int q = 0; q < J; q++) _mm_prefetch((const char *)(w + (j + J + q) * n_out + i), _MM_HINT_T0);
+        if (i % 8 == 0 && j >= J)
+            for (int q = 0; q < J; q++) _mm_prefetch((const char *)(w + (j - J + q) * n_out + i), _MM_HINT_T0);
         for (int c = 0; c < G; c++) {
             const __m256d d = _mm256_loadu_pd(delta + c * n_out + i);
             for (int q = 0; q < J; q++) acc[q][c] = _mm256_fmadd_pd(v[q], d, acc[q][c]);
@@ -307,21 +308,26 @@ DLSWEEP_AVX2 static void transposed_product_avx2(size_t n_out, size_t n_in, size
     const int groups = column_groups(k, 6, sizes);
     const size_t full = n_out & ~(size_t)3;
     const __m256i tail = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(n_out - full)), _mm256_setr_epi64x(0, 1, 2, 3));
-    size_t j = 0;
-    if (k <= 3)
-        for (; j + 4 <= n_in; j += 4)
-            DLSWEEP_BY_GROUP_SIZE(k, transposed_block(GS < 3 ? GS : 3, 4, n_out, n_in, j, w, delta, back, full, tail))
-    for (; j + 2 <= n_in; j += 2) {
+    // Columns [0, quads) in blocks of four (k ≤ 3), [quads, pairs) in pairs, the rest one by one,
+    // walked from the last block to the first (TRAVERSAL in CKernels.h).
+    const size_t quads = k <= 3 ? n_in & ~(size_t)3 : 0;
+    const size_t pairs = quads + ((n_in - quads) & ~(size_t)1);
+    for (size_t j = n_in; j-- > pairs;) {
+        size_t c0 = 0;
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block(GS, 1, n_out, n_in, j, w, delta + c0 * n_out,
+                                                             back + c0 * n_in, full, tail))
+    }
+    for (size_t j = pairs; j > quads;) {
+        j -= 2;
         size_t c0 = 0;
         for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
             DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block(GS, 2, n_out, n_in, j, w, delta + c0 * n_out,
                                                              back + c0 * n_in, full, tail))
     }
-    for (; j < n_in; j++) {
-        size_t c0 = 0;
-        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
-            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block(GS, 1, n_out, n_in, j, w, delta + c0 * n_out,
-                                                             back + c0 * n_in, full, tail))
+    for (size_t j = quads; j > 0;) {
+        j -= 4;
+        DLSWEEP_BY_GROUP_SIZE(k, transposed_block(GS < 3 ? GS : 3, 4, n_out, n_in, j, w, delta, back, full, tail))
     }
 }
 
@@ -393,22 +399,37 @@ DLSWEEP_AVX512 static inline __m256d sum4_512(__m512d a, __m512d b, __m512d c, _
 }
 
 // back = Wᵀ Δ, four columns of W at a time: each load of Δ serves four FMAs and the 4k sums
-// are reduced together and stored as one vector per column of back.
+// are reduced together and stored as one vector per column of back. Columns [0, quads) go in
+// fours, the rest one by one, walked from the last to the first (TRAVERSAL in CKernels.h).
 #define DEFINE_TRANSPOSED_512(K)                                                                       \
 DLSWEEP_AVX512 static void transposed_product_avx512_##K(size_t n_out, size_t n_in, const double *restrict w, \
                                                          const double *restrict delta, double *restrict back) { \
     const size_t full = n_out & ~(size_t)7;                                                            \
     const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);                                      \
-    size_t j = 0;                                                                                      \
-    for (; j + 4 <= n_in; j += 4) {                                                                    \
+    const size_t quads = n_in & ~(size_t)3;                                                            \
+    for (size_t j = n_in; j-- > quads;) {                                                              \
+        const double *col = w + j * n_out;                                                             \
+        __m512d a[K];                                                                                  \
+        for (int c = 0; c < K; c++) a[c] = _mm512_setzero_pd();                                        \
+        for (size_t i = 0; i < n_out; i += 8) {                                                        \
+            const __mmask8 m = n_out - i >= 8 ? 0xFF : tail;                                           \
+            __m512d v = _mm512_maskz_loadu_pd(m, col + i);                                             \
+            for (int c = 0; c < K; c++) a[c] = _mm512_fmadd_pd(v, _mm512_maskz_loadu_pd(m, delta + c * n_out + i), a[c]); \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) back[j + c * n_in] = _mm512_reduce_add_pd(a[c]);                   \
+    }                                                                                                  \
+    for (size_t j = quads; j > 0;) {                                                                   \
+        j -= 4;                                                                                        \
         const double *c0 = w + j * n_out, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;        \
+        /* the four columns before these, next in this walk (or these again at the first) */          \
+        const double *p = j >= 4 ? c0 - 4 * n_out : c0;                                                \
         __m512d a0[K], a1[K], a2[K], a3[K];                                                            \
         for (int c = 0; c < K; c++) a0[c] = a1[c] = a2[c] = a3[c] = _mm512_setzero_pd();              \
         for (size_t i = 0; i < full; i += 8) {                                                         \
-            _mm_prefetch((const char *)(c3 + n_out + i), _MM_HINT_T0);                                 \
-            _mm_prefetch((const char *)(c3 + 2 * n_out + i), _MM_HINT_T0);                             \
-            _mm_prefetch((const char *)(c3 + 3 * n_out + i), _MM_HINT_T0);                             \
-            _mm_prefetch((const char *)(c3 + 4 * n_out + i), _MM_HINT_T0);                             \
+            _mm_prefetch((const char *)(p + i), _MM_HINT_T0);                                          \
+            _mm_prefetch((const char *)(p + n_out + i), _MM_HINT_T0);                                  \
+            _mm_prefetch((const char *)(p + 2 * n_out + i), _MM_HINT_T0);                              \
+            _mm_prefetch((const char *)(p + 3 * n_out + i), _MM_HINT_T0);                              \
             __m512d v0 = _mm512_loadu_pd(c0 + i), v1 = _mm512_loadu_pd(c1 + i);                        \
             __m512d v2 = _mm512_loadu_pd(c2 + i), v3 = _mm512_loadu_pd(c3 + i);                        \
             for (int c = 0; c < K; c++) {                                                              \
@@ -427,17 +448,6 @@ DLSWEEP_AVX512 static void transposed_product_avx512_##K(size_t n_out, size_t n_
             }                                                                                          \
         }                                                                                              \
         for (int c = 0; c < K; c++) _mm256_storeu_pd(back + j + c * n_in, sum4_512(a0[c], a1[c], a2[c], a3[c])); \
-    }                                                                                                  \
-    for (; j < n_in; j++) {                                                                            \
-        const double *col = w + j * n_out;                                                             \
-        __m512d a[K];                                                                                  \
-        for (int c = 0; c < K; c++) a[c] = _mm512_setzero_pd();                                        \
-        for (size_t i = 0; i < n_out; i += 8) {                                                        \
-            const __mmask8 m = n_out - i >= 8 ? 0xFF : tail;                                           \
-            __m512d v = _mm512_maskz_loadu_pd(m, col + i);                                             \
-            for (int c = 0; c < K; c++) a[c] = _mm512_fmadd_pd(v, _mm512_maskz_loadu_pd(m, delta + c * n_out + i), a[c]); \
-        }                                                                                              \
-        for (int c = 0; c < K; c++) back[j + c * n_in] = _mm512_reduce_add_pd(a[c]);                   \
     }                                                                                                  \
 }
 DEFINE_TRANSPOSED_512(1)
@@ -703,13 +713,13 @@ DLSWEEP_AVX512 static void thin_product_avx512_groups(size_t n_out, size_t n_in,
 }
 
 /// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G with J·G ≤ 24 accumulators; the first group asks for
-/// the next J columns' lines early.
+/// the lines of the J columns before j early (the walk goes from the last column to the first).
 DLSWEEP_AVX512_INLINE void transposed_rows_512(const int G, const int J, size_t n_out, size_t j, const double *w,
                                                const double *delta, size_t i, __mmask8 m, const int prefetch,
                                                __m512d acc[4][6]) {
     __m512d v[4];
     for (int q = 0; q < J; q++) {
-        if (prefetch) _mm_prefetch((const char *)(w + (j + J + q) * n_out + i), _MM_HINT_T0);
+        if (prefetch && j >= J) _mm_prefetch((const char *)(w + (j - J + q) * n_out + i), _MM_HINT_T0);
         v[q] = _mm512_maskz_loadu_pd(m, w + (j + q) * n_out + i);
     }
     for (int c = 0; c < G; c++) {
@@ -739,18 +749,20 @@ DLSWEEP_AVX512 static void transposed_product_avx512_groups(size_t n_out, size_t
     const int groups = column_groups(k, 6, sizes);
     const size_t full = n_out & ~(size_t)7;
     const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);
-    size_t j = 0;
-    for (; j + 4 <= n_in; j += 4) {
-        size_t c0 = 0;
-        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
-            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block_512(GS, 4, n_out, n_in, j, w, delta + c0 * n_out,
-                                                                 back + c0 * n_in, full, tail, g == 0))
-    }
-    for (; j < n_in; j++) {
+    // Columns [0, quads) in fours, the rest one by one, from the last to the first (TRAVERSAL).
+    const size_t quads = n_in & ~(size_t)3;
+    for (size_t j = n_in; j-- > quads;) {
         size_t c0 = 0;
         for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
             DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block_512(GS, 1, n_out, n_in, j, w, delta + c0 * n_out,
                                                                  back + c0 * n_in, full, tail, 0))
+    }
+    for (size_t j = quads; j > 0;) {
+        j -= 4;
+        size_t c0 = 0;
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], transposed_block_512(GS, 4, n_out, n_in, j, w, delta + c0 * n_out,
+                                                                 back + c0 * n_in, full, tail, g == 0))
     }
 }
 #endif

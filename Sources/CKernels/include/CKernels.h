@@ -7,6 +7,16 @@
 /// such thin shapes; these loops stream each column of W through L1 once per pass.
 /// The best version this CPU runs (AVX-512, AVX2+FMA, portable) is picked at run time.
 
+/// TRAVERSAL. A step runs the backward product down the layers, then the update with the
+/// forward product back up (GradientStep.swift), so the weights touched last by one pass are
+/// the first the next pass needs: the turnaround layers and whatever of their neighbours is
+/// still in L2. The update and forward product walk W's columns from the first to the last
+/// (their sums run over columns in that order); the backward product, whose columns are
+/// independent, walks them from the last to the first, so each pass starts where the previous
+/// one ended. The blocks of columns each version takes (fours, pairs, ones) are those of a
+/// forward walk, taken in reverse order: every column's sum is the same as in a forward walk,
+/// to the bit.
+
 /// back (n_in x k) = W^T delta (delta: n_out x k).
 void dlsweep_transposed_product(size_t n_out, size_t n_in, size_t k, const double *w,
                                 const double *delta, double *back);
