@@ -90,7 +90,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(
             name: "LinearAlgebraTests",
-            dependencies: ["LinearAlgebra", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["LinearAlgebra", "CKernels", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LinearProgramTests",

@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include <stdint.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -457,19 +458,42 @@ DEFINE_TRANSPOSED_512(4)
 DEFINE_TRANSPOSED_512(5)
 DEFINE_TRANSPOSED_512(6)
 
-// One block of 16 rows of W over the columns [j0, j1): -η Δ and the output rows stay in
-// registers, W's 16 rows are loaded, updated, stored and fed to the forward product at once.
+// `p + i` for a row offset i that may be negative (the first block of an aligned walk starts
+// before row 0; its lanes there are masked off and never touched), in integer arithmetic.
+#define DLSWEEP_AT(p, i) ((__typeof__(p))((uintptr_t)(p) + (uintptr_t)(intptr_t)(i) * sizeof(double)))
+
+/// The lanes of rows [s, s + 8) that lie in [0, n): which rows of a block exist.
+static inline __mmask8 row_mask(ptrdiff_t s, size_t n) {
+    const ptrdiff_t below = s < 0 ? -s : 0, above = (ptrdiff_t)n - s;
+    if (below >= 8 || above <= 0) return 0;
+    const unsigned high = above >= 8 ? 0xFFu : (1u << above) - 1;
+    return (__mmask8)((0xFFu << below) & high);
+}
+
+/// The rows W's first 64-byte line holds before row 0 (0…7) when every column starts at the
+/// same place in a line (n_out a multiple of 8), else 0. Swift's arrays put W's first element
+/// 48 bytes into a line: without this every 64-byte load and store of W would span two lines.
+static inline size_t misaligned_rows(const double *w, size_t n_out) {
+    return n_out % 8 == 0 ? ((uintptr_t)w / sizeof(double)) % 8 : 0;
+}
+
+// One block of 16 rows of W (from row i, which may be negative) over the columns [j0, j1): -η Δ
+// and the output rows stay in registers, W's 16 rows are loaded, updated, stored and fed to the
+// forward product at once. Each output row is a sum over the columns in order, whatever rows a
+// block holds: where the blocks start does not change the result.
 #define STEP_512_BLOCK(K, M0, M1)                                                                      \
     {                                                                                                  \
         __m512d d0[K], d1[K], o0[K], o1[K];                                                            \
         for (int c = 0; c < K; c++) {                                                                  \
-            d0[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(M0, delta + c * n_out + i));             \
-            d1[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(M1, delta + c * n_out + i + 8));         \
-            o0[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M0, out + c * n_out + i);    \
-            o1[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M1, out + c * n_out + i + 8);\
+            const double *dc = DLSWEEP_AT(delta + c * n_out, i);                                       \
+            double *oc = DLSWEEP_AT(out + c * n_out, i);                                               \
+            d0[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(M0, dc));                                \
+            d1[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(M1, dc + 8));                            \
+            o0[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M0, oc);                     \
+            o1[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M1, oc + 8);                 \
         }                                                                                              \
         for (size_t j = j0; j < j1; j++) {                                                             \
-            double *col = w + j * n_out + i;                                                           \
+            double *col = DLSWEEP_AT(w + j * n_out, i);                                                \
             _mm_prefetch((const char *)(col + 32), _MM_HINT_T0);                                       \
             _mm_prefetch((const char *)(col + 40), _MM_HINT_T0);                                       \
             __m512d v0 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M0, col));                        \
@@ -485,8 +509,9 @@ DEFINE_TRANSPOSED_512(6)
             }                                                                                          \
         }                                                                                              \
         for (int c = 0; c < K; c++) {                                                                  \
-            _mm512_mask_storeu_pd(out + c * n_out + i, M0, o0[c]);                                     \
-            _mm512_mask_storeu_pd(out + c * n_out + i + 8, M1, o1[c]);                                 \
+            double *oc = DLSWEEP_AT(out + c * n_out, i);                                               \
+            _mm512_mask_storeu_pd(oc, M0, o0[c]);                                                      \
+            _mm512_mask_storeu_pd(oc + 8, M1, o1[c]);                                                  \
         }                                                                                              \
     }
 
@@ -494,22 +519,27 @@ DEFINE_TRANSPOSED_512(6)
 #define DLSWEEP_STEP_PANEL 16
 #endif
 
+// The blocks start where W's 64-byte lines do (misaligned_rows), so no load or store of W spans
+// two lines: a masked first block, whole blocks, a masked last block.
 #define DEFINE_STEP_AND_FORWARD_512(K)                                                                 \
 DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in, double *restrict w,    \
                                                        const double *restrict delta, const double *restrict old_input, \
                                                        const double *restrict new_input, double decay, double eta, \
                                                        double *restrict out) {                         \
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);                         \
-    const size_t full = n_out & ~(size_t)15;                                                           \
-    const size_t rest = n_out - full;                                                                  \
-    const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);                               \
-    const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);                             \
+    const ptrdiff_t first = -(ptrdiff_t)misaligned_rows(w, n_out);                                     \
+    const ptrdiff_t whole = first < 0 ? first + 16 : 0;                                                \
+    const ptrdiff_t last = whole >= (ptrdiff_t)n_out ? whole                                           \
+                         : whole + (ptrdiff_t)((n_out - (size_t)whole) & ~(size_t)15);                 \
+    const __mmask8 h0 = row_mask(first, n_out), h1 = row_mask(first + 8, n_out);                       \
+    const __mmask8 t0 = row_mask(last, n_out), t1 = row_mask(last + 8, n_out);                         \
     if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; return; }                      \
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
-        size_t i = 0;                                                                                  \
-        for (; i < full; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                        \
-        if (rest) STEP_512_BLOCK(K, t0, t1)                                                            \
+        ptrdiff_t i = first;                                                                           \
+        if (first < 0) { STEP_512_BLOCK(K, h0, h1) i = whole; }                                        \
+        for (; i < last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                        \
+        if (last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, t0, t1)                                         \
     }                                                                                                  \
 }
 DEFINE_STEP_AND_FORWARD_512(1)

@@ -1,0 +1,77 @@
+import CKernels
+import LinearAlgebra
+import Testing
+
+/// The AVX-512 update and forward product start their row blocks where W's 64-byte lines
+/// start (Swift's arrays put a large matrix 48 bytes into a line), and the backward product
+/// walks W's columns from the last to the first. Neither may change a single bit: each output
+/// row of the forward product is a sum over the columns in order, and each column of the
+/// backward product is its own sum. So W placed at every offset within a line, and the Δ and
+/// output buffers at others, give the same bits as W at the start of a line.
+@Suite struct KernelAlignmentTests {
+    /// Row counts that are multiples of 8 (every column starts at the same place in a line, so
+    /// the blocks move) and two that are not; k over the specialized kernels and the groups.
+    static let shapes: [(rows: Int, columns: Int, k: Int)] =
+        [(8, 3, 1), (16, 5, 2), (24, 9, 3), (40, 17, 4), (400, 20, 5), (200, 33, 6), (48, 7, 13), (64, 6, 50),
+         (37, 11, 5), (9, 4, 2)]
+
+    /// `body` gets buffers of `count` doubles that start `offset` doubles into a 64-byte line.
+    static func withBuffer<R>(count: Int, offset: Int, _ body: (UnsafeMutablePointer<Double>) -> R) -> R {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (count + 8) * 8, alignment: 64)
+        defer { raw.deallocate() }
+        return body(raw.assumingMemoryBound(to: Double.self) + offset)
+    }
+
+    /// The fused step's new W and output, and Wᵀ Δ, with W at `offset` doubles into a line.
+    static func run(variant: ThinKernels.Variant, shape: (rows: Int, columns: Int, k: Int), offset: Int,
+                    w: Matrix, delta: Matrix, old: Matrix, new: Matrix) -> [Double] {
+        let (rows, columns, k) = shape
+        return withBuffer(count: rows * columns, offset: offset) { pw in
+            withBuffer(count: rows * k, offset: (offset * 3) % 8) { pd in
+                withBuffer(count: rows * k, offset: (offset * 5) % 8) { po in
+                    withBuffer(count: columns * k, offset: 7 - offset) { pb in
+                        pw.update(from: w.storage, count: w.count)
+                        pd.update(from: delta.storage, count: delta.count)
+                        dlsweep_transposed_product_variant(variant.rawValue, rows, columns, k, pw, pd, pb)
+                        let back = Array(UnsafeBufferPointer(start: pb, count: columns * k))
+                        old.storage.withUnsafeBufferPointer { po0 in
+                            new.storage.withUnsafeBufferPointer { pn in
+                                dlsweep_step_and_forward_variant(variant.rawValue, rows, columns, k, pw, pd,
+                                                                 po0.baseAddress, pn.baseAddress, 0.99, 0.01, po)
+                            }
+                        }
+                        return back + Array(UnsafeBufferPointer(start: pw, count: rows * columns))
+                            + Array(UnsafeBufferPointer(start: po, count: rows * k))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("every variant gives the same bits wherever W and the thin buffers start in a cache line",
+          arguments: ThinKernels.Variant.allCases.filter(\.isSupported), 0..<shapes.count)
+    func sameBits(variant: ThinKernels.Variant, index: Int) throws {
+        let shape = Self.shapes[index]
+        var rng = NormalGenerator(seed: UInt64(500 + index))
+        let w = rng.normalMatrix(rows: shape.rows, columns: shape.columns)
+        let delta = rng.normalMatrix(rows: shape.rows, columns: shape.k)
+        let old = rng.normalMatrix(rows: shape.columns, columns: shape.k)
+        let new = rng.normalMatrix(rows: shape.columns, columns: shape.k)
+        let aligned = Self.run(variant: variant, shape: shape, offset: 0, w: w, delta: delta, old: old, new: new)
+        for offset in 1..<8 {
+            let moved = Self.run(variant: variant, shape: shape, offset: offset, w: w, delta: delta, old: old, new: new)
+            #expect(moved.map(\.bitPattern) == aligned.map(\.bitPattern), "W \(offset) doubles into a line")
+        }
+        // And the results are the products, not merely stable.
+        let back = try Matrix(rows: shape.columns, columns: shape.k, columnMajor: Array(aligned.prefix(shape.columns * shape.k)))
+        let product = w.transposed * delta
+        #expect((back - product).frobeniusNorm <= 1e-13 * product.frobeniusNorm)
+        var expected = 0.99 * w - 0.01 * (delta * old.transposed)
+        let newW = try Matrix(rows: shape.rows, columns: shape.columns,
+                              columnMajor: Array(aligned[(shape.columns * shape.k)..<(shape.columns * shape.k + w.count)]))
+        #expect((newW - expected).frobeniusNorm <= 1e-13 * expected.frobeniusNorm)
+        expected = expected * new
+        let out = try Matrix(rows: shape.rows, columns: shape.k, columnMajor: Array(aligned.suffix(shape.rows * shape.k)))
+        #expect((out - expected).frobeniusNorm <= 1e-13 * expected.frobeniusNorm)
+    }
+}
