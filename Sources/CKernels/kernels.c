@@ -636,15 +636,16 @@ DEFINE_GRADIENT_NORM_512(6)
 #define DLSWEEP_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,fma"), always_inline)) static inline
 
 DLSWEEP_AVX512_INLINE void update_block_512(const int G, __mmask8 m0, __mmask8 m1, size_t n_out, size_t n_in,
-                                            size_t i, size_t j0, size_t j1, double *w, const double *delta,
+                                            ptrdiff_t i, size_t j0, size_t j1, double *w, const double *delta,
                                             const double *old, const int scale, __m512d vdecay, __m512d vneg) {
     __m512d d0[6], d1[6];
     for (int c = 0; c < G; c++) {
-        d0[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(m0, delta + c * n_out + i));
-        d1[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(m1, delta + c * n_out + i + 8));
+        const double *dc = DLSWEEP_AT(delta + c * n_out, i);
+        d0[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(m0, dc));
+        d1[c] = _mm512_mul_pd(vneg, _mm512_maskz_loadu_pd(m1, dc + 8));
     }
     for (size_t j = j0; j < j1; j++) {
-        double *col = w + j * n_out + i;
+        double *col = DLSWEEP_AT(w + j * n_out, i);
         if (scale) {  // as in the AVX2 update_block: W's rows two blocks on
             _mm_prefetch((const char *)(col + 32), _MM_HINT_T0);
             _mm_prefetch((const char *)(col + 40), _MM_HINT_T0);
@@ -662,15 +663,16 @@ DLSWEEP_AVX512_INLINE void update_block_512(const int G, __mmask8 m0, __mmask8 m
 }
 
 DLSWEEP_AVX512_INLINE void forward_block_512(const int G, __mmask8 m0, __mmask8 m1, size_t n_out, size_t n_in,
-                                             size_t i, size_t j0, size_t j1, const double *w, const double *x,
+                                             ptrdiff_t i, size_t j0, size_t j1, const double *w, const double *x,
                                              double *out, const int accumulate, const int prefetch) {
     __m512d o0[6], o1[6];
     for (int c = 0; c < G; c++) {
-        o0[c] = accumulate ? _mm512_maskz_loadu_pd(m0, out + c * n_out + i) : _mm512_setzero_pd();
-        o1[c] = accumulate ? _mm512_maskz_loadu_pd(m1, out + c * n_out + i + 8) : _mm512_setzero_pd();
+        const double *oc = DLSWEEP_AT(out + c * n_out, i);
+        o0[c] = accumulate ? _mm512_maskz_loadu_pd(m0, oc) : _mm512_setzero_pd();
+        o1[c] = accumulate ? _mm512_maskz_loadu_pd(m1, oc + 8) : _mm512_setzero_pd();
     }
     for (size_t j = j0; j < j1; j++) {
-        const double *col = w + j * n_out + i;
+        const double *col = DLSWEEP_AT(w + j * n_out, i);
         if (prefetch) {
             _mm_prefetch((const char *)(col + 32), _MM_HINT_T0);
             _mm_prefetch((const char *)(col + 40), _MM_HINT_T0);
@@ -683,13 +685,14 @@ DLSWEEP_AVX512_INLINE void forward_block_512(const int G, __mmask8 m0, __mmask8 
         }
     }
     for (int c = 0; c < G; c++) {
-        _mm512_mask_storeu_pd(out + c * n_out + i, m0, o0[c]);
-        _mm512_mask_storeu_pd(out + c * n_out + i + 8, m1, o1[c]);
+        double *oc = DLSWEEP_AT(out + c * n_out, i);
+        _mm512_mask_storeu_pd(oc, m0, o0[c]);
+        _mm512_mask_storeu_pd(oc + 8, m1, o1[c]);
     }
 }
 
 DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask8 m1, int groups, const int sizes[],
-                                          size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1, double *w,
+                                          size_t n_out, size_t n_in, ptrdiff_t i, size_t j0, size_t j1, double *w,
                                           const double *delta, const double *old_input, const double *x,
                                           __m512d vdecay, __m512d vneg, double *out) {
     size_t c0 = 0;
@@ -703,23 +706,29 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
                                                           out + c0 * n_out, j0 != 0, !update && g == 0))
 }
 
-/// The AVX2 `blocked_avx2` with 16-row blocks: the update and forward product, or W x alone.
+/// The AVX2 `blocked_avx2` with 16-row blocks starting where W's lines do (misaligned_rows): the
+/// update and forward product, or W x alone.
 DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_in, size_t k, double *w,
                                        const double *delta, const double *old_input, const double *x, double decay,
                                        double eta, double *out) {
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);
-    const size_t full = n_out & ~(size_t)15, rest = n_out - full;
-    const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);
-    const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);
+    const ptrdiff_t first = -(ptrdiff_t)misaligned_rows(w, n_out);
+    const ptrdiff_t whole = first < 0 ? first + 16 : 0;
+    const ptrdiff_t last = whole >= (ptrdiff_t)n_out ? whole : whole + (ptrdiff_t)((n_out - (size_t)whole) & ~(size_t)15);
+    const __mmask8 h0 = row_mask(first, n_out), h1 = row_mask(first + 8, n_out);
+    const __mmask8 t0 = row_mask(last, n_out), t1 = row_mask(last + 8, n_out);
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;
-        for (size_t i = 0; i < full; i += 16)
+        if (first < 0)
+            step_block_512(update, h0, h1, groups, sizes, n_out, n_in, first, j0, j1, w, delta, old_input, x, vdecay,
+                           vneg, out);
+        for (ptrdiff_t i = whole; i < last; i += 16)
             step_block_512(update, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
                            vneg, out);
-        if (rest)
-            step_block_512(update, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x, vdecay,
+        if (last < (ptrdiff_t)n_out)
+            step_block_512(update, t0, t1, groups, sizes, n_out, n_in, last, j0, j1, w, delta, old_input, x, vdecay,
                            vneg, out);
     }
 }
