@@ -88,32 +88,47 @@ static double update_rate(double *p, size_t n, int reps) {
 }
 
 // The kernel passes of one reduced step at the Figure 1 size (k = 5): Wᵀδ down W_5 … W_2,
-// then the fused update and forward product up W_2 … W_5. Seconds per step.
-static double step_seconds(int variant, int reps) {
+// then the fused update and forward product up W_2 … W_5. Seconds per step, and per pass of
+// each layer in `backward[l]`, `forward[l]` (l = 0 is W_2). The weights start `offset` doubles
+// into a 64-byte line and the thin buffers `thin_offset` (Swift's arrays: W 6, the thin ones
+// anywhere in 0, 2, 4, 6), each weight matrix at the same place in a page, as mmap gives them.
+static double step_seconds(int variant, int reps, size_t offset, size_t thin_offset, double backward[4],
+                           double forward[4]) {
     enum { K = 5, L = 4 };
     const size_t rows[L] = {400, 400, 400, 200}, cols[L] = {400, 400, 400, 400};
     double *w[L], *delta[L + 1], *fwd[L + 1], *next[L + 1];
+    double *blocks[3 * (L + 1) + L];
+    int count = 0;
     for (int l = 0; l <= L; l++) {
         size_t n = 400 * K;
-        delta[l] = aligned_alloc(64, n * 8); fwd[l] = aligned_alloc(64, n * 8); next[l] = aligned_alloc(64, n * 8);
+        delta[l] = (blocks[count++] = aligned_alloc(64, n * 8 + 64)) + thin_offset;
+        fwd[l] = (blocks[count++] = aligned_alloc(64, n * 8 + 64)) + thin_offset;
+        next[l] = (blocks[count++] = aligned_alloc(64, n * 8 + 64)) + thin_offset;
         for (size_t i = 0; i < n; i++) delta[l][i] = fwd[l][i] = next[l][i] = 1e-3 / (1 + i % 17);
     }
     for (int l = 0; l < L; l++) {
-        w[l] = aligned_alloc(64, rows[l] * cols[l] * 8);
+        w[l] = (blocks[count++] = aligned_alloc(4096, rows[l] * cols[l] * 8 + 4096)) + offset;
         for (size_t i = 0; i < rows[l] * cols[l]; i++) w[l][i] = 1.0 / (1 + i % 13);
     }
+    for (int l = 0; l < L; l++) backward[l] = forward[l] = 0;
     double t = 0;
     for (int r = -1; r < reps; r++) {
         if (r == 0) t = now();
-        for (int l = L - 1; l >= 0; l--)
+        for (int l = L - 1; l >= 0; l--) {
+            const double t0 = now();
             dlsweep_transposed_product_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], delta[l]);
-        for (int l = 0; l < L; l++)
+            if (r >= 0) backward[l] += now() - t0;
+        }
+        for (int l = 0; l < L; l++) {
+            const double t0 = now();
             dlsweep_step_and_forward_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], next[l],
                                              0.9999, 1e-6, next[l + 1]);
+            if (r >= 0) forward[l] += now() - t0;
+        }
     }
     t = now() - t;
-    for (int l = 0; l < L; l++) free(w[l]);
-    for (int l = 0; l <= L; l++) { free(delta[l]); free(fwd[l]); free(next[l]); }
+    for (int l = 0; l < L; l++) { backward[l] /= reps; forward[l] /= reps; }
+    for (int b = 0; b < count; b++) free(blocks[b]);
     return t / reps;
 }
 
@@ -145,13 +160,19 @@ int main(void) {
     double peaks[3] = {0, 0, 0};
     for (int v = 0; v < 3; v++) {
         if (!dlsweep_kernels_supports(v)) { printf("%-9s not supported by this CPU\n", variants[v]); continue; }
-        double tp, sf;
+        double tp, sf, back[4], fwd[4], swift_back[4], swift_fwd[4];
         kernel_seconds(v, 300, &tp, &sf);
-        const double step = step_seconds(v, 1000);
+        const double step = step_seconds(v, 1000, 0, 0, back, fwd);
+        const double swift = step_seconds(v, 1000, 6, 2, swift_back, swift_fwd);
         peaks[v] = dlsweep_fma_peak(v, 0.5);
         // 16.8 MFLOP a step at the Figure 1 size (an FMA counts 2).
         printf("%-9s step kernels %.3f ms (%.0f%% of its FMA peak)   per 400x400 layer: Wt.delta %.1f us, update+forward %.1f us\n",
                variants[v], 1e3 * step, 100 * 16.8e6 / step / peaks[v], 1e6 * tp, 1e6 * sf);
+        printf("%-9s   in the step, us:  Wt.delta W5 %.1f W4 %.1f W3 %.1f W2 %.1f   update+forward W2 %.1f W3 %.1f W4 %.1f W5 %.1f\n",
+               "", 1e6 * back[3], 1e6 * back[2], 1e6 * back[1], 1e6 * back[0], 1e6 * fwd[0], 1e6 * fwd[1], 1e6 * fwd[2],
+               1e6 * fwd[3]);
+        printf("%-9s   W 48 bytes into a line, the thin buffers 16 (as Swift's arrays place them): %.3f ms (%.2fx)\n",
+               "", 1e3 * swift, swift / step);
     }
     for (int v = 0; v < 3; v++)
         if (peaks[v] > 0)

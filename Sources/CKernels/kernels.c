@@ -268,7 +268,7 @@ DLSWEEP_AVX2_INLINE void transposed_block(const int G, const int J, size_t n_out
         for (int q = 0; q < J; q++) v[q] = _mm256_loadu_pd(w + (j + q) * n_out + i);
         // The next J columns' rows, one cache line per 8 rows (the streams run from L3 at
         // its bandwidth only with more requests in flight than the prefetchers make).
-        if (i % 8 == 0 && j >= J)
+        if (i % 8 == 0 && j >= (size_t)J)
             for (int q = 0; q < J; q++) _mm_prefetch((const char *)(w + (j - J + q) * n_out + i), _MM_HINT_T0);
         for (int c = 0; c < G; c++) {
             const __m256d d = _mm256_loadu_pd(delta + c * n_out + i);
@@ -758,7 +758,7 @@ DLSWEEP_AVX512_INLINE void transposed_rows_512(const int G, const int J, size_t 
                                                __m512d acc[4][6]) {
     __m512d v[4];
     for (int q = 0; q < J; q++) {
-        if (prefetch && j >= J) _mm_prefetch((const char *)(w + (j - J + q) * n_out + i), _MM_HINT_T0);
+        if (prefetch && j >= (size_t)J) _mm_prefetch((const char *)(w + (j - J + q) * n_out + i), _MM_HINT_T0);
         v[q] = _mm512_maskz_loadu_pd(m, w + (j + q) * n_out + i);
     }
     for (int c = 0; c < G; c++) {
