@@ -17,25 +17,7 @@ enum ReportColumns {
     /// A column's getter alone, in the order of `fields`: binding a row copies one closure per
     /// column, not the field and its setter too (the coordinator binds tens of thousands of
     /// rows a second).
-    enum Getter: Sendable {
-        case double(@Sendable (RunReport) -> Double?)
-        case int(@Sendable (RunReport) -> Int?)
-        case bool(@Sendable (RunReport) -> Bool?)
-        case perNoise(@Sendable (RunReport) -> [Double]?)
-        case name(@Sendable (RunReport) -> String?)
-        case none
-    }
-
-    static let getters: [Getter] = fields.map { field in
-        switch field.value {
-        case .double(let get, _): .double(get)
-        case .int(let get, _): .int(get)
-        case .bool(let get, _): .bool(get)
-        case .perNoise(let get, _): .perNoise(get)
-        case .name(let get, _, _): .name(get)
-        case .trajectory, .derived: .none
-        }
-    }
+    static let getters: [ReportField.Reader] = fields.map(\.reader)
 
     /// The per-noise columns, with their field's name (a row's count of values is checked).
     static let perNoise: [(name: String, get: @Sendable (RunReport) -> [Double]?)] = fields.compactMap { field in
@@ -86,7 +68,7 @@ enum ReportColumns {
                 byNoise.write(values, into: &scratch)
                 row.text(scratch)
             case .name(let get): row.text(get(r))
-            case .none: row.null()
+            case .trajectory, .derived: row.null()
             }
         }
     }

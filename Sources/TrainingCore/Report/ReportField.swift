@@ -113,6 +113,32 @@ public final class ReportField: Sendable {
         }
     }
 
+    /// The field's getter alone: what a reader of many reports keeps per field (the store's
+    /// columns, validation), since reading `value` copies the setter's closure too.
+    public enum Reader: Sendable {
+        case double(@Sendable (RunReport) -> Double?)
+        case int(@Sendable (RunReport) -> Int?)
+        case bool(@Sendable (RunReport) -> Bool?)
+        case perNoise(@Sendable (RunReport) -> [Double]?)
+        case name(@Sendable (RunReport) -> String?)
+        /// Read from `trajectory`.
+        case trajectory
+        /// Not carried (see `Value.derived`).
+        case derived
+    }
+
+    public var reader: Reader {
+        switch value {
+        case .double(let get, _): .double(get)
+        case .int(let get, _): .int(get)
+        case .bool(let get, _): .bool(get)
+        case .perNoise(let get, _): .perNoise(get)
+        case .name(let get, _, _): .name(get)
+        case .trajectory: .trajectory
+        case .derived: .derived
+        }
+    }
+
     /// When a model that reports the field must include it.
     public enum Presence: Sendable, Hashable {
         /// In every report.
@@ -173,7 +199,10 @@ public final class ReportField: Sendable {
 
 // Entries read and write the report through plain closures, not key paths: a key path applied
 // at run time costs a generic-metadata lookup per access, and a coordinator reads every field
-// of tens of thousands of reports a second.
+// of tens of thousands of reports a second. A required field's getter is written as returning
+// an optional (`{ $0.converged }` as `Getter<Bool?>`), so that the entry holds the literal
+// itself, with no captured context to retain at each read: converting a `Getter<Bool>` would
+// wrap it in a closure that captures it.
 extension ReportField {
     typealias Getter<T> = @Sendable (RunReport) -> T
     typealias Setter<T> = @Sendable (inout RunReport, T) -> Void
@@ -183,7 +212,8 @@ extension ReportField {
         { report, value in if let value { set(&report, value) } }
     }
 
-    static func double(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Double>, set: @escaping Setter<Double>,
+    @_disfavoredOverload  // an optional field's entry fits both: it is the other one's
+    static func double(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Double?>, set: @escaping Setter<Double>,
                        models: Set<ModelKind>, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
                        doc: String) -> ReportField {
         ReportField(name, column, tag: tag, .double(get: get, set: required(set)),
@@ -197,7 +227,8 @@ extension ReportField {
                     optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
     }
 
-    static func int(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Int>, set: @escaping Setter<Int>,
+    @_disfavoredOverload  // an optional field's entry fits both: it is the other one's
+    static func int(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Int?>, set: @escaping Setter<Int>,
                     models: Set<ModelKind>, rule: Rule, aggregate: Aggregate = .none, check: Check? = nil,
                     doc: String) -> ReportField {
         ReportField(name, column, tag: tag, .int(get: get, set: required(set)),
@@ -211,7 +242,8 @@ extension ReportField {
                     optional: true, models: models, presence: presence, rule: rule, aggregate: aggregate, check: check, doc: doc)
     }
 
-    static func bool(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Bool>, set: @escaping Setter<Bool>,
+    @_disfavoredOverload  // an optional field's entry fits both: it is the other one's
+    static func bool(_ name: String, _ column: String, tag: UInt8, get: @escaping Getter<Bool?>, set: @escaping Setter<Bool>,
                      models: Set<ModelKind>, aggregate: Aggregate = .none, check: Check? = nil, doc: String) -> ReportField {
         ReportField(name, column, tag: tag, .bool(get: get, set: required(set)),
                     optional: false, models: models, presence: .always, rule: .any, aggregate: aggregate, check: check, doc: doc)

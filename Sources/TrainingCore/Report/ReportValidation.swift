@@ -7,40 +7,126 @@ extension RunReport {
     public func fieldProblem(for spec: RunSpec) -> String? {
         let model = spec.kind
         let levels = spec.model.record.training.testNoise.count
-        guard let plan = Self.validationPlans[model] else { return nil }
-        for (field, applies) in plan.carried {
-            // One read of the field's value gives its presence and, when present, its range
-            // problem (each read copies the field's closures: tens of thousands a second).
-            let (present, range) = inspect(field, spec: spec, levels: levels)
-            guard applies else {
-                if present { return "\(field.name) in a \(model.rawValue) report (the model does not report it)" }
-                continue
+        let plan = ValidationPlan.of(model)
+        // Each probe read where the plan keeps it (a copy of a probe costs more than its read).
+        let fieldProblem: String? = plan.probes.withUnsafeBufferPointer { probes in
+            for index in probes.indices {
+                // One read of the field's value gives its presence and, when present, whether
+                // its range needs a closer look (the field itself is fetched only then).
+                let (present, suspect) = probes[index].read(self, spec: spec, levels: levels)
+                let position = probes[index].position
+                guard probes[index].applies else {
+                    if present { return "\(plan.fields[position].name) in a \(model.rawValue) report (the model does not report it)" }
+                    continue
+                }
+                switch (probes[index].presence, present) {
+                case (.always, false):
+                    return "\(plan.fields[position].name) missing from a \(model.rawValue) report"
+                case (.unlessDiverged, _) where present == diverged:
+                    let name = plan.fields[position].name
+                    return diverged ? "\(name) with a diverged run" : "\(name) missing from a \(model.rawValue) report"
+                case (.measuredUnlessDiverged, true) where diverged:
+                    return "\(plan.fields[position].name) with a diverged run"
+                default:
+                    break
+                }
+                if suspect, let problem = inspect(plan.fields[position], spec: spec, levels: levels).problem { return problem }
             }
-            switch (field.presence, present) {
-            case (.always, false):
-                return "\(field.name) missing from a \(model.rawValue) report"
-            case (.unlessDiverged, _) where present == diverged:
-                return diverged ? "\(field.name) with a diverged run" : "\(field.name) missing from a \(model.rawValue) report"
-            case (.measuredUnlessDiverged, true) where diverged:
-                return "\(field.name) with a diverged run"
-            default:
-                break
-            }
-            if let range { return range }
+            return nil
         }
-        for check in plan.checks {
-            if let problem = check(self, spec) { return problem }
+        if let fieldProblem { return fieldProblem }
+        for relation in plan.relations {
+            if let problem = relation.check(self, spec) { return problem }
         }
         return nil
     }
 
     /// Per model, worked out once (a coordinator checks tens of thousands of reports a second):
-    /// every carried field with whether the model reports it, and the relation checks that apply.
-    private static let validationPlans: [ModelKind: (carried: [(ReportField, Bool)], checks: [ReportField.Check])] =
-        Dictionary(uniqueKeysWithValues: ModelKind.allCases.map { model in
-            (model, (fields.filter(\.value.isCarried).map { ($0, $0.applies(to: model)) },
-                     fields.filter { $0.applies(to: model) }.compactMap(\.check)))
-        })
+    /// a probe for every carried field, and the relation checks that apply. The probes hold no
+    /// reference to their `ReportField` and the checks are not an array of closures (whose
+    /// elements Swift calls through a thunk that copies the whole report): reading a report
+    /// retains nothing.
+    private final class ValidationPlan: Sendable {
+        let fields: [ReportField]
+        let probes: [Probe]
+        let relations: [Relation]
+
+        init(_ model: ModelKind) {
+            let fields = RunReport.fields.filter(\.value.isCarried)
+            self.fields = fields
+            probes = fields.indices.map { Probe(fields[$0], position: $0, applies: fields[$0].applies(to: model)) }
+            relations = RunReport.fields.filter { $0.applies(to: model) }.compactMap { $0.check.map(Relation.init) }
+        }
+
+        private static let deepLinear = ValidationPlan(.deepLinear)
+        private static let diagonal = ValidationPlan(.diagonal)
+        private static let noop = ValidationPlan(.noop)
+        private static let sleep = ValidationPlan(.sleep)
+
+        static func of(_ model: ModelKind) -> ValidationPlan {
+            switch model {
+            case .deepLinear: deepLinear
+            case .diagonal: diagonal
+            case .noop: noop
+            case .sleep: sleep
+            }
+        }
+    }
+
+    /// A relation check of a field, as a stored property (called at its own abstraction).
+    private struct Relation: Sendable {
+        let check: ReportField.Check
+    }
+
+    /// How validation reads one carried field: its getter and the cheap part of its rule.
+    private struct Probe: Sendable {
+        let reader: ReportField.Reader
+        let rule: ReportField.Rule
+        /// A number at or above it, or zero where it must be positive, may break the rule.
+        let ceiling: Double
+        let positive: Bool
+        let position: Int
+        let applies: Bool
+        let presence: ReportField.Presence
+
+        init(_ field: ReportField, position: Int, applies: Bool) {
+            reader = field.reader
+            rule = field.rule
+            switch field.rule {
+            case .duration: (ceiling, positive) = (1e8, false)
+            case .positive: (ceiling, positive) = (.infinity, true)
+            default: (ceiling, positive) = (.infinity, false)
+            }
+            self.position = position
+            self.applies = applies
+            presence = field.presence
+        }
+
+        /// Whether the field is present, and whether its value may break its rule (then
+        /// `inspect` says how): a test every valid value passes but a few (a negative number
+        /// where any sign is allowed), and every value `inspect` refuses fails.
+        func read(_ report: RunReport, spec: RunSpec, levels: Int) -> (present: Bool, suspect: Bool) {
+            switch reader {
+            case .double(let get):
+                guard let value = get(report) else { return (false, false) }
+                return (true, !(value.isFinite && value >= 0 && value < ceiling) || positive && value == 0)
+            case .perNoise(let get):
+                guard let values = get(report) else { return (false, false) }
+                return (true, values.count != levels || !values.allSatisfy { $0.isFinite && $0 >= 0 })
+            case .int(let get):
+                guard let value = get(report) else { return (false, false) }
+                switch rule {
+                case .step: return (true, value < 0 || value > report.iterations)
+                case .count(let bound, _): return (true, value < 0 || value > bound(spec))
+                default: return (true, false)
+                }
+            case .bool(let get): return (get(report) != nil, false)
+            case .name(let get): return (get(report) != nil, false)
+            case .trajectory: return (!report.trajectory.isEmpty, false)
+            case .derived: return (true, false)
+            }
+        }
+    }
 
     /// Whether a carried field has a value (an empty trajectory is absent).
     public func isPresent(_ field: ReportField) -> Bool {
