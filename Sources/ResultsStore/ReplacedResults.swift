@@ -12,6 +12,7 @@ extension ResultsStore {
     /// task ids, in order: those tasks have no row any more and must run again.
     public func replaceUnverifiedRows(of workerID: String, reason: String, now: Date = Date()) throws -> [Int] {
         try checkFile()
+        stopTallyingHosts()
         return try wrap {
             try pool.write { db in
                 let columns = try db.columns(in: "results").map(\.name)

@@ -38,9 +38,12 @@ public final class ResultsStore: Sendable {
     private let identity: FileIdentity?
     /// Writes the test-noise keyed JSON of a row (the labels sorted once).
     private let byNoise: NoiseKeyedWriter
+    /// The per-host summary of every row, while this writer inserted them all; nil when the
+    /// store held rows when opened or some were moved out since (`countByHost` reads them).
+    private let hostTallies: Mutex<HostTallies?>
 
     private init(directory: String, path: String, plan: SweepPlan, meta: SweepMeta, pool: DatabasePool,
-                 lock: FolderLock?) {
+                 lock: FolderLock?, tallying: Bool = false) {
         self.directory = directory
         self.path = path
         self.planBox = Mutex(plan)
@@ -49,6 +52,12 @@ public final class ResultsStore: Sendable {
         self.lock = lock
         identity = FileIdentity(path: path)
         byNoise = NoiseKeyedWriter(testNoise: plan.configuration.testNoise)
+        hostTallies = Mutex(tallying ? HostTallies() : nil)
+    }
+
+    /// The rows changed other than by `record`: the per-host summary is read from them again.
+    func stopTallyingHosts() {
+        hostTallies.withLock { $0 = nil }
     }
 
     // MARK: Opening
@@ -86,7 +95,9 @@ public final class ResultsStore: Sendable {
                                                        storedFingerprint: meta.fingerprint, expected: plan.fingerprint)
             }
             let replayed = try replayRounds(pool, path: path, plan: plan)
-            return ResultsStore(directory: directory, path: path, plan: replayed, meta: meta, pool: pool, lock: lock)
+            let empty = try pool.read { db in try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM results)") ?? false }
+            return ResultsStore(directory: directory, path: path, plan: replayed, meta: meta, pool: pool, lock: lock,
+                                tallying: empty)
         }
     }
 
@@ -253,6 +264,13 @@ public final class ResultsStore: Sendable {
         }
         // What the coordinator learned about its workers: quarantines, replays (`PeerEvent`).
         migrator.registerMigration("v7-peer-events") { db in try PeerEvent.createTable(db) }
+        // No index on `host`: no query looks rows up by host (the per-host summary reads them
+        // all, and does so faster from the table than through the index), and keeping it
+        // cost every insert a search among equal keys (about a twentieth of a coordinator's
+        // time per result on no-op tasks).
+        migrator.registerMigration("v8-no-host-index") { db in
+            try db.execute(sql: "DROP INDEX IF EXISTS results_host")
+        }
         return migrator
     }
 
@@ -332,19 +350,34 @@ public final class ResultsStore: Sendable {
         let rows = try checkedRows(outcomes)
         try checkFile()
         do {
-            return try pool.write { db in
+            let inserted = try pool.write { db in
                 let statement = try db.cachedStatement(sql: Self.insertSQL)
                 var scratch: [UInt8] = []
                 scratch.reserveCapacity(256)
-                return try rows.map { row in
-                    try statement.executeRow(in: db) { bind(row, into: &$0, scratch: &scratch) }
+                // Each row's text bound in place, a NULL bound once (`RowBinder`).
+                let bindings = RowBindings(of: statement)
+                defer { bindings.finish() }
+                // By index: each outcome is read where the caller keeps it, not copied.
+                return try outcomes.indices.map { index in
+                    try statement.executeRow(in: db, bindings) {
+                        bind(outcomes[index], rows[index], into: &$0, scratch: &scratch)
+                    }
                     let inserted = db.changesCount == 1
-                    if inserted, let trajectory = row.trajectory {
+                    if inserted, let trajectory = rows[index].trajectory {
                         try db.cachedStatement(sql: StoredTrajectory.insertSQL).execute(arguments: trajectory)
                     }
                     return inserted
                 }
             }
+            hostTallies.withLock { tallies in
+                guard tallies != nil else { return }
+                for index in outcomes.indices where inserted[index] {
+                    let trainSeconds: Double? = if case .report(let report) = outcomes[index].result { report.trainSeconds } else { nil }
+                    tallies?.add(host: outcomes[index].host, trainSeconds: trainSeconds,
+                                 startedAt: outcomes[index].startedAt, finishedAt: outcomes[index].finishedAt)
+                }
+            }
+            return inserted
         } catch let error as DatabaseError {
             // Nothing of the transaction was kept; the caller still holds every outcome.
             throw ResultsStoreError.writeFailed(
@@ -370,10 +403,9 @@ public final class ResultsStore: Sendable {
         VALUES (\(Array(repeating: "?", count: insertColumns.count).joined(separator: ", ")))
         """
 
-    /// An outcome checked against the plan, with what its row shares with the other rows of
-    /// its cell (computed once per cell and batch).
+    /// What an outcome checked against the plan adds to it for its row: what the row shares
+    /// with the other rows of its cell (computed once per cell and batch), its trajectory's row.
     private struct CheckedRow {
-        var outcome: TaskOutcome
         var cell: CellColumns
         var trajectory: StatementArguments?
     }
@@ -424,23 +456,21 @@ public final class ResultsStore: Sendable {
                         taskID: task.id, reason: "\(values.count) values of \(name) for \(testNoise) test noise levels")
                 }
             }
-            return CheckedRow(outcome: outcome, cell: columns, trajectory: try StoredTrajectory.insertArguments(outcome))
+            return CheckedRow(cell: columns, trajectory: try StoredTrajectory.insertArguments(outcome))
         }
     }
 
     /// Binds the columns of `insertColumns`, in their order.
-    private func bind(_ row: CheckedRow, into binder: inout RowBinder, scratch: inout [UInt8]) {
-        let outcome = row.outcome
-        let task = outcome.task
-        binder.int(task.id)
-        binder.int(task.cell.index)
+    private func bind(_ outcome: TaskOutcome, _ row: CheckedRow, into binder: inout RowBinder, scratch: inout [UInt8]) {
+        binder.int(outcome.task.id)
+        binder.int(outcome.task.cell.index)
         for (column, value) in zip(AxisColumns.all, row.cell.axisValues) {
             // 0 when the cell has no such axis (the columns are NOT NULL).
             if column.isInteger { binder.int(value?.intValue ?? 0) } else { binder.real(value?.doubleValue ?? 0) }
         }
-        binder.int(task.trial)
-        binder.decimal(task.spec.seeds.problem)
-        binder.decimal(task.spec.seeds.training)
+        binder.int(outcome.task.trial)
+        binder.decimal(outcome.task.spec.seeds.problem)
+        binder.decimal(outcome.task.spec.seeds.training)
         switch outcome.result {
         case .report(let report):
             binder.text(TaskStatus.ok.rawValue)
@@ -548,9 +578,13 @@ public final class ResultsStore: Sendable {
         return (try found.map { try decode($0, context) }, total)
     }
 
-    /// Rows, failures and seconds per host, sorted by host.
+    /// Rows, failures and seconds per host, sorted by host. A writer that started from an empty
+    /// store answers from what it inserted (`HostTallies`); the wall seconds then are the exact
+    /// differences of the stored milliseconds, where the query's `julianday` rounds each to
+    /// about 1e-5 s.
     public func countByHost() throws -> [HostSummary] {
-        try wrap {
+        if let summaries = hostTallies.withLock({ $0?.summaries }) { return summaries }
+        return try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT host, COUNT(*) AS tasks, SUM(status = 'failed') AS failed,

@@ -41,6 +41,7 @@ extension ResultsStore {
     @discardableResult
     public func retryFailed(now: Date = Date()) throws -> Int {
         try checkFile()
+        stopTallyingHosts()
         return try wrap {
             try pool.write { db in
                 if !(try db.tableExists("retried_failures")) { try Self.createRetriedFailures(db) }

@@ -8,15 +8,38 @@ import TrainingCore
 /// outcome: no array of boxed values, no DateFormatter, no JSONEncoder per row (the
 /// coordinator inserts tens of thousands of rows a second). Numbers are written into a stack
 /// buffer and bound as text where the store keeps text (seeds, dates).
+///
+/// Text is copied into `arena`, which outlives the row's insert, and bound in place
+/// (`SQLITE_STATIC`): bound as transient, SQLite would allocate and copy each of a row's ten
+/// or so texts before the insert copies them again into the record. A text that does not fit
+/// in what is left of the arena is bound as transient.
+///
+/// A parameter that holds NULL from the row before is not bound again (bindings outlive
+/// `sqlite3_reset`): the fields a model does not report are NULL row after row, and binding a
+/// NULL costs as much as binding a number.
 struct RowBinder {
     private let handle: OpaquePointer
     private var index: Int32 = 0
     /// The first binding that failed (SQLite only refuses a binding it cannot hold: too big).
     private(set) var failure: Int32 = SQLITE_OK
+    private let arena: UnsafeMutableBufferPointer<UInt8>
+    private var used = 0
+    private let isNull: UnsafeMutableBufferPointer<Bool>
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    init(_ handle: OpaquePointer) {
+    /// - Parameters:
+    ///   - arena: memory for the row's text, alive and untouched until the row's
+    ///     `sqlite3_step` has returned (`RowBindings`).
+    ///   - isNull: per parameter (from 0), whether it holds NULL now; kept up to date.
+    init(_ handle: OpaquePointer, arena: UnsafeMutableBufferPointer<UInt8>, isNull: UnsafeMutableBufferPointer<Bool>) {
         self.handle = handle
+        self.arena = arena
+        self.isNull = isNull
+    }
+
+    /// Notes that parameter `index` (from 1) is about to hold a value.
+    private mutating func bound() {
+        if Int(index) <= isNull.count { isNull[Int(index) - 1] = false }
     }
 
     /// How many columns were bound so far.
@@ -28,6 +51,7 @@ struct RowBinder {
 
     mutating func int(_ value: Int) {
         index += 1
+        bound()
         check(sqlite3_bind_int64(handle, index, Int64(value)))
     }
 
@@ -45,18 +69,39 @@ struct RowBinder {
     mutating func real(_ value: Double?) {
         guard let value, !value.isNaN else { return null() }
         index += 1
+        bound()
         check(sqlite3_bind_double(handle, index, value))
     }
 
+    /// A string up to its first NUL byte, as SQLite reads a C string (what the store kept
+    /// before text was bound with its length).
     mutating func text(_ value: String?) {
-        guard let value else { return null() }
-        index += 1
-        check(sqlite3_bind_text(handle, index, value, -1, Self.transient))
+        guard var value else { return null() }
+        let bound: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            text(UnsafeBufferPointer(rebasing: bytes[..<end]))
+        }
+        if bound == nil {
+            value.makeContiguousUTF8()
+            text(value)
+        }
     }
 
-    /// UTF-8 bytes as TEXT (copied by SQLite before this returns).
+    /// UTF-8 bytes as TEXT (copied before this returns, into the arena or by SQLite).
     mutating func text(_ bytes: UnsafeBufferPointer<UInt8>) {
         index += 1
+        bound()
+        let count = bytes.count
+        if count <= arena.count - used, let base = arena.baseAddress {
+            let start = base + used
+            if let source = bytes.baseAddress, count > 0 { start.update(from: source, count: count) }
+            used += count
+            check(start.withMemoryRebound(to: CChar.self, capacity: max(count, 1)) {
+                // No destructor (SQLITE_STATIC): SQLite reads the bytes in place until rebound.
+                sqlite3_bind_text(handle, index, $0, Int32(count), nil)
+            })
+            return
+        }
         check(bytes.withMemoryRebound(to: CChar.self) {
             sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient)
         })
@@ -64,6 +109,10 @@ struct RowBinder {
 
     mutating func null() {
         index += 1
+        if Int(index) <= isNull.count {
+            if isNull[Int(index) - 1] { return }
+            isNull[Int(index) - 1] = true
+        }
         check(sqlite3_bind_null(handle, index))
     }
 
@@ -121,11 +170,15 @@ enum StoreDate {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
+    /// The milliseconds since 1970 the text of `date` shows (rounded down; non-finite as 0).
+    static func milliseconds(_ date: Date) -> Int64 {
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        return milliseconds.isFinite ? Int64(milliseconds) : 0
+    }
+
     /// Writes the 23 bytes of `date`'s text digit by digit (interpolation would allocate per field).
     static func write(_ date: Date, into bytes: UnsafeMutableBufferPointer<UInt8>) {
-        var milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
-        if !milliseconds.isFinite { milliseconds = 0 }
-        let total = Int64(milliseconds)
+        let total = milliseconds(date)
         let seconds = total >= 0 ? total / 1000 : (total - 999) / 1000
         let millis = Int(total - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -187,12 +240,36 @@ struct NoiseKeyedWriter: Sendable {
     }
 }
 
+/// The memory the rows of one transaction are bound from (`RowBinder`): an arena for their
+/// text and which parameters hold NULL. `bindings(of:)` starts with every parameter NULL, and
+/// `finish` leaves none pointing into the arena before it is freed.
+struct RowBindings {
+    let arena: UnsafeMutableBufferPointer<UInt8>
+    let isNull: UnsafeMutableBufferPointer<Bool>
+    private let statement: Statement
+
+    init(of statement: Statement, arenaBytes: Int = 16 << 10) {
+        self.statement = statement
+        sqlite3_clear_bindings(statement.sqliteStatement)
+        arena = .allocate(capacity: arenaBytes)
+        isNull = .allocate(capacity: Int(sqlite3_bind_parameter_count(statement.sqliteStatement)))
+        isNull.initialize(repeating: true)
+    }
+
+    func finish() {
+        sqlite3_clear_bindings(statement.sqliteStatement)
+        arena.deallocate()
+        isNull.deallocate()
+    }
+}
+
 extension Statement {
-    /// Binds a row with `bind` and runs this prepared statement (inside the caller's transaction).
-    func executeRow(in db: Database, _ bind: (inout RowBinder) -> Void) throws {
+    /// Binds a row with `bind` and runs this prepared statement (inside the caller's
+    /// transaction), from `bindings` (see `RowBinder`).
+    func executeRow(in db: Database, _ bindings: RowBindings, _ bind: (inout RowBinder) -> Void) throws {
         let handle = sqliteStatement
         sqlite3_reset(handle)
-        var binder = RowBinder(handle)
+        var binder = RowBinder(handle, arena: bindings.arena, isNull: bindings.isNull)
         bind(&binder)
         guard binder.failure == SQLITE_OK else { throw failure(binder.failure, db) }
         guard binder.count == Int(sqlite3_bind_parameter_count(handle)) else { throw failure(SQLITE_RANGE, db) }
