@@ -110,7 +110,7 @@ public struct CoordinatorCore: Sendable {
     /// Hellos refused at the connection limit (logged likewise).
     var refusedAtLimit = 0
     /// Results validated but not yet committed (`ResultRecorder.swift`).
-    var staged: [StagedResult] = []
+    var staged = StagedResults()
     var stagedIDs = Set<Int>()
     /// `staged[..<parkedCount]` no longer hold their worker's credit (they wait for their
     /// group, or the store is failing).

@@ -386,7 +386,7 @@ extension CoordinatorCore {
             task: task, attempt: attempt, workerID: worker, host: host,
             startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: Date(timeIntervalSince1970: finishedAt),
             result: outcome)
-        staged.append(StagedResult(outcome: record, worker: worker, peer: peer, seconds: max(0, finishedAt - startedAt)))
+        staged.append(consume record, StagedResult(worker: worker, peer: peer, seconds: max(0, finishedAt - startedAt)))
         stagedIDs.insert(task.id)
     }
 

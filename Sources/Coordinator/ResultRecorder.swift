@@ -22,13 +22,43 @@ public struct StoreFailure: Error, CustomStringConvertible, Sendable, Equatable 
     }
 }
 
-/// A checked result waiting for the next commit.
+/// What the coordinator needs of a staged result once it is committed.
 struct StagedResult: Sendable {
-    var outcome: TaskOutcome
     var worker: String?
     /// Where to send the acknowledgement once committed.
     var peer: [UInt8]?
     var seconds: Double
+}
+
+/// The checked results waiting for the next commit. Their outcomes are kept in an array of
+/// their own, which a commit hands to the store as it is: copying each outcome out of its
+/// staged result (its task with the whole spec, its report and strings) cost about as much as
+/// binding its row.
+struct StagedResults: Sendable {
+    /// `outcomes[i]` is the outcome of `items[i]`.
+    private(set) var outcomes: [TaskOutcome] = []
+    private(set) var items: [StagedResult] = []
+
+    var count: Int { items.count }
+    var isEmpty: Bool { items.isEmpty }
+    var indices: Range<Int> { items.indices }
+
+    subscript(index: Int) -> StagedResult { items[index] }
+
+    mutating func append(_ outcome: consuming TaskOutcome, _ item: StagedResult) {
+        outcomes.append(outcome)
+        items.append(item)
+    }
+
+    mutating func remove(at index: Int) {
+        outcomes.remove(at: index)
+        items.remove(at: index)
+    }
+
+    mutating func removeAll() {
+        outcomes.removeAll(keepingCapacity: true)
+        items.removeAll(keepingCapacity: true)
+    }
 }
 
 /// Result recording: validated results are committed in batches, and only then count.
@@ -53,7 +83,7 @@ extension CoordinatorCore {
             parkStaged(now: now)
             return
         }
-        emit(.commit(staged.map(\.outcome)))
+        emit(.commit(staged.outcomes))
     }
 
     /// When the staged group may be committed without filling up. Once the last commit carried
@@ -82,26 +112,26 @@ extension CoordinatorCore {
         lastCommit = now
         lastGroupSize = staged.count
         let batch = staged
-        staged.removeAll(keepingCapacity: true)
+        staged.removeAll()
         stagedIDs.removeAll(keepingCapacity: true)
         parkedCount = 0
         var workers = Set<String>()
         var acks: [[UInt8]: [Int]] = [:]
         // By index: each item read in place, not copied whole (its report, task and strings).
         for index in 0..<min(batch.count, inserted.count) {
-            let taskID = batch[index].outcome.task.id
+            let taskID = batch.outcomes[index].task.id
             let seconds = batch[index].seconds
             if inserted[index] {
                 recordedNow += 1
-                if case .failed(let reason) = batch[index].outcome.result {
+                if case .failed(let reason) = batch.outcomes[index].result {
                     count(.tasksFailed)
-                    log(.warning, "task \(taskID) failed on \(batch[index].outcome.host): \(reason)")
+                    log(.warning, "task \(taskID) failed on \(batch.outcomes[index].host): \(reason)")
                 }
             } else {
                 count(.duplicateResults)
             }
-            if dispatcher.complete(taskID, seconds: seconds, now: now), case .report = batch[index].outcome.result {
-                let cell = batch[index].outcome.task.cell.index
+            if dispatcher.complete(taskID, seconds: seconds, now: now), case .report = batch.outcomes[index].result {
+                let cell = batch.outcomes[index].task.cell.index
                 durations.record(cell: cell, seconds: seconds)
                 dispatcher.recordCost(cell: cell, seconds: seconds)
             }
@@ -110,7 +140,7 @@ extension CoordinatorCore {
         }
         for (peer, taskIDs) in acks { send(.ack(Ack(taskIDs: taskIDs)), to: peer) }
         if let verification {
-            queueReplays(zip(batch, inserted).compactMap { $1 ? $0.outcome : nil }, sample: verification, now: now)
+            queueReplays(zip(batch.outcomes, inserted).compactMap { $1 ? $0 : nil }, sample: verification, now: now)
         }
         if recovered {
             assignAll(now: now)  // the buffer may have been full: every worker may be waiting
@@ -163,7 +193,7 @@ extension CoordinatorCore {
         var workers = Set<String>()
         for index in parkedCount..<staged.count {
             guard let worker = staged[index].worker else { continue }
-            dispatcher.park(staged[index].outcome.task.id, from: worker, seconds: staged[index].seconds, now: now)
+            dispatcher.park(staged.outcomes[index].task.id, from: worker, seconds: staged[index].seconds, now: now)
             workers.insert(worker)
         }
         parkedCount = staged.count

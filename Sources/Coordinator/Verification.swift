@@ -125,7 +125,7 @@ extension CoordinatorCore {
         // Its results not yet committed go back to the queue with its leases.
         let mine = staged.indices.filter { staged[$0].worker == liar.worker }
         if !mine.isEmpty {
-            let taskIDs = mine.map { staged[$0].outcome.task.id }
+            let taskIDs = mine.map { staged.outcomes[$0].task.id }
             parkedCount -= mine.filter { $0 < parkedCount }.count
             for index in mine.reversed() { staged.remove(at: index) }
             for id in taskIDs { stagedIDs.remove(id) }
