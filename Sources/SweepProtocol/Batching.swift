@@ -71,8 +71,8 @@ public struct FrameBatcher: Sendable {
             w.int(taskID)
             w.int(attempt)
             w.append(specWithoutSeeds)
-            w.string(String(seeds.problem))
-            w.string(String(seeds.training))
+            w.decimal(seeds.problem)
+            w.decimal(seeds.training)
         }
     }
 

@@ -39,6 +39,23 @@ public struct WireWriter: Sendable {
         }
     }
 
+    /// `string(String(value))`, the digits written in place (a seed's text is a heap string,
+    /// made and freed per task).
+    mutating func decimal(_ value: UInt64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a UInt64 has at most 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var rest = value
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            u32(UInt32(buffer.count - start))
+            bytes.append(contentsOf: buffer[start...])
+        }
+    }
+
     /// u32 count, then the elements.
     mutating func doubles(_ values: [Double]) {
         u32(UInt32(truncatingIfNeeded: values.count))
@@ -110,104 +127,104 @@ public struct WireReader {
         .badBody(kind: kind, detail: "\(field): \(detail)")
     }
 
-    @inline(__always) private mutating func take(_ count: Int, _ field: String) throws(ProtocolError) -> Int {
-        guard count <= remaining else { throw fail(field, "needs \(count) byte(s), \(remaining) left") }
+    @inline(__always) private mutating func take(_ count: Int, _ field: @autoclosure () -> String) throws(ProtocolError) -> Int {
+        guard count <= remaining else { throw fail(field(), "needs \(count) byte(s), \(remaining) left") }
         let start = offset
         offset += count
         return start
     }
 
-    mutating func u8(_ field: String) throws(ProtocolError) -> UInt8 {
-        bytes[try take(1, field)]
+    mutating func u8(_ field: @autoclosure () -> String) throws(ProtocolError) -> UInt8 {
+        bytes[try take(1, field())]
     }
 
-    mutating func u32(_ field: String) throws(ProtocolError) -> UInt32 {
-        let start = try take(4, field)
+    mutating func u32(_ field: @autoclosure () -> String) throws(ProtocolError) -> UInt32 {
+        let start = try take(4, field())
         var value: UInt32 = 0
         for i in 0..<4 { value |= UInt32(bytes[start + i]) << (8 * i) }
         return value
     }
 
-    mutating func u64(_ field: String) throws(ProtocolError) -> UInt64 {
-        let start = try take(8, field)
+    mutating func u64(_ field: @autoclosure () -> String) throws(ProtocolError) -> UInt64 {
+        let start = try take(8, field())
         var value: UInt64 = 0
         for i in 0..<8 { value |= UInt64(bytes[start + i]) << (8 * i) }
         return value
     }
 
-    mutating func int(_ field: String) throws(ProtocolError) -> Int { Int(Int64(bitPattern: try u64(field))) }
+    mutating func int(_ field: @autoclosure () -> String) throws(ProtocolError) -> Int { Int(Int64(bitPattern: try u64(field()))) }
 
-    mutating func double(_ field: String) throws(ProtocolError) -> Double { Double(bitPattern: try u64(field)) }
+    mutating func double(_ field: @autoclosure () -> String) throws(ProtocolError) -> Double { Double(bitPattern: try u64(field())) }
 
-    mutating func bool(_ field: String) throws(ProtocolError) -> Bool {
-        switch try u8(field) {
+    mutating func bool(_ field: @autoclosure () -> String) throws(ProtocolError) -> Bool {
+        switch try u8(field()) {
         case 0: return false
         case 1: return true
-        case let other: throw fail(field, "a bool must be 0 or 1, got \(other)")
+        case let other: throw fail(field(), "a bool must be 0 or 1, got \(other)")
         }
     }
 
-    mutating func string(_ field: String) throws(ProtocolError) -> String {
-        let count = Int(try u32(field))
-        let start = try take(count, field)
+    mutating func string(_ field: @autoclosure () -> String) throws(ProtocolError) -> String {
+        let count = Int(try u32(field()))
+        let start = try take(count, field())
         guard let text = String(validating: bytes[start..<start + count], as: UTF8.self) else {
-            throw fail(field, "not UTF-8")
+            throw fail(field(), "not UTF-8")
         }
         return text
     }
 
     /// A list's count, checked against the bytes left (each element takes at least `minimum`).
-    mutating func count(_ field: String, minimum: Int) throws(ProtocolError) -> Int {
-        let count = Int(try u32(field))
+    mutating func count(_ field: @autoclosure () -> String, minimum: Int) throws(ProtocolError) -> Int {
+        let count = Int(try u32(field()))
         guard count * minimum <= remaining else {
-            throw fail(field, "\(count) element(s) cannot fit in the \(remaining) byte(s) left")
+            throw fail(field(), "\(count) element(s) cannot fit in the \(remaining) byte(s) left")
         }
         return count
     }
 
-    mutating func doubles(_ field: String) throws(ProtocolError) -> [Double] {
-        let count = try count(field, minimum: 8)
+    mutating func doubles(_ field: @autoclosure () -> String) throws(ProtocolError) -> [Double] {
+        let count = try count(field(), minimum: 8)
         var values: [Double] = []
         values.reserveCapacity(count)
-        for _ in 0..<count { values.append(try double(field)) }
+        for _ in 0..<count { values.append(try double(field())) }
         return values
     }
 
-    mutating func ints(_ field: String) throws(ProtocolError) -> [Int] {
-        let count = try count(field, minimum: 8)
+    mutating func ints(_ field: @autoclosure () -> String) throws(ProtocolError) -> [Int] {
+        let count = try count(field(), minimum: 8)
         var values: [Int] = []
         values.reserveCapacity(count)
-        for _ in 0..<count { values.append(try int(field)) }
+        for _ in 0..<count { values.append(try int(field())) }
         return values
     }
 
-    mutating func strings(_ field: String) throws(ProtocolError) -> [String] {
-        let count = try count(field, minimum: 4)
+    mutating func strings(_ field: @autoclosure () -> String) throws(ProtocolError) -> [String] {
+        let count = try count(field(), minimum: 4)
         var values: [String] = []
         values.reserveCapacity(count)
-        for _ in 0..<count { values.append(try string(field)) }
+        for _ in 0..<count { values.append(try string(field())) }
         return values
     }
 
     /// Whether an optional value follows (its presence byte).
-    mutating func present(_ field: String) throws(ProtocolError) -> Bool {
-        switch try u8(field) {
+    mutating func present(_ field: @autoclosure () -> String) throws(ProtocolError) -> Bool {
+        switch try u8(field()) {
         case 0: return false
         case 1: return true
-        case let other: throw fail(field, "a presence byte must be 0 or 1, got \(other)")
+        case let other: throw fail(field(), "a presence byte must be 0 or 1, got \(other)")
         }
     }
 
-    mutating func optionalInt(_ field: String) throws(ProtocolError) -> Int? {
-        try present(field) ? try int(field) : nil
+    mutating func optionalInt(_ field: @autoclosure () -> String) throws(ProtocolError) -> Int? {
+        try present(field()) ? try int(field()) : nil
     }
 
-    mutating func optionalDouble(_ field: String) throws(ProtocolError) -> Double? {
-        try present(field) ? try double(field) : nil
+    mutating func optionalDouble(_ field: @autoclosure () -> String) throws(ProtocolError) -> Double? {
+        try present(field()) ? try double(field()) : nil
     }
 
-    mutating func optionalString(_ field: String) throws(ProtocolError) -> String? {
-        try present(field) ? try string(field) : nil
+    mutating func optionalString(_ field: @autoclosure () -> String) throws(ProtocolError) -> String? {
+        try present(field()) ? try string(field()) : nil
     }
 
     mutating func skip(_ count: Int) { offset += min(count, remaining) }

@@ -129,7 +129,8 @@ extension RunReport {
                 try r.skipValue(of: type, "report.tag\(tag)")
                 continue
             }
-            let name = Self.wireNames[Int(tag)]
+            // The field's name, for an error only (a copy of it per value cost a retain).
+            var name: String { Self.wireNames[Int(tag)] }
             guard expected == type, let setter = known else {
                 throw r.fail(name, "type \(rawType), expected \(expected?.rawValue ?? 0)")
             }
