@@ -21,15 +21,7 @@ struct ProgressReporter {
     mutating func update(_ status: SweepStatus, force: Bool = false) {
         guard style != .none, force || status.updatedAt - lastDraw >= interval else { return }
         lastDraw = status.updatedAt
-        let eta = status.etaSeconds.map(Self.duration) ?? "--"
-        let hostCount = status.hosts.count
-        let alertText = status.alert.map { "  [\($0)]" } ?? ""
-        let counters = status.counters
-        let trouble = counters.failed + counters.rejected > 0
-            ? "  failed \(counters.failed), rejected \(counters.rejected)" : ""
-        let growing = status.adaptiveRound.map { " so far, adaptive round \($0): rounds add tasks" } ?? ""
-        let replays = status.replaysPending.map { $0 > 0 ? "  replays to check \($0)" : "" } ?? ""
-        let stats = "\(status.done)/\(status.tasks) (\(String(format: "%.1f", status.percent))%\(growing))  \(String(format: "%.1f", status.tasksPerSecond)) tasks/s  ETA \(eta)  workers \(status.workers) on \(hostCount) host\(hostCount == 1 ? "" : "s")\(replays)\(trouble)\(alertText)"
+        let stats = status.progressSummary
         if style == .bar {
             let width = 30
             let filled = status.tasks == 0 ? width : min(width, status.done * width / max(status.tasks, 1))
@@ -50,11 +42,30 @@ struct ProgressReporter {
         drewBar = false
     }
 
+    /// "1m05s", "2h03m", "--" for an unknown time.
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "--" }
         let s = Int(seconds.rounded())
         if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
         if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
         return "\(s)s"
+    }
+}
+
+extension SweepStatus {
+    /// The progress line's figures (after the bar or the `progress:` prefix): done of all, the
+    /// rate, the ETA, the workers and hosts, replays still to check, failures and refusals, and
+    /// an alert.
+    public var progressSummary: String {
+        let eta = etaSeconds.map(ProgressReporter.duration) ?? "--"
+        let hostCount = hosts.count
+        let alertText = alert.map { "  [\($0)]" } ?? ""
+        let trouble = counters.failed + counters.rejected > 0
+            ? "  failed \(counters.failed), rejected \(counters.rejected)" : ""
+        let growing = adaptiveRound.map { " so far, adaptive round \($0): rounds add tasks" } ?? ""
+        let replays = replaysPending.map { $0 > 0 ? "  replays to check \($0)" : "" } ?? ""
+        return "\(done)/\(tasks) (\(String(format: "%.1f", percent))%\(growing))  "
+            + "\(String(format: "%.1f", tasksPerSecond)) tasks/s  ETA \(eta)  "
+            + "workers \(workers) on \(hostCount) host\(hostCount == 1 ? "" : "s")\(replays)\(trouble)\(alertText)"
     }
 }

@@ -41,4 +41,21 @@ import Testing
         let json = try #require(try JSONSerialization.jsonObject(with: status.json()) as? [String: Any])
         #expect(json["etaSeconds"] == nil && json["alert"] as? String == "STORE FAILING")
     }
+
+    @Test("the progress line: figures, replays still to check only while a verifying sweep has some, failures")
+    func progressLine() {
+        var counters = WireCounters()
+        counters.tasksFailed = 1
+        counters.invalidResults = 2
+        func line(replays: Int?, counters: WireCounters = WireCounters(), alert: String? = nil) -> String {
+            SweepStatus(state: "running", sweep: "s", fingerprint: "f", tasks: 40, done: 30, startDone: 10, started: 100,
+                        now: 110, perWorker: [("a", 12), ("b", 8)], counters: counters, alert: alert,
+                        replaysPending: replays).progressSummary
+        }
+        #expect(line(replays: nil) == "30/40 (75.0%)  2.0 tasks/s  ETA 5s  workers 2 on 2 hosts")
+        #expect(line(replays: 0) == line(replays: nil))
+        #expect(line(replays: 3) == "30/40 (75.0%)  2.0 tasks/s  ETA 5s  workers 2 on 2 hosts  replays to check 3")
+        #expect(line(replays: 3, counters: counters, alert: "STORE FAILING")
+                == "30/40 (75.0%)  2.0 tasks/s  ETA 5s  workers 2 on 2 hosts  replays to check 3  failed 1, rejected 2  [STORE FAILING]")
+    }
 }
