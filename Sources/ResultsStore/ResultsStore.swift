@@ -347,6 +347,12 @@ public final class ResultsStore: Sendable {
     /// bursts); `result[i]` tells whether `outcomes[i]` inserted. Validates all before writing any.
     @discardableResult
     public func record(_ outcomes: [TaskOutcome]) throws -> [Bool] {
+        // Each outcome read in place, where the caller keeps it: a copy of one (its task with
+        // the whole spec, its report and strings) cost as much as binding a tenth of its row.
+        try outcomes.withUnsafeBufferPointer { try record(in: $0) }
+    }
+
+    private func record(in outcomes: UnsafeBufferPointer<TaskOutcome>) throws -> [Bool] {
         let rows = try checkedRows(outcomes)
         try checkFile()
         do {
@@ -357,10 +363,9 @@ public final class ResultsStore: Sendable {
                 // Each row's text bound in place, a NULL bound once (`RowBinder`).
                 let bindings = RowBindings(of: statement)
                 defer { bindings.finish() }
-                // By index: each outcome is read where the caller keeps it, not copied.
                 return try outcomes.indices.map { index in
                     try statement.executeRow(in: db, bindings) {
-                        bind(outcomes[index], rows[index], into: &$0, scratch: &scratch)
+                        bind(outcomes.baseAddress! + index, rows[index], into: &$0, scratch: &scratch)
                     }
                     let inserted = db.changesCount == 1
                     if inserted, let trajectory = rows[index].trajectory {
@@ -372,9 +377,10 @@ public final class ResultsStore: Sendable {
             hostTallies.withLock { tallies in
                 guard tallies != nil else { return }
                 for index in outcomes.indices where inserted[index] {
-                    let trainSeconds: Double? = if case .report(let report) = outcomes[index].result { report.trainSeconds } else { nil }
-                    tallies?.add(host: outcomes[index].host, trainSeconds: trainSeconds,
-                                 startedAt: outcomes[index].startedAt, finishedAt: outcomes[index].finishedAt)
+                    let outcome = outcomes.baseAddress! + index
+                    let trainSeconds: Double? = if case .report(let report) = outcome.pointee.result { report.trainSeconds } else { nil }
+                    tallies?.add(host: outcome.pointee.host, trainSeconds: trainSeconds,
+                                 startedAt: outcome.pointee.startedAt, finishedAt: outcome.pointee.finishedAt)
                 }
             }
             return inserted
@@ -423,55 +429,57 @@ public final class ResultsStore: Sendable {
 
     /// Every outcome checked (in the plan, of the right cell, as many per-noise values as test
     /// noise levels, a finite trajectory) before any is written.
-    private func checkedRows(_ outcomes: [TaskOutcome]) throws -> [CheckedRow] {
+    private func checkedRows(_ outcomes: UnsafeBufferPointer<TaskOutcome>) throws -> [CheckedRow] {
         let plan = self.plan
         let testNoise = plan.configuration.testNoise.count
         var cells: [Int: (SweepCell, CellColumns)] = [:]
-        return try outcomes.map { outcome in
-            let task = outcome.task
-            guard plan.contains(taskID: task.id) else {
-                throw ResultsStoreError.taskOutOfRange(taskID: task.id, taskCount: plan.taskCount)
+        return try outcomes.indices.map { index in
+            let outcome = outcomes.baseAddress! + index
+            let taskID = outcome.pointee.task.id
+            guard plan.contains(taskID: taskID) else {
+                throw ResultsStoreError.taskOutOfRange(taskID: taskID, taskCount: plan.taskCount)
             }
-            let position = plan.position(ofTask: task.id)
+            let position = plan.position(ofTask: taskID)
             let columns: CellColumns
-            if let (cell, known) = cells[position.cell], cell == task.cell {
+            if let (cell, known) = cells[position.cell], cell == outcome.pointee.task.cell {
                 columns = known
             } else {
                 let cell = plan.cells[position.cell]
-                guard task.cell == cell else {
+                guard outcome.pointee.task.cell == cell else {
                     throw ResultsStoreError.malformedOutcome(
-                        taskID: task.id, reason: "its cell (index \(task.cell.index)) is not the plan's cell \(cell.index) of that task")
+                        taskID: taskID, reason: "its cell (index \(outcome.pointee.task.cell.index)) is not the plan's cell \(cell.index) of that task")
                 }
                 columns = try CellColumns(cell)
                 cells[position.cell] = (cell, columns)
             }
-            guard task.trial == position.trial else {
+            guard outcome.pointee.task.trial == position.trial else {
                 throw ResultsStoreError.malformedOutcome(
-                    taskID: task.id, reason: "its trial \(task.trial) is not the plan's trial \(position.trial) of that task")
+                    taskID: taskID, reason: "its trial \(outcome.pointee.task.trial) is not the plan's trial \(position.trial) of that task")
             }
-            if case .report(let report) = outcome.result {
+            if case .report(let report) = outcome.pointee.result {
                 for (name, get) in ReportColumns.perNoise {
                     guard let values = get(report), values.count != testNoise else { continue }
                     throw ResultsStoreError.malformedOutcome(
-                        taskID: task.id, reason: "\(values.count) values of \(name) for \(testNoise) test noise levels")
+                        taskID: taskID, reason: "\(values.count) values of \(name) for \(testNoise) test noise levels")
                 }
+                return CheckedRow(cell: columns, trajectory: try StoredTrajectory.insertArguments(taskID: taskID, report: report))
             }
-            return CheckedRow(cell: columns, trajectory: try StoredTrajectory.insertArguments(outcome))
+            return CheckedRow(cell: columns, trajectory: nil)
         }
     }
 
     /// Binds the columns of `insertColumns`, in their order.
-    private func bind(_ outcome: TaskOutcome, _ row: CheckedRow, into binder: inout RowBinder, scratch: inout [UInt8]) {
-        binder.int(outcome.task.id)
-        binder.int(outcome.task.cell.index)
+    private func bind(_ outcome: UnsafePointer<TaskOutcome>, _ row: CheckedRow, into binder: inout RowBinder, scratch: inout [UInt8]) {
+        binder.int(outcome.pointee.task.id)
+        binder.int(outcome.pointee.task.cell.index)
         for (column, value) in zip(AxisColumns.all, row.cell.axisValues) {
             // 0 when the cell has no such axis (the columns are NOT NULL).
             if column.isInteger { binder.int(value?.intValue ?? 0) } else { binder.real(value?.doubleValue ?? 0) }
         }
-        binder.int(outcome.task.trial)
-        binder.decimal(outcome.task.spec.seeds.problem)
-        binder.decimal(outcome.task.spec.seeds.training)
-        switch outcome.result {
+        binder.int(outcome.pointee.task.trial)
+        binder.decimal(outcome.pointee.task.spec.seeds.problem)
+        binder.decimal(outcome.pointee.task.spec.seeds.training)
+        switch outcome.pointee.result {
         case .report(let report):
             binder.text(TaskStatus.ok.rawValue)
             bindProvenance(outcome, into: &binder)
@@ -486,12 +494,12 @@ public final class ResultsStore: Sendable {
         binder.text(row.cell.axes)
     }
 
-    private func bindProvenance(_ outcome: TaskOutcome, into binder: inout RowBinder) {
-        binder.int(outcome.attempt)
-        binder.text(outcome.workerID)
-        binder.text(outcome.host)
-        binder.date(outcome.startedAt)
-        binder.date(outcome.finishedAt)
+    private func bindProvenance(_ outcome: UnsafePointer<TaskOutcome>, into binder: inout RowBinder) {
+        binder.int(outcome.pointee.attempt)
+        binder.text(outcome.pointee.workerID)
+        binder.text(outcome.pointee.host)
+        binder.date(outcome.pointee.startedAt)
+        binder.date(outcome.pointee.finishedAt)
     }
 
     /// Throws `fileDeleted` or `fileReplaced` when `results.sqlite` is no longer the file this

@@ -21,15 +21,15 @@ public struct StoredTrajectory: Sendable, Hashable {
 
     static let insertSQL = "INSERT OR IGNORE INTO trajectories (task_id, points) VALUES (?, ?)"
 
-    /// The row of `outcome`'s trajectory; nil without one. Every value must be finite (the
+    /// The row of the trajectory of task `taskID`'s report; nil without one. Every value must be finite (the
     /// coordinator checked the ranges; the store refuses what JSON could not hold).
-    static func insertArguments(_ outcome: TaskOutcome) throws -> StatementArguments? {
-        guard case .report(let report) = outcome.result, !report.trajectory.isEmpty else { return nil }
+    static func insertArguments(taskID: Int, report: RunReport) throws -> StatementArguments? {
+        guard !report.trajectory.isEmpty else { return nil }
         guard report.trajectory.allSatisfy(\.isFinite) else {
-            throw ResultsStoreError.malformedOutcome(taskID: outcome.task.id, reason: "a trajectory point is not finite")
+            throw ResultsStoreError.malformedOutcome(taskID: taskID, reason: "a trajectory point is not finite")
         }
         let data = try JSONEncoder().encode(Columns(report.trajectory))
-        return [outcome.task.id, String(decoding: data, as: UTF8.self)]
+        return [taskID, String(decoding: data, as: UTF8.self)]
     }
 
     /// The stored form: one array per metric, so a point costs its numbers, not its key names.
