@@ -376,9 +376,10 @@ public struct Dispatcher: Sendable {
         costs?.completed(task: taskID)
         if let owner = holder.removeValue(forKey: taskID) { delivered(taskID, by: owner, seconds: seconds, now: now) }
         dispatches[taskID] = nil
-        failures[taskID] = nil
-        failedOn[taskID] = nil
-        dispatchedTo[taskID] = nil
+        // Mostly empty: a removal from an empty dictionary still hashes its key.
+        if !failures.isEmpty { failures[taskID] = nil }
+        if !failedOn.isEmpty { failedOn[taskID] = nil }
+        if !dispatchedTo.isEmpty { dispatchedTo[taskID] = nil }
         return true
     }
 

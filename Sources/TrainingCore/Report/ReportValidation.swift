@@ -8,33 +8,29 @@ extension RunReport {
         let model = spec.kind
         let levels = spec.model.record.training.testNoise.count
         let plan = ValidationPlan.of(model)
-        // Each probe read where the plan keeps it (a copy of a probe costs more than its read).
-        let fieldProblem: String? = plan.probes.withUnsafeBufferPointer { probes in
-            for index in probes.indices {
-                // One read of the field's value gives its presence and, when present, whether
-                // its range needs a closer look (the field itself is fetched only then).
-                let (present, suspect) = probes[index].read(self, spec: spec, levels: levels)
-                let position = probes[index].position
-                guard probes[index].applies else {
-                    if present { return "\(plan.fields[position].name) in a \(model.rawValue) report (the model does not report it)" }
-                    continue
-                }
-                switch (probes[index].presence, present) {
-                case (.always, false):
-                    return "\(plan.fields[position].name) missing from a \(model.rawValue) report"
-                case (.unlessDiverged, _) where present == diverged:
-                    let name = plan.fields[position].name
-                    return diverged ? "\(name) with a diverged run" : "\(name) missing from a \(model.rawValue) report"
-                case (.measuredUnlessDiverged, true) where diverged:
-                    return "\(plan.fields[position].name) with a diverged run"
-                default:
-                    break
-                }
-                if suspect, let problem = inspect(plan.fields[position], spec: spec, levels: levels).problem { return problem }
+        for index in plan.probes.indices {
+            let probe = plan.probes[index]
+            // One read of the field's value gives its presence and, when present, whether its
+            // range needs a closer look (the field itself is fetched only then).
+            let (present, suspect) = probe.read(plan.readers[index], limit: plan.limits[index], of: self, spec: spec,
+                                                levels: levels)
+            guard probe.applies else {
+                if present { return "\(plan.fields[index].name) in a \(model.rawValue) report (the model does not report it)" }
+                continue
             }
-            return nil
+            switch (probe.presence, present) {
+            case (.always, false):
+                return "\(plan.fields[index].name) missing from a \(model.rawValue) report"
+            case (.unlessDiverged, _) where present == diverged:
+                let name = plan.fields[index].name
+                return diverged ? "\(name) with a diverged run" : "\(name) missing from a \(model.rawValue) report"
+            case (.measuredUnlessDiverged, true) where diverged:
+                return "\(plan.fields[index].name) with a diverged run"
+            default:
+                break
+            }
+            if suspect, let problem = inspect(plan.fields[index], spec: spec, levels: levels).problem { return problem }
         }
-        if let fieldProblem { return fieldProblem }
         for relation in plan.relations {
             if let problem = relation.check(self, spec) { return problem }
         }
@@ -42,19 +38,27 @@ extension RunReport {
     }
 
     /// Per model, worked out once (a coordinator checks tens of thousands of reports a second):
-    /// a probe for every carried field, and the relation checks that apply. The probes hold no
-    /// reference to their `ReportField` and the checks are not an array of closures (whose
-    /// elements Swift calls through a thunk that copies the whole report): reading a report
-    /// retains nothing.
+    /// for every carried field a probe and its getter, and the relation checks that apply. The
+    /// probes hold plain values (copying a probe that held a closure or a `ReportField` cost
+    /// more than reading the field), and the checks are not an array of closures (whose
+    /// elements Swift calls through a thunk that copies the whole report).
     private final class ValidationPlan: Sendable {
+        /// The carried fields; `probes[i]` and `readers[i]` are those of `fields[i]`.
         let fields: [ReportField]
         let probes: [Probe]
+        let readers: [ReportField.Reader]
+        /// The spec's bound of a `.count` field (`Rule.count`).
+        let limits: [Limit]
         let relations: [Relation]
 
         init(_ model: ModelKind) {
             let fields = RunReport.fields.filter(\.value.isCarried)
             self.fields = fields
-            probes = fields.indices.map { Probe(fields[$0], position: $0, applies: fields[$0].applies(to: model)) }
+            probes = fields.map { Probe($0, applies: $0.applies(to: model)) }
+            readers = fields.map(\.reader)
+            limits = fields.map { field in
+                if case .count(let limit, _) = field.rule { Limit(of: limit) } else { Limit { _ in .max } }
+            }
             relations = RunReport.fields.filter { $0.applies(to: model) }.compactMap { $0.check.map(Relation.init) }
         }
 
@@ -78,34 +82,48 @@ extension RunReport {
         let check: ReportField.Check
     }
 
-    /// How validation reads one carried field: its getter and the cheap part of its rule.
+    /// A count's bound from the spec (`Rule.count`), likewise.
+    private struct Limit: Sendable {
+        let of: @Sendable (RunSpec) -> Int
+    }
+
+    /// What validation needs of one carried field besides its getter and limit, as plain values: whether
+    /// the model reports it, when it must be there, and the cheap part of its rule.
     private struct Probe: Sendable {
-        let reader: ReportField.Reader
-        let rule: ReportField.Rule
+        let applies: Bool
+        let presence: ReportField.Presence
         /// A number at or above it, or zero where it must be positive, may break the rule.
         let ceiling: Double
         let positive: Bool
-        let position: Int
-        let applies: Bool
-        let presence: ReportField.Presence
+        /// An integer's bound: a step of the run, or a count the spec bounds (`Rule.count`).
+        let bound: Bound
 
-        init(_ field: ReportField, position: Int, applies: Bool) {
-            reader = field.reader
-            rule = field.rule
+        enum Bound {
+            case none, step
+            /// Up to the field's `Rule.count` limit of the spec (`ValidationPlan.limits`).
+            case count
+        }
+
+        init(_ field: ReportField, applies: Bool) {
+            self.applies = applies
+            presence = field.presence
             switch field.rule {
             case .duration: (ceiling, positive) = (1e8, false)
             case .positive: (ceiling, positive) = (.infinity, true)
             default: (ceiling, positive) = (.infinity, false)
             }
-            self.position = position
-            self.applies = applies
-            presence = field.presence
+            switch field.rule {
+            case .step: bound = .step
+            case .count: bound = .count
+            default: bound = .none
+            }
         }
 
         /// Whether the field is present, and whether its value may break its rule (then
         /// `inspect` says how): a test every valid value passes but a few (a negative number
         /// where any sign is allowed), and every value `inspect` refuses fails.
-        func read(_ report: RunReport, spec: RunSpec, levels: Int) -> (present: Bool, suspect: Bool) {
+        func read(_ reader: ReportField.Reader, limit: Limit, of report: RunReport, spec: RunSpec,
+                  levels: Int) -> (present: Bool, suspect: Bool) {
             switch reader {
             case .double(let get):
                 guard let value = get(report) else { return (false, false) }
@@ -115,10 +133,10 @@ extension RunReport {
                 return (true, values.count != levels || !values.allSatisfy { $0.isFinite && $0 >= 0 })
             case .int(let get):
                 guard let value = get(report) else { return (false, false) }
-                switch rule {
+                switch bound {
                 case .step: return (true, value < 0 || value > report.iterations)
-                case .count(let bound, _): return (true, value < 0 || value > bound(spec))
-                default: return (true, false)
+                case .count: return (true, value < 0 || value > limit.of(spec))
+                case .none: return (true, false)
                 }
             case .bool(let get): return (get(report) != nil, false)
             case .name(let get): return (get(report) != nil, false)
