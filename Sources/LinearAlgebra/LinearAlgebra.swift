@@ -1,5 +1,8 @@
 import CBLAS
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Thin wrappers over the CBLAS calls the training core needs.
 public enum BLAS {
@@ -7,6 +10,17 @@ public enum BLAS {
     /// layout for sweeps (many small independent problems).
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// Ends OpenBLAS's idle server threads. OpenBLAS starts a thread for every core but one when it is
+    /// loaded, and each spins (`sched_yield`) for about 0.1 s of CPU before it sleeps: a process
+    /// that does no linear algebra, one that only coordinates, paid that for nothing (about
+    /// 1 µs of coordinator CPU per task of a 100,000-task `bench dispatch` on 2 cores). A later
+    /// multi-threaded call starts them again. Looked up by name: with a BLAS other than
+    /// OpenBLAS's pthreads build, nothing happens.
+    public static func stopIdleThreads() {
+        guard let symbol = dlsym(nil, "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
     }
 
     /// The name of the kernels OpenBLAS chose for this CPU (or `OPENBLAS_CORETYPE`), e.g. "Haswell".

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import LinearAlgebra
 import Logging
 import Synchronization
 import SweepConfig
@@ -80,6 +81,7 @@ struct BenchCoordinatorCommand: ParsableCommand {
         options.progress = .none
         options.heartbeatInterval = heartbeat
         options.workerTimeout = workerTimeout
+        BLAS.stopIdleThreads()  // this process coordinates; its workers train
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let rssPlanned = MemoryUsage.residentBytes()
         if dryRun {

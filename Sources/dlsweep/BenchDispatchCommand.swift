@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import LinearAlgebra
 import Logging
 import SweepConfig
 
@@ -112,6 +113,7 @@ struct LocalBenchSweep {
         options.progress = .none
         options.workerTimeout = 60
         options.maxPrefetch = max(options.maxPrefetch, prefetch)
+        BLAS.stopIdleThreads()  // this process coordinates; its workers train
         let coordinator = try Coordinator(configuration: configuration, options: options, logger: logger)
         let pool = try (0..<workers).map { try spawnWorker(index: $0, endpoint: coordinator.endpoint) }
         let before = CPUTime.process()

@@ -1,6 +1,7 @@
 public import ArgumentParser
 public import Coordinator
 import Foundation
+import LinearAlgebra
 import LiveView
 import Logging
 import ResultsStore
@@ -169,6 +170,7 @@ struct CoordinatorCommand: ParsableCommand {
                 secretKey: try KeyFiles.readPair(curveKey).secretKey,
                 authorizedKeys: try KeyFiles.readAuthorizedKeys(authorizedKeys))
         }
+        BLAS.stopIdleThreads()  // this process coordinates; its workers train
         let coordinator = try explainingOverrides(configuration, outDirectory: options.outDirectory) {
             try Coordinator(configuration: configuration, options: options, logger: logger)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import LinearAlgebra
 import Logging
 import SweepConfig
 
@@ -36,6 +37,7 @@ struct RunCommand: ParsableCommand {
         try service.preflight(configuration, outDirectory: options.outDirectory)
         // A safety net behind the restarts below: never wait forever for workers that are gone.
         options.stopWithoutWorkers = max(60, 6 * options.workerTimeout)
+        BLAS.stopIdleThreads()  // this process coordinates; its workers train
         let coordinator = try explainingOverrides(configuration, outDirectory: options.outDirectory) {
             try Coordinator(configuration: configuration, options: options, logger: logger)
         }
