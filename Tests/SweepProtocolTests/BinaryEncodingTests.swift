@@ -136,6 +136,14 @@ import TrainingCore
         #expect(try Message.decodeAll(cell.frames()[0]) == [.task(TaskAssignment(sweep: "s", taskID: 7009, attempt: 7010, spec: seeded))])
     }
 
+    @Test("strings come back as sent: ASCII, non-ASCII UTF-8 and a NUL byte alike")
+    func stringsRoundTrip() throws {
+        for reason in ["plain ascii", "λ = 0.1 — ümlaut, 数値", "before\u{0}after", ""] {
+            let message = Message.taskFailed(TaskFailure(sweep: "s", taskID: 3, attempt: 1, reason: reason))
+            #expect(try Message.decode(message.encoded()) == message)
+        }
+    }
+
     @Test("batches past the frame limit split into several frames, in order")
     func batchesSplit() throws {
         let reason = String(repeating: "x", count: 1 << 20)
