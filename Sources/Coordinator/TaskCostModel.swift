@@ -36,7 +36,11 @@ public struct TaskCostModel: Sendable {
     private var open: [Int] = []
     /// Tasks of each cell without a row yet.
     private var remaining: [Int32]
-    private var measured: [Int: (seconds: Double, count: Int)] = [:]
+    /// Per cell, the seconds and the count of its measured tasks (count 0: not measured yet).
+    /// Arrays, not a dictionary keyed by cell: the dispatcher asks a cell's cost for every task
+    /// it hands out, and each lookup hashed the cell.
+    private var measuredSecondsOf: [Double]
+    private var measuredCountOf: [Int]
     private var measuredSeconds = 0.0, measuredPrior = 0.0, measuredCount = 0
     /// Σ remaining × prior over the cells not measured, Σ remaining × mean over the others.
     private var unmeasuredRemainingPrior = 0.0
@@ -55,6 +59,8 @@ public struct TaskCostModel: Sendable {
         order = (0..<cells).sorted { (priors[$0], $1) > (priors[$1], $0) }.map { Int32($0) }
         handedOut = [Int32](repeating: 0, count: cells)
         remaining = [Int32](repeating: Int32(clamping: plan.trials), count: cells)
+        measuredSecondsOf = [Double](repeating: 0, count: cells)
+        measuredCountOf = [Int](repeating: 0, count: cells)
         if done.setCount > 0 {  // a resumed sweep
             for task in 0..<done.count where done[task] {
                 if task < orderedTaskCount { remaining[task / trials] -= 1 } else { doneBeyond += 1 }
@@ -122,7 +128,10 @@ public struct TaskCostModel: Sendable {
     public mutating func next(available: (Int) -> Bool) -> Int? {
         while true {
             var best = -1, bestCost = -Double.infinity
-            for (i, cell) in open.enumerated() where cost(cell) > bestCost { (best, bestCost) = (i, cost(cell)) }
+            for (i, cell) in open.enumerated() {
+                let c = cost(cell)
+                if c > bestCost { (best, bestCost) = (i, c) }
+            }
             if cursor < order.count, cost(Int(order[cursor])) > bestCost {
                 open.append(Int(order[cursor]))
                 cursor += 1
@@ -148,7 +157,8 @@ public struct TaskCostModel: Sendable {
 
     /// The current estimate in seconds once anything is measured (before, the prior orders alone).
     private func cost(_ cell: Int) -> Double {
-        if let m = measured[cell] { return m.seconds / Double(m.count) }
+        let count = measuredCountOf[cell]
+        if count > 0 { return measuredSecondsOf[cell] / Double(count) }
         return prior[cell] * calibration
     }
 
@@ -160,8 +170,8 @@ public struct TaskCostModel: Sendable {
         let cell = task / trials
         guard remaining[cell] > 0 else { return }
         remaining[cell] -= 1
-        if let m = measured[cell] {
-            measuredRemainingSeconds -= m.seconds / Double(m.count)
+        if measuredCountOf[cell] > 0 {
+            measuredRemainingSeconds -= measuredSecondsOf[cell] / Double(measuredCountOf[cell])
         } else {
             unmeasuredRemainingPrior -= prior[cell]
         }
@@ -175,16 +185,14 @@ public struct TaskCostModel: Sendable {
         guard cell >= 0, cell < prior.count else { return }
         measuredPrior += prior[cell]
         let left = Double(remaining[cell])
-        if let old = measured[cell] {
-            measuredRemainingSeconds -= left * old.seconds / Double(old.count)
+        if measuredCountOf[cell] > 0 {
+            measuredRemainingSeconds -= left * measuredSecondsOf[cell] / Double(measuredCountOf[cell])
         } else {
             unmeasuredRemainingPrior -= left * prior[cell]
         }
-        var entry = measured[cell] ?? (0, 0)
-        entry.seconds += seconds
-        entry.count += 1
-        measured[cell] = entry
-        measuredRemainingSeconds += left * entry.seconds / Double(entry.count)
+        measuredSecondsOf[cell] += seconds
+        measuredCountOf[cell] += 1
+        measuredRemainingSeconds += left * measuredSecondsOf[cell] / Double(measuredCountOf[cell])
     }
 
     /// Seconds of task time left in the `taskCount` tasks of the plan (adaptive rounds at the
