@@ -44,9 +44,9 @@ extension RunReport {
     /// `report.<name>` of the field at each tag, for error messages (made once, not per value).
     static let wireNames: [String] = fieldAtTag.map { $0.map { "report." + $0.name } ?? "" }
 
-    /// How the decoder stores the field at each tag: its wire type and its setter alone (a
-    /// decoder reads tens of thousands of reports a second; reading `field.value` copies both
-    /// closures of the field each time).
+    /// How the decoder stores the field at each tag: its setter alone (a decoder reads tens of
+    /// thousands of reports a second; reading `field.value` copies both closures of the field
+    /// each time).
     enum TagSetter: Sendable {
         case double(@Sendable (inout RunReport, Double?) -> Void)
         case int(@Sendable (inout RunReport, Int?) -> Void)
@@ -56,17 +56,24 @@ extension RunReport {
         case trajectory
     }
 
-    /// nil where no field has the tag; a field never sent (derived) has neither type nor setter.
-    static let setterAtTag: [(type: ReportWireType?, set: TagSetter?)?] = fieldAtTag.map { field in
+    /// Whether a field has the tag (a receiver skips the values of the others).
+    static let isKnownTag: [Bool] = fieldAtTag.map { $0 != nil }
+
+    /// The wire type of the field at each tag; nil for no field, or one never sent (derived).
+    static let wireTypeAtTag: [ReportWireType?] = fieldAtTag.map { $0?.wireType }
+
+    /// The setter of the field at each tag; nil for no field, or one never sent. Apart from the
+    /// types: reading an entry copies it, and a tuple of both was copied and destroyed twice.
+    static let setterAtTag: [TagSetter?] = fieldAtTag.map { field in
         guard let field else { return nil }
         switch field.value {
-        case .double(_, let set): return (field.wireType, .double(set))
-        case .int(_, let set): return (field.wireType, .int(set))
-        case .bool(_, let set): return (field.wireType, .bool(set))
-        case .perNoise(_, let set): return (field.wireType, .perNoise(set))
-        case .name(_, let set, let allowed): return (field.wireType, .name(set, allowed: allowed))
-        case .trajectory: return (field.wireType, .trajectory)
-        case .derived: return (field.wireType, nil)
+        case .double(_, let set): return .double(set)
+        case .int(_, let set): return .int(set)
+        case .bool(_, let set): return .bool(set)
+        case .perNoise(_, let set): return .perNoise(set)
+        case .name(_, let set, let allowed): return .name(set, allowed: allowed)
+        case .trajectory: return .trajectory
+        case .derived: return nil
         }
     }
 
@@ -125,13 +132,14 @@ extension RunReport {
             guard let type = ReportWireType(rawValue: rawType) else {
                 throw r.fail("report", "tag \(tag) has unknown type \(rawType)")
             }
-            guard let (expected, known) = Self.setterAtTag[Int(tag)] else {
+            guard Self.isKnownTag[Int(tag)] else {
                 try r.skipValue(of: type, "report.tag\(tag)")
                 continue
             }
             // The field's name, for an error only (a copy of it per value cost a retain).
             var name: String { Self.wireNames[Int(tag)] }
-            guard expected == type, let setter = known else {
+            let expected = Self.wireTypeAtTag[Int(tag)]
+            guard expected == type, let setter = Self.setterAtTag[Int(tag)] else {
                 throw r.fail(name, "type \(rawType), expected \(expected?.rawValue ?? 0)")
             }
             switch setter {
