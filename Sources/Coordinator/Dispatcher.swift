@@ -386,8 +386,12 @@ public struct Dispatcher: Sendable {
     /// Frees a worker's credit for a task whose result is held, validated, until the store
     /// takes it: the task is neither handed out again nor done until `complete`.
     public mutating func park(_ taskID: Int, from workerID: String, seconds: Double = 0, now: Double = 0) {
-        guard holder[taskID] == workerID else { return }
-        holder[taskID] = nil
+        // One lookup of the task (a read, then a removal, hashed its id twice).
+        guard let owner = holder.removeValue(forKey: taskID) else { return }
+        guard owner == workerID else {
+            holder[taskID] = owner
+            return
+        }
         delivered(taskID, by: workerID, seconds: seconds, now: now)
     }
 

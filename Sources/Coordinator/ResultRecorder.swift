@@ -116,7 +116,10 @@ extension CoordinatorCore {
         stagedIDs.removeAll(keepingCapacity: true)
         parkedCount = 0
         var workers = Set<String>()
+        var lastWorker: String?
         var acks: [[UInt8]: [Int]] = [:]
+        var ackPeer: [UInt8]?
+        var ackIDs: [Int] = []
         // By index: each item read in place, not copied whole (its report, task and strings).
         for index in 0..<min(batch.count, inserted.count) {
             let taskID = batch.outcomes[index].task.id
@@ -135,9 +138,21 @@ extension CoordinatorCore {
                 durations.record(cell: cell, seconds: seconds)
                 dispatcher.recordCost(cell: cell, seconds: seconds)
             }
-            if let worker = batch[index].worker { workers.insert(worker) }
-            if let peer = batch[index].peer { acks[peer, default: []].append(taskID) }
+            // A worker's results come in runs: its id and peer are hashed once per run.
+            if let worker = batch[index].worker, worker != lastWorker {
+                workers.insert(worker)
+                lastWorker = worker
+            }
+            if let peer = batch[index].peer {
+                if peer != ackPeer {
+                    if let ackPeer, !ackIDs.isEmpty { acks[ackPeer, default: []].append(contentsOf: ackIDs) }
+                    ackPeer = peer
+                    ackIDs.removeAll(keepingCapacity: true)
+                }
+                ackIDs.append(taskID)
+            }
         }
+        if let ackPeer, !ackIDs.isEmpty { acks[ackPeer, default: []].append(contentsOf: ackIDs) }
         for (peer, taskIDs) in acks { send(.ack(Ack(taskIDs: taskIDs)), to: peer) }
         if let verification {
             queueReplays(zip(batch.outcomes, inserted).compactMap { $1 ? $0 : nil }, sample: verification, now: now)
@@ -191,10 +206,15 @@ extension CoordinatorCore {
     private mutating func parkStaged(now: Double) {
         guard parkedCount < staged.count else { return }
         var workers = Set<String>()
+        var last: String?
         for index in parkedCount..<staged.count {
             guard let worker = staged[index].worker else { continue }
             dispatcher.park(staged.outcomes[index].task.id, from: worker, seconds: staged[index].seconds, now: now)
-            workers.insert(worker)
+            // A worker's results come in runs: its id is hashed into the set once per run.
+            if worker != last {
+                workers.insert(worker)
+                last = worker
+            }
         }
         parkedCount = staged.count
         for worker in workers.sorted() { assign(worker, now: now) }
