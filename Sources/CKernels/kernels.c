@@ -470,11 +470,27 @@ static inline __mmask8 row_mask(ptrdiff_t s, size_t n) {
     return (__mmask8)((0xFFu << below) & high);
 }
 
-/// The rows W's first 64-byte line holds before row 0 (0…7) when every column starts at the
-/// same place in a line (n_out a multiple of 8), else 0. Swift's arrays put W's first element
-/// 48 bytes into a line: without this every 64-byte load and store of W would span two lines.
-static inline size_t misaligned_rows(const double *w, size_t n_out) {
-    return n_out % 8 == 0 ? ((uintptr_t)w / sizeof(double)) % 8 : 0;
+/// The blocks of 16 rows of a pass over W that start where W's 64-byte lines do: a masked first
+/// block from `first` (< 0) when W starts inside a line, whole blocks [whole, last), and a masked
+/// last block from `last` when rows remain. Swift's arrays put a large W's first element 48
+/// bytes into a line: blocks from row 0 would make every load and store of W span two lines.
+/// The blocks move only when every column starts at the same place in a line (n_out a multiple
+/// of 8).
+struct line_blocks {
+    ptrdiff_t first, whole, last;
+    __mmask8 h0, h1, t0, t1;  // the first and the last block's lanes
+};
+
+static inline struct line_blocks line_blocks_of(const double *w, size_t n_out) {
+    struct line_blocks b;
+    b.first = n_out % 8 == 0 ? -(ptrdiff_t)(((uintptr_t)w / sizeof(double)) % 8) : 0;
+    b.whole = b.first < 0 ? b.first + 16 : 0;
+    b.last = b.whole >= (ptrdiff_t)n_out ? b.whole : b.whole + (ptrdiff_t)((n_out - (size_t)b.whole) & ~(size_t)15);
+    b.h0 = row_mask(b.first, n_out);
+    b.h1 = row_mask(b.first + 8, n_out);
+    b.t0 = row_mask(b.last, n_out);
+    b.t1 = row_mask(b.last + 8, n_out);
+    return b;
 }
 
 // One block of 16 rows of W (from row i, which may be negative) over the columns [j0, j1): -η Δ
@@ -519,27 +535,22 @@ static inline size_t misaligned_rows(const double *w, size_t n_out) {
 #define DLSWEEP_STEP_PANEL 16
 #endif
 
-// The blocks start where W's 64-byte lines do (misaligned_rows), so no load or store of W spans
-// two lines: a masked first block, whole blocks, a masked last block.
+// The blocks start where W's 64-byte lines do (line_blocks), so no load or store of W spans two
+// lines: a masked first block, whole blocks, a masked last block.
 #define DEFINE_STEP_AND_FORWARD_512(K)                                                                 \
 DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in, double *restrict w,    \
                                                        const double *restrict delta, const double *restrict old_input, \
                                                        const double *restrict new_input, double decay, double eta, \
                                                        double *restrict out) {                         \
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);                         \
-    const ptrdiff_t first = -(ptrdiff_t)misaligned_rows(w, n_out);                                     \
-    const ptrdiff_t whole = first < 0 ? first + 16 : 0;                                                \
-    const ptrdiff_t last = whole >= (ptrdiff_t)n_out ? whole                                           \
-                         : whole + (ptrdiff_t)((n_out - (size_t)whole) & ~(size_t)15);                 \
-    const __mmask8 h0 = row_mask(first, n_out), h1 = row_mask(first + 8, n_out);                       \
-    const __mmask8 t0 = row_mask(last, n_out), t1 = row_mask(last + 8, n_out);                         \
+    const struct line_blocks b = line_blocks_of(w, n_out);                                             \
     if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; return; }                      \
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
-        ptrdiff_t i = first;                                                                           \
-        if (first < 0) { STEP_512_BLOCK(K, h0, h1) i = whole; }                                        \
-        for (; i < last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                        \
-        if (last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, t0, t1)                                         \
+        ptrdiff_t i = b.first;                                                                         \
+        if (b.first < 0) { STEP_512_BLOCK(K, b.h0, b.h1) i = b.whole; }                                \
+        for (; i < b.last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                      \
+        if (b.last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, b.t0, b.t1)                                   \
     }                                                                                                  \
 }
 DEFINE_STEP_AND_FORWARD_512(1)
@@ -706,7 +717,7 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
                                                           out + c0 * n_out, j0 != 0, !update && g == 0))
 }
 
-/// The AVX2 `blocked_avx2` with 16-row blocks starting where W's lines do (misaligned_rows): the
+/// The AVX2 `blocked_avx2` with 16-row blocks starting where W's lines do (line_blocks): the
 /// update and forward product, or W x alone.
 DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_in, size_t k, double *w,
                                        const double *delta, const double *old_input, const double *x, double decay,
@@ -714,22 +725,18 @@ DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);
-    const ptrdiff_t first = -(ptrdiff_t)misaligned_rows(w, n_out);
-    const ptrdiff_t whole = first < 0 ? first + 16 : 0;
-    const ptrdiff_t last = whole >= (ptrdiff_t)n_out ? whole : whole + (ptrdiff_t)((n_out - (size_t)whole) & ~(size_t)15);
-    const __mmask8 h0 = row_mask(first, n_out), h1 = row_mask(first + 8, n_out);
-    const __mmask8 t0 = row_mask(last, n_out), t1 = row_mask(last + 8, n_out);
+    const struct line_blocks b = line_blocks_of(w, n_out);
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;
-        if (first < 0)
-            step_block_512(update, h0, h1, groups, sizes, n_out, n_in, first, j0, j1, w, delta, old_input, x, vdecay,
-                           vneg, out);
-        for (ptrdiff_t i = whole; i < last; i += 16)
+        if (b.first < 0)
+            step_block_512(update, b.h0, b.h1, groups, sizes, n_out, n_in, b.first, j0, j1, w, delta, old_input, x,
+                           vdecay, vneg, out);
+        for (ptrdiff_t i = b.whole; i < b.last; i += 16)
             step_block_512(update, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
                            vneg, out);
-        if (last < (ptrdiff_t)n_out)
-            step_block_512(update, t0, t1, groups, sizes, n_out, n_in, last, j0, j1, w, delta, old_input, x, vdecay,
-                           vneg, out);
+        if (b.last < (ptrdiff_t)n_out)
+            step_block_512(update, b.t0, b.t1, groups, sizes, n_out, n_in, b.last, j0, j1, w, delta, old_input, x,
+                           vdecay, vneg, out);
     }
 }
 
