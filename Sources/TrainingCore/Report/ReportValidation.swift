@@ -88,56 +88,34 @@ extension RunReport {
     }
 
     /// What validation needs of one carried field besides its getter and limit, as plain values: whether
-    /// the model reports it, when it must be there, and the cheap part of its rule.
+    /// the model reports it, when it must be there, and its rule.
     private struct Probe: Sendable {
         let applies: Bool
         let presence: ReportField.Presence
-        /// A number at or above it, or zero where it must be positive, may break the rule.
-        let ceiling: Double
-        let positive: Bool
-        /// An integer's bound: a step of the run, or a count the spec bounds (`Rule.count`).
-        let bound: Bound
-
-        enum Bound {
-            case none, step
-            /// Up to the field's `Rule.count` limit of the spec (`ValidationPlan.limits`).
-            case count
-        }
+        let real: RealRule
+        let bound: IntRule
 
         init(_ field: ReportField, applies: Bool) {
             self.applies = applies
             presence = field.presence
-            switch field.rule {
-            case .duration: (ceiling, positive) = (1e8, false)
-            case .positive: (ceiling, positive) = (.infinity, true)
-            default: (ceiling, positive) = (.infinity, false)
-            }
-            switch field.rule {
-            case .step: bound = .step
-            case .count: bound = .count
-            default: bound = .none
-            }
+            real = RealRule(field.rule)
+            bound = IntRule(field.rule)
         }
 
-        /// Whether the field is present, and whether its value may break its rule (then
-        /// `inspect` says how): a test every valid value passes but a few (a negative number
-        /// where any sign is allowed), and every value `inspect` refuses fails.
+        /// Whether the field is present, and whether its value breaks its rule (then `inspect`
+        /// says how).
         func read(_ reader: ReportField.Reader, limit: Limit, of report: RunReport, spec: RunSpec,
                   levels: Int) -> (present: Bool, suspect: Bool) {
             switch reader {
             case .double(let get):
                 guard let value = get(report) else { return (false, false) }
-                return (true, !(value.isFinite && value >= 0 && value < ceiling) || positive && value == 0)
+                return (true, !real.admits(value, diverged: report.diverged))
             case .perNoise(let get):
                 guard let values = get(report) else { return (false, false) }
-                return (true, values.count != levels || !values.allSatisfy { $0.isFinite && $0 >= 0 })
+                return (true, values.count != levels || !values.allSatisfy { real.admits($0, diverged: report.diverged) })
             case .int(let get):
                 guard let value = get(report) else { return (false, false) }
-                switch bound {
-                case .step: return (true, value < 0 || value > report.iterations)
-                case .count: return (true, value < 0 || value > limit.of(spec))
-                case .none: return (true, false)
-                }
+                return (true, !bound.admits(value, iterations: report.iterations) { limit.of(spec) })
             case .bool(let get): return (get(report) != nil, false)
             case .name(let get): return (get(report) != nil, false)
             case .trajectory: return (!report.trajectory.isEmpty, false)
@@ -183,35 +161,78 @@ extension RunReport {
     }
 
     private func rangeProblem(_ field: ReportField, real value: Double) -> String? {
+        let rule = RealRule(field.rule)
+        guard !rule.admits(value, diverged: diverged) else { return nil }
         let name = field.name
-        switch field.rule {
-        case .norm, .perNoiseNorms:
-            if value < 0 { return "\(name) \(value) is negative" }
-            if !value.isFinite && !diverged { return "\(name) is \(value) but the run did not diverge" }
-        case .positive:
-            if !(value.isFinite && value > 0) { return "\(name) \(value) is not a positive number" }
-        case .finite:
-            if !value.isFinite { return "\(name) \(value) is not finite" }
-        case .nonNegative:
-            if !(value.isFinite && value >= 0) { return "\(name) \(value) is not a finite number >= 0" }
-        case .duration:
-            if !(value.isFinite && value >= 0 && value < 1e8) { return "\(name) \(value) not a duration" }
-        case .step, .count, .any:
-            break
+        return switch rule {
+        case .norm where value < 0: "\(name) \(value) is negative"
+        case .norm: "\(name) is \(value) but the run did not diverge"
+        case .positive: "\(name) \(value) is not a positive number"
+        case .finite: "\(name) \(value) is not finite"
+        case .nonNegative: "\(name) \(value) is not a finite number >= 0"
+        case .duration: "\(name) \(value) not a duration"
+        case .any: nil
         }
-        return nil
     }
 
     private func rangeProblem(_ field: ReportField, int value: Int, spec: RunSpec) -> String? {
-        switch field.rule {
-        case .step:
-            if value < 0 || value > iterations { return "\(field.name) \(value) outside 0...\(iterations)" }
-        case .count(let bound, _):
-            let limit = bound(spec)
-            if value < 0 || value > limit { return "\(field.name) \(value) outside 0...\(limit)" }
-        default:
-            break
+        var limit = 0
+        if case .count(let bound, _) = field.rule { limit = bound(spec) }
+        switch IntRule(field.rule) {
+        case .step where value < 0 || value > iterations: return "\(field.name) \(value) outside 0...\(iterations)"
+        case .count where value < 0 || value > limit: return "\(field.name) \(value) outside 0...\(limit)"
+        default: return nil
         }
-        return nil
+    }
+}
+
+/// A real field's rule (`ReportField.Rule`) as a plain value, with the one test of what it
+/// admits: validation's quick pass and its message both use it.
+private enum RealRule {
+    case norm, positive, finite, nonNegative, duration, any
+
+    init(_ rule: ReportField.Rule) {
+        switch rule {
+        case .norm, .perNoiseNorms: self = .norm
+        case .positive: self = .positive
+        case .finite: self = .finite
+        case .nonNegative: self = .nonNegative
+        case .duration: self = .duration
+        case .step, .count, .any: self = .any
+        }
+    }
+
+    /// A norm is not negative, and non-finite (NaN included) only when the run diverged.
+    func admits(_ value: Double, diverged: Bool) -> Bool {
+        switch self {
+        case .norm: !(value < 0) && (value.isFinite || diverged)
+        case .positive: value.isFinite && value > 0
+        case .finite: value.isFinite
+        case .nonNegative: value.isFinite && value >= 0
+        case .duration: value.isFinite && value >= 0 && value < 1e8
+        case .any: true
+        }
+    }
+}
+
+/// An integer field's rule as a plain value: a step of the run, a count up to the spec's bound
+/// (`Rule.count`, whose closure the caller evaluates only when asked), or any value.
+private enum IntRule {
+    case step, count, any
+
+    init(_ rule: ReportField.Rule) {
+        switch rule {
+        case .step: self = .step
+        case .count: self = .count
+        case .norm, .positive, .finite, .nonNegative, .duration, .any, .perNoiseNorms: self = .any
+        }
+    }
+
+    func admits(_ value: Int, iterations: Int, limit: () -> Int) -> Bool {
+        switch self {
+        case .step: value >= 0 && value <= iterations
+        case .count: value >= 0 && value <= limit()
+        case .any: true
+        }
     }
 }
