@@ -243,6 +243,18 @@ extension StepBudget: ExpressibleByIntegerLiteral {
     public init(integerLiteral value: Int) { self = .fixed(value) }
 }
 
+extension StepBudget {
+    /// The most steps a run with this budget may take: the fixed count, or `maxSteps` for
+    /// `auto` and for gradient flow (whose accepted steps `maxSteps` caps).
+    func limit(maxSteps: Int, flow: Bool) -> Int {
+        if flow { return maxSteps }
+        return switch self {
+        case .fixed(let n): n
+        case .auto: maxSteps
+        }
+    }
+}
+
 extension StepBudget: Codable {
     /// A number, or the string "auto": the spelling of the config files.
     public init(from decoder: any Decoder) throws {
@@ -310,11 +322,5 @@ public struct TrainingSpec: Sendable, Hashable {
 
     /// The step budget's upper bound, whatever the problem: what a report's `iterations` may reach
     /// (`flow`: its accepted steps, capped by `maxSteps`).
-    public var stepLimit: Int {
-        if optimizer.kind == .flow { return maxSteps }
-        return switch steps {
-        case .fixed(let n): n
-        case .auto: maxSteps
-        }
-    }
+    public var stepLimit: Int { steps.limit(maxSteps: maxSteps, flow: optimizer.kind == .flow) }
 }

@@ -119,11 +119,8 @@ public struct DiagonalTraining: Sendable, Hashable {
 
     /// The most steps a run may take: `steps`, or `maxSteps` for `auto` and `flow`.
     public var stepLimit: Int {
-        if case .flow = optimizer { return maxSteps }
-        return switch steps {
-        case .fixed(let n): n
-        case .auto: maxSteps
-        }
+        let flow = if case .flow = optimizer { true } else { false }
+        return steps.limit(maxSteps: maxSteps, flow: flow)
     }
 }
 
