@@ -157,9 +157,13 @@ public struct TaskCostModel: Sendable {
 
     /// The current estimate in seconds once anything is measured (before, the prior orders alone).
     private func cost(_ cell: Int) -> Double {
+        measuredMean(cell) ?? prior[cell] * calibration
+    }
+
+    /// The mean seconds of a cell's measured tasks; nil before the first.
+    private func measuredMean(_ cell: Int) -> Double? {
         let count = measuredCountOf[cell]
-        if count > 0 { return measuredSecondsOf[cell] / Double(count) }
-        return prior[cell] * calibration
+        return count > 0 ? measuredSecondsOf[cell] / Double(count) : nil
     }
 
     private var calibration: Double { measuredPrior > 0 ? measuredSeconds / measuredPrior : 1 }
@@ -170,8 +174,8 @@ public struct TaskCostModel: Sendable {
         let cell = task / trials
         guard remaining[cell] > 0 else { return }
         remaining[cell] -= 1
-        if measuredCountOf[cell] > 0 {
-            measuredRemainingSeconds -= measuredSecondsOf[cell] / Double(measuredCountOf[cell])
+        if let mean = measuredMean(cell) {
+            measuredRemainingSeconds -= mean
         } else {
             unmeasuredRemainingPrior -= prior[cell]
         }
@@ -185,8 +189,8 @@ public struct TaskCostModel: Sendable {
         guard cell >= 0, cell < prior.count else { return }
         measuredPrior += prior[cell]
         let left = Double(remaining[cell])
-        if measuredCountOf[cell] > 0 {
-            measuredRemainingSeconds -= left * measuredSecondsOf[cell] / Double(measuredCountOf[cell])
+        if let mean = measuredMean(cell) {
+            measuredRemainingSeconds -= left * mean
         } else {
             unmeasuredRemainingPrior -= left * prior[cell]
         }
