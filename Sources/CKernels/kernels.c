@@ -559,17 +559,19 @@ DEFINE_STEP_AND_FORWARD_512(3)
 DEFINE_STEP_AND_FORWARD_512(4)
 DEFINE_STEP_AND_FORWARD_512(5)
 DEFINE_STEP_AND_FORWARD_512(6)
-// out = W x in blocks of 16 rows × 16 columns of W: the block's k output columns stay in
+// out = W x in blocks of 16 rows × 16 columns of W (from row i, which may be negative: the
+// blocks start where W's lines do, as the update's): the block's k output columns stay in
 // registers, x's coefficients are broadcast from memory.
 #define THIN_512_BLOCK(K, M0, M1)                                                                      \
     {                                                                                                  \
         __m512d o0[K], o1[K];                                                                          \
         for (int c = 0; c < K; c++) {                                                                  \
-            o0[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M0, out + c * n_out + i);    \
-            o1[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M1, out + c * n_out + i + 8);\
+            const double *oc = DLSWEEP_AT(out + c * n_out, i);                                         \
+            o0[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M0, oc);                     \
+            o1[c] = j0 == 0 ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(M1, oc + 8);                 \
         }                                                                                              \
         for (size_t j = j0; j < j1; j++) {                                                             \
-            const double *col = w + j * n_out + i;                                                     \
+            const double *col = DLSWEEP_AT(w + j * n_out, i);                                          \
             const __m512d v0 = _mm512_maskz_loadu_pd(M0, col), v1 = _mm512_maskz_loadu_pd(M1, col + 8);\
             for (int c = 0; c < K; c++) {                                                              \
                 const __m512d b = _mm512_set1_pd(x[j + c * n_in]);                                     \
@@ -577,24 +579,23 @@ DEFINE_STEP_AND_FORWARD_512(6)
             }                                                                                          \
         }                                                                                              \
         for (int c = 0; c < K; c++) {                                                                  \
-            _mm512_mask_storeu_pd(out + c * n_out + i, M0, o0[c]);                                     \
-            _mm512_mask_storeu_pd(out + c * n_out + i + 8, M1, o1[c]);                                 \
+            double *oc = DLSWEEP_AT(out + c * n_out, i);                                               \
+            _mm512_mask_storeu_pd(oc, M0, o0[c]);                                                      \
+            _mm512_mask_storeu_pd(oc + 8, M1, o1[c]);                                                  \
         }                                                                                              \
     }
 
 #define DEFINE_THIN_PRODUCT_512(K)                                                                     \
 DLSWEEP_AVX512 static void thin_product_avx512_##K(size_t n_out, size_t n_in, const double *restrict w, \
                                                    const double *restrict x, double *restrict out) {   \
-    const size_t full = n_out & ~(size_t)15;                                                           \
-    const size_t rest = n_out - full;                                                                  \
-    const __mmask8 t0 = (__mmask8)(rest >= 8 ? 0xFF : (1u << rest) - 1);                               \
-    const __mmask8 t1 = (__mmask8)(rest > 8 ? (1u << (rest - 8)) - 1 : 0);                             \
+    const struct line_blocks b = line_blocks_of(w, n_out);                                             \
     if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; return; }                      \
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
-        size_t i = 0;                                                                                  \
-        for (; i < full; i += 16) THIN_512_BLOCK(K, 0xFF, 0xFF)                                        \
-        if (rest) THIN_512_BLOCK(K, t0, t1)                                                            \
+        ptrdiff_t i = b.first;                                                                         \
+        if (b.first < 0) { THIN_512_BLOCK(K, b.h0, b.h1) i = b.whole; }                                \
+        for (; i < b.last; i += 16) THIN_512_BLOCK(K, 0xFF, 0xFF)                                      \
+        if (b.last < (ptrdiff_t)n_out) THIN_512_BLOCK(K, b.t0, b.t1)                                   \
     }                                                                                                  \
 }
 DEFINE_THIN_PRODUCT_512(1)

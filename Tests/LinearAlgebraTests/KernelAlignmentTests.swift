@@ -2,10 +2,10 @@ import CKernels
 import LinearAlgebra
 import Testing
 
-/// The AVX-512 update and forward product start their row blocks where W's 64-byte lines
+/// The AVX-512 update, forward product and W x start their row blocks where W's 64-byte lines
 /// start (Swift's arrays put a large matrix 48 bytes into a line), and the backward product
 /// walks W's columns from the last to the first. Neither may change a single bit: each output
-/// row of the forward product is a sum over the columns in order, and each column of the
+/// row of a forward product is a sum over the columns in order, and each column of the
 /// backward product is its own sum. So W placed at every offset within a line, and the Δ and
 /// output buffers at others, give the same bits as W at the start of a line.
 @Suite struct KernelAlignmentTests {
@@ -22,7 +22,8 @@ import Testing
         return body(raw.assumingMemoryBound(to: Double.self) + offset)
     }
 
-    /// The fused step's new W and output, and Wᵀ Δ, with W at `offset` doubles into a line.
+    /// Wᵀ Δ, the fused step's new W and output, and the new W times `old` (the thin product),
+    /// with W at `offset` doubles into a line.
     static func run(variant: ThinKernels.Variant, shape: (rows: Int, columns: Int, k: Int), offset: Int,
                     w: Matrix, delta: Matrix, old: Matrix, new: Matrix) -> [Double] {
         let (rows, columns, k) = shape
@@ -40,8 +41,12 @@ import Testing
                                                                  po0.baseAddress, pn.baseAddress, 0.99, 0.01, po)
                             }
                         }
-                        return back + Array(UnsafeBufferPointer(start: pw, count: rows * columns))
+                        let stepped = Array(UnsafeBufferPointer(start: pw, count: rows * columns))
                             + Array(UnsafeBufferPointer(start: po, count: rows * k))
+                        old.storage.withUnsafeBufferPointer { po0 in
+                            dlsweep_thin_product_variant(variant.rawValue, rows, columns, k, pw, po0.baseAddress, pd)
+                        }
+                        return back + stepped + Array(UnsafeBufferPointer(start: pd, count: rows * k))
                     }
                 }
             }
@@ -71,7 +76,12 @@ import Testing
                               columnMajor: Array(aligned[(shape.columns * shape.k)..<(shape.columns * shape.k + w.count)]))
         #expect((newW - expected).frobeniusNorm <= 1e-13 * expected.frobeniusNorm)
         expected = expected * new
-        let out = try Matrix(rows: shape.rows, columns: shape.k, columnMajor: Array(aligned.suffix(shape.rows * shape.k)))
+        let outStart = shape.columns * shape.k + w.count
+        let out = try Matrix(rows: shape.rows, columns: shape.k,
+                             columnMajor: Array(aligned[outStart..<(outStart + shape.rows * shape.k)]))
         #expect((out - expected).frobeniusNorm <= 1e-13 * expected.frobeniusNorm)
+        let thin = try Matrix(rows: shape.rows, columns: shape.k, columnMajor: Array(aligned.suffix(shape.rows * shape.k)))
+        let thinExpected = newW * old
+        #expect((thin - thinExpected).frobeniusNorm <= 1e-13 * thinExpected.frobeniusNorm)
     }
 }
