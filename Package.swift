@@ -41,7 +41,11 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // MARK: Numerics (knows nothing of networking)
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        /// Always optimized too: a matrix's element accessors (MatrixStorage) are this module's own
+        /// code, 15 times slower unoptimized than an Array's, and the tests train in debug builds.
+        .target(
+            name: "LinearAlgebra", dependencies: ["CBLAS", "CKernels"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]),
         .target(name: "NumPyFiles", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
         .target(name: "LinearProgram", dependencies: ["CGLPK"], swiftSettings: swiftSettings),
         .target(name: "TrainingCore", dependencies: ["LinearAlgebra", "NumPyFiles", "LinearProgram"], swiftSettings: swiftSettings),

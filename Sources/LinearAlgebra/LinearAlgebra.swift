@@ -96,6 +96,11 @@ public enum BLAS {
         x.withUnsafeBufferPointer { p in p.isEmpty ? 0 : cblas_dnrm2(Int32(p.count), p.baseAddress, 1) }
     }
 
+    /// Euclidean norm of a matrix's values.
+    public static func norm2(_ x: MatrixStorage) -> Double {
+        x.withUnsafeBufferPointer { p in p.isEmpty ? 0 : cblas_dnrm2(Int32(p.count), p.baseAddress, 1) }
+    }
+
     /// Sum of squares, `‖x‖²`.
     public static func squaredNorm(_ x: Matrix) -> Double {
         x.storage.withUnsafeBufferPointer { p in p.isEmpty ? 0 : cblas_ddot(Int32(p.count), p.baseAddress, 1, p.baseAddress, 1) }

@@ -2,25 +2,26 @@
 public struct Matrix: Sendable, Hashable, CustomStringConvertible {
     public let rows: Int
     public let columns: Int
-    /// Column-major storage: element (i, j) is at `i + j * rows`.
-    public var storage: [Double]
+    /// Column-major storage: element (i, j) is at `i + j * rows`, the first one at the start of
+    /// a cache line (`MatrixStorage`).
+    public var storage: MatrixStorage
 
     public init(rows: Int, columns: Int, repeating value: Double = 0) {
         precondition(rows >= 0 && columns >= 0, "matrix dimensions must be non-negative")
         self.rows = rows
         self.columns = columns
-        storage = Array(repeating: value, count: rows * columns)
+        storage = MatrixStorage(repeating: value, count: rows * columns)
     }
 
     /// - Parameter columnMajor: `rows * columns` values, column after column.
-    public init(rows: Int, columns: Int, columnMajor: [Double]) throws(LinearAlgebraError) {
+    public init(rows: Int, columns: Int, columnMajor: some Collection<Double>) throws(LinearAlgebraError) {
         guard rows >= 0, columns >= 0, columnMajor.count == rows * columns else {
             throw .shapeMismatch(operation: "Matrix(rows:columns:columnMajor:)",
                                  detail: "\(columnMajor.count) values for \(rows)x\(columns)")
         }
         self.rows = rows
         self.columns = columns
-        storage = columnMajor
+        storage = MatrixStorage(columnMajor)
     }
 
     /// Builds a matrix from its rows (convenient in tests).
@@ -54,7 +55,7 @@ public struct Matrix: Sendable, Hashable, CustomStringConvertible {
     /// Columns `range` as a new matrix.
     public func columns(_ range: Range<Int>) -> Matrix {
         var out = Matrix(rows: rows, columns: range.count)
-        out.storage = Array(storage[(range.lowerBound * rows)..<(range.upperBound * rows)])
+        out.storage = MatrixStorage(storage[(range.lowerBound * rows)..<(range.upperBound * rows)])
         return out
     }
 

@@ -80,7 +80,7 @@ public enum NPYFile {
         }
         var matrix = Matrix(rows: rows, columns: columns)
         if fields.fortranOrder || columns == 1 || rows == 1 {
-            matrix.storage = values
+            matrix.storage = MatrixStorage(values)
         } else {
             for i in 0..<rows { for j in 0..<columns { matrix.storage[i + j * rows] = values[i * columns + j] } }
         }

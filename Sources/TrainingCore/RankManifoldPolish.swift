@@ -175,7 +175,7 @@ extension SchattenProblem {
             let scaleF = max(e.frobeniusNorm / Double(q * k).squareRoot(), .leastNormalMagnitude)
             func chartGradient(_ x: [Double]) throws -> [Double] {
                 var turn = Matrix(rows: r - q, columns: q)
-                turn.storage = Array(x[0..<kCount])
+                turn.storage = MatrixStorage(x[0..<kCount])
                 var moved = e
                 for i in 0..<(q * k) { moved.storage[i] += x[kCount + i] }
                 var basis = point.basis
@@ -212,7 +212,7 @@ extension SchattenProblem {
             }
             guard let step = Self.dampedSolve(hessian, g0) else { break }
             var turn = Matrix(rows: r - q, columns: q)
-            turn.storage = Array(step[0..<kCount])
+            turn.storage = MatrixStorage(step[0..<kCount])
             var moved = e
             for i in 0..<(q * k) { moved.storage[i] += step[kCount + i] }
             var basis = point.basis
@@ -253,7 +253,7 @@ extension SchattenProblem {
         for _ in 0..<30 {
             var shifted = h
             for i in 0..<n { shifted[i, i] += damping }
-            if let x = try? LAPACK.solveSPD(shifted, rhs), x.isFinite { return x.storage }
+            if let x = try? LAPACK.solveSPD(shifted, rhs), x.isFinite { return Array(x.storage) }
             damping = damping == 0 ? 1e-12 * max(largest, .leastNormalMagnitude) : 10 * damping
         }
         return nil

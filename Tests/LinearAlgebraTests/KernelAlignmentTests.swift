@@ -31,8 +31,8 @@ import Testing
             withBuffer(count: rows * k, offset: (offset * 3) % 8) { pd in
                 withBuffer(count: rows * k, offset: (offset * 5) % 8) { po in
                     withBuffer(count: columns * k, offset: 7 - offset) { pb in
-                        pw.update(from: w.storage, count: w.count)
-                        pd.update(from: delta.storage, count: delta.count)
+                        w.storage.withUnsafeBufferPointer { pw.update(from: $0.baseAddress!, count: w.count) }
+                        delta.storage.withUnsafeBufferPointer { pd.update(from: $0.baseAddress!, count: delta.count) }
                         dlsweep_transposed_product_variant(variant.rawValue, rows, columns, k, pw, pd, pb)
                         let back = Array(UnsafeBufferPointer(start: pb, count: columns * k))
                         old.storage.withUnsafeBufferPointer { po0 in

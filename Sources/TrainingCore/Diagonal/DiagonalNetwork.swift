@@ -47,14 +47,14 @@ extension DiagonalProblem {
     public func residual(_ w: [Double], y: [Double]) -> [Double] {
         var r = Matrix(column: y)
         BLAS.gemm(a, Matrix(column: w), alpha: 1, beta: -1, into: &r)
-        return r.storage
+        return Array(r.storage)
     }
 
     /// `Aᵀ r`.
     public func adjoint(_ r: [Double]) -> [Double] {
         var out = Matrix(rows: dimension, columns: 1)
         BLAS.gemm(a, Matrix(column: r), transA: .transpose, into: &out)
-        return out.storage
+        return Array(out.storage)
     }
 
     /// `½‖A w − y‖²` of the network.

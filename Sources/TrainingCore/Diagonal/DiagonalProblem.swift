@@ -46,7 +46,7 @@ public struct DiagonalProblem: Sendable {
     public func apply(_ w: [Double]) -> [Double] {
         var out = Matrix(rows: measurements, columns: 1)
         BLAS.gemm(a, Matrix(column: w), into: &out)
-        return out.storage
+        return Array(out.storage)
     }
 }
 
@@ -54,6 +54,6 @@ extension Matrix {
     /// A column vector.
     init(column values: [Double]) {
         self.init(rows: values.count, columns: 1)
-        storage = values
+        storage = MatrixStorage(values)
     }
 }
