@@ -44,10 +44,14 @@ struct BenchCoreCommand: ParsableCommand {
     var noise = 0.1
     @Flag(help: "Also time NumPy (scripts/bench_numpy_step.py): the Gram form and the reduced algorithm with SciPy's in-place dgemm, and print the speed-ups.")
     var numpy = false
+
+    @Option(help: "With --numpy: rounds that alternate the reduced step and NumPy's, a speed-up from each.")
+    var numpyRounds = 3
     @Option(help: "Also time the reduced path with the outcome checks every K steps, as a sweep runs them (check_every), and print their overhead.")
     var checkEvery: Int?
 
     func run() throws {
+        guard numpyRounds >= 1 else { throw ValidationError("--numpy-rounds must be at least 1, got \(numpyRounds)") }
         BLAS.setThreads(1)
         var spec = DeepLinearSpec()
         spec.network.depth = depth
@@ -179,11 +183,30 @@ struct BenchCoreCommand: ParsableCommand {
         }
 
         if numpy {
-            let times = try numpyStepSeconds(noise: 0)
+            let gram = try numpyStepSeconds(noise: 0, form: "gram").gram
             print(String(format: "numpy Gram-form step: %.3f ms; reduced path speed-up over it: %.1fx",
-                         times.gram * 1e3, times.gram / reduced))
-            print(String(format: "numpy reduced step (SciPy dgemm in place, beta = 1 - eta lambda): %.3f ms; reduced path speed-up over it: %.2fx",
-                         times.reduced * 1e3, times.reduced / reduced))
+                         gram * 1e3, gram / reduced))
+            // The anchor in rounds that alternate the two steps, each ratio from one round: a
+            // shared machine's speed drifts by a third within a minute, more than the ratio's
+            // own spread when both sides run under the same conditions.
+            let best = byVariant.last!.variant
+            ThinKernels.Variant.choose(best)
+            var rounds: [(ours: Double, numpy: Double)] = []
+            for _ in 0..<numpyRounds {
+                let ours = try secondsPerStep(.reduced, steps: steps)
+                rounds.append((ours, try numpyStepSeconds(noise: 0, form: "reduced").reduced))
+            }
+            ThinKernels.Variant.choose(nil)
+            let ratios = rounds.map { $0.numpy / $0.ours }
+            func milliseconds(_ values: [Double]) -> String {
+                values.map { String(format: "%.3f", $0 * 1e3) }.joined(separator: ", ")
+            }
+            print("numpy reduced step (SciPy dgemm in place, beta = 1 - eta lambda), \(rounds.count) rounds alternating "
+                + "with the reduced step (kernels: \(best)): numpy \(milliseconds(rounds.map(\.numpy))) ms, "
+                + "dlsweep \(milliseconds(rounds.map(\.ours))) ms")
+            print(String(format: "reduced path speed-up over the numpy reduced step: %@ (median %.2fx)",
+                         ratios.map { String(format: "%.2fx", $0) }.joined(separator: ", ") as NSString,
+                         ratios.sorted()[ratios.count / 2]))
             if let noisy {
                 let noisyTimes = try numpyStepSeconds(noise: noise, form: "reduced")
                 print(String(format: "numpy reduced step, sigma_train = %g: %.3f ms; noisy path speed-up over it: %.2fx",
@@ -216,9 +239,9 @@ struct BenchCoreCommand: ParsableCommand {
             if fields.count == 2, let value = Double(fields[1]) { seconds[String(fields[0])] = value }
         }
         let gram = seconds["gram_step_seconds"], reduced = seconds["reduced_step_seconds"]
-        guard process.terminationStatus == 0, form == "reduced" || gram != nil, let reduced else {
+        guard process.terminationStatus == 0, form == "reduced" || gram != nil, form == "gram" || reduced != nil else {
             throw ValidationError("\(script) failed (are numpy and scipy installed? bash scripts/setup.sh)")
         }
-        return (gram ?? .nan, reduced)
+        return (gram ?? .nan, reduced ?? .nan)
     }
 }
