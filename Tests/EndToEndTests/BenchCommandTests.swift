@@ -45,4 +45,25 @@ struct BenchCommandTests {
         #expect(uneven.wait(seconds: 60) != 0)
         #expect(uneven.stderr.contains("--tasks 0"))
     }
+
+    @Test("bench core --numpy: each kernel variant's step against its FMA peak, and the NumPy anchor in alternating rounds with their median")
+    func core() throws {
+        let directory = try makeTemporaryDirectory()
+        let bench = try DLSweepProcess(["bench", "core", "--steps", "3000", "--depth", "3", "--width", "40", "--noise", "0",
+                                        "--numpy", "--numpy-rounds", "2"], in: directory, label: "bench-core")
+        #expect(bench.wait(seconds: 300) == 0, "\(bench.stderr.suffix(2000)) (numpy and scipy: bash scripts/setup.sh)")
+        let lines = bench.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("reduced ") && $0.contains("of the") && $0.contains("peak)") })
+        let rounds = try #require(lines.first { $0.hasPrefix("numpy reduced step (SciPy dgemm in place") })
+        #expect(rounds.contains("2 rounds alternating with the reduced step"))
+        // Two ratios and their median, each numpy's time over the reduced step's in its round.
+        let speedUps = try #require(lines.first { $0.hasPrefix("reduced path speed-up over the numpy reduced step: ") })
+        let figures = speedUps.split(whereSeparator: { " ,()x".contains($0) }).compactMap { Double($0) }
+        #expect(figures.count == 3 && figures.allSatisfy { $0 > 0 }, "\(speedUps)")
+        if figures.count == 3 { #expect(figures[2] == figures.prefix(2).max()) }  // the upper median of two
+
+        let none = try DLSweepProcess(["bench", "core", "--numpy-rounds", "0"], in: directory, label: "bench-core-0")
+        #expect(none.wait(seconds: 60) != 0)
+        #expect(none.stderr.contains("--numpy-rounds must be at least 1, got 0"))
+    }
 }
