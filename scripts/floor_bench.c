@@ -171,7 +171,7 @@ int main(void) {
         printf("%-9s   in the step, us:  Wt.delta W5 %.1f W4 %.1f W3 %.1f W2 %.1f   update+forward W2 %.1f W3 %.1f W4 %.1f W5 %.1f\n",
                "", 1e6 * back[3], 1e6 * back[2], 1e6 * back[1], 1e6 * back[0], 1e6 * fwd[0], 1e6 * fwd[1], 1e6 * fwd[2],
                1e6 * fwd[3]);
-        printf("%-9s   W 48 bytes into a line, the thin buffers 16 (as Swift's arrays place them): %.3f ms (%.2fx)\n",
+        printf("%-9s   W 48 bytes into a line, the thin buffers 16 (as Swift's arrays placed them before MatrixStorage): %.3f ms (%.2fx)\n",
                "", 1e3 * swift, swift / step);
     }
     for (int v = 0; v < 3; v++)

@@ -472,10 +472,10 @@ static inline __mmask8 row_mask(ptrdiff_t s, size_t n) {
 
 /// The blocks of 16 rows of a pass over W that start where W's 64-byte lines do: a masked first
 /// block from `first` (< 0) when W starts inside a line, whole blocks [whole, last), and a masked
-/// last block from `last` when rows remain. Swift's arrays put a large W's first element 48
-/// bytes into a line: blocks from row 0 would make every load and store of W span two lines.
-/// The blocks move only when every column starts at the same place in a line (n_out a multiple
-/// of 8).
+/// last block from `last` when rows remain. A `Matrix` starts a line (MatrixStorage.swift), but
+/// a caller's buffer need not (a Swift array's large buffer starts 48 bytes into one), and
+/// blocks from row 0 would then make every load and store of W span two lines. The blocks move
+/// only when every column starts at the same place in a line (n_out a multiple of 8).
 struct line_blocks {
     ptrdiff_t first, whole, last;
     __mmask8 h0, h1, t0, t1;  // the first and the last block's lanes

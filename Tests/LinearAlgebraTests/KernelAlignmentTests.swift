@@ -3,11 +3,11 @@ import LinearAlgebra
 import Testing
 
 /// The AVX-512 update, forward product and W x start their row blocks where W's 64-byte lines
-/// start (Swift's arrays put a large matrix 48 bytes into a line), and the backward product
-/// walks W's columns from the last to the first. Neither may change a single bit: each output
-/// row of a forward product is a sum over the columns in order, and each column of the
-/// backward product is its own sum. So W placed at every offset within a line, and the Δ and
-/// output buffers at others, give the same bits as W at the start of a line.
+/// start (a `Matrix` starts a line, a Swift array's large buffer 48 bytes into one), and the
+/// backward product walks W's columns from the last to the first. Neither may change a single
+/// bit: each output row of a forward product is a sum over the columns in order, and each
+/// column of the backward product is its own sum. So W placed at every offset within a line,
+/// and the Δ and output buffers at others, give the same bits as W at the start of a line.
 @Suite struct KernelAlignmentTests {
     /// Row counts that are multiples of 8 (every column starts at the same place in a line, so
     /// the blocks move) and two that are not; k over the specialized kernels and the groups.
