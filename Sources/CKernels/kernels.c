@@ -531,8 +531,12 @@ static inline struct line_blocks line_blocks_of(const double *w, size_t n_out) {
         }                                                                                              \
     }
 
+// The columns of W a block of rows runs over before its output rows are stored (their values
+// round-trip exactly, so the panel changes no bit). 48 against 16: the noisy step (k = 50)
+// 1.84–1.86 ms against 1.96–2.00, the noiseless one 0.254–0.255 against 0.258–0.271 ms on a
+// Xeon with 2 MiB of L2 (docs/PERFORMANCE.md); 128 and wider lose (0.265, 0.281 ms).
 #ifndef DLSWEEP_STEP_PANEL
-#define DLSWEEP_STEP_PANEL 16
+#define DLSWEEP_STEP_PANEL 48
 #endif
 
 // The blocks start where W's 64-byte lines do (line_blocks), so no load or store of W spans two
