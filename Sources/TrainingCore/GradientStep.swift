@@ -151,9 +151,9 @@ struct GradientDescent {
         // Data gradient of the end-to-end map, restricted to range(U): D = γ (W U S² − X Yᵀ U).
         if reduced {
             if depth > 1 {
-                gradient(ofProduct: forward[last], into: &backward[last])
+                Self.gradient(ofProduct: forward[last], s: data.s, b: data.b, gamma: data.gamma, into: &backward[last])
             } else {
-                gradient(ofProduct: first, into: &backward[last])
+                Self.gradient(ofProduct: first, s: data.s, b: data.b, gamma: data.gamma, into: &backward[last])
             }
         } else {
             // Plain: G = D Uᵀ in full (d × m), from W U.
@@ -162,7 +162,7 @@ struct GradientDescent {
             } else {
                 BLAS.gemm(first, data.u, into: &scratch)
             }
-            gradient(ofProduct: scratch, into: &scratchGradient)
+            Self.gradient(ofProduct: scratch, s: data.s, b: data.b, gamma: data.gamma, into: &scratchGradient)
             BLAS.gemm(scratchGradient, data.u, transB: .transpose, into: &backward[last])
         }
         // Down: the gradient with respect to each layer's output, with the old weights.
@@ -177,14 +177,24 @@ struct GradientDescent {
 
     /// `out = γ (p S² − B)` column by column (p: d × k).
     func gradient(ofProduct p: Matrix, into out: inout Matrix) {
-        let rows = p.rows, s = data.s, gamma = data.gamma
+        Self.gradient(ofProduct: p, s: data.s, b: data.b, gamma: data.gamma, into: &out)
+    }
+
+    /// The same, given the data's parts: a mutating step that writes into one of its own
+    /// buffers calls this, because calling a method of `self` while one of its properties is
+    /// borrowed for writing makes Swift copy the whole state (every buffer retained and
+    /// released, each step).
+    static func gradient(ofProduct p: Matrix, s: [Double], b: Matrix, gamma: Double, into out: inout Matrix) {
+        let rows = p.rows
         p.storage.withUnsafeBufferPointer { pp in
-            data.b.storage.withUnsafeBufferPointer { pb in
+            b.storage.withUnsafeBufferPointer { pb in
                 out.storage.withUnsafeMutableBufferPointer { po in
                     for j in 0..<s.count {
                         let s2 = s[j] * s[j]
                         let base = j * rows
-                        for i in 0..<rows { po[base + i] = gamma * (pp[base + i] * s2 - pb[base + i]) }
+                        // Wrapping index arithmetic (the indices lie in the buffers): without an
+                        // overflow check per element the loop is vectorized.
+                        for i in 0..<rows { po[base &+ i] = gamma * (pp[base &+ i] * s2 - pb[base &+ i]) }
                     }
                 }
             }
