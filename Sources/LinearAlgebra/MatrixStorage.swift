@@ -64,11 +64,11 @@ public struct MatrixStorage: Sendable {
         if !isKnownUniquelyReferenced(&block) { block = block.copy() }
     }
 
+    // The block outlives `body` without a retain: `self` is borrowed (or held inout) for the
+    // whole call, so its block can be neither released nor replaced meanwhile.
     @inlinable
     public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Double>) throws(E) -> R) throws(E) -> R {
-        try withExtendedLifetime(block) { () throws(E) -> R in
-            try body(UnsafeBufferPointer(start: block.base, count: block.count))
-        }
+        try body(UnsafeBufferPointer(start: block.base, count: block.count))
     }
 
     @inlinable
@@ -76,10 +76,7 @@ public struct MatrixStorage: Sendable {
         _ body: (UnsafeMutableBufferPointer<Double>) throws(E) -> R
     ) throws(E) -> R {
         makeUnique()
-        let block = block
-        return try withExtendedLifetime(block) { () throws(E) -> R in
-            try body(UnsafeMutableBufferPointer(start: block.base, count: block.count))
-        }
+        return try body(UnsafeMutableBufferPointer(start: block.base, count: block.count))
     }
 }
 
@@ -105,7 +102,7 @@ extension MatrixStorage: RandomAccessCollection, MutableCollection {
 
     @inlinable
     public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<Double>) throws -> R) rethrows -> R? {
-        try withExtendedLifetime(block) { try body(UnsafeBufferPointer(start: block.base, count: block.count)) }
+        try body(UnsafeBufferPointer(start: block.base, count: block.count))
     }
 
     @inlinable
@@ -113,11 +110,10 @@ extension MatrixStorage: RandomAccessCollection, MutableCollection {
         _ body: (inout UnsafeMutableBufferPointer<Double>) throws -> R
     ) rethrows -> R? {
         makeUnique()
-        let block = block
-        return try withExtendedLifetime(block) {
-            var buffer = UnsafeMutableBufferPointer(start: block.base, count: block.count)
-            return try body(&buffer)
-        }
+        var buffer = UnsafeMutableBufferPointer(start: block.base, count: block.count)
+        let result = try body(&buffer)
+        precondition(buffer.baseAddress == block.base && buffer.count == block.count, "the buffer was replaced")
+        return result
     }
 }
 
