@@ -6,8 +6,9 @@ public import ResultsStore
 /// ends on its biggest tasks shows a flat stretch at the end.
 public func renderCompletionPlotSVG(_ times: CompletionTimes, title: String = "") -> String {
     let fullTitle = (title.isEmpty ? "" : title + ": ") + "completed tasks over time"
-    let note = String(format: "%d tasks on %d workers; parallel efficiency %.3f; the last 5%% finished in %.2f s (median task %.2f s); dashed: no tail",
-                      times.tasks, times.workers, times.parallelEfficiency, times.tail, times.medianTaskSeconds)
+    let note = String(format: "%d tasks on %d workers; parallel efficiency %.3f (the workers' time in tasks; %.3f in training loops); the last 5%% finished in %.2f s (median task %.2f s); dashed: no tail",
+                      times.tasks, times.workers, times.parallelEfficiency, times.trainingShare, times.tail,
+                      times.medianTaskSeconds)
     let left = 70.0, top = 44.0, plotW = 420.0, plotH = 260.0
     let width = max(560, 12 + PlotAxes.textWidth(fullTitle, fontSize: 15, bold: true) + 12,
                     left + PlotAxes.textWidth(note, fontSize: 10) + 12)

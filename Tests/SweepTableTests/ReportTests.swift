@@ -44,9 +44,12 @@ import TrainingCore
         #expect(abs(times.span - 90) < 1e-3)
         // The last 5% of 4 tasks is the last one: no time after it.
         #expect(abs(times.tail) < 1e-3)
-        // Three runs of 0.5 s trained (the failure has no training time).
-        #expect(abs(times.taskSeconds - 1.5) < 1e-12 && times.medianTaskSeconds == 0.5)
-        #expect(abs(times.parallelEfficiency - 1.5 / (90 * 3)) < 1e-6)
+        // Tasks of 10, 10, 10 and 70 s on their workers (the failure's too: it held its worker),
+        // of which three runs trained 0.5 s each (the failure has no training time).
+        #expect(abs(times.taskSeconds - 100) < 1e-3 && abs(times.medianTaskSeconds - 10) < 1e-3)
+        #expect(abs(times.parallelEfficiency - 100.0 / (90 * 3)) < 1e-6)
+        #expect(abs(times.trainSeconds - 1.5) < 1e-12)
+        #expect(abs(times.trainingShare - 1.5 / (90 * 3)) < 1e-6)
         let svg = renderCompletionPlotSVG(times)
         #expect(svg.contains("<polyline") && svg.contains("4 tasks on 3 workers"))
     }
