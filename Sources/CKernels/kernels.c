@@ -332,6 +332,47 @@ DLSWEEP_AVX2 static void transposed_product_avx2(size_t n_out, size_t n_in, size
     }
 }
 
+/// Rows [i, i+4) of J columns of W from j: adds the squares of λ W + Δ inputᵀ to `total`.
+DLSWEEP_AVX2_INLINE void gradient_rows_avx2(const int J, const int whole, __m256i mask, size_t n_out, size_t n_in,
+                                            size_t k, size_t j, size_t i, const double *w, const double *delta,
+                                            const double *input, __m256d vlambda, __m256d total[4]) {
+    __m256d g[4];
+    for (int q = 0; q < J; q++) g[q] = _mm256_mul_pd(vlambda, load4(w + (j + q) * n_out + i, whole, mask));
+    for (size_t c = 0; c < k; c++) {
+        const __m256d d = load4(delta + c * n_out + i, whole, mask);
+        for (int q = 0; q < J; q++) g[q] = _mm256_fmadd_pd(d, _mm256_broadcast_sd(input + j + q + c * n_in), g[q]);
+    }
+    for (int q = 0; q < J; q++) total[q] = _mm256_fmadd_pd(g[q], g[q], total[q]);
+}
+
+/// The gradient norm for k > 8, as the AVX-512 `gradient_norm_avx512_groups`: four columns of W
+/// at a time, then back = Wᵀ Δ in a second pass.
+DLSWEEP_AVX2 static double gradient_norm_avx2_groups(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                                     const double *restrict delta, const double *restrict input,
+                                                     double lambda, double *restrict back) {
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in)) return gradient_norm_generic(n_out, n_in, k, w, delta, input, lambda, back);
+    const __m256d vlambda = _mm256_set1_pd(lambda);
+    const size_t full = n_out & ~(size_t)3;
+    const __m256i all = _mm256_set1_epi64x(-1);
+    const __m256i tail = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(n_out - full)), _mm256_setr_epi64x(0, 1, 2, 3));
+    __m256d total[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    size_t j = 0;
+    for (; j + 4 <= n_in; j += 4) {
+        for (size_t i = 0; i < full; i += 4)
+            gradient_rows_avx2(4, 1, all, n_out, n_in, k, j, i, w, delta, input, vlambda, total);
+        if (full < n_out) gradient_rows_avx2(4, 0, tail, n_out, n_in, k, j, full, w, delta, input, vlambda, total);
+    }
+    for (; j < n_in; j++) {
+        for (size_t i = 0; i < full; i += 4)
+            gradient_rows_avx2(1, 1, all, n_out, n_in, k, j, i, w, delta, input, vlambda, total);
+        if (full < n_out) gradient_rows_avx2(1, 0, tail, n_out, n_in, k, j, full, w, delta, input, vlambda, total);
+    }
+    transposed_product_avx2(n_out, n_in, k, w, delta, back);
+    const __m256d sum = _mm256_add_pd(_mm256_add_pd(total[0], total[1]), _mm256_add_pd(total[2], total[3]));
+    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(sum), _mm256_extractf128_pd(sum, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
 // The gradient norm of a layer and Wᵀ Δ together (as the AVX-512 version below), one column
 // of W at a time, k accumulators and k broadcast inputs in registers.
 #define DEFINE_GRADIENT_NORM_AVX2(K)                                                                   \
@@ -816,6 +857,44 @@ DLSWEEP_AVX512 static void transposed_product_avx512_groups(size_t n_out, size_t
                                                                  back + c0 * n_in, full, tail, g == 0))
     }
 }
+
+/// Rows [i, i+8) of J columns of W from j: adds the squares of λ W + Δ inputᵀ to `total`
+/// (each load of Δ serves the J columns; input's coefficients are broadcast from memory).
+DLSWEEP_AVX512_INLINE void gradient_rows_512(const int J, size_t n_out, size_t n_in, size_t k, size_t j, size_t i,
+                                             __mmask8 m, const double *w, const double *delta, const double *input,
+                                             __m512d vlambda, __m512d total[4]) {
+    __m512d g[4];
+    for (int q = 0; q < J; q++) g[q] = _mm512_mul_pd(vlambda, _mm512_maskz_loadu_pd(m, w + (j + q) * n_out + i));
+    for (size_t c = 0; c < k; c++) {
+        const __m512d d = _mm512_maskz_loadu_pd(m, delta + c * n_out + i);
+        for (int q = 0; q < J; q++) g[q] = _mm512_fmadd_pd(d, _mm512_set1_pd(input[j + q + c * n_in]), g[q]);
+    }
+    for (int q = 0; q < J; q++) total[q] = _mm512_fmadd_pd(g[q], g[q], total[q]);
+}
+
+/// The gradient norm of a layer for k > 6: the squares of λ W + Δ inputᵀ summed entry by entry,
+/// four columns of W at a time, then back = Wᵀ Δ by the grouped transposed product (a second
+/// pass over W: this is a check, every few steps, where it replaced a copy of W and two gemms).
+DLSWEEP_AVX512 static double gradient_norm_avx512_groups(size_t n_out, size_t n_in, size_t k, const double *restrict w,
+                                                         const double *restrict delta, const double *restrict input,
+                                                         double lambda, double *restrict back) {
+    if (!DLSWEEP_AVX2_HANDLES(k, n_in)) return gradient_norm_generic(n_out, n_in, k, w, delta, input, lambda, back);
+    const __m512d vlambda = _mm512_set1_pd(lambda);
+    const size_t full = n_out & ~(size_t)7;
+    const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);
+    __m512d total[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+    size_t j = 0;
+    for (; j + 4 <= n_in; j += 4) {
+        for (size_t i = 0; i < full; i += 8) gradient_rows_512(4, n_out, n_in, k, j, i, 0xFF, w, delta, input, vlambda, total);
+        if (tail) gradient_rows_512(4, n_out, n_in, k, j, full, tail, w, delta, input, vlambda, total);
+    }
+    for (; j < n_in; j++) {
+        for (size_t i = 0; i < full; i += 8) gradient_rows_512(1, n_out, n_in, k, j, i, 0xFF, w, delta, input, vlambda, total);
+        if (tail) gradient_rows_512(1, n_out, n_in, k, j, full, tail, w, delta, input, vlambda, total);
+    }
+    transposed_product_avx512_groups(n_out, n_in, k, w, delta, back);
+    return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(total[0], total[1]), _mm512_add_pd(total[2], total[3])));
+}
 #endif
 
 // ---- Dispatch: every variant can be called by name (the tests compare them); the plain
@@ -949,7 +1028,7 @@ double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, siz
         case 4: return gradient_norm_avx512_4(n_out, n_in, w, delta, input, lambda, back);
         case 5: return gradient_norm_avx512_5(n_out, n_in, w, delta, input, lambda, back);
         case 6: return gradient_norm_avx512_6(n_out, n_in, w, delta, input, lambda, back);
-        default: break;
+        default: return gradient_norm_avx512_groups(n_out, n_in, k, w, delta, input, lambda, back);
         }
     }
     if (runnable(variant) >= DLSWEEP_KERNELS_AVX2) {
@@ -962,7 +1041,7 @@ double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, siz
         case 6: return gradient_norm_avx2_6(n_out, n_in, w, delta, input, lambda, back);
         case 7: return gradient_norm_avx2_7(n_out, n_in, w, delta, input, lambda, back);
         case 8: return gradient_norm_avx2_8(n_out, n_in, w, delta, input, lambda, back);
-        default: break;
+        default: return gradient_norm_avx2_groups(n_out, n_in, k, w, delta, input, lambda, back);
         }
     }
 #endif

@@ -31,7 +31,9 @@ struct GradientDescent {
     /// AVX-512 versions (the noisy case's k = min(m, n): near the FMA peak whichever kernels
     /// OpenBLAS picks for the CPU; docs/PERFORMANCE.md).
     let thin: Bool
-    /// The gradient norm of the checks in one kernel pass (specialized for small k): k ≤ 16.
+    /// The gradient norm of the checks in the kernels, without a copy of W: k ≤ 16, or any k
+    /// (the plain path's m too) when the CPU runs their AVX2 or AVX-512 versions. Otherwise a
+    /// copy of each W and two gemms a check.
     let thinChecks: Bool
 
     /// W_2 … W_L (index 0 is W_2).
@@ -88,8 +90,9 @@ struct GradientDescent {
         utAR = u.transposed * data.ar
 
         let columns = reduced ? k : problem.measurements
-        thinChecks = columns <= 16
-        thin = thinChecks || (reduced && ThinKernels.Variant.best != .portable)
+        let simd = ThinKernels.Variant.best != .portable
+        thinChecks = columns <= 16 || simd
+        thin = columns <= 16 || (reduced && simd)
         forward = ([w1.rows] + upper.map(\.rows)).map { Matrix(rows: $0, columns: columns) }
         backward = forward
         nextForward = forward
