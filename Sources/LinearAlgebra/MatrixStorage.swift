@@ -20,12 +20,15 @@ public struct MatrixStorage: Sendable {
                 .bindMemory(to: Double.self, capacity: Swift.max(count, 1))
         }
 
+        /// A block holding `values`.
         @usableFromInline
-        func copy() -> Block {
-            let other = Block(uninitializedCount: count)
-            other.base.initialize(from: base, count: count)
-            return other
+        convenience init(copying values: UnsafeBufferPointer<Double>) {
+            self.init(uninitializedCount: values.count)
+            if let source = values.baseAddress { base.initialize(from: source, count: values.count) }
         }
+
+        @usableFromInline
+        func copy() -> Block { Block(copying: UnsafeBufferPointer(start: base, count: count)) }
 
         deinit { base.deallocate() }
     }
@@ -42,20 +45,8 @@ public struct MatrixStorage: Sendable {
     }
 
     public init(_ values: some Sequence<Double>) {
-        let done = values.withContiguousStorageIfAvailable { buffer in
-            let block = Block(uninitializedCount: buffer.count)
-            if let source = buffer.baseAddress { block.base.initialize(from: source, count: buffer.count) }
-            return block
-        }
-        if let done {
-            block = done
-        } else {
-            let array = Array(values)
-            block = Block(uninitializedCount: array.count)
-            array.withUnsafeBufferPointer { buffer in
-                if let source = buffer.baseAddress { block.base.initialize(from: source, count: buffer.count) }
-            }
-        }
+        block = values.withContiguousStorageIfAvailable(Block.init(copying:))
+            ?? Array(values).withUnsafeBufferPointer(Block.init(copying:))
     }
 
     /// Gives this value a block of its own before a write (copy on write).
