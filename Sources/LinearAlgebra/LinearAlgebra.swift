@@ -92,13 +92,13 @@ public enum BLAS {
     }
 
     /// Euclidean norm of a vector (no overflow or underflow in the squares).
-    public static func norm2(_ x: [Double]) -> Double {
-        x.withUnsafeBufferPointer { p in p.isEmpty ? 0 : cblas_dnrm2(Int32(p.count), p.baseAddress, 1) }
-    }
+    public static func norm2(_ x: [Double]) -> Double { x.withUnsafeBufferPointer(norm2(of:)) }
 
     /// Euclidean norm of a matrix's values.
-    public static func norm2(_ x: MatrixStorage) -> Double {
-        x.withUnsafeBufferPointer { p in p.isEmpty ? 0 : cblas_dnrm2(Int32(p.count), p.baseAddress, 1) }
+    public static func norm2(_ x: MatrixStorage) -> Double { x.withUnsafeBufferPointer(norm2(of:)) }
+
+    private static func norm2(of p: UnsafeBufferPointer<Double>) -> Double {
+        p.isEmpty ? 0 : cblas_dnrm2(Int32(p.count), p.baseAddress, 1)
     }
 
     /// Sum of squares, `‖x‖²`.
