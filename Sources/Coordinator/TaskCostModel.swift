@@ -196,7 +196,7 @@ public struct TaskCostModel: Sendable {
         }
         measuredSecondsOf[cell] += seconds
         measuredCountOf[cell] += 1
-        measuredRemainingSeconds += left * measuredSecondsOf[cell] / Double(measuredCountOf[cell])
+        measuredRemainingSeconds += left * measuredMean(cell)!  // counted just above
     }
 
     /// Seconds of task time left in the `taskCount` tasks of the plan (adaptive rounds at the
