@@ -183,7 +183,7 @@ struct BenchCoreCommand: ParsableCommand {
         }
 
         if numpy {
-            let gram = try numpyStepSeconds(noise: 0, form: "gram").gram
+            let gram = try numpyStepSeconds(noise: 0, form: "gram")
             print(String(format: "numpy Gram-form step: %.3f ms; reduced path speed-up over it: %.1fx",
                          gram * 1e3, gram / reduced))
             // The anchor in rounds that alternate the two steps, each ratio from one round: a
@@ -194,7 +194,7 @@ struct BenchCoreCommand: ParsableCommand {
             var rounds: [(ours: Double, numpy: Double)] = []
             for _ in 0..<numpyRounds {
                 let ours = try secondsPerStep(.reduced, steps: steps)
-                rounds.append((ours, try numpyStepSeconds(noise: 0, form: "reduced").reduced))
+                rounds.append((ours, try numpyStepSeconds(noise: 0, form: "reduced")))
             }
             ThinKernels.Variant.choose(nil)
             let ratios = rounds.map { $0.numpy / $0.ours }
@@ -208,15 +208,16 @@ struct BenchCoreCommand: ParsableCommand {
                          ratios.map { String(format: "%.2fx", $0) }.joined(separator: ", ") as NSString,
                          ratios.sorted()[ratios.count / 2]))
             if let noisy {
-                let noisyTimes = try numpyStepSeconds(noise: noise, form: "reduced")
+                let noisyNumpy = try numpyStepSeconds(noise: noise, form: "reduced")
                 print(String(format: "numpy reduced step, sigma_train = %g: %.3f ms; noisy path speed-up over it: %.2fx",
-                             noise, noisyTimes.reduced * 1e3, noisyTimes.reduced / noisy))
+                             noise, noisyNumpy * 1e3, noisyNumpy / noisy))
             }
         }
     }
 
-    /// Seconds per step of scripts/bench_numpy_step.py's forms, with one BLAS thread.
-    func numpyStepSeconds(noise: Double, form: String = "both") throws -> (gram: Double, reduced: Double) {
+    /// Seconds per step of one of scripts/bench_numpy_step.py's forms ("gram" or "reduced"), with
+    /// one BLAS thread.
+    func numpyStepSeconds(noise: Double, form: String) throws -> Double {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/bench_numpy_step.py").path
         let process = Process()
@@ -233,15 +234,15 @@ struct BenchCoreCommand: ParsableCommand {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        var seconds: [String: Double] = [:]
+        let key = "\(form)_step_seconds"
+        var seconds: Double?
         for line in output.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            if fields.count == 2, let value = Double(fields[1]) { seconds[String(fields[0])] = value }
+            if fields.count == 2, fields[0] == key { seconds = Double(fields[1]) }
         }
-        let gram = seconds["gram_step_seconds"], reduced = seconds["reduced_step_seconds"]
-        guard process.terminationStatus == 0, form == "reduced" || gram != nil, form == "gram" || reduced != nil else {
+        guard process.terminationStatus == 0, let seconds else {
             throw ValidationError("\(script) failed (are numpy and scipy installed? bash scripts/setup.sh)")
         }
-        return (gram ?? .nan, reduced ?? .nan)
+        return seconds
     }
 }
