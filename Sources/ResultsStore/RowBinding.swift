@@ -118,16 +118,7 @@ struct RowBinder {
 
     /// An unsigned integer as decimal TEXT (the seeds: SQLite has no UInt64).
     mutating func decimal(_ value: UInt64) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            var rest = value
-            var start = 20
-            repeat {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            text(UnsafeBufferPointer(rebasing: buffer[start..<20]))
-        }
+        value.withDecimalDigits { text($0) }
     }
 
     /// `Date` as the store keeps it: UTC `YYYY-MM-DD HH:MM:SS.SSS`, as GRDB writes it.

@@ -3,6 +3,8 @@
 /// values. Written by hand, field by field, in the order PROTOCOL.md lists: no reflection, no
 /// intermediate representation, every read bounds-checked.
 
+import TrainingCore  // UInt64.withDecimalDigits
+
 /// Appends values to a byte buffer.
 public struct WireWriter: Sendable {
     public private(set) var bytes: [UInt8]
@@ -42,17 +44,9 @@ public struct WireWriter: Sendable {
     /// `string(String(value))`, the digits written in place (a seed's text is a heap string,
     /// made and freed per task).
     mutating func decimal(_ value: UInt64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a UInt64 has at most 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var rest = value
-            var start = buffer.count
-            repeat {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            u32(UInt32(buffer.count - start))
-            bytes.append(contentsOf: buffer[start...])
+        value.withDecimalDigits { digits in
+            u32(UInt32(digits.count))
+            bytes.append(contentsOf: digits)
         }
     }
 
