@@ -122,7 +122,7 @@ static double step_seconds(int variant, int reps, size_t offset, size_t thin_off
         for (int l = 0; l < L; l++) {
             const double t0 = now();
             dlsweep_step_and_forward_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], next[l],
-                                             0.9999, 1e-6, next[l + 1]);
+                                             0.9999, 1e-6, next[l + 1], NULL);
             if (r >= 0) forward[l] += now() - t0;
         }
     }
@@ -149,7 +149,7 @@ static void kernel_seconds(int variant, int reps, double *transposed, double *fu
     t = now();
     for (int r = 0; r < reps; r++)
         for (int l = 0; l < 3; l++)
-            dlsweep_step_and_forward_variant(variant, 400, 400, K, w[l], delta, x, x, 0.9999, 1e-6, out);
+            dlsweep_step_and_forward_variant(variant, 400, 400, K, w[l], delta, x, x, 0.9999, 1e-6, out, NULL);
     *fused = (now() - t) / reps / 3;
     for (int l = 0; l < 3; l++) free(w[l]);
     free(delta); free(x); free(out);

@@ -52,8 +52,13 @@ static void transposed_product_generic(size_t n_out, size_t n_in, size_t k, cons
 static void step_and_forward_generic(size_t n_out, size_t n_in, size_t k, double *restrict w,
                                      const double *restrict delta, const double *restrict old_input,
                                      const double *restrict new_input, double decay, double eta,
-                                     double *restrict out) {
+                                     double *restrict out, double *squared_norm) {
     STEP_AND_FORWARD_BODY
+    if (squared_norm) {
+        double sum = 0;
+        for (size_t t = 0; t < n_out * n_in; t++) sum += w[t] * w[t];
+        *squared_norm = sum;
+    }
 }
 
 static void thin_product_generic(size_t n_out, size_t n_in, size_t k, const double *restrict w,
@@ -209,12 +214,25 @@ DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0
                                                       out + c0 * n_out, j0 != 0, !update && g == 0))
 }
 
+/// The squares of a block of W just written (still in L1), added into `squares`: ‖W‖² of the
+/// new weights without another pass over W, for the loss of a check.
+DLSWEEP_AVX2_INLINE __m256d block_squares(__m256d squares, const int full, __m256i m0, __m256i m1, size_t n_out,
+                                          size_t i, size_t j0, size_t j1, const double *w) {
+    for (size_t j = j0; j < j1; j++) {
+        const double *col = w + j * n_out + i;
+        const __m256d v0 = load4(col, full, m0), v1 = load4(col + 4, full, m1);
+        squares = _mm256_fmadd_pd(v1, v1, _mm256_fmadd_pd(v0, v0, squares));
+    }
+    return squares;
+}
+
 /// In blocks of 8 rows × DLSWEEP_STEP_PANEL_AVX2 columns of W: with `update`, the update and
 /// the forward product (W is read and written once, from wherever it is; the block's second
 /// touch is in L1), else out = W x alone (W is not written).
 DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *x, double decay,
-                                      double eta, double *out) {
+                                      double eta, double *out, double *squared_norm) {
+    __m256d squares = _mm256_setzero_pd();
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
     const __m256d vdecay = _mm256_set1_pd(decay), vneg = _mm256_set1_pd(-eta);
@@ -224,12 +242,20 @@ DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_i
     tail_masks(n_out - full, &t0, &t1);
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL_AVX2) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL_AVX2 < n_in ? j0 + DLSWEEP_STEP_PANEL_AVX2 : n_in;
-        for (size_t i = 0; i < full; i += 8)
+        for (size_t i = 0; i < full; i += 8) {
             step_block(update, 1, all, all, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
                        vneg, out);
-        if (full < n_out)
+            if (squared_norm) squares = block_squares(squares, 1, all, all, n_out, i, j0, j1, w);
+        }
+        if (full < n_out) {
             step_block(update, 0, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x, vdecay,
                        vneg, out);
+            if (squared_norm) squares = block_squares(squares, 0, t0, t1, n_out, full, j0, j1, w);
+        }
+    }
+    if (squared_norm) {
+        __m128d half = _mm_add_pd(_mm256_castpd256_pd128(squares), _mm256_extractf128_pd(squares, 1));
+        *squared_norm = _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half)));
     }
 }
 
@@ -239,11 +265,11 @@ DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_i
 DLSWEEP_AVX2 static void step_and_forward_avx2(size_t n_out, size_t n_in, size_t k, double *restrict w,
                                                const double *restrict delta, const double *restrict old_input,
                                                const double *restrict new_input, double decay, double eta,
-                                               double *restrict out) {
+                                               double *restrict out, double *squared_norm) {
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
-        step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+        step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
     else
-        blocked_avx2(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+        blocked_avx2(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
 }
 
 DLSWEEP_AVX2 static void thin_product_avx2(size_t n_out, size_t n_in, size_t k, const double *restrict w,
@@ -251,7 +277,7 @@ DLSWEEP_AVX2 static void thin_product_avx2(size_t n_out, size_t n_in, size_t k, 
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
         thin_product_generic(n_out, n_in, k, w, x, out);
     else  // W is only read: without `update` nothing is written through the pointer.
-        blocked_avx2(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out);
+        blocked_avx2(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out, NULL);
 }
 
 /// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G: J columns of W against one group of G columns of Δ,
@@ -592,23 +618,48 @@ static inline const double *prefetch_target(const double *col, ptrdiff_t i, size
     return col + (ptrdiff_t)(panel - 1) * (ptrdiff_t)n_out + ahead;
 }
 
+/// The squares of a block of 16 rows of W just written (still in L1), added into `squares`, as
+/// the AVX2 block_squares.
+__attribute__((target("avx512f,avx512vl,avx512dq,fma"), always_inline)) static inline __m512d
+block_squares_512(__m512d squares, __mmask8 m0, __mmask8 m1, size_t n_out, ptrdiff_t i, size_t j0, size_t j1,
+                  const double *w) {
+    for (size_t j = j0; j < j1; j++) {
+        const double *col = DLSWEEP_AT(w + j * n_out, i);
+        const __m512d v0 = _mm512_maskz_loadu_pd(m0, col), v1 = _mm512_maskz_loadu_pd(m1, col + 8);
+        squares = _mm512_fmadd_pd(v1, v1, _mm512_fmadd_pd(v0, v0, squares));
+    }
+    return squares;
+}
+
 // The blocks start where W's 64-byte lines do (line_blocks), so no load or store of W spans two
 // lines: a masked first block, whole blocks, a masked last block.
 #define DEFINE_STEP_AND_FORWARD_512(K)                                                                 \
 DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in, double *restrict w,    \
                                                        const double *restrict delta, const double *restrict old_input, \
                                                        const double *restrict new_input, double decay, double eta, \
-                                                       double *restrict out) {                         \
+                                                       double *restrict out, double *squared_norm) {   \
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);                         \
     const struct line_blocks b = line_blocks_of(w, n_out);                                             \
-    if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; return; }                      \
+    __m512d squares = _mm512_setzero_pd();                                                             \
+    if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; }                              \
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
         ptrdiff_t i = b.first;                                                                         \
-        if (b.first < 0) { STEP_512_BLOCK(K, b.h0, b.h1) i = b.whole; }                                \
-        for (; i < b.last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                      \
-        if (b.last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, b.t0, b.t1)                                   \
+        if (b.first < 0) {                                                                             \
+            STEP_512_BLOCK(K, b.h0, b.h1)                                                              \
+            if (squared_norm) squares = block_squares_512(squares, b.h0, b.h1, n_out, i, j0, j1, w);   \
+            i = b.whole;                                                                               \
+        }                                                                                              \
+        for (; i < b.last; i += 16) {                                                                  \
+            STEP_512_BLOCK(K, 0xFF, 0xFF)                                                              \
+            if (squared_norm) squares = block_squares_512(squares, 0xFF, 0xFF, n_out, i, j0, j1, w);   \
+        }                                                                                              \
+        if (b.last < (ptrdiff_t)n_out) {                                                               \
+            STEP_512_BLOCK(K, b.t0, b.t1)                                                              \
+            if (squared_norm) squares = block_squares_512(squares, b.t0, b.t1, n_out, i, j0, j1, w);   \
+        }                                                                                              \
     }                                                                                                  \
+    if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);                                   \
 }
 DEFINE_STEP_AND_FORWARD_512(1)
 DEFINE_STEP_AND_FORWARD_512(2)
@@ -781,33 +832,41 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
 /// update and forward product, or W x alone.
 DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_in, size_t k, double *w,
                                        const double *delta, const double *old_input, const double *x, double decay,
-                                       double eta, double *out) {
+                                       double eta, double *out, double *squared_norm) {
+    __m512d squares = _mm512_setzero_pd();
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);
     const struct line_blocks b = line_blocks_of(w, n_out);
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;
-        if (b.first < 0)
+        if (b.first < 0) {
             step_block_512(update, b.h0, b.h1, groups, sizes, n_out, n_in, b.first, j0, j1, w, delta, old_input, x,
                            vdecay, vneg, out);
-        for (ptrdiff_t i = b.whole; i < b.last; i += 16)
+            if (squared_norm) squares = block_squares_512(squares, b.h0, b.h1, n_out, b.first, j0, j1, w);
+        }
+        for (ptrdiff_t i = b.whole; i < b.last; i += 16) {
             step_block_512(update, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
                            vneg, out);
-        if (b.last < (ptrdiff_t)n_out)
+            if (squared_norm) squares = block_squares_512(squares, 0xFF, 0xFF, n_out, i, j0, j1, w);
+        }
+        if (b.last < (ptrdiff_t)n_out) {
             step_block_512(update, b.t0, b.t1, groups, sizes, n_out, n_in, b.last, j0, j1, w, delta, old_input, x,
                            vdecay, vneg, out);
+            if (squared_norm) squares = block_squares_512(squares, b.t0, b.t1, n_out, b.last, j0, j1, w);
+        }
     }
+    if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);
 }
 
 DLSWEEP_AVX512 static void step_and_forward_avx512_groups(size_t n_out, size_t n_in, size_t k, double *restrict w,
                                                           const double *restrict delta, const double *restrict old_input,
                                                           const double *restrict new_input, double decay, double eta,
-                                                          double *restrict out) {
+                                                          double *restrict out, double *squared_norm) {
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
-        step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+        step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
     else
-        blocked_512(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+        blocked_512(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
 }
 
 DLSWEEP_AVX512 static void thin_product_avx512_groups(size_t n_out, size_t n_in, size_t k, const double *restrict w,
@@ -815,7 +874,7 @@ DLSWEEP_AVX512 static void thin_product_avx512_groups(size_t n_out, size_t n_in,
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
         thin_product_generic(n_out, n_in, k, w, x, out);
     else  // W is only read: without `update` nothing is written through the pointer.
-        blocked_512(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out);
+        blocked_512(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out, NULL);
 }
 
 /// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G with J·G ≤ 24 accumulators; the first group asks for
@@ -985,27 +1044,29 @@ void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, 
 
 void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *new_input,
-                                      double decay, double eta, double *out) {
+                                      double decay, double eta, double *out, double *squared_norm) {
 #ifdef DLSWEEP_HAVE_X86
     variant = runnable(variant);
     if (variant == DLSWEEP_KERNELS_AVX512) {
         switch (k) {
-        case 1: step_and_forward_avx512_1(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        case 2: step_and_forward_avx512_2(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        case 3: step_and_forward_avx512_3(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        case 4: step_and_forward_avx512_4(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        case 5: step_and_forward_avx512_5(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        case 6: step_and_forward_avx512_6(n_out, n_in, w, delta, old_input, new_input, decay, eta, out); return;
-        default: step_and_forward_avx512_groups(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out); return;
+        case 1: step_and_forward_avx512_1(n_out, n_in, w, delta, old_input, new_input, decay, eta, out, squared_norm); return;
+        case 2: step_and_forward_avx512_2(n_out, n_in, w, delta, old_input, new_input, decay, eta, out, squared_norm); return;
+        case 3: step_and_forward_avx512_3(n_out, n_in, w, delta, old_input, new_input, decay, eta, out, squared_norm); return;
+        case 4: step_and_forward_avx512_4(n_out, n_in, w, delta, old_input, new_input, decay, eta, out, squared_norm); return;
+        case 5: step_and_forward_avx512_5(n_out, n_in, w, delta, old_input, new_input, decay, eta, out, squared_norm); return;
+        case 6: step_and_forward_avx512_6(n_out, n_in, w, delta, old_input, new_input, decay, eta, out, squared_norm); return;
+        default:
+            step_and_forward_avx512_groups(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
+            return;
         }
     }
     if (variant == DLSWEEP_KERNELS_AVX2) {
-        step_and_forward_avx2(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+        step_and_forward_avx2(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
         return;
     }
 #endif
     (void)variant;
-    step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out);
+    step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
 }
 
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
@@ -1077,7 +1138,7 @@ void dlsweep_step_and_forward(size_t n_out, size_t n_in, size_t k, double *w, co
                               const double *old_input, const double *new_input, double decay,
                               double eta, double *out) {
     dlsweep_step_and_forward_variant(dlsweep_kernels_best(), n_out, n_in, k, w, delta, old_input, new_input,
-                                     decay, eta, out);
+                                     decay, eta, out, NULL);
 }
 
 void dlsweep_thin_product(size_t n_out, size_t n_in, size_t k, const double *w, const double *x, double *out) {

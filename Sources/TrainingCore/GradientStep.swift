@@ -117,11 +117,16 @@ struct GradientDescent {
     /// back up, updating each W and forming the next step's forward product in the same pass
     /// over it (`BLAS.stepAndForward`): each weight matrix is read twice per step, not three
     /// times, which is what bounds this memory-bound, rank-k update.
-    mutating func step() {
+    ///
+    /// With `measuringNorms`, returns `‖W_l‖²_F` of the new W_2 … W_L, summed by the kernels in the
+    /// same pass (a check's loss then needs no read of the weights); nil where they cannot (the
+    /// gemm path, momentum), and the caller computes them.
+    @discardableResult
+    mutating func step(measuringNorms: Bool = false) -> [Double]? {
         if let coefficients {
             inertialStep(coefficients)
             time += eta
-            return
+            return nil
         }
         let last = depth - 1
         backPropagate()
@@ -131,10 +136,15 @@ struct GradientDescent {
         BLAS.axpy(-eta, backward[0], &first)
         if reduced { outsideFactor *= decay }
         // Up: update W_{l+1} and form the next forward product in one pass over it.
+        var norms: [Double]? = measuringNorms && thin ? [] : nil
         for l in stride(from: 1, through: last, by: 1) {
             let oldInput = l == 1 ? previousFirst : forward[l - 1]
             let newInput = l == 1 ? first : nextForward[l - 1]
-            if thin {
+            if thin, norms != nil {
+                norms?.append(ThinKernels.stepAndForwardMeasuringNorm(
+                    &upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
+                    decay: decay, eta: eta, output: &nextForward[l]))
+            } else if thin {
                 ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
                                            decay: decay, eta: eta, output: &nextForward[l])
             } else {
@@ -144,6 +154,7 @@ struct GradientDescent {
         }
         swap(&forward, &nextForward)
         time += eta
+        return norms
     }
 
     /// The data gradient with respect to each layer's output, from the kept forward products:

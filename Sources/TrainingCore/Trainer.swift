@@ -95,17 +95,19 @@ extension GradientDescent {
 
         if !(training.stopOnSuccess && tracker.hasConverged) && !diverged && budget.steps > 0 && horizon > 0 {
             for t in 1...budget.steps {
+                let checks = t % training.checkEvery == 0 || t == budget.steps
+                var measured: [Double]?  // ‖W_l‖² of the new weights, from the step's own pass
                 if isFlow {
                     do { try flowStep() } catch { diverged = true; break }
                 } else if adaptive {
                     grow = adaptiveStep(grow: grow)
                 } else {
-                    step()
+                    measured = step(measuringNorms: checks)
                 }
                 iterations = t
                 let reachedHorizon = isFlow && time >= horizon
-                if t % training.checkEvery == 0 || t == budget.steps || reachedHorizon {
-                    let norms = upperSquaredNorms()
+                if checks || reachedHorizon {
+                    let norms = measured ?? upperSquaredNorms()
                     let current = loss(upperSquaredNorms: norms)
                     if !current.isFinite || current > 1e6 * max(initialLoss, .leastNormalMagnitude) {
                         diverged = true

@@ -38,7 +38,7 @@ import Testing
                         old.storage.withUnsafeBufferPointer { po0 in
                             new.storage.withUnsafeBufferPointer { pn in
                                 dlsweep_step_and_forward_variant(variant.rawValue, rows, columns, k, pw, pd,
-                                                                 po0.baseAddress, pn.baseAddress, 0.99, 0.01, po)
+                                                                 po0.baseAddress, pn.baseAddress, 0.99, 0.01, po, nil)
                             }
                         }
                         let stepped = Array(UnsafeBufferPointer(start: pw, count: rows * columns))

@@ -48,6 +48,17 @@ import Testing
         #expect(Self.close(fused, portable))
         #expect(Self.close(fusedOut, portableOut))
 
+        // The same step measuring ‖W‖² of the new weights: the same weights and output to the
+        // bit, and the sum of their squares.
+        var measured = w, measuredOut = Matrix(rows: rows, columns: k, repeating: 7)
+        let squaredNorm = ThinKernels.stepAndForwardMeasuringNorm(
+            &measured, delta: delta, oldInput: oldInput, newInput: x, decay: 0.99, eta: 0.01, output: &measuredOut,
+            variant: variant)
+        #expect(measured == fused)
+        #expect(measuredOut == fusedOut)
+        let sumOfSquares = fused.storage.withUnsafeBufferPointer { $0.reduce(0) { $0 + $1 * $1 } }
+        #expect(abs(squaredNorm - sumOfSquares) <= 1e-13 * sumOfSquares)
+
         // The gradient norm of a layer, with λ W and Δ inputᵀ of the same size.
         var gradientBack = Matrix(rows: columns, columns: k, repeating: 7), portableGradientBack = gradientBack
         let lambda = 0.3

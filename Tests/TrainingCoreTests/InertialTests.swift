@@ -36,6 +36,28 @@ import TrainingCore
         #expect(relativeDifference(inertial.weights[1], heavy.weights[1]) > 1e-6)
     }
 
+    /// gd's checks take ‖W_l‖² from the step's own pass over W (the kernels sum the squares of
+    /// the new weights); heavy-ball's read the weights again. At α = 1/h heavy-ball's update is
+    /// gd's, so the losses the checks see, and the rate fitted to them, must agree (norms off by
+    /// one part in a thousand move the rate by 1.4%; `ThinKernelTests` checks the sums exactly).
+    @Test("gd's checks, with the norms its step measures, see the losses heavy-ball's see at alpha = 1/h")
+    func checksReadTheStepsNorms() throws {
+        let problem = try smallProblem()
+        let net = model(depth: 4, width: 16)
+        let start = try weights(for: problem, net)
+        var gd = spec(.gd, path: .reduced, steps: 3000)
+        gd.optimizer = TrainingCoreTests.optimizer(.gd)
+        gd.lambda = 0.5  // converges within the steps: the gap falls over decades
+        var heavy = gd
+        heavy.optimizer = TrainingCoreTests.optimizer(.heavyBall, alpha: 1 / Self.eta.squareRoot())
+        let a = try train(problem: problem, model: net, training: gd, trainingSeed: 1, initialWeights: start)
+        let b = try train(problem: problem, model: net, training: heavy, trainingSeed: 1, initialWeights: start)
+        for (x, y) in zip(a.weights, b.weights) { #expect(relativeDifference(x, y) < 1e-10) }
+        let rateA = try #require(a.report.lossGapRate), rateB = try #require(b.report.lossGapRate)
+        #expect(rateA > 0)
+        #expect(rateA.isApproximatelyEqual(to: rateB, relativeTolerance: 1e-6), "\(rateA) against \(rateB)")
+    }
+
     @Test("the reduced and the plain path give the same iterates",
           arguments: [OptimizerKind.heavyBall, .inertial], [1, 3])
     func reducedMatchesPlain(optimizer: OptimizerKind, depth: Int) throws {

@@ -56,9 +56,11 @@ int dlsweep_kernels_choose(int variant);
 
 void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
                                         const double *delta, double *back);
+/// With `squared_norm` (else NULL), also ‖W‖_F² of the new weights, summed block by block
+/// while each is still in L1: the loss of a check without another read of W.
 void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *new_input,
-                                      double decay, double eta, double *out);
+                                      double decay, double eta, double *out, double *squared_norm);
 double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
                                      const double *delta, const double *input, double lambda, double *back);
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
