@@ -14,8 +14,12 @@ extension GradientDescent {
 
     /// `W_{L:2} M` for an n_1 × c matrix M.
     func throughUpper(_ m: Matrix) -> Matrix {
+        // The blocked kernels take any number of columns with AVX2 or AVX-512 (E's m, near the
+        // FMA peak, where gemm runs whatever kernels OpenBLAS picked for the CPU); the portable
+        // loops only thin ones.
+        let kernels = m.columns <= 8 || ThinKernels.Variant.best != .portable
         var current = m
-        for w in upper { current = m.columns <= 8 ? ThinKernels.product(w, current) : w * current }
+        for w in upper { current = kernels ? ThinKernels.product(w, current) : w * current }
         return current
     }
 
