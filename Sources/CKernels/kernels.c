@@ -525,6 +525,84 @@ DEFINE_TRANSPOSED_512(4)
 DEFINE_TRANSPOSED_512(5)
 DEFINE_TRANSPOSED_512(6)
 
+// back = Wᵀ Δ from the old values, and W ← decay W − η Δ oldᵀ, in one pass over W: for the layer
+// at the bottom turnaround, whose backward product streams it from L3 with the FMA units half
+// idle, while its update with the forward product then found it in L2 and was bound by them; the
+// up pass is left W x alone. Two columns at a time (their 2k coefficients of old in registers,
+// 2k accumulators), from the last column to the first (TRAVERSAL); one at a time for the columns
+// past the last four. Every sum runs in the order of transposed_product_avx512_K and
+// step_and_forward_avx512_K (the column sums reduced by the same tree), so back and W are those
+// kernels' to the bit. With `squared_norm`, also ‖W‖² of the new weights.
+#define BACK_UPDATE_512_ROWS(J, M, I)                                                                  \
+    {                                                                                                  \
+        __m512d v[J], u[J];                                                                            \
+        for (int q = 0; q < J; q++) {                                                                  \
+            v[q] = _mm512_maskz_loadu_pd(M, col[q] + (I));                                             \
+            u[q] = _mm512_mul_pd(vdecay, v[q]);                                                        \
+        }                                                                                              \
+        for (int c = 0; c < K; c++) {                                                                  \
+            const __m512d d = _mm512_maskz_loadu_pd(M, delta + c * n_out + (I)), nd = _mm512_mul_pd(vneg, d); \
+            for (int q = 0; q < J; q++) {                                                              \
+                acc[q][c] = _mm512_fmadd_pd(v[q], d, acc[q][c]);                                       \
+                u[q] = _mm512_fmadd_pd(a[q][c], nd, u[q]);                                             \
+            }                                                                                          \
+        }                                                                                              \
+        for (int q = 0; q < J; q++) {                                                                  \
+            _mm512_mask_storeu_pd(col[q] + (I), M, u[q]);                                              \
+            if (squared_norm) squares = _mm512_fmadd_pd(u[q], u[q], squares);                          \
+        }                                                                                              \
+    }
+
+#define BACK_UPDATE_512_COLUMNS(J, J0)                                                                 \
+    {                                                                                                  \
+        double *col[J];                                                                                \
+        __m512d acc[J][K], a[J][K];                                                                    \
+        for (int q = 0; q < J; q++) {                                                                  \
+            col[q] = w + (J0 + (size_t)q) * n_out;                                                     \
+            for (int c = 0; c < K; c++) {                                                              \
+                acc[q][c] = _mm512_setzero_pd();                                                       \
+                a[q][c] = _mm512_set1_pd(old_input[J0 + (size_t)q + c * n_in]);                        \
+            }                                                                                          \
+        }                                                                                              \
+        /* the two columns before these, next in this walk */                                        \
+        const double *p = J0 >= 2 ? col[0] - 2 * n_out : col[0];                                       \
+        for (size_t i = 0; i < full; i += 8) {                                                         \
+            _mm_prefetch((const char *)(p + i), _MM_HINT_T0);                                          \
+            _mm_prefetch((const char *)(p + n_out + i), _MM_HINT_T0);                                  \
+            BACK_UPDATE_512_ROWS(J, 0xFF, i)                                                           \
+        }                                                                                              \
+        if (tail) BACK_UPDATE_512_ROWS(J, tail, full)                                                  \
+        for (int c = 0; c < K; c++) {                                                                  \
+            if (J == 1) back[J0 + c * n_in] = _mm512_reduce_add_pd(acc[0][c]);                         \
+            else _mm_storeu_pd(back + J0 + c * n_in,                                                   \
+                               _mm256_castpd256_pd128(sum4_512(acc[0][c], acc[J - 1][c], acc[0][c], acc[J - 1][c]))); \
+        }                                                                                              \
+    }
+
+#define DEFINE_BACK_AND_UPDATE_512(KK)                                                                 \
+DLSWEEP_AVX512 static void back_and_update_avx512_##KK(size_t n_out, size_t n_in, double *restrict w,   \
+                                                       const double *restrict delta,                  \
+                                                       const double *restrict old_input, double decay, \
+                                                       double eta, double *restrict back, double *squared_norm) { \
+    enum { K = KK };                                                                                   \
+    const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);                         \
+    const size_t full = n_out & ~(size_t)7, quads = n_in & ~(size_t)3;                                 \
+    const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);                                      \
+    __m512d squares = _mm512_setzero_pd();                                                             \
+    for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j)                                  \
+    for (size_t j = quads; j > 0;) {                                                                   \
+        j -= 2;                                                                                        \
+        BACK_UPDATE_512_COLUMNS(2, j)                                                                  \
+    }                                                                                                  \
+    if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);                                   \
+}
+DEFINE_BACK_AND_UPDATE_512(1)
+DEFINE_BACK_AND_UPDATE_512(2)
+DEFINE_BACK_AND_UPDATE_512(3)
+DEFINE_BACK_AND_UPDATE_512(4)
+DEFINE_BACK_AND_UPDATE_512(5)
+DEFINE_BACK_AND_UPDATE_512(6)
+
 // `p + i` for a row offset i that may be negative (the first block of an aligned walk starts
 // before row 0; its lanes there are masked off and never touched), in integer arithmetic.
 #define DLSWEEP_AT(p, i) ((__typeof__(p))((uintptr_t)(p) + (uintptr_t)(intptr_t)(i) * sizeof(double)))
@@ -1067,6 +1145,35 @@ void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, si
 #endif
     (void)variant;
     step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
+}
+
+int dlsweep_back_and_update_supported(int variant, size_t k) {
+#ifdef DLSWEEP_HAVE_X86
+    return runnable(variant) == DLSWEEP_KERNELS_AVX512 && k >= 1 && k <= 6;
+#else
+    (void)variant; (void)k;
+    return 0;
+#endif
+}
+
+int dlsweep_back_and_update_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
+                                    const double *delta, const double *old_input, double decay, double eta,
+                                    double *back, double *squared_norm) {
+#ifdef DLSWEEP_HAVE_X86
+    if (dlsweep_back_and_update_supported(variant, k)) {
+        switch (k) {
+        case 1: back_and_update_avx512_1(n_out, n_in, w, delta, old_input, decay, eta, back, squared_norm); return 1;
+        case 2: back_and_update_avx512_2(n_out, n_in, w, delta, old_input, decay, eta, back, squared_norm); return 1;
+        case 3: back_and_update_avx512_3(n_out, n_in, w, delta, old_input, decay, eta, back, squared_norm); return 1;
+        case 4: back_and_update_avx512_4(n_out, n_in, w, delta, old_input, decay, eta, back, squared_norm); return 1;
+        case 5: back_and_update_avx512_5(n_out, n_in, w, delta, old_input, decay, eta, back, squared_norm); return 1;
+        default: back_and_update_avx512_6(n_out, n_in, w, delta, old_input, decay, eta, back, squared_norm); return 1;
+        }
+    }
+#endif
+    (void)variant; (void)n_out; (void)n_in; (void)k; (void)w; (void)delta; (void)old_input; (void)decay;
+    (void)eta; (void)back; (void)squared_norm;
+    return 0;
 }
 
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,

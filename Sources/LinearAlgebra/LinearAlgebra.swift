@@ -197,8 +197,15 @@ public enum ThinKernels {
 
     /// `W x` for a thin x (at most 8 columns use the specialized loops).
     public static func product(_ w: Matrix, _ x: Matrix, variant: Variant = .best) -> Matrix {
-        precondition(x.rows == w.columns, "thin product shape mismatch: \(w.shape) times \(x.shape)")
         var out = Matrix(rows: w.rows, columns: x.columns)
+        product(w, x, into: &out, variant: variant)
+        return out
+    }
+
+    /// `out = W x`, into a buffer of the right shape (a step's forward product, without allocating).
+    public static func product(_ w: Matrix, _ x: Matrix, into out: inout Matrix, variant: Variant = .best) {
+        precondition(x.rows == w.columns && out.rows == w.rows && out.columns == x.columns,
+                     "thin product shape mismatch: \(w.shape) times \(x.shape) into \(out.shape)")
         w.storage.withUnsafeBufferPointer { pw in
             x.storage.withUnsafeBufferPointer { px in
                 out.storage.withUnsafeMutableBufferPointer { po in
@@ -207,7 +214,42 @@ public enum ThinKernels {
                 }
             }
         }
-        return out
+    }
+
+    /// Whether `transposedProductAndUpdate` runs for `k` columns with `variant` (AVX-512, k ≤ 6).
+    public static func fusesBackwardAndUpdate(k: Int, variant: Variant = .best) -> Bool {
+        k > 0 && dlsweep_back_and_update_supported(variant.rawValue, k) == 1
+    }
+
+    /// `back = Wᵀ Δ` from the old W, and `W ← decay W − η Δ oldInputᵀ`, in one pass over W: the
+    /// values of `transposedProduct` and then `stepAndForward`, to the bit. For the layer at the
+    /// bottom turnaround of a step, whose backward product streams it from L3 while the FMA units
+    /// wait; its up pass is then `product` alone, from L2. With `measuringNorm`, returns `‖W‖²_F`
+    /// of the new weights. Only where `fusesBackwardAndUpdate(k:variant:)`.
+    @discardableResult
+    public static func transposedProductAndUpdate(_ w: inout Matrix, delta: Matrix, oldInput: Matrix, decay: Double,
+                                                  eta: Double, back: inout Matrix, measuringNorm: Bool = false,
+                                                  variant: Variant = .best) -> Double? {
+        let nOut = w.rows, nIn = w.columns, k = delta.columns
+        precondition(delta.rows == nOut && oldInput.rows == nIn && oldInput.columns == k
+                     && back.rows == nIn && back.columns == k, "transposedProductAndUpdate shape mismatch")
+        precondition(fusesBackwardAndUpdate(k: k, variant: variant),
+                     "transposedProductAndUpdate: no fused kernel for k = \(k) with \(variant)")
+        var squaredNorm = 0.0
+        w.storage.withUnsafeMutableBufferPointer { pw in
+            delta.storage.withUnsafeBufferPointer { pd in
+                oldInput.storage.withUnsafeBufferPointer { po in
+                    back.storage.withUnsafeMutableBufferPointer { pb in
+                        withUnsafeMutablePointer(to: &squaredNorm) { norm in
+                            _ = dlsweep_back_and_update_variant(variant.rawValue, nOut, nIn, k, pw.baseAddress,
+                                                                pd.baseAddress, po.baseAddress, decay, eta,
+                                                                pb.baseAddress, measuringNorm ? norm : nil)
+                        }
+                    }
+                }
+            }
+        }
+        return measuringNorm ? squaredNorm : nil
     }
 
     /// `back = Wᵀ Δ` for thin Δ.

@@ -129,18 +129,30 @@ struct GradientDescent {
             return nil
         }
         let last = depth - 1
-        backPropagate()
+        // W_2, at the bottom turnaround, is updated in the backward pass where the kernels fuse
+        // the two (its backward product streams it from L3 with the FMA units half idle; the up
+        // pass then reads it from L2 for the forward product alone): the same values, to the bit.
+        let fused = thin && depth > 1 && ThinKernels.fusesBackwardAndUpdate(k: first.columns)
+        var norms: [Double]? = measuringNorms && thin ? [] : nil
+        backPropagate(through: fused ? 2 : 1)
+        if fused {
+            let norm = ThinKernels.transposedProductAndUpdate(&upper[0], delta: backward[1], oldInput: first,
+                                                              decay: decay, eta: eta, back: &backward[0],
+                                                              measuringNorm: norms != nil)
+            if let norm { norms?.append(norm) }
+        }
         // The first layer (weight decay folded in), keeping its old value for W_2's update.
-        if depth > 1 { BLAS.copy(first, into: &previousFirst) }
+        if depth > 1 && !fused { BLAS.copy(first, into: &previousFirst) }
         if decay != 1 { BLAS.scale(decay, &first) }
         BLAS.axpy(-eta, backward[0], &first)
         if reduced { outsideFactor *= decay }
         // Up: update W_{l+1} and form the next forward product in one pass over it.
-        var norms: [Double]? = measuringNorms && thin ? [] : nil
         for l in stride(from: 1, through: last, by: 1) {
             let oldInput = l == 1 ? previousFirst : forward[l - 1]
             let newInput = l == 1 ? first : nextForward[l - 1]
-            if thin, norms != nil {
+            if l == 1 && fused {
+                ThinKernels.product(upper[0], first, into: &nextForward[1])
+            } else if thin, norms != nil {
                 norms?.append(ThinKernels.stepAndForwardMeasuringNorm(
                     &upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
                     decay: decay, eta: eta, output: &nextForward[l]))
@@ -160,7 +172,9 @@ struct GradientDescent {
     /// The data gradient with respect to each layer's output, from the kept forward products:
     /// `backward[l]` for the output of W_{l+1} (`backward[0]`: W_1's gradient, in U-coordinates
     /// on the reduced path).
-    mutating func backPropagate() {
+    /// The down pass stops at the output of W_{lowest+1} (`backward[lowest]`): `step` runs the last
+    /// layer's itself when it fuses it with the update.
+    mutating func backPropagate(through lowest: Int = 1) {
         let last = depth - 1
         // Data gradient of the end-to-end map, restricted to range(U): D = γ (W U S² − X Yᵀ U).
         if reduced {
@@ -180,7 +194,7 @@ struct GradientDescent {
             BLAS.gemm(scratchGradient, data.u, transB: .transpose, into: &backward[last])
         }
         // Down: the gradient with respect to each layer's output, with the old weights.
-        for l in stride(from: last, through: 1, by: -1) {
+        for l in stride(from: last, through: lowest, by: -1) {
             if thin {
                 ThinKernels.transposedProduct(upper[l - 1], backward[l], into: &backward[l - 1])
             } else {

@@ -59,6 +59,23 @@ import Testing
         let sumOfSquares = fused.storage.withUnsafeBufferPointer { $0.reduce(0) { $0 + $1 * $1 } }
         #expect(abs(squaredNorm - sumOfSquares) <= 1e-13 * sumOfSquares)
 
+        // The backward product and the update in one pass, where a variant has it (AVX-512, k ≤ 6):
+        // the values of the two kernels above, to the bit.
+        if ThinKernels.fusesBackwardAndUpdate(k: k, variant: variant) {
+            var both = w, bothBack = Matrix(rows: columns, columns: k, repeating: 7)
+            let norm = ThinKernels.transposedProductAndUpdate(&both, delta: delta, oldInput: oldInput, decay: 0.99,
+                                                              eta: 0.01, back: &bothBack, measuringNorm: true,
+                                                              variant: variant)
+            #expect(both == fused)
+            #expect(bothBack == back)
+            let sum = fused.storage.withUnsafeBufferPointer { $0.reduce(0) { $0 + $1 * $1 } }
+            #expect(abs((norm ?? .nan) - sum) <= 1e-13 * sum)
+            #expect(ThinKernels.transposedProductAndUpdate(&both, delta: delta, oldInput: oldInput, decay: 0.99,
+                                                           eta: 0.01, back: &bothBack, variant: variant) == nil)
+        } else {
+            #expect(variant != .avx512 || !variant.isSupported || k > 6)
+        }
+
         // The gradient norm of a layer, with λ W and Δ inputᵀ of the same size.
         var gradientBack = Matrix(rows: columns, columns: k, repeating: 7), portableGradientBack = gradientBack
         let lambda = 0.3

@@ -61,6 +61,15 @@ void dlsweep_transposed_product_variant(int variant, size_t n_out, size_t n_in, 
 void dlsweep_step_and_forward_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *new_input,
                                       double decay, double eta, double *out, double *squared_norm);
+/// back (n_in x k) = W^T delta from the old W, and W <- decay W - eta delta old_input^T, in one
+/// pass over W, with the values of dlsweep_transposed_product_variant and then
+/// dlsweep_step_and_forward_variant to the bit; with `squared_norm`, also ‖W‖_F² of the new W.
+/// Only where dlsweep_back_and_update_supported (AVX-512, k <= 6): returns 0, doing nothing,
+/// elsewhere.
+int dlsweep_back_and_update_supported(int variant, size_t k);
+int dlsweep_back_and_update_variant(int variant, size_t n_out, size_t n_in, size_t k, double *w,
+                                    const double *delta, const double *old_input, double decay, double eta,
+                                    double *back, double *squared_norm);
 double dlsweep_gradient_norm_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
                                      const double *delta, const double *input, double lambda, double *back);
 void dlsweep_thin_product_variant(int variant, size_t n_out, size_t n_in, size_t k, const double *w,
