@@ -53,6 +53,50 @@ import Testing
         }
     }
 
+    /// Wᵀ Δ and the new W of the pass that does both (`dlsweep_back_and_update_variant`), with the
+    /// buffers where `run` puts them; nil where the variant has no such kernel.
+    static func runFused(variant: ThinKernels.Variant, shape: (rows: Int, columns: Int, k: Int), offset: Int,
+                         w: Matrix, delta: Matrix, old: Matrix) -> [Double]? {
+        let (rows, columns, k) = shape
+        guard ThinKernels.fusesBackwardAndUpdate(k: k, variant: variant) else { return nil }
+        return withBuffer(count: rows * columns, offset: offset) { pw in
+            withBuffer(count: rows * k, offset: (offset * 3) % 8) { pd in
+                withBuffer(count: columns * k, offset: 7 - offset) { pb in
+                    w.storage.withUnsafeBufferPointer { pw.update(from: $0.baseAddress!, count: w.count) }
+                    delta.storage.withUnsafeBufferPointer { pd.update(from: $0.baseAddress!, count: delta.count) }
+                    let done = old.storage.withUnsafeBufferPointer { po in
+                        dlsweep_back_and_update_variant(variant.rawValue, rows, columns, k, pw, pd, po.baseAddress,
+                                                        0.99, 0.01, pb, nil)
+                    }
+                    guard done == 1 else { return [] }
+                    return Array(UnsafeBufferPointer(start: pb, count: columns * k))
+                        + Array(UnsafeBufferPointer(start: pw, count: rows * columns))
+                }
+            }
+        }
+    }
+
+    @Test("the backward product with the update in one pass gives the two kernels' bits wherever W starts",
+          arguments: ThinKernels.Variant.allCases.filter(\.isSupported), 0..<shapes.count)
+    func fusedSameBits(variant: ThinKernels.Variant, index: Int) {
+        let shape = Self.shapes[index]
+        var rng = NormalGenerator(seed: UInt64(700 + index))
+        let w = rng.normalMatrix(rows: shape.rows, columns: shape.columns)
+        let delta = rng.normalMatrix(rows: shape.rows, columns: shape.k)
+        let old = rng.normalMatrix(rows: shape.columns, columns: shape.k)
+        let new = rng.normalMatrix(rows: shape.columns, columns: shape.k)
+        let split = Self.run(variant: variant, shape: shape, offset: 0, w: w, delta: delta, old: old, new: new)
+        let expected = Array(split.prefix(shape.columns * shape.k + w.count)).map(\.bitPattern)
+        for offset in 0..<8 {
+            guard let fused = Self.runFused(variant: variant, shape: shape, offset: offset, w: w, delta: delta, old: old)
+            else {
+                #expect(variant != .avx512 || shape.k > 6, "AVX-512 fuses every k up to 6")
+                return
+            }
+            #expect(fused.map(\.bitPattern) == expected, "W \(offset) doubles into a line")
+        }
+    }
+
     @Test("every variant gives the same bits wherever W and the thin buffers start in a cache line",
           arguments: ThinKernels.Variant.allCases.filter(\.isSupported), 0..<shapes.count)
     func sameBits(variant: ThinKernels.Variant, index: Int) throws {
