@@ -196,24 +196,6 @@ DLSWEEP_AVX2_INLINE void forward_block(const int G, const int full, __m256i m0, 
     default: { enum { GS = 6 }; call; } break;                                                         \
     }
 
-/// One block of 8 rows (or the row tail) over a panel of columns: every group's update (with
-/// `update`), then every group's forward product with W's block, which is then still in L1
-/// (without `update`, the thin product W x: the first group asks for W's next rows early).
-DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0, __m256i m1, int groups,
-                                    const int sizes[], size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1,
-                                    double *w, const double *delta, const double *old_input, const double *x,
-                                    __m256d vdecay, __m256d vneg, double *out) {
-    size_t c0 = 0;
-    if (update)
-        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
-            DLSWEEP_BY_GROUP_SIZE(sizes[g], update_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, delta + c0 * n_out,
-                                                         old_input + c0 * n_in, g == 0, vdecay, vneg))
-    c0 = 0;
-    for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
-        DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
-                                                      out + c0 * n_out, j0 != 0, !update && g == 0))
-}
-
 /// The squares of a block of W just written (still in L1), added into `squares`: ‖W‖² of the
 /// new weights without another pass over W, for the loss of a check.
 DLSWEEP_AVX2_INLINE __m256d block_squares(__m256d squares, const int full, __m256i m0, __m256i m1, size_t n_out,
@@ -226,13 +208,33 @@ DLSWEEP_AVX2_INLINE __m256d block_squares(__m256d squares, const int full, __m25
     return squares;
 }
 
+/// One block of 8 rows (or the row tail) over a panel of columns: every group's update (with
+/// `update`), then every group's forward product with W's block, which is then still in L1
+/// (without `update`, the thin product W x: the first group asks for W's next rows early). With
+/// `squares`, the block's new values are added into it.
+DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0, __m256i m1, int groups,
+                                    const int sizes[], size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1,
+                                    double *w, const double *delta, const double *old_input, const double *x,
+                                    __m256d vdecay, __m256d vneg, double *out, __m256d *squares) {
+    size_t c0 = 0;
+    if (update)
+        for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+            DLSWEEP_BY_GROUP_SIZE(sizes[g], update_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, delta + c0 * n_out,
+                                                         old_input + c0 * n_in, g == 0, vdecay, vneg))
+    c0 = 0;
+    for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
+        DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
+                                                      out + c0 * n_out, j0 != 0, !update && g == 0))
+    if (squares) *squares = block_squares(*squares, full, m0, m1, n_out, i, j0, j1, w);
+}
+
 /// In blocks of 8 rows × DLSWEEP_STEP_PANEL_AVX2 columns of W: with `update`, the update and
 /// the forward product (W is read and written once, from wherever it is; the block's second
 /// touch is in L1), else out = W x alone (W is not written).
 DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *x, double decay,
                                       double eta, double *out, double *squared_norm) {
-    __m256d squares = _mm256_setzero_pd();
+    __m256d squares = _mm256_setzero_pd(), *sums = squared_norm ? &squares : NULL;
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
     const __m256d vdecay = _mm256_set1_pd(decay), vneg = _mm256_set1_pd(-eta);
@@ -242,16 +244,12 @@ DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_i
     tail_masks(n_out - full, &t0, &t1);
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL_AVX2) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL_AVX2 < n_in ? j0 + DLSWEEP_STEP_PANEL_AVX2 : n_in;
-        for (size_t i = 0; i < full; i += 8) {
+        for (size_t i = 0; i < full; i += 8)
             step_block(update, 1, all, all, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
-                       vneg, out);
-            if (squared_norm) squares = block_squares(squares, 1, all, all, n_out, i, j0, j1, w);
-        }
-        if (full < n_out) {
+                       vneg, out, sums);
+        if (full < n_out)
             step_block(update, 0, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x, vdecay,
-                       vneg, out);
-            if (squared_norm) squares = block_squares(squares, 0, t0, t1, n_out, full, j0, j1, w);
-        }
+                       vneg, out, sums);
     }
     if (squared_norm) {
         __m128d half = _mm_add_pd(_mm256_castpd256_pd128(squares), _mm256_extractf128_pd(squares, 1));
@@ -675,6 +673,7 @@ static inline struct line_blocks line_blocks_of(const double *w, size_t n_out) {
             _mm512_mask_storeu_pd(oc, M0, o0[c]);                                                      \
             _mm512_mask_storeu_pd(oc + 8, M1, o1[c]);                                                  \
         }                                                                                              \
+        if (squared_norm) squares = block_squares_512(squares, M0, M1, n_out, i, j0, j1, w);           \
     }
 
 // The columns of W a block of rows runs over before its output rows are stored (their values
@@ -723,19 +722,9 @@ DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
         ptrdiff_t i = b.first;                                                                         \
-        if (b.first < 0) {                                                                             \
-            STEP_512_BLOCK(K, b.h0, b.h1)                                                              \
-            if (squared_norm) squares = block_squares_512(squares, b.h0, b.h1, n_out, i, j0, j1, w);   \
-            i = b.whole;                                                                               \
-        }                                                                                              \
-        for (; i < b.last; i += 16) {                                                                  \
-            STEP_512_BLOCK(K, 0xFF, 0xFF)                                                              \
-            if (squared_norm) squares = block_squares_512(squares, 0xFF, 0xFF, n_out, i, j0, j1, w);   \
-        }                                                                                              \
-        if (b.last < (ptrdiff_t)n_out) {                                                               \
-            STEP_512_BLOCK(K, b.t0, b.t1)                                                              \
-            if (squared_norm) squares = block_squares_512(squares, b.t0, b.t1, n_out, i, j0, j1, w);   \
-        }                                                                                              \
+        if (b.first < 0) { STEP_512_BLOCK(K, b.h0, b.h1) i = b.whole; }                                \
+        for (; i < b.last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                      \
+        if (b.last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, b.t0, b.t1)                                   \
     }                                                                                                  \
     if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);                                   \
 }
@@ -894,7 +883,7 @@ DLSWEEP_AVX512_INLINE void forward_block_512(const int G, __mmask8 m0, __mmask8 
 DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask8 m1, int groups, const int sizes[],
                                           size_t n_out, size_t n_in, ptrdiff_t i, size_t j0, size_t j1, double *w,
                                           const double *delta, const double *old_input, const double *x,
-                                          __m512d vdecay, __m512d vneg, double *out) {
+                                          __m512d vdecay, __m512d vneg, double *out, __m512d *squares) {
     size_t c0 = 0;
     if (update)
         for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
@@ -904,6 +893,7 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
     for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
         DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block_512(GS, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
                                                           out + c0 * n_out, j0 != 0, !update && g == 0))
+    if (squares) *squares = block_squares_512(*squares, m0, m1, n_out, i, j0, j1, w);
 }
 
 /// The AVX2 `blocked_avx2` with 16-row blocks starting where W's lines do (line_blocks): the
@@ -911,28 +901,22 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
 DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_in, size_t k, double *w,
                                        const double *delta, const double *old_input, const double *x, double decay,
                                        double eta, double *out, double *squared_norm) {
-    __m512d squares = _mm512_setzero_pd();
+    __m512d squares = _mm512_setzero_pd(), *sums = squared_norm ? &squares : NULL;
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
     const __m512d vdecay = _mm512_set1_pd(decay), vneg = _mm512_set1_pd(-eta);
     const struct line_blocks b = line_blocks_of(w, n_out);
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;
-        if (b.first < 0) {
+        if (b.first < 0)
             step_block_512(update, b.h0, b.h1, groups, sizes, n_out, n_in, b.first, j0, j1, w, delta, old_input, x,
-                           vdecay, vneg, out);
-            if (squared_norm) squares = block_squares_512(squares, b.h0, b.h1, n_out, b.first, j0, j1, w);
-        }
-        for (ptrdiff_t i = b.whole; i < b.last; i += 16) {
+                           vdecay, vneg, out, sums);
+        for (ptrdiff_t i = b.whole; i < b.last; i += 16)
             step_block_512(update, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
-                           vneg, out);
-            if (squared_norm) squares = block_squares_512(squares, 0xFF, 0xFF, n_out, i, j0, j1, w);
-        }
-        if (b.last < (ptrdiff_t)n_out) {
+                           vneg, out, sums);
+        if (b.last < (ptrdiff_t)n_out)
             step_block_512(update, b.t0, b.t1, groups, sizes, n_out, n_in, b.last, j0, j1, w, delta, old_input, x,
-                           vdecay, vneg, out);
-            if (squared_norm) squares = block_squares_512(squares, b.t0, b.t1, n_out, b.last, j0, j1, w);
-        }
+                           vdecay, vneg, out, sums);
     }
     if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);
 }
