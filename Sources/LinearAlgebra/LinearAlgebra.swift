@@ -286,44 +286,34 @@ public enum ThinKernels {
         }
     }
 
-    /// The same as `BLAS.stepAndForward`, in blocks of W that stay in registers (or L1).
+    /// The same as `BLAS.stepAndForward`, in blocks of W that stay in registers (or L1). With
+    /// `measuringNorm`, returns also `‖W‖²_F` of the new weights, summed while each block of W is
+    /// still in L1: a check's loss without another read of every weight from memory (in another
+    /// order than `BLAS.squaredNorm`'s, so its last bits may differ).
+    @discardableResult
     public static func stepAndForward(_ w: inout Matrix, delta: Matrix, oldInput: Matrix, newInput: Matrix,
-                                      decay: Double, eta: Double, output: inout Matrix, variant: Variant = .best) {
-        stepAndForward(&w, delta: delta, oldInput: oldInput, newInput: newInput, decay: decay, eta: eta,
-                       output: &output, variant: variant, squaredNorm: nil)
-    }
-
-    /// `stepAndForward`, returning also `‖W‖²_F` of the new weights, summed while each block of W
-    /// is still in L1: a check's loss without another read of every weight from memory. The sum
-    /// runs in another order than `BLAS.squaredNorm`'s (its last bits may differ).
-    public static func stepAndForwardMeasuringNorm(_ w: inout Matrix, delta: Matrix, oldInput: Matrix,
-                                                   newInput: Matrix, decay: Double, eta: Double,
-                                                   output: inout Matrix, variant: Variant = .best) -> Double {
-        var squaredNorm = 0.0
-        stepAndForward(&w, delta: delta, oldInput: oldInput, newInput: newInput, decay: decay, eta: eta,
-                       output: &output, variant: variant, squaredNorm: &squaredNorm)
-        return squaredNorm
-    }
-
-    private static func stepAndForward(_ w: inout Matrix, delta: Matrix, oldInput: Matrix, newInput: Matrix,
-                                       decay: Double, eta: Double, output: inout Matrix, variant: Variant,
-                                       squaredNorm: UnsafeMutablePointer<Double>?) {
+                                      decay: Double, eta: Double, output: inout Matrix, measuringNorm: Bool = false,
+                                      variant: Variant = .best) -> Double? {
         let nOut = w.rows, nIn = w.columns, k = delta.columns
         precondition(delta.rows == nOut && oldInput.rows == nIn && newInput.rows == nIn
                      && oldInput.columns == k && newInput.columns == k
                      && output.rows == nOut && output.columns == k, "stepAndForward shape mismatch")
+        var squaredNorm = 0.0
         w.storage.withUnsafeMutableBufferPointer { pw in
             delta.storage.withUnsafeBufferPointer { pd in
                 oldInput.storage.withUnsafeBufferPointer { po in
                     newInput.storage.withUnsafeBufferPointer { pn in
                         output.storage.withUnsafeMutableBufferPointer { pout in
-                            dlsweep_step_and_forward_variant(variant.rawValue, nOut, nIn, k, pw.baseAddress,
-                                                             pd.baseAddress, po.baseAddress, pn.baseAddress,
-                                                             decay, eta, pout.baseAddress, squaredNorm)
+                            withUnsafeMutablePointer(to: &squaredNorm) { norm in
+                                dlsweep_step_and_forward_variant(variant.rawValue, nOut, nIn, k, pw.baseAddress,
+                                                                 pd.baseAddress, po.baseAddress, pn.baseAddress,
+                                                                 decay, eta, pout.baseAddress, measuringNorm ? norm : nil)
+                            }
                         }
                     }
                 }
             }
         }
+        return measuringNorm ? squaredNorm : nil
     }
 }

@@ -152,13 +152,11 @@ struct GradientDescent {
             let newInput = l == 1 ? first : nextForward[l - 1]
             if l == 1 && fused {
                 ThinKernels.product(upper[0], first, into: &nextForward[1])
-            } else if thin, norms != nil {
-                norms?.append(ThinKernels.stepAndForwardMeasuringNorm(
-                    &upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
-                    decay: decay, eta: eta, output: &nextForward[l]))
             } else if thin {
-                ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
-                                           decay: decay, eta: eta, output: &nextForward[l])
+                let norm = ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput,
+                                                      newInput: newInput, decay: decay, eta: eta,
+                                                      output: &nextForward[l], measuringNorm: norms != nil)
+                if let norm { norms?.append(norm) }
             } else {
                 BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
                                     decay: decay, eta: eta, output: &nextForward[l])
