@@ -22,33 +22,44 @@ import Testing
         return body(raw.assumingMemoryBound(to: Double.self) + offset)
     }
 
+    /// W and Δ copied to buffers that start `offset` and `3 offset mod 8` doubles into a line, and a
+    /// buffer for Wᵀ Δ at `7 − offset`: where `run` and `runFused` both place them.
+    static func withPlaced<R>(shape: (rows: Int, columns: Int, k: Int), offset: Int, w: Matrix, delta: Matrix,
+                              _ body: (_ w: UnsafeMutablePointer<Double>, _ delta: UnsafeMutablePointer<Double>,
+                                       _ back: UnsafeMutablePointer<Double>) -> R) -> R {
+        let (rows, columns, k) = shape
+        return withBuffer(count: rows * columns, offset: offset) { pw in
+            withBuffer(count: rows * k, offset: (offset * 3) % 8) { pd in
+                withBuffer(count: columns * k, offset: 7 - offset) { pb in
+                    w.storage.withUnsafeBufferPointer { pw.update(from: $0.baseAddress!, count: w.count) }
+                    delta.storage.withUnsafeBufferPointer { pd.update(from: $0.baseAddress!, count: delta.count) }
+                    return body(pw, pd, pb)
+                }
+            }
+        }
+    }
+
     /// Wᵀ Δ, the fused step's new W and output, and the new W times `old` (the thin product),
     /// with W at `offset` doubles into a line.
     static func run(variant: ThinKernels.Variant, shape: (rows: Int, columns: Int, k: Int), offset: Int,
                     w: Matrix, delta: Matrix, old: Matrix, new: Matrix) -> [Double] {
         let (rows, columns, k) = shape
-        return withBuffer(count: rows * columns, offset: offset) { pw in
-            withBuffer(count: rows * k, offset: (offset * 3) % 8) { pd in
-                withBuffer(count: rows * k, offset: (offset * 5) % 8) { po in
-                    withBuffer(count: columns * k, offset: 7 - offset) { pb in
-                        w.storage.withUnsafeBufferPointer { pw.update(from: $0.baseAddress!, count: w.count) }
-                        delta.storage.withUnsafeBufferPointer { pd.update(from: $0.baseAddress!, count: delta.count) }
-                        dlsweep_transposed_product_variant(variant.rawValue, rows, columns, k, pw, pd, pb)
-                        let back = Array(UnsafeBufferPointer(start: pb, count: columns * k))
-                        old.storage.withUnsafeBufferPointer { po0 in
-                            new.storage.withUnsafeBufferPointer { pn in
-                                dlsweep_step_and_forward_variant(variant.rawValue, rows, columns, k, pw, pd,
-                                                                 po0.baseAddress, pn.baseAddress, 0.99, 0.01, po, nil)
-                            }
-                        }
-                        let stepped = Array(UnsafeBufferPointer(start: pw, count: rows * columns))
-                            + Array(UnsafeBufferPointer(start: po, count: rows * k))
-                        old.storage.withUnsafeBufferPointer { po0 in
-                            dlsweep_thin_product_variant(variant.rawValue, rows, columns, k, pw, po0.baseAddress, pd)
-                        }
-                        return back + stepped + Array(UnsafeBufferPointer(start: pd, count: rows * k))
+        return withPlaced(shape: shape, offset: offset, w: w, delta: delta) { pw, pd, pb in
+            withBuffer(count: rows * k, offset: (offset * 5) % 8) { po in
+                dlsweep_transposed_product_variant(variant.rawValue, rows, columns, k, pw, pd, pb)
+                let back = Array(UnsafeBufferPointer(start: pb, count: columns * k))
+                old.storage.withUnsafeBufferPointer { po0 in
+                    new.storage.withUnsafeBufferPointer { pn in
+                        dlsweep_step_and_forward_variant(variant.rawValue, rows, columns, k, pw, pd,
+                                                         po0.baseAddress, pn.baseAddress, 0.99, 0.01, po, nil)
                     }
                 }
+                let stepped = Array(UnsafeBufferPointer(start: pw, count: rows * columns))
+                    + Array(UnsafeBufferPointer(start: po, count: rows * k))
+                old.storage.withUnsafeBufferPointer { po0 in
+                    dlsweep_thin_product_variant(variant.rawValue, rows, columns, k, pw, po0.baseAddress, pd)
+                }
+                return back + stepped + Array(UnsafeBufferPointer(start: pd, count: rows * k))
             }
         }
     }
@@ -59,20 +70,14 @@ import Testing
                          w: Matrix, delta: Matrix, old: Matrix) -> [Double]? {
         let (rows, columns, k) = shape
         guard ThinKernels.fusesBackwardAndUpdate(k: k, variant: variant) else { return nil }
-        return withBuffer(count: rows * columns, offset: offset) { pw in
-            withBuffer(count: rows * k, offset: (offset * 3) % 8) { pd in
-                withBuffer(count: columns * k, offset: 7 - offset) { pb in
-                    w.storage.withUnsafeBufferPointer { pw.update(from: $0.baseAddress!, count: w.count) }
-                    delta.storage.withUnsafeBufferPointer { pd.update(from: $0.baseAddress!, count: delta.count) }
-                    let done = old.storage.withUnsafeBufferPointer { po in
-                        dlsweep_back_and_update_variant(variant.rawValue, rows, columns, k, pw, pd, po.baseAddress,
-                                                        0.99, 0.01, pb, nil)
-                    }
-                    guard done == 1 else { return [] }
-                    return Array(UnsafeBufferPointer(start: pb, count: columns * k))
-                        + Array(UnsafeBufferPointer(start: pw, count: rows * columns))
-                }
+        return withPlaced(shape: shape, offset: offset, w: w, delta: delta) { pw, pd, pb in
+            let done = old.storage.withUnsafeBufferPointer { po in
+                dlsweep_back_and_update_variant(variant.rawValue, rows, columns, k, pw, pd, po.baseAddress,
+                                                0.99, 0.01, pb, nil)
             }
+            guard done == 1 else { return [] }
+            return Array(UnsafeBufferPointer(start: pb, count: columns * k))
+                + Array(UnsafeBufferPointer(start: pw, count: rows * columns))
         }
     }
 
