@@ -22,6 +22,14 @@ import Testing
         return body(raw.assumingMemoryBound(to: Double.self) + offset)
     }
 
+    /// W, Δ and the old and new inputs of a shape, drawn from `seed`.
+    static func operands(_ shape: (rows: Int, columns: Int, k: Int), seed: UInt64)
+        -> (w: Matrix, delta: Matrix, old: Matrix, new: Matrix) {
+        var rng = NormalGenerator(seed: seed)
+        return (rng.normalMatrix(rows: shape.rows, columns: shape.columns), rng.normalMatrix(rows: shape.rows, columns: shape.k),
+                rng.normalMatrix(rows: shape.columns, columns: shape.k), rng.normalMatrix(rows: shape.columns, columns: shape.k))
+    }
+
     /// W and Δ copied to buffers that start `offset` and `3 offset mod 8` doubles into a line, and a
     /// buffer for Wᵀ Δ at `7 − offset`: where `run` and `runFused` both place them.
     static func withPlaced<R>(shape: (rows: Int, columns: Int, k: Int), offset: Int, w: Matrix, delta: Matrix,
@@ -85,11 +93,7 @@ import Testing
           arguments: ThinKernels.Variant.allCases.filter(\.isSupported), 0..<shapes.count)
     func fusedSameBits(variant: ThinKernels.Variant, index: Int) {
         let shape = Self.shapes[index]
-        var rng = NormalGenerator(seed: UInt64(700 + index))
-        let w = rng.normalMatrix(rows: shape.rows, columns: shape.columns)
-        let delta = rng.normalMatrix(rows: shape.rows, columns: shape.k)
-        let old = rng.normalMatrix(rows: shape.columns, columns: shape.k)
-        let new = rng.normalMatrix(rows: shape.columns, columns: shape.k)
+        let (w, delta, old, new) = Self.operands(shape, seed: UInt64(700 + index))
         let split = Self.run(variant: variant, shape: shape, offset: 0, w: w, delta: delta, old: old, new: new)
         let expected = Array(split.prefix(shape.columns * shape.k + w.count)).map(\.bitPattern)
         for offset in 0..<8 {
@@ -106,11 +110,7 @@ import Testing
           arguments: ThinKernels.Variant.allCases.filter(\.isSupported), 0..<shapes.count)
     func sameBits(variant: ThinKernels.Variant, index: Int) throws {
         let shape = Self.shapes[index]
-        var rng = NormalGenerator(seed: UInt64(500 + index))
-        let w = rng.normalMatrix(rows: shape.rows, columns: shape.columns)
-        let delta = rng.normalMatrix(rows: shape.rows, columns: shape.k)
-        let old = rng.normalMatrix(rows: shape.columns, columns: shape.k)
-        let new = rng.normalMatrix(rows: shape.columns, columns: shape.k)
+        let (w, delta, old, new) = Self.operands(shape, seed: UInt64(500 + index))
         let aligned = Self.run(variant: variant, shape: shape, offset: 0, w: w, delta: delta, old: old, new: new)
         for offset in 1..<8 {
             let moved = Self.run(variant: variant, shape: shape, offset: offset, w: w, delta: delta, old: old, new: new)
