@@ -1,12 +1,15 @@
 // The machine side of docs/PERFORMANCE.md: the FMA peak of each instruction set the kernels
 // come in, and the bandwidth of each cache level for the access patterns of the reduced step
 // (one thread), read with the widest vectors present. Also times the kernels of one reduced
-// step at the Figure 1 size with each instruction set. Runs on any x86-64 CPU: every
-// instruction set is chosen at run time, as the kernels choose theirs.
+// step at the Figure 1 size with each instruction set, and the step's floor: each pass's FMAs at
+// the peak, and its memory traffic alone (the same passes over the same buffers in the same
+// order, one add or multiply per vector), the larger of the two per pass. Runs on any x86-64
+// CPU: every instruction set is chosen at run time, as the kernels choose theirs.
 //   clang -O3 -ISources/CKernels/include scripts/floor_bench.c -o /tmp/floor_bench && /tmp/floor_bench
 #include "../Sources/CKernels/kernels.c"
 #include "../Sources/CKernels/peak.c"
 #include <immintrin.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -66,6 +69,41 @@ static double update_rate_plain(double *p, size_t n, int reps) {
     return reps * n * 16.0 / t;
 }
 
+// One pass of the step's traffic over a weight matrix of n doubles: a read (adds into four
+// accumulators) or a read and write (a multiply by `scale`, which the caller keeps opaque), walked
+// from the last double to the first (`descending`, as the backward product walks W's columns) or
+// from the first. Returns what was read, so that nothing is left out.
+#define DEFINE_TRAFFIC_PASS(NAME, ATTR, T, W, ZERO, SET1, LOAD, ADD, MUL, STORE)                        \
+    ATTR static double NAME(double *p, size_t n, int write, int descending, double scale) {            \
+        T a[4];                                                                                        \
+        for (int q = 0; q < 4; q++) a[q] = ZERO();                                                     \
+        const T s = SET1(scale);                                                                       \
+        for (size_t b = 0; b + 4 * W <= n; b += 4 * W) {                                               \
+            double *block = p + (descending ? n - 4 * W - b : b);                                      \
+            for (int q = 0; q < 4; q++) {                                                              \
+                const T v = LOAD(block + q * W);                                                       \
+                if (write) STORE(block + q * W, MUL(s, v));                                            \
+                else a[q] = ADD(a[q], v);                                                              \
+            }                                                                                          \
+        }                                                                                              \
+        double lanes[W], sum = 0;                                                                      \
+        STORE(lanes, ADD(ADD(a[0], a[1]), ADD(a[2], a[3])));                                           \
+        for (int q = 0; q < W; q++) sum += lanes[q];                                                   \
+        return sum;                                                                                    \
+    }
+DEFINE_TRAFFIC_PASS(traffic_pass_512, DLSWEEP_AVX512, __m512d, 8, _mm512_setzero_pd, _mm512_set1_pd, _mm512_loadu_pd,
+                    _mm512_add_pd, _mm512_mul_pd, _mm512_storeu_pd)
+DEFINE_TRAFFIC_PASS(traffic_pass_256, DLSWEEP_AVX2, __m256d, 4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_loadu_pd,
+                    _mm256_add_pd, _mm256_mul_pd, _mm256_storeu_pd)
+#define PLAIN_ZERO() 0.0
+#define PLAIN_SET1(x) (x)
+#define PLAIN_LOAD(p) (*(p))
+#define PLAIN_ADD(a, b) ((a) + (b))
+#define PLAIN_MUL(a, b) ((a) * (b))
+#define PLAIN_STORE(p, v) (*(p) = (v))
+DEFINE_TRAFFIC_PASS(traffic_pass_plain, , double, 1, PLAIN_ZERO, PLAIN_SET1, PLAIN_LOAD, PLAIN_ADD, PLAIN_MUL,
+                    PLAIN_STORE)
+
 static int widest(void) {
     return dlsweep_kernels_supports(DLSWEEP_KERNELS_AVX512) ? DLSWEEP_KERNELS_AVX512
          : dlsweep_kernels_supports(DLSWEEP_KERNELS_AVX2)   ? DLSWEEP_KERNELS_AVX2 : DLSWEEP_KERNELS_PORTABLE;
@@ -87,16 +125,34 @@ static double update_rate(double *p, size_t n, int reps) {
     }
 }
 
-// The kernel passes of one reduced step at the Figure 1 size (k = 5): Wᵀδ down W_5 … W_2,
-// then the fused update and forward product up W_2 … W_5. Seconds per step, and per pass of
-// each layer in `backward[l]`, `forward[l]` (l = 0 is W_2). The weights start `offset` doubles
-// into a 64-byte line and the thin buffers `thin_offset` (Swift's arrays: W 6, the thin ones
-// anywhere in 0, 2, 4, 6), each weight matrix at the same place in a page, as mmap gives them.
-static double step_seconds(int variant, int reps, size_t offset, size_t thin_offset, double backward[4],
+static double traffic_pass(double *p, size_t n, int write, int descending, double scale) {
+    switch (widest()) {
+    case DLSWEEP_KERNELS_AVX512: return traffic_pass_512(p, n, write, descending, scale);
+    case DLSWEEP_KERNELS_AVX2: return traffic_pass_256(p, n, write, descending, scale);
+    default: return traffic_pass_plain(p, n, write, descending, scale);
+    }
+}
+
+// The kernel passes of one reduced step at the Figure 1 size (k = 5), as GradientStep.swift runs
+// them: Wᵀδ down W_5 … W_3, W_2's Wᵀδ with its update where the variant fuses the two
+// (else Wᵀδ alone), then up W_2 … W_5 the update with the forward product (W_2: the forward
+// product alone when fused). Seconds per step, and per pass of each layer in `backward[l]`,
+// `forward[l]` (l = 0 is W_2). With `traffic`, each pass is its memory traffic alone
+// (traffic_pass, the same buffers in the same order: the step's memory floor on this machine).
+// The weights start `offset` doubles into a 64-byte line and the thin buffers `thin_offset`
+// (Swift's arrays: W 6, the thin ones anywhere in 0, 2, 4, 6), each weight matrix at the same
+// place in a page, as mmap gives them.
+enum { STEP_K = 5, STEP_L = 4 };
+static const size_t step_rows[STEP_L] = {400, 400, 400, 200}, step_cols[STEP_L] = {400, 400, 400, 400};
+
+static double step_seconds(int variant, int reps, size_t offset, size_t thin_offset, int traffic, double backward[4],
                            double forward[4]) {
-    enum { K = 5, L = 4 };
-    const size_t rows[L] = {400, 400, 400, 200}, cols[L] = {400, 400, 400, 400};
-    double *w[L], *delta[L + 1], *fwd[L + 1], *next[L + 1];
+    enum { K = STEP_K, L = STEP_L };
+    const size_t *rows = step_rows, *cols = step_cols;
+    const int fused = dlsweep_back_and_update_supported(variant, K);
+    volatile double opaque = 0.9999;  // the traffic's scale, which the compiler must not fold away
+    const double scale = opaque;
+    double *w[L], *delta[L + 1], *fwd[L + 1], *next[L + 1], read = 0;
     double *blocks[3 * (L + 1) + L];
     int count = 0;
     for (int l = 0; l <= L; l++) {
@@ -115,21 +171,46 @@ static double step_seconds(int variant, int reps, size_t offset, size_t thin_off
     for (int r = -1; r < reps; r++) {
         if (r == 0) t = now();
         for (int l = L - 1; l >= 0; l--) {
+            const int update = l == 0 && fused;
             const double t0 = now();
-            dlsweep_transposed_product_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], delta[l]);
+            if (traffic) read += traffic_pass(w[l], rows[l] * cols[l], update, 1, scale);
+            else if (update)
+                dlsweep_back_and_update_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], 0.9999, 1e-6,
+                                                delta[l], NULL);
+            else dlsweep_transposed_product_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], delta[l]);
             if (r >= 0) backward[l] += now() - t0;
         }
         for (int l = 0; l < L; l++) {
+            const int update = !(l == 0 && fused);
             const double t0 = now();
-            dlsweep_step_and_forward_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], next[l],
-                                             0.9999, 1e-6, next[l + 1], NULL);
+            if (traffic) read += traffic_pass(w[l], rows[l] * cols[l], update, 0, scale);
+            else if (update)
+                dlsweep_step_and_forward_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], next[l],
+                                                 0.9999, 1e-6, next[l + 1], NULL);
+            else dlsweep_thin_product_variant(variant, rows[l], cols[l], K, w[l], next[l], next[l + 1]);
             if (r >= 0) forward[l] += now() - t0;
         }
     }
     t = now() - t;
+    if (read == 42) puts("");
     for (int l = 0; l < L; l++) { backward[l] /= reps; forward[l] /= reps; }
     for (int b = 0; b < count; b++) free(blocks[b]);
     return t / reps;
+}
+
+// The floor of the step's kernels: per pass, the larger of its FMAs at the variant's peak and its
+// traffic alone (`backward`, `forward` from step_seconds with `traffic`), summed.
+static double step_floor(int variant, double peak, const double backward[4], const double forward[4]) {
+    const int fused = dlsweep_back_and_update_supported(variant, STEP_K);
+    double floor = 0;
+    for (int l = 0; l < STEP_L; l++) {
+        // An FMA counts 2, the decay's multiply 1: the products 2nk, an update 2nk + n.
+        const double n = (double)(step_rows[l] * step_cols[l]), product = 2 * n * STEP_K, update = product + n;
+        const double down = l == 0 && fused ? product + update : product;
+        const double up = l == 0 && fused ? product : product + update;
+        floor += fmax(down / peak, backward[l]) + fmax(up / peak, forward[l]);
+    }
+    return floor;
 }
 
 // One pass of each kernel alone over the three 400 x 400 layers: seconds per pass per layer.
@@ -160,17 +241,27 @@ int main(void) {
     double peaks[3] = {0, 0, 0};
     for (int v = 0; v < 3; v++) {
         if (!dlsweep_kernels_supports(v)) { printf("%-9s not supported by this CPU\n", variants[v]); continue; }
-        double tp, sf, back[4], fwd[4], swift_back[4], swift_fwd[4];
+        double tp, sf, back[4], fwd[4], swift_back[4], swift_fwd[4], moved_back[4], moved_fwd[4];
         kernel_seconds(v, 300, &tp, &sf);
-        const double step = step_seconds(v, 1000, 0, 0, back, fwd);
-        const double swift = step_seconds(v, 1000, 6, 2, swift_back, swift_fwd);
         peaks[v] = dlsweep_fma_peak(v, 0.5);
+        // The traffic alone and the kernels in turn, so that both see the same state of the caches.
+        const double moved = step_seconds(v, 1000, 0, 0, 1, moved_back, moved_fwd);
+        const double step = step_seconds(v, 1000, 0, 0, 0, back, fwd);
+        const double swift = step_seconds(v, 1000, 6, 2, 0, swift_back, swift_fwd);
+        const double floor = step_floor(v, peaks[v], moved_back, moved_fwd);
+        const int fused = dlsweep_back_and_update_supported(v, STEP_K);
         // 16.8 MFLOP a step at the Figure 1 size (an FMA counts 2).
         printf("%-9s step kernels %.3f ms (%.0f%% of its FMA peak)   per 400x400 layer: Wt.delta %.1f us, update+forward %.1f us\n",
                variants[v], 1e3 * step, 100 * 16.8e6 / step / peaks[v], 1e6 * tp, 1e6 * sf);
-        printf("%-9s   in the step, us:  Wt.delta W5 %.1f W4 %.1f W3 %.1f W2 %.1f   update+forward W2 %.1f W3 %.1f W4 %.1f W5 %.1f\n",
+        printf("%-9s   in the step, us:   down (Wt.delta) W5 %5.1f W4 %5.1f W3 %5.1f W2 %5.1f   up (update+forward) W2 %5.1f W3 %5.1f W4 %5.1f W5 %5.1f\n",
                "", 1e6 * back[3], 1e6 * back[2], 1e6 * back[1], 1e6 * back[0], 1e6 * fwd[0], 1e6 * fwd[1], 1e6 * fwd[2],
                1e6 * fwd[3]);
+        if (fused) printf("%-9s   (W2's update in its down pass, W x alone in its up pass)\n", "");
+        printf("%-9s   its traffic alone, us:            %5.1f    %5.1f    %5.1f    %5.1f                         %5.1f    %5.1f    %5.1f    %5.1f (%.3f ms)\n",
+               "", 1e6 * moved_back[3], 1e6 * moved_back[2], 1e6 * moved_back[1], 1e6 * moved_back[0],
+               1e6 * moved_fwd[0], 1e6 * moved_fwd[1], 1e6 * moved_fwd[2], 1e6 * moved_fwd[3], 1e3 * moved);
+        printf("%-9s   floor (per pass the FMAs at the peak or the traffic, whichever is longer): %.3f ms; the step %.2fx it\n",
+               "", 1e3 * floor, step / floor);
         printf("%-9s   W 48 bytes into a line, the thin buffers 16 (as Swift's arrays placed them before MatrixStorage): %.3f ms (%.2fx)\n",
                "", 1e3 * swift, swift / step);
     }
