@@ -5,8 +5,8 @@ import Testing
 /// against the portable loops, for every specialized k and the generic fallback, on shapes
 /// with every row tail of the vector blocks (rows mod 16) and column tails (columns mod 4).
 /// The AVX2 kernels split k into groups of at most 6 columns: k up to 20 covers one, two,
-/// three and four groups of unequal sizes, and 67 columns cross two of their 32-column panels
-/// with a tail; the Figure 1 sizes and the noisy case's k = 50 run as in training.
+/// three and four groups of unequal sizes, and 67 columns fill one of the update's 48-column
+/// panels and leave a tail; the Figure 1 sizes and the noisy case's k = 50 run as in training.
 @Suite struct ThinKernelTests {
     static let shapes: [(rows: Int, columns: Int, k: Int)] =
         (1...10).map { (37, 23, $0) } + (1...9).map { (40, 24, $0) } + (1...16).map { (16 + $0, 4 + $0 % 5, 5) }
