@@ -146,13 +146,16 @@ struct GradientDescent {
         if decay != 1 { BLAS.scale(decay, &first) }
         BLAS.axpy(-eta, backward[0], &first)
         if reduced { outsideFactor *= decay }
-        // Up: update W_{l+1} and form the next forward product in one pass over it.
+        // Up: update W_{l+1} and form the next forward product in one pass over it (W_2, when its
+        // update was fused into the down pass: the forward product alone).
         for l in stride(from: 1, through: last, by: 1) {
-            let oldInput = l == 1 ? previousFirst : forward[l - 1]
-            let newInput = l == 1 ? first : nextForward[l - 1]
             if l == 1 && fused {
                 ThinKernels.product(upper[0], first, into: &nextForward[1])
-            } else if thin {
+                continue
+            }
+            let oldInput = l == 1 ? previousFirst : forward[l - 1]
+            let newInput = l == 1 ? first : nextForward[l - 1]
+            if thin {
                 let norm = ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput,
                                                       newInput: newInput, decay: decay, eta: eta,
                                                       output: &nextForward[l], measuringNorm: norms != nil)
