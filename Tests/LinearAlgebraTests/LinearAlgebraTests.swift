@@ -16,6 +16,18 @@ import Testing
         #expect(d == Matrix([[35, 44], [44, 56]]))
     }
 
+    @Test("an OpenBLAS without AVX kernels on a CPU with AVX2 or AVX-512 gets the core type of its vector units suggested; any other choice is left alone")
+    func suggestedCoreType() {
+        #expect(BLAS.suggestedCoreType(core: "Prescott", widest: .avx512) == "SkylakeX")
+        #expect(BLAS.suggestedCoreType(core: "PRESCOTT", widest: .avx2) == "Haswell")
+        #expect(BLAS.suggestedCoreType(core: "Nehalem", widest: .avx2) == "Haswell")
+        #expect(BLAS.suggestedCoreType(core: "Prescott", widest: .portable) == nil)
+        #expect(BLAS.suggestedCoreType(core: "Haswell", widest: .avx512) == nil)
+        #expect(BLAS.suggestedCoreType(core: "SkylakeX", widest: .avx512) == nil)
+        #expect(BLAS.suggestedCoreType(core: "Zen", widest: .avx2) == nil)
+        #expect(BLAS.suggestedCoreType(core: "unknown", widest: .avx2) == nil)
+    }
+
     @Test("thin QR gives orthonormal columns spanning the input")
     func qr() throws {
         var rng = NormalGenerator(seed: 1)
