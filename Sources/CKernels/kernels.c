@@ -139,7 +139,7 @@ DLSWEEP_AVX2_INLINE void tail_masks(size_t rows, __m256i *m0, __m256i *m1) {
 DLSWEEP_AVX2_INLINE void update_block(const int G, const int full, __m256i m0, __m256i m1, size_t n_out,
                                       size_t n_in, size_t i, size_t j0, size_t j1, double *w,
                                       const double *delta, const double *old, const int scale,
-                                      __m256d vdecay, __m256d vneg) {
+                                      const int decayed, __m256d vdecay, __m256d vneg) {
     __m256d d0[6], d1[6];
     for (int c = 0; c < G; c++) {
         d0[c] = _mm256_mul_pd(vneg, load4(delta + c * n_out + i, full, m0));
@@ -151,7 +151,7 @@ DLSWEEP_AVX2_INLINE void update_block(const int G, const int full, __m256i m0, _
         // many short strided streams that the hardware prefetchers follow poorly.
         if (scale) _mm_prefetch((const char *)(col + 16), _MM_HINT_T0);
         __m256d v0 = load4(col, full, m0), v1 = load4(col + 4, full, m1);
-        if (scale) { v0 = _mm256_mul_pd(vdecay, v0); v1 = _mm256_mul_pd(vdecay, v1); }
+        if (scale && decayed) { v0 = _mm256_mul_pd(vdecay, v0); v1 = _mm256_mul_pd(vdecay, v1); }
         for (int c = 0; c < G; c++) {
             const __m256d a = _mm256_broadcast_sd(old + j + c * n_in);
             v0 = _mm256_fmadd_pd(a, d0[c], v0);
@@ -215,7 +215,7 @@ DLSWEEP_AVX2_INLINE __m256d block_squares(__m256d squares, const int full, __m25
 /// `update`), then every group's forward product with W's block, which is then still in L1
 /// (without `update`, the thin product W x: the first group asks for W's next rows early). With
 /// `squares`, the block's new values are added into it.
-DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0, __m256i m1, int groups,
+DLSWEEP_AVX2_INLINE void step_block(const int update, const int decayed, const int full, __m256i m0, __m256i m1, int groups,
                                     const int sizes[], size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1,
                                     double *w, const double *delta, const double *old_input, const double *x,
                                     __m256d vdecay, __m256d vneg, double *out, __m256d *squares) {
@@ -223,7 +223,7 @@ DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0
     if (update)
         for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
             DLSWEEP_BY_GROUP_SIZE(sizes[g], update_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, delta + c0 * n_out,
-                                                         old_input + c0 * n_in, g == 0, vdecay, vneg))
+                                                         old_input + c0 * n_in, g == 0, decayed, vdecay, vneg))
     c0 = 0;
     for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
         DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block(GS, full, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
@@ -234,7 +234,7 @@ DLSWEEP_AVX2_INLINE void step_block(const int update, const int full, __m256i m0
 /// In blocks of 8 rows × DLSWEEP_STEP_PANEL_AVX2 columns of W: with `update`, the update and
 /// the forward product (W is read and written once, from wherever it is; the block's second
 /// touch is in L1), else out = W x alone (W is not written).
-DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_in, size_t k, double *w,
+DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, const int decayed, size_t n_out, size_t n_in, size_t k, double *w,
                                       const double *delta, const double *old_input, const double *x, double decay,
                                       double eta, double *out, double *squared_norm) {
     __m256d squares = _mm256_setzero_pd(), *sums = squared_norm ? &squares : NULL;
@@ -248,11 +248,11 @@ DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, size_t n_out, size_t n_i
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL_AVX2) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL_AVX2 < n_in ? j0 + DLSWEEP_STEP_PANEL_AVX2 : n_in;
         for (size_t i = 0; i < full; i += 8)
-            step_block(update, 1, all, all, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
-                       vneg, out, sums);
+            step_block(update, decayed, 1, all, all, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x,
+                       vdecay, vneg, out, sums);
         if (full < n_out)
-            step_block(update, 0, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x, vdecay,
-                       vneg, out, sums);
+            step_block(update, decayed, 0, t0, t1, groups, sizes, n_out, n_in, full, j0, j1, w, delta, old_input, x,
+                       vdecay, vneg, out, sums);
     }
     if (squared_norm) {
         __m128d half = _mm_add_pd(_mm256_castpd256_pd128(squares), _mm256_extractf128_pd(squares, 1));
@@ -269,8 +269,10 @@ DLSWEEP_AVX2 static void step_and_forward_avx2(size_t n_out, size_t n_in, size_t
                                                double *restrict out, double *squared_norm) {
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
         step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
+    else if (decay == 1)  // no weight decay, or a caller that keeps it in a scale (GradientStep.swift)
+        blocked_avx2(1, 0, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
     else
-        blocked_avx2(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
+        blocked_avx2(1, 1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
 }
 
 DLSWEEP_AVX2 static void thin_product_avx2(size_t n_out, size_t n_in, size_t k, const double *restrict w,
@@ -278,7 +280,7 @@ DLSWEEP_AVX2 static void thin_product_avx2(size_t n_out, size_t n_in, size_t k, 
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
         thin_product_generic(n_out, n_in, k, w, x, out);
     else  // W is only read: without `update` nothing is written through the pointer.
-        blocked_avx2(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out, NULL);
+        blocked_avx2(0, 0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out, NULL);
 }
 
 /// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G: J columns of W against one group of G columns of Δ,
@@ -534,12 +536,12 @@ DEFINE_TRANSPOSED_512(6)
 // past the last four. Every sum runs in the order of transposed_product_avx512_K and
 // step_and_forward_avx512_K (the column sums reduced by the same tree), so back and W are those
 // kernels' to the bit. With `squared_norm`, also ‖W‖² of the new weights.
-#define BACK_UPDATE_512_ROWS(J, M, I)                                                                  \
+#define BACK_UPDATE_512_ROWS(J, M, I, DECAYED)                                                         \
     {                                                                                                  \
         __m512d v[J], u[J];                                                                            \
         for (int q = 0; q < J; q++) {                                                                  \
             v[q] = _mm512_maskz_loadu_pd(M, col[q] + (I));                                             \
-            u[q] = _mm512_mul_pd(vdecay, v[q]);                                                        \
+            u[q] = DECAYED ? _mm512_mul_pd(vdecay, v[q]) : v[q];                                       \
         }                                                                                              \
         for (int c = 0; c < K; c++) {                                                                  \
             const __m512d d = _mm512_maskz_loadu_pd(M, delta + c * n_out + (I)), nd = _mm512_mul_pd(vneg, d); \
@@ -554,7 +556,7 @@ DEFINE_TRANSPOSED_512(6)
         }                                                                                              \
     }
 
-#define BACK_UPDATE_512_COLUMNS(J, J0)                                                                 \
+#define BACK_UPDATE_512_COLUMNS(J, J0, DECAYED)                                                        \
     {                                                                                                  \
         double *col[J];                                                                                \
         __m512d acc[J][K], a[J][K];                                                                    \
@@ -570,9 +572,9 @@ DEFINE_TRANSPOSED_512(6)
         for (size_t i = 0; i < full; i += 8) {                                                         \
             _mm_prefetch((const char *)(p + i), _MM_HINT_T0);                                          \
             _mm_prefetch((const char *)(p + n_out + i), _MM_HINT_T0);                                  \
-            BACK_UPDATE_512_ROWS(J, 0xFF, i)                                                           \
+            BACK_UPDATE_512_ROWS(J, 0xFF, i, DECAYED)                                                  \
         }                                                                                              \
-        if (tail) BACK_UPDATE_512_ROWS(J, tail, full)                                                  \
+        if (tail) BACK_UPDATE_512_ROWS(J, tail, full, DECAYED)                                         \
         for (int c = 0; c < K; c++) {                                                                  \
             if (J == 1) back[J0 + c * n_in] = _mm512_reduce_add_pd(acc[0][c]);                         \
             else _mm_storeu_pd(back + J0 + c * n_in,                                                   \
@@ -590,10 +592,18 @@ DLSWEEP_AVX512 static void back_and_update_avx512_##KK(size_t n_out, size_t n_in
     const size_t full = n_out & ~(size_t)7, quads = n_in & ~(size_t)3;                                 \
     const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);                                      \
     __m512d squares = _mm512_setzero_pd();                                                             \
-    for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j)                                  \
-    for (size_t j = quads; j > 0;) {                                                                   \
-        j -= 2;                                                                                        \
-        BACK_UPDATE_512_COLUMNS(2, j)                                                                  \
+    if (decay == 1) { /* no multiply by the decay: GradientStep keeps it in a scale */                 \
+        for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j, 0)                           \
+        for (size_t j = quads; j > 0;) {                                                               \
+            j -= 2;                                                                                    \
+            BACK_UPDATE_512_COLUMNS(2, j, 0)                                                           \
+        }                                                                                              \
+    } else {                                                                                           \
+        for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j, 1)                           \
+        for (size_t j = quads; j > 0;) {                                                               \
+            j -= 2;                                                                                    \
+            BACK_UPDATE_512_COLUMNS(2, j, 1)                                                           \
+        }                                                                                              \
     }                                                                                                  \
     if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);                                   \
 }
@@ -643,7 +653,7 @@ static inline struct line_blocks line_blocks_of(const double *w, size_t n_out) {
 // and the output rows stay in registers, W's 16 rows are loaded, updated, stored and fed to the
 // forward product at once. Each output row is a sum over the columns in order, whatever rows a
 // block holds: where the blocks start does not change the result.
-#define STEP_512_BLOCK(K, M0, M1)                                                                      \
+#define STEP_512_BLOCK(K, M0, M1, DECAYED)                                                             \
     {                                                                                                  \
         __m512d d0[K], d1[K], o0[K], o1[K];                                                            \
         for (int c = 0; c < K; c++) {                                                                  \
@@ -659,8 +669,8 @@ static inline struct line_blocks line_blocks_of(const double *w, size_t n_out) {
             const double *ahead = prefetch_target(col, i, j, n_out, n_in, DLSWEEP_STEP_PANEL, 32);     \
             _mm_prefetch((const char *)ahead, _MM_HINT_T0);                                            \
             _mm_prefetch((const char *)(ahead + 8), _MM_HINT_T0);                                      \
-            __m512d v0 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M0, col));                        \
-            __m512d v1 = _mm512_mul_pd(vdecay, _mm512_maskz_loadu_pd(M1, col + 8));                    \
+            __m512d v0 = _mm512_maskz_loadu_pd(M0, col), v1 = _mm512_maskz_loadu_pd(M1, col + 8);      \
+            if (DECAYED) { v0 = _mm512_mul_pd(vdecay, v0); v1 = _mm512_mul_pd(vdecay, v1); }            \
             for (int c = 0; c < K; c++) {                                                              \
                 const __m512d a = _mm512_set1_pd(old_input[j + c * n_in]);                             \
                 v0 = _mm512_fmadd_pd(a, d0[c], v0); v1 = _mm512_fmadd_pd(a, d1[c], v1);                \
@@ -713,6 +723,15 @@ block_squares_512(__m512d squares, __mmask8 m0, __mmask8 m1, size_t n_out, ptrdi
 
 // The blocks start where W's 64-byte lines do (line_blocks), so no load or store of W spans two
 // lines: a masked first block, whole blocks, a masked last block.
+#define STEP_512_WALK(K, DECAYED)                                                                      \
+    for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
+        const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
+        ptrdiff_t i = b.first;                                                                         \
+        if (b.first < 0) { STEP_512_BLOCK(K, b.h0, b.h1, DECAYED) i = b.whole; }                       \
+        for (; i < b.last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF, DECAYED)                             \
+        if (b.last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, b.t0, b.t1, DECAYED)                          \
+    }
+
 #define DEFINE_STEP_AND_FORWARD_512(K)                                                                 \
 DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in, double *restrict w,    \
                                                        const double *restrict delta, const double *restrict old_input, \
@@ -722,13 +741,8 @@ DLSWEEP_AVX512 static void step_and_forward_avx512_##K(size_t n_out, size_t n_in
     const struct line_blocks b = line_blocks_of(w, n_out);                                             \
     __m512d squares = _mm512_setzero_pd();                                                             \
     if (n_in == 0) { for (size_t t = 0; t < n_out * K; t++) out[t] = 0; }                              \
-    for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {                                         \
-        const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;             \
-        ptrdiff_t i = b.first;                                                                         \
-        if (b.first < 0) { STEP_512_BLOCK(K, b.h0, b.h1) i = b.whole; }                                \
-        for (; i < b.last; i += 16) STEP_512_BLOCK(K, 0xFF, 0xFF)                                      \
-        if (b.last < (ptrdiff_t)n_out) STEP_512_BLOCK(K, b.t0, b.t1)                                   \
-    }                                                                                                  \
+    if (decay == 1) STEP_512_WALK(K, 0) /* no multiply by the decay: GradientStep keeps it in a scale */ \
+    else STEP_512_WALK(K, 1)                                                                           \
     if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);                                   \
 }
 DEFINE_STEP_AND_FORWARD_512(1)

@@ -76,6 +76,22 @@ import Testing
             #expect(variant != .avx512 || !variant.isSupported || k > 6)
         }
 
+        // Without the decay (1: the kernels leave its multiply out, as GradientStep keeps the decay
+        // in a scale of each layer): the step's values, and the fused pass's equal to them to the bit.
+        var undecayed = w, undecayedOut = Matrix(rows: rows, columns: k, repeating: 7)
+        ThinKernels.stepAndForward(&undecayed, delta: delta, oldInput: oldInput, newInput: x, decay: 1, eta: 0.01,
+                                   output: &undecayedOut, variant: variant)
+        let expectedUndecayed = w - 0.01 * (delta * oldInput.transposed)
+        #expect(Self.close(undecayed, expectedUndecayed))
+        #expect(Self.close(undecayedOut, expectedUndecayed * x))
+        if ThinKernels.fusesBackwardAndUpdate(k: k, variant: variant) {
+            var both = w, bothBack = Matrix(rows: columns, columns: k, repeating: 7)
+            _ = ThinKernels.transposedProductAndUpdate(&both, delta: delta, oldInput: oldInput, decay: 1, eta: 0.01,
+                                                       back: &bothBack, variant: variant)
+            #expect(both == undecayed)
+            #expect(bothBack == back)
+        }
+
         // The gradient norm of a layer, with λ W and Δ inputᵀ of the same size.
         var gradientBack = Matrix(rows: columns, columns: k, repeating: 7), portableGradientBack = gradientBack
         let lambda = 0.3
