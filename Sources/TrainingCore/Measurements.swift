@@ -10,7 +10,10 @@ extension GradientDescent {
         return w1
     }
 
-    func layers() -> [Matrix] { [firstLayer()] + upper }
+    func layers() -> [Matrix] { [firstLayer()] + upperLayers() }
+
+    /// W_2 … W_L, each `upper` matrix times its scale.
+    func upperLayers() -> [Matrix] { zip(upper, upperScale).map { w, scale in scale == 1 ? w : scale * w } }
 
     /// `W_{L:2} M` for an n_1 × c matrix M.
     func throughUpper(_ m: Matrix) -> Matrix {
@@ -19,7 +22,10 @@ extension GradientDescent {
         // loops only thin ones.
         let kernels = m.columns <= 8 || ThinKernels.Variant.best != .portable
         var current = m
-        for w in upper { current = kernels ? ThinKernels.product(w, current) : w * current }
+        for (w, scale) in zip(upper, upperScale) {
+            current = kernels ? ThinKernels.product(w, current) : w * current
+            if scale != 1 { BLAS.scale(scale, &current) }
+        }
         return current
     }
 
@@ -44,7 +50,7 @@ extension GradientDescent {
 
     /// `‖W_l‖²_F` of W_2 … W_L, one read of every weight: a check's loss and its
     /// reconstruction bound (`OutcomeTracker`) share them.
-    func upperSquaredNorms() -> [Double] { upper.map { BLAS.squaredNorm($0) } }
+    func upperSquaredNorms() -> [Double] { zip(upper, upperScale).map { BLAS.squaredNorm($0) * $1 * $1 } }
 
     /// The objective F: data term from the reduced quantities, plus weight decay.
     func loss(upperSquaredNorms norms: [Double]? = nil) -> Double {
@@ -115,17 +121,20 @@ extension GradientDescent {
         }
         var total = 0.0
         for l in stride(from: last, through: 1, by: -1) {
-            let w = upper[l - 1]
+            // W = scale · w: its gradient is λ scale w + δ inputᵀ, and Wᵀδ = scale wᵀδ.
+            let w = upper[l - 1], scale = upperScale[l - 1]
             let input = l == 1 ? first : forward[l - 1]
             var down = Matrix(rows: w.columns, columns: delta.columns)
             if thinChecks {
                 // One pass over W, no copy of it: a check costs a fraction of a step.
-                total += ThinKernels.gradientSquaredNorm(w, delta: delta, input: input, lambda: lambda, back: &down)
+                total += ThinKernels.gradientSquaredNorm(w, delta: delta, input: input, lambda: lambda * scale,
+                                                         back: &down)
+                if scale != 1 { BLAS.scale(scale, &down) }
             } else {
                 var g = w
-                BLAS.gemm(delta, input, transB: .transpose, alpha: 1, beta: lambda, into: &g)
+                BLAS.gemm(delta, input, transB: .transpose, alpha: 1, beta: lambda * scale, into: &g)
                 total += BLAS.squaredNorm(g)
-                BLAS.gemm(w, delta, transA: .transpose, into: &down)
+                BLAS.gemm(w, delta, transA: .transpose, alpha: scale, into: &down)
             }
             if total > limit { return total.squareRoot() }
             delta = down

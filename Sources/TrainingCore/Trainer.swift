@@ -78,7 +78,7 @@ extension GradientDescent {
             // The flow's budget is a time; its accepted steps are capped by max_steps.
             horizon = data.flowHorizon(outsideNorm: initialOutsideNorm(), initialDistance: initialDistance)
             budget = (training.maxSteps, false)
-            flow = FlowState(layers: [first] + upper, horizon: horizon, initialStep: eta)
+            flow = FlowState(layers: [first] + upperLayers(), horizon: horizon, initialStep: eta)
         }
         let initialLoss = loss()
         let initialGradient = gradientNorm()

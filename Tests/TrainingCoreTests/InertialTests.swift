@@ -40,22 +40,39 @@ import TrainingCore
     /// the new weights); heavy-ball's read the weights again. At α = 1/h heavy-ball's update is
     /// gd's, so the losses the checks see, and the rate fitted to them, must agree (norms off by
     /// one part in a thousand move the rate by 1.4%; `ThinKernelTests` checks the sums exactly).
-    @Test("gd's checks, with the norms its step measures, see the losses heavy-ball's see at alpha = 1/h")
-    func checksReadTheStepsNorms() throws {
+    /// At width 128, gd keeps the weight decay of W_2 and W_3 (128 × 128) in a scale per layer
+    /// (GradientStep.swift, `upperScale`); heavy-ball keeps it in the weights. Every metric a check
+    /// or the report reads must see the same network.
+    @Test("gd's checks, with the norms its step measures, see the losses heavy-ball's see at alpha = 1/h",
+          arguments: [(16, eta), (128, 0.002)])  // the wider network needs a smaller step
+    func checksReadTheStepsNorms(width: Int, eta: Double) throws {
         let problem = try smallProblem()
-        let net = model(depth: 4, width: 16)
+        let net = model(depth: 4, width: width)
         let start = try weights(for: problem, net)
         var gd = spec(.gd, path: .reduced, steps: 3000)
         gd.optimizer = TrainingCoreTests.optimizer(.gd)
         gd.lambda = 0.5  // converges within the steps: the gap falls over decades
+        gd.eta = eta
+        gd.logEvery = 500
         var heavy = gd
-        heavy.optimizer = TrainingCoreTests.optimizer(.heavyBall, alpha: 1 / Self.eta.squareRoot())
+        heavy.optimizer = TrainingCoreTests.optimizer(.heavyBall, alpha: 1 / eta.squareRoot())
         let a = try train(problem: problem, model: net, training: gd, trainingSeed: 1, initialWeights: start)
         let b = try train(problem: problem, model: net, training: heavy, trainingSeed: 1, initialWeights: start)
         for (x, y) in zip(a.weights, b.weights) { #expect(relativeDifference(x, y) < 1e-10) }
         let rateA = try #require(a.report.lossGapRate), rateB = try #require(b.report.lossGapRate)
         #expect(rateA > 0)
         #expect(rateA.isApproximatelyEqual(to: rateB, relativeTolerance: 1e-6), "\(rateA) against \(rateB)")
+        #expect(a.report.trajectory.count == 7)
+        for (p, q) in zip(a.report.trajectory, b.report.trajectory) {
+            #expect(p.loss.isApproximatelyEqual(to: q.loss, relativeTolerance: 1e-10), "step \(p.step)")
+            #expect(p.gradientNorm.isApproximatelyEqual(to: q.gradientNorm, relativeTolerance: 1e-6), "step \(p.step)")
+            #expect(p.reconstructionError.isApproximatelyEqual(to: q.reconstructionError, relativeTolerance: 1e-8))
+            #expect(p.balancedness.isApproximatelyEqual(to: q.balancedness, absoluteTolerance: 1e-10,
+                                                        relativeTolerance: 1e-6))
+        }
+        #expect(a.report.gradientNorm.isApproximatelyEqual(to: b.report.gradientNorm, relativeTolerance: 1e-6))
+        let balanced = try #require(a.report.balancedness), heavyBalanced = try #require(b.report.balancedness)
+        #expect(balanced.isApproximatelyEqual(to: heavyBalanced, absoluteTolerance: 1e-10, relativeTolerance: 1e-6))
     }
 
     @Test("the reduced and the plain path give the same iterates",
