@@ -137,8 +137,10 @@ static double traffic_pass(double *p, size_t n, int write, int descending, doubl
 // them: Wᵀδ down W_5 … W_3, W_2's Wᵀδ with its update where the variant fuses the two
 // (else Wᵀδ alone), then up W_2 … W_5 the update with the forward product (W_2: the forward
 // product alone when fused). Seconds per step, and per pass of each layer in `backward[l]`,
-// `forward[l]` (l = 0 is W_2). With `traffic`, each pass is its memory traffic alone
-// (traffic_pass, the same buffers in the same order: the step's memory floor on this machine).
+// `forward[l]` (l = 0 is W_2). The updates run with decay 1, as GradientStep runs these layers
+// (each keeps its weight decay in a scale, so the kernels leave out its multiply). With
+// `traffic`, each pass is its memory traffic alone (traffic_pass, the same buffers in the same
+// order: the step's memory floor on this machine).
 // The weights start `offset` doubles into a 64-byte line and the thin buffers `thin_offset`
 // (Swift's arrays: W 6, the thin ones anywhere in 0, 2, 4, 6), each weight matrix at the same
 // place in a page, as mmap gives them.
@@ -175,7 +177,7 @@ static double step_seconds(int variant, int reps, size_t offset, size_t thin_off
             const double t0 = now();
             if (traffic) read += traffic_pass(w[l], rows[l] * cols[l], update, 1, scale);
             else if (update)
-                dlsweep_back_and_update_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], 0.9999, 1e-6,
+                dlsweep_back_and_update_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], 1, 1e-6,
                                                 delta[l], NULL);
             else dlsweep_transposed_product_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], delta[l]);
             if (r >= 0) backward[l] += now() - t0;
@@ -186,7 +188,7 @@ static double step_seconds(int variant, int reps, size_t offset, size_t thin_off
             if (traffic) read += traffic_pass(w[l], rows[l] * cols[l], update, 0, scale);
             else if (update)
                 dlsweep_step_and_forward_variant(variant, rows[l], cols[l], K, w[l], delta[l + 1], fwd[l], next[l],
-                                                 0.9999, 1e-6, next[l + 1], NULL);
+                                                 1, 1e-6, next[l + 1], NULL);
             else dlsweep_thin_product_variant(variant, rows[l], cols[l], K, w[l], next[l], next[l + 1]);
             if (r >= 0) forward[l] += now() - t0;
         }
@@ -204,8 +206,8 @@ static double step_floor(int variant, double peak, const double backward[4], con
     const int fused = dlsweep_back_and_update_supported(variant, STEP_K);
     double floor = 0;
     for (int l = 0; l < STEP_L; l++) {
-        // An FMA counts 2, the decay's multiply 1: the products 2nk, an update 2nk + n.
-        const double n = (double)(step_rows[l] * step_cols[l]), product = 2 * n * STEP_K, update = product + n;
+        // An FMA counts 2: the products and an update 2nk each (the decay is kept in a scale).
+        const double n = (double)(step_rows[l] * step_cols[l]), product = 2 * n * STEP_K, update = product;
         const double down = l == 0 && fused ? product + update : product;
         const double up = l == 0 && fused ? product : product + update;
         floor += fmax(down / peak, backward[l]) + fmax(up / peak, forward[l]);
