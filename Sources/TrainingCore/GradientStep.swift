@@ -45,8 +45,9 @@ struct GradientDescent {
     /// 1 for the other layers and paths (gemm, momentum, flow), which use `upper` as the weights.
     var upperScale: [Double]
     /// Below this many weights a layer keeps its decay in the kernels: scaling its thin products
-    /// costs more than the multiplies saved (width 20: 4–6% slower a step; 80: even; 400: 1.5%
-    /// faster with AVX-512, 3.5% with AVX2).
+    /// costs more than the multiplies saved (scaled at width 20, a step was 4–6% slower; at 80,
+    /// even; at 160, 2.4–3% faster; at 400, 3.5% with AVX2 and up to 1.5% with AVX-512, whose step
+    /// is bound by L3; docs/PERFORMANCE.md).
     static let scaledLayerSize = 128 * 128
     /// Reduced: V = W_1 U; plain: W_1 itself.
     var first: Matrix
