@@ -215,9 +215,9 @@ DLSWEEP_AVX2_INLINE __m256d block_squares(__m256d squares, const int full, __m25
 /// `update`), then every group's forward product with W's block, which is then still in L1
 /// (without `update`, the thin product W x: the first group asks for W's next rows early). With
 /// `squares`, the block's new values are added into it.
-DLSWEEP_AVX2_INLINE void step_block(const int update, const int decayed, const int full, __m256i m0, __m256i m1, int groups,
-                                    const int sizes[], size_t n_out, size_t n_in, size_t i, size_t j0, size_t j1,
-                                    double *w, const double *delta, const double *old_input, const double *x,
+DLSWEEP_AVX2_INLINE void step_block(const int update, const int decayed, const int full, __m256i m0, __m256i m1,
+                                    int groups, const int sizes[], size_t n_out, size_t n_in, size_t i, size_t j0,
+                                    size_t j1, double *w, const double *delta, const double *old_input, const double *x,
                                     __m256d vdecay, __m256d vneg, double *out, __m256d *squares) {
     size_t c0 = 0;
     if (update)
@@ -234,9 +234,9 @@ DLSWEEP_AVX2_INLINE void step_block(const int update, const int decayed, const i
 /// In blocks of 8 rows × DLSWEEP_STEP_PANEL_AVX2 columns of W: with `update`, the update and
 /// the forward product (W is read and written once, from wherever it is; the block's second
 /// touch is in L1), else out = W x alone (W is not written).
-DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, const int decayed, size_t n_out, size_t n_in, size_t k, double *w,
-                                      const double *delta, const double *old_input, const double *x, double decay,
-                                      double eta, double *out, double *squared_norm) {
+DLSWEEP_AVX2_INLINE void blocked_avx2(const int update, const int decayed, size_t n_out, size_t n_in, size_t k,
+                                      double *w, const double *delta, const double *old_input, const double *x,
+                                      double decay, double eta, double *out, double *squared_norm) {
     __m256d squares = _mm256_setzero_pd(), *sums = squared_norm ? &squares : NULL;
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
@@ -582,6 +582,16 @@ DEFINE_TRANSPOSED_512(6)
         }                                                                                              \
     }
 
+// The columns past the last four one by one, then pairs, from the last column to the first.
+#define BACK_UPDATE_512_WALK(DECAYED)                                                                  \
+    {                                                                                                  \
+        for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j, DECAYED)                     \
+        for (size_t j = quads; j > 0;) {                                                               \
+            j -= 2;                                                                                    \
+            BACK_UPDATE_512_COLUMNS(2, j, DECAYED)                                                     \
+        }                                                                                              \
+    }
+
 #define DEFINE_BACK_AND_UPDATE_512(KK)                                                                 \
 DLSWEEP_AVX512 static void back_and_update_avx512_##KK(size_t n_out, size_t n_in, double *restrict w,   \
                                                        const double *restrict delta,                  \
@@ -592,19 +602,8 @@ DLSWEEP_AVX512 static void back_and_update_avx512_##KK(size_t n_out, size_t n_in
     const size_t full = n_out & ~(size_t)7, quads = n_in & ~(size_t)3;                                 \
     const __mmask8 tail = (__mmask8)((1u << (n_out - full)) - 1);                                      \
     __m512d squares = _mm512_setzero_pd();                                                             \
-    if (decay == 1) { /* no multiply by the decay: GradientStep keeps it in a scale */                 \
-        for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j, 0)                           \
-        for (size_t j = quads; j > 0;) {                                                               \
-            j -= 2;                                                                                    \
-            BACK_UPDATE_512_COLUMNS(2, j, 0)                                                           \
-        }                                                                                              \
-    } else {                                                                                           \
-        for (size_t j = n_in; j-- > quads;) BACK_UPDATE_512_COLUMNS(1, j, 1)                           \
-        for (size_t j = quads; j > 0;) {                                                               \
-            j -= 2;                                                                                    \
-            BACK_UPDATE_512_COLUMNS(2, j, 1)                                                           \
-        }                                                                                              \
-    }                                                                                                  \
+    if (decay == 1) BACK_UPDATE_512_WALK(0) /* no multiply by the decay: GradientStep keeps it in a scale */ \
+    else BACK_UPDATE_512_WALK(1)                                                                       \
     if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);                                   \
 }
 DEFINE_BACK_AND_UPDATE_512(1)
@@ -841,7 +840,8 @@ DEFINE_GRADIENT_NORM_512(6)
 
 DLSWEEP_AVX512_INLINE void update_block_512(const int G, __mmask8 m0, __mmask8 m1, size_t n_out, size_t n_in,
                                             ptrdiff_t i, size_t j0, size_t j1, double *w, const double *delta,
-                                            const double *old, const int scale, __m512d vdecay, __m512d vneg) {
+                                            const double *old, const int scale, const int decayed, __m512d vdecay,
+                                            __m512d vneg) {
     __m512d d0[6], d1[6];
     for (int c = 0; c < G; c++) {
         const double *dc = DLSWEEP_AT(delta + c * n_out, i);
@@ -856,7 +856,7 @@ DLSWEEP_AVX512_INLINE void update_block_512(const int G, __mmask8 m0, __mmask8 m
             _mm_prefetch((const char *)(ahead + 8), _MM_HINT_T0);
         }
         __m512d v0 = _mm512_maskz_loadu_pd(m0, col), v1 = _mm512_maskz_loadu_pd(m1, col + 8);
-        if (scale) { v0 = _mm512_mul_pd(vdecay, v0); v1 = _mm512_mul_pd(vdecay, v1); }
+        if (scale && decayed) { v0 = _mm512_mul_pd(vdecay, v0); v1 = _mm512_mul_pd(vdecay, v1); }
         for (int c = 0; c < G; c++) {
             const __m512d a = _mm512_set1_pd(old[j + c * n_in]);
             v0 = _mm512_fmadd_pd(a, d0[c], v0);
@@ -897,7 +897,8 @@ DLSWEEP_AVX512_INLINE void forward_block_512(const int G, __mmask8 m0, __mmask8 
     }
 }
 
-DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask8 m1, int groups, const int sizes[],
+DLSWEEP_AVX512_INLINE void step_block_512(const int update, const int decayed, __mmask8 m0, __mmask8 m1, int groups,
+                                          const int sizes[],
                                           size_t n_out, size_t n_in, ptrdiff_t i, size_t j0, size_t j1, double *w,
                                           const double *delta, const double *old_input, const double *x,
                                           __m512d vdecay, __m512d vneg, double *out, __m512d *squares) {
@@ -905,7 +906,7 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
     if (update)
         for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
             DLSWEEP_BY_GROUP_SIZE(sizes[g], update_block_512(GS, m0, m1, n_out, n_in, i, j0, j1, w, delta + c0 * n_out,
-                                                             old_input + c0 * n_in, g == 0, vdecay, vneg))
+                                                             old_input + c0 * n_in, g == 0, decayed, vdecay, vneg))
     c0 = 0;
     for (int g = 0; g < groups; c0 += (size_t)sizes[g], g++)
         DLSWEEP_BY_GROUP_SIZE(sizes[g], forward_block_512(GS, m0, m1, n_out, n_in, i, j0, j1, w, x + c0 * n_in,
@@ -914,10 +915,10 @@ DLSWEEP_AVX512_INLINE void step_block_512(const int update, __mmask8 m0, __mmask
 }
 
 /// The AVX2 `blocked_avx2` with 16-row blocks starting where W's lines do (line_blocks): the
-/// update and forward product, or W x alone.
-DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_in, size_t k, double *w,
-                                       const double *delta, const double *old_input, const double *x, double decay,
-                                       double eta, double *out, double *squared_norm) {
+/// update and forward product (`decayed`: with the multiply by the decay), or W x alone.
+DLSWEEP_AVX512_INLINE void blocked_512(const int update, const int decayed, size_t n_out, size_t n_in, size_t k,
+                                       double *w, const double *delta, const double *old_input, const double *x,
+                                       double decay, double eta, double *out, double *squared_norm) {
     __m512d squares = _mm512_setzero_pd(), *sums = squared_norm ? &squares : NULL;
     int sizes[64];
     const int groups = column_groups(k, 6, sizes);
@@ -926,14 +927,14 @@ DLSWEEP_AVX512_INLINE void blocked_512(const int update, size_t n_out, size_t n_
     for (size_t j0 = 0; j0 < n_in; j0 += DLSWEEP_STEP_PANEL) {
         const size_t j1 = j0 + DLSWEEP_STEP_PANEL < n_in ? j0 + DLSWEEP_STEP_PANEL : n_in;
         if (b.first < 0)
-            step_block_512(update, b.h0, b.h1, groups, sizes, n_out, n_in, b.first, j0, j1, w, delta, old_input, x,
-                           vdecay, vneg, out, sums);
+            step_block_512(update, decayed, b.h0, b.h1, groups, sizes, n_out, n_in, b.first, j0, j1, w, delta,
+                           old_input, x, vdecay, vneg, out, sums);
         for (ptrdiff_t i = b.whole; i < b.last; i += 16)
-            step_block_512(update, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input, x, vdecay,
-                           vneg, out, sums);
+            step_block_512(update, decayed, 0xFF, 0xFF, groups, sizes, n_out, n_in, i, j0, j1, w, delta, old_input,
+                           x, vdecay, vneg, out, sums);
         if (b.last < (ptrdiff_t)n_out)
-            step_block_512(update, b.t0, b.t1, groups, sizes, n_out, n_in, b.last, j0, j1, w, delta, old_input, x,
-                           vdecay, vneg, out, sums);
+            step_block_512(update, decayed, b.t0, b.t1, groups, sizes, n_out, n_in, b.last, j0, j1, w, delta,
+                           old_input, x, vdecay, vneg, out, sums);
     }
     if (squared_norm) *squared_norm = _mm512_reduce_add_pd(squares);
 }
@@ -944,8 +945,10 @@ DLSWEEP_AVX512 static void step_and_forward_avx512_groups(size_t n_out, size_t n
                                                           double *restrict out, double *squared_norm) {
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
         step_and_forward_generic(n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
+    else if (decay == 1)  // as step_and_forward_avx2: no multiply by the decay
+        blocked_512(1, 0, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
     else
-        blocked_512(1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
+        blocked_512(1, 1, n_out, n_in, k, w, delta, old_input, new_input, decay, eta, out, squared_norm);
 }
 
 DLSWEEP_AVX512 static void thin_product_avx512_groups(size_t n_out, size_t n_in, size_t k, const double *restrict w,
@@ -953,7 +956,7 @@ DLSWEEP_AVX512 static void thin_product_avx512_groups(size_t n_out, size_t n_in,
     if (!DLSWEEP_AVX2_HANDLES(k, n_in))
         thin_product_generic(n_out, n_in, k, w, x, out);
     else  // W is only read: without `update` nothing is written through the pointer.
-        blocked_512(0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out, NULL);
+        blocked_512(0, 0, n_out, n_in, k, (double *)w, NULL, NULL, x, 1, 0, out, NULL);
 }
 
 /// back[j..j+J, group] = W[:, j..j+J)ᵀ Δ_G with J·G ≤ 24 accumulators; the first group asks for
