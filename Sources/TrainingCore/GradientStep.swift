@@ -149,14 +149,14 @@ struct GradientDescent {
         if thin { foldSmallScales() }
         backPropagate(through: fused ? 2 : 1)
         if fused {
-            // The backward product with the old scale, the update with the new one (as below).
-            let scale = upperScale[0], scaled = keepsDecayInScale(0), next = scaled ? scale * decay : 1
+            // The backward product with the old scale, the update with the new one.
+            let scale = upperScale[0], update = update(ofLayer: 0)
             let norm = ThinKernels.transposedProductAndUpdate(&upper[0], delta: backward[1], oldInput: first,
-                                                              decay: scaled ? 1 : decay, eta: scaled ? eta / next : eta,
-                                                              back: &backward[0], measuringNorm: norms != nil)
+                                                              decay: update.decay, eta: update.eta, back: &backward[0],
+                                                              measuringNorm: norms != nil)
             if scale != 1 { BLAS.scale(scale, &backward[0]) }
-            upperScale[0] = next
-            if let norm { norms?.append(norm * next * next) }
+            upperScale[0] = update.scale
+            if let norm { norms?.append(norm * update.scale * update.scale) }
         }
         // The first layer (weight decay folded in), keeping its old value for W_2's update.
         if depth > 1 && !fused { BLAS.copy(first, into: &previousFirst) }
@@ -174,16 +174,14 @@ struct GradientDescent {
             let oldInput = l == 1 ? previousFirst : forward[l - 1]
             let newInput = l == 1 ? first : nextForward[l - 1]
             if thin {
-                // W' = s' M' with s' = (1 − ηλ) s and M' = M − (η/s') δ aᵀ: the new forward product is
-                // s' M' a_new, the new ‖W‖² s'² ‖M'‖².
-                let scaled = keepsDecayInScale(l - 1), next = scaled ? upperScale[l - 1] * decay : 1
+                // The new forward product is s′ M′ a_new, the new ‖W‖² s′² ‖M′‖².
+                let update = update(ofLayer: l - 1)
                 let norm = ThinKernels.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput,
-                                                      newInput: newInput, decay: scaled ? 1 : decay,
-                                                      eta: scaled ? eta / next : eta, output: &nextForward[l],
-                                                      measuringNorm: norms != nil)
-                if next != 1 { BLAS.scale(next, &nextForward[l]) }
-                upperScale[l - 1] = next
-                if let norm { norms?.append(norm * next * next) }
+                                                      newInput: newInput, decay: update.decay, eta: update.eta,
+                                                      output: &nextForward[l], measuringNorm: norms != nil)
+                if update.scale != 1 { BLAS.scale(update.scale, &nextForward[l]) }
+                upperScale[l - 1] = update.scale
+                if let norm { norms?.append(norm * update.scale * update.scale) }
             } else {
                 BLAS.stepAndForward(&upper[l - 1], delta: backward[l], oldInput: oldInput, newInput: newInput,
                                     decay: decay, eta: eta, output: &nextForward[l])
@@ -230,10 +228,14 @@ struct GradientDescent {
         }
     }
 
-    /// Whether `upper[index]` keeps its weight decay in `upperScale[index]` (the thin path, a layer
-    /// of at least `scaledLayerSize` weights).
-    func keepsDecayInScale(_ index: Int) -> Bool {
-        thin && upper[index].rows * upper[index].columns >= Self.scaledLayerSize
+    /// The decay and step the kernels update `upper[index]` with this step, and its scale after.
+    /// A layer that keeps its decay in its scale (the thin path, at least `scaledLayerSize`
+    /// weights): W′ = s′ M′ with s′ = (1 − ηλ) s and M′ = M − (η/s′) δ aᵀ, so (1, η/s′, s′).
+    /// Any other: (1 − ηλ, η, 1).
+    func update(ofLayer index: Int) -> (decay: Double, eta: Double, scale: Double) {
+        guard thin && upper[index].rows * upper[index].columns >= Self.scaledLayerSize else { return (decay, eta, 1) }
+        let next = upperScale[index] * decay
+        return (1, eta / next, next)
     }
 
     /// Folds each scale that has fallen below 1/2 into its matrix (one pass over the layer, every
