@@ -33,8 +33,9 @@ public enum BLAS {
     /// best variant of our own kernels), when OpenBLAS has fallen back to kernels without AVX
     /// (`core`, as `coreName` gives it): an OpenBLAS older than the CPU model runs its SSE3
     /// "Prescott" kernels, at a quarter of dgemm's speed. Nil when OpenBLAS's choice is fine.
-    /// dlsweep only suggests it: setting it changes the last bits of BLAS results.
-    public static func suggestedCoreType(core: String, widest: ThinKernels.Variant) -> String? {
+    /// dlsweep only suggests it: setting it changes the last bits of BLAS results. By default,
+    /// for this machine.
+    public static func suggestedCoreType(core: String = coreName, widest: ThinKernels.Variant = .best) -> String? {
         // OpenBLAS's x86-64 kernel sets without AVX, as openblas_get_corename() names them.
         let withoutAVX: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "opteron",
                                        "opteron_sse3", "barcelona", "nano"]

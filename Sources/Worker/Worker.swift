@@ -38,7 +38,7 @@ public final class Worker {
     /// stop is requested.
     public func run() throws -> WorkerExit {
         BLAS.setThreads(options.blasThreads)
-        if let suggested = BLAS.suggestedCoreType(core: BLAS.coreName, widest: .best) {
+        if let suggested = BLAS.suggestedCoreType() {
             logger.info("""
                 OpenBLAS runs its \(BLAS.coreName) kernels, without AVX, on this CPU: each run's set-up and the plain \
                 path are faster with OPENBLAS_CORETYPE=\(suggested) in the worker's environment

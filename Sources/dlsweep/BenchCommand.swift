@@ -63,7 +63,7 @@ struct BenchCoreCommand: ParsableCommand {
         let problem = try Problem.generate(spec.problem, seed: 1)
         let (d, m, k, n) = (spec.problem.signalDim, spec.problem.measurements, spec.problem.latentDim, spec.problem.samples)
         print("size: d=\(d) m=\(m) r=\(k) n=\(n) L=\(depth) d_w=\(width), one BLAS thread (OpenBLAS kernels: \(BLAS.coreName))")
-        if let suggested = BLAS.suggestedCoreType(core: BLAS.coreName, widest: .best) {
+        if let suggested = BLAS.suggestedCoreType() {
             print("  (this OpenBLAS does not know the CPU and runs kernels without AVX: dgemm, the plain path and each run's "
                   + "set-up run faster with OPENBLAS_CORETYPE=\(suggested), which dlsweep leaves to you: README, Speed)")
         }
